@@ -1,0 +1,65 @@
+//! The command line: one file per subcommand. `main` parses with clap and calls [`run`].
+
+pub mod agent;
+pub mod init;
+pub mod run;
+pub mod validate;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Exit code: the command did what was asked (a run COMPLETED, a file is valid).
+pub const EXIT_OK: u8 = 0;
+/// Exit code: a run ended FAILED.
+pub const EXIT_FAILED: u8 = 1;
+/// Exit code: bad usage, an invalid workflow, or an error before anything ran.
+pub const EXIT_USAGE: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(name = "3ox", version, about = "Durable Conductor-style workflows over a filesystem mailbox", long_about = None)]
+pub struct Cli {
+    /// The station to work in (default: the nearest folder at or above the current one with
+    /// `.3ox/` or `agents/`).
+    #[arg(long, global = true, env = "THREEOX_STATION", value_name = "DIR")]
+    pub station: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Make a station: agents/, stations/, templates/ and .3ox/.
+    Init(init::Args),
+    /// Check workflow files and report every problem with file:line:col and a hint.
+    Validate(validate::Args),
+    /// Start a run of a workflow in this station and drive it to the end.
+    Run(run::Args),
+    /// Agent commands.
+    #[command(subcommand)]
+    Agent(agent::AgentCommand),
+}
+
+/// Runs a parsed command line; returns the process exit code.
+pub fn run(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        Command::Init(args) => init::run(args),
+        Command::Validate(args) => validate::run(args),
+        Command::Run(args) => run::run(cli.station.as_deref(), args),
+        Command::Agent(cmd) => agent::run(cli.station.as_deref(), cmd),
+    }
+}
+
+/// The station to work in: `--station`, or found from the current folder.
+pub fn station(flag: Option<&std::path::Path>) -> anyhow::Result<crate::station::Station> {
+    use anyhow::Context as _;
+    let found = match flag {
+        Some(dir) => crate::station::Station::at(dir),
+        None => crate::station::Station::discover(&std::env::current_dir().context("cannot read the current folder")?),
+    };
+    found.map_err(|e| match e.hint() {
+        Some(hint) => anyhow::anyhow!("{e}\nhint: {hint}"),
+        None => anyhow::anyhow!(e),
+    })
+}

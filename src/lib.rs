@@ -1,0 +1,45 @@
+//! 3ox: durable Conductor-style workflows over a filesystem mailbox.
+//!
+//! # Theory of operation
+//!
+//! Follow one SIMPLE task from its definition to the journal and back.
+//!
+//! 1. **Definition** ([`definition`]). `3ox run flow.yaml` loads the workflow file:
+//!    [`definition::source`] parses the YAML and remembers the line and column of every node,
+//!    [`definition::validate`] collects every mistake with a hint, and only a clean file
+//!    becomes a typed [`definition::WorkflowDef`].
+//! 2. **Decision** ([`engine`]). The engine is a pure state machine: given a run's state, an
+//!    input (start, a reply, a timer) and a context (the clock, an id source, the station's
+//!    agents), [`engine::step`] returns the state *changes* ([`engine::Change`]) that follow:
+//!    "task `check` attempt 1 is scheduled to agent `checker` with this input". Input
+//!    mapping (`${workflow.input.x}`) is done here by [`expr`]. Each task type's rules live in
+//!    their own file under `engine/tasks/`.
+//! 3. **Journal** ([`journal`]). The orchestrator appends the changes to the run's journal
+//!    (`.3ox/runs/<run>.journal.yaml`) under an exclusive file lock, fsyncs, and only then acts
+//!    on them. Replaying a journal folds the same changes with [`engine::apply`] and rebuilds
+//!    exactly the live state.
+//! 4. **Inbox** ([`mailbox::message`]). For a scheduled task the orchestrator writes a task
+//!    message into `agents/<agent>/1N.3OX/<task_id>.task.yaml` atomically (dot name, fsync,
+//!    rename, fsync the folder) with [`mailbox::atomic`]. The message says how to reply.
+//! 5. **Agent** (any process; [`worker`] turns a command into one). It reads the message, does
+//!    the work and writes a reply into `agents/<agent>/0UT.3OX/` the same atomic way.
+//! 6. **Reply** ([`mailbox::reply`], [`orchestrator`]). A notify watcher
+//!    ([`orchestrator::watch`]) tells the run's actor that an outbox changed; the actor scans
+//!    it, parses each reply and feeds it to [`engine::step`]. A valid reply becomes a
+//!    `task_completed` or `task_failed` change (with a retry time from the task's retry
+//!    policy); a bad one becomes `reply_rejected` and the file moves into `rejected/` with a
+//!    note. Only after the journal append is durable does the reply move into `done/`.
+//! 7. **Journal again**, and the loop goes on until the engine emits `run_completed` or
+//!    `run_failed`. [`orchestrator::snapshot`] keeps `.3ox/workflow.state.yaml` readable.
+//!
+//! Stations, agents and their `agent.yaml` are in [`station`]; the command line is in [`cli`].
+
+pub mod cli;
+pub mod definition;
+pub mod engine;
+pub mod expr;
+pub mod journal;
+pub mod mailbox;
+pub mod orchestrator;
+pub mod station;
+pub mod worker;

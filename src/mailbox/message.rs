@@ -1,0 +1,93 @@
+//! The task message: one YAML file per attempt, written by 3ox into an agent's inbox.
+//!
+//! The file is named `<task_id>.task.yaml`; task ids are ulids, so a sorted listing of an
+//! inbox is in order of delivery. The message carries everything the agent needs, including
+//! how to reply, so an agent needs no SDK. See `docs/protocol.md`.
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Version of the task message format written by this 3ox.
+pub const MESSAGE_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskMessage {
+    /// Format version; always 1 today.
+    pub version: u32,
+    /// Unique id of this attempt; the reply must carry it.
+    pub task_id: String,
+    /// The run the task belongs to.
+    pub run_id: String,
+    /// The workflow's name.
+    pub workflow: String,
+    /// The task's `name` (what the agent is asked to do; agents declare names as capabilities).
+    pub task: String,
+    /// The task's `taskReferenceName` inside the workflow.
+    pub task_ref: String,
+    /// 1 for the first attempt, 2 for the first retry, ...
+    pub attempt: u32,
+    /// The agent the message was delivered to.
+    pub agent: String,
+    pub created_at: DateTime<Utc>,
+    /// The task's input, after `${...}` mapping.
+    pub input: Value,
+    /// How to reply.
+    pub reply: ReplyInstructions,
+}
+
+/// The short section that tells an agent where and how to reply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplyInstructions {
+    /// The outbox to reply into, relative to the station root.
+    pub folder: String,
+    /// A good name for the final reply file (any unique visible `.yaml` name works).
+    pub file: String,
+    /// The steps, in words.
+    pub how: String,
+    /// A reply of the expected form, to fill in.
+    pub form: Value,
+}
+
+impl TaskMessage {
+    /// The file name a message is delivered under.
+    pub fn file_name(task_id: &str) -> String {
+        format!("{task_id}.task.yaml")
+    }
+
+    /// Builds the reply section for a task delivered to `agent`.
+    pub fn reply_instructions(task_id: &str, outbox_rel: &str) -> ReplyInstructions {
+        ReplyInstructions {
+            folder: outbox_rel.to_string(),
+            file: format!("{task_id}.reply.yaml"),
+            how: "Write a YAML file of this form under a name starting with '.', then rename it to the \
+                  name in `file` (or any unique name ending in .yaml) in `folder`. status is COMPLETED, \
+                  FAILED (will be retried if the task allows), FAILED_WITH_TERMINAL_ERROR (never retried) \
+                  or IN_PROGRESS (a heartbeat while working; send the final reply later under another name)."
+                .to_string(),
+            form: serde_json::json!({
+                "version": super::reply::REPLY_VERSION,
+                "task_id": task_id,
+                "status": "COMPLETED",
+                "output": {},
+                "reason": "",
+            }),
+        }
+    }
+
+    /// Reads a message file.
+    pub fn read(path: &Path) -> Result<TaskMessage, String> {
+        let text = super::reply::read_limited(path)?;
+        let message: TaskMessage = serde_yaml::from_str(&text).map_err(|e| format!("not a task message: {e}"))?;
+        if message.version != MESSAGE_VERSION {
+            return Err(format!("task message version {} is not supported (this 3ox writes {MESSAGE_VERSION})", message.version));
+        }
+        Ok(message)
+    }
+
+    pub fn to_yaml(&self) -> String {
+        serde_yaml::to_string(self).expect("a task message always serialises")
+    }
+}

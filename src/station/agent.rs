@@ -1,0 +1,122 @@
+//! `agents/<name>/agent.yaml`: who an agent is and what it serves.
+//!
+//! ```yaml
+//! version: 1
+//! description: checks inventory folders
+//! capabilities: [validate_folder]   # task names this agent serves
+//! concurrency: 4                    # tasks in flight at once (default 1)
+//! command: [python3, agents/inventory-checker/check_folder.py]   # optional: 3ox runs it
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Station, StationError};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    #[serde(default = "one")]
+    pub version: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Task names (or Conductor task types) this agent serves.
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+    /// How many tasks may be in flight at this agent at once.
+    #[serde(default = "one_usize")]
+    pub concurrency: usize,
+    /// A command 3ox runs as a managed worker for this agent (`3ox agent run`): a list of
+    /// program and arguments, or one string run by the shell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Command {
+    Argv(Vec<String>),
+    Shell(String),
+}
+
+impl Command {
+    /// Program and arguments; a shell string runs through `sh -c` (or `cmd /C` on Windows).
+    pub fn argv(&self) -> Vec<String> {
+        match self {
+            Command::Argv(argv) => argv.clone(),
+            Command::Shell(line) if cfg!(windows) => vec!["cmd".into(), "/C".into(), line.clone()],
+            Command::Shell(line) => vec!["sh".into(), "-c".into(), line.clone()],
+        }
+    }
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn one_usize() -> usize {
+    1
+}
+
+impl AgentConfig {
+    pub fn read(path: &Path) -> Result<AgentConfig, StationError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| StationError::Io { action: "read", path: path.display().to_string(), source })?;
+        let config: AgentConfig = serde_yaml::from_str(&text)
+            .map_err(|e| StationError::BadAgent { path: path.display().to_string(), message: e.to_string() })?;
+        if config.version != 1 {
+            return Err(StationError::BadAgent { path: path.display().to_string(), message: format!("version {} is not supported; write version: 1", config.version) });
+        }
+        if config.concurrency == 0 {
+            return Err(StationError::BadAgent { path: path.display().to_string(), message: "concurrency must be at least 1".into() });
+        }
+        if matches!(&config.command, Some(Command::Argv(argv)) if argv.is_empty()) {
+            return Err(StationError::BadAgent { path: path.display().to_string(), message: "command is an empty list".into() });
+        }
+        Ok(config)
+    }
+}
+
+/// The agents of a station, by name.
+#[derive(Debug, Clone, Default)]
+pub struct AgentDirectory {
+    pub agents: BTreeMap<String, AgentConfig>,
+}
+
+impl AgentDirectory {
+    pub fn load(station: &Station) -> Result<AgentDirectory, StationError> {
+        let mut agents = BTreeMap::new();
+        let dir = station.agents_dir();
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(AgentDirectory::default()),
+            Err(source) => return Err(StationError::Io { action: "list", path: dir.display().to_string(), source }),
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let config_path = path.join("agent.yaml");
+            let Some(name) = entry.file_name().to_str().map(str::to_owned) else { continue };
+            if name.starts_with('.') || !entry.file_type().is_ok_and(|t| t.is_dir()) || !config_path.is_file() {
+                continue;
+            }
+            let config = AgentConfig::read(&config_path)?;
+            for sub in [station.inbox(&name), station.outbox(&name)] {
+                std::fs::create_dir_all(&sub)
+                    .map_err(|source| StationError::Io { action: "create", path: sub.display().to_string(), source })?;
+            }
+            agents.insert(name, config);
+        }
+        Ok(AgentDirectory { agents })
+    }
+
+    pub fn get(&self, name: &str) -> Option<&AgentConfig> {
+        self.agents.get(name)
+    }
+
+    /// Agents that serve `task_name`, in name order.
+    pub fn serving<'a>(&'a self, task_name: &'a str) -> impl Iterator<Item = (&'a String, &'a AgentConfig)> + 'a {
+        self.agents.iter().filter(move |(_, a)| a.capabilities.iter().any(|c| c == task_name))
+    }
+}

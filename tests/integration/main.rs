@@ -1,0 +1,5 @@
+//! One integration-test binary (faster linking): every test drives the real `3ox` binary in a
+//! temporary station. `support` holds the harness.
+
+mod support;
+mod validate;

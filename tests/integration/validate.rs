@@ -1,0 +1,1 @@
+//! `3ox validate` tests (filled in by the validator session).
