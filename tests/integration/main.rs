@@ -2,4 +2,5 @@
 //! temporary station. `support` holds the harness.
 
 mod support;
+mod agent;
 mod validate;

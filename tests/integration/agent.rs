@@ -1,0 +1,1 @@
+//! `3ox agent run` tests (filled in by the worker session).
