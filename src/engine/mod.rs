@@ -1,1 +1,180 @@
-//! placeholder
+//! The engine: a pure state machine for one run.
+//!
+//! [`step`] takes a run's state, an [`Input`] (the run starts, a reply arrives, a timer falls
+//! due) and a [`Ctx`] (clock, id source, the station's agents) and returns the state changes
+//! ([`Change`]) that follow, applying each one to the state as it goes. It touches no file
+//! and reads no clock of its own. The orchestrator journals the changes and then carries them
+//! out (delivers messages, archives replies, sets timers).
+//!
+//! [`apply`] is the fold: replaying a journal's changes into [`RunState::default`] with it
+//! rebuilds exactly the state the live run had.
+//!
+//! How the next work is found: after every input the engine walks the workflow's task tree
+//! from the top ([`walk`]). Each task type decides in its own file under `tasks/` whether it
+//! is done, still pending, or failed, and what to start; a block (a list of tasks) is done
+//! when each of its tasks is done in turn. Walking from the top each time keeps the state
+//! small (a record per started task) and makes resuming after a crash nothing special.
+
+pub mod retry;
+pub mod state;
+pub mod tasks;
+pub mod walk;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::definition::{TaskDef, WorkflowDef};
+use crate::mailbox::reply::{Reply, ReplyStatus};
+use crate::station::AgentDirectory;
+
+pub use state::{Failure, RunState, RunStatus, TaskState, TaskStatus};
+
+/// A state change: one journal record's event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Change {
+    /// A run begins. Carries the whole definition so the journal alone can rebuild the run.
+    RunStarted { run_id: String, source: String, workflow: Box<WorkflowDef>, input: Value },
+    /// A SIMPLE task's attempt is due at `agent`: the message is about to be delivered.
+    TaskScheduled { task_ref: String, task_id: String, attempt: u32, agent: String, input: Value },
+    /// An agent reported it is still working (an IN_PROGRESS reply).
+    TaskHeartbeat {
+        task_ref: String,
+        task_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+    /// A task completed: a SIMPLE task's reply, or a system task decided by the engine (which
+    /// then also records the input it was given).
+    TaskCompleted {
+        task_ref: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        task_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        input: Option<Value>,
+        output: Value,
+    },
+    /// A task attempt failed. With `retry_at` it will be tried again then; without, the task
+    /// ended in `outcome` (FAILED, FAILED_WITH_TERMINAL_ERROR, or COMPLETED_WITH_ERRORS when
+    /// it is optional).
+    TaskFailed {
+        task_ref: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        task_id: Option<String>,
+        reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_at: Option<DateTime<Utc>>,
+        outcome: TaskStatus,
+        #[serde(default, skip_serializing_if = "Value::is_null")]
+        output: Value,
+    },
+    /// A dynamic fork's tasks, fixed when the fork starts.
+    ForkExpanded { task_ref: String, tasks: Vec<TaskDef> },
+    /// A reply was refused; the file moves to `rejected/` with this reason beside it.
+    ReplyRejected {
+        file: String,
+        agent: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        task_id: Option<String>,
+        reason: String,
+    },
+    RunCompleted { output: Value },
+    RunFailed {
+        reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        task_ref: Option<String>,
+    },
+}
+
+/// What happened, from the engine's point of view.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// Start a new run.
+    Start { run_id: String, source: String, workflow: Arc<WorkflowDef>, input: Value },
+    /// Look again: a timer fell due, an agent gained capacity, or the run is resumed.
+    Tick,
+    /// A parsed reply found in `agent`'s outbox as `file`.
+    Reply { agent: String, file: String, reply: Reply },
+    /// A file in `agent`'s outbox that could not be read as a reply.
+    BadReply { agent: String, file: String, reason: String },
+}
+
+/// What the engine may consult: the time, a source of ids, the station's agents.
+pub struct Ctx<'a> {
+    pub now: DateTime<Utc>,
+    pub agents: &'a AgentDirectory,
+    pub new_id: &'a mut dyn FnMut() -> ulid::Ulid,
+}
+
+/// Decides what follows from `input`, applies it to `state`, and returns the changes in order.
+pub fn step(state: &mut RunState, input: Input, ctx: &mut Ctx<'_>) -> Vec<Change> {
+    let mut out = Vec::new();
+    match input {
+        Input::Start { run_id, source, workflow, input } => {
+            let change = Change::RunStarted { run_id, source, workflow: Box::new((*workflow).clone()), input };
+            emit(state, &mut out, change, ctx.now);
+        }
+        Input::Tick => {}
+        Input::Reply { agent, file, reply } => on_reply(state, &mut out, ctx, agent, file, reply),
+        Input::BadReply { agent, file, reason } => {
+            emit(state, &mut out, Change::ReplyRejected { file, agent, task_id: None, reason }, ctx.now);
+        }
+    }
+    if state.status == RunStatus::Running {
+        walk::advance(state, ctx, &mut out);
+    }
+    out
+}
+
+/// Applies `change` to `state` and records it in `out`.
+pub(crate) fn emit(state: &mut RunState, out: &mut Vec<Change>, change: Change, at: DateTime<Utc>) {
+    apply(state, &change, at);
+    out.push(change);
+}
+
+fn on_reply(state: &mut RunState, out: &mut Vec<Change>, ctx: &mut Ctx<'_>, agent: String, file: String, reply: Reply) {
+    let reject = |reason: String| Change::ReplyRejected { file: file.clone(), agent: agent.clone(), task_id: Some(reply.task_id.clone()), reason };
+    let Some((task_ref, attempt)) = state.task_ids.get(&reply.task_id).cloned() else {
+        let reason = format!("no task with id `{}` in this run; reply to a task message you received", reply.task_id);
+        return emit(state, out, reject(reason), ctx.now);
+    };
+    if state.status != RunStatus::Running {
+        let reason = format!("run {} has already ended ({}); the reply came too late", state.run_id, state.status);
+        return emit(state, out, reject(reason), ctx.now);
+    }
+    let task = &state.tasks[&task_ref];
+    if task.attempt != attempt {
+        let reason = format!("stale: this reply is for attempt {attempt} of task `{task_ref}`, which is now at attempt {}", task.attempt);
+        return emit(state, out, reject(reason), ctx.now);
+    }
+    if task.agent.as_deref() != Some(agent.as_str()) {
+        let reason = format!("task `{task_ref}` was sent to agent `{}`, but this reply is in the outbox of `{agent}`", task.agent.as_deref().unwrap_or("?"));
+        return emit(state, out, reject(reason), ctx.now);
+    }
+    if !matches!(task.status, TaskStatus::Scheduled | TaskStatus::InProgress) {
+        let reason = format!("duplicate: attempt {attempt} of task `{task_ref}` was already settled ({})", task.status);
+        return emit(state, out, reject(reason), ctx.now);
+    }
+    let task_id = Some(reply.task_id.clone());
+    let output = if reply.output.is_null() { Value::Object(Default::default()) } else { reply.output };
+    let change = match reply.status {
+        ReplyStatus::InProgress => Change::TaskHeartbeat { task_ref, task_id: reply.task_id, note: reply.reason },
+        ReplyStatus::Completed => Change::TaskCompleted { task_ref, task_id, input: None, output },
+        ReplyStatus::Failed | ReplyStatus::FailedWithTerminalError => {
+            let terminal = reply.status == ReplyStatus::FailedWithTerminalError;
+            let reason = reply.reason.filter(|r| !r.trim().is_empty()).unwrap_or_else(|| "the agent gave no reason".to_string());
+            let def = state.def(&task_ref);
+            retry::failure(def.as_deref(), &task_ref, task_id, reason, terminal, attempt, output, ctx)
+        }
+    };
+    emit(state, out, change, ctx.now);
+}
+
+/// Applies one change to the state. Total: a change that does not fit (which a correct
+/// journal never holds) leaves the state as it is.
+pub fn apply(state: &mut RunState, change: &Change, at: DateTime<Utc>) {
+    state.apply(change, at);
+}

@@ -1,0 +1,313 @@
+//! The state of one run, and how each change updates it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::Change;
+use crate::definition::{TaskDef, WorkflowDef};
+use crate::expr::Scope;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RunStatus {
+    #[default]
+    Running,
+    Completed,
+    Failed,
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RunStatus::Running => "RUNNING",
+            RunStatus::Completed => "COMPLETED",
+            RunStatus::Failed => "FAILED",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TaskStatus {
+    /// The message is (being) delivered; no reply yet.
+    Scheduled,
+    /// The agent sent a heartbeat.
+    InProgress,
+    /// The last attempt failed; another is due at `retry_at`.
+    RetryWait,
+    Completed,
+    /// An optional task failed; the run went on.
+    CompletedWithErrors,
+    Failed,
+    FailedWithTerminalError,
+}
+
+impl TaskStatus {
+    pub fn is_done(self) -> bool {
+        matches!(self, TaskStatus::Completed | TaskStatus::CompletedWithErrors)
+    }
+
+    pub fn is_failed(self) -> bool {
+        matches!(self, TaskStatus::Failed | TaskStatus::FailedWithTerminalError)
+    }
+
+    pub fn is_in_flight(self) -> bool {
+        matches!(self, TaskStatus::Scheduled | TaskStatus::InProgress)
+    }
+}
+
+impl std::fmt::Display for TaskStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = serde_json::to_value(self).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        f.write_str(&text)
+    }
+}
+
+/// Why a run failed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Failure {
+    pub task_ref: Option<String>,
+    pub reason: String,
+}
+
+/// One task of a run (all its attempts).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskState {
+    pub task_ref: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    pub status: TaskStatus,
+    /// The current (or last) attempt; 0 for system tasks.
+    pub attempt: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+    pub input: Value,
+    pub output: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_at: Option<DateTime<Utc>>,
+    pub first_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The whole state of a run, rebuilt from its journal by folding changes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunState {
+    pub run_id: String,
+    pub source: String,
+    pub workflow: Arc<WorkflowDef>,
+    pub input: Value,
+    pub status: RunStatus,
+    pub output: Option<Value>,
+    pub failure: Option<Failure>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Every task started so far, in order of first start.
+    pub tasks: IndexMap<String, TaskState>,
+    /// Dynamic forks' expansions, by fork reference.
+    pub forks: HashMap<String, Arc<Vec<TaskDef>>>,
+    /// Task definitions by reference (static ones and forked ones).
+    pub defs: HashMap<String, Arc<TaskDef>>,
+    /// Every task id ever issued: id -> (task reference, attempt).
+    pub task_ids: HashMap<String, (String, u32)>,
+    /// Tasks in flight per agent.
+    pub in_flight: BTreeMap<String, usize>,
+    /// The task that completed last (its output is the run's default output).
+    pub last_completed: Option<String>,
+    /// Retries scheduled so far (for summaries).
+    pub retries: u32,
+}
+
+impl Default for WorkflowDef {
+    fn default() -> Self {
+        WorkflowDef {
+            name: String::new(),
+            description: None,
+            version: 1,
+            input_parameters: Vec::new(),
+            output_parameters: IndexMap::new(),
+            tasks: Vec::new(),
+            extra: IndexMap::new(),
+        }
+    }
+}
+
+impl RunState {
+    /// The definition of the task with reference `task_ref`.
+    pub fn def(&self, task_ref: &str) -> Option<Arc<TaskDef>> {
+        self.defs.get(task_ref).cloned()
+    }
+
+    /// Rebuilds a run from its changes.
+    pub fn replay<'a>(changes: impl IntoIterator<Item = (&'a Change, DateTime<Utc>)>) -> RunState {
+        let mut state = RunState::default();
+        for (change, at) in changes {
+            state.apply(change, at);
+        }
+        state
+    }
+
+    /// When the engine must look again by itself: the earliest retry due.
+    pub fn next_wakeup(&self) -> Option<DateTime<Utc>> {
+        if self.status != RunStatus::Running {
+            return None;
+        }
+        self.tasks.values().filter(|t| t.status == TaskStatus::RetryWait).filter_map(|t| t.retry_at).min()
+    }
+
+    fn index_defs(&mut self, tasks: &[TaskDef]) {
+        for task in tasks {
+            self.defs.insert(task.task_reference_name.clone(), Arc::new(task.clone()));
+            let children: Vec<TaskDef> = task.children().cloned().collect();
+            self.index_defs(&children);
+        }
+    }
+
+    fn task_entry(&mut self, task_ref: &str, at: DateTime<Utc>) -> &mut TaskState {
+        if !self.tasks.contains_key(task_ref) {
+            let def = self.def(task_ref);
+            let task = TaskState {
+                task_ref: task_ref.to_string(),
+                name: def.as_ref().map_or_else(|| task_ref.to_string(), |d| d.name.clone()),
+                type_name: def.as_ref().map_or_else(|| "SIMPLE".to_string(), |d| d.type_name.clone()),
+                status: TaskStatus::Scheduled,
+                attempt: 0,
+                task_id: None,
+                agent: None,
+                input: Value::Null,
+                output: Value::Null,
+                reason: None,
+                retry_at: None,
+                first_at: at,
+                updated_at: at,
+            };
+            self.tasks.insert(task_ref.to_string(), task);
+        }
+        let task = self.tasks.get_mut(task_ref).expect("inserted above");
+        task.updated_at = at;
+        task
+    }
+
+    /// Ends an attempt that was in flight: frees its agent slot.
+    fn settle(&mut self, task_ref: &str) {
+        let Some(task) = self.tasks.get(task_ref) else { return };
+        if task.status.is_in_flight()
+            && let Some(agent) = &task.agent
+            && let Some(n) = self.in_flight.get_mut(agent)
+        {
+            *n = n.saturating_sub(1);
+        }
+    }
+
+    pub(super) fn apply(&mut self, change: &Change, at: DateTime<Utc>) {
+        match change {
+            Change::RunStarted { run_id, source, workflow, input } => {
+                self.run_id = run_id.clone();
+                self.source = source.clone();
+                self.workflow = Arc::new((**workflow).clone());
+                self.input = input.clone();
+                self.status = RunStatus::Running;
+                self.started_at = Some(at);
+                let tasks = workflow.tasks.clone();
+                self.index_defs(&tasks);
+            }
+            Change::TaskScheduled { task_ref, task_id, attempt, agent, input } => {
+                self.settle(task_ref);
+                let task = self.task_entry(task_ref, at);
+                task.status = TaskStatus::Scheduled;
+                task.attempt = *attempt;
+                task.task_id = Some(task_id.clone());
+                task.agent = Some(agent.clone());
+                task.input = input.clone();
+                task.retry_at = None;
+                task.reason = None;
+                *self.in_flight.entry(agent.clone()).or_default() += 1;
+                self.task_ids.insert(task_id.clone(), (task_ref.clone(), *attempt));
+                if *attempt > 1 {
+                    self.retries += 1;
+                }
+            }
+            Change::TaskHeartbeat { task_ref, note, .. } => {
+                let task = self.task_entry(task_ref, at);
+                if task.status == TaskStatus::Scheduled {
+                    task.status = TaskStatus::InProgress;
+                }
+                if note.is_some() {
+                    task.reason.clone_from(note);
+                }
+            }
+            Change::TaskCompleted { task_ref, input, output, .. } => {
+                self.settle(task_ref);
+                let task = self.task_entry(task_ref, at);
+                task.status = TaskStatus::Completed;
+                task.output = output.clone();
+                task.reason = None;
+                if let Some(input) = input {
+                    task.input = input.clone();
+                }
+                self.last_completed = Some(task_ref.clone());
+            }
+            Change::TaskFailed { task_ref, reason, retry_at, outcome, output, .. } => {
+                self.settle(task_ref);
+                let task = self.task_entry(task_ref, at);
+                task.status = *outcome;
+                task.reason = Some(reason.clone());
+                task.retry_at = *retry_at;
+                if !output.is_null() {
+                    task.output = output.clone();
+                }
+                if *outcome == TaskStatus::CompletedWithErrors {
+                    self.last_completed = Some(task_ref.clone());
+                }
+            }
+            Change::ForkExpanded { task_ref, tasks } => {
+                self.index_defs(tasks);
+                self.forks.insert(task_ref.clone(), Arc::new(tasks.clone()));
+            }
+            Change::ReplyRejected { .. } => {}
+            Change::RunCompleted { output } => {
+                self.status = RunStatus::Completed;
+                self.output = Some(output.clone());
+                self.ended_at = Some(at);
+            }
+            Change::RunFailed { reason, task_ref } => {
+                self.status = RunStatus::Failed;
+                self.failure = Some(Failure { task_ref: task_ref.clone(), reason: reason.clone() });
+                self.ended_at = Some(at);
+            }
+        }
+    }
+}
+
+impl Scope for RunState {
+    fn root(&self, name: &str) -> Option<Value> {
+        if name == "workflow" {
+            return Some(json!({
+                "input": self.input,
+                "workflowId": self.run_id,
+                "workflowType": self.workflow.name,
+                "name": self.workflow.name,
+                "version": self.workflow.version,
+                "status": self.status,
+            }));
+        }
+        let task = self.tasks.get(name)?;
+        Some(json!({
+            "input": task.input,
+            "output": task.output,
+            "status": task.status,
+            "taskId": task.task_id,
+            "attempt": task.attempt,
+            "reasonForIncompletion": task.reason,
+        }))
+    }
+}

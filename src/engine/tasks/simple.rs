@@ -1,0 +1,86 @@
+//! SIMPLE: work done by an agent through its mailbox.
+//!
+//! The first walk over a SIMPLE task picks an agent with free capacity and schedules
+//! attempt 1 (the orchestrator then delivers the message). A reply completes or fails the
+//! attempt; a failure with retries left waits in RETRY_WAIT until its time, and the walk after
+//! that schedules the next attempt with a new task id. When no agent has capacity the task
+//! simply stays unscheduled; a later walk (after a reply frees a slot) picks it up.
+
+use serde_json::Value;
+
+use crate::definition::TaskDef;
+use crate::engine::state::TaskStatus;
+use crate::engine::walk::{Progress, Walker, failure_of};
+use crate::engine::{Change, retry};
+
+/// Walks a SIMPLE task. `input` overrides the mapped inputParameters (forked tasks).
+pub fn walk(w: &mut Walker<'_, '_, '_>, task: &TaskDef, input: Option<&Value>) -> Progress {
+    let task_ref = &task.task_reference_name;
+    let Some(current) = w.state.tasks.get(task_ref) else {
+        return schedule(w, task, 1, input);
+    };
+    match current.status {
+        TaskStatus::Scheduled | TaskStatus::InProgress => Progress::Pending,
+        TaskStatus::RetryWait => {
+            let due = current.retry_at.is_none_or(|at| at <= w.ctx.now);
+            let next = current.attempt + 1;
+            if due { schedule(w, task, next, input) } else { Progress::Pending }
+        }
+        TaskStatus::Completed | TaskStatus::CompletedWithErrors => Progress::Done,
+        TaskStatus::Failed | TaskStatus::FailedWithTerminalError => Progress::Failed(failure_of(task_ref, current.reason.as_deref())),
+    }
+}
+
+fn schedule(w: &mut Walker<'_, '_, '_>, task: &TaskDef, attempt: u32, input: Option<&Value>) -> Progress {
+    let agent = match pick_agent(w, task) {
+        Ok(Some(agent)) => agent,
+        Ok(None) => return Progress::Pending,
+        Err(reason) => {
+            let change = retry::failure(Some(task), &task.task_reference_name, None, reason.clone(), true, attempt, Value::Null, w.ctx);
+            let optional = matches!(&change, Change::TaskFailed { outcome, .. } if outcome.is_done());
+            w.emit(change);
+            return if optional { Progress::Done } else { Progress::Failed(failure_of(&task.task_reference_name, Some(&reason))) };
+        }
+    };
+    let input = match input {
+        Some(given) => given.clone(),
+        None => w.resolve_input(task),
+    };
+    let task_id = (w.ctx.new_id)().to_string();
+    w.emit(Change::TaskScheduled { task_ref: task.task_reference_name.clone(), task_id, attempt, agent, input });
+    Progress::Pending
+}
+
+/// The agent to send `task` to: the one named in `agent:`, else the least busy agent whose
+/// capabilities list the task's name. `Ok(None)` when every candidate is at its concurrency
+/// limit; `Err` when no agent can ever serve it.
+pub fn pick_agent(w: &Walker<'_, '_, '_>, task: &TaskDef) -> Result<Option<String>, String> {
+    let free = |name: &str, concurrency: usize| concurrency.saturating_sub(w.state.in_flight.get(name).copied().unwrap_or(0));
+    if let Some(name) = &task.agent {
+        let Some(agent) = w.ctx.agents.get(name) else {
+            let known: Vec<&str> = w.ctx.agents.agents.keys().map(String::as_str).collect();
+            return Err(format!("no agent named `{name}` in this station (agents: {})", list_or_none(&known)));
+        };
+        return Ok((free(name, agent.concurrency) > 0).then(|| name.clone()));
+    }
+    let mut best: Option<(&String, usize)> = None;
+    let mut any = false;
+    for (name, agent) in w.ctx.agents.serving(&task.name) {
+        any = true;
+        let slots = free(name, agent.concurrency);
+        if slots > 0 && best.is_none_or(|(_, b)| slots > b) {
+            best = Some((name, slots));
+        }
+    }
+    if !any {
+        return Err(format!(
+            "no agent of this station serves task `{}`; add it to the capabilities of an agent (agents/<name>/agent.yaml) or name one with `agent:`",
+            task.name
+        ));
+    }
+    Ok(best.map(|(name, _)| name.clone()))
+}
+
+fn list_or_none(names: &[&str]) -> String {
+    if names.is_empty() { "none".to_string() } else { names.join(", ") }
+}

@@ -1,0 +1,137 @@
+//! Walking the task tree to find what to do next.
+
+use serde_json::Value;
+
+use super::state::{Failure, RunState, RunStatus};
+use super::{Change, Ctx, emit, tasks};
+use crate::definition::{TaskDef, TaskKind};
+use crate::expr;
+
+/// Where a task or a block of tasks stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Progress {
+    Done,
+    Pending,
+    Failed(Failure),
+}
+
+/// The walker: the state, the context, and the changes emitted so far.
+pub struct Walker<'s, 'c, 'a> {
+    pub state: &'s mut RunState,
+    pub ctx: &'c mut Ctx<'a>,
+    pub out: &'s mut Vec<Change>,
+}
+
+impl Walker<'_, '_, '_> {
+    pub fn emit(&mut self, change: Change) {
+        emit(self.state, self.out, change, self.ctx.now);
+    }
+
+    /// A task's `inputParameters` with every `${...}` resolved against the run.
+    pub fn resolve_input(&self, task: &TaskDef) -> Value {
+        let params = Value::Object(task.input_parameters.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+        expr::resolve(&params, &*self.state)
+    }
+
+    /// Walks a block: its tasks one after the other.
+    pub fn block(&mut self, block: &[TaskDef]) -> Progress {
+        for (i, task) in block.iter().enumerate() {
+            let previous = i.checked_sub(1).map(|p| &block[p]);
+            match self.task(task, previous) {
+                Progress::Done => continue,
+                other => return other,
+            }
+        }
+        Progress::Done
+    }
+
+    /// Walks several blocks side by side (fork branches): done when all are done, failed as
+    /// soon as one fails.
+    pub fn branches<'b>(&mut self, branches: impl IntoIterator<Item = &'b [TaskDef]>) -> Progress {
+        let mut all_done = true;
+        for branch in branches {
+            match self.block(branch) {
+                Progress::Done => {}
+                Progress::Pending => all_done = false,
+                failed @ Progress::Failed(_) => return failed,
+            }
+        }
+        if all_done { Progress::Done } else { Progress::Pending }
+    }
+
+    fn task(&mut self, task: &TaskDef, previous: Option<&TaskDef>) -> Progress {
+        match task.kind() {
+            TaskKind::Simple => tasks::simple::walk(self, task, None),
+            TaskKind::Switch => tasks::switch::walk(self, task),
+            TaskKind::ForkJoin => tasks::fork_join::walk(self, task),
+            TaskKind::ForkJoinDynamic => tasks::fork_join_dynamic::walk(self, task),
+            TaskKind::Join => tasks::join::walk(self, task, previous),
+            TaskKind::NotSupportedYet(kind) => {
+                let reason = format!("task type {kind} is not supported yet");
+                self.fail_system_task(task, reason)
+            }
+        }
+    }
+
+    /// Ends a system task (one the engine runs itself) with an error.
+    pub fn fail_system_task(&mut self, task: &TaskDef, reason: String) -> Progress {
+        let change = super::retry::failure(Some(task), &task.task_reference_name, None, reason.clone(), true, 0, Value::Null, self.ctx);
+        let optional = matches!(&change, Change::TaskFailed { outcome, .. } if outcome.is_done());
+        self.emit(change);
+        if optional {
+            Progress::Done
+        } else {
+            Progress::Failed(Failure { task_ref: Some(task.task_reference_name.clone()), reason })
+        }
+    }
+
+    /// Where an existing task stands, for the types whose state alone decides it.
+    pub fn settled(&self, task_ref: &str) -> Option<Progress> {
+        let task = self.state.tasks.get(task_ref)?;
+        if task.status.is_done() {
+            Some(Progress::Done)
+        } else if task.status.is_failed() {
+            Some(Progress::Failed(failure_of(task_ref, task.reason.as_deref())))
+        } else {
+            None
+        }
+    }
+}
+
+pub fn failure_of(task_ref: &str, reason: Option<&str>) -> Failure {
+    Failure { task_ref: Some(task_ref.to_string()), reason: reason.unwrap_or("failed").to_string() }
+}
+
+/// Walks the whole workflow once and ends the run when it is done or has failed.
+pub fn advance(state: &mut RunState, ctx: &mut Ctx<'_>, out: &mut Vec<Change>) {
+    let workflow = state.workflow.clone();
+    let progress = Walker { state, ctx, out }.block(&workflow.tasks);
+    match progress {
+        Progress::Pending => {}
+        Progress::Done => {
+            let output = run_output(state);
+            emit(state, out, Change::RunCompleted { output }, ctx.now);
+        }
+        Progress::Failed(failure) => {
+            let reason = match &failure.task_ref {
+                Some(task_ref) => format!("task `{task_ref}` failed: {}", failure.reason),
+                None => failure.reason,
+            };
+            emit(state, out, Change::RunFailed { reason, task_ref: failure.task_ref }, ctx.now);
+        }
+    }
+    debug_assert!(state.status != RunStatus::Running || !out.iter().any(|c| matches!(c, Change::RunCompleted { .. })));
+}
+
+/// The run's output: `outputParameters` mapped, or the last completed task's output.
+fn run_output(state: &RunState) -> Value {
+    if state.workflow.output_parameters.is_empty() {
+        return state
+            .last_completed
+            .as_ref()
+            .and_then(|r| state.tasks.get(r))
+            .map_or_else(|| Value::Object(Default::default()), |t| t.output.clone());
+    }
+    let params = Value::Object(state.workflow.output_parameters.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+    expr::resolve(&params, state)
+}
