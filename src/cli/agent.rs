@@ -1,4 +1,261 @@
-//! `3ox agent` (in progress)
+//! `3ox agent`: run a command as an agent (`agent run`) and list a station's agents (`agent list`).
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use serde::Serialize;
+
+use crate::mailbox::{self, CLAIMED};
+use crate::station::{AgentDirectory, Station};
+use crate::worker::{Worker, WorkerConfig, WorkerEvent};
+
 #[derive(Debug, clap::Subcommand)]
-pub enum AgentCommand { List }
-pub fn run(_s: Option<&std::path::Path>, _a: AgentCommand) -> anyhow::Result<u8> { Ok(0) }
+pub enum AgentCommand {
+    /// Serve an agent's inbox: run a command once per task message and write its reply.
+    ///
+    /// The command gets the task input as JSON on stdin and THREEOX_* variables (task id, run
+    /// id, attempt, ...); its working folder is the station root. Exit 0 with a JSON or YAML
+    /// object on stdout completes the task with that output; anything else fails it.
+    Run(RunArgs),
+    /// List the station's agents: capabilities, concurrency, command and waiting messages.
+    List(ListArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The agent to serve (a folder `agents/<name>/` with an `agent.yaml`).
+    pub name: String,
+    /// Tasks run at once (default: `concurrency` in agent.yaml).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: Option<u16>,
+    /// How often a running task sends an IN_PROGRESS heartbeat reply.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub heartbeat: Duration,
+    /// The command to run, after `--` (default: `command` in agent.yaml).
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(station_flag: Option<&Path>, cmd: AgentCommand) -> anyhow::Result<u8> {
+    let station = super::station(station_flag)?;
+    match cmd {
+        AgentCommand::Run(args) => run_worker(station, args),
+        AgentCommand::List(args) => list(&station, &args),
+    }
+}
+
+fn load_agents(station: &Station) -> anyhow::Result<AgentDirectory> {
+    station.agents().map_err(|e| match e.hint() {
+        Some(hint) => anyhow::anyhow!("{e}\nhint: {hint}"),
+        None => anyhow::anyhow!(e),
+    })
+}
+
+fn run_worker(station: Station, args: RunArgs) -> anyhow::Result<u8> {
+    let agents = load_agents(&station)?;
+    let Some(config) = agents.get(&args.name) else {
+        let known: Vec<&str> = agents.agents.keys().map(String::as_str).collect();
+        let known = if known.is_empty() {
+            "none".to_string()
+        } else {
+            known.join(", ")
+        };
+        bail!(
+            "no agent `{}` in the station at {}; its agents are: {known}\nhint: an agent is a folder agents/<name>/ with an agent.yaml",
+            args.name,
+            station.root.display()
+        );
+    };
+    let argv = if args.command.is_empty() {
+        match &config.command {
+            Some(command) => command.argv(),
+            None => bail!(
+                "no command to run for agent `{}`\nhint: give one after `--` (3ox agent run {} -- python3 my_agent.py) or set `command:` in {}",
+                args.name,
+                args.name,
+                station.agent_dir(&args.name).join("agent.yaml").display()
+            ),
+        }
+    } else {
+        args.command
+    };
+    let concurrency = args.concurrency.map_or(config.concurrency, usize::from);
+    let mut worker_config = WorkerConfig::new(station, &args.name, argv, concurrency);
+    worker_config.heartbeat = args.heartbeat;
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let (tx, mut events) = tokio::sync::mpsc::unbounded_channel();
+        let name = worker_config.agent.clone();
+        let inbox = worker_config.station.inbox(&name);
+        eprintln!(
+            "3ox agent {name}: serving {} with `{}` (concurrency {concurrency}); Ctrl-C stops",
+            inbox.display(),
+            worker_config.argv.join(" ")
+        );
+        let worker = Worker::spawn(worker_config, Some(tx))?;
+        let stop = shutdown_signal();
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                () = &mut stop => break,
+                Some(event) = events.recv() => print_event(&name, &event),
+            }
+        }
+        eprintln!(
+            "3ox agent {name}: stopping; running tasks are killed and run again at the next start"
+        );
+        worker.stop().await;
+        Ok(super::EXIT_OK)
+    })
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!("cannot listen for SIGTERM: {e}");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn print_event(agent: &str, event: &WorkerEvent) {
+    match event {
+        WorkerEvent::Started {
+            task_id,
+            task,
+            attempt,
+            recovered,
+        } => {
+            let again = if *recovered {
+                " (left claimed by an earlier worker; running again)"
+            } else {
+                ""
+            };
+            eprintln!("3ox agent {agent}: {task_id} {task} attempt {attempt} started{again}");
+        }
+        WorkerEvent::Replied {
+            task_id,
+            status,
+            elapsed,
+            reason,
+        } => {
+            let status = serde_json::to_value(status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            let reason = reason
+                .as_deref()
+                .and_then(|r| r.lines().next())
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default();
+            eprintln!(
+                "3ox agent {agent}: {task_id} {status} after {:.1}s{reason}",
+                elapsed.as_secs_f64()
+            );
+        }
+        WorkerEvent::Rejected { file, reason } => {
+            eprintln!("3ox agent {agent}: rejected {file}: {reason}")
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct AgentRow {
+    name: String,
+    capabilities: Vec<String>,
+    concurrency: usize,
+    command: Option<Vec<String>>,
+    /// Messages in the inbox, not yet claimed.
+    waiting: usize,
+    /// Messages claimed by a worker and not yet archived.
+    claimed: usize,
+}
+
+fn list(station: &Station, args: &ListArgs) -> anyhow::Result<u8> {
+    let agents = load_agents(station)?;
+    let count = |dir: &Path| mailbox::list_mail(dir).map_or(0, |files| files.len());
+    let rows: Vec<AgentRow> = agents
+        .agents
+        .iter()
+        .map(|(name, config)| {
+            let inbox = station.inbox(name);
+            AgentRow {
+                name: name.clone(),
+                capabilities: config.capabilities.clone(),
+                concurrency: config.concurrency,
+                command: config.command.as_ref().map(|c| c.argv()),
+                waiting: count(&inbox),
+                claimed: count(&inbox.join(CLAIMED)),
+            }
+        })
+        .collect();
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).context("cannot write JSON")?
+        );
+        return Ok(super::EXIT_OK);
+    }
+    if rows.is_empty() {
+        println!(
+            "no agents in {} (add agents/<name>/agent.yaml)",
+            station.root.display()
+        );
+        return Ok(super::EXIT_OK);
+    }
+    let name_width = rows
+        .iter()
+        .map(|r| r.name.len())
+        .max()
+        .unwrap_or(0)
+        .max("AGENT".len());
+    let caps: Vec<String> = rows.iter().map(|r| r.capabilities.join(",")).collect();
+    let caps_width = caps
+        .iter()
+        .map(String::len)
+        .max()
+        .unwrap_or(0)
+        .max("CAPABILITIES".len());
+    println!(
+        "{:<name_width$}  {:<caps_width$}  {:>4}  {:>7}  {:>7}  COMMAND",
+        "AGENT", "CAPABILITIES", "CONC", "WAITING", "CLAIMED"
+    );
+    for (row, caps) in rows.iter().zip(&caps) {
+        let command = row
+            .command
+            .as_ref()
+            .map_or_else(|| "-".to_string(), |argv| argv.join(" "));
+        println!(
+            "{:<name_width$}  {:<caps_width$}  {:>4}  {:>7}  {:>7}  {command}",
+            row.name, caps, row.concurrency, row.waiting, row.claimed
+        );
+    }
+    Ok(super::EXIT_OK)
+}

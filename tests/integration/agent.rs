@@ -1,1 +1,442 @@
-//! `3ox agent run` tests (filled in by the worker session).
+//! `3ox agent run` and `3ox agent list`: a real worker serves a temporary station while the
+//! test plays the orchestrator, dropping task messages into the inbox and reading replies.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use threeox::mailbox::atomic::{self, Durability};
+use threeox::mailbox::message::TaskMessage;
+use threeox::mailbox::reply::{Reply, ReplyStatus};
+
+use crate::support::{ChildGuard, TestEnv, stderr, stdout, wait_for};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// A station with one agent `echoer` whose agent.yaml is `yaml`.
+fn station(yaml: &str) -> TestEnv {
+    let env = TestEnv::new();
+    env.write("agents/echoer/agent.yaml", yaml);
+    env
+}
+
+/// Starts `3ox agent run echoer <args>`; its stderr goes to `worker.log` in the station.
+fn start_worker(env: &TestEnv, args: &[&str]) -> ChildGuard {
+    let log = std::fs::File::create(env.root().join("worker.log")).unwrap();
+    let mut all = vec!["agent", "run", "echoer"];
+    all.extend_from_slice(args);
+    let child = env
+        .cmd(&all)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start 3ox agent run");
+    ChildGuard(child)
+}
+
+fn message(task_id: &str, input: Value, attempt: u32) -> TaskMessage {
+    TaskMessage {
+        version: 1,
+        task_id: task_id.to_string(),
+        run_id: "run-1".to_string(),
+        workflow: "test_flow".to_string(),
+        task: "echo".to_string(),
+        task_ref: "echo_ref".to_string(),
+        attempt,
+        agent: "echoer".to_string(),
+        created_at: chrono::Utc::now(),
+        input,
+        reply: TaskMessage::reply_instructions(task_id, "agents/echoer/0UT.3OX"),
+    }
+}
+
+/// Delivers a message the way the orchestrator does: atomically into the inbox (or a folder
+/// below it).
+fn deliver_into(env: &TestEnv, folder: &str, msg: &TaskMessage) -> PathBuf {
+    let dir = env.root().join("agents/echoer/1N.3OX").join(folder);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(TaskMessage::file_name(&msg.task_id));
+    atomic::write(&path, msg.to_yaml().as_bytes(), Durability::Durable).unwrap();
+    path
+}
+
+fn deliver(env: &TestEnv, task_id: &str, input: Value) -> PathBuf {
+    deliver_into(env, "", &message(task_id, input, 1))
+}
+
+fn reply_path(env: &TestEnv, name: &str) -> PathBuf {
+    env.root().join("agents/echoer/0UT.3OX").join(name)
+}
+
+/// Waits for the final reply to `task_id`.
+fn wait_reply(env: &TestEnv, task_id: &str) -> Reply {
+    let path = reply_path(env, &format!("{task_id}.reply.yaml"));
+    wait_for(WAIT, || {
+        path.exists()
+            .then(|| Reply::read(&path).expect("the worker writes valid replies"))
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "no reply for {task_id} within {WAIT:?}; worker log:\n{}",
+            worker_log(env)
+        )
+    })
+}
+
+fn worker_log(env: &TestEnv) -> String {
+    std::fs::read_to_string(env.root().join("worker.log")).unwrap_or_default()
+}
+
+#[test]
+fn a_task_completes_with_what_the_command_printed() {
+    let env = station("version: 1\ncapabilities: [echo]\n");
+    let script = r#"read x; test -f "$THREEOX_MESSAGE" && m=yes; printf '{"got": %s, "attempt": "%s", "task": "%s", "ref": "%s", "run": "%s", "id": "%s", "agent": "%s", "message_exists": "%s", "cwd": "%s", "station": "%s", "reply_dir": "%s"}' "$x" "$THREEOX_ATTEMPT" "$THREEOX_TASK" "$THREEOX_TASK_REF" "$THREEOX_RUN_ID" "$THREEOX_TASK_ID" "$THREEOX_AGENT" "$m" "$(pwd)" "$THREEOX_STATION" "$THREEOX_REPLY_DIR""#;
+    let _worker = start_worker(&env, &["--", "sh", "-c", script]);
+    deliver_into(&env, "", &message("T1", json!({"n": 7, "name": "a b"}), 2));
+
+    let reply = wait_reply(&env, "T1");
+    let root = env.root().canonicalize().unwrap().display().to_string();
+    assert_eq!(reply.status, ReplyStatus::Completed, "{:?}", reply.reason);
+    assert_eq!(reply.task_id, "T1");
+    assert_eq!(reply.run_id.as_deref(), Some("run-1"));
+    assert_eq!(
+        reply.output,
+        json!({
+            "got": {"n": 7, "name": "a b"}, "attempt": "2", "task": "echo", "ref": "echo_ref", "run": "run-1", "id": "T1",
+            "agent": "echoer", "message_exists": "yes", "cwd": root, "station": root,
+            "reply_dir": format!("{root}/agents/echoer/0UT.3OX"),
+        })
+    );
+    // Claimed and left there for the orchestrator to archive.
+    assert!(
+        env.root()
+            .join("agents/echoer/1N.3OX/claimed/T1.task.yaml")
+            .is_file()
+    );
+    assert!(
+        !env.root()
+            .join("agents/echoer/1N.3OX/T1.task.yaml")
+            .exists()
+    );
+}
+
+#[test]
+fn yaml_and_empty_output_are_objects_too() {
+    let env = station("version: 1\ncommand: [sh, scripts/answer.sh]\n");
+    env.write(
+        "scripts/answer.sh",
+        "read x\ncase \"$x\" in *yaml*) printf 'a: 1\\nb: [x, y]\\n';; esac\n",
+    );
+    let _worker = start_worker(&env, &[]);
+    deliver(&env, "Y1", json!({"want": "yaml"}));
+    deliver(&env, "Y2", json!({"want": "nothing"}));
+    let yaml = wait_reply(&env, "Y1");
+    assert_eq!(
+        (yaml.status, yaml.output),
+        (ReplyStatus::Completed, json!({"a": 1, "b": ["x", "y"]})),
+        "{:?}",
+        yaml.reason
+    );
+    let empty = wait_reply(&env, "Y2");
+    assert_eq!(
+        (empty.status, empty.output),
+        (ReplyStatus::Completed, json!({}))
+    );
+}
+
+#[test]
+fn failures_become_failed_replies_that_say_why() {
+    let env = station("version: 1\nconcurrency: 3\n");
+    let script = r#"read x; case "$x" in
+        *crash*) echo "checking" >&2; echo "disk on fire" >&2; exit 3;;
+        *list*) echo '[1, 2, 3]';;
+        *signal*) kill -9 $$;;
+    esac"#;
+    let _worker = start_worker(&env, &["--", "sh", "-c", script]);
+    deliver(&env, "F1", json!({"do": "crash"}));
+    deliver(&env, "F2", json!({"do": "list"}));
+    deliver(&env, "F3", json!({"do": "signal"}));
+
+    let crash = wait_reply(&env, "F1");
+    assert_eq!(crash.status, ReplyStatus::Failed);
+    assert_eq!(
+        crash.reason.as_deref(),
+        Some("exit code 3: checking\ndisk on fire")
+    );
+    let list = wait_reply(&env, "F2");
+    assert_eq!(list.status, ReplyStatus::Failed);
+    assert_eq!(
+        list.reason.as_deref(),
+        Some(
+            "the command succeeded but its standard output is not a JSON or YAML object: [1, 2, 3]"
+        )
+    );
+    let signal = wait_reply(&env, "F3");
+    assert_eq!(signal.status, ReplyStatus::Failed);
+    assert!(
+        signal
+            .reason
+            .as_deref()
+            .unwrap()
+            .starts_with("killed by signal 9 (SIGKILL)"),
+        "{:?}",
+        signal.reason
+    );
+}
+
+#[test]
+fn a_command_that_cannot_start_fails_the_task_with_the_os_error() {
+    let env = station("version: 1\ncommand: [./no-such-program, --flag]\n");
+    let _worker = start_worker(&env, &[]);
+    deliver(&env, "N1", json!({}));
+    let reply = wait_reply(&env, "N1");
+    assert_eq!(reply.status, ReplyStatus::Failed);
+    let reason = reply.reason.unwrap();
+    assert!(
+        reason.starts_with("cannot start `./no-such-program`: No such file or directory"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn concurrency_is_respected() {
+    let env = station("version: 1\nconcurrency: 2\n");
+    let script = r#"s=$(date +%s.%N); sleep 0.3; e=$(date +%s.%N); printf '{"start": %s, "end": %s}' "$s" "$e""#;
+    let _worker = start_worker(&env, &["--", "sh", "-c", script]);
+    let ids = ["C1", "C2", "C3", "C4"];
+    for id in ids {
+        deliver(&env, id, json!({}));
+    }
+    let spans: Vec<(f64, f64)> = ids
+        .iter()
+        .map(|id| {
+            let reply = wait_reply(&env, id);
+            assert_eq!(reply.status, ReplyStatus::Completed, "{:?}", reply.reason);
+            (
+                reply.output["start"].as_f64().unwrap(),
+                reply.output["end"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    let most = spans
+        .iter()
+        .map(|(start, _)| {
+            spans
+                .iter()
+                .filter(|(s, e)| s <= start && start < e)
+                .count()
+        })
+        .max()
+        .unwrap();
+    assert_eq!(most, 2, "at most 2 tasks run at once, and 2 did: {spans:?}");
+}
+
+#[test]
+fn the_cli_concurrency_overrides_agent_yaml() {
+    let env = station("version: 1\nconcurrency: 1\n");
+    // Each task waits until the other has started: only two at once can finish.
+    let script = r#"read x; touch "started-$x"; for i in $(seq 1 200); do [ "$(ls started-* | wc -l)" -ge 2 ] && break; sleep 0.02; done; [ "$(ls started-* | wc -l)" -ge 2 ] || exit 9; echo '{}'"#;
+    let _worker = start_worker(&env, &["--concurrency", "2", "--", "sh", "-c", script]);
+    deliver(&env, "O1", json!(1));
+    deliver(&env, "O2", json!(2));
+    assert_eq!(wait_reply(&env, "O1").status, ReplyStatus::Completed);
+    assert_eq!(wait_reply(&env, "O2").status, ReplyStatus::Completed);
+}
+
+#[test]
+fn a_malformed_message_is_rejected_with_a_note_and_work_goes_on() {
+    let env = station("version: 1\n");
+    env.write(
+        "agents/echoer/1N.3OX/bad.task.yaml",
+        "task_id: [not closed\n",
+    );
+    env.write("agents/echoer/1N.3OX/other.task.yaml", "hello: world\n");
+    env.write("agents/echoer/1N.3OX/.in-progress.task.yaml", "half a fi");
+    let _worker = start_worker(&env, &["--", "sh", "-c", "echo '{\"ok\": true}'"]);
+    deliver(&env, "G1", json!({}));
+
+    assert_eq!(wait_reply(&env, "G1").output, json!({"ok": true}));
+    let rejected = env.root().join("agents/echoer/1N.3OX/rejected");
+    for (name, why) in [
+        ("bad.task.yaml", "not a task message"),
+        ("other.task.yaml", "missing field"),
+    ] {
+        let note_path = rejected.join(format!("{name}.why.yaml"));
+        let note = wait_for(WAIT, || std::fs::read_to_string(&note_path).ok())
+            .unwrap_or_else(|| panic!("no note for {name}"));
+        let note: Value = serde_yaml::from_str(&note).unwrap();
+        assert_eq!(note["file"], name);
+        assert_eq!(note["version"], 1);
+        assert!(note["reason"].as_str().unwrap().contains(why), "{note:?}");
+        assert!(rejected.join(name).is_file());
+    }
+    // Dot names are somebody's write in progress: left alone.
+    assert!(
+        env.root()
+            .join("agents/echoer/1N.3OX/.in-progress.task.yaml")
+            .is_file()
+    );
+}
+
+#[test]
+fn messages_left_in_claimed_run_again_at_start_unless_replied() {
+    let env = station("version: 1\n");
+    // Sorted first, so with concurrency 1 it would run before the other if it ran at all.
+    deliver_into(&env, "claimed", &message("R0-replied", json!({}), 1));
+    std::fs::create_dir_all(reply_path(&env, "")).unwrap();
+    std::fs::write(
+        reply_path(&env, "R0-replied.reply.yaml"),
+        "version: 1\ntask_id: R0-replied\nstatus: COMPLETED\noutput: {by: earlier}\n",
+    )
+    .unwrap();
+    deliver_into(
+        &env,
+        "claimed",
+        &message("R1-lost", json!({"again": true}), 1),
+    );
+
+    let _worker = start_worker(
+        &env,
+        &["--", "sh", "-c", r#"read x; printf '{"rerun": %s}' "$x""#],
+    );
+    assert_eq!(
+        wait_reply(&env, "R1-lost").output,
+        json!({"rerun": {"again": true}})
+    );
+    assert_eq!(
+        Reply::read(&reply_path(&env, "R0-replied.reply.yaml"))
+            .unwrap()
+            .output,
+        json!({"by": "earlier"})
+    );
+}
+
+#[test]
+fn a_long_task_sends_heartbeats() {
+    let env = station("version: 1\n");
+    let _worker = start_worker(
+        &env,
+        &[
+            "--heartbeat",
+            "150ms",
+            "--",
+            "sh",
+            "-c",
+            "sleep 0.6; echo '{\"done\": true}'",
+        ],
+    );
+    deliver(&env, "H1", json!({}));
+    let reply = wait_reply(&env, "H1");
+    assert_eq!(reply.output, json!({"done": true}));
+    for n in [1, 2] {
+        let beat =
+            Reply::read(&reply_path(&env, &format!("H1.hb-{n}.yaml"))).expect("a heartbeat reply");
+        assert_eq!(
+            (beat.status, beat.task_id.as_str()),
+            (ReplyStatus::InProgress, "H1")
+        );
+        assert!(beat.reason.unwrap().contains("still running"));
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_stops_the_worker_and_its_commands() {
+    let env = station("version: 1\n");
+    let mut worker = start_worker(
+        &env,
+        &["--", "sh", "-c", "echo $$ > child.pid; exec sleep 30"],
+    );
+    deliver(&env, "S1", json!({}));
+    let pid_file = env.root().join("child.pid");
+    let child_pid = wait_for(WAIT, || {
+        std::fs::read_to_string(&pid_file)
+            .ok()
+            .filter(|s| s.ends_with('\n'))
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "the command did not start; worker log:\n{}",
+            worker_log(&env)
+        )
+    });
+    let child_pid = child_pid.trim().to_string();
+
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &worker.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status =
+        wait_for(WAIT, || worker.0.try_wait().unwrap()).expect("the worker stops on SIGTERM");
+    assert_eq!(status.code(), Some(0), "worker log:\n{}", worker_log(&env));
+    let gone = wait_for(WAIT, || {
+        let alive = std::process::Command::new("kill")
+            .args(["-0", &child_pid])
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        (!alive.success()).then_some(())
+    });
+    assert!(gone.is_some(), "the running command was killed");
+    // No reply: the message stays claimed and runs again at the next start.
+    assert!(!reply_path(&env, "S1.reply.yaml").exists());
+    assert!(
+        env.root()
+            .join("agents/echoer/1N.3OX/claimed/S1.task.yaml")
+            .is_file()
+    );
+}
+
+#[test]
+fn an_unknown_agent_or_a_missing_command_is_a_clear_error() {
+    let env = station("version: 1\n");
+    env.write("agents/other/agent.yaml", "version: 1\n");
+    let out = env.run(&["agent", "run", "nobody", "--", "true"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("no agent `nobody`")
+            && stderr(&out).contains("its agents are: echoer, other"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = env.run(&["agent", "run", "echoer"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("no command to run for agent `echoer`"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("hint:"), "{}", stderr(&out));
+}
+
+#[test]
+fn agent_list_shows_agents_and_waiting_messages() {
+    let env = station(
+        "version: 1\ncapabilities: [echo, shout]\nconcurrency: 3\ncommand: [python3, echo.py]\n",
+    );
+    env.write("agents/idle/agent.yaml", "version: 1\n");
+    deliver(&env, "L1", json!({}));
+    deliver(&env, "L2", json!({}));
+
+    let out = env.run(&["agent", "list", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let list: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(
+        list,
+        json!([
+            {"name": "echoer", "capabilities": ["echo", "shout"], "concurrency": 3, "command": ["python3", "echo.py"], "waiting": 2, "claimed": 0},
+            {"name": "idle", "capabilities": [], "concurrency": 1, "command": null, "waiting": 0, "claimed": 0},
+        ])
+    );
+    let out = env.run(&["agent", "list"]);
+    let text = stdout(&out);
+    assert!(text.lines().next().unwrap().starts_with("AGENT "), "{text}");
+    assert!(
+        text.contains("echo,shout") && text.contains("python3 echo.py"),
+        "{text}"
+    );
+}
