@@ -13,6 +13,8 @@ use clap::{Parser, Subcommand};
 pub const EXIT_OK: u8 = 0;
 /// Exit code: a run ended FAILED.
 pub const EXIT_FAILED: u8 = 1;
+/// Exit code: a foreground run was interrupted (Ctrl-C) before it ended.
+pub const EXIT_INTERRUPTED: u8 = 130;
 /// Exit code: bad usage, an invalid workflow, or an error before anything ran.
 pub const EXIT_USAGE: u8 = 2;
 

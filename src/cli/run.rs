@@ -1,4 +1,159 @@
-//! `3ox run` (in progress)
+//! `3ox run <workflow> [--input key=value ...] [--input-file f.yaml]`: start a run in this
+//! station and drive it to the end in the foreground.
+
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use serde_json::{Map, Value};
+
+use crate::definition::{self, LoadError};
+use crate::engine::RunStatus;
+use crate::mailbox::atomic::Durability;
+use crate::orchestrator::{self, Control, OrchestratorError, RunOptions, RunOutcome, progress};
+
 #[derive(Debug, clap::Args)]
-pub struct Args {}
-pub fn run(_s: Option<&std::path::Path>, _a: Args) -> anyhow::Result<u8> { Ok(0) }
+pub struct Args {
+    /// The workflow file (YAML or JSON).
+    pub workflow: PathBuf,
+    /// An input value; VALUE is read as YAML, so `n=3`, `folders=[a, b]` and `on=true` keep
+    /// their types. Repeatable; later values win.
+    #[arg(long = "input", short = 'i', value_name = "KEY=VALUE")]
+    pub inputs: Vec<String>,
+    /// A YAML or JSON file with a mapping of inputs (applied before --input values).
+    #[arg(long, value_name = "FILE")]
+    pub input_file: Option<PathBuf>,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Show no progress, only the result.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Do not start the station's managed agents (their `command`); someone else runs them.
+    #[arg(long)]
+    pub no_agents: bool,
+    /// Skip fsync of the journal and of task messages: faster, but a power cut may lose the
+    /// last changes. Process crashes lose nothing either way.
+    #[arg(long)]
+    pub relaxed: bool,
+}
+
+pub fn run(station_flag: Option<&Path>, args: Args) -> anyhow::Result<u8> {
+    let station = super::station(station_flag)?;
+    let workflow = match definition::load_file(&args.workflow) {
+        Ok(workflow) => workflow,
+        Err(LoadError::Invalid { path, diagnostics }) => {
+            for diagnostic in &diagnostics {
+                eprintln!("{}", diagnostic.render());
+            }
+            eprintln!("error: {path} is not a valid workflow; nothing was started");
+            return Ok(super::EXIT_USAGE);
+        }
+        Err(e @ LoadError::Io { .. }) => return Err(e.into()),
+    };
+    let input = collect_input(&args)?;
+    let source = station.relative(&std::path::absolute(&args.workflow).unwrap_or_else(|_| args.workflow.clone()));
+    let mode = if args.quiet || args.json {
+        progress::Mode::Quiet
+    } else if std::io::stderr().is_terminal() {
+        progress::Mode::Live
+    } else {
+        progress::Mode::Plain
+    };
+    let options = RunOptions {
+        durability: if args.relaxed { Durability::Relaxed } else { Durability::Durable },
+        progress: mode,
+        start_agents: !args.no_agents,
+        ..RunOptions::default()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    let outcome = runtime.block_on(async {
+        let (stop, control) = tokio::sync::mpsc::channel(1);
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                let _ = stop.send(Control::Stop).await;
+            }
+        });
+        orchestrator::run_workflow(&station, workflow, source, input, options, control).await
+    });
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(OrchestratorError::Refused(reason)) => {
+            eprintln!("error: the run was not started:\n{reason}");
+            return Ok(super::EXIT_USAGE);
+        }
+        Err(e) => return Err(e).context("the run stopped"),
+    };
+    report(&outcome, args.json)?;
+    Ok(match outcome.status {
+        RunStatus::Completed => super::EXIT_OK,
+        RunStatus::Failed => super::EXIT_FAILED,
+        RunStatus::Running => super::EXIT_INTERRUPTED,
+    })
+}
+
+/// The run's input: `--input-file`, then each `--input`.
+fn collect_input(args: &Args) -> anyhow::Result<Value> {
+    let mut input = Map::new();
+    if let Some(file) = &args.input_file {
+        let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+        match serde_yaml::from_str::<Value>(&text).with_context(|| format!("{} is not YAML", file.display()))? {
+            Value::Object(map) => input.extend(map),
+            Value::Null => {}
+            _ => bail!("{} must hold a mapping of input names to values", file.display()),
+        }
+    }
+    for pair in &args.inputs {
+        let Some((key, value)) = pair.split_once('=') else {
+            bail!("--input `{pair}` is not KEY=VALUE");
+        };
+        let value = serde_yaml::from_str::<Value>(value).unwrap_or_else(|_| Value::String(value.to_string()));
+        input.insert(key.trim().to_string(), value);
+    }
+    Ok(Value::Object(input))
+}
+
+fn report(outcome: &RunOutcome, json: bool) -> anyhow::Result<()> {
+    if json {
+        let doc = serde_json::json!({
+            "run_id": outcome.run_id,
+            "workflow": outcome.workflow,
+            "status": outcome.status,
+            "output": outcome.output,
+            "failed_task": outcome.failure.as_ref().and_then(|f| f.task_ref.clone()),
+            "failed_attempt": outcome.failed_attempt,
+            "reason": outcome.failure.as_ref().map(|f| f.reason.clone()),
+            "elapsed_ms": outcome.elapsed.as_millis() as u64,
+            "tasks": outcome.tasks,
+            "retries": outcome.retries,
+            "journal": outcome.journal,
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+        return Ok(());
+    }
+    let retries = match outcome.retries {
+        0 => String::new(),
+        1 => ", 1 retry".to_string(),
+        n => format!(", {n} retries"),
+    };
+    println!("run {} {} in {:.2}s ({} tasks{retries})", outcome.run_id, outcome.status, outcome.elapsed.as_secs_f64(), outcome.tasks);
+    if outcome.interrupted {
+        println!("interrupted: the run is still RUNNING in the journal {}", outcome.journal.display());
+    }
+    if let Some(failure) = &outcome.failure {
+        if let Some(task) = &failure.task_ref {
+            let attempt = outcome.failed_attempt.map(|a| format!(" (attempt {a})")).unwrap_or_default();
+            println!("failed task: {task}{attempt}");
+        }
+        println!("reason: {}", failure.reason);
+    }
+    if let Some(output) = &outcome.output {
+        print!("output:\n{}", indent(&serde_yaml::to_string(output)?));
+    }
+    println!("journal: {}", outcome.journal.display());
+    Ok(())
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("  {l}\n")).collect()
+}

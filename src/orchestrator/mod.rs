@@ -1,1 +1,384 @@
-//! placeholder
+//! The orchestrator: the imperative shell around the engine.
+//!
+//! A run is driven by an actor ([`RunActor`]) that owns the run's state and journal. It
+//! reads wake-ups from the outbox watcher ([`watch`]), its own timer (the earliest retry
+//! due, derived from the state) and a periodic safety rescan, and a control channel. For
+//! each batch of inputs it asks [`engine::step`] what follows, appends the changes to the
+//! journal (one fsync for the batch), and only then acts: delivers task messages, archives
+//! handled messages and replies, moves refused replies aside with a note, and refreshes the
+//! snapshot ([`snapshot`]). [`managed`] runs the station's agents that have a command.
+
+pub mod managed;
+pub mod progress;
+pub mod snapshot;
+pub mod watch;
+
+use std::collections::{BTreeSet, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use crate::definition::{TaskDef, TaskKind, WorkflowDef};
+use crate::engine::{self, Change, Ctx, Failure, Input, RunState, RunStatus};
+use crate::journal::{Journal, JournalError, Record};
+use crate::mailbox::atomic::{self, Durability};
+use crate::mailbox::message::{MESSAGE_VERSION, TaskMessage};
+use crate::mailbox::reply::{self, Reply};
+use crate::mailbox::{self, CLAIMED, DONE};
+use crate::station::{AgentDirectory, Station, StationError};
+
+pub use watch::Wake;
+
+/// How to drive a run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub durability: Durability,
+    /// Safety-net rescan of every outbox, in case a notify event was lost.
+    pub rescan_every: Duration,
+    pub progress: progress::Mode,
+    /// Start the station's agents that have a `command`.
+    pub start_agents: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions { durability: Durability::Durable, rescan_every: Duration::from_secs(2), progress: progress::Mode::Plain, start_agents: true }
+    }
+}
+
+/// How a run ended (or stopped).
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    pub run_id: String,
+    pub workflow: String,
+    pub status: RunStatus,
+    pub output: Option<Value>,
+    pub failure: Option<Failure>,
+    /// The failing task's last attempt, when the run failed in a task.
+    pub failed_attempt: Option<u32>,
+    pub elapsed: Duration,
+    pub tasks: usize,
+    pub retries: u32,
+    pub journal: PathBuf,
+    /// True when the run was interrupted before it ended (it can be resumed).
+    pub interrupted: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OrchestratorError {
+    #[error(transparent)]
+    Station(#[from] StationError),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error("{0}")]
+    Refused(String),
+    #[error("cannot {action}: {source}")]
+    Io { action: String, source: std::io::Error },
+    #[error("cannot watch the outboxes: {0}")]
+    Watch(#[from] notify::Error),
+}
+
+fn io(action: impl Into<String>) -> impl FnOnce(std::io::Error) -> OrchestratorError {
+    let action = action.into();
+    move |source| OrchestratorError::Io { action, source }
+}
+
+/// Messages to a running actor.
+#[derive(Debug)]
+pub enum Control {
+    /// Stop driving (the run stays as it is in the journal).
+    Stop,
+}
+
+/// Checks, before a run starts, that every SIMPLE task of the definition has an agent.
+pub fn preflight(workflow: &WorkflowDef, agents: &AgentDirectory) -> Result<(), String> {
+    let mut problems = Vec::new();
+    check_agents(&workflow.tasks, agents, &mut problems);
+    if problems.is_empty() { Ok(()) } else { Err(problems.join("\n")) }
+}
+
+fn check_agents(tasks: &[TaskDef], agents: &AgentDirectory, problems: &mut Vec<String>) {
+    for task in tasks {
+        if task.kind() == TaskKind::Simple {
+            match &task.agent {
+                Some(name) if agents.get(name).is_none() => {
+                    let known: Vec<_> = agents.agents.keys().map(String::as_str).collect();
+                    problems.push(format!("task `{}` names agent `{name}`, which this station does not have (agents: {})", task.task_reference_name, if known.is_empty() { "none".into() } else { known.join(", ") }));
+                }
+                None if agents.serving(&task.name).next().is_none() => problems.push(format!(
+                    "no agent serves task `{}` (ref `{}`): add `{}` to the capabilities of an agent in agents/<name>/agent.yaml",
+                    task.name, task.task_reference_name, task.name
+                )),
+                _ => {}
+            }
+        }
+        if task.kind() == TaskKind::ForkJoinDynamic
+            && task.agent.is_none()
+            && let Some(name) = task.input_parameters.get("forkTaskName").and_then(Value::as_str)
+            && !name.contains("${")
+            && agents.serving(name).next().is_none()
+        {
+            problems.push(format!("no agent serves task `{name}`, forked by `{}`", task.task_reference_name));
+        }
+        let children: Vec<TaskDef> = task.children().cloned().collect();
+        check_agents(&children, agents, problems);
+    }
+}
+
+/// Starts a new run of `workflow` in `station` and drives it to its end (or until stopped
+/// through `control`).
+pub async fn run_workflow(
+    station: &Station,
+    workflow: WorkflowDef,
+    source: String,
+    input: Value,
+    options: RunOptions,
+    control: mpsc::Receiver<Control>,
+) -> Result<RunOutcome, OrchestratorError> {
+    station.prepare_runtime()?;
+    let agents = station.agents()?;
+    preflight(&workflow, &agents).map_err(OrchestratorError::Refused)?;
+    let run_id = ulid::Ulid::new().to_string();
+    let journal = Journal::create(&Journal::path_for(&station.runs_dir(), &run_id), options.durability)?;
+    let managed = if options.start_agents { Some(managed::ManagedAgents::start(station, &agents).map_err(io("start the managed agents"))?) } else { None };
+    let mut actor = RunActor::new(station.clone(), agents, journal, RunState::default(), options);
+    let start = Input::Start { run_id, source, workflow: Arc::new(workflow), input };
+    let outcome = actor.drive(start, control).await;
+    if let Some(managed) = managed {
+        managed.stop().await;
+    }
+    outcome
+}
+
+/// The actor that owns one run.
+pub struct RunActor {
+    station: Station,
+    agents: AgentDirectory,
+    journal: Journal,
+    state: RunState,
+    options: RunOptions,
+    progress: progress::Progress,
+    /// Reply files already handled by this actor (in case moving one aside failed).
+    handled: HashSet<PathBuf>,
+    last_snapshot: Instant,
+    started: Instant,
+}
+
+impl RunActor {
+    pub fn new(station: Station, agents: AgentDirectory, journal: Journal, state: RunState, options: RunOptions) -> RunActor {
+        let progress = progress::Progress::new(options.progress);
+        RunActor { station, agents, journal, state, options, progress, handled: HashSet::new(), last_snapshot: Instant::now(), started: Instant::now() }
+    }
+
+    /// Drives the run from `first` until it ends or is stopped.
+    pub async fn drive(&mut self, first: Input, mut control: mpsc::Receiver<Control>) -> Result<RunOutcome, OrchestratorError> {
+        let (tx, mut wakes) = mpsc::unbounded_channel();
+        let outboxes: Vec<(String, PathBuf)> = self.agents.agents.keys().map(|name| (name.clone(), self.station.outbox(name))).collect();
+        let _watcher = watch::watch_outboxes(&outboxes, tx)?;
+        self.step_all(vec![first])?;
+        self.scan(&outboxes.iter().map(|(a, _)| a.clone()).collect())?;
+        let mut rescan = tokio::time::interval(self.options.rescan_every);
+        rescan.tick().await;
+        let mut interrupted = false;
+        while self.state.status == RunStatus::Running {
+            let wait = self.state.next_wakeup().map(|at| (at - Utc::now()).to_std().unwrap_or(Duration::ZERO));
+            tokio::select! {
+                Some(wake) = wakes.recv() => {
+                    let mut dirty = BTreeSet::new();
+                    let mut all = false;
+                    for wake in std::iter::once(wake).chain(std::iter::from_fn(|| wakes.try_recv().ok())) {
+                        match wake {
+                            Wake::Agent(agent) => { dirty.insert(agent); }
+                            Wake::All => all = true,
+                        }
+                    }
+                    if all {
+                        dirty = outboxes.iter().map(|(a, _)| a.clone()).collect();
+                    }
+                    self.scan(&dirty)?;
+                }
+                () = sleep_for(wait), if wait.is_some() => self.step_all(vec![Input::Tick])?,
+                _ = rescan.tick() => self.scan(&outboxes.iter().map(|(a, _)| a.clone()).collect())?,
+                message = control.recv() => match message {
+                    Some(Control::Stop) | None => { interrupted = true; break; }
+                },
+            }
+        }
+        self.write_snapshot();
+        self.progress.finish();
+        Ok(self.outcome(interrupted))
+    }
+
+    fn outcome(&self, interrupted: bool) -> RunOutcome {
+        let state = &self.state;
+        let failed_attempt = state.failure.as_ref().and_then(|f| f.task_ref.as_ref()).and_then(|r| state.tasks.get(r)).map(|t| t.attempt);
+        RunOutcome {
+            run_id: state.run_id.clone(),
+            workflow: state.workflow.name.clone(),
+            status: state.status,
+            output: state.output.clone(),
+            failure: state.failure.clone(),
+            failed_attempt,
+            elapsed: self.started.elapsed(),
+            tasks: state.tasks.len(),
+            retries: state.retries,
+            journal: self.journal.path().to_path_buf(),
+            interrupted,
+        }
+    }
+
+    /// Reads every visible reply in the outboxes of `agents` and applies them as one batch.
+    fn scan(&mut self, agents: &BTreeSet<String>) -> Result<(), OrchestratorError> {
+        let mut batch = Vec::new();
+        for agent in agents {
+            let outbox = self.station.outbox(agent);
+            let files = match mailbox::list_mail(&outbox) {
+                Ok(files) => files,
+                Err(error) => {
+                    tracing::warn!(outbox = %outbox.display(), %error, "cannot list outbox");
+                    continue;
+                }
+            };
+            for path in files {
+                if self.handled.contains(&path) {
+                    continue;
+                }
+                let file = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+                let input = match Reply::read(&path) {
+                    Ok(reply) => Input::Reply { agent: agent.clone(), file, reply },
+                    Err(reason) => Input::BadReply { agent: agent.clone(), file, reason },
+                };
+                batch.push((path, input));
+            }
+        }
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let now = Utc::now();
+        let mut changes = Vec::new();
+        let mut dispositions = Vec::with_capacity(batch.len());
+        for (path, input) in batch {
+            let step = self.step(input, now);
+            let refused = step.iter().find_map(|c| match c {
+                Change::ReplyRejected { reason, .. } => Some(reason.clone()),
+                _ => None,
+            });
+            dispositions.push((path, refused));
+            changes.extend(step);
+        }
+        self.commit(changes)?;
+        // The journal now holds what the replies meant: only now may they leave the outbox.
+        for (path, refused) in dispositions {
+            let moved = match &refused {
+                None => mailbox::move_into(&path, DONE).map(drop),
+                Some(reason) => reply::reject(&path, reason, now).map(drop),
+            };
+            if let Err(error) = moved {
+                tracing::warn!(file = %path.display(), %error, "cannot move a handled reply out of the outbox");
+                self.handled.insert(path);
+            }
+        }
+        Ok(())
+    }
+
+    fn step(&mut self, input: Input, now: chrono::DateTime<Utc>) -> Vec<Change> {
+        let mut new_id = || ulid::Ulid::new();
+        let mut ctx = Ctx { now, agents: &self.agents, new_id: &mut new_id };
+        engine::step(&mut self.state, input, &mut ctx)
+    }
+
+    fn step_all(&mut self, inputs: Vec<Input>) -> Result<(), OrchestratorError> {
+        let now = Utc::now();
+        let mut changes = Vec::new();
+        for input in inputs {
+            changes.extend(self.step(input, now));
+        }
+        self.commit(changes)
+    }
+
+    /// Journals `changes`, then carries them out.
+    fn commit(&mut self, changes: Vec<Change>) -> Result<(), OrchestratorError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let records = self.journal.append(&self.state.run_id, Utc::now(), changes)?;
+        self.progress.show(&records, &self.state);
+        self.carry_out(&records)?;
+        if self.state.status != RunStatus::Running || self.last_snapshot.elapsed() > Duration::from_millis(500) {
+            self.write_snapshot();
+        }
+        Ok(())
+    }
+
+    fn carry_out(&mut self, records: &[Record]) -> Result<(), OrchestratorError> {
+        let mut deliveries = Vec::new();
+        for record in records {
+            match &record.change {
+                Change::TaskScheduled { task_ref, task_id, attempt, agent, input } => {
+                    let message = self.message(task_ref, task_id, *attempt, agent, input, record.at);
+                    let path = self.station.inbox(agent).join(TaskMessage::file_name(task_id));
+                    deliveries.push((path, message.to_yaml().into_bytes()));
+                }
+                Change::TaskCompleted { task_ref, task_id: Some(task_id), .. } | Change::TaskFailed { task_ref, task_id: Some(task_id), .. } => {
+                    if let Some(agent) = self.state.tasks.get(task_ref).and_then(|t| t.agent.clone()) {
+                        self.archive_message(&agent, task_id);
+                    }
+                }
+                _ => {}
+            }
+        }
+        atomic::write_batch(&deliveries, self.options.durability).map_err(io("deliver task messages"))
+    }
+
+    fn message(&self, task_ref: &str, task_id: &str, attempt: u32, agent: &str, input: &Value, at: chrono::DateTime<Utc>) -> TaskMessage {
+        let name = self.state.def(task_ref).map_or_else(|| task_ref.to_string(), |d| d.name.clone());
+        let outbox = self.station.relative(&self.station.outbox(agent));
+        TaskMessage {
+            version: MESSAGE_VERSION,
+            task_id: task_id.to_string(),
+            run_id: self.state.run_id.clone(),
+            workflow: self.state.workflow.name.clone(),
+            task: name,
+            task_ref: task_ref.to_string(),
+            attempt,
+            agent: agent.to_string(),
+            created_at: at,
+            input: input.clone(),
+            reply: TaskMessage::reply_instructions(task_id, &outbox),
+        }
+    }
+
+    /// Moves a settled task's message out of the inbox (or out of `claimed/`) into `done/`.
+    fn archive_message(&self, agent: &str, task_id: &str) {
+        let inbox = self.station.inbox(agent);
+        let name = TaskMessage::file_name(task_id);
+        for place in [inbox.join(CLAIMED).join(&name), inbox.join(&name)] {
+            let target = inbox.join(DONE).join(&name);
+            match std::fs::rename(&place, &target) {
+                Ok(()) => return,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && !target.parent().is_some_and(std::path::Path::exists) => {
+                    if std::fs::create_dir_all(inbox.join(DONE)).is_ok() && std::fs::rename(&place, &target).is_ok() {
+                        return;
+                    }
+                }
+                Err(_) => {}
+            }
+        }
+    }
+
+    fn write_snapshot(&mut self) {
+        self.last_snapshot = Instant::now();
+        let summary = snapshot::RunSummary::of(&self.state, &self.station);
+        if let Err(error) = snapshot::update(&self.station, vec![(self.state.run_id.clone(), summary)]) {
+            tracing::warn!(%error, "cannot write the state snapshot");
+        }
+    }
+}
+
+async fn sleep_for(wait: Option<Duration>) {
+    tokio::time::sleep(wait.unwrap_or(Duration::from_secs(24 * 3600))).await;
+}
