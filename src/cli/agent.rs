@@ -114,7 +114,7 @@ fn run_worker(station: Station, args: RunArgs) -> anyhow::Result<u8> {
             }
         }
         eprintln!(
-            "3ox agent {name}: stopping; running tasks are killed and run again at the next start"
+            "3ox agent {name}: stopping (a task still running is killed; its message runs again at the next start)"
         );
         worker.stop().await;
         Ok(super::EXIT_OK)

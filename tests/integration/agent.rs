@@ -1,7 +1,7 @@
 //! `3ox agent run` and `3ox agent list`: a real worker serves a temporary station while the
 //! test plays the orchestrator, dropping task messages into the inbox and reading replies.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -21,10 +21,15 @@ fn station(yaml: &str) -> TestEnv {
     env
 }
 
-/// Starts `3ox agent run echoer <args>`; its stderr goes to `worker.log` in the station.
+/// Starts `3ox agent run echoer <args>`; its stderr goes to `echoer.log` in the station.
 fn start_worker(env: &TestEnv, args: &[&str]) -> ChildGuard {
-    let log = std::fs::File::create(env.root().join("worker.log")).unwrap();
-    let mut all = vec!["agent", "run", "echoer"];
+    start_agent(env, "echoer", args)
+}
+
+/// Starts `3ox agent run <agent> <args>`; its stderr goes to `<agent>.log` in the station.
+fn start_agent(env: &TestEnv, agent: &str, args: &[&str]) -> ChildGuard {
+    let log = std::fs::File::create(env.root().join(format!("{agent}.log"))).unwrap();
+    let mut all = vec!["agent", "run", agent];
     all.extend_from_slice(args);
     let child = env
         .cmd(&all)
@@ -37,25 +42,41 @@ fn start_worker(env: &TestEnv, args: &[&str]) -> ChildGuard {
 }
 
 fn message(task_id: &str, input: Value, attempt: u32) -> TaskMessage {
+    message_to("echoer", "echo", "echo_ref", task_id, input, attempt)
+}
+
+fn message_to(
+    agent: &str,
+    task: &str,
+    task_ref: &str,
+    task_id: &str,
+    input: Value,
+    attempt: u32,
+) -> TaskMessage {
     TaskMessage {
         version: 1,
         task_id: task_id.to_string(),
         run_id: "run-1".to_string(),
         workflow: "test_flow".to_string(),
-        task: "echo".to_string(),
-        task_ref: "echo_ref".to_string(),
+        task: task.to_string(),
+        task_ref: task_ref.to_string(),
         attempt,
-        agent: "echoer".to_string(),
+        agent: agent.to_string(),
         created_at: chrono::Utc::now(),
         input,
-        reply: TaskMessage::reply_instructions(task_id, "agents/echoer/0UT.3OX"),
+        reply: TaskMessage::reply_instructions(task_id, &format!("agents/{agent}/0UT.3OX")),
     }
 }
 
-/// Delivers a message the way the orchestrator does: atomically into the inbox (or a folder
-/// below it).
+/// Delivers a message the way the orchestrator does: atomically into the inbox of its agent
+/// (or a folder below it).
 fn deliver_into(env: &TestEnv, folder: &str, msg: &TaskMessage) -> PathBuf {
-    let dir = env.root().join("agents/echoer/1N.3OX").join(folder);
+    let dir = env
+        .root()
+        .join("agents")
+        .join(&msg.agent)
+        .join("1N.3OX")
+        .join(folder);
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(TaskMessage::file_name(&msg.task_id));
     atomic::write(&path, msg.to_yaml().as_bytes(), Durability::Durable).unwrap();
@@ -70,9 +91,19 @@ fn reply_path(env: &TestEnv, name: &str) -> PathBuf {
     env.root().join("agents/echoer/0UT.3OX").join(name)
 }
 
-/// Waits for the final reply to `task_id`.
+/// Waits for echoer's final reply to `task_id`.
 fn wait_reply(env: &TestEnv, task_id: &str) -> Reply {
-    let path = reply_path(env, &format!("{task_id}.reply.yaml"));
+    wait_reply_from(env, "echoer", task_id)
+}
+
+/// Waits for `agent`'s final reply to `task_id`.
+fn wait_reply_from(env: &TestEnv, agent: &str, task_id: &str) -> Reply {
+    let path = env
+        .root()
+        .join("agents")
+        .join(agent)
+        .join("0UT.3OX")
+        .join(format!("{task_id}.reply.yaml"));
     wait_for(WAIT, || {
         path.exists()
             .then(|| Reply::read(&path).expect("the worker writes valid replies"))
@@ -80,13 +111,17 @@ fn wait_reply(env: &TestEnv, task_id: &str) -> Reply {
     .unwrap_or_else(|| {
         panic!(
             "no reply for {task_id} within {WAIT:?}; worker log:\n{}",
-            worker_log(env)
+            agent_log(env, agent)
         )
     })
 }
 
 fn worker_log(env: &TestEnv) -> String {
-    std::fs::read_to_string(env.root().join("worker.log")).unwrap_or_default()
+    agent_log(env, "echoer")
+}
+
+fn agent_log(env: &TestEnv, agent: &str) -> String {
+    std::fs::read_to_string(env.root().join(format!("{agent}.log"))).unwrap_or_default()
 }
 
 #[test]
@@ -438,5 +473,180 @@ fn agent_list_shows_agents_and_waiting_messages() {
     assert!(
         text.contains("echo,shout") && text.contains("python3 echo.py"),
         "{text}"
+    );
+}
+
+/// Copies `from` to `to`, leaving out mailbox folders (a demo run may have left mail there).
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from)
+        .into_iter()
+        .filter_entry(|e| !matches!(e.file_name().to_str(), Some("1N.3OX" | "0UT.3OX")))
+    {
+        let entry = entry.unwrap();
+        let target = to.join(entry.path().strip_prefix(from).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// The README's demo, played by hand: the demo agents of this repository check the sample
+/// station, the test doing what the orchestrator does (fork, retry, join, aggregate, report).
+#[test]
+fn the_demo_agents_check_the_sample_station() {
+    let env = TestEnv::new();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for dir in [
+        "agents/inventory-checker",
+        "agents/inventory-reporter",
+        "stations/sample",
+    ] {
+        copy_tree(&repo.join(dir), &env.root().join(dir));
+    }
+    let _checker = start_agent(&env, "inventory-checker", &[]);
+    let _reporter = start_agent(&env, "inventory-reporter", &[]);
+
+    let folders = [
+        "inventory-clean",
+        "inventory-broken",
+        "inventory-flaky",
+        "no-such-folder",
+    ];
+    let check = |i: usize, attempt: u32| {
+        let id = format!("V{i}-{attempt}");
+        let input = json!({"station_root": "stations/sample", "item": folders[i]});
+        deliver_into(
+            &env,
+            "",
+            &message_to(
+                "inventory-checker",
+                "validate_folder",
+                &format!("validate_folders_{i}"),
+                &id,
+                input,
+                attempt,
+            ),
+        );
+        id
+    };
+    let ids: Vec<String> = (0..folders.len()).map(|i| check(i, 1)).collect();
+    let mut results = serde_json::Map::new();
+    for (i, id) in ids.iter().enumerate() {
+        let mut reply = wait_reply_from(&env, "inventory-checker", id);
+        if folders[i] == "inventory-flaky" {
+            assert_eq!(reply.status, ReplyStatus::Failed);
+            assert_eq!(
+                reply.reason.as_deref(),
+                Some("exit code 75: storage not ready (simulated transient failure on attempt 1)")
+            );
+            reply = wait_reply_from(&env, "inventory-checker", &check(i, 2));
+        }
+        assert_eq!(
+            reply.status,
+            ReplyStatus::Completed,
+            "{}: {:?}",
+            folders[i],
+            reply.reason
+        );
+        results.insert(format!("validate_folders_{i}"), reply.output);
+    }
+    let kinds = |i: usize| -> Vec<String> {
+        let problems = results[&format!("validate_folders_{i}")]["problems"]
+            .as_array()
+            .unwrap()
+            .clone();
+        problems
+            .iter()
+            .map(|p| p["check"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        results["validate_folders_0"]["ok"], true,
+        "{:?}",
+        results["validate_folders_0"]
+    );
+    assert_eq!(
+        results["validate_folders_2"]["ok"], true,
+        "{:?}",
+        results["validate_folders_2"]
+    );
+    let broken = kinds(1);
+    assert!(
+        broken.contains(&"manifest_files".to_string()) && broken.contains(&"naming".to_string()),
+        "{broken:?}"
+    );
+    // The YAML check needs PyYAML; without it the checker says so in `warnings`.
+    let pyyaml = results["validate_folders_1"]["warnings"]
+        .as_array()
+        .unwrap()
+        .is_empty();
+    assert_eq!(
+        broken.contains(&"yaml".to_string()),
+        pyyaml,
+        "{:?}",
+        results["validate_folders_1"]
+    );
+    assert_eq!(kinds(3), ["folder"]);
+
+    let agg_input = json!({"results": results});
+    deliver_into(
+        &env,
+        "",
+        &message_to(
+            "inventory-reporter",
+            "aggregate_problems",
+            "aggregate",
+            "AGG",
+            agg_input,
+            1,
+        ),
+    );
+    let agg = wait_reply_from(&env, "inventory-reporter", "AGG");
+    assert_eq!(agg.status, ReplyStatus::Completed, "{:?}", agg.reason);
+    assert_eq!(agg.output["folders_checked"], json!(folders));
+    assert_eq!(
+        agg.output["clean_folders"],
+        json!(["inventory-clean", "inventory-flaky"])
+    );
+    let problem_count = if pyyaml { 4 } else { 3 };
+    assert_eq!(agg.output["problem_count"], problem_count);
+    assert_eq!(agg.output["problems"][0]["folder"], "inventory-broken");
+
+    let report_input = json!({
+        "station_root": "stations/sample", "report": null, "verdict": "problems found",
+        "problem_count": agg.output["problem_count"], "problems": agg.output["problems"],
+        "folders_checked": agg.output["folders_checked"],
+    });
+    deliver_into(
+        &env,
+        "",
+        &message_to(
+            "inventory-reporter",
+            "write_report",
+            "write_problem_report",
+            "REP",
+            report_input,
+            1,
+        ),
+    );
+    let rep = wait_reply_from(&env, "inventory-reporter", "REP");
+    assert_eq!(
+        rep.output,
+        json!({"report": ".3ox/reports/inventory-run-1.md", "verdict": "problems found"}),
+        "{:?}",
+        rep.reason
+    );
+    let report = env.read(".3ox/reports/inventory-run-1.md");
+    assert!(
+        report.contains("- verdict: **problems found**")
+            && report.contains("| inventory-broken | naming | Audit Notes.txt |"),
+        "{report}"
+    );
+    assert!(
+        report.contains("- `inventory-clean`: clean")
+            && report.contains("- `no-such-folder`: 1 problem\n"),
+        "{report}"
     );
 }
