@@ -1,21 +1,216 @@
-//! `3ox validate <file|dir>...` (skeleton; the validator session fills it in).
+//! `3ox validate <file|dir>...`: checks workflow files and reports every problem.
+//!
+//! A folder is searched for `*.yaml`, `*.yml` and `*.json`, skipping hidden folders, the
+//! `agents/` folders and `agent.yaml` files (agent configuration, not workflows). A file named
+//! on the command line is always checked. Exit code 0 when every file is valid, 2 otherwise.
 
-use std::path::PathBuf;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use walkdir::WalkDir;
+
+use crate::definition::source::{Position, Source};
+use crate::definition::validate;
+use crate::definition::{Diagnostic, LoadError, Severity};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Workflow files, or folders searched for *.yaml, *.yml and *.json.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
+    /// Print one JSON document `{files: [{path, valid, diagnostics}]}` instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The result for one file.
+#[derive(Debug, Serialize)]
+struct FileReport {
+    path: String,
+    valid: bool,
+    diagnostics: Vec<Diagnostic>,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    files: Vec<FileReport>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
-    let mut ok = true;
+    let mut files = Vec::new();
     for path in &args.paths {
-        if let Err(e) = crate::definition::load_file(path) {
-            println!("{e}");
-            ok = false;
+        for file in expand(path) {
+            files.push(match file {
+                Ok(file) => check_file(&file),
+                Err(report) => report,
+            });
         }
     }
-    Ok(if ok { super::EXIT_OK } else { super::EXIT_USAGE })
+    let report = Report { files };
+    let text = if args.json {
+        serde_json::to_string_pretty(&report)? + "\n"
+    } else {
+        render(&report)
+    };
+    if let Err(e) = std::io::stdout().lock().write_all(text.as_bytes())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        return Err(e.into());
+    }
+    Ok(if report.files.iter().all(|f| f.valid) {
+        super::EXIT_OK
+    } else {
+        super::EXIT_USAGE
+    })
+}
+
+/// The files to check for one command-line path: the file itself, or the workflow files
+/// found in a folder. A path that does not exist becomes a failed report.
+fn expand(path: &Path) -> Vec<Result<PathBuf, FileReport>> {
+    if path.is_file() {
+        return vec![Ok(path.to_path_buf())];
+    }
+    if !path.is_dir() {
+        return vec![Err(failed(
+            path,
+            "no such file or folder",
+            "check the path; give workflow files or folders holding them",
+        ))];
+    }
+    let walker = WalkDir::new(path)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| {
+            let name = e.file_name().to_string_lossy();
+            e.depth() == 0
+                || !e.file_type().is_dir()
+                || !(name.starts_with('.') || name == "agents")
+        });
+    let mut found = Vec::new();
+    for entry in walker {
+        match entry {
+            Ok(entry) if entry.file_type().is_file() && is_workflow_file(entry.path()) => {
+                found.push(Ok(entry.into_path()))
+            }
+            Ok(_) => {}
+            Err(e) => {
+                let at = e
+                    .path()
+                    .map_or_else(|| path.to_path_buf(), Path::to_path_buf);
+                found.push(Err(failed(
+                    &at,
+                    &format!("cannot read: {e}"),
+                    "check the permissions of this folder",
+                )));
+            }
+        }
+    }
+    found
+}
+
+fn is_workflow_file(path: &Path) -> bool {
+    let workflow_ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| matches!(e, "yaml" | "yml" | "json"));
+    workflow_ext && path.file_name().is_some_and(|n| n != "agent.yaml")
+}
+
+/// Checks one file: every diagnostic of the validator (warnings too), and, when there is no
+/// error, the same load the engine does, so "ok" means `3ox run` will accept it.
+fn check_file(path: &Path) -> FileReport {
+    let shown = path.display().to_string();
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) => {
+            return failed(
+                path,
+                &format!("cannot read {shown}: {e}"),
+                "check that the file is readable text (UTF-8)",
+            );
+        }
+    };
+    let diagnostics = match Source::parse(&text, &shown) {
+        Ok(src) => validate::check(&src),
+        Err(d) => vec![d],
+    };
+    let has_errors = |ds: &[Diagnostic]| ds.iter().any(|d| d.severity == Severity::Error);
+    if has_errors(&diagnostics) {
+        return FileReport {
+            path: shown,
+            valid: false,
+            diagnostics,
+        };
+    }
+    match crate::definition::parse_str(&text, path) {
+        Ok(_) => FileReport {
+            path: shown,
+            valid: true,
+            diagnostics,
+        },
+        Err(LoadError::Invalid { diagnostics, .. }) => FileReport {
+            path: shown,
+            valid: !has_errors(&diagnostics),
+            diagnostics,
+        },
+        Err(e @ LoadError::Io { .. }) => {
+            failed(path, &e.to_string(), "check that the file is readable")
+        }
+    }
+}
+
+/// A report for a path that could not be checked at all.
+fn failed(path: &Path, message: &str, hint: &str) -> FileReport {
+    let shown = path.display().to_string();
+    let diagnostic = Diagnostic::at(&shown, "", Position::START, message, Some(hint.to_string()));
+    FileReport {
+        path: shown,
+        valid: false,
+        diagnostics: vec![diagnostic],
+    }
+}
+
+fn render(report: &Report) -> String {
+    let mut out = String::new();
+    for file in &report.files {
+        if file.valid {
+            out.push_str(&format!("ok  {}\n", file.path));
+        }
+        for diagnostic in &file.diagnostics {
+            out.push_str(&diagnostic.render());
+            out.push('\n');
+        }
+    }
+    let invalid = report.files.iter().filter(|f| !f.valid).count();
+    let count = |severity: Severity| -> usize {
+        report
+            .files
+            .iter()
+            .map(|f| {
+                f.diagnostics
+                    .iter()
+                    .filter(|d| d.severity == severity)
+                    .count()
+            })
+            .sum()
+    };
+    let warnings = match count(Severity::Warning) {
+        0 => String::new(),
+        n => format!(", {}", plural(n, "warning")),
+    };
+    out.push_str(&format!(
+        "{}, {invalid} invalid, {}{warnings}\n",
+        plural(report.files.len(), "file"),
+        plural(count(Severity::Error), "error")
+    ));
+    out
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
 }
