@@ -270,7 +270,7 @@ impl RunActor {
             dispositions.push((path, refused));
             changes.extend(step);
         }
-        self.commit(changes)?;
+        self.commit(changes, now)?;
         // The journal now holds what the replies meant: only now may they leave the outbox.
         for (path, refused) in dispositions {
             let moved = match &refused {
@@ -297,15 +297,15 @@ impl RunActor {
         for input in inputs {
             changes.extend(self.step(input, now));
         }
-        self.commit(changes)
+        self.commit(changes, now)
     }
 
-    /// Journals `changes`, then carries them out.
-    fn commit(&mut self, changes: Vec<Change>) -> Result<(), OrchestratorError> {
+    /// Journals `changes` (decided at `now`), then carries them out.
+    fn commit(&mut self, changes: Vec<Change>, now: chrono::DateTime<Utc>) -> Result<(), OrchestratorError> {
         if changes.is_empty() {
             return Ok(());
         }
-        let records = self.journal.append(&self.state.run_id, Utc::now(), changes)?;
+        let records = self.journal.append(&self.state.run_id, now, changes)?;
         self.progress.show(&records, &self.state);
         self.carry_out(&records)?;
         if self.state.status != RunStatus::Running || self.last_snapshot.elapsed() > Duration::from_millis(500) {

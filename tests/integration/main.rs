@@ -3,4 +3,6 @@
 
 mod support;
 mod agent;
+mod fake_agent;
+mod run;
 mod validate;

@@ -85,3 +85,63 @@ pub fn wait_for<T>(timeout: std::time::Duration, mut check: impl FnMut() -> Opti
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// Reads every record of every journal in the station, in order, as plain values.
+pub fn journal_records(env: &TestEnv) -> Vec<serde_json::Value> {
+    let dir = env.root().join(".3ox/runs");
+    let mut paths: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.path()).filter(|p| p.to_string_lossy().ends_with(".journal.yaml")).collect();
+    paths.sort();
+    let mut records = Vec::new();
+    for path in paths {
+        let contents = threeox::journal::read(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert!(contents.torn_tail.is_none(), "journal {} has a torn tail", path.display());
+        for record in contents.records {
+            records.push(serde_json::to_value(&record).unwrap());
+        }
+    }
+    records
+}
+
+/// The `event` names of the records, in order.
+pub fn events(records: &[serde_json::Value]) -> Vec<String> {
+    records.iter().map(|r| r["event"].as_str().unwrap_or_default().to_string()).collect()
+}
+
+/// Files directly inside `rel` (below the station), sorted.
+pub fn files_in(env: &TestEnv, rel: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(env.root().join(rel))
+        .map(|entries| entries.flatten().filter(|e| e.path().is_file()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// Runs a command to its end, killing it (and failing the test) after `limit`.
+pub fn output_within(mut cmd: Command, limit: std::time::Duration) -> Output {
+    use std::process::Stdio;
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn 3ox");
+    let start = std::time::Instant::now();
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            return child.wait_with_output().expect("collect output");
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("collect output");
+            panic!("3ox did not finish within {limit:?}\nstdout:\n{}\nstderr:\n{}", stdout(&out), stderr(&out));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+impl TestEnv {
+    /// `3ox run <flow> --json --no-agents <extra>` to its end; returns the exit code and the
+    /// parsed JSON result.
+    pub fn run_flow(&self, flow: &str, extra: &[&str]) -> (i32, serde_json::Value, Output) {
+        let mut args = vec!["run", flow, "--json", "--no-agents"];
+        args.extend_from_slice(extra);
+        let out = output_within(self.cmd(&args), std::time::Duration::from_secs(60));
+        let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("no JSON result ({e})\nstdout:\n{}\nstderr:\n{}", stdout(&out), stderr(&out)));
+        (out.status.code().unwrap_or(-1), json, out)
+    }
+}
