@@ -71,21 +71,10 @@ impl Source {
     )]
     pub fn parse(text: &str, file: &str) -> Result<Source, Diagnostic> {
         let index = match index_positions(text) {
-            Ok(index) => Some(index),
-            Err(IndexError::TooLarge) => {
-                return Err(Diagnostic::at(
-                    file,
-                    text,
-                    Position::START,
-                    format!(
-                        "the document expands to more than {MAX_EXPANDED_NODES} nodes through its aliases (`*name`)"
-                    ),
-                    Some("write the repeated parts out, or use fewer nested aliases".to_string()),
-                ));
-            }
-            // serde_yaml below gives the message the user sees for a syntax error.
-            Err(IndexError::Scan(_)) => None,
+            Err(e @ IndexError::TooLarge) => return Err(e.diagnostic(file, text)),
+            other => other,
         };
+        // serde_yaml gives the message the user sees for a syntax error.
         let value: Value = serde_yaml::from_str(text).map_err(|e| {
             let position = e.location().map_or(Position::START, |l| Position {
                 line: l.line().max(1),
@@ -100,29 +89,9 @@ impl Source {
                 Some(yaml_hint(text)),
             )
         })?;
-        let (nodes, keys) = match index {
-            Some(index) => (index.nodes, index.keys),
-            // serde_yaml took what the event parser refused: report the parser's complaint,
-            // since locations could not be worked out.
-            None => {
-                let Err(IndexError::Scan(e)) = index_positions(text) else {
-                    unreachable!("the same text indexed twice")
-                };
-                let marker = e.marker();
-                let position = Position {
-                    line: marker.line().max(1),
-                    column: marker.col() + 1,
-                    width: 1,
-                };
-                return Err(Diagnostic::at(
-                    file,
-                    text,
-                    position,
-                    format!("not valid YAML: {}", e.info()),
-                    Some(yaml_hint(text)),
-                ));
-            }
-        };
+        // serde_yaml took what the event parser refused: report the parser's complaint, since
+        // locations could not be worked out.
+        let Index { nodes, keys } = index.map_err(|e| e.diagnostic(file, text))?;
         Ok(Source {
             file: file.to_string(),
             text: text.to_string(),
@@ -197,6 +166,37 @@ struct Index {
 enum IndexError {
     Scan(ScanError),
     TooLarge,
+}
+
+impl IndexError {
+    fn diagnostic(&self, file: &str, text: &str) -> Diagnostic {
+        match self {
+            IndexError::Scan(e) => {
+                let marker = e.marker();
+                let position = Position {
+                    line: marker.line().max(1),
+                    column: marker.col() + 1,
+                    width: 1,
+                };
+                Diagnostic::at(
+                    file,
+                    text,
+                    position,
+                    format!("not valid YAML: {}", e.info()),
+                    Some(yaml_hint(text)),
+                )
+            }
+            IndexError::TooLarge => Diagnostic::at(
+                file,
+                text,
+                Position::START,
+                format!(
+                    "the document expands to more than {MAX_EXPANDED_NODES} nodes through its aliases (`*name`)"
+                ),
+                Some("write the repeated parts out, or use fewer nested aliases".to_string()),
+            ),
+        }
+    }
 }
 
 /// A mapping or list being walked. `pointer` is `None` for nodes that have no pointer (a
@@ -444,6 +444,12 @@ mod tests {
             "{}",
             err.message
         );
+    }
+
+    #[test]
+    fn an_empty_file_is_a_null_value() {
+        assert_eq!(parse("").value, Value::Null);
+        assert_eq!(parse("# only a comment\n").location("/tasks"), (1, 1));
     }
 
     #[test]
