@@ -20,6 +20,9 @@ pub mod state;
 pub mod tasks;
 pub mod walk;
 
+#[cfg(test)]
+mod tests;
+
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};

@@ -1,0 +1,192 @@
+//! The engine with plain values: no files, no clock, no processes.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use serde_json::{Value, json};
+
+use super::*;
+use crate::mailbox::reply::{Reply, ReplyStatus};
+use crate::station::{AgentConfig, AgentDirectory};
+
+fn agents(list: &[(&str, &[&str], usize)]) -> AgentDirectory {
+    let mut dir = AgentDirectory::default();
+    for (name, caps, concurrency) in list {
+        let config = AgentConfig { version: 1, description: None, capabilities: caps.iter().map(|c| c.to_string()).collect(), concurrency: *concurrency, command: None };
+        dir.agents.insert(name.to_string(), config);
+    }
+    dir
+}
+
+fn workflow(yaml: &str) -> Arc<WorkflowDef> {
+    Arc::new(crate::definition::parse_str(yaml, std::path::Path::new("test.yaml")).unwrap_or_else(|e| panic!("{e:?}")))
+}
+
+/// A run driven by hand, recording every change with its time.
+struct Sim {
+    state: RunState,
+    agents: AgentDirectory,
+    now: DateTime<Utc>,
+    ids: u64,
+    log: Vec<(Change, DateTime<Utc>)>,
+}
+
+impl Sim {
+    fn start(flow: &str, input: Value, agents: AgentDirectory) -> Sim {
+        let mut sim = Sim { state: RunState::default(), agents, now: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(), ids: 0, log: Vec::new() };
+        sim.input(Input::Start { run_id: "RUN".into(), source: "test.yaml".into(), workflow: workflow(flow), input });
+        sim
+    }
+
+    fn input(&mut self, input: Input) -> Vec<Change> {
+        let mut counter = self.ids;
+        let mut new_id = || {
+            counter += 1;
+            ulid::Ulid::from_parts(counter, u128::from(counter) * 7919)
+        };
+        let mut ctx = Ctx { now: self.now, agents: &self.agents, new_id: &mut new_id };
+        let changes = step(&mut self.state, input, &mut ctx);
+        self.ids = counter;
+        self.log.extend(changes.iter().map(|c| (c.clone(), self.now)));
+        changes
+    }
+
+    /// Tasks waiting for a reply: (reference, task id, attempt, agent).
+    fn in_flight(&self) -> Vec<(String, String, u32, String)> {
+        self.state
+            .tasks
+            .values()
+            .filter(|t| t.status.is_in_flight())
+            .map(|t| (t.task_ref.clone(), t.task_id.clone().unwrap(), t.attempt, t.agent.clone().unwrap()))
+            .collect()
+    }
+
+    fn reply(&mut self, task_ref: &str, status: ReplyStatus, output: Value) -> Vec<Change> {
+        let (_, task_id, _, agent) = self.in_flight().into_iter().find(|t| t.0 == task_ref).unwrap_or_else(|| panic!("{task_ref} is not in flight"));
+        self.reply_as(&agent, &task_id, status, output)
+    }
+
+    fn reply_as(&mut self, agent: &str, task_id: &str, status: ReplyStatus, output: Value) -> Vec<Change> {
+        let reply = Reply { version: 1, task_id: task_id.into(), status, output, reason: Some("because".into()), run_id: None, logs: vec![] };
+        self.input(Input::Reply { agent: agent.into(), file: format!("{task_id}.yaml"), reply })
+    }
+
+    fn replayed(&self) -> RunState {
+        RunState::replay(self.log.iter().map(|(c, at)| (c, *at)))
+    }
+}
+
+const FLOW: &str = r#"
+name: everything
+tasks:
+  - {name: prepare, taskReferenceName: prepare, retry: {count: 2, logic: LINEAR_BACKOFF, delay: 2s}}
+  - name: fan
+    taskReferenceName: fan
+    type: FORK_JOIN
+    forkTasks:
+      - [{name: work, taskReferenceName: left}]
+      - [{name: work, taskReferenceName: right}]
+  - {name: join, taskReferenceName: join, type: JOIN, joinOn: [left, right]}
+  - name: many
+    taskReferenceName: many
+    type: FORK_JOIN_DYNAMIC
+    inputParameters: {forkTaskName: work, forkTaskInputs: "${prepare.output.items}"}
+  - {name: join, taskReferenceName: join_many, type: JOIN}
+  - name: choose
+    taskReferenceName: choose
+    type: SWITCH
+    evaluatorType: expression
+    expression: "count > 2"
+    inputParameters: {count: "${prepare.output.count}"}
+    decisionCases:
+      "true": [{name: work, taskReferenceName: big}]
+    defaultCase: [{name: work, taskReferenceName: small}]
+outputParameters:
+  joined: "${join.output}"
+  chosen: "${choose.output.selectedCase}"
+"#;
+
+#[test]
+fn replaying_the_changes_rebuilds_exactly_the_live_state() {
+    let mut sim = Sim::start(FLOW, json!({}), agents(&[("a", &["prepare", "work"], 2)]));
+    // prepare fails once, then succeeds after its linear backoff.
+    sim.reply("prepare", ReplyStatus::Failed, json!({}));
+    assert_eq!(sim.state.next_wakeup(), Some(sim.now + Duration::seconds(2)));
+    assert!(sim.input(Input::Tick).is_empty(), "nothing is due yet");
+    sim.now += Duration::seconds(2);
+    sim.input(Input::Tick);
+    assert_eq!(sim.in_flight()[0].2, 2, "attempt 2 is scheduled when due");
+    sim.reply("prepare", ReplyStatus::Completed, json!({"items": [1, 2, 3], "count": 3}));
+    // Both branches are in flight together.
+    let refs: Vec<String> = sim.in_flight().into_iter().map(|t| t.0).collect();
+    assert_eq!(refs, ["left", "right"]);
+    sim.reply("left", ReplyStatus::Completed, json!({"side": "L"}));
+    sim.reply("right", ReplyStatus::Completed, json!({"side": "R"}));
+    // Three forks but a concurrency of 2: the third waits for a free slot.
+    assert_eq!(sim.in_flight().len(), 2);
+    sim.reply("many_0", ReplyStatus::Completed, json!({"n": 0}));
+    assert_eq!(sim.in_flight().iter().map(|t| t.0.as_str()).collect::<Vec<_>>(), ["many_1", "many_2"]);
+    sim.reply("many_1", ReplyStatus::Completed, json!({"n": 1}));
+    sim.reply("many_2", ReplyStatus::Completed, json!({"n": 2}));
+    sim.reply("big", ReplyStatus::Completed, json!({"done": true}));
+
+    assert_eq!(sim.state.status, RunStatus::Completed);
+    assert_eq!(sim.state.output, Some(json!({"joined": {"left": {"side": "L"}, "right": {"side": "R"}}, "chosen": "true"})));
+    assert_eq!(sim.state.tasks["many_1"].input, json!({"item": 2}));
+    assert_eq!(sim.replayed(), sim.state);
+}
+
+#[test]
+fn late_stale_and_misdirected_replies_are_refused_not_applied() {
+    let mut sim = Sim::start(FLOW, json!({}), agents(&[("a", &["prepare", "work"], 2), ("b", &[], 1)]));
+    let (_, first_id, _, _) = sim.in_flight()[0].clone();
+    sim.reply("prepare", ReplyStatus::Failed, json!({}));
+    sim.now += Duration::seconds(2);
+    sim.input(Input::Tick);
+
+    let stale = sim.reply_as("a", &first_id, ReplyStatus::Completed, json!({}));
+    assert!(matches!(&stale[..], [Change::ReplyRejected { reason, .. }] if reason.contains("stale")), "{stale:?}");
+
+    let (_, second_id, _, _) = sim.in_flight()[0].clone();
+    let elsewhere = sim.reply_as("b", &second_id, ReplyStatus::Completed, json!({}));
+    assert!(matches!(&elsewhere[..], [Change::ReplyRejected { reason, .. }] if reason.contains("was sent to agent `a`")), "{elsewhere:?}");
+
+    sim.reply_as("a", &second_id, ReplyStatus::Completed, json!({"items": [], "count": 0}));
+    let again = sim.reply_as("a", &second_id, ReplyStatus::Completed, json!({}));
+    assert!(matches!(&again[..], [Change::ReplyRejected { reason, .. }] if reason.contains("duplicate")), "{again:?}");
+    assert_eq!(sim.state.tasks["prepare"].output, json!({"items": [], "count": 0}), "the first reply stands");
+    assert_eq!(sim.replayed(), sim.state);
+}
+
+#[test]
+fn a_heartbeat_keeps_the_task_in_flight_and_an_exhausted_retry_fails_the_run() {
+    let flow = "name: hb\ntasks:\n  - {name: slow, taskReferenceName: slow, retry: {count: 1, delay: 1s}}\n";
+    let mut sim = Sim::start(flow, json!({}), agents(&[("a", &["slow"], 1)]));
+    sim.reply("slow", ReplyStatus::InProgress, json!({}));
+    assert_eq!(sim.state.tasks["slow"].status, TaskStatus::InProgress);
+    sim.reply("slow", ReplyStatus::Failed, json!({}));
+    sim.now += Duration::seconds(1);
+    sim.input(Input::Tick);
+    let end = sim.reply("slow", ReplyStatus::Failed, json!({}));
+    assert!(matches!(end.last(), Some(Change::RunFailed { task_ref: Some(r), .. }) if r == "slow"), "{end:?}");
+    assert_eq!(sim.state.status, RunStatus::Failed);
+    assert_eq!(sim.replayed(), sim.state);
+}
+
+#[test]
+fn retry_delays_follow_the_policy() {
+    use crate::definition::{DurationSpec, RetryLogic, RetryPolicy};
+    let policy = |logic, scale| RetryPolicy {
+        count: 5,
+        logic,
+        delay: DurationSpec(std::time::Duration::from_secs(1)),
+        max_delay: Some(DurationSpec(std::time::Duration::from_secs(5))),
+        jitter: DurationSpec::default(),
+        backoff_scale: scale,
+    };
+    let secs = |p: &RetryPolicy| (1..=4).map(|r| p.delay_before(r).as_secs_f64()).collect::<Vec<_>>();
+    assert_eq!(secs(&policy(RetryLogic::Fixed, 2.0)), [1.0, 1.0, 1.0, 1.0]);
+    assert_eq!(secs(&policy(RetryLogic::LinearBackoff, 2.0)), [1.0, 2.0, 3.0, 4.0]);
+    assert_eq!(secs(&policy(RetryLogic::ExponentialBackoff, 2.0)), [1.0, 2.0, 4.0, 5.0], "capped at maxDelay");
+    assert_eq!(secs(&policy(RetryLogic::ExponentialBackoff, 3.0)), [1.0, 3.0, 5.0, 5.0]);
+}
