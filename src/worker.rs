@@ -425,6 +425,23 @@ impl Job {
     async fn run(self) {
         let started = Instant::now();
         let outcome = self.execute().await;
+        match &outcome {
+            Outcome::Exited {
+                status,
+                stdout,
+                stderr,
+            } => tracing::info!(
+                agent = %self.config.agent,
+                task_id = %self.message.task_id,
+                exit = %status,
+                stdout_bytes = stdout.len(),
+                stderr_bytes = stderr.len(),
+                "command ended"
+            ),
+            Outcome::CannotStart(reason) => {
+                tracing::info!(agent = %self.config.agent, task_id = %self.message.task_id, "command did not run: {reason}")
+            }
+        }
         let (status, output, reason) = reply_for(outcome);
         let reply = Reply {
             version: REPLY_VERSION,
@@ -509,14 +526,19 @@ impl Job {
                     };
                 }
                 _ = heartbeat.tick() => {
-                    beats += 1;
-                    self.send_heartbeat(beats, started.elapsed()).await;
+                    beats = self.send_heartbeat(beats + 1, started.elapsed()).await;
                 }
             }
         }
     }
 
-    async fn send_heartbeat(&self, n: u64, elapsed: Duration) {
+    /// Writes heartbeat number `n` or later: a task run again after a crash skips the numbers
+    /// its earlier run used, so no reply file is ever overwritten. Returns the number used.
+    async fn send_heartbeat(&self, mut n: u64, elapsed: Duration) -> u64 {
+        let name = |n: u64| format!("{}.hb-{n}.yaml", self.message.task_id);
+        while self.outbox.join(name(n)).exists() || self.outbox.join(DONE).join(name(n)).exists() {
+            n += 1;
+        }
         let reply = Reply {
             version: REPLY_VERSION,
             task_id: self.message.task_id.clone(),
@@ -530,12 +552,11 @@ impl Job {
             run_id: Some(self.message.run_id.clone()),
             logs: vec![],
         };
-        let path = self
-            .outbox
-            .join(format!("{}.hb-{n}.yaml", self.message.task_id));
+        let path = self.outbox.join(name(n));
         if let Err(e) = write_reply(path.clone(), reply).await {
             tracing::warn!(agent = %self.config.agent, task_id = %self.message.task_id, "cannot write the heartbeat {}: {e}", path.display());
         }
+        n
     }
 }
 

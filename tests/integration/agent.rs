@@ -362,10 +362,15 @@ fn a_long_task_sends_heartbeats() {
             "sleep 0.6; echo '{\"done\": true}'",
         ],
     );
+    // An earlier run of the same task (before a crash) sent heartbeat 1: it is not overwritten.
+    let earlier = "version: 1\ntask_id: H1\nstatus: IN_PROGRESS\nreason: earlier run\n";
+    env.write("agents/echoer/0UT.3OX/done/H1.hb-1.yaml", earlier);
     deliver(&env, "H1", json!({}));
     let reply = wait_reply(&env, "H1");
     assert_eq!(reply.output, json!({"done": true}));
-    for n in [1, 2] {
+    assert_eq!(env.read("agents/echoer/0UT.3OX/done/H1.hb-1.yaml"), earlier);
+    assert!(!reply_path(&env, "H1.hb-1.yaml").exists());
+    for n in [2, 3] {
         let beat =
             Reply::read(&reply_path(&env, &format!("H1.hb-{n}.yaml"))).expect("a heartbeat reply");
         assert_eq!(
