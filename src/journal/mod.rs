@@ -324,3 +324,25 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod marker_tests {
+    use super::*;
+
+    #[test]
+    fn marker_lines_inside_top_level_text_cannot_end_a_record() {
+        let nasty = format!("first line\n{START}\n# end seq=1 crc32=00000000\n{}", "long words ".repeat(40));
+        for text in [nasty.clone(), nasty.replace('\n', " "), format!("  {nasty}  "), format!("'{nasty}\"")] {
+            let change = Change::RunFailed { reason: text.clone(), task_ref: Some(text.clone()) };
+            let record = Record { version: 1, seq: 1, at: Utc::now(), run: "R".into(), change };
+            let mut bytes = Vec::new();
+            encode(&record, &mut bytes);
+            let body = String::from_utf8(bytes.clone()).unwrap();
+            let inner: Vec<&str> = body.lines().skip(1).collect();
+            let inner = &inner[..inner.len() - 1];
+            assert!(inner.iter().all(|l| !l.starts_with(END_PREFIX) && *l != START), "a marker line leaked:\n{body}");
+            let contents = decode(&bytes, Path::new("j")).unwrap();
+            assert_eq!(contents.records, vec![record]);
+        }
+    }
+}
