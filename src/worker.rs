@@ -316,24 +316,25 @@ impl Actor {
 
     /// Locks and parses a claimed message and runs it in its own task.
     fn start(&mut self, claimed: PathBuf, recovered: bool) {
+        // Read before locking: on Windows a lock would keep even this process from reading.
+        let message = match TaskMessage::read(&claimed) {
+            Ok(message) => message,
+            // Gone (archived by the orchestrator in the meantime): nothing to do.
+            Err(_) if !claimed.exists() => return,
+            Err(reason) => {
+                self.reject(&claimed, &reason);
+                return;
+            }
+        };
         let lock = match lock_message(&claimed) {
             Ok(Some(lock)) => lock,
             Ok(None) => {
                 tracing::info!(agent = %self.config.agent, file = %claimed.display(), "another worker is running this message; skipping it");
                 return;
             }
-            // Gone (archived by the orchestrator in the meantime): nothing to do.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
             Err(e) => {
-                tracing::warn!(agent = %self.config.agent, file = %claimed.display(), "cannot open the claimed message: {e}");
-                return;
-            }
-        };
-        let message = match TaskMessage::read(&claimed) {
-            Ok(message) => message,
-            Err(reason) => {
-                drop(lock);
-                self.reject(&claimed, &reason);
+                tracing::warn!(agent = %self.config.agent, file = %claimed.display(), "cannot lock the claimed message: {e}");
                 return;
             }
         };
@@ -401,12 +402,21 @@ fn task_id_of(path: &Path) -> Option<&str> {
     path.file_name()?.to_str()?.strip_suffix(".task.yaml")
 }
 
-/// Opens a claimed message and takes an exclusive lock on it; `None` when another process
-/// holds it.
+/// Opens a claimed message and locks it for as long as the returned file lives; `None` when
+/// another process holds it. The test takes an exclusive lock; the lock kept is shared, so
+/// the command can still read the message (`THREEOX_MESSAGE`) where locks are mandatory
+/// (Windows).
 fn lock_message(path: &Path) -> std::io::Result<Option<std::fs::File>> {
     let file = std::fs::File::open(path)?;
     match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => return Err(e),
+    }
+    file.unlock()?;
+    match file.try_lock_shared() {
         Ok(()) => Ok(Some(file)),
+        // Another worker started up in between and took it.
         Err(std::fs::TryLockError::WouldBlock) => Ok(None),
         Err(std::fs::TryLockError::Error(e)) => Err(e),
     }

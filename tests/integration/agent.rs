@@ -41,6 +41,21 @@ fn start_agent(env: &TestEnv, agent: &str, args: &[&str]) -> ChildGuard {
     ChildGuard(child)
 }
 
+/// Starts another `3ox agent run echoer <args>`, logging to `<log>.log`.
+fn start_agent_logged(env: &TestEnv, log: &str, args: &[&str]) -> ChildGuard {
+    let file = std::fs::File::create(env.root().join(format!("{log}.log"))).unwrap();
+    let mut all = vec!["agent", "run", "echoer"];
+    all.extend_from_slice(args);
+    ChildGuard(
+        env.cmd(&all)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .expect("start 3ox agent run"),
+    )
+}
+
 fn message(task_id: &str, input: Value, attempt: u32) -> TaskMessage {
     message_to("echoer", "echo", "echo_ref", task_id, input, attempt)
 }
@@ -346,6 +361,34 @@ fn messages_left_in_claimed_run_again_at_start_unless_replied() {
             .output,
         json!({"by": "earlier"})
     );
+}
+
+#[test]
+fn a_second_worker_leaves_messages_a_live_worker_runs_alone() {
+    let env = station("version: 1\n");
+    let _first = start_agent_logged(
+        &env,
+        "first",
+        &[
+            "--",
+            "sh",
+            "-c",
+            "echo started > first.txt; sleep 5; echo '{\"by\": \"first\"}'",
+        ],
+    );
+    deliver(&env, "W1", json!({}));
+    wait_for(WAIT, || env.root().join("first.txt").exists().then_some(()))
+        .expect("the first worker runs W1");
+
+    // With concurrency 1 the second worker would run W1 (found in claimed/ at start) before W2.
+    let _second = start_agent_logged(
+        &env,
+        "second",
+        &["--", "sh", "-c", "echo '{\"by\": \"second\"}'"],
+    );
+    deliver(&env, "W2", json!({}));
+    assert_eq!(wait_reply(&env, "W2").output, json!({"by": "second"}));
+    assert!(!reply_path(&env, "W1.reply.yaml").exists(), "W1 ran twice");
 }
 
 #[test]
