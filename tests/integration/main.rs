@@ -3,6 +3,7 @@
 
 mod support;
 mod agent;
+mod demo;
 mod fake_agent;
 mod run;
 mod validate;
