@@ -373,3 +373,57 @@ fn managed_agents_are_started_from_their_command_and_serve_the_run() {
     let result: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(result["output"], json!({"heard": {"word": "hello"}, "attempt": 1}));
 }
+
+#[test]
+fn work_is_spread_over_the_agents_that_serve_a_task_within_their_limits() {
+    let env = TestEnv::new();
+    let north = FakeAgent::start(&env, "north", &["cell"], 3, echo);
+    let south = FakeAgent::start(&env, "south", &["cell"], 3, echo);
+    env.write(
+        "spread.yaml",
+        "name: spread\ntasks:\n  - {name: fan, taskReferenceName: fan, type: FORK_JOIN_DYNAMIC, inputParameters: {forkTaskName: cell, forkTaskInputs: \"${workflow.input.cells}\"}}\n  - {name: join, taskReferenceName: join, type: JOIN}\n",
+    );
+    let (code, result, _) = env.run_flow("spread.yaml", &["-i", "cells=[a, b, c, d, e, f]"]);
+    assert_eq!(code, 0, "{result}");
+    assert_eq!(north.messages().len() + south.messages().len(), 6);
+    assert!(!north.messages().is_empty() && !south.messages().is_empty(), "both agents got work");
+    // At no moment did an agent hold more than its concurrency of 3 messages.
+    let records = journal_records(&env);
+    let mut in_flight = std::collections::HashMap::<String, i64>::new();
+    let mut agent_of = std::collections::HashMap::<String, String>::new();
+    for record in &records {
+        match record["event"].as_str().unwrap() {
+            "task_scheduled" => {
+                let agent = record["agent"].as_str().unwrap().to_string();
+                agent_of.insert(record["task_ref"].as_str().unwrap().to_string(), agent.clone());
+                let n = in_flight.entry(agent).or_default();
+                *n += 1;
+                assert!(*n <= 3, "more than 3 tasks in flight at one agent");
+            }
+            "task_completed" if record["task_id"].is_string() => {
+                *in_flight.get_mut(&agent_of[record["task_ref"].as_str().unwrap()]).unwrap() -= 1;
+            }
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn an_interrupted_run_exits_130_and_stays_running_in_the_journal() {
+    let env = TestEnv::new();
+    let _silent = FakeAgent::start(&env, "worker", &["wait"], 1, |_| Answer::NotYet);
+    env.write("flow.yaml", "name: patient\ntasks:\n  - {name: wait, taskReferenceName: wait}\n");
+    let mut child = env.cmd(&["run", "flow.yaml", "--no-agents"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while files_in(&env, "agents/worker/1N.3OX").is_empty() {
+        assert!(std::time::Instant::now() < deadline, "the task was never delivered");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let out = crate::support::output_within_child(&mut child, Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(stdout(&out).contains("interrupted: the run is still RUNNING"), "{}", stdout(&out));
+    let kinds = events(&journal_records(&env));
+    assert_eq!(kinds, ["run_started", "task_scheduled"]);
+}

@@ -145,3 +145,24 @@ impl TestEnv {
         (out.status.code().unwrap_or(-1), json, out)
     }
 }
+
+/// Waits for a spawned child (stdout and stderr piped), killing it after `limit`.
+pub fn output_within_child(child: &mut std::process::Child, limit: std::time::Duration) -> Output {
+    let start = std::time::Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("3ox did not finish within {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let mut out = Output { status: child.wait().expect("wait"), stdout: Vec::new(), stderr: Vec::new() };
+    use std::io::Read as _;
+    if let Some(mut s) = child.stdout.take() {
+        s.read_to_end(&mut out.stdout).unwrap();
+    }
+    if let Some(mut s) = child.stderr.take() {
+        s.read_to_end(&mut out.stderr).unwrap();
+    }
+    out
+}
