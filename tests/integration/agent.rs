@@ -79,7 +79,7 @@ fn message_to(
         agent: agent.to_string(),
         created_at: chrono::Utc::now(),
         input,
-        reply: TaskMessage::reply_instructions(task_id, &format!("agents/{agent}/0UT.3OX")),
+        reply: TaskMessage::reply_instructions(task_id, "RUN", &format!("agents/{agent}/0UT.3OX")),
     }
 }
 
@@ -129,6 +129,17 @@ fn wait_reply_from(env: &TestEnv, agent: &str, task_id: &str) -> Reply {
             agent_log(env, agent)
         )
     })
+}
+
+/// Sends SIGTERM (so the worker kills its running command) and waits for the worker to end.
+fn stop_gracefully(worker: &mut ChildGuard) {
+    #[cfg(unix)]
+    {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &worker.id().to_string()])
+            .status();
+        let _ = wait_for(WAIT, || worker.0.try_wait().ok().flatten());
+    }
 }
 
 fn worker_log(env: &TestEnv) -> String {
@@ -253,7 +264,7 @@ fn a_command_that_cannot_start_fails_the_task_with_the_os_error() {
 #[test]
 fn concurrency_is_respected() {
     let env = station("version: 1\nconcurrency: 2\n");
-    let script = r#"s=$(date +%s.%N); sleep 0.3; e=$(date +%s.%N); printf '{"start": %s, "end": %s}' "$s" "$e""#;
+    let script = r#"s=$(date +%s.%N); sleep 0.5; e=$(date +%s.%N); printf '{"start": %s, "end": %s}' "$s" "$e""#;
     let _worker = start_worker(&env, &["--", "sh", "-c", script]);
     let ids = ["C1", "C2", "C3", "C4"];
     for id in ids {
@@ -366,14 +377,14 @@ fn messages_left_in_claimed_run_again_at_start_unless_replied() {
 #[test]
 fn a_second_worker_leaves_messages_a_live_worker_runs_alone() {
     let env = station("version: 1\n");
-    let _first = start_agent_logged(
+    let mut first = start_agent_logged(
         &env,
         "first",
         &[
             "--",
             "sh",
             "-c",
-            "echo started > first.txt; sleep 5; echo '{\"by\": \"first\"}'",
+            "echo started > first.txt; sleep 30; echo '{\"by\": \"first\"}'",
         ],
     );
     deliver(&env, "W1", json!({}));
@@ -389,6 +400,7 @@ fn a_second_worker_leaves_messages_a_live_worker_runs_alone() {
     deliver(&env, "W2", json!({}));
     assert_eq!(wait_reply(&env, "W2").output, json!({"by": "second"}));
     assert!(!reply_path(&env, "W1.reply.yaml").exists(), "W1 ran twice");
+    stop_gracefully(&mut first);
 }
 
 #[test]
