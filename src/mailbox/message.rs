@@ -57,8 +57,8 @@ impl TaskMessage {
         format!("{task_id}.task.yaml")
     }
 
-    /// Builds the reply section for a task delivered to `agent`.
-    pub fn reply_instructions(task_id: &str, outbox_rel: &str) -> ReplyInstructions {
+    /// Builds the reply section for a task of run `run_id`, to be answered in `outbox_rel`.
+    pub fn reply_instructions(task_id: &str, run_id: &str, outbox_rel: &str) -> ReplyInstructions {
         ReplyInstructions {
             folder: outbox_rel.to_string(),
             file: format!("{task_id}.reply.yaml"),
@@ -70,6 +70,7 @@ impl TaskMessage {
             form: serde_json::json!({
                 "version": super::reply::REPLY_VERSION,
                 "task_id": task_id,
+                "run_id": run_id,
                 "status": "COMPLETED",
                 "output": {},
                 "reason": "",

@@ -249,7 +249,10 @@ impl RunActor {
                 }
                 let file = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
                 let input = match Reply::read(&path) {
+                    Ok(reply) if self.belongs_to_a_live_run_elsewhere(agent, &reply) => continue,
                     Ok(reply) => Input::Reply { agent: agent.clone(), file, reply },
+                    // Gone between listing and reading: another run's orchestrator took its own reply.
+                    Err(_) if std::fs::symlink_metadata(&path).is_err() => continue,
                     Err(reason) => Input::BadReply { agent: agent.clone(), file, reason },
                 };
                 batch.push((path, input));
@@ -282,7 +285,29 @@ impl RunActor {
                 self.handled.insert(path);
             }
         }
+        self.refresh_snapshot();
         Ok(())
+    }
+
+    /// True when `reply` answers a task of another run that is still going: several runs
+    /// share a station's outboxes, and each leaves the others' replies alone. The owner is
+    /// found from the reply's `run_id`, or else from the task message it answers; whether that
+    /// run is still going, from the state snapshot. Replies to runs that have ended, or to no
+    /// run at all, are ours to refuse.
+    fn belongs_to_a_live_run_elsewhere(&self, agent: &str, reply: &Reply) -> bool {
+        if self.state.task_ids.contains_key(&reply.task_id) {
+            return false;
+        }
+        let owner = reply.run_id.clone().or_else(|| {
+            let inbox = self.station.inbox(agent);
+            let name = TaskMessage::file_name(&reply.task_id);
+            [inbox.join(&name), inbox.join(CLAIMED).join(&name), inbox.join(DONE).join(&name)]
+                .iter()
+                .find_map(|path| TaskMessage::read(path).ok())
+                .map(|message| message.run_id)
+        });
+        let Some(owner) = owner.filter(|run| *run != self.state.run_id) else { return false };
+        snapshot::read(&self.station.snapshot_path()).and_then(|s| s.runs.get(&owner).map(|r| r.status == RunStatus::Running)).unwrap_or(false)
     }
 
     fn step(&mut self, input: Input, now: chrono::DateTime<Utc>) -> Vec<Change> {
@@ -297,7 +322,9 @@ impl RunActor {
         for input in inputs {
             changes.extend(self.step(input, now));
         }
-        self.commit(changes, now)
+        self.commit(changes, now)?;
+        self.refresh_snapshot();
+        Ok(())
     }
 
     /// Journals `changes` (decided at `now`), then carries them out.
@@ -307,11 +334,21 @@ impl RunActor {
         }
         let records = self.journal.append(&self.state.run_id, now, changes)?;
         self.progress.show(&records, &self.state);
-        self.carry_out(&records)?;
+        if records.iter().any(|r| matches!(r.change, Change::RunStarted { .. })) {
+            // Before any message goes out: other orchestrators on the station learn from the
+            // snapshot that this run is live, and leave its replies alone.
+            self.write_snapshot();
+        }
+        self.carry_out(&records)
+    }
+
+    /// Refreshes the snapshot at most twice a second, and when the run has ended. Called after
+    /// a step's effects are all done: another orchestrator that reads "ended" must find every
+    /// reply this run applied already moved out of the outboxes.
+    fn refresh_snapshot(&mut self) {
         if self.state.status != RunStatus::Running || self.last_snapshot.elapsed() > Duration::from_millis(500) {
             self.write_snapshot();
         }
-        Ok(())
     }
 
     fn carry_out(&mut self, records: &[Record]) -> Result<(), OrchestratorError> {
@@ -348,7 +385,7 @@ impl RunActor {
             agent: agent.to_string(),
             created_at: at,
             input: input.clone(),
-            reply: TaskMessage::reply_instructions(task_id, &outbox),
+            reply: TaskMessage::reply_instructions(task_id, &self.state.run_id, &outbox),
         }
     }
 

@@ -427,3 +427,31 @@ fn an_interrupted_run_exits_130_and_stays_running_in_the_journal() {
     let kinds = events(&journal_records(&env));
     assert_eq!(kinds, ["run_started", "task_scheduled"]);
 }
+
+#[test]
+fn two_runs_on_one_station_leave_each_others_replies_alone() {
+    let env = TestEnv::new();
+    // Replies carry no run_id here, so each orchestrator must find the owner from the message.
+    let worker = FakeAgent::start(&env, "worker", &["step"], 16, |message| {
+        let task_id = message["task_id"].as_str().unwrap();
+        Answer::Raw(format!("task_id: {task_id}\nstatus: COMPLETED\noutput: {{ref: {}}}\n", message["task_ref"].as_str().unwrap()))
+    });
+    env.write(
+        "flow.yaml",
+        "name: twin\ntasks:\n  - {name: fan, taskReferenceName: fan, type: FORK_JOIN_DYNAMIC, inputParameters: {forkTaskName: step, forkTaskInputs: \"${workflow.input.items}\"}}\n  - {name: join, taskReferenceName: join, type: JOIN}\n  - {name: step, taskReferenceName: last}\n",
+    );
+    let items = format!("items=[{}]", (0..20).map(|i| i.to_string()).collect::<Vec<_>>().join(", "));
+    let runs: Vec<_> = (0..2)
+        .map(|_| env.cmd(&["run", "flow.yaml", "--json", "--no-agents", "-i", &items]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap())
+        .collect();
+    for mut child in runs {
+        let out = crate::support::output_within_child(&mut child, Duration::from_secs(60));
+        assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
+        let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(result["output"], json!({"ref": "last"}));
+    }
+    assert_eq!(worker.messages().len(), 42);
+    let records = journal_records(&env);
+    let refused: Vec<&Value> = records.iter().filter(|r| r["event"] == "reply_rejected").collect();
+    assert!(refused.is_empty(), "{refused:?}");
+}
