@@ -455,3 +455,24 @@ fn two_runs_on_one_station_leave_each_others_replies_alone() {
     let refused: Vec<&Value> = records.iter().filter(|r| r["event"] == "reply_rejected").collect();
     assert!(refused.is_empty(), "{refused:?}");
 }
+
+#[test]
+fn init_makes_a_station_and_a_json_workflow_runs_as_well_as_yaml() {
+    let env = TestEnv::new();
+    for dir in ["agents", "stations", "templates", ".3ox/runs", ".3ox/logs"] {
+        assert!(env.root().join(dir).is_dir(), "3ox init made no {dir}/");
+    }
+    let again = env.run(&["init", "."]);
+    assert!(again.status.success(), "init on an existing station keeps it");
+    let _worker = FakeAgent::start(&env, "worker", &["step"], 1, echo);
+    env.write(
+        "flow.json",
+        r#"{"name": "from_json", "version": 2, "tasks": [
+            {"name": "step", "taskReferenceName": "only", "type": "SIMPLE", "inputParameters": {"x": "${workflow.input.x}"}}
+        ]}"#,
+    );
+    let (code, result, _) = env.run_flow("flow.json", &["-i", "x=[1, 2]"]);
+    assert_eq!(code, 0, "{result}");
+    assert_eq!(result["output"]["echo"], json!({"x": [1, 2]}));
+    assert_eq!(result["workflow"], "from_json");
+}
