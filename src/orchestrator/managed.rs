@@ -45,13 +45,38 @@ impl ManagedAgents {
         self.children.iter().map(|(name, _)| name.as_str())
     }
 
-    /// Stops every worker and waits for it.
+    /// Stops every worker: asks it to stop (SIGTERM, so it stops the commands it runs), and
+    /// kills it if it has not exited within [`GRACE`].
     pub async fn stop(mut self) {
         for (name, child) in &mut self.children {
-            if let Err(error) = child.start_kill() {
-                tracing::debug!(agent = %name, %error, "managed agent already gone");
-            }
-            let _ = child.wait().await;
+            ask_to_stop(name, child);
         }
+        for (name, child) in &mut self.children {
+            if tokio::time::timeout(GRACE, child.wait()).await.is_err() {
+                tracing::warn!(agent = %name, "managed agent did not stop in time; killing it");
+                let _ = child.start_kill();
+                let _ = child.wait().await;
+            }
+        }
+    }
+}
+
+/// How long a managed agent may take to stop after it was asked to.
+pub const GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+
+#[cfg(unix)]
+fn ask_to_stop(name: &str, child: &mut Child) {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    let Some(pid) = child.id().and_then(|id| i32::try_from(id).ok()) else { return };
+    if let Err(error) = kill(Pid::from_raw(pid), Signal::SIGTERM) {
+        tracing::debug!(agent = %name, %error, "managed agent already gone");
+    }
+}
+
+#[cfg(not(unix))]
+fn ask_to_stop(name: &str, child: &mut Child) {
+    if let Err(error) = child.start_kill() {
+        tracing::debug!(agent = %name, %error, "managed agent already gone");
     }
 }
