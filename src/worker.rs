@@ -460,6 +460,7 @@ impl Job {
             output,
             reason: reason.clone(),
             run_id: Some(self.message.run_id.clone()),
+            token: Some(self.message.token.clone()),
             logs: vec![],
         };
         let elapsed = started.elapsed();
@@ -560,6 +561,7 @@ impl Job {
                 humantime::format_duration(round_secs(elapsed))
             )),
             run_id: Some(self.message.run_id.clone()),
+            token: Some(self.message.token.clone()),
             logs: vec![],
         };
         let path = self.outbox.join(name(n));

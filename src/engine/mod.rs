@@ -42,7 +42,15 @@ pub enum Change {
     /// A run begins. Carries the whole definition so the journal alone can rebuild the run.
     RunStarted { run_id: String, source: String, workflow: Box<WorkflowDef>, input: Value },
     /// A SIMPLE task's attempt is due at `agent`: the message is about to be delivered.
-    TaskScheduled { task_ref: String, task_id: String, attempt: u32, agent: String, input: Value },
+    TaskScheduled {
+        task_ref: String,
+        task_id: String,
+        attempt: u32,
+        agent: String,
+        /// A secret of this attempt, written in its message; the reply must echo it.
+        token: String,
+        input: Value,
+    },
     /// An agent reported it is still working (an IN_PROGRESS reply).
     TaskHeartbeat {
         task_ref: String,
@@ -155,6 +163,13 @@ fn on_reply(state: &mut RunState, out: &mut Vec<Change>, ctx: &mut Ctx<'_>, agen
     }
     if task.agent.as_deref() != Some(agent.as_str()) {
         let reason = format!("task `{task_ref}` was sent to agent `{}`, but this reply is in the outbox of `{agent}`", task.agent.as_deref().unwrap_or("?"));
+        return emit(state, out, reject(reason), ctx.now);
+    }
+    if reply.token.is_none() || reply.token != task.token {
+        let reason = match &reply.token {
+            None => "the reply has no `token`; copy it from the task message (`reply.form.token`)".to_string(),
+            Some(_) => format!("wrong token for attempt {attempt} of task `{task_ref}`; copy it from the task message"),
+        };
         return emit(state, out, reject(reason), ctx.now);
     }
     if !matches!(task.status, TaskStatus::Scheduled | TaskStatus::InProgress) {

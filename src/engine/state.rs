@@ -89,6 +89,9 @@ pub struct TaskState {
     pub task_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<String>,
+    /// The current attempt's token (see `Change::TaskScheduled`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
     pub input: Value,
     pub output: Value,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -183,6 +186,7 @@ impl RunState {
                 attempt: 0,
                 task_id: None,
                 agent: None,
+                token: None,
                 input: Value::Null,
                 output: Value::Null,
                 reason: None,
@@ -220,13 +224,14 @@ impl RunState {
                 let tasks = workflow.tasks.clone();
                 self.index_defs(&tasks);
             }
-            Change::TaskScheduled { task_ref, task_id, attempt, agent, input } => {
+            Change::TaskScheduled { task_ref, task_id, attempt, agent, token, input } => {
                 self.settle(task_ref);
                 let task = self.task_entry(task_ref, at);
                 task.status = TaskStatus::Scheduled;
                 task.attempt = *attempt;
                 task.task_id = Some(task_id.clone());
                 task.agent = Some(agent.clone());
+                task.token = Some(token.clone());
                 task.input = input.clone();
                 task.retry_at = None;
                 task.reason = None;

@@ -66,8 +66,21 @@ impl Sim {
         self.reply_as(&agent, &task_id, status, output)
     }
 
+    /// The token issued with task id `task_id` (the task's current one, or none).
+    fn token_of(&self, task_id: &str) -> Option<String> {
+        self.log.iter().find_map(|(c, _)| match c {
+            Change::TaskScheduled { task_id: id, token, .. } if id == task_id => Some(token.clone()),
+            _ => None,
+        })
+    }
+
     fn reply_as(&mut self, agent: &str, task_id: &str, status: ReplyStatus, output: Value) -> Vec<Change> {
-        let reply = Reply { version: 1, task_id: task_id.into(), status, output, reason: Some("because".into()), run_id: None, logs: vec![] };
+        let token = self.token_of(task_id);
+        self.reply_with_token(agent, task_id, token, status, output)
+    }
+
+    fn reply_with_token(&mut self, agent: &str, task_id: &str, token: Option<String>, status: ReplyStatus, output: Value) -> Vec<Change> {
+        let reply = Reply { version: 1, task_id: task_id.into(), status, output, reason: Some("because".into()), run_id: None, token, logs: vec![] };
         self.input(Input::Reply { agent: agent.into(), file: format!("{task_id}.yaml"), reply })
     }
 
@@ -148,6 +161,10 @@ fn late_stale_and_misdirected_replies_are_refused_not_applied() {
     assert!(matches!(&stale[..], [Change::ReplyRejected { reason, .. }] if reason.contains("stale")), "{stale:?}");
 
     let (_, second_id, _, _) = sim.in_flight()[0].clone();
+    let forged = sim.reply_with_token("a", &second_id, Some("guessed".into()), ReplyStatus::Completed, json!({}));
+    assert!(matches!(&forged[..], [Change::ReplyRejected { reason, .. }] if reason.contains("wrong token")), "{forged:?}");
+    let tokenless = sim.reply_with_token("a", &second_id, None, ReplyStatus::Completed, json!({}));
+    assert!(matches!(&tokenless[..], [Change::ReplyRejected { reason, .. }] if reason.contains("no `token`")), "{tokenless:?}");
     let elsewhere = sim.reply_as("b", &second_id, ReplyStatus::Completed, json!({}));
     assert!(matches!(&elsewhere[..], [Change::ReplyRejected { reason, .. }] if reason.contains("was sent to agent `a`")), "{elsewhere:?}");
 

@@ -29,6 +29,8 @@ pub struct TaskMessage {
     pub task_ref: String,
     /// 1 for the first attempt, 2 for the first retry, ...
     pub attempt: u32,
+    /// A secret of this attempt: the reply must echo it (it is in `reply.form`).
+    pub token: String,
     /// The agent the message was delivered to.
     pub agent: String,
     pub created_at: DateTime<Utc>,
@@ -57,8 +59,9 @@ impl TaskMessage {
         format!("{task_id}.task.yaml")
     }
 
-    /// Builds the reply section for a task of run `run_id`, to be answered in `outbox_rel`.
-    pub fn reply_instructions(task_id: &str, run_id: &str, outbox_rel: &str) -> ReplyInstructions {
+    /// Builds the reply section for a task of run `run_id` with its attempt `token`, to be
+    /// answered in `outbox_rel`.
+    pub fn reply_instructions(task_id: &str, run_id: &str, token: &str, outbox_rel: &str) -> ReplyInstructions {
         ReplyInstructions {
             folder: outbox_rel.to_string(),
             file: format!("{task_id}.reply.yaml"),
@@ -71,6 +74,7 @@ impl TaskMessage {
                 "version": super::reply::REPLY_VERSION,
                 "task_id": task_id,
                 "run_id": run_id,
+                "token": token,
                 "status": "COMPLETED",
                 "output": {},
                 "reason": "",

@@ -44,6 +44,9 @@ pub struct Reply {
     /// Optional: the run id, echoed from the message.
     #[serde(default)]
     pub run_id: Option<String>,
+    /// The attempt's token, echoed from the message; required for the reply to be applied.
+    #[serde(default)]
+    pub token: Option<String>,
     /// Optional free-form log lines from the agent.
     #[serde(default)]
     pub logs: Vec<String>,

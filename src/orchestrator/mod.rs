@@ -355,8 +355,8 @@ impl RunActor {
         let mut deliveries = Vec::new();
         for record in records {
             match &record.change {
-                Change::TaskScheduled { task_ref, task_id, attempt, agent, input } => {
-                    let message = self.message(task_ref, task_id, *attempt, agent, input, record.at);
+                Change::TaskScheduled { task_ref, task_id, attempt, agent, token, input } => {
+                    let message = self.message(task_ref, task_id, *attempt, agent, token, input, record.at);
                     let path = self.station.inbox(agent).join(TaskMessage::file_name(task_id));
                     deliveries.push((path, message.to_yaml().into_bytes()));
                 }
@@ -371,7 +371,8 @@ impl RunActor {
         atomic::write_batch(&deliveries, self.options.durability).map_err(io("deliver task messages"))
     }
 
-    fn message(&self, task_ref: &str, task_id: &str, attempt: u32, agent: &str, input: &Value, at: chrono::DateTime<Utc>) -> TaskMessage {
+    #[allow(clippy::too_many_arguments)]
+    fn message(&self, task_ref: &str, task_id: &str, attempt: u32, agent: &str, token: &str, input: &Value, at: chrono::DateTime<Utc>) -> TaskMessage {
         let name = self.state.def(task_ref).map_or_else(|| task_ref.to_string(), |d| d.name.clone());
         let outbox = self.station.relative(&self.station.outbox(agent));
         TaskMessage {
@@ -382,10 +383,11 @@ impl RunActor {
             task: name,
             task_ref: task_ref.to_string(),
             attempt,
+            token: token.to_string(),
             agent: agent.to_string(),
             created_at: at,
             input: input.clone(),
-            reply: TaskMessage::reply_instructions(task_id, &self.state.run_id, &outbox),
+            reply: TaskMessage::reply_instructions(task_id, &self.state.run_id, token, &outbox),
         }
     }
 

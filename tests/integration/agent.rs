@@ -76,10 +76,11 @@ fn message_to(
         task: task.to_string(),
         task_ref: task_ref.to_string(),
         attempt,
+        token: format!("token-of-{task_id}"),
         agent: agent.to_string(),
         created_at: chrono::Utc::now(),
         input,
-        reply: TaskMessage::reply_instructions(task_id, "run-1", &format!("agents/{agent}/0UT.3OX")),
+        reply: TaskMessage::reply_instructions(task_id, "run-1", &format!("token-of-{task_id}"), &format!("agents/{agent}/0UT.3OX")),
     }
 }
 

@@ -114,9 +114,9 @@ fn visible_yaml(dir: &Path) -> Vec<PathBuf> {
 fn write_answer(outbox: &Path, message: &Value, answer: Answer, counter: &mut u64) {
     let task_id = message["task_id"].as_str().unwrap_or("?").to_string();
     let text = match answer {
-        Answer::Completed(output) => reply(&task_id, "COMPLETED", output, ""),
-        Answer::Failed(reason) => reply(&task_id, "FAILED", json!({}), &reason),
-        Answer::Terminal(reason) => reply(&task_id, "FAILED_WITH_TERMINAL_ERROR", json!({}), &reason),
+        Answer::Completed(output) => reply(message, "COMPLETED", output, ""),
+        Answer::Failed(reason) => reply(message, "FAILED", json!({}), &reason),
+        Answer::Terminal(reason) => reply(message, "FAILED_WITH_TERMINAL_ERROR", json!({}), &reason),
         Answer::Raw(text) => text,
         Answer::Many(answers) => {
             for answer in answers {
@@ -130,9 +130,10 @@ fn write_answer(outbox: &Path, message: &Value, answer: Answer, counter: &mut u6
     put(outbox, &format!("{task_id}.{counter}.reply.yaml"), &text);
 }
 
-/// A reply document.
-pub fn reply(task_id: &str, status: &str, output: Value, reason: &str) -> String {
-    serde_yaml::to_string(&json!({"version": 1, "task_id": task_id, "status": status, "output": output, "reason": reason})).unwrap()
+/// A reply to `message`, echoing its task id and token as the reply form asks.
+pub fn reply(message: &Value, status: &str, output: Value, reason: &str) -> String {
+    let form = json!({"version": 1, "task_id": message["task_id"], "token": message["token"], "status": status, "output": output, "reason": reason});
+    serde_yaml::to_string(&form).unwrap()
 }
 
 /// Writes a file into a folder the way agents must: dot name, then rename.

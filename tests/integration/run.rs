@@ -287,7 +287,7 @@ fn a_malformed_reply_is_moved_aside_with_a_note_and_the_run_goes_on() {
         Answer::Many(vec![
             Answer::Raw("status: [COMPLETED\n  this is: not yaml".into()),
             Answer::Raw(format!("task_id: {task_id}\nstatus: DONE\n")),
-            Answer::Raw(reply("01NOSUCHTASK000000000000000", "COMPLETED", json!({}), "")),
+            Answer::Raw(reply(&json!({"task_id": "01NOSUCHTASK000000000000000", "token": message["token"]}), "COMPLETED", json!({}), "")),
             Answer::Completed(json!({"fine": true})),
         ])
     });
@@ -321,7 +321,7 @@ fn a_reply_in_another_agents_outbox_is_refused() {
     let _worker = FakeAgent::start(&env, "worker", &["step"], 1, move |message| {
         let task_id = message["task_id"].as_str().unwrap();
         if !written.swap(true, std::sync::atomic::Ordering::Relaxed) {
-            crate::fake_agent::put(&intruder_outbox, "forged.yaml", &reply(task_id, "COMPLETED", json!({"forged": true}), ""));
+            crate::fake_agent::put(&intruder_outbox, "forged.yaml", &reply(message, "COMPLETED", json!({"forged": true}), ""));
         }
         if forged.exists() { Answer::NotYet } else { Answer::Completed(json!({"genuine": true})) }
     });
@@ -433,8 +433,8 @@ fn two_runs_on_one_station_leave_each_others_replies_alone() {
     let env = TestEnv::new();
     // Replies carry no run_id here, so each orchestrator must find the owner from the message.
     let worker = FakeAgent::start(&env, "worker", &["step"], 16, |message| {
-        let task_id = message["task_id"].as_str().unwrap();
-        Answer::Raw(format!("task_id: {task_id}\nstatus: COMPLETED\noutput: {{ref: {}}}\n", message["task_ref"].as_str().unwrap()))
+        let (task_id, token) = (message["task_id"].as_str().unwrap(), message["token"].as_str().unwrap());
+        Answer::Raw(format!("task_id: {task_id}\ntoken: {token}\nstatus: COMPLETED\noutput: {{ref: {}}}\n", message["task_ref"].as_str().unwrap()))
     });
     env.write(
         "flow.yaml",
