@@ -47,7 +47,7 @@ fn schedule(w: &mut Walker<'_, '_, '_>, task: &TaskDef, attempt: u32, input: Opt
         None => w.resolve_input(task),
     };
     let task_id = (w.ctx.new_id)().to_string();
-    let token = format!("{:020x}", (w.ctx.new_id)().random());
+    let token = format!("tk-{:020x}", (w.ctx.new_id)().random());
     w.emit(Change::TaskScheduled { task_ref: task.task_reference_name.clone(), task_id, attempt, agent, token, input });
     Progress::Pending
 }
