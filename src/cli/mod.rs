@@ -1,8 +1,13 @@
 //! The command line: one file per subcommand. `main` parses with clap and calls [`run`].
 
 pub mod agent;
+pub mod doctor;
+pub mod gc;
 pub mod init;
+pub mod resume;
 pub mod run;
+pub mod start;
+pub mod up;
 pub mod validate;
 
 use std::path::PathBuf;
@@ -38,6 +43,16 @@ pub enum Command {
     Validate(validate::Args),
     /// Start a run of a workflow in this station and drive it to the end.
     Run(run::Args),
+    /// Submit a run and print its id at once; `3ox up` (or `3ox resume`) drives it.
+    Start(start::Args),
+    /// Drive every submitted or orphaned run of the station until stopped.
+    Up(up::Args),
+    /// Resume runs after a crash (one run, or every run nobody drives) in the foreground.
+    Resume(resume::Args),
+    /// Check the station: verify every journal, rebuild and compare the state snapshot.
+    Doctor(doctor::Args),
+    /// Archive or delete finished runs and old handled mail.
+    Gc(gc::Args),
     /// Agent commands.
     #[command(subcommand)]
     Agent(agent::AgentCommand),
@@ -49,6 +64,11 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Init(args) => init::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Run(args) => run::run(cli.station.as_deref(), args),
+        Command::Start(args) => start::run(cli.station.as_deref(), args),
+        Command::Up(args) => up::run(cli.station.as_deref(), args),
+        Command::Resume(args) => resume::run(cli.station.as_deref(), args),
+        Command::Doctor(args) => doctor::run(cli.station.as_deref(), args),
+        Command::Gc(args) => gc::run(cli.station.as_deref(), args),
         Command::Agent(cmd) => agent::run(cli.station.as_deref(), cmd),
     }
 }
