@@ -40,6 +40,7 @@ pub mod engine;
 pub mod expr;
 pub mod journal;
 pub mod mailbox;
+pub mod maintenance;
 pub mod orchestrator;
 pub mod station;
 pub mod worker;

@@ -1,8 +1,200 @@
-//! `3ox doctor` (being written).
+//! `3ox doctor [--repair] [--json]`: verify every journal, rebuild the state snapshot and
+//! compare it, report mail that outlived its run. The work is in [`crate::maintenance::doctor`].
+//!
+//! Exit 0 when nothing needs attention any more (snapshot differences are always fixed),
+//! 1 when a journal is corrupt or unreadable, or a torn tail or stuck mail was left in place,
+//! 2 on usage errors.
+
+use std::path::Path;
+
+use anyhow::Context as _;
+
+use crate::journal::JournalError;
+use crate::maintenance::doctor::{
+    self, Difference, MailKind, Options, Report, SnapshotFound, Verdict,
+};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Also repair: cut torn journal tails away, move task messages of ended runs into
+    /// `1N.3OX/done/` and refuse their replies into `0UT.3OX/rejected/`. Corrupt journals are
+    /// never changed.
+    #[arg(long)]
+    pub repair: bool,
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
 
-pub fn run(_station: Option<&std::path::Path>, _args: Args) -> anyhow::Result<u8> {
-    anyhow::bail!("3ox doctor is not available in this build")
+pub fn run(station_flag: Option<&Path>, args: Args) -> anyhow::Result<u8> {
+    let station = super::station(station_flag)?;
+    let report = doctor::check(
+        &station,
+        Options {
+            repair: args.repair,
+        },
+    )
+    .with_context(|| format!("cannot check the station {}", station.root.display()))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_report(&report, args.repair);
+    }
+    Ok(if report.problems == 0 {
+        super::EXIT_OK
+    } else {
+        super::EXIT_FAILED
+    })
+}
+
+fn print_report(report: &Report, repair: bool) {
+    println!("journals: {}", report.journals.len());
+    for journal in &report.journals {
+        match &journal.verdict {
+            Verdict::Ok { records, status } => println!(
+                "  OK         {} ({records} records, {})",
+                journal.run_id,
+                status_text(*status)
+            ),
+            Verdict::TornTail {
+                records,
+                status,
+                offset,
+                problem,
+                repaired,
+                left_because,
+            } => {
+                println!("  TORN TAIL  {} at byte {offset}: {problem}", journal.file);
+                println!(
+                    "             {records} complete records before it, {}",
+                    status_text(*status)
+                );
+                if *repaired {
+                    println!("             repaired: cut at byte {offset}");
+                } else if let Some(reason) = left_because {
+                    println!("             not repaired: {reason}");
+                } else {
+                    println!(
+                        "             normal after a crash; `3ox doctor --repair` (or `3ox resume`) cuts it away"
+                    );
+                }
+            }
+            Verdict::Corrupt {
+                record,
+                offset,
+                problem,
+            } => {
+                println!(
+                    "  CORRUPT    {} record {record} at byte {offset}: {problem}",
+                    journal.file
+                );
+                println!("             hint: {}", corrupt_hint());
+            }
+            Verdict::Unreadable { error } => println!("  UNREADABLE {}: {error}", journal.file),
+        }
+    }
+    let snapshot = &report.snapshot;
+    let state = match snapshot.found {
+        SnapshotFound::Present if snapshot.differences.is_empty() => {
+            "matches the journals".to_string()
+        }
+        SnapshotFound::Present => format!(
+            "{} differences from the journals",
+            snapshot.differences.len()
+        ),
+        SnapshotFound::Missing => "missing".to_string(),
+        SnapshotFound::Unreadable => "unreadable".to_string(),
+    };
+    let action = if snapshot.rewritten {
+        format!("; rebuilt from the journals ({} runs)", snapshot.runs)
+    } else {
+        String::new()
+    };
+    println!("snapshot {}: {state}{action}", snapshot.file);
+    for difference in &snapshot.differences {
+        println!("  {}", describe(difference));
+    }
+    for run_id in &snapshot.unverified {
+        println!("  run {run_id}: entry kept unchecked (its journal cannot be read)");
+    }
+    for run_id in &snapshot.left_to_owner {
+        println!("  run {run_id}: entry left to the process that drives the run");
+    }
+    if !report.stuck_mail.is_empty() {
+        println!("mail of ended runs: {}", report.stuck_mail.len());
+    }
+    for mail in &report.stuck_mail {
+        let what = match mail.kind {
+            MailKind::TaskMessage => "task message",
+            MailKind::Reply => "reply",
+        };
+        println!(
+            "  {}: {what} of run {}, which ended {}",
+            mail.file, mail.run_id, mail.run_status
+        );
+        if let Some(target) = &mail.moved_to {
+            println!("    moved to {target}");
+        } else if let Some(reason) = &mail.left_because {
+            println!("    left in place: {reason}");
+        }
+    }
+    match (report.problems, report.repaired) {
+        (0, 0) => println!("doctor: all good"),
+        (0, repaired) => println!("doctor: all good after {repaired} repairs"),
+        (problems, _) if !repair => println!(
+            "doctor: {problems} problems; `3ox doctor --repair` fixes torn tails and stuck mail, never corrupt journals"
+        ),
+        (problems, _) => println!("doctor: {problems} problems left"),
+    }
+}
+
+fn status_text(status: Option<crate::engine::RunStatus>) -> String {
+    status.map_or_else(|| "no run_started record".to_string(), |s| s.to_string())
+}
+
+fn corrupt_hint() -> &'static str {
+    JournalError::Corrupt {
+        path: String::new(),
+        record: 0,
+        offset: 0,
+        problem: String::new(),
+    }
+    .hint()
+}
+
+fn describe(difference: &Difference) -> String {
+    match difference {
+        Difference::MissingRun { run_id, status } => {
+            format!("run {run_id}: missing from the snapshot (journal: {status})")
+        }
+        Difference::ExtraRun { run_id, status } => {
+            format!("run {run_id}: in the snapshot ({status}) but has no journal")
+        }
+        Difference::RunStatus {
+            run_id,
+            snapshot,
+            journal,
+        } => format!("run {run_id}: snapshot says {snapshot}, journal says {journal}"),
+        Difference::Task {
+            run_id,
+            task_ref,
+            snapshot,
+            journal,
+        } => {
+            let view = |v: &Option<doctor::TaskView>| {
+                v.as_ref().map_or_else(
+                    || "absent".to_string(),
+                    |v| format!("{} (attempt {})", v.status, v.attempt),
+                )
+            };
+            format!(
+                "run {run_id} task {task_ref}: snapshot says {}, journal says {}",
+                view(snapshot),
+                view(journal)
+            )
+        }
+        Difference::RunFields { run_id, fields } => {
+            format!("run {run_id}: {} differ", fields.join(", "))
+        }
+    }
 }

@@ -92,6 +92,28 @@ pub fn update(station: &Station, runs: Vec<(String, RunSummary)>) -> std::io::Re
     result
 }
 
+/// Removes the entries of `run_ids` from the station's snapshot (runs that `3ox gc` collected
+/// or whose journal is gone), under the same lock as [`update`].
+pub fn remove(station: &Station, run_ids: &[String]) -> std::io::Result<()> {
+    if run_ids.is_empty() {
+        return Ok(());
+    }
+    let lock_path = station.runtime_dir().join("state.lock");
+    let lock = OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path)?;
+    lock.lock()?;
+    let path = station.snapshot_path();
+    let result = match read(&path) {
+        Some(mut snapshot) if run_ids.iter().any(|id| snapshot.runs.contains_key(id)) => {
+            snapshot.runs.retain(|id, _| !run_ids.contains(id));
+            snapshot.updated_at = Utc::now();
+            write(&path, &snapshot)
+        }
+        _ => Ok(()),
+    };
+    lock.unlock()?;
+    result
+}
+
 /// Reads the snapshot, or `None` when it is missing or unreadable (it can be rebuilt).
 pub fn read(path: &Path) -> Option<Snapshot> {
     let text = std::fs::read_to_string(path).ok()?;

@@ -5,5 +5,6 @@ mod support;
 mod agent;
 mod demo;
 mod fake_agent;
+mod maintenance;
 mod run;
 mod validate;

@@ -1,0 +1,568 @@
+//! `3ox doctor`: verify every journal, rebuild the state snapshot from them and compare, and
+//! find mail that outlived its run.
+//!
+//! What doctor changes: the snapshot (always rewritten where it differs from the journals;
+//! it is derived data), and with `repair` torn journal tails (cut away, as `3ox resume` would)
+//! and leftover mail of ended runs (task messages into `1N.3OX/done/`, replies refused into
+//! `0UT.3OX/rejected/` with a note). A corrupt journal is never changed.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fs::TryLockError;
+use std::path::{Path, PathBuf};
+
+use chrono::Utc;
+use serde::Serialize;
+
+use super::{
+    MaintenanceError, Ownership, agent_names, io_err, journal_paths, read_journal, run_id_of,
+    take_ownership,
+};
+use crate::engine::{RunState, RunStatus, TaskStatus};
+use crate::journal::{Contents, Journal, JournalError};
+use crate::mailbox::atomic::Durability;
+use crate::mailbox::message::TaskMessage;
+use crate::mailbox::reply::{self, Reply};
+use crate::mailbox::{self, CLAIMED, DONE};
+use crate::orchestrator::snapshot::{self, RunSummary, Snapshot};
+use crate::station::Station;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Cut torn tails away and move leftover mail of ended runs.
+    pub repair: bool,
+}
+
+/// Everything doctor found and did.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub journals: Vec<JournalCheck>,
+    pub snapshot: SnapshotCheck,
+    pub stuck_mail: Vec<StuckMail>,
+    /// Findings that still need attention (a corrupt or unreadable journal, a torn tail or
+    /// stuck mail left in place). Zero means the station is in order now.
+    pub problems: usize,
+    /// Findings this run repaired (snapshot rewrites not counted).
+    pub repaired: usize,
+}
+
+/// One journal's verdict.
+#[derive(Debug, Serialize)]
+pub struct JournalCheck {
+    /// Relative to the station root.
+    pub file: String,
+    /// From the file name.
+    pub run_id: String,
+    #[serde(flatten)]
+    pub verdict: Verdict,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(tag = "state", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Verdict {
+    /// Every record is framed, checksummed and in sequence. `status` is `None` for a journal
+    /// without a `run_started` record (created, then the process died).
+    Ok {
+        records: usize,
+        status: Option<RunStatus>,
+    },
+    /// The last record is incomplete: a write was cut short (normal after a crash). `records`
+    /// and `status` describe the valid part, which ends at byte `offset`.
+    TornTail {
+        records: usize,
+        status: Option<RunStatus>,
+        offset: u64,
+        problem: String,
+        repaired: bool,
+        /// Why a repair was not done (the run is driven by another process).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        left_because: Option<String>,
+    },
+    /// A bad record with records after it, a sequence gap or an unreadable record: never
+    /// repaired, never skipped.
+    Corrupt {
+        record: u64,
+        offset: u64,
+        problem: String,
+    },
+    /// The file cannot be read at all.
+    Unreadable { error: String },
+}
+
+/// The snapshot compared with what the journals say.
+#[derive(Debug, Serialize)]
+pub struct SnapshotCheck {
+    /// Relative to the station root.
+    pub file: String,
+    pub found: SnapshotFound,
+    /// Runs in the snapshot rebuilt from the journals.
+    pub runs: usize,
+    pub differences: Vec<Difference>,
+    /// True when doctor wrote the rebuilt entries.
+    pub rewritten: bool,
+    /// Runs whose journal is corrupt or unreadable: their snapshot entries were neither
+    /// checked nor changed.
+    pub unverified: Vec<String>,
+    /// Runs driven by another process whose differing entry was left to that process.
+    pub left_to_owner: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SnapshotFound {
+    Present,
+    Missing,
+    Unreadable,
+}
+
+/// A task's place in the snapshot or in its journal.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TaskView {
+    pub status: TaskStatus,
+    pub attempt: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Difference {
+    /// The journal has the run; the snapshot does not.
+    MissingRun { run_id: String, status: RunStatus },
+    /// The snapshot has a run without a journal.
+    ExtraRun { run_id: String, status: RunStatus },
+    RunStatus {
+        run_id: String,
+        snapshot: RunStatus,
+        journal: RunStatus,
+    },
+    /// A task's status or attempt differs, or the task is on one side only.
+    Task {
+        run_id: String,
+        task_ref: String,
+        snapshot: Option<TaskView>,
+        journal: Option<TaskView>,
+    },
+    /// Other fields of the entry differ (workflow, source, journal, times, output, failure).
+    RunFields { run_id: String, fields: Vec<String> },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailKind {
+    /// A task message in `1N.3OX/` or `1N.3OX/claimed/`.
+    TaskMessage,
+    /// A reply in `0UT.3OX/`.
+    Reply,
+}
+
+/// Mail that belongs to a run that has ended.
+#[derive(Debug, Serialize)]
+pub struct StuckMail {
+    pub agent: String,
+    pub kind: MailKind,
+    /// Relative to the station root.
+    pub file: String,
+    pub run_id: String,
+    pub run_status: RunStatus,
+    /// Where `repair` moved it.
+    pub moved_to: Option<String>,
+    /// Why `repair` did not move it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub left_because: Option<String>,
+}
+
+/// What the journals say about the runs.
+#[derive(Default)]
+struct Truth {
+    /// Rebuilt snapshot entries of the runs whose journal could be read.
+    runs: BTreeMap<String, RunSummary>,
+    /// Task id -> run id, for every attempt ever scheduled.
+    task_runs: HashMap<String, String>,
+    /// Runs whose journal is corrupt or unreadable.
+    unverified: BTreeSet<String>,
+}
+
+/// Checks the station; with `options.repair`, repairs what can be repaired safely.
+pub fn check(station: &Station, options: Options) -> Result<Report, MaintenanceError> {
+    let mut truth = Truth::default();
+    let mut journals = Vec::new();
+    for path in journal_paths(station)? {
+        journals.push(check_journal(station, &path, options, &mut truth));
+    }
+    let snapshot = check_snapshot(station, &truth)?;
+    let stuck_mail = find_stuck_mail(station, &truth, options)?;
+    let journal_problems = journals
+        .iter()
+        .filter(|j| {
+            !matches!(
+                j.verdict,
+                Verdict::Ok { .. } | Verdict::TornTail { repaired: true, .. }
+            )
+        })
+        .count();
+    let journal_repairs = journals
+        .iter()
+        .filter(|j| matches!(j.verdict, Verdict::TornTail { repaired: true, .. }))
+        .count();
+    let mail_problems = stuck_mail.iter().filter(|m| m.moved_to.is_none()).count();
+    Ok(Report {
+        problems: journal_problems + mail_problems,
+        repaired: journal_repairs + (stuck_mail.len() - mail_problems),
+        journals,
+        snapshot,
+        stuck_mail,
+    })
+}
+
+fn check_journal(
+    station: &Station,
+    path: &Path,
+    options: Options,
+    truth: &mut Truth,
+) -> JournalCheck {
+    let run_id = run_id_of(path);
+    let file = station.relative(path);
+    let verdict = match read_journal(path) {
+        Ok(contents) => match contents.torn_tail.clone() {
+            None => {
+                let status = learn(station, &contents, truth);
+                Verdict::Ok {
+                    records: contents.records.len(),
+                    status,
+                }
+            }
+            Some((offset, problem)) => {
+                let (contents, repaired, left_because) = if options.repair {
+                    repair_tail(station, path, &run_id, contents)
+                } else {
+                    (contents, false, None)
+                };
+                let status = learn(station, &contents, truth);
+                Verdict::TornTail {
+                    records: contents.records.len(),
+                    status,
+                    offset,
+                    problem,
+                    repaired,
+                    left_because,
+                }
+            }
+        },
+        Err(JournalError::Corrupt {
+            record,
+            offset,
+            problem,
+            ..
+        }) => {
+            truth.unverified.insert(run_id.clone());
+            Verdict::Corrupt {
+                record,
+                offset,
+                problem,
+            }
+        }
+        Err(JournalError::Io { source, .. }) => {
+            truth.unverified.insert(run_id.clone());
+            Verdict::Unreadable {
+                error: source.to_string(),
+            }
+        }
+    };
+    JournalCheck {
+        file,
+        run_id,
+        verdict,
+    }
+}
+
+/// Cuts a torn tail away under the journal's lock (`Journal::open` does exactly that), unless
+/// a live process owns the run. Returns the contents after the attempt.
+fn repair_tail(
+    station: &Station,
+    path: &Path,
+    run_id: &str,
+    contents: Contents,
+) -> (Contents, bool, Option<String>) {
+    let _owner = match take_ownership(&station.runs_dir(), run_id) {
+        Ok(Ownership::Free(lock)) => lock,
+        Ok(Ownership::Held) => {
+            return (
+                contents,
+                false,
+                Some(
+                    "the run is driven by another process, which repairs its own journal"
+                        .to_string(),
+                ),
+            );
+        }
+        Err(e) => {
+            return (
+                contents,
+                false,
+                Some(format!("cannot check the run's ownership lock: {e}")),
+            );
+        }
+    };
+    match Journal::open(path, Durability::Durable) {
+        Ok((_journal, reopened)) => (reopened, true, None),
+        Err(e) => (contents, false, Some(e.to_string())),
+    }
+}
+
+/// Folds a readable journal into `truth`; returns the run's status (`None` without a
+/// `run_started` record).
+fn learn(station: &Station, contents: &Contents, truth: &mut Truth) -> Option<RunStatus> {
+    let state = RunState::replay(contents.records.iter().map(|r| (&r.change, r.at)));
+    if state.run_id.is_empty() {
+        return None;
+    }
+    for task_id in state.task_ids.keys() {
+        truth
+            .task_runs
+            .insert(task_id.clone(), state.run_id.clone());
+    }
+    truth
+        .runs
+        .insert(state.run_id.clone(), RunSummary::of(&state, station));
+    Some(state.status)
+}
+
+fn check_snapshot(station: &Station, truth: &Truth) -> Result<SnapshotCheck, MaintenanceError> {
+    let path = station.snapshot_path();
+    let (found, old): (SnapshotFound, Option<Snapshot>) = match std::fs::symlink_metadata(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (SnapshotFound::Missing, None),
+        _ => match snapshot::read(&path) {
+            Some(old) => (SnapshotFound::Present, Some(old)),
+            None => (SnapshotFound::Unreadable, None),
+        },
+    };
+    let mut differences = Vec::new();
+    let mut to_write = Vec::new();
+    let mut to_remove = Vec::new();
+    let old_runs = old.map(|s| s.runs).unwrap_or_default();
+    for (run_id, rebuilt) in &truth.runs {
+        match old_runs.get(run_id) {
+            None if found == SnapshotFound::Present => {
+                differences.push(Difference::MissingRun {
+                    run_id: run_id.clone(),
+                    status: rebuilt.status,
+                });
+                to_write.push(run_id.clone());
+            }
+            None => to_write.push(run_id.clone()),
+            Some(entry) if entry != rebuilt => {
+                differences.extend(compare(run_id, entry, rebuilt));
+                to_write.push(run_id.clone());
+            }
+            Some(_) => {}
+        }
+    }
+    for (run_id, entry) in &old_runs {
+        if !truth.runs.contains_key(run_id) && !truth.unverified.contains(run_id) {
+            differences.push(Difference::ExtraRun {
+                run_id: run_id.clone(),
+                status: entry.status,
+            });
+            to_remove.push(run_id.clone());
+        }
+    }
+    // A running run's orchestrator refreshes its own entry (and may be a step ahead of what
+    // was read here): leave those entries to it.
+    let mut left_to_owner = Vec::new();
+    let mut writes = Vec::new();
+    for run_id in to_write {
+        let summary = truth.runs[&run_id].clone();
+        if summary.status == RunStatus::Running
+            && matches!(
+                take_ownership(&station.runs_dir(), &run_id),
+                Ok(Ownership::Held)
+            )
+        {
+            left_to_owner.push(run_id);
+        } else {
+            writes.push((run_id, summary));
+        }
+    }
+    let rewrite = found != SnapshotFound::Present || !writes.is_empty() || !to_remove.is_empty();
+    if rewrite {
+        snapshot::update(station, writes).map_err(io_err("write", &path))?;
+        snapshot::remove(station, &to_remove).map_err(io_err("write", &path))?;
+    }
+    Ok(SnapshotCheck {
+        file: station.relative(&path),
+        found,
+        runs: truth.runs.len(),
+        differences,
+        rewritten: rewrite,
+        unverified: truth.unverified.iter().cloned().collect(),
+        left_to_owner,
+    })
+}
+
+/// The differences between a snapshot entry and the entry rebuilt from the journal.
+fn compare(run_id: &str, entry: &RunSummary, rebuilt: &RunSummary) -> Vec<Difference> {
+    let mut differences = Vec::new();
+    if entry.status != rebuilt.status {
+        differences.push(Difference::RunStatus {
+            run_id: run_id.to_string(),
+            snapshot: entry.status,
+            journal: rebuilt.status,
+        });
+    }
+    let task_refs: BTreeSet<&String> = entry.tasks.keys().chain(rebuilt.tasks.keys()).collect();
+    for task_ref in task_refs {
+        let view = |s: &RunSummary| {
+            s.tasks.get(task_ref).map(|t| TaskView {
+                status: t.status,
+                attempt: t.attempt,
+            })
+        };
+        let (snapshot, journal) = (view(entry), view(rebuilt));
+        if snapshot != journal {
+            differences.push(Difference::Task {
+                run_id: run_id.to_string(),
+                task_ref: task_ref.clone(),
+                snapshot,
+                journal,
+            });
+        }
+    }
+    let mut fields = Vec::new();
+    let checks = [
+        ("workflow", entry.workflow == rebuilt.workflow),
+        ("source", entry.source == rebuilt.source),
+        ("journal", entry.journal == rebuilt.journal),
+        ("started_at", entry.started_at == rebuilt.started_at),
+        ("ended_at", entry.ended_at == rebuilt.ended_at),
+        ("output", entry.output == rebuilt.output),
+        ("failure", entry.failure == rebuilt.failure),
+    ];
+    fields.extend(
+        checks
+            .iter()
+            .filter(|(_, same)| !same)
+            .map(|(name, _)| (*name).to_string()),
+    );
+    // Same statuses and attempts, other task details (agent, reason, times) differ.
+    if entry.tasks != rebuilt.tasks
+        && differences
+            .iter()
+            .all(|d| !matches!(d, Difference::Task { .. }))
+    {
+        fields.push("tasks".to_string());
+    }
+    if !fields.is_empty() {
+        differences.push(Difference::RunFields {
+            run_id: run_id.to_string(),
+            fields,
+        });
+    }
+    differences
+}
+
+/// Task messages in inboxes (or `claimed/`) and replies in outboxes whose run has ended.
+fn find_stuck_mail(
+    station: &Station,
+    truth: &Truth,
+    options: Options,
+) -> Result<Vec<StuckMail>, MaintenanceError> {
+    let ended = |run_id: &str| {
+        truth
+            .runs
+            .get(run_id)
+            .map(|r| r.status)
+            .filter(|s| *s != RunStatus::Running)
+    };
+    let mut stuck = Vec::new();
+    for agent in agent_names(station)? {
+        let inbox = station.inbox(&agent);
+        for dir in [inbox.clone(), inbox.join(CLAIMED)] {
+            for path in list(&dir)? {
+                let Ok(message) = TaskMessage::read(&path) else {
+                    continue;
+                };
+                let Some(status) = ended(&message.run_id) else {
+                    continue;
+                };
+                let mut mail = StuckMail {
+                    agent: agent.clone(),
+                    kind: MailKind::TaskMessage,
+                    file: station.relative(&path),
+                    run_id: message.run_id,
+                    run_status: status,
+                    moved_to: None,
+                    left_because: None,
+                };
+                if options.repair {
+                    match archive_message(&path, &inbox) {
+                        Ok(target) => mail.moved_to = Some(station.relative(&target)),
+                        Err(reason) => mail.left_because = Some(reason),
+                    }
+                }
+                stuck.push(mail);
+            }
+        }
+        for path in list(&station.outbox(&agent))? {
+            let Ok(reply) = Reply::read(&path) else {
+                continue;
+            };
+            let Some(run_id) = reply
+                .run_id
+                .clone()
+                .or_else(|| truth.task_runs.get(&reply.task_id).cloned())
+            else {
+                continue;
+            };
+            let Some(status) = ended(&run_id) else {
+                continue;
+            };
+            let mut mail = StuckMail {
+                agent: agent.clone(),
+                kind: MailKind::Reply,
+                file: station.relative(&path),
+                run_id: run_id.clone(),
+                run_status: status,
+                moved_to: None,
+                left_because: None,
+            };
+            if options.repair {
+                let reason = format!(
+                    "the run {run_id} had already ended {status} when `3ox doctor --repair` found this reply"
+                );
+                match reply::reject(&path, &reason, Utc::now()) {
+                    Ok(target) => mail.moved_to = Some(station.relative(&target)),
+                    Err(e) => mail.left_because = Some(e.to_string()),
+                }
+            }
+            stuck.push(mail);
+        }
+    }
+    Ok(stuck)
+}
+
+fn list(dir: &Path) -> Result<Vec<PathBuf>, MaintenanceError> {
+    match mailbox::list_mail(dir) {
+        Ok(files) => Ok(files),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(io_err("list", dir)(e)),
+    }
+}
+
+/// Moves a task message of an ended run into `1N.3OX/done/`, unless a worker still holds it
+/// (a claimed message being worked on is locked by its worker).
+fn archive_message(path: &Path, inbox: &Path) -> Result<PathBuf, String> {
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => return Err("a worker is still working on it".to_string()),
+        Err(TryLockError::Error(e)) => return Err(e.to_string()),
+    }
+    // Let go before the rename: Windows does not rename open files.
+    drop(file);
+    let done = inbox.join(DONE);
+    std::fs::create_dir_all(&done).map_err(|e| e.to_string())?;
+    let target = done.join(path.file_name().unwrap_or_default());
+    if target.exists() {
+        return Err(format!("{} already exists", target.display()));
+    }
+    std::fs::rename(path, &target).map_err(|e| e.to_string())?;
+    Ok(target)
+}
