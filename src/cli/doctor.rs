@@ -52,8 +52,9 @@ fn print_report(report: &Report, repair: bool) {
     for journal in &report.journals {
         match &journal.verdict {
             Verdict::Ok { records, status } => println!(
-                "  OK         {} ({records} records, {})",
+                "  OK         {} ({}, {})",
                 journal.run_id,
+                count(*records, "record"),
                 status_text(*status)
             ),
             Verdict::TornTail {
@@ -66,7 +67,8 @@ fn print_report(report: &Report, repair: bool) {
             } => {
                 println!("  TORN TAIL  {} at byte {offset}: {problem}", journal.file);
                 println!(
-                    "             {records} complete records before it, {}",
+                    "             {} before it, {}",
+                    count(*records, "complete record"),
                     status_text(*status)
                 );
                 if *repaired {
@@ -99,14 +101,17 @@ fn print_report(report: &Report, repair: bool) {
             "matches the journals".to_string()
         }
         SnapshotFound::Present => format!(
-            "{} differences from the journals",
-            snapshot.differences.len()
+            "{} from the journals",
+            count(snapshot.differences.len(), "difference")
         ),
         SnapshotFound::Missing => "missing".to_string(),
         SnapshotFound::Unreadable => "unreadable".to_string(),
     };
     let action = if snapshot.rewritten {
-        format!("; rebuilt from the journals ({} runs)", snapshot.runs)
+        format!(
+            "; rebuilt from the journals ({})",
+            count(snapshot.runs, "run")
+        )
     } else {
         String::new()
     };
@@ -140,11 +145,21 @@ fn print_report(report: &Report, repair: bool) {
     }
     match (report.problems, report.repaired) {
         (0, 0) => println!("doctor: all good"),
-        (0, repaired) => println!("doctor: all good after {repaired} repairs"),
+        (0, repaired) => println!("doctor: all good after {}", count(repaired, "repair")),
         (problems, _) if !repair => println!(
-            "doctor: {problems} problems; `3ox doctor --repair` fixes torn tails and stuck mail, never corrupt journals"
+            "doctor: {}; `3ox doctor --repair` fixes torn tails and stuck mail, never corrupt journals",
+            count(problems, "problem")
         ),
-        (problems, _) => println!("doctor: {problems} problems left"),
+        (problems, _) => println!("doctor: {} left", count(problems, "problem")),
+    }
+}
+
+/// `1 run`, `2 runs`.
+fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
 }
 

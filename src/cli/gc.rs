@@ -88,7 +88,7 @@ fn print_report(report: &Report, older_than: std::time::Duration) {
     }
     let s = &report.summary;
     println!(
-        "{prefix}older than {}: {} runs archived, {} deleted, {} mail files removed, {} bytes freed; kept {} running and {} younger runs",
+        "{prefix}older than {}: runs {} archived, {} deleted; mail {} removed; {} bytes freed; kept {} running and {} younger runs",
         humantime::format_duration(older_than),
         s.runs_archived,
         s.runs_deleted,

@@ -414,7 +414,7 @@ fn gc_archives_only_finished_runs_that_ended_before_the_limit() {
     let out = env.run(&["gc", "--older-than", "30d"]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     assert!(
-        stdout(&out).contains("2 runs archived, 0 deleted"),
+        stdout(&out).contains("runs 2 archived, 0 deleted; mail 0 removed"),
         "{}",
         stdout(&out)
     );
