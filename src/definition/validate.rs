@@ -165,7 +165,7 @@ impl Site<'_> {
     /// How the task is named in messages.
     fn label(&self) -> String {
         match self.reference().or_else(|| self.str_field("name")) {
-            Some(name) => format!("task `{name}`"),
+            Some(name) => format!("task `{}`", name.escape_debug()),
             None => "this task".to_string(),
         }
     }
@@ -430,7 +430,11 @@ impl<'a> Validator<'a> {
                     format!("{} has no `{field}`", site.label()),
                     Some(hint.to_string()),
                 ),
-                Some(Value::String(s)) if !s.trim().is_empty() => {}
+                Some(Value::String(s)) if !s.trim().is_empty() => {
+                    if field == "taskReferenceName" {
+                        self.plain_name(site, field, s);
+                    }
+                }
                 Some(other) => self.error(
                     &site.field_pointer(field),
                     format!(
@@ -517,6 +521,11 @@ impl<'a> Validator<'a> {
                 ),
             );
         }
+        if let Some(Value::String(agent)) = site.task.get("agent")
+            && !agent.trim().is_empty()
+        {
+            self.plain_name(site, "agent", agent);
+        }
         if let Some(description) = site.task.get("description")
             && !matches!(description, Value::String(_) | Value::Null)
         {
@@ -544,6 +553,20 @@ impl<'a> Validator<'a> {
                     "write one `key: value` per input, e.g. `folder: ${workflow.input.folder}`"
                         .into(),
                 ),
+            );
+        }
+    }
+
+    /// An agent name is a folder under `agents/`, and a task reference names the task in
+    /// messages, journals and terminals: both must be plain names (see
+    /// [`crate::mailbox::name_problem`]), so none can leave the station or garble a line.
+    fn plain_name(&mut self, site: &Site<'_>, field: &str, name: &str) {
+        if let Some(problem) = crate::mailbox::name_problem(name) {
+            let shown: String = name.escape_debug().collect();
+            self.error(
+                &site.field_pointer(field),
+                format!("`{field}: {shown}` is not usable as a name: {problem}"),
+                Some("use letters, digits, `-` and `_`, e.g. `check_folder`".into()),
             );
         }
     }
@@ -1613,6 +1636,55 @@ outputParameters:
         let text = "name: x\ntasks:\n  - name: a\n    taskReferenceName: a\n    retryCount: many\n    taskDefinition:\n      retryLogic: RANDOM\n";
         let lines: Vec<usize> = found(text).iter().map(|d| d.0).collect();
         assert_eq!(lines, vec![5, 7]);
+    }
+
+    #[test]
+    fn agent_names_and_references_must_be_plain_names() {
+        for (bad, problem) in [
+            ("../x", "path separator"),
+            ("'..'", "starts with `.`"),
+            ("a/b", "path separator"),
+            ("/etc", "path separator"),
+            ("\"a\\x1bb\"", "control character"),
+            ("\"a\\nb\"", "control character"),
+            ("'C:x'", "`:`"),
+        ] {
+            let text = format!(
+                "name: x\ntasks:\n  - name: a\n    taskReferenceName: {bad}\n    agent: {bad}\n"
+            );
+            let found = found(&text);
+            assert_eq!(found.len(), 2, "{bad}: {found:?}");
+            assert_eq!((found[0].0, found[1].0), (4, 5), "{bad}: {found:?}");
+            for (_, _, message) in &found {
+                assert!(
+                    message.contains("is not usable as a name") && message.contains(problem),
+                    "{bad}: {message}"
+                );
+                assert!(
+                    !message.chars().any(char::is_control),
+                    "the message stays on one line: {message:?}"
+                );
+            }
+        }
+        assert_eq!(
+            found(
+                "name: x\ntasks:\n  - {name: a, taskReferenceName: check-1_b, agent: checker.v2}\n"
+            ),
+            vec![]
+        );
+    }
+
+    #[test]
+    fn sub_workflows_are_not_supported_yet_so_none_can_recurse() {
+        let d = one(
+            "name: loop\ntasks:\n  - name: again\n    taskReferenceName: again\n    type: SUB_WORKFLOW\n    subWorkflowParam: {name: loop}\n",
+        );
+        assert!(
+            d.message
+                .contains("task type `SUB_WORKFLOW` is not supported yet"),
+            "{}",
+            d.message
+        );
     }
 
     #[test]

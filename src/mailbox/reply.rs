@@ -3,7 +3,8 @@
 //! Parsing is strict about what matters and says exactly what is wrong: a reply that is not
 //! YAML, is too large, lacks `task_id` or `status`, has an unknown status or an unknown field
 //! is refused with a reason. The orchestrator then moves it into `rejected/` with a
-//! `<name>.why.yaml` note beside it (see [`write_rejection_note`]) and journals the refusal.
+//! `<name>.why.yaml` note beside it (see [`reject`]) and journals the refusal. Every refusal
+//! is listed in `docs/bad-input.md`.
 
 use std::io::Read;
 use std::path::Path;
@@ -63,13 +64,27 @@ fn empty_object() -> Value {
 impl Reply {
     /// Parses reply text; the error is the reason given to the sender.
     pub fn parse(text: &str) -> Result<Reply, String> {
-        let value: Value = serde_yaml::from_str(text).map_err(|e| format!("not valid YAML: {e}"))?;
+        Reply::parse_unclipped(text).map_err(clip)
+    }
+
+    fn parse_unclipped(text: &str) -> Result<Reply, String> {
+        if text.trim().is_empty() {
+            return Err("the file is empty; a reply is a YAML mapping: copy the `reply.form` section of the task message".to_string());
+        }
+        super::yaml::check(text)?;
+        let value: Value =
+            serde_yaml::from_str(text).map_err(|e| format!("not valid YAML: {e}"))?;
         if !value.is_object() {
-            return Err("a reply must be a YAML mapping with task_id, status, output and reason".to_string());
+            return Err(
+                "a reply must be a YAML mapping with task_id, status, output and reason"
+                    .to_string(),
+            );
         }
         for field in ["task_id", "status"] {
             if value.get(field).is_none() {
-                return Err(format!("the reply has no `{field}` field; copy the `reply.form` section of the task message"));
+                return Err(format!(
+                    "the reply has no `{field}` field; copy the `reply.form` section of the task message"
+                ));
             }
         }
         let reply: Reply = serde_json::from_value(value).map_err(|e| {
@@ -80,8 +95,16 @@ impl Reply {
                 text
             }
         })?;
+        if let Some(problem) = super::name_problem(&reply.task_id) {
+            return Err(format!(
+                "`task_id` is not a task id: {problem}; copy it from the task message"
+            ));
+        }
         if reply.version != REPLY_VERSION {
-            return Err(format!("reply version {} is not supported; write version: {REPLY_VERSION}", reply.version));
+            return Err(format!(
+                "reply version {} is not supported; write version: {REPLY_VERSION}",
+                reply.version
+            ));
         }
         if !reply.output.is_object() && !reply.output.is_null() {
             return Err("`output` must be a mapping (key: value pairs)".to_string());
@@ -89,8 +112,21 @@ impl Reply {
         Ok(reply)
     }
 
-    /// Reads and parses a reply file.
+    /// Reads and parses a reply file. A file whose name holds a control character or is not
+    /// UTF-8 is refused unread: such names garble listings, logs and terminals.
     pub fn read(path: &Path) -> Result<Reply, String> {
+        let name = path.file_name().unwrap_or_default();
+        match name.to_str() {
+            None => {
+                return Err(
+                    "the file name is not UTF-8; name replies `<task_id>.reply.yaml`".to_string(),
+                );
+            }
+            Some(name) if name.chars().any(char::is_control) => {
+                return Err("the file name contains a control character (a line break, an escape, ...); name replies `<task_id>.reply.yaml`".to_string());
+            }
+            Some(_) => {}
+        }
         Reply::parse(&read_limited(path)?)
     }
 
@@ -99,21 +135,71 @@ impl Reply {
     }
 }
 
-/// Reads a mailbox file as text, refusing anything that is not a plain file or is larger than
-/// [`super::MAX_FILE_BYTES`].
+/// Longest reason 3ox writes into a note or the journal: serde quotes what it refuses, and a
+/// refused value may be megabytes long.
+const MAX_REASON_CHARS: usize = 1000;
+
+fn clip(reason: String) -> String {
+    match reason.char_indices().nth(MAX_REASON_CHARS) {
+        Some((end, _)) => format!("{}... (cut)", &reason[..end]),
+        None => reason,
+    }
+}
+
+/// Reads a mailbox file as UTF-8 text, refusing anything that is not a plain file (a symlink
+/// is not followed, a FIFO is not opened), is larger than [`super::MAX_FILE_BYTES`], or is
+/// not UTF-8 (UTF-16, as Windows PowerShell 5 writes with `>`, is named as such). A UTF-8
+/// byte order mark is dropped.
 pub fn read_limited(path: &Path) -> Result<String, String> {
     let meta = std::fs::symlink_metadata(path).map_err(|e| format!("cannot read the file: {e}"))?;
-    if !meta.file_type().is_file() {
-        return Err("not a plain file (symlinks, FIFOs and folders are not read)".to_string());
+    let kind = meta.file_type();
+    if !kind.is_file() {
+        let what = if kind.is_symlink() {
+            "a symlink"
+        } else if kind.is_dir() {
+            "a folder"
+        } else {
+            "not a plain file (a FIFO, socket or device)"
+        };
+        return Err(format!(
+            "{what}: only plain files are read (symlinks are not followed, FIFOs not opened)"
+        ));
     }
+    let too_large = |len: u64| {
+        format!(
+            "the file has {len} bytes; the limit is {} (put large data in a file of the station and reply with its path)",
+            super::MAX_FILE_BYTES
+        )
+    };
     if meta.len() > super::MAX_FILE_BYTES {
-        return Err(format!("the file has {} bytes; the limit is {}", meta.len(), super::MAX_FILE_BYTES));
+        return Err(too_large(meta.len()));
     }
-    let mut text = String::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(super::MAX_FILE_BYTES + 1).read_to_string(&mut text))
-        .map_err(|e| format!("cannot read the file as UTF-8 text: {e}"))?;
-    Ok(text)
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read the file: {e}"))?;
+    // The name may have been swapped for a symlink since it was looked at: read only the file
+    // that was looked at.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        let opened = file
+            .metadata()
+            .map_err(|e| format!("cannot read the file: {e}"))?;
+        if (opened.dev(), opened.ino()) != (meta.dev(), meta.ino()) {
+            return Err("the file was replaced while it was being read; write replies once, then rename them into place".to_string());
+        }
+    }
+    let mut bytes = Vec::new();
+    file.take(super::MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read the file: {e}"))?;
+    if bytes.len() as u64 > super::MAX_FILE_BYTES {
+        return Err(too_large(bytes.len() as u64));
+    }
+    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+        return Err("the file is UTF-16 text; write UTF-8 (in Windows PowerShell 5: `Set-Content -Encoding utf8`, not `>`)".to_string());
+    }
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    String::from_utf8(bytes.to_vec())
+        .map_err(|e| format!("the file is not UTF-8 text ({e}); write replies as UTF-8"))
 }
 
 /// The note written beside a refused file.
@@ -126,17 +212,43 @@ pub struct RejectionNote {
     pub reason: String,
 }
 
-/// Moves a refused reply into `rejected/` and writes `<name>.why.yaml` beside it.
-pub fn reject(path: &Path, reason: &str, now: DateTime<Utc>) -> std::io::Result<std::path::PathBuf> {
-    let moved = super::move_into(path, super::REJECTED)?;
-    let name = moved.file_name().and_then(|n| n.to_str()).unwrap_or("reply").to_string();
-    write_rejection_note(&moved.with_file_name(format!("{name}.why.yaml")), &name, reason, now)?;
+/// Moves a refused reply into `rejected/` and writes `<name>.why.yaml` beside it. The file
+/// keeps its name, with control characters and bytes that are not UTF-8 made `_` (see
+/// [`super::display_name`]); a name already taken there gets a number (`x.2.yaml`), so no
+/// earlier refusal is overwritten.
+pub fn reject(
+    path: &Path,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> std::io::Result<std::path::PathBuf> {
+    let moved = super::move_as(
+        path,
+        super::REJECTED,
+        std::ffi::OsStr::new(&super::display_name(path)),
+    )?;
+    let name = super::display_name(&moved);
+    write_rejection_note(
+        &moved.with_file_name(format!("{name}.why.yaml")),
+        &name,
+        reason,
+        now,
+    )?;
     Ok(moved)
 }
 
 /// Writes a rejection note at `note_path`.
-pub fn write_rejection_note(note_path: &Path, file: &str, reason: &str, now: DateTime<Utc>) -> std::io::Result<()> {
-    let note = RejectionNote { version: 1, file: file.to_string(), rejected_at: now, reason: reason.to_string() };
+pub fn write_rejection_note(
+    note_path: &Path,
+    file: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> std::io::Result<()> {
+    let note = RejectionNote {
+        version: 1,
+        file: file.to_string(),
+        rejected_at: now,
+        reason: reason.to_string(),
+    };
     let text = serde_yaml::to_string(&note).expect("a note always serialises");
     atomic::write(note_path, text.as_bytes(), Durability::Relaxed)
 }
@@ -147,18 +259,142 @@ mod tests {
 
     #[test]
     fn a_complete_reply_parses() {
-        let r = Reply::parse("version: 1\ntask_id: T1\nstatus: COMPLETED\noutput: {n: 2}\n").unwrap();
+        let r =
+            Reply::parse("version: 1\ntask_id: T1\nstatus: COMPLETED\noutput: {n: 2}\n").unwrap();
         assert_eq!(r.status, ReplyStatus::Completed);
         assert_eq!(r.output["n"], 2);
     }
 
     #[test]
     fn bad_replies_say_why() {
-        assert!(Reply::parse("task_id: [").unwrap_err().contains("not valid YAML"));
-        assert!(Reply::parse("status: COMPLETED").unwrap_err().contains("`task_id`"));
-        assert!(Reply::parse("task_id: a\nstatus: DONE").unwrap_err().contains("status must be"));
-        assert!(Reply::parse("task_id: a\nstatus: FAILED\nreasn: x").unwrap_err().contains("reasn"));
+        assert!(
+            Reply::parse("task_id: [")
+                .unwrap_err()
+                .contains("not valid YAML")
+        );
+        assert!(
+            Reply::parse("status: COMPLETED")
+                .unwrap_err()
+                .contains("`task_id`")
+        );
+        assert!(
+            Reply::parse("task_id: a\nstatus: DONE")
+                .unwrap_err()
+                .contains("status must be")
+        );
+        assert!(
+            Reply::parse("task_id: a\nstatus: FAILED\nreasn: x")
+                .unwrap_err()
+                .contains("reasn")
+        );
         assert!(Reply::parse("- a\n- b").unwrap_err().contains("mapping"));
-        assert!(Reply::parse("task_id: a\nstatus: COMPLETED\noutput: 3").unwrap_err().contains("output"));
+        assert!(
+            Reply::parse("task_id: a\nstatus: COMPLETED\noutput: 3")
+                .unwrap_err()
+                .contains("output")
+        );
+    }
+
+    #[test]
+    fn odd_replies_say_why() {
+        assert!(Reply::parse("").unwrap_err().contains("the file is empty"));
+        assert!(
+            Reply::parse("task_id: ../../etc/x\nstatus: COMPLETED")
+                .unwrap_err()
+                .contains("not a task id")
+        );
+        assert!(
+            Reply::parse("task_id: a\nstatus: COMPLETED\nversion: 2")
+                .unwrap_err()
+                .contains("version 2 is not supported")
+        );
+        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        assert!(
+            Reply::parse(&deep).is_err(),
+            "deep nesting is refused, not a stack overflow"
+        );
+    }
+
+    #[test]
+    fn a_reason_quoting_a_huge_value_is_cut() {
+        let huge = "x".repeat(100_000);
+        let err = Reply::parse(&format!("task_id: a\nstatus: {huge}\n")).unwrap_err();
+        assert!(
+            err.len() < 1100 && err.ends_with("(cut)"),
+            "{} chars",
+            err.len()
+        );
+    }
+
+    #[test]
+    fn read_limited_refuses_what_is_not_small_plain_utf8() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, bytes: &[u8]| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).unwrap();
+            path
+        };
+        assert_eq!(
+            read_limited(&write("bom.yaml", b"\xEF\xBB\xBFa: 1")).unwrap(),
+            "a: 1"
+        );
+        assert!(
+            read_limited(&write("u16.yaml", b"\xFF\xFEa\0:\0"))
+                .unwrap_err()
+                .contains("UTF-16")
+        );
+        assert!(
+            read_limited(&write("latin1.yaml", b"caf\xE9: 1"))
+                .unwrap_err()
+                .contains("not UTF-8")
+        );
+        let big = write(
+            "big.yaml",
+            &vec![b'a'; super::super::MAX_FILE_BYTES as usize + 1],
+        );
+        assert!(
+            read_limited(&big)
+                .unwrap_err()
+                .contains("the limit is 4194304")
+        );
+        #[cfg(unix)]
+        {
+            let target = write("target.yaml", b"a: 1");
+            let link = dir.path().join("link.yaml");
+            std::os::unix::fs::symlink(&target, &link).unwrap();
+            assert!(read_limited(&link).unwrap_err().starts_with("a symlink"));
+        }
+    }
+
+    #[test]
+    fn a_refused_file_is_moved_under_a_sane_name_and_never_over_another() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = Utc::now();
+        let first = dir.path().join("a\nb\x1b.yaml");
+        std::fs::write(&first, "one").unwrap();
+        assert!(
+            Reply::read(&first)
+                .unwrap_err()
+                .contains("control character")
+        );
+        let moved = reject(&first, "first", now).unwrap();
+        assert_eq!(moved.file_name().unwrap(), "a_b_.yaml");
+        let second = dir.path().join("a_b_.yaml");
+        std::fs::write(&second, "two").unwrap();
+        let moved = reject(&second, "second", now).unwrap();
+        assert_eq!(moved.file_name().unwrap(), "a_b_.2.yaml");
+        let rejected = dir.path().join(crate::mailbox::REJECTED);
+        assert_eq!(
+            std::fs::read_to_string(rejected.join("a_b_.yaml")).unwrap(),
+            "one"
+        );
+        let note: RejectionNote = serde_yaml::from_str(
+            &std::fs::read_to_string(rejected.join("a_b_.2.yaml.why.yaml")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            (note.file.as_str(), note.reason.as_str()),
+            ("a_b_.2.yaml", "second")
+        );
     }
 }

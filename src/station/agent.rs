@@ -9,6 +9,7 @@
 //! ```
 
 use std::collections::BTreeMap;
+use std::io::Read as _;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -61,19 +62,58 @@ fn one_usize() -> usize {
 }
 
 impl AgentConfig {
+    /// Reads an agent.yaml: at most [`crate::mailbox::MAX_FILE_BYTES`], UTF-8, and not a
+    /// document that expands through aliases past [`crate::mailbox::yaml::MAX_EXPANDED_NODES`].
     pub fn read(path: &Path) -> Result<AgentConfig, StationError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| StationError::Io { action: "read", path: path.display().to_string(), source })?;
-        let config: AgentConfig = serde_yaml::from_str(&text)
-            .map_err(|e| StationError::BadAgent { path: path.display().to_string(), message: e.to_string() })?;
+        let bad = |message: String| StationError::BadAgent {
+            path: path.display().to_string(),
+            message,
+        };
+        let io = |source| StationError::Io {
+            action: "read",
+            path: path.display().to_string(),
+            source,
+        };
+        let len = std::fs::metadata(path).map_err(io)?.len();
+        if len > crate::mailbox::MAX_FILE_BYTES {
+            return Err(bad(format!(
+                "the file has {len} bytes; the limit is {}",
+                crate::mailbox::MAX_FILE_BYTES
+            )));
+        }
+        let mut text = String::new();
+        std::fs::File::open(path)
+            .and_then(|f| {
+                f.take(crate::mailbox::MAX_FILE_BYTES)
+                    .read_to_string(&mut text)
+            })
+            .map_err(io)?;
+        crate::mailbox::yaml::check(&text).map_err(bad)?;
+        let config: AgentConfig =
+            serde_yaml::from_str(&text).map_err(|e| StationError::BadAgent {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })?;
         if config.version != 1 {
-            return Err(StationError::BadAgent { path: path.display().to_string(), message: format!("version {} is not supported; write version: 1", config.version) });
+            return Err(StationError::BadAgent {
+                path: path.display().to_string(),
+                message: format!(
+                    "version {} is not supported; write version: 1",
+                    config.version
+                ),
+            });
         }
         if config.concurrency == 0 {
-            return Err(StationError::BadAgent { path: path.display().to_string(), message: "concurrency must be at least 1".into() });
+            return Err(StationError::BadAgent {
+                path: path.display().to_string(),
+                message: "concurrency must be at least 1".into(),
+            });
         }
         if matches!(&config.command, Some(Command::Argv(argv)) if argv.is_empty()) {
-            return Err(StationError::BadAgent { path: path.display().to_string(), message: "command is an empty list".into() });
+            return Err(StationError::BadAgent {
+                path: path.display().to_string(),
+                message: "command is an empty list".into(),
+            });
         }
         Ok(config)
     }
@@ -91,20 +131,47 @@ impl AgentDirectory {
         let dir = station.agents_dir();
         let entries = match std::fs::read_dir(&dir) {
             Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(AgentDirectory::default()),
-            Err(source) => return Err(StationError::Io { action: "list", path: dir.display().to_string(), source }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(AgentDirectory::default());
+            }
+            Err(source) => {
+                return Err(StationError::Io {
+                    action: "list",
+                    path: dir.display().to_string(),
+                    source,
+                });
+            }
         };
         for entry in entries.flatten() {
             let path = entry.path();
             let config_path = path.join("agent.yaml");
-            let Some(name) = entry.file_name().to_str().map(str::to_owned) else { continue };
-            if name.starts_with('.') || !entry.file_type().is_ok_and(|t| t.is_dir()) || !config_path.is_file() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.')
+                || !entry.file_type().is_ok_and(|t| t.is_dir())
+                || !config_path.is_file()
+            {
                 continue;
+            }
+            // The folder name is the agent's name: it goes into messages, journals and paths.
+            let problem = match entry.file_name().to_str() {
+                None => Some("it is not UTF-8"),
+                Some(name) => crate::mailbox::name_problem(name),
+            };
+            if let Some(problem) = problem {
+                return Err(StationError::BadAgent {
+                    path: format!("{}/{}", dir.display(), crate::mailbox::display_name(&path)),
+                    message: format!(
+                        "the folder name is not usable as an agent name: {problem}; rename the folder (letters, digits, `-` and `_` are safe)"
+                    ),
+                });
             }
             let config = AgentConfig::read(&config_path)?;
             for sub in [station.inbox(&name), station.outbox(&name)] {
-                std::fs::create_dir_all(&sub)
-                    .map_err(|source| StationError::Io { action: "create", path: sub.display().to_string(), source })?;
+                std::fs::create_dir_all(&sub).map_err(|source| StationError::Io {
+                    action: "create",
+                    path: sub.display().to_string(),
+                    source,
+                })?;
             }
             agents.insert(name, config);
         }
@@ -116,7 +183,12 @@ impl AgentDirectory {
     }
 
     /// Agents that serve `task_name`, in name order.
-    pub fn serving<'a>(&'a self, task_name: &'a str) -> impl Iterator<Item = (&'a String, &'a AgentConfig)> + 'a {
-        self.agents.iter().filter(move |(_, a)| a.capabilities.iter().any(|c| c == task_name))
+    pub fn serving<'a>(
+        &'a self,
+        task_name: &'a str,
+    ) -> impl Iterator<Item = (&'a String, &'a AgentConfig)> + 'a {
+        self.agents
+            .iter()
+            .filter(move |(_, a)| a.capabilities.iter().any(|c| c == task_name))
     }
 }
