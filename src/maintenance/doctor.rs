@@ -381,7 +381,10 @@ fn check_snapshot(station: &Station, truth: &Truth) -> Result<SnapshotCheck, Mai
             writes.push((run_id, summary));
         }
     }
-    let rewrite = found != SnapshotFound::Present || !writes.is_empty() || !to_remove.is_empty();
+    // A station that never ran anything (no .3ox/ yet) has nothing to rebuild.
+    let nothing_to_write = truth.runs.is_empty() && !station.runtime_dir().is_dir();
+    let rewrite = !nothing_to_write
+        && (found != SnapshotFound::Present || !writes.is_empty() || !to_remove.is_empty());
     if rewrite {
         snapshot::update(station, writes).map_err(io_err("write", &path))?;
         snapshot::remove(station, &to_remove).map_err(io_err("write", &path))?;
@@ -494,7 +497,9 @@ fn find_stuck_mail(
                 if options.repair {
                     match archive_message(&path, &inbox) {
                         Ok(target) => mail.moved_to = Some(station.relative(&target)),
-                        Err(reason) => mail.left_because = Some(reason),
+                        // Another process (an orchestrator archiving it) was quicker.
+                        Err(MoveError::Gone) => continue,
+                        Err(MoveError::Left(reason)) => mail.left_because = Some(reason),
                     }
                 }
                 stuck.push(mail);
@@ -529,6 +534,8 @@ fn find_stuck_mail(
                 );
                 match reply::reject(&path, &reason, Utc::now()) {
                     Ok(target) => mail.moved_to = Some(station.relative(&target)),
+                    // Another run's orchestrator refused it first.
+                    Err(_) if std::fs::symlink_metadata(&path).is_err() => continue,
                     Err(e) => mail.left_because = Some(e.to_string()),
                 }
             }
@@ -546,23 +553,47 @@ fn list(dir: &Path) -> Result<Vec<PathBuf>, MaintenanceError> {
     }
 }
 
+/// Why a task message was not moved.
+enum MoveError {
+    /// It is no longer there: somebody else moved it.
+    Gone,
+    Left(String),
+}
+
+impl From<std::io::Error> for MoveError {
+    fn from(e: std::io::Error) -> MoveError {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            MoveError::Gone
+        } else {
+            MoveError::Left(e.to_string())
+        }
+    }
+}
+
 /// Moves a task message of an ended run into `1N.3OX/done/`, unless a worker still holds it
 /// (a claimed message being worked on is locked by its worker).
-fn archive_message(path: &Path, inbox: &Path) -> Result<PathBuf, String> {
-    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+fn archive_message(path: &Path, inbox: &Path) -> Result<PathBuf, MoveError> {
+    let file = std::fs::File::open(path)?;
     match file.try_lock() {
         Ok(()) => {}
-        Err(TryLockError::WouldBlock) => return Err("a worker is still working on it".to_string()),
-        Err(TryLockError::Error(e)) => return Err(e.to_string()),
+        Err(TryLockError::WouldBlock) => {
+            return Err(MoveError::Left(
+                "a worker is still working on it".to_string(),
+            ));
+        }
+        Err(TryLockError::Error(e)) => return Err(MoveError::Left(e.to_string())),
     }
     // Let go before the rename: Windows does not rename open files.
     drop(file);
     let done = inbox.join(DONE);
-    std::fs::create_dir_all(&done).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&done).map_err(|e| MoveError::Left(e.to_string()))?;
     let target = done.join(path.file_name().unwrap_or_default());
     if target.exists() {
-        return Err(format!("{} already exists", target.display()));
+        return Err(MoveError::Left(format!(
+            "{} already exists",
+            target.display()
+        )));
     }
-    std::fs::rename(path, &target).map_err(|e| e.to_string())?;
+    std::fs::rename(path, &target)?;
     Ok(target)
 }

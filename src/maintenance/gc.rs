@@ -334,6 +334,9 @@ fn collect_mail(
                 if !options.dry_run
                     && let Err(e) = std::fs::remove_file(&path)
                 {
+                    if e.kind() == std::io::ErrorKind::NotFound {
+                        continue;
+                    }
                     report.problems.push(Problem {
                         file: station.relative(&path),
                         problem: format!("cannot remove: {e}"),

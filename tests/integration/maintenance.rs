@@ -580,3 +580,20 @@ fn gc_refuses_a_bad_duration_and_both_dispositions() {
     );
     assert_eq!(env.run(&["gc"]).status.code(), Some(2));
 }
+
+#[test]
+fn doctor_and_gc_find_nothing_to_do_in_a_fresh_station() {
+    let env = TestEnv::new();
+    let (code, report) = json_of(&env, &["doctor", "--json"]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(
+        (&report["journals"], &report["problems"]),
+        (&json!([]), &json!(0))
+    );
+    let (code, report) = json_of(&env, &["gc", "--older-than", "0s", "--json"]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(
+        report["summary"],
+        json!({"runs_archived": 0, "runs_deleted": 0, "files_removed": 0, "bytes_freed": 0})
+    );
+}
