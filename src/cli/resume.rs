@@ -1,8 +1,96 @@
-//! `3ox resume` (being written).
+//! `3ox resume [RUN]`: take over runs after a crash and drive them to their end.
+//!
+//! With a run id, that run (refused when another process drives it); without, every run that
+//! is RUNNING in its journal and that nobody drives, side by side.
+
+use std::path::Path;
+
+use anyhow::Context as _;
+
+use super::run::{DriveArgs, exit_code, outcome_json, report, runtime_with_stop};
+use crate::orchestrator::{self, Control, OrchestratorError, RunOutcome, managed::ManagedAgents};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The run to resume (default: every run nobody drives).
+    pub run: Option<String>,
+    #[command(flatten)]
+    pub drive: DriveArgs,
+}
 
-pub fn run(_station: Option<&std::path::Path>, _args: Args) -> anyhow::Result<u8> {
-    anyhow::bail!("3ox resume is not available in this build")
+pub fn run(station_flag: Option<&Path>, args: Args) -> anyhow::Result<u8> {
+    let station = super::station(station_flag)?;
+    station.prepare_runtime()?;
+    let agents = station.agents()?;
+    let runs = match &args.run {
+        Some(run) => vec![run.clone()],
+        None => orchestrator::running_runs(&station)?,
+    };
+    if runs.is_empty() {
+        eprintln!("no run to resume: every run of this station has ended");
+        return Ok(super::EXIT_OK);
+    }
+    let options = args.drive.options();
+    let (runtime, mut control) = runtime_with_stop()?;
+    let results: Vec<(String, Result<RunOutcome, OrchestratorError>)> = runtime.block_on(async {
+        let managed = if options.start_agents { Some(ManagedAgents::start(&station, &agents).context("cannot start the managed agents")?) } else { None };
+        let mut stops = Vec::new();
+        let mut tasks = tokio::task::JoinSet::new();
+        for run_id in runs {
+            let (stop, rx) = tokio::sync::mpsc::channel(1);
+            stops.push(stop);
+            let (station, agents, options) = (station.clone(), agents.clone(), options.clone());
+            tasks.spawn(async move {
+                let outcome = orchestrator::resume_run(&station, agents, &run_id, options, rx).await;
+                (run_id, outcome)
+            });
+        }
+        let mut results = Vec::new();
+        loop {
+            tokio::select! {
+                Some(Control::Stop) = control.recv() => for stop in &stops { let _ = stop.send(Control::Stop).await; },
+                joined = tasks.join_next() => match joined {
+                    Some(Ok(result)) => results.push(result),
+                    Some(Err(e)) => anyhow::bail!("a run's driver failed: {e}"),
+                    None => break,
+                },
+            }
+        }
+        if let Some(managed) = managed {
+            managed.stop().await;
+        }
+        anyhow::Ok(results)
+    })?;
+    let single = args.run.is_some();
+    let mut code = super::EXIT_OK;
+    let mut documents = Vec::new();
+    for (run_id, result) in results {
+        match result {
+            Ok(outcome) => {
+                code = code.max(exit_code(&outcome));
+                if args.drive.json {
+                    documents.push(outcome_json(&outcome));
+                } else {
+                    report(&outcome, false)?;
+                }
+            }
+            Err(e @ (OrchestratorError::Owned { .. } | OrchestratorError::NoSuchRun { .. }))
+                if single =>
+            {
+                eprintln!("error: {e}");
+                return Ok(super::EXIT_USAGE);
+            }
+            Err(e @ OrchestratorError::Owned { .. }) => eprintln!("skipped: {e}"),
+            Err(e) => return Err(e).with_context(|| format!("run {run_id} stopped")),
+        }
+    }
+    if args.drive.json {
+        let doc = if single {
+            documents.pop().unwrap_or_default()
+        } else {
+            serde_json::Value::Array(documents)
+        };
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    }
+    Ok(code)
 }

@@ -12,8 +12,9 @@ use crate::engine::RunStatus;
 use crate::mailbox::atomic::Durability;
 use crate::orchestrator::{self, Control, OrchestratorError, RunOptions, RunOutcome, progress};
 
+/// The workflow to start and its input (shared by `run` and `start`).
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub struct StartArgs {
     /// The workflow file (YAML or JSON).
     pub workflow: PathBuf,
     /// An input value; VALUE is read as YAML, so `n=3`, `folders=[a, b]` and `on=true` keep
@@ -23,6 +24,11 @@ pub struct Args {
     /// A YAML or JSON file with a mapping of inputs (applied before --input values).
     #[arg(long, value_name = "FILE")]
     pub input_file: Option<PathBuf>,
+}
+
+/// How a foreground drive shows itself (shared by `run`, `resume` and `up`).
+#[derive(Debug, clap::Args)]
+pub struct DriveArgs {
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -38,44 +44,115 @@ pub struct Args {
     pub relaxed: bool,
 }
 
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub start: StartArgs,
+    #[command(flatten)]
+    pub drive: DriveArgs,
+}
+
+/// A loaded workflow with its input and where it came from.
+pub struct Prepared {
+    pub workflow: crate::definition::WorkflowDef,
+    pub input: Value,
+    pub source: String,
+}
+
+impl StartArgs {
+    /// Loads and validates the workflow and collects the input; `Err(code)` when the workflow
+    /// is invalid (the diagnostics are already printed).
+    pub fn prepare(
+        &self,
+        station: &crate::station::Station,
+    ) -> anyhow::Result<Result<Prepared, u8>> {
+        let workflow = match definition::load_file(&self.workflow) {
+            Ok(workflow) => workflow,
+            Err(LoadError::Invalid { path, diagnostics }) => {
+                for diagnostic in &diagnostics {
+                    eprintln!("{}", diagnostic.render());
+                }
+                eprintln!("error: {path} is not a valid workflow; nothing was started");
+                return Ok(Err(super::EXIT_USAGE));
+            }
+            Err(e @ LoadError::Io { .. }) => return Err(e.into()),
+        };
+        let input = collect_input(self)?;
+        let source = station.relative(
+            &std::path::absolute(&self.workflow).unwrap_or_else(|_| self.workflow.clone()),
+        );
+        Ok(Ok(Prepared {
+            workflow,
+            input,
+            source,
+        }))
+    }
+}
+
+impl DriveArgs {
+    pub fn options(&self) -> RunOptions {
+        let mode = if self.quiet || self.json {
+            progress::Mode::Quiet
+        } else if std::io::stderr().is_terminal() {
+            progress::Mode::Live
+        } else {
+            progress::Mode::Plain
+        };
+        RunOptions {
+            durability: if self.relaxed {
+                Durability::Relaxed
+            } else {
+                Durability::Durable
+            },
+            progress: mode,
+            start_agents: !self.no_agents,
+            ..RunOptions::default()
+        }
+    }
+}
+
+/// A multi-threaded runtime with a Ctrl-C watcher; the receiver gets `Control::Stop` on Ctrl-C.
+pub fn runtime_with_stop() -> anyhow::Result<(
+    tokio::runtime::Runtime,
+    tokio::sync::mpsc::Receiver<Control>,
+)> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let (stop, control) = tokio::sync::mpsc::channel(1);
+    runtime.spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            let _ = stop.send(Control::Stop).await;
+        }
+    });
+    Ok((runtime, control))
+}
+
+/// The exit code for how a run ended.
+pub fn exit_code(outcome: &RunOutcome) -> u8 {
+    match outcome.status {
+        RunStatus::Completed => super::EXIT_OK,
+        RunStatus::Failed => super::EXIT_FAILED,
+        RunStatus::Running => super::EXIT_INTERRUPTED,
+    }
+}
+
 pub fn run(station_flag: Option<&Path>, args: Args) -> anyhow::Result<u8> {
     let station = super::station(station_flag)?;
-    let workflow = match definition::load_file(&args.workflow) {
-        Ok(workflow) => workflow,
-        Err(LoadError::Invalid { path, diagnostics }) => {
-            for diagnostic in &diagnostics {
-                eprintln!("{}", diagnostic.render());
-            }
-            eprintln!("error: {path} is not a valid workflow; nothing was started");
-            return Ok(super::EXIT_USAGE);
-        }
-        Err(e @ LoadError::Io { .. }) => return Err(e.into()),
+    let Prepared {
+        workflow,
+        input,
+        source,
+    } = match args.start.prepare(&station)? {
+        Ok(prepared) => prepared,
+        Err(code) => return Ok(code),
     };
-    let input = collect_input(&args)?;
-    let source = station.relative(&std::path::absolute(&args.workflow).unwrap_or_else(|_| args.workflow.clone()));
-    let mode = if args.quiet || args.json {
-        progress::Mode::Quiet
-    } else if std::io::stderr().is_terminal() {
-        progress::Mode::Live
-    } else {
-        progress::Mode::Plain
-    };
-    let options = RunOptions {
-        durability: if args.relaxed { Durability::Relaxed } else { Durability::Durable },
-        progress: mode,
-        start_agents: !args.no_agents,
-        ..RunOptions::default()
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
-    let outcome = runtime.block_on(async {
-        let (stop, control) = tokio::sync::mpsc::channel(1);
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                let _ = stop.send(Control::Stop).await;
-            }
-        });
-        orchestrator::run_workflow(&station, workflow, source, input, options, control).await
-    });
+    let options = args.drive.options();
+    let (runtime, control) = runtime_with_stop()?;
+    let outcome = runtime.block_on(orchestrator::run_workflow(
+        &station, workflow, source, input, options, control,
+    ));
     let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(OrchestratorError::Refused(reason)) => {
@@ -84,51 +161,59 @@ pub fn run(station_flag: Option<&Path>, args: Args) -> anyhow::Result<u8> {
         }
         Err(e) => return Err(e).context("the run stopped"),
     };
-    report(&outcome, args.json)?;
-    Ok(match outcome.status {
-        RunStatus::Completed => super::EXIT_OK,
-        RunStatus::Failed => super::EXIT_FAILED,
-        RunStatus::Running => super::EXIT_INTERRUPTED,
-    })
+    report(&outcome, args.drive.json)?;
+    Ok(exit_code(&outcome))
 }
 
 /// The run's input: `--input-file`, then each `--input`.
-fn collect_input(args: &Args) -> anyhow::Result<Value> {
+fn collect_input(args: &StartArgs) -> anyhow::Result<Value> {
     let mut input = Map::new();
     if let Some(file) = &args.input_file {
-        let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-        match serde_yaml::from_str::<Value>(&text).with_context(|| format!("{} is not YAML", file.display()))? {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        match serde_yaml::from_str::<Value>(&text)
+            .with_context(|| format!("{} is not YAML", file.display()))?
+        {
             Value::Object(map) => input.extend(map),
             Value::Null => {}
-            _ => bail!("{} must hold a mapping of input names to values", file.display()),
+            _ => bail!(
+                "{} must hold a mapping of input names to values",
+                file.display()
+            ),
         }
     }
     for pair in &args.inputs {
         let Some((key, value)) = pair.split_once('=') else {
             bail!("--input `{pair}` is not KEY=VALUE");
         };
-        let value = serde_yaml::from_str::<Value>(value).unwrap_or_else(|_| Value::String(value.to_string()));
+        let value = serde_yaml::from_str::<Value>(value)
+            .unwrap_or_else(|_| Value::String(value.to_string()));
         input.insert(key.trim().to_string(), value);
     }
     Ok(Value::Object(input))
 }
 
-fn report(outcome: &RunOutcome, json: bool) -> anyhow::Result<()> {
+/// A run's outcome as the JSON document `--json` prints.
+pub fn outcome_json(outcome: &RunOutcome) -> Value {
+    serde_json::json!({
+        "run_id": outcome.run_id,
+        "workflow": outcome.workflow,
+        "status": outcome.status,
+        "output": outcome.output,
+        "failed_task": outcome.failure.as_ref().and_then(|f| f.task_ref.clone()),
+        "failed_attempt": outcome.failed_attempt,
+        "reason": outcome.failure.as_ref().map(|f| f.reason.clone()),
+        "elapsed_ms": u64::try_from(outcome.elapsed.as_millis()).unwrap_or(u64::MAX),
+        "tasks": outcome.tasks,
+        "retries": outcome.retries,
+        "journal": outcome.journal,
+    })
+}
+
+/// Prints how a run ended: text, or JSON with `json`.
+pub fn report(outcome: &RunOutcome, json: bool) -> anyhow::Result<()> {
     if json {
-        let doc = serde_json::json!({
-            "run_id": outcome.run_id,
-            "workflow": outcome.workflow,
-            "status": outcome.status,
-            "output": outcome.output,
-            "failed_task": outcome.failure.as_ref().and_then(|f| f.task_ref.clone()),
-            "failed_attempt": outcome.failed_attempt,
-            "reason": outcome.failure.as_ref().map(|f| f.reason.clone()),
-            "elapsed_ms": outcome.elapsed.as_millis() as u64,
-            "tasks": outcome.tasks,
-            "retries": outcome.retries,
-            "journal": outcome.journal,
-        });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        println!("{}", serde_json::to_string_pretty(&outcome_json(outcome))?);
         return Ok(());
     }
     let retries = match outcome.retries {
@@ -136,13 +221,25 @@ fn report(outcome: &RunOutcome, json: bool) -> anyhow::Result<()> {
         1 => ", 1 retry".to_string(),
         n => format!(", {n} retries"),
     };
-    println!("run {} {} in {:.2}s ({} tasks{retries})", outcome.run_id, outcome.status, outcome.elapsed.as_secs_f64(), outcome.tasks);
+    println!(
+        "run {} {} in {:.2}s ({} tasks{retries})",
+        outcome.run_id,
+        outcome.status,
+        outcome.elapsed.as_secs_f64(),
+        outcome.tasks
+    );
     if outcome.interrupted {
-        println!("interrupted: the run is still RUNNING in the journal {}", outcome.journal.display());
+        println!(
+            "interrupted: the run is still RUNNING in the journal {}",
+            outcome.journal.display()
+        );
     }
     if let Some(failure) = &outcome.failure {
         if let Some(task) = &failure.task_ref {
-            let attempt = outcome.failed_attempt.map(|a| format!(" (attempt {a})")).unwrap_or_default();
+            let attempt = outcome
+                .failed_attempt
+                .map(|a| format!(" (attempt {a})"))
+                .unwrap_or_default();
             println!("failed task: {task}{attempt}");
         }
         println!("reason: {}", failure.reason);

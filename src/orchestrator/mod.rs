@@ -9,6 +9,7 @@
 //! snapshot ([`snapshot`]). [`managed`] runs the station's agents that have a command.
 
 pub mod managed;
+pub mod ownership;
 pub mod progress;
 pub mod snapshot;
 pub mod watch;
@@ -30,6 +31,7 @@ use crate::mailbox::message::{MESSAGE_VERSION, TaskMessage};
 use crate::mailbox::reply::{self, Reply};
 use crate::mailbox::{self, CLAIMED, DONE};
 use crate::station::{AgentDirectory, Station, StationError};
+use ownership::RunLock;
 
 pub use watch::Wake;
 
@@ -46,7 +48,12 @@ pub struct RunOptions {
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { durability: Durability::Durable, rescan_every: Duration::from_secs(2), progress: progress::Mode::Plain, start_agents: true }
+        RunOptions {
+            durability: Durability::Durable,
+            rescan_every: Duration::from_secs(2),
+            progress: progress::Mode::Plain,
+            start_agents: true,
+        }
     }
 }
 
@@ -77,9 +84,18 @@ pub enum OrchestratorError {
     #[error("{0}")]
     Refused(String),
     #[error("cannot {action}: {source}")]
-    Io { action: String, source: std::io::Error },
+    Io {
+        action: String,
+        source: std::io::Error,
+    },
     #[error("cannot watch the outboxes: {0}")]
     Watch(#[from] notify::Error),
+    #[error(
+        "run {run_id} is being driven by {holder}; only one orchestrator drives a run at a time"
+    )]
+    Owned { run_id: String, holder: String },
+    #[error("no run {run_id} in this station (no {path})")]
+    NoSuchRun { run_id: String, path: String },
 }
 
 fn io(action: impl Into<String>) -> impl FnOnce(std::io::Error) -> OrchestratorError {
@@ -98,7 +114,11 @@ pub enum Control {
 pub fn preflight(workflow: &WorkflowDef, agents: &AgentDirectory) -> Result<(), String> {
     let mut problems = Vec::new();
     check_agents(&workflow.tasks, agents, &mut problems);
-    if problems.is_empty() { Ok(()) } else { Err(problems.join("\n")) }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n"))
+    }
 }
 
 fn check_agents(tasks: &[TaskDef], agents: &AgentDirectory, problems: &mut Vec<String>) {
@@ -118,11 +138,17 @@ fn check_agents(tasks: &[TaskDef], agents: &AgentDirectory, problems: &mut Vec<S
         }
         if task.kind() == TaskKind::ForkJoinDynamic
             && task.agent.is_none()
-            && let Some(name) = task.input_parameters.get("forkTaskName").and_then(Value::as_str)
+            && let Some(name) = task
+                .input_parameters
+                .get("forkTaskName")
+                .and_then(Value::as_str)
             && !name.contains("${")
             && agents.serving(name).next().is_none()
         {
-            problems.push(format!("no agent serves task `{name}`, forked by `{}`", task.task_reference_name));
+            problems.push(format!(
+                "no agent serves task `{name}`, forked by `{}`",
+                task.task_reference_name
+            ));
         }
         let children: Vec<TaskDef> = task.children().cloned().collect();
         check_agents(&children, agents, problems);
@@ -143,14 +169,155 @@ pub async fn run_workflow(
     let agents = station.agents()?;
     preflight(&workflow, &agents).map_err(OrchestratorError::Refused)?;
     let run_id = ulid::Ulid::new().to_string();
-    let journal = Journal::create(&Journal::path_for(&station.runs_dir(), &run_id), options.durability)?;
-    let managed = if options.start_agents { Some(managed::ManagedAgents::start(station, &agents).map_err(io("start the managed agents"))?) } else { None };
-    let mut actor = RunActor::new(station.clone(), agents, journal, RunState::default(), options);
-    let start = Input::Start { run_id, source, workflow: Arc::new(workflow), input };
+    let lock = RunLock::try_acquire(&station.runs_dir(), &run_id)
+        .map_err(io("lock the new run"))?
+        .ok_or_else(|| OrchestratorError::Owned {
+            run_id: run_id.clone(),
+            holder: "another process".into(),
+        })?;
+    let journal = Journal::create(
+        &Journal::path_for(&station.runs_dir(), &run_id),
+        options.durability,
+    )?;
+    let managed = if options.start_agents {
+        Some(
+            managed::ManagedAgents::start(station, &agents)
+                .map_err(io("start the managed agents"))?,
+        )
+    } else {
+        None
+    };
+    let mut actor = RunActor::new(
+        station.clone(),
+        agents,
+        journal,
+        RunState::default(),
+        options,
+    );
+    let start = Input::Start {
+        run_id,
+        source,
+        workflow: Arc::new(workflow),
+        input,
+    };
     let outcome = actor.drive(start, control).await;
+    drop(lock);
     if let Some(managed) = managed {
         managed.stop().await;
     }
+    outcome
+}
+
+/// Submits a new run without driving it: its journal holds only `run_started`. Returns the
+/// run id; `3ox up` or `3ox resume` drives it.
+pub fn submit(
+    station: &Station,
+    workflow: WorkflowDef,
+    source: String,
+    input: Value,
+    durability: Durability,
+) -> Result<String, OrchestratorError> {
+    station.prepare_runtime()?;
+    let agents = station.agents()?;
+    preflight(&workflow, &agents).map_err(OrchestratorError::Refused)?;
+    let run_id = ulid::Ulid::new().to_string();
+    let mut journal =
+        Journal::create(&Journal::path_for(&station.runs_dir(), &run_id), durability)?;
+    let change = Change::RunStarted {
+        run_id: run_id.clone(),
+        source,
+        workflow: Box::new(workflow),
+        input,
+    };
+    let now = Utc::now();
+    let records = journal.append(&run_id, now, vec![change])?;
+    let state = RunState::replay(records.iter().map(|r| (&r.change, r.at)));
+    snapshot::update(
+        station,
+        vec![(run_id.clone(), snapshot::RunSummary::of(&state, station))],
+    )
+    .map_err(io("write the state snapshot"))?;
+    Ok(run_id)
+}
+
+/// Runs of the station that are RUNNING in their journal, oldest first. A journal that
+/// cannot be read is logged and skipped.
+pub fn running_runs(station: &Station) -> Result<Vec<String>, OrchestratorError> {
+    let mut runs = Vec::new();
+    let entries = match std::fs::read_dir(station.runs_dir()) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(runs),
+        Err(e) => return Err(io("list the runs")(e)),
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with(".journal.yaml"))
+        .collect();
+    paths.sort();
+    for path in paths {
+        let contents = match crate::journal::read(&path) {
+            Ok(contents) => contents,
+            Err(error) => {
+                // One broken journal must not stop the others from being driven.
+                tracing::error!(%error, "skipping a run whose journal cannot be read; `3ox doctor` reports on it");
+                continue;
+            }
+        };
+        let state = RunState::replay(contents.records.iter().map(|r| (&r.change, r.at)));
+        if state.status == RunStatus::Running && !state.run_id.is_empty() {
+            runs.push(state.run_id);
+        }
+    }
+    Ok(runs)
+}
+
+/// Takes over run `run_id` (which must not be driven by anyone else), repairs a torn journal
+/// tail, replays the journal, delivers again what was journaled but never delivered, and
+/// drives the run to its end (or until stopped through `control`).
+pub async fn resume_run(
+    station: &Station,
+    agents: AgentDirectory,
+    run_id: &str,
+    options: RunOptions,
+    control: mpsc::Receiver<Control>,
+) -> Result<RunOutcome, OrchestratorError> {
+    let runs_dir = station.runs_dir();
+    let path = Journal::path_for(&runs_dir, run_id);
+    if !path.exists() {
+        return Err(OrchestratorError::NoSuchRun {
+            run_id: run_id.to_string(),
+            path: station.relative(&path),
+        });
+    }
+    let Some(lock) = RunLock::try_acquire(&runs_dir, run_id).map_err(io("lock the run"))? else {
+        let holder =
+            RunLock::holder(&runs_dir, run_id).unwrap_or_else(|| "another process".to_string());
+        return Err(OrchestratorError::Owned {
+            run_id: run_id.to_string(),
+            holder,
+        });
+    };
+    let (journal, contents) = Journal::open(&path, options.durability)?;
+    if let Some((offset, problem)) = &contents.torn_tail {
+        tracing::warn!(run = %run_id, offset, %problem, "the journal ended in a torn record (a crash mid-write); it was cut away");
+    }
+    let state = RunState::replay(contents.records.iter().map(|r| (&r.change, r.at)));
+    let mut actor = RunActor::new(station.clone(), agents, journal, state, options);
+    if contents.torn_tail.is_some() {
+        actor.progress.note(&format!(
+            "run {run_id}: the journal's last record was torn by a crash and was cut away"
+        ));
+    }
+    actor.recover_mailboxes()?;
+    if actor.state.status != RunStatus::Running {
+        // The run ended, maybe just before a crash: settle what it left in the outboxes.
+        let agents: BTreeSet<String> = actor.agents.agents.keys().cloned().collect();
+        actor.scan(&agents)?;
+        return Ok(actor.outcome(false));
+    }
+    let outcome = actor.drive(Input::Tick, control).await;
+    drop(lock);
     outcome
 }
 
@@ -169,15 +336,40 @@ pub struct RunActor {
 }
 
 impl RunActor {
-    pub fn new(station: Station, agents: AgentDirectory, journal: Journal, state: RunState, options: RunOptions) -> RunActor {
+    pub fn new(
+        station: Station,
+        agents: AgentDirectory,
+        journal: Journal,
+        state: RunState,
+        options: RunOptions,
+    ) -> RunActor {
         let progress = progress::Progress::new(options.progress);
-        RunActor { station, agents, journal, state, options, progress, handled: HashSet::new(), last_snapshot: Instant::now(), started: Instant::now() }
+        RunActor {
+            station,
+            agents,
+            journal,
+            state,
+            options,
+            progress,
+            handled: HashSet::new(),
+            last_snapshot: Instant::now(),
+            started: Instant::now(),
+        }
     }
 
     /// Drives the run from `first` until it ends or is stopped.
-    pub async fn drive(&mut self, first: Input, mut control: mpsc::Receiver<Control>) -> Result<RunOutcome, OrchestratorError> {
+    pub async fn drive(
+        &mut self,
+        first: Input,
+        mut control: mpsc::Receiver<Control>,
+    ) -> Result<RunOutcome, OrchestratorError> {
         let (tx, mut wakes) = mpsc::unbounded_channel();
-        let outboxes: Vec<(String, PathBuf)> = self.agents.agents.keys().map(|name| (name.clone(), self.station.outbox(name))).collect();
+        let outboxes: Vec<(String, PathBuf)> = self
+            .agents
+            .agents
+            .keys()
+            .map(|name| (name.clone(), self.station.outbox(name)))
+            .collect();
         let _watcher = watch::watch_outboxes(&outboxes, tx)?;
         self.step_all(vec![first])?;
         self.scan(&outboxes.iter().map(|(a, _)| a.clone()).collect())?;
@@ -185,7 +377,10 @@ impl RunActor {
         rescan.tick().await;
         let mut interrupted = false;
         while self.state.status == RunStatus::Running {
-            let wait = self.state.next_wakeup().map(|at| (at - Utc::now()).to_std().unwrap_or(Duration::ZERO));
+            let wait = self
+                .state
+                .next_wakeup()
+                .map(|at| (at - Utc::now()).to_std().unwrap_or(Duration::ZERO));
             tokio::select! {
                 Some(wake) = wakes.recv() => {
                     let mut dirty = BTreeSet::new();
@@ -213,9 +408,75 @@ impl RunActor {
         Ok(self.outcome(interrupted))
     }
 
+    /// After a restart, puts the mailboxes back in line with the journal:
+    /// - writes again every task message whose `task_scheduled` is in the journal but which is
+    ///   in none of the places a message can be (inbox, `claimed/`, `done/`), because the crash
+    ///   came between the journal append and the delivery;
+    /// - archives the messages of attempts that are settled in the journal but still in the
+    ///   inbox or `claimed/`, because the crash came before they were tidied away.
+    fn recover_mailboxes(&mut self) -> Result<(), OrchestratorError> {
+        for (task_id, (task_ref, attempt)) in &self.state.task_ids {
+            let Some(task) = self.state.tasks.get(task_ref) else {
+                continue;
+            };
+            let current = task.attempt == *attempt && task.status.is_in_flight();
+            if let (false, Some(agent)) = (current, &task.agent) {
+                self.archive_message(agent, task_id);
+            }
+        }
+        if self.state.status != RunStatus::Running {
+            return Ok(());
+        }
+        let mut deliveries = Vec::new();
+        for task in self
+            .state
+            .tasks
+            .values()
+            .filter(|t| t.status.is_in_flight())
+        {
+            let (Some(task_id), Some(agent), Some(token)) =
+                (&task.task_id, &task.agent, &task.token)
+            else {
+                continue;
+            };
+            let inbox = self.station.inbox(agent);
+            let name = TaskMessage::file_name(task_id);
+            if [
+                inbox.join(&name),
+                inbox.join(CLAIMED).join(&name),
+                inbox.join(DONE).join(&name),
+            ]
+            .iter()
+            .any(|p| p.exists())
+            {
+                continue;
+            }
+            let message = self.message(
+                &task.task_ref,
+                task_id,
+                task.attempt,
+                agent,
+                token,
+                &task.input,
+                task.updated_at,
+            );
+            deliveries.push((inbox.join(name), message.to_yaml().into_bytes()));
+        }
+        if !deliveries.is_empty() {
+            tracing::info!(run = %self.state.run_id, count = deliveries.len(), "delivering task messages again that a crash kept from their inbox");
+        }
+        atomic::write_batch(&deliveries, self.options.durability)
+            .map_err(io("deliver task messages again"))
+    }
+
     fn outcome(&self, interrupted: bool) -> RunOutcome {
         let state = &self.state;
-        let failed_attempt = state.failure.as_ref().and_then(|f| f.task_ref.as_ref()).and_then(|r| state.tasks.get(r)).map(|t| t.attempt);
+        let failed_attempt = state
+            .failure
+            .as_ref()
+            .and_then(|f| f.task_ref.as_ref())
+            .and_then(|r| state.tasks.get(r))
+            .map(|t| t.attempt);
         RunOutcome {
             run_id: state.run_id.clone(),
             workflow: state.workflow.name.clone(),
@@ -247,13 +508,25 @@ impl RunActor {
                 if self.handled.contains(&path) {
                     continue;
                 }
-                let file = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+                let file = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or_default()
+                    .to_string();
                 let input = match Reply::read(&path) {
                     Ok(reply) if self.belongs_to_a_live_run_elsewhere(agent, &reply) => continue,
-                    Ok(reply) => Input::Reply { agent: agent.clone(), file, reply },
+                    Ok(reply) => Input::Reply {
+                        agent: agent.clone(),
+                        file,
+                        reply,
+                    },
                     // Gone between listing and reading: another run's orchestrator took its own reply.
                     Err(_) if std::fs::symlink_metadata(&path).is_err() => continue,
-                    Err(reason) => Input::BadReply { agent: agent.clone(), file, reason },
+                    Err(reason) => Input::BadReply {
+                        agent: agent.clone(),
+                        file,
+                        reason,
+                    },
                 };
                 batch.push((path, input));
             }
@@ -301,18 +574,30 @@ impl RunActor {
         let owner = reply.run_id.clone().or_else(|| {
             let inbox = self.station.inbox(agent);
             let name = TaskMessage::file_name(&reply.task_id);
-            [inbox.join(&name), inbox.join(CLAIMED).join(&name), inbox.join(DONE).join(&name)]
-                .iter()
-                .find_map(|path| TaskMessage::read(path).ok())
-                .map(|message| message.run_id)
+            [
+                inbox.join(&name),
+                inbox.join(CLAIMED).join(&name),
+                inbox.join(DONE).join(&name),
+            ]
+            .iter()
+            .find_map(|path| TaskMessage::read(path).ok())
+            .map(|message| message.run_id)
         });
-        let Some(owner) = owner.filter(|run| *run != self.state.run_id) else { return false };
-        snapshot::read(&self.station.snapshot_path()).and_then(|s| s.runs.get(&owner).map(|r| r.status == RunStatus::Running)).unwrap_or(false)
+        let Some(owner) = owner.filter(|run| *run != self.state.run_id) else {
+            return false;
+        };
+        snapshot::read(&self.station.snapshot_path())
+            .and_then(|s| s.runs.get(&owner).map(|r| r.status == RunStatus::Running))
+            .unwrap_or(false)
     }
 
     fn step(&mut self, input: Input, now: chrono::DateTime<Utc>) -> Vec<Change> {
         let mut new_id = || ulid::Ulid::new();
-        let mut ctx = Ctx { now, agents: &self.agents, new_id: &mut new_id };
+        let mut ctx = Ctx {
+            now,
+            agents: &self.agents,
+            new_id: &mut new_id,
+        };
         engine::step(&mut self.state, input, &mut ctx)
     }
 
@@ -328,13 +613,20 @@ impl RunActor {
     }
 
     /// Journals `changes` (decided at `now`), then carries them out.
-    fn commit(&mut self, changes: Vec<Change>, now: chrono::DateTime<Utc>) -> Result<(), OrchestratorError> {
+    fn commit(
+        &mut self,
+        changes: Vec<Change>,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<(), OrchestratorError> {
         if changes.is_empty() {
             return Ok(());
         }
         let records = self.journal.append(&self.state.run_id, now, changes)?;
         self.progress.show(&records, &self.state);
-        if records.iter().any(|r| matches!(r.change, Change::RunStarted { .. })) {
+        if records
+            .iter()
+            .any(|r| matches!(r.change, Change::RunStarted { .. }))
+        {
             // Before any message goes out: other orchestrators on the station learn from the
             // snapshot that this run is live, and leave its replies alone.
             self.write_snapshot();
@@ -346,7 +638,9 @@ impl RunActor {
     /// a step's effects are all done: another orchestrator that reads "ended" must find every
     /// reply this run applied already moved out of the outboxes.
     fn refresh_snapshot(&mut self) {
-        if self.state.status != RunStatus::Running || self.last_snapshot.elapsed() > Duration::from_millis(500) {
+        if self.state.status != RunStatus::Running
+            || self.last_snapshot.elapsed() > Duration::from_millis(500)
+        {
             self.write_snapshot();
         }
     }
@@ -355,25 +649,60 @@ impl RunActor {
         let mut deliveries = Vec::new();
         for record in records {
             match &record.change {
-                Change::TaskScheduled { task_ref, task_id, attempt, agent, token, input } => {
-                    let message = self.message(task_ref, task_id, *attempt, agent, token, input, record.at);
-                    let path = self.station.inbox(agent).join(TaskMessage::file_name(task_id));
+                Change::TaskScheduled {
+                    task_ref,
+                    task_id,
+                    attempt,
+                    agent,
+                    token,
+                    input,
+                } => {
+                    let message =
+                        self.message(task_ref, task_id, *attempt, agent, token, input, record.at);
+                    let path = self
+                        .station
+                        .inbox(agent)
+                        .join(TaskMessage::file_name(task_id));
                     deliveries.push((path, message.to_yaml().into_bytes()));
                 }
-                Change::TaskCompleted { task_ref, task_id: Some(task_id), .. } | Change::TaskFailed { task_ref, task_id: Some(task_id), .. } => {
-                    if let Some(agent) = self.state.tasks.get(task_ref).and_then(|t| t.agent.clone()) {
+                Change::TaskCompleted {
+                    task_ref,
+                    task_id: Some(task_id),
+                    ..
+                }
+                | Change::TaskFailed {
+                    task_ref,
+                    task_id: Some(task_id),
+                    ..
+                } => {
+                    if let Some(agent) =
+                        self.state.tasks.get(task_ref).and_then(|t| t.agent.clone())
+                    {
                         self.archive_message(&agent, task_id);
                     }
                 }
                 _ => {}
             }
         }
-        atomic::write_batch(&deliveries, self.options.durability).map_err(io("deliver task messages"))
+        atomic::write_batch(&deliveries, self.options.durability)
+            .map_err(io("deliver task messages"))
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn message(&self, task_ref: &str, task_id: &str, attempt: u32, agent: &str, token: &str, input: &Value, at: chrono::DateTime<Utc>) -> TaskMessage {
-        let name = self.state.def(task_ref).map_or_else(|| task_ref.to_string(), |d| d.name.clone());
+    fn message(
+        &self,
+        task_ref: &str,
+        task_id: &str,
+        attempt: u32,
+        agent: &str,
+        token: &str,
+        input: &Value,
+        at: chrono::DateTime<Utc>,
+    ) -> TaskMessage {
+        let name = self
+            .state
+            .def(task_ref)
+            .map_or_else(|| task_ref.to_string(), |d| d.name.clone());
         let outbox = self.station.relative(&self.station.outbox(agent));
         TaskMessage {
             version: MESSAGE_VERSION,
@@ -399,8 +728,13 @@ impl RunActor {
             let target = inbox.join(DONE).join(&name);
             match std::fs::rename(&place, &target) {
                 Ok(()) => return,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound && !target.parent().is_some_and(std::path::Path::exists) => {
-                    if std::fs::create_dir_all(inbox.join(DONE)).is_ok() && std::fs::rename(&place, &target).is_ok() {
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::NotFound
+                        && !target.parent().is_some_and(std::path::Path::exists) =>
+                {
+                    if std::fs::create_dir_all(inbox.join(DONE)).is_ok()
+                        && std::fs::rename(&place, &target).is_ok()
+                    {
                         return;
                     }
                 }
@@ -412,7 +746,9 @@ impl RunActor {
     fn write_snapshot(&mut self) {
         self.last_snapshot = Instant::now();
         let summary = snapshot::RunSummary::of(&self.state, &self.station);
-        if let Err(error) = snapshot::update(&self.station, vec![(self.state.run_id.clone(), summary)]) {
+        if let Err(error) =
+            snapshot::update(&self.station, vec![(self.state.run_id.clone(), summary)])
+        {
             tracing::warn!(%error, "cannot write the state snapshot");
         }
     }

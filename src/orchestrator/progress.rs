@@ -29,14 +29,20 @@ impl Progress {
     pub fn new(mode: Mode) -> Progress {
         let bar = (mode == Mode::Live).then(|| {
             let bar = ProgressBar::new(0);
-            let style = ProgressStyle::with_template("{spinner:.cyan} {elapsed_precise} [{bar:30.cyan/blue}] {pos}/{len} tasks  {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> ");
+            let style = ProgressStyle::with_template(
+                "{spinner:.cyan} {elapsed_precise} [{bar:30.cyan/blue}] {pos}/{len} tasks  {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
             bar.set_style(style);
             bar.enable_steady_tick(std::time::Duration::from_millis(120));
             bar
         });
-        Progress { mode, started: Instant::now(), bar }
+        Progress {
+            mode,
+            started: Instant::now(),
+            bar,
+        }
     }
 
     /// Shows the records just journaled.
@@ -45,7 +51,9 @@ impl Progress {
             return;
         }
         for record in records {
-            let Some((line, important)) = describe(&record.change, state) else { continue };
+            let Some((line, important)) = describe(&record.change, state) else {
+                continue;
+            };
             match &self.bar {
                 Some(bar) => {
                     if important {
@@ -62,9 +70,24 @@ impl Progress {
         }
         if let Some(bar) = &self.bar {
             let total = state.tasks.len() as u64;
-            let done = state.tasks.values().filter(|t| t.status.is_done() || t.status.is_failed()).count() as u64;
+            let done = state
+                .tasks
+                .values()
+                .filter(|t| t.status.is_done() || t.status.is_failed())
+                .count() as u64;
             bar.set_length(total);
             bar.set_position(done);
+        }
+    }
+
+    /// Shows a line of its own (not tied to a journal record).
+    pub fn note(&self, line: &str) {
+        match (&self.bar, self.mode) {
+            (_, Mode::Quiet) => {}
+            (Some(bar), _) => bar.println(line),
+            (None, _) => {
+                let _ = writeln!(std::io::stderr().lock(), "{line}");
+            }
         }
     }
 
@@ -78,34 +101,91 @@ impl Progress {
 /// One line for a change, and whether it matters enough to stay on screen.
 fn describe(change: &Change, state: &RunState) -> Option<(String, bool)> {
     Some(match change {
-        Change::RunStarted { run_id, workflow, .. } => (format!("run {run_id} started: {} v{}", workflow.name, workflow.version), true),
-        Change::TaskScheduled { task_ref, attempt, agent, .. } => {
-            let retry = if *attempt > 1 { format!(" (attempt {attempt})") } else { String::new() };
+        Change::RunStarted {
+            run_id, workflow, ..
+        } => (
+            format!(
+                "run {run_id} started: {} v{}",
+                workflow.name, workflow.version
+            ),
+            true,
+        ),
+        Change::TaskScheduled {
+            task_ref,
+            attempt,
+            agent,
+            ..
+        } => {
+            let retry = if *attempt > 1 {
+                format!(" (attempt {attempt})")
+            } else {
+                String::new()
+            };
             (format!("{task_ref} -> {agent}{retry}"), *attempt > 1)
         }
-        Change::TaskHeartbeat { task_ref, note, .. } => (format!("{task_ref} in progress{}", note.as_deref().map(|n| format!(": {n}")).unwrap_or_default()), false),
-        Change::TaskCompleted { task_ref, task_id: None, .. } => {
-            let kind = state.tasks.get(task_ref).map_or("task", |t| t.type_name.as_str());
+        Change::TaskHeartbeat { task_ref, note, .. } => (
+            format!(
+                "{task_ref} in progress{}",
+                note.as_deref()
+                    .map(|n| format!(": {n}"))
+                    .unwrap_or_default()
+            ),
+            false,
+        ),
+        Change::TaskCompleted {
+            task_ref,
+            task_id: None,
+            ..
+        } => {
+            let kind = state
+                .tasks
+                .get(task_ref)
+                .map_or("task", |t| t.type_name.as_str());
             (format!("{task_ref} ({kind}) done"), false)
         }
         Change::TaskCompleted { task_ref, .. } => (format!("{task_ref} completed"), false),
-        Change::TaskFailed { task_ref, reason, retry_at, outcome, .. } => {
+        Change::TaskFailed {
+            task_ref,
+            reason,
+            retry_at,
+            outcome,
+            ..
+        } => {
             let reason = first_line(reason);
             match (retry_at, outcome) {
                 (Some(at), _) => {
                     let wait = (*at - chrono::Utc::now()).num_milliseconds().max(0);
-                    (format!("{task_ref} failed: {reason}; retry in {:.1}s", wait as f64 / 1000.0), true)
+                    (
+                        format!(
+                            "{task_ref} failed: {reason}; retry in {:.1}s",
+                            wait as f64 / 1000.0
+                        ),
+                        true,
+                    )
                 }
-                (None, TaskStatus::CompletedWithErrors) => (format!("{task_ref} failed (optional, run goes on): {reason}"), true),
+                (None, TaskStatus::CompletedWithErrors) => (
+                    format!("{task_ref} failed (optional, run goes on): {reason}"),
+                    true,
+                ),
                 (None, _) => (format!("{task_ref} FAILED: {reason}"), true),
             }
         }
-        Change::ForkExpanded { task_ref, tasks } => (format!("{task_ref} forks {} tasks", tasks.len()), false),
-        Change::ReplyRejected { file, agent, reason, .. } => (format!("reply {agent}/{file} refused: {reason}"), true),
+        Change::ForkExpanded { task_ref, tasks } => {
+            (format!("{task_ref} forks {} tasks", tasks.len()), false)
+        }
+        Change::ReplyRejected {
+            file,
+            agent,
+            reason,
+            ..
+        } => (format!("reply {agent}/{file} refused: {reason}"), true),
         Change::RunCompleted { .. } | Change::RunFailed { .. } => return None,
     })
 }
 
 fn first_line(text: &str) -> &str {
-    text.lines().find(|l| !l.trim().is_empty()).unwrap_or(text).trim()
+    text.lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or(text)
+        .trim()
 }

@@ -1,0 +1,326 @@
+//! Durability: runs submitted and driven by other processes, crash recovery under SIGKILL, and
+//! two orchestrators on one station.
+
+use std::collections::{HashMap, HashSet};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::fake_agent::{Answer, FakeAgent};
+use crate::support::{
+    TestEnv, files_in, journal_records, output_within, output_within_child, stderr, stdout,
+};
+
+/// 1 + 40 forked + 9 in a static fork + 1 = 51 agent tasks, with retries.
+const BIG_FLOW: &str = r#"
+name: big
+tasks:
+  - {name: prep, taskReferenceName: prep}
+  - name: cells
+    taskReferenceName: cells
+    type: FORK_JOIN_DYNAMIC
+    inputParameters: {forkTaskName: cell, forkTaskInputs: "${workflow.input.items}"}
+    retry: {count: 2, delay: 20ms}
+  - {name: join, taskReferenceName: cells_join, type: JOIN}
+  - name: lanes
+    taskReferenceName: lanes
+    type: FORK_JOIN
+    forkTasks:
+      - [{name: lane, taskReferenceName: a1}, {name: lane, taskReferenceName: a2}, {name: lane, taskReferenceName: a3}]
+      - [{name: lane, taskReferenceName: b1}, {name: lane, taskReferenceName: b2}, {name: lane, taskReferenceName: b3}]
+      - [{name: lane, taskReferenceName: c1}, {name: lane, taskReferenceName: c2, retry: {count: 1, delay: 10ms}}, {name: lane, taskReferenceName: c3}]
+  - {name: join, taskReferenceName: lanes_join, type: JOIN, joinOn: [a3, b3, c3]}
+  - {name: finish, taskReferenceName: finish, inputParameters: {cells: "${cells_join.output}"}}
+"#;
+
+fn items(n: usize) -> String {
+    format!(
+        "items=[{}]",
+        (0..n).map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
+    )
+}
+
+/// Answers every task, taking `work` for each; every fifth cell and `c2` fail on their first
+/// attempt.
+fn agent_taking(work: Duration) -> impl Fn(&Value) -> Answer + Send + 'static {
+    move |message| {
+        std::thread::sleep(work);
+        big_agent(message)
+    }
+}
+
+fn big_agent(message: &Value) -> Answer {
+    let first = message["attempt"] == 1;
+    let flaky = (message["task"] == "cell"
+        && message["input"]["item"]
+            .as_u64()
+            .is_some_and(|i| i % 5 == 0))
+        || message["task_ref"] == "c2";
+    if first && flaky {
+        Answer::Failed("transient".into())
+    } else if message["task"] == "finish" {
+        Answer::Completed(
+            json!({"cells": message["input"]["cells"].as_object().map_or(0, |m| m.len())}),
+        )
+    } else {
+        Answer::Completed(json!({"ref": message["task_ref"]}))
+    }
+}
+
+fn start(env: &TestEnv, flow: &str, extra: &[&str]) -> String {
+    let mut args = vec!["start", flow, "--json"];
+    args.extend_from_slice(extra);
+    let out = env.run(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    doc["run_id"].as_str().unwrap().to_string()
+}
+
+fn spawn(env: &TestEnv, args: &[&str]) -> Child {
+    env.cmd(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Checks the journal of a finished run: every attempt scheduled once, every task id settled
+/// at most once, every agent task completed exactly once, every scheduled message delivered.
+fn assert_exactly_once(env: &TestEnv, agents: &[&str], expected_tasks: usize) -> Vec<Value> {
+    let records = journal_records(env);
+    let mut scheduled = HashMap::new();
+    let mut settled = HashSet::new();
+    let mut completed = HashMap::<String, usize>::new();
+    for record in &records {
+        match record["event"].as_str().unwrap() {
+            "task_scheduled" => {
+                let key = format!(
+                    "{} attempt {}",
+                    record["task_ref"].as_str().unwrap(),
+                    record["attempt"]
+                );
+                assert!(
+                    scheduled
+                        .insert(key.clone(), record["task_id"].clone())
+                        .is_none(),
+                    "{key} was dispatched twice"
+                );
+            }
+            "task_completed" | "task_failed" if record["task_id"].is_string() => {
+                let id = record["task_id"].as_str().unwrap().to_string();
+                assert!(
+                    settled.insert(id.clone()),
+                    "a reply for {id} was applied twice"
+                );
+                if record["event"] == "task_completed" {
+                    *completed
+                        .entry(record["task_ref"].as_str().unwrap().to_string())
+                        .or_default() += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(completed.len(), expected_tasks, "agent tasks completed");
+    assert!(
+        completed.values().all(|n| *n == 1),
+        "a task completed more than once: {completed:?}"
+    );
+    let delivered: HashSet<String> = agents
+        .iter()
+        .flat_map(|a| files_in(env, &format!("agents/{a}/1N.3OX/done")))
+        .collect();
+    for id in scheduled.values() {
+        let name = format!("{}.task.yaml", id.as_str().unwrap());
+        if !delivered.contains(&name) {
+            let places: Vec<String> = agents
+                .iter()
+                .flat_map(|a| ["1N.3OX", "1N.3OX/claimed"].map(|p| format!("agents/{a}/{p}")))
+                .filter(|p| files_in(env, p).contains(&name))
+                .collect();
+            let history: Vec<&Value> = records.iter().filter(|r| r["task_id"] == *id).collect();
+            panic!(
+                "message {id} is not among the delivered and archived ones; it is in {places:?}; its records: {history:?}"
+            );
+        }
+    }
+    records
+}
+
+#[test]
+fn start_submits_a_run_and_up_drives_it() {
+    let env = TestEnv::new();
+    let worker = FakeAgent::start(
+        &env,
+        "worker",
+        &["prep", "cell", "lane", "finish"],
+        8,
+        big_agent,
+    );
+    env.write("big.yaml", BIG_FLOW);
+    let run_id = start(&env, "big.yaml", &["-i", &items(10)]);
+    assert_eq!(
+        journal_records(&env).len(),
+        1,
+        "start only submits: run_started and nothing else"
+    );
+    assert!(worker.messages().is_empty());
+    let out = output_within(
+        env.cmd(&["up", "--until-idle", "--no-agents"]),
+        Duration::from_secs(60),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("run {run_id} COMPLETED")),
+        "{}",
+        stderr(&out)
+    );
+    assert_exactly_once(&env, &["worker"], 21);
+}
+
+#[test]
+fn a_run_survives_sigkill_at_random_moments_and_completes_exactly_once() {
+    let kills: usize = std::env::var("THREEOX_CRASH_KILLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
+    let seed: u64 = std::env::var("THREEOX_CRASH_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        });
+    eprintln!("crash test: {kills} kills, THREEOX_CRASH_SEED={seed}");
+    let mut rng = fastrand::Rng::with_seed(seed);
+
+    let env = TestEnv::new();
+    // Slow enough that the run spans many short lives of the orchestrator.
+    let _worker = FakeAgent::start(
+        &env,
+        "worker",
+        &["prep", "cell", "lane", "finish"],
+        8,
+        agent_taking(Duration::from_millis(10)),
+    );
+    env.write("big.yaml", BIG_FLOW);
+    let run_id = start(&env, "big.yaml", &["-i", &items(40)]);
+
+    let mut killed = 0;
+    let mut ended_early = false;
+    while killed < kills {
+        let mut child = spawn(&env, &["resume", &run_id, "--no-agents", "--json"]);
+        std::thread::sleep(Duration::from_millis(rng.u64(2..60)));
+        if child.try_wait().unwrap().is_some() {
+            let out = output_within_child(&mut child, Duration::from_secs(5));
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "a resume ended badly (seed {seed}):\n{}\n{}",
+                stdout(&out),
+                stderr(&out)
+            );
+            ended_early = true;
+            break;
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        killed += 1;
+    }
+    let out = output_within(
+        env.cmd(&["resume", &run_id, "--no-agents", "--json"]),
+        Duration::from_secs(60),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "seed {seed}:\n{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["status"], "COMPLETED", "seed {seed}");
+    assert_eq!(result["output"], json!({"cells": 40}), "seed {seed}");
+    assert!(
+        killed >= kills.min(20),
+        "only {killed} kills landed before the run ended (seed {seed}); slow the agent down"
+    );
+    let _ = ended_early;
+    let records = assert_exactly_once(&env, &["worker"], 51);
+    // Retries happened, and the journal verifies from start to end (journal_records checks
+    // checksums and sequence numbers and that no torn tail is left).
+    assert!(
+        records
+            .iter()
+            .filter(|r| r["event"] == "task_failed")
+            .count()
+            >= 9,
+        "seed {seed}"
+    );
+    eprintln!("crash test: {killed} kills, {} records", records.len());
+}
+
+#[test]
+fn two_orchestrators_started_at_the_same_moment_never_dispatch_a_task_twice() {
+    for round in 0..8 {
+        let env = TestEnv::new();
+        let worker = FakeAgent::start(
+            &env,
+            "worker",
+            &["prep", "cell", "lane", "finish"],
+            16,
+            big_agent,
+        );
+        env.write("big.yaml", BIG_FLOW);
+        let run_id = start(&env, "big.yaml", &["-i", &items(10)]);
+        let commands: [Vec<&str>; 2] = if round % 2 == 0 {
+            [
+                vec!["resume", &run_id, "--no-agents", "--json"],
+                vec!["resume", &run_id, "--no-agents", "--json"],
+            ]
+        } else {
+            [
+                vec!["up", "--until-idle", "--no-agents"],
+                vec!["up", "--until-idle", "--no-agents"],
+            ]
+        };
+        let started = Instant::now();
+        let mut children: Vec<Child> = commands.iter().map(|args| spawn(&env, args)).collect();
+        let outs: Vec<_> = children
+            .iter_mut()
+            .map(|c| output_within_child(c, Duration::from_secs(60)))
+            .collect();
+        let codes: Vec<i32> = outs.iter().map(|o| o.status.code().unwrap_or(-1)).collect();
+        assert!(
+            codes.contains(&0),
+            "round {round}: {codes:?}\n{}",
+            outs.iter().map(stderr).collect::<String>()
+        );
+        for (out, code) in outs.iter().zip(&codes) {
+            if *code != 0 {
+                assert_eq!(*code, 2, "round {round}");
+                assert!(
+                    stderr(out).contains("being driven by"),
+                    "round {round}: {}",
+                    stderr(out)
+                );
+            }
+        }
+        assert_exactly_once(&env, &["worker"], 21);
+        let refs: Vec<String> = worker
+            .messages()
+            .iter()
+            .map(|m| format!("{} {}", m["task_ref"], m["attempt"]))
+            .collect();
+        let unique: HashSet<&String> = refs.iter().collect();
+        assert_eq!(
+            unique.len(),
+            refs.len(),
+            "round {round}: the agent got a task twice"
+        );
+        assert!(started.elapsed() < Duration::from_secs(60));
+    }
+}
