@@ -12,8 +12,11 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
-    let station = crate::station::Station::init(&args.dir).with_context(|| format!("cannot make a station at {}", args.dir.display()))?;
+    let station = crate::station::Station::init(&args.dir)
+        .with_context(|| format!("cannot make a station at {}", args.dir.display()))?;
     println!("station ready at {}", station.root.display());
-    println!("next: add an agent as agents/<name>/agent.yaml, a workflow under templates/, then `3ox run <workflow>`");
+    println!(
+        "next: add an agent as agents/<name>/agent.yaml, a workflow under templates/, then `3ox run <workflow>`"
+    );
     Ok(super::EXIT_OK)
 }

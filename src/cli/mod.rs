@@ -78,7 +78,9 @@ pub fn station(flag: Option<&std::path::Path>) -> anyhow::Result<crate::station:
     use anyhow::Context as _;
     let found = match flag {
         Some(dir) => crate::station::Station::at(dir),
-        None => crate::station::Station::discover(&std::env::current_dir().context("cannot read the current folder")?),
+        None => crate::station::Station::discover(
+            &std::env::current_dir().context("cannot read the current folder")?,
+        ),
     };
     found.map_err(|e| match e.hint() {
         Some(hint) => anyhow::anyhow!("{e}\nhint: {hint}"),

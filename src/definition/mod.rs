@@ -119,7 +119,8 @@ pub enum TaskKind {
 }
 
 /// Types 3ox runs today.
-pub const SUPPORTED_TYPES: &[&str] = &["SIMPLE", "SWITCH", "FORK_JOIN", "FORK_JOIN_DYNAMIC", "JOIN"];
+pub const SUPPORTED_TYPES: &[&str] =
+    &["SIMPLE", "SWITCH", "FORK_JOIN", "FORK_JOIN_DYNAMIC", "JOIN"];
 
 /// Conductor types that parse but are refused at validation with "not supported yet".
 pub const NOT_YET_TYPES: &[&str] = &[
@@ -295,7 +296,11 @@ impl RetryPolicy {
 
     /// LINEAR_BACKOFF grows by `delay * retry` unless a scale other than the default is set.
     fn linear_scale(&self) -> f64 {
-        if self.backoff_scale == default_scale() { 1.0 } else { self.backoff_scale.max(0.0) }
+        if self.backoff_scale == default_scale() {
+            1.0
+        } else {
+            self.backoff_scale.max(0.0)
+        }
     }
 }
 
@@ -350,31 +355,52 @@ impl DurationSpec {
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error("cannot read {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{} in {path}", plural(.diagnostics.iter().filter(|d| d.severity == Severity::Error).count(), "error"))]
-    Invalid { path: String, diagnostics: Vec<Diagnostic> },
+    Invalid {
+        path: String,
+        diagnostics: Vec<Diagnostic>,
+    },
 }
 
 fn plural(n: usize, word: &str) -> String {
-    if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
 }
 
 /// Loads and validates a workflow file. Every problem found is in the error.
 pub fn load_file(path: &Path) -> Result<WorkflowDef, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io { path: path.display().to_string(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
     parse_str(&text, path)
 }
 
 /// Parses and validates workflow text; `origin` names the file in diagnostics.
 pub fn parse_str(text: &str, origin: &Path) -> Result<WorkflowDef, LoadError> {
     let path = origin.display().to_string();
-    let src = source::Source::parse(text, &path).map_err(|d| LoadError::Invalid { path: path.clone(), diagnostics: vec![d] })?;
+    let src = source::Source::parse(text, &path).map_err(|d| LoadError::Invalid {
+        path: path.clone(),
+        diagnostics: vec![d],
+    })?;
     let diagnostics = validate::check(&src);
     if diagnostics.iter().any(|d| d.severity == Severity::Error) {
         return Err(LoadError::Invalid { path, diagnostics });
     }
     serde_json::from_value(src.value.clone()).map_err(|e| LoadError::Invalid {
         path: path.clone(),
-        diagnostics: vec![Diagnostic::error(&src, "", format!("the definition does not fit the workflow format: {e}"), None)],
+        diagnostics: vec![Diagnostic::error(
+            &src,
+            "",
+            format!("the definition does not fit the workflow format: {e}"),
+            None,
+        )],
     })
 }

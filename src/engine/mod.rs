@@ -40,7 +40,12 @@ pub use state::{Failure, RunState, RunStatus, TaskState, TaskStatus};
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Change {
     /// A run begins. Carries the whole definition so the journal alone can rebuild the run.
-    RunStarted { run_id: String, source: String, workflow: Box<WorkflowDef>, input: Value },
+    RunStarted {
+        run_id: String,
+        source: String,
+        workflow: Box<WorkflowDef>,
+        input: Value,
+    },
     /// A SIMPLE task's attempt is due at `agent`: the message is about to be delivered.
     TaskScheduled {
         task_ref: String,
@@ -83,7 +88,10 @@ pub enum Change {
         output: Value,
     },
     /// A dynamic fork's tasks, fixed when the fork starts.
-    ForkExpanded { task_ref: String, tasks: Vec<TaskDef> },
+    ForkExpanded {
+        task_ref: String,
+        tasks: Vec<TaskDef>,
+    },
     /// A reply was refused; the file moves to `rejected/` with this reason beside it.
     ReplyRejected {
         file: String,
@@ -92,7 +100,9 @@ pub enum Change {
         task_id: Option<String>,
         reason: String,
     },
-    RunCompleted { output: Value },
+    RunCompleted {
+        output: Value,
+    },
     RunFailed {
         reason: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -104,13 +114,26 @@ pub enum Change {
 #[derive(Debug, Clone)]
 pub enum Input {
     /// Start a new run.
-    Start { run_id: String, source: String, workflow: Arc<WorkflowDef>, input: Value },
+    Start {
+        run_id: String,
+        source: String,
+        workflow: Arc<WorkflowDef>,
+        input: Value,
+    },
     /// Look again: a timer fell due, an agent gained capacity, or the run is resumed.
     Tick,
     /// A parsed reply found in `agent`'s outbox as `file`.
-    Reply { agent: String, file: String, reply: Reply },
+    Reply {
+        agent: String,
+        file: String,
+        reply: Reply,
+    },
     /// A file in `agent`'s outbox that could not be read as a reply.
-    BadReply { agent: String, file: String, reason: String },
+    BadReply {
+        agent: String,
+        file: String,
+        reason: String,
+    },
 }
 
 /// What the engine may consult: the time, a source of ids, the station's agents.
@@ -124,14 +147,38 @@ pub struct Ctx<'a> {
 pub fn step(state: &mut RunState, input: Input, ctx: &mut Ctx<'_>) -> Vec<Change> {
     let mut out = Vec::new();
     match input {
-        Input::Start { run_id, source, workflow, input } => {
-            let change = Change::RunStarted { run_id, source, workflow: Box::new((*workflow).clone()), input };
+        Input::Start {
+            run_id,
+            source,
+            workflow,
+            input,
+        } => {
+            let change = Change::RunStarted {
+                run_id,
+                source,
+                workflow: Box::new((*workflow).clone()),
+                input,
+            };
             emit(state, &mut out, change, ctx.now);
         }
         Input::Tick => {}
         Input::Reply { agent, file, reply } => on_reply(state, &mut out, ctx, agent, file, reply),
-        Input::BadReply { agent, file, reason } => {
-            emit(state, &mut out, Change::ReplyRejected { file, agent, task_id: None, reason }, ctx.now);
+        Input::BadReply {
+            agent,
+            file,
+            reason,
+        } => {
+            emit(
+                state,
+                &mut out,
+                Change::ReplyRejected {
+                    file,
+                    agent,
+                    task_id: None,
+                    reason,
+                },
+                ctx.now,
+            );
         }
     }
     if state.status == RunStatus::Running {
@@ -146,46 +193,101 @@ pub(crate) fn emit(state: &mut RunState, out: &mut Vec<Change>, change: Change, 
     out.push(change);
 }
 
-fn on_reply(state: &mut RunState, out: &mut Vec<Change>, ctx: &mut Ctx<'_>, agent: String, file: String, reply: Reply) {
-    let reject = |reason: String| Change::ReplyRejected { file: file.clone(), agent: agent.clone(), task_id: Some(reply.task_id.clone()), reason };
+fn on_reply(
+    state: &mut RunState,
+    out: &mut Vec<Change>,
+    ctx: &mut Ctx<'_>,
+    agent: String,
+    file: String,
+    reply: Reply,
+) {
+    let reject = |reason: String| Change::ReplyRejected {
+        file: file.clone(),
+        agent: agent.clone(),
+        task_id: Some(reply.task_id.clone()),
+        reason,
+    };
     let Some((task_ref, attempt)) = state.task_ids.get(&reply.task_id).cloned() else {
-        let reason = format!("no task with id `{}` in this run; reply to a task message you received", reply.task_id);
+        let reason = format!(
+            "no task with id `{}` in this run; reply to a task message you received",
+            reply.task_id
+        );
         return emit(state, out, reject(reason), ctx.now);
     };
     if state.status != RunStatus::Running {
-        let reason = format!("run {} has already ended ({}); the reply came too late", state.run_id, state.status);
+        let reason = format!(
+            "run {} has already ended ({}); the reply came too late",
+            state.run_id, state.status
+        );
         return emit(state, out, reject(reason), ctx.now);
     }
     let task = &state.tasks[&task_ref];
     if task.attempt != attempt {
-        let reason = format!("stale: this reply is for attempt {attempt} of task `{task_ref}`, which is now at attempt {}", task.attempt);
+        let reason = format!(
+            "stale: this reply is for attempt {attempt} of task `{task_ref}`, which is now at attempt {}",
+            task.attempt
+        );
         return emit(state, out, reject(reason), ctx.now);
     }
     if task.agent.as_deref() != Some(agent.as_str()) {
-        let reason = format!("task `{task_ref}` was sent to agent `{}`, but this reply is in the outbox of `{agent}`", task.agent.as_deref().unwrap_or("?"));
+        let reason = format!(
+            "task `{task_ref}` was sent to agent `{}`, but this reply is in the outbox of `{agent}`",
+            task.agent.as_deref().unwrap_or("?")
+        );
         return emit(state, out, reject(reason), ctx.now);
     }
     if reply.token.is_none() || reply.token != task.token {
         let reason = match &reply.token {
-            None => "the reply has no `token`; copy it from the task message (`reply.form.token`)".to_string(),
-            Some(_) => format!("wrong token for attempt {attempt} of task `{task_ref}`; copy it from the task message"),
+            None => "the reply has no `token`; copy it from the task message (`reply.form.token`)"
+                .to_string(),
+            Some(_) => format!(
+                "wrong token for attempt {attempt} of task `{task_ref}`; copy it from the task message"
+            ),
         };
         return emit(state, out, reject(reason), ctx.now);
     }
     if !matches!(task.status, TaskStatus::Scheduled | TaskStatus::InProgress) {
-        let reason = format!("duplicate: attempt {attempt} of task `{task_ref}` was already settled ({})", task.status);
+        let reason = format!(
+            "duplicate: attempt {attempt} of task `{task_ref}` was already settled ({})",
+            task.status
+        );
         return emit(state, out, reject(reason), ctx.now);
     }
     let task_id = Some(reply.task_id.clone());
-    let output = if reply.output.is_null() { Value::Object(Default::default()) } else { reply.output };
+    let output = if reply.output.is_null() {
+        Value::Object(Default::default())
+    } else {
+        reply.output
+    };
     let change = match reply.status {
-        ReplyStatus::InProgress => Change::TaskHeartbeat { task_ref, task_id: reply.task_id, note: reply.reason },
-        ReplyStatus::Completed => Change::TaskCompleted { task_ref, task_id, input: None, output },
+        ReplyStatus::InProgress => Change::TaskHeartbeat {
+            task_ref,
+            task_id: reply.task_id,
+            note: reply.reason,
+        },
+        ReplyStatus::Completed => Change::TaskCompleted {
+            task_ref,
+            task_id,
+            input: None,
+            output,
+        },
         ReplyStatus::Failed | ReplyStatus::FailedWithTerminalError => {
             let terminal = reply.status == ReplyStatus::FailedWithTerminalError;
-            let reason = reply.reason.filter(|r| !r.trim().is_empty()).unwrap_or_else(|| "the agent gave no reason".to_string());
+            let reason = reply
+                .reason
+                .filter(|r| !r.trim().is_empty())
+                .unwrap_or_else(|| "the agent gave no reason".to_string());
             let def = state.def(&task_ref);
-            retry::failure(def.as_deref(), &task_ref, task_id, reason, terminal, attempt, output, ctx)
+            retry::failure(
+                def.as_deref(),
+                &task_ref,
+                task_id,
+                reason,
+                terminal,
+                attempt,
+                output,
+                ctx,
+            )
         }
     };
     emit(state, out, change, ctx.now);

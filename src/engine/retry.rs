@@ -21,7 +21,11 @@ pub fn failure(
     let policy = def.map(TaskDef::effective_retry).unwrap_or_default();
     let optional = def.is_some_and(|d| d.optional);
     let retries_used = attempt.saturating_sub(1);
-    let output = if output.as_object().is_some_and(|o| o.is_empty()) { Value::Null } else { output };
+    let output = if output.as_object().is_some_and(|o| o.is_empty()) {
+        Value::Null
+    } else {
+        output
+    };
     if !terminal && retries_used < policy.count {
         let mut delay = policy.delay_before(retries_used + 1);
         let jitter_ms = u64::try_from(policy.jitter.0.as_millis()).unwrap_or(u64::MAX);
@@ -48,5 +52,12 @@ pub fn failure(
     } else {
         TaskStatus::Failed
     };
-    Change::TaskFailed { task_ref: task_ref.to_string(), task_id, reason, retry_at: None, outcome, output }
+    Change::TaskFailed {
+        task_ref: task_ref.to_string(),
+        task_id,
+        reason,
+        retry_at: None,
+        outcome,
+        output,
+    }
 }

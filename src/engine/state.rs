@@ -49,11 +49,17 @@ pub enum TaskStatus {
 
 impl TaskStatus {
     pub fn is_done(self) -> bool {
-        matches!(self, TaskStatus::Completed | TaskStatus::CompletedWithErrors)
+        matches!(
+            self,
+            TaskStatus::Completed | TaskStatus::CompletedWithErrors
+        )
     }
 
     pub fn is_failed(self) -> bool {
-        matches!(self, TaskStatus::Failed | TaskStatus::FailedWithTerminalError)
+        matches!(
+            self,
+            TaskStatus::Failed | TaskStatus::FailedWithTerminalError
+        )
     }
 
     pub fn is_in_flight(self) -> bool {
@@ -63,7 +69,10 @@ impl TaskStatus {
 
 impl std::fmt::Display for TaskStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let text = serde_json::to_value(self).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        let text = serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
         f.write_str(&text)
     }
 }
@@ -164,12 +173,17 @@ impl RunState {
         if self.status != RunStatus::Running {
             return None;
         }
-        self.tasks.values().filter(|t| t.status == TaskStatus::RetryWait).filter_map(|t| t.retry_at).min()
+        self.tasks
+            .values()
+            .filter(|t| t.status == TaskStatus::RetryWait)
+            .filter_map(|t| t.retry_at)
+            .min()
     }
 
     fn index_defs(&mut self, tasks: &[TaskDef]) {
         for task in tasks {
-            self.defs.insert(task.task_reference_name.clone(), Arc::new(task.clone()));
+            self.defs
+                .insert(task.task_reference_name.clone(), Arc::new(task.clone()));
             let children: Vec<TaskDef> = task.children().cloned().collect();
             self.index_defs(&children);
         }
@@ -180,8 +194,12 @@ impl RunState {
             let def = self.def(task_ref);
             let task = TaskState {
                 task_ref: task_ref.to_string(),
-                name: def.as_ref().map_or_else(|| task_ref.to_string(), |d| d.name.clone()),
-                type_name: def.as_ref().map_or_else(|| "SIMPLE".to_string(), |d| d.type_name.clone()),
+                name: def
+                    .as_ref()
+                    .map_or_else(|| task_ref.to_string(), |d| d.name.clone()),
+                type_name: def
+                    .as_ref()
+                    .map_or_else(|| "SIMPLE".to_string(), |d| d.type_name.clone()),
                 status: TaskStatus::Scheduled,
                 attempt: 0,
                 task_id: None,
@@ -203,7 +221,9 @@ impl RunState {
 
     /// Ends an attempt that was in flight: frees its agent slot.
     fn settle(&mut self, task_ref: &str) {
-        let Some(task) = self.tasks.get(task_ref) else { return };
+        let Some(task) = self.tasks.get(task_ref) else {
+            return;
+        };
         if task.status.is_in_flight()
             && let Some(agent) = &task.agent
             && let Some(n) = self.in_flight.get_mut(agent)
@@ -214,7 +234,12 @@ impl RunState {
 
     pub(super) fn apply(&mut self, change: &Change, at: DateTime<Utc>) {
         match change {
-            Change::RunStarted { run_id, source, workflow, input } => {
+            Change::RunStarted {
+                run_id,
+                source,
+                workflow,
+                input,
+            } => {
                 self.run_id = run_id.clone();
                 self.source = source.clone();
                 self.workflow = Arc::new((**workflow).clone());
@@ -224,7 +249,14 @@ impl RunState {
                 let tasks = workflow.tasks.clone();
                 self.index_defs(&tasks);
             }
-            Change::TaskScheduled { task_ref, task_id, attempt, agent, token, input } => {
+            Change::TaskScheduled {
+                task_ref,
+                task_id,
+                attempt,
+                agent,
+                token,
+                input,
+            } => {
                 self.settle(task_ref);
                 let task = self.task_entry(task_ref, at);
                 task.status = TaskStatus::Scheduled;
@@ -236,7 +268,8 @@ impl RunState {
                 task.retry_at = None;
                 task.reason = None;
                 *self.in_flight.entry(agent.clone()).or_default() += 1;
-                self.task_ids.insert(task_id.clone(), (task_ref.clone(), *attempt));
+                self.task_ids
+                    .insert(task_id.clone(), (task_ref.clone(), *attempt));
                 if *attempt > 1 {
                     self.retries += 1;
                 }
@@ -250,7 +283,12 @@ impl RunState {
                     task.reason.clone_from(note);
                 }
             }
-            Change::TaskCompleted { task_ref, input, output, .. } => {
+            Change::TaskCompleted {
+                task_ref,
+                input,
+                output,
+                ..
+            } => {
                 self.settle(task_ref);
                 let task = self.task_entry(task_ref, at);
                 task.status = TaskStatus::Completed;
@@ -261,7 +299,14 @@ impl RunState {
                 }
                 self.last_completed = Some(task_ref.clone());
             }
-            Change::TaskFailed { task_ref, reason, retry_at, outcome, output, .. } => {
+            Change::TaskFailed {
+                task_ref,
+                reason,
+                retry_at,
+                outcome,
+                output,
+                ..
+            } => {
                 self.settle(task_ref);
                 let task = self.task_entry(task_ref, at);
                 task.status = *outcome;
@@ -286,7 +331,10 @@ impl RunState {
             }
             Change::RunFailed { reason, task_ref } => {
                 self.status = RunStatus::Failed;
-                self.failure = Some(Failure { task_ref: task_ref.clone(), reason: reason.clone() });
+                self.failure = Some(Failure {
+                    task_ref: task_ref.clone(),
+                    reason: reason.clone(),
+                });
                 self.ended_at = Some(at);
             }
         }

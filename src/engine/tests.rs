@@ -12,14 +12,23 @@ use crate::station::{AgentConfig, AgentDirectory};
 fn agents(list: &[(&str, &[&str], usize)]) -> AgentDirectory {
     let mut dir = AgentDirectory::default();
     for (name, caps, concurrency) in list {
-        let config = AgentConfig { version: 1, description: None, capabilities: caps.iter().map(|c| c.to_string()).collect(), concurrency: *concurrency, command: None };
+        let config = AgentConfig {
+            version: 1,
+            description: None,
+            capabilities: caps.iter().map(|c| c.to_string()).collect(),
+            concurrency: *concurrency,
+            command: None,
+        };
         dir.agents.insert(name.to_string(), config);
     }
     dir
 }
 
 fn workflow(yaml: &str) -> Arc<WorkflowDef> {
-    Arc::new(crate::definition::parse_str(yaml, std::path::Path::new("test.yaml")).unwrap_or_else(|e| panic!("{e:?}")))
+    Arc::new(
+        crate::definition::parse_str(yaml, std::path::Path::new("test.yaml"))
+            .unwrap_or_else(|e| panic!("{e:?}")),
+    )
 }
 
 /// A run driven by hand, recording every change with its time.
@@ -33,8 +42,19 @@ struct Sim {
 
 impl Sim {
     fn start(flow: &str, input: Value, agents: AgentDirectory) -> Sim {
-        let mut sim = Sim { state: RunState::default(), agents, now: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(), ids: 0, log: Vec::new() };
-        sim.input(Input::Start { run_id: "RUN".into(), source: "test.yaml".into(), workflow: workflow(flow), input });
+        let mut sim = Sim {
+            state: RunState::default(),
+            agents,
+            now: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+            ids: 0,
+            log: Vec::new(),
+        };
+        sim.input(Input::Start {
+            run_id: "RUN".into(),
+            source: "test.yaml".into(),
+            workflow: workflow(flow),
+            input,
+        });
         sim
     }
 
@@ -44,10 +64,15 @@ impl Sim {
             counter += 1;
             ulid::Ulid::from_parts(counter, u128::from(counter) * 7919)
         };
-        let mut ctx = Ctx { now: self.now, agents: &self.agents, new_id: &mut new_id };
+        let mut ctx = Ctx {
+            now: self.now,
+            agents: &self.agents,
+            new_id: &mut new_id,
+        };
         let changes = step(&mut self.state, input, &mut ctx);
         self.ids = counter;
-        self.log.extend(changes.iter().map(|c| (c.clone(), self.now)));
+        self.log
+            .extend(changes.iter().map(|c| (c.clone(), self.now)));
         changes
     }
 
@@ -57,31 +82,70 @@ impl Sim {
             .tasks
             .values()
             .filter(|t| t.status.is_in_flight())
-            .map(|t| (t.task_ref.clone(), t.task_id.clone().unwrap(), t.attempt, t.agent.clone().unwrap()))
+            .map(|t| {
+                (
+                    t.task_ref.clone(),
+                    t.task_id.clone().unwrap(),
+                    t.attempt,
+                    t.agent.clone().unwrap(),
+                )
+            })
             .collect()
     }
 
     fn reply(&mut self, task_ref: &str, status: ReplyStatus, output: Value) -> Vec<Change> {
-        let (_, task_id, _, agent) = self.in_flight().into_iter().find(|t| t.0 == task_ref).unwrap_or_else(|| panic!("{task_ref} is not in flight"));
+        let (_, task_id, _, agent) = self
+            .in_flight()
+            .into_iter()
+            .find(|t| t.0 == task_ref)
+            .unwrap_or_else(|| panic!("{task_ref} is not in flight"));
         self.reply_as(&agent, &task_id, status, output)
     }
 
     /// The token issued with task id `task_id` (the task's current one, or none).
     fn token_of(&self, task_id: &str) -> Option<String> {
         self.log.iter().find_map(|(c, _)| match c {
-            Change::TaskScheduled { task_id: id, token, .. } if id == task_id => Some(token.clone()),
+            Change::TaskScheduled {
+                task_id: id, token, ..
+            } if id == task_id => Some(token.clone()),
             _ => None,
         })
     }
 
-    fn reply_as(&mut self, agent: &str, task_id: &str, status: ReplyStatus, output: Value) -> Vec<Change> {
+    fn reply_as(
+        &mut self,
+        agent: &str,
+        task_id: &str,
+        status: ReplyStatus,
+        output: Value,
+    ) -> Vec<Change> {
         let token = self.token_of(task_id);
         self.reply_with_token(agent, task_id, token, status, output)
     }
 
-    fn reply_with_token(&mut self, agent: &str, task_id: &str, token: Option<String>, status: ReplyStatus, output: Value) -> Vec<Change> {
-        let reply = Reply { version: 1, task_id: task_id.into(), status, output, reason: Some("because".into()), run_id: None, token, logs: vec![] };
-        self.input(Input::Reply { agent: agent.into(), file: format!("{task_id}.yaml"), reply })
+    fn reply_with_token(
+        &mut self,
+        agent: &str,
+        task_id: &str,
+        token: Option<String>,
+        status: ReplyStatus,
+        output: Value,
+    ) -> Vec<Change> {
+        let reply = Reply {
+            version: 1,
+            task_id: task_id.into(),
+            status,
+            output,
+            reason: Some("because".into()),
+            run_id: None,
+            token,
+            logs: vec![],
+        };
+        self.input(Input::Reply {
+            agent: agent.into(),
+            file: format!("{task_id}.yaml"),
+            reply,
+        })
     }
 
     fn replayed(&self) -> RunState {
@@ -124,12 +188,19 @@ fn replaying_the_changes_rebuilds_exactly_the_live_state() {
     let mut sim = Sim::start(FLOW, json!({}), agents(&[("a", &["prepare", "work"], 2)]));
     // prepare fails once, then succeeds after its linear backoff.
     sim.reply("prepare", ReplyStatus::Failed, json!({}));
-    assert_eq!(sim.state.next_wakeup(), Some(sim.now + Duration::seconds(2)));
+    assert_eq!(
+        sim.state.next_wakeup(),
+        Some(sim.now + Duration::seconds(2))
+    );
     assert!(sim.input(Input::Tick).is_empty(), "nothing is due yet");
     sim.now += Duration::seconds(2);
     sim.input(Input::Tick);
     assert_eq!(sim.in_flight()[0].2, 2, "attempt 2 is scheduled when due");
-    sim.reply("prepare", ReplyStatus::Completed, json!({"items": [1, 2, 3], "count": 3}));
+    sim.reply(
+        "prepare",
+        ReplyStatus::Completed,
+        json!({"items": [1, 2, 3], "count": 3}),
+    );
     // Both branches are in flight together.
     let refs: Vec<String> = sim.in_flight().into_iter().map(|t| t.0).collect();
     assert_eq!(refs, ["left", "right"]);
@@ -138,40 +209,83 @@ fn replaying_the_changes_rebuilds_exactly_the_live_state() {
     // Three forks but a concurrency of 2: the third waits for a free slot.
     assert_eq!(sim.in_flight().len(), 2);
     sim.reply("many_0", ReplyStatus::Completed, json!({"n": 0}));
-    assert_eq!(sim.in_flight().iter().map(|t| t.0.as_str()).collect::<Vec<_>>(), ["many_1", "many_2"]);
+    assert_eq!(
+        sim.in_flight()
+            .iter()
+            .map(|t| t.0.as_str())
+            .collect::<Vec<_>>(),
+        ["many_1", "many_2"]
+    );
     sim.reply("many_1", ReplyStatus::Completed, json!({"n": 1}));
     sim.reply("many_2", ReplyStatus::Completed, json!({"n": 2}));
     sim.reply("big", ReplyStatus::Completed, json!({"done": true}));
 
     assert_eq!(sim.state.status, RunStatus::Completed);
-    assert_eq!(sim.state.output, Some(json!({"joined": {"left": {"side": "L"}, "right": {"side": "R"}}, "chosen": "true"})));
+    assert_eq!(
+        sim.state.output,
+        Some(json!({"joined": {"left": {"side": "L"}, "right": {"side": "R"}}, "chosen": "true"}))
+    );
     assert_eq!(sim.state.tasks["many_1"].input, json!({"item": 2}));
     assert_eq!(sim.replayed(), sim.state);
 }
 
 #[test]
 fn late_stale_and_misdirected_replies_are_refused_not_applied() {
-    let mut sim = Sim::start(FLOW, json!({}), agents(&[("a", &["prepare", "work"], 2), ("b", &[], 1)]));
+    let mut sim = Sim::start(
+        FLOW,
+        json!({}),
+        agents(&[("a", &["prepare", "work"], 2), ("b", &[], 1)]),
+    );
     let (_, first_id, _, _) = sim.in_flight()[0].clone();
     sim.reply("prepare", ReplyStatus::Failed, json!({}));
     sim.now += Duration::seconds(2);
     sim.input(Input::Tick);
 
     let stale = sim.reply_as("a", &first_id, ReplyStatus::Completed, json!({}));
-    assert!(matches!(&stale[..], [Change::ReplyRejected { reason, .. }] if reason.contains("stale")), "{stale:?}");
+    assert!(
+        matches!(&stale[..], [Change::ReplyRejected { reason, .. }] if reason.contains("stale")),
+        "{stale:?}"
+    );
 
     let (_, second_id, _, _) = sim.in_flight()[0].clone();
-    let forged = sim.reply_with_token("a", &second_id, Some("guessed".into()), ReplyStatus::Completed, json!({}));
-    assert!(matches!(&forged[..], [Change::ReplyRejected { reason, .. }] if reason.contains("wrong token")), "{forged:?}");
+    let forged = sim.reply_with_token(
+        "a",
+        &second_id,
+        Some("guessed".into()),
+        ReplyStatus::Completed,
+        json!({}),
+    );
+    assert!(
+        matches!(&forged[..], [Change::ReplyRejected { reason, .. }] if reason.contains("wrong token")),
+        "{forged:?}"
+    );
     let tokenless = sim.reply_with_token("a", &second_id, None, ReplyStatus::Completed, json!({}));
-    assert!(matches!(&tokenless[..], [Change::ReplyRejected { reason, .. }] if reason.contains("no `token`")), "{tokenless:?}");
+    assert!(
+        matches!(&tokenless[..], [Change::ReplyRejected { reason, .. }] if reason.contains("no `token`")),
+        "{tokenless:?}"
+    );
     let elsewhere = sim.reply_as("b", &second_id, ReplyStatus::Completed, json!({}));
-    assert!(matches!(&elsewhere[..], [Change::ReplyRejected { reason, .. }] if reason.contains("was sent to agent `a`")), "{elsewhere:?}");
+    assert!(
+        matches!(&elsewhere[..], [Change::ReplyRejected { reason, .. }] if reason.contains("was sent to agent `a`")),
+        "{elsewhere:?}"
+    );
 
-    sim.reply_as("a", &second_id, ReplyStatus::Completed, json!({"items": [], "count": 0}));
+    sim.reply_as(
+        "a",
+        &second_id,
+        ReplyStatus::Completed,
+        json!({"items": [], "count": 0}),
+    );
     let again = sim.reply_as("a", &second_id, ReplyStatus::Completed, json!({}));
-    assert!(matches!(&again[..], [Change::ReplyRejected { reason, .. }] if reason.contains("duplicate")), "{again:?}");
-    assert_eq!(sim.state.tasks["prepare"].output, json!({"items": [], "count": 0}), "the first reply stands");
+    assert!(
+        matches!(&again[..], [Change::ReplyRejected { reason, .. }] if reason.contains("duplicate")),
+        "{again:?}"
+    );
+    assert_eq!(
+        sim.state.tasks["prepare"].output,
+        json!({"items": [], "count": 0}),
+        "the first reply stands"
+    );
     assert_eq!(sim.replayed(), sim.state);
 }
 
@@ -185,7 +299,10 @@ fn a_heartbeat_keeps_the_task_in_flight_and_an_exhausted_retry_fails_the_run() {
     sim.now += Duration::seconds(1);
     sim.input(Input::Tick);
     let end = sim.reply("slow", ReplyStatus::Failed, json!({}));
-    assert!(matches!(end.last(), Some(Change::RunFailed { task_ref: Some(r), .. }) if r == "slow"), "{end:?}");
+    assert!(
+        matches!(end.last(), Some(Change::RunFailed { task_ref: Some(r), .. }) if r == "slow"),
+        "{end:?}"
+    );
     assert_eq!(sim.state.status, RunStatus::Failed);
     assert_eq!(sim.replayed(), sim.state);
 }
@@ -201,9 +318,23 @@ fn retry_delays_follow_the_policy() {
         jitter: DurationSpec::default(),
         backoff_scale: scale,
     };
-    let secs = |p: &RetryPolicy| (1..=4).map(|r| p.delay_before(r).as_secs_f64()).collect::<Vec<_>>();
+    let secs = |p: &RetryPolicy| {
+        (1..=4)
+            .map(|r| p.delay_before(r).as_secs_f64())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(secs(&policy(RetryLogic::Fixed, 2.0)), [1.0, 1.0, 1.0, 1.0]);
-    assert_eq!(secs(&policy(RetryLogic::LinearBackoff, 2.0)), [1.0, 2.0, 3.0, 4.0]);
-    assert_eq!(secs(&policy(RetryLogic::ExponentialBackoff, 2.0)), [1.0, 2.0, 4.0, 5.0], "capped at maxDelay");
-    assert_eq!(secs(&policy(RetryLogic::ExponentialBackoff, 3.0)), [1.0, 3.0, 5.0, 5.0]);
+    assert_eq!(
+        secs(&policy(RetryLogic::LinearBackoff, 2.0)),
+        [1.0, 2.0, 3.0, 4.0]
+    );
+    assert_eq!(
+        secs(&policy(RetryLogic::ExponentialBackoff, 2.0)),
+        [1.0, 2.0, 4.0, 5.0],
+        "capped at maxDelay"
+    );
+    assert_eq!(
+        secs(&policy(RetryLogic::ExponentialBackoff, 3.0)),
+        [1.0, 3.0, 5.0, 5.0]
+    );
 }

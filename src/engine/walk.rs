@@ -29,7 +29,12 @@ impl Walker<'_, '_, '_> {
 
     /// A task's `inputParameters` with every `${...}` resolved against the run.
     pub fn resolve_input(&self, task: &TaskDef) -> Value {
-        let params = Value::Object(task.input_parameters.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+        let params = Value::Object(
+            task.input_parameters
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        );
         expr::resolve(&params, &*self.state)
     }
 
@@ -56,7 +61,11 @@ impl Walker<'_, '_, '_> {
                 failed @ Progress::Failed(_) => return failed,
             }
         }
-        if all_done { Progress::Done } else { Progress::Pending }
+        if all_done {
+            Progress::Done
+        } else {
+            Progress::Pending
+        }
     }
 
     fn task(&mut self, task: &TaskDef, previous: Option<&TaskDef>) -> Progress {
@@ -75,13 +84,25 @@ impl Walker<'_, '_, '_> {
 
     /// Ends a system task (one the engine runs itself) with an error.
     pub fn fail_system_task(&mut self, task: &TaskDef, reason: String) -> Progress {
-        let change = super::retry::failure(Some(task), &task.task_reference_name, None, reason.clone(), true, 0, Value::Null, self.ctx);
+        let change = super::retry::failure(
+            Some(task),
+            &task.task_reference_name,
+            None,
+            reason.clone(),
+            true,
+            0,
+            Value::Null,
+            self.ctx,
+        );
         let optional = matches!(&change, Change::TaskFailed { outcome, .. } if outcome.is_done());
         self.emit(change);
         if optional {
             Progress::Done
         } else {
-            Progress::Failed(Failure { task_ref: Some(task.task_reference_name.clone()), reason })
+            Progress::Failed(Failure {
+                task_ref: Some(task.task_reference_name.clone()),
+                reason,
+            })
         }
     }
 
@@ -91,7 +112,10 @@ impl Walker<'_, '_, '_> {
         if task.status.is_done() {
             Some(Progress::Done)
         } else if task.status.is_failed() {
-            Some(Progress::Failed(failure_of(task_ref, task.reason.as_deref())))
+            Some(Progress::Failed(failure_of(
+                task_ref,
+                task.reason.as_deref(),
+            )))
         } else {
             None
         }
@@ -99,7 +123,10 @@ impl Walker<'_, '_, '_> {
 }
 
 pub fn failure_of(task_ref: &str, reason: Option<&str>) -> Failure {
-    Failure { task_ref: Some(task_ref.to_string()), reason: reason.unwrap_or("failed").to_string() }
+    Failure {
+        task_ref: Some(task_ref.to_string()),
+        reason: reason.unwrap_or("failed").to_string(),
+    }
 }
 
 /// Walks the whole workflow once and ends the run when it is done or has failed.
@@ -117,10 +144,21 @@ pub fn advance(state: &mut RunState, ctx: &mut Ctx<'_>, out: &mut Vec<Change>) {
                 Some(task_ref) => format!("task `{task_ref}` failed: {}", failure.reason),
                 None => failure.reason,
             };
-            emit(state, out, Change::RunFailed { reason, task_ref: failure.task_ref }, ctx.now);
+            emit(
+                state,
+                out,
+                Change::RunFailed {
+                    reason,
+                    task_ref: failure.task_ref,
+                },
+                ctx.now,
+            );
         }
     }
-    debug_assert!(state.status != RunStatus::Running || !out.iter().any(|c| matches!(c, Change::RunCompleted { .. })));
+    debug_assert!(
+        state.status != RunStatus::Running
+            || !out.iter().any(|c| matches!(c, Change::RunCompleted { .. }))
+    );
 }
 
 /// The run's output: `outputParameters` mapped, or the last completed task's output.
@@ -132,6 +170,13 @@ fn run_output(state: &RunState) -> Value {
             .and_then(|r| state.tasks.get(r))
             .map_or_else(|| Value::Object(Default::default()), |t| t.output.clone());
     }
-    let params = Value::Object(state.workflow.output_parameters.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+    let params = Value::Object(
+        state
+            .workflow
+            .output_parameters
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    );
     expr::resolve(&params, state)
 }

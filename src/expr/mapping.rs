@@ -33,7 +33,11 @@ pub fn resolve(value: &Value, scope: &dyn Scope) -> Value {
     match value {
         Value::String(s) => resolve_string(s, scope),
         Value::Array(items) => Value::Array(items.iter().map(|v| resolve(v, scope)).collect()),
-        Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), resolve(v, scope))).collect::<Map<_, _>>()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), resolve(v, scope)))
+                .collect::<Map<_, _>>(),
+        ),
         other => other.clone(),
     }
 }
@@ -50,7 +54,10 @@ fn collect(value: &Value, found: &mut Vec<Reference>) {
         Value::String(s) => {
             for piece in split(s) {
                 if let Piece::Expr(text) = piece {
-                    found.push(Reference { root: root_of(text).to_string(), text: text.to_string() });
+                    found.push(Reference {
+                        root: root_of(text).to_string(),
+                        text: text.to_string(),
+                    });
                 }
             }
         }
@@ -78,7 +85,9 @@ fn split(s: &str) -> Vec<Piece<'_>> {
             rest = &rest[start + 2..];
             continue;
         }
-        let Some(len) = rest[start + 2..].find('}') else { break };
+        let Some(len) = rest[start + 2..].find('}') else {
+            break;
+        };
         if start > 0 {
             pieces.push(Piece::Text(&rest[..start]));
         }
@@ -141,7 +150,9 @@ fn quote_segments(path: &str) -> String {
     let mut chars = path.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
         if c == '.' {
-            let end = path[i + 1..].find(['.', '[']).map_or(path.len(), |e| i + 1 + e);
+            let end = path[i + 1..]
+                .find(['.', '['])
+                .map_or(path.len(), |e| i + 1 + e);
             let name = &path[i + 1..end];
             let plain = !name.is_empty()
                 && !name.starts_with(|c: char| c.is_ascii_digit())
@@ -192,35 +203,64 @@ mod tests {
     #[test]
     fn whole_reference_keeps_its_type() {
         assert_eq!(resolve(&json!("${workflow.input.n}"), &scope()), json!(3));
-        assert_eq!(resolve(&json!("${workflow.input.folders}"), &scope()), json!(["a", "b"]));
-        assert_eq!(resolve(&json!("${check.output.problems[0]}"), &scope()), json!({"file": "x"}));
-        assert_eq!(resolve(&json!("${check.output.problems[0].file}"), &scope()), json!("x"));
+        assert_eq!(
+            resolve(&json!("${workflow.input.folders}"), &scope()),
+            json!(["a", "b"])
+        );
+        assert_eq!(
+            resolve(&json!("${check.output.problems[0]}"), &scope()),
+            json!({"file": "x"})
+        );
+        assert_eq!(
+            resolve(&json!("${check.output.problems[0].file}"), &scope()),
+            json!("x")
+        );
     }
 
     #[test]
     fn references_inside_text_are_interpolated() {
-        let v = resolve(&json!("found ${check.output.count} in ${workflow.input.folders}"), &scope());
+        let v = resolve(
+            &json!("found ${check.output.count} in ${workflow.input.folders}"),
+            &scope(),
+        );
         assert_eq!(v, json!("found 1 in [\"a\",\"b\"]"));
     }
 
     #[test]
     fn names_with_dashes_and_missing_values() {
-        assert_eq!(resolve(&json!("${workflow.input.station-root}"), &scope()), json!("/s"));
-        assert_eq!(resolve(&json!("${workflow.input.nope}"), &scope()), Value::Null);
+        assert_eq!(
+            resolve(&json!("${workflow.input.station-root}"), &scope()),
+            json!("/s")
+        );
+        assert_eq!(
+            resolve(&json!("${workflow.input.nope}"), &scope()),
+            Value::Null
+        );
         assert_eq!(resolve(&json!("${ghost.output.x}"), &scope()), Value::Null);
-        assert_eq!(resolve(&json!("a${ghost.output.x}b"), &scope()), json!("ab"));
+        assert_eq!(
+            resolve(&json!("a${ghost.output.x}b"), &scope()),
+            json!("ab")
+        );
     }
 
     #[test]
     fn escapes_and_nesting() {
-        assert_eq!(resolve(&json!("$${workflow.input.n}"), &scope()), json!("${workflow.input.n}"));
-        let v = resolve(&json!({"list": ["${workflow.input.n}", {"deep": "${check.output.count}"}]}), &scope());
+        assert_eq!(
+            resolve(&json!("$${workflow.input.n}"), &scope()),
+            json!("${workflow.input.n}")
+        );
+        let v = resolve(
+            &json!({"list": ["${workflow.input.n}", {"deep": "${check.output.count}"}]}),
+            &scope(),
+        );
         assert_eq!(v, json!({"list": [3, {"deep": 1}]}));
     }
 
     #[test]
     fn finds_references() {
-        let refs = references(&json!({"a": "${check.output.x} and ${workflow.input.y}", "b": ["${other[0]}"]}));
+        let refs = references(
+            &json!({"a": "${check.output.x} and ${workflow.input.y}", "b": ["${other[0]}"]}),
+        );
         let roots: Vec<_> = refs.iter().map(|r| r.root.as_str()).collect();
         assert_eq!(roots, ["check", "workflow", "other"]);
     }

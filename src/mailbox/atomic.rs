@@ -24,7 +24,11 @@ pub fn write(path: &Path, bytes: &[u8], durability: Durability) -> std::io::Resu
     let unique = COUNTER.fetch_add(1, Ordering::Relaxed);
     let tmp = dir.join(format!(".{name}.{}-{unique}.tmp", std::process::id()));
     let result = (|| {
-        let mut file = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
         file.write_all(bytes)?;
         if durability == Durability::Durable {
             file.sync_all()?;
@@ -58,9 +62,14 @@ pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
 /// Writes many files at once, each atomically: all bodies are written and fsynced in
 /// parallel, then renamed into place, then each folder touched is fsynced once. For a fan-out
 /// this costs about one fsync round instead of one per file.
-pub fn write_batch(files: &[(std::path::PathBuf, Vec<u8>)], durability: Durability) -> std::io::Result<()> {
+pub fn write_batch(
+    files: &[(std::path::PathBuf, Vec<u8>)],
+    durability: Durability,
+) -> std::io::Result<()> {
     if files.len() <= 1 {
-        return files.iter().try_for_each(|(path, bytes)| write(path, bytes, durability));
+        return files
+            .iter()
+            .try_for_each(|(path, bytes)| write(path, bytes, durability));
     }
     let temps: Vec<std::path::PathBuf> = files
         .iter()
@@ -72,19 +81,33 @@ pub fn write_batch(files: &[(std::path::PathBuf, Vec<u8>)], durability: Durabili
         })
         .collect();
     let write_one = |(tmp, bytes): (&std::path::PathBuf, &Vec<u8>)| -> std::io::Result<()> {
-        let mut file = OpenOptions::new().write(true).create(true).truncate(true).open(tmp)?;
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(tmp)?;
         file.write_all(bytes)?;
         if durability == Durability::Durable {
             file.sync_all()?;
         }
         Ok(())
     };
-    let workers = std::thread::available_parallelism().map_or(4, |n| n.get()).clamp(4, 16).min(files.len());
+    let workers = std::thread::available_parallelism()
+        .map_or(4, |n| n.get())
+        .clamp(4, 16)
+        .min(files.len());
     let chunk = files.len().div_ceil(workers);
-    let pairs: Vec<(&std::path::PathBuf, &Vec<u8>)> = temps.iter().zip(files.iter().map(|(_, b)| b)).collect();
+    let pairs: Vec<(&std::path::PathBuf, &Vec<u8>)> =
+        temps.iter().zip(files.iter().map(|(_, b)| b)).collect();
     let result = std::thread::scope(|scope| {
-        let handles: Vec<_> = pairs.chunks(chunk).map(|part| scope.spawn(move || part.iter().try_for_each(|p| write_one(*p)))).collect();
-        handles.into_iter().try_for_each(|h| h.join().unwrap_or_else(|_| Err(std::io::Error::other("a writer thread panicked"))))
+        let handles: Vec<_> = pairs
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().try_for_each(|p| write_one(*p))))
+            .collect();
+        handles.into_iter().try_for_each(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err(std::io::Error::other("a writer thread panicked")))
+        })
     });
     if let Err(e) = result {
         temps.iter().for_each(|t| drop(std::fs::remove_file(t)));

@@ -24,7 +24,10 @@ impl ManagedAgents {
                 continue;
             }
             let log_path = station.logs_dir().join(format!("{name}.log"));
-            let log = OpenOptions::new().create(true).append(true).open(&log_path)?;
+            let log = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&log_path)?;
             let child = Command::new(&exe)
                 .arg("--station")
                 .arg(&station.root)
@@ -68,7 +71,9 @@ pub const GRACE: std::time::Duration = std::time::Duration::from_secs(3);
 fn ask_to_stop(name: &str, child: &mut Child) {
     use nix::sys::signal::{Signal, kill};
     use nix::unistd::Pid;
-    let Some(pid) = child.id().and_then(|id| i32::try_from(id).ok()) else { return };
+    let Some(pid) = child.id().and_then(|id| i32::try_from(id).ok()) else {
+        return;
+    };
     if let Err(error) = kill(Pid::from_raw(pid), Signal::SIGTERM) {
         tracing::debug!(agent = %name, %error, "managed agent already gone");
     }

@@ -70,7 +70,13 @@ impl RunSummary {
                 .tasks
                 .values()
                 .map(|t| {
-                    let summary = TaskSummary { status: t.status, attempt: t.attempt, agent: t.agent.clone(), reason: t.reason.clone(), updated_at: t.updated_at };
+                    let summary = TaskSummary {
+                        status: t.status,
+                        attempt: t.attempt,
+                        agent: t.agent.clone(),
+                        reason: t.reason.clone(),
+                        updated_at: t.updated_at,
+                    };
                     (t.task_ref.clone(), summary)
                 })
                 .collect(),
@@ -81,10 +87,18 @@ impl RunSummary {
 /// Replaces the entries of `runs` in the station's snapshot.
 pub fn update(station: &Station, runs: Vec<(String, RunSummary)>) -> std::io::Result<()> {
     let lock_path = station.runtime_dir().join("state.lock");
-    let lock = OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path)?;
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)?;
     lock.lock()?;
     let path = station.snapshot_path();
-    let mut snapshot = read(&path).unwrap_or_else(|| Snapshot { version: SNAPSHOT_VERSION, updated_at: Utc::now(), runs: BTreeMap::new() });
+    let mut snapshot = read(&path).unwrap_or_else(|| Snapshot {
+        version: SNAPSHOT_VERSION,
+        updated_at: Utc::now(),
+        runs: BTreeMap::new(),
+    });
     snapshot.runs.extend(runs);
     snapshot.updated_at = Utc::now();
     let result = write(&path, &snapshot);
@@ -99,7 +113,11 @@ pub fn remove(station: &Station, run_ids: &[String]) -> std::io::Result<()> {
         return Ok(());
     }
     let lock_path = station.runtime_dir().join("state.lock");
-    let lock = OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path)?;
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)?;
     lock.lock()?;
     let path = station.snapshot_path();
     let result = match read(&path) {
@@ -121,7 +139,9 @@ pub fn read(path: &Path) -> Option<Snapshot> {
 }
 
 fn write(path: &Path, snapshot: &Snapshot) -> std::io::Result<()> {
-    let mut text = String::from("# Snapshot of this station's runs, rebuilt from .3ox/runs/*.journal.yaml; do not edit.\n");
+    let mut text = String::from(
+        "# Snapshot of this station's runs, rebuilt from .3ox/runs/*.journal.yaml; do not edit.\n",
+    );
     text.push_str(&serde_yaml::to_string(snapshot).map_err(std::io::Error::other)?);
     atomic::write(path, text.as_bytes(), Durability::Relaxed)
 }
@@ -131,7 +151,13 @@ pub fn rebuild(station: &Station) -> Result<Snapshot, journal::JournalError> {
     let mut runs = BTreeMap::new();
     let dir = station.runs_dir();
     let mut paths: Vec<_> = std::fs::read_dir(&dir)
-        .map(|entries| entries.flatten().map(|e| e.path()).filter(|p| p.to_string_lossy().ends_with(".journal.yaml")).collect())
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.to_string_lossy().ends_with(".journal.yaml"))
+                .collect()
+        })
         .unwrap_or_default();
     paths.sort();
     for path in paths {
@@ -141,7 +167,14 @@ pub fn rebuild(station: &Station) -> Result<Snapshot, journal::JournalError> {
             runs.insert(state.run_id.clone(), RunSummary::of(&state, station));
         }
     }
-    let snapshot = Snapshot { version: SNAPSHOT_VERSION, updated_at: Utc::now(), runs };
-    write(&station.snapshot_path(), &snapshot).map_err(|source| journal::JournalError::Io { path: station.snapshot_path().display().to_string(), source })?;
+    let snapshot = Snapshot {
+        version: SNAPSHOT_VERSION,
+        updated_at: Utc::now(),
+        runs,
+    };
+    write(&station.snapshot_path(), &snapshot).map_err(|source| journal::JournalError::Io {
+        path: station.snapshot_path().display().to_string(),
+        source,
+    })?;
     Ok(snapshot)
 }

@@ -22,27 +22,36 @@ pub struct OutboxWatcher {
 }
 
 /// Watches each `(agent, outbox)` folder and sends a [`Wake`] for every change.
-pub fn watch_outboxes(outboxes: &[(String, PathBuf)], tx: UnboundedSender<Wake>) -> notify::Result<OutboxWatcher> {
-    let by_dir: Vec<(PathBuf, String)> = outboxes.iter().map(|(agent, dir)| (dir.clone(), agent.clone())).collect();
-    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| match event {
-        Ok(event) => {
-            for path in &event.paths {
-                let dir = path.parent().unwrap_or(Path::new(""));
-                if let Some((_, agent)) = by_dir.iter().find(|(d, _)| d == dir || d == path) {
-                    let _ = tx.send(Wake::Agent(agent.clone()));
+pub fn watch_outboxes(
+    outboxes: &[(String, PathBuf)],
+    tx: UnboundedSender<Wake>,
+) -> notify::Result<OutboxWatcher> {
+    let by_dir: Vec<(PathBuf, String)> = outboxes
+        .iter()
+        .map(|(agent, dir)| (dir.clone(), agent.clone()))
+        .collect();
+    let mut watcher =
+        notify::recommended_watcher(move |event: notify::Result<notify::Event>| match event {
+            Ok(event) => {
+                for path in &event.paths {
+                    let dir = path.parent().unwrap_or(Path::new(""));
+                    if let Some((_, agent)) = by_dir.iter().find(|(d, _)| d == dir || d == path) {
+                        let _ = tx.send(Wake::Agent(agent.clone()));
+                    }
+                }
+                if event.need_rescan() {
+                    let _ = tx.send(Wake::All);
                 }
             }
-            if event.need_rescan() {
+            Err(error) => {
+                tracing::warn!(%error, "watcher error; rescanning every outbox");
                 let _ = tx.send(Wake::All);
             }
-        }
-        Err(error) => {
-            tracing::warn!(%error, "watcher error; rescanning every outbox");
-            let _ = tx.send(Wake::All);
-        }
-    })?;
+        })?;
     for (_, dir) in outboxes {
-        watcher.watch(dir, RecursiveMode::NonRecursive).map_err(|e| explain(e, dir))?;
+        watcher
+            .watch(dir, RecursiveMode::NonRecursive)
+            .map_err(|e| explain(e, dir))?;
     }
     Ok(OutboxWatcher { _watcher: watcher })
 }

@@ -29,7 +29,11 @@ pub enum StationError {
     #[error("no station found at {start} or above it")]
     NotFound { start: String },
     #[error("cannot {action} {path}: {source}")]
-    Io { action: &'static str, path: String, source: std::io::Error },
+    Io {
+        action: &'static str,
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path}: {message}")]
     BadAgent { path: String, message: String },
 }
@@ -37,15 +41,24 @@ pub enum StationError {
 impl StationError {
     pub fn hint(&self) -> Option<&'static str> {
         match self {
-            StationError::NotFound { .. } => Some("run `3ox init` to make one, or pass --station DIR"),
+            StationError::NotFound { .. } => {
+                Some("run `3ox init` to make one, or pass --station DIR")
+            }
             StationError::BadAgent { .. } => Some("see docs/protocol.md for the agent.yaml format"),
             StationError::Io { .. } => None,
         }
     }
 }
 
-fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> StationError + 'a {
-    move |source| StationError::Io { action, path: path.display().to_string(), source }
+fn io<'a>(
+    action: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(std::io::Error) -> StationError + 'a {
+    move |source| StationError::Io {
+        action,
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 impl Station {
@@ -55,10 +68,14 @@ impl Station {
         let start = std::path::absolute(start).map_err(io("resolve", start))?;
         for dir in start.ancestors() {
             if dir.join(RUNTIME_DIR).is_dir() || dir.join("agents").is_dir() {
-                return Ok(Station { root: dir.to_path_buf() });
+                return Ok(Station {
+                    root: dir.to_path_buf(),
+                });
             }
         }
-        Err(StationError::NotFound { start: start.display().to_string() })
+        Err(StationError::NotFound {
+            start: start.display().to_string(),
+        })
     }
 
     /// Opens `root` as a station without searching.
@@ -69,13 +86,21 @@ impl Station {
 
     /// Makes the station layout at `root` (folders that exist are kept).
     pub fn init(root: &Path) -> Result<Station, StationError> {
-        for sub in ["agents", "stations", "templates", RUNTIME_DIR, ".3ox/runs", ".3ox/logs"] {
+        for sub in [
+            "agents",
+            "stations",
+            "templates",
+            RUNTIME_DIR,
+            ".3ox/runs",
+            ".3ox/logs",
+        ] {
             let dir = root.join(sub);
             std::fs::create_dir_all(&dir).map_err(io("create", &dir))?;
         }
         let ignore = root.join(RUNTIME_DIR).join(".gitignore");
         if !ignore.exists() {
-            std::fs::write(&ignore, "# runtime data of this station\n*\n").map_err(io("write", &ignore))?;
+            std::fs::write(&ignore, "# runtime data of this station\n*\n")
+                .map_err(io("write", &ignore))?;
         }
         Station::at(root)
     }
@@ -115,7 +140,10 @@ impl Station {
     /// A path relative to the station root, with `/` separators, for files agents read.
     pub fn relative(&self, path: &Path) -> String {
         let rel = path.strip_prefix(&self.root).unwrap_or(path);
-        rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+        rel.components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/")
     }
 
     /// Ensures the runtime folders exist.

@@ -80,7 +80,12 @@ fn message_to(
         agent: agent.to_string(),
         created_at: chrono::Utc::now(),
         input,
-        reply: TaskMessage::reply_instructions(task_id, "run-1", &format!("token-of-{task_id}"), &format!("agents/{agent}/0UT.3OX")),
+        reply: TaskMessage::reply_instructions(
+            task_id,
+            "run-1",
+            &format!("token-of-{task_id}"),
+            &format!("agents/{agent}/0UT.3OX"),
+        ),
     }
 }
 

@@ -10,8 +10,13 @@ use crate::support::{TestEnv, files_in, journal_records, output_within, stderr, 
 
 /// Copies a folder, leaving out mailbox contents (a developer's earlier demo runs).
 fn copy_tree(from: &Path, to: &Path) {
-    let is_mailbox = |e: &walkdir::DirEntry| e.depth() > 1 && matches!(e.file_name().to_str(), Some("1N.3OX" | "0UT.3OX"));
-    for entry in walkdir::WalkDir::new(from).into_iter().filter_entry(|e| !is_mailbox(e)) {
+    let is_mailbox = |e: &walkdir::DirEntry| {
+        e.depth() > 1 && matches!(e.file_name().to_str(), Some("1N.3OX" | "0UT.3OX"))
+    };
+    for entry in walkdir::WalkDir::new(from)
+        .into_iter()
+        .filter_entry(|e| !is_mailbox(e))
+    {
         let entry = entry.unwrap();
         let rel = entry.path().strip_prefix(from).unwrap();
         let target = to.join(rel);
@@ -40,34 +45,118 @@ fn the_inventory_validation_demo_validates_in_parallel_retries_and_reports() {
         "--json",
     ];
     let out = output_within(env.cmd(&args), Duration::from_secs(120));
-    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
     let result: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(result["status"], "COMPLETED");
     assert_eq!(result["retries"], 1, "the flaky folder is retried once");
     let output = &result["output"];
     assert_eq!(output["problem_count"], 3, "{output}");
-    let problems: Vec<String> = output["problems"].as_array().unwrap().iter().map(|p| format!("{}/{}", p["folder"].as_str().unwrap(), p["check"].as_str().unwrap())).collect();
-    assert_eq!(problems, ["inventory-broken/manifest_files", "inventory-broken/naming", "inventory-broken/yaml"]);
+    let problems: Vec<String> = output["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            format!(
+                "{}/{}",
+                p["folder"].as_str().unwrap(),
+                p["check"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        problems,
+        [
+            "inventory-broken/manifest_files",
+            "inventory-broken/naming",
+            "inventory-broken/yaml"
+        ]
+    );
 
     // The report names the broken folder's problems.
-    let report = output["report_if_problems"].as_str().expect("the problem report was written");
+    let report = output["report_if_problems"]
+        .as_str()
+        .expect("the problem report was written");
     let text = env.read(report);
-    assert!(text.contains("problems found") && text.contains("switches.yaml") && text.contains("Audit Notes.txt"), "{text}");
+    assert!(
+        text.contains("problems found")
+            && text.contains("switches.yaml")
+            && text.contains("Audit Notes.txt"),
+        "{text}"
+    );
 
     // The three folders were in flight together, and the flaky one failed once then passed.
     let records = journal_records(&env);
-    let scheduled: Vec<&Value> = records.iter().filter(|r| r["event"] == "task_scheduled" && r["task_ref"].as_str().unwrap().starts_with("validate_folders_")).collect();
-    assert_eq!(scheduled.iter().take(3).map(|r| r["attempt"].as_u64().unwrap()).collect::<Vec<_>>(), [1, 1, 1]);
-    let first_reply = records.iter().position(|r| (r["event"] == "task_completed" || r["event"] == "task_failed") && r["task_ref"].as_str().unwrap().starts_with("validate_folders_")).unwrap();
-    let third_scheduled = records.iter().filter(|r| r["event"] == "task_scheduled").nth(2).map(|r| r["seq"].as_u64().unwrap()).unwrap();
-    assert!(third_scheduled < records[first_reply]["seq"].as_u64().unwrap(), "all three folders were delivered before any reply");
-    let failure = records.iter().find(|r| r["event"] == "task_failed").expect("the transient failure is journaled");
-    assert!(failure["reason"].as_str().unwrap().contains("simulated transient failure"), "{failure}");
+    let scheduled: Vec<&Value> = records
+        .iter()
+        .filter(|r| {
+            r["event"] == "task_scheduled"
+                && r["task_ref"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("validate_folders_")
+        })
+        .collect();
+    assert_eq!(
+        scheduled
+            .iter()
+            .take(3)
+            .map(|r| r["attempt"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        [1, 1, 1]
+    );
+    let first_reply = records
+        .iter()
+        .position(|r| {
+            (r["event"] == "task_completed" || r["event"] == "task_failed")
+                && r["task_ref"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("validate_folders_")
+        })
+        .unwrap();
+    let third_scheduled = records
+        .iter()
+        .filter(|r| r["event"] == "task_scheduled")
+        .nth(2)
+        .map(|r| r["seq"].as_u64().unwrap())
+        .unwrap();
+    assert!(
+        third_scheduled < records[first_reply]["seq"].as_u64().unwrap(),
+        "all three folders were delivered before any reply"
+    );
+    let failure = records
+        .iter()
+        .find(|r| r["event"] == "task_failed")
+        .expect("the transient failure is journaled");
+    assert!(
+        failure["reason"]
+            .as_str()
+            .unwrap()
+            .contains("simulated transient failure"),
+        "{failure}"
+    );
     assert!(failure["retry_at"].is_string());
 
     // The managed agents' mailboxes are left tidy and their logs exist.
-    assert!(files_in(&env, "agents/inventory-checker/1N.3OX").iter().all(|f| f.starts_with('.')));
-    assert!(files_in(&env, "agents/inventory-checker/0UT.3OX").iter().all(|f| f.starts_with('.')));
-    assert_eq!(files_in(&env, "agents/inventory-checker/0UT.3OX/done").len(), 4);
+    assert!(
+        files_in(&env, "agents/inventory-checker/1N.3OX")
+            .iter()
+            .all(|f| f.starts_with('.'))
+    );
+    assert!(
+        files_in(&env, "agents/inventory-checker/0UT.3OX")
+            .iter()
+            .all(|f| f.starts_with('.'))
+    );
+    assert_eq!(
+        files_in(&env, "agents/inventory-checker/0UT.3OX/done").len(),
+        4
+    );
     assert!(env.root().join(".3ox/logs/inventory-checker.log").exists());
 }

@@ -42,7 +42,13 @@ pub struct FakeAgent {
 impl FakeAgent {
     /// Registers `name` (serving `capabilities`, with `concurrency`) in the station and starts
     /// answering its messages with `answer`.
-    pub fn start(env: &TestEnv, name: &str, capabilities: &[&str], concurrency: usize, answer: impl Fn(&Value) -> Answer + Send + 'static) -> FakeAgent {
+    pub fn start(
+        env: &TestEnv,
+        name: &str,
+        capabilities: &[&str],
+        concurrency: usize,
+        answer: impl Fn(&Value) -> Answer + Send + 'static,
+    ) -> FakeAgent {
         register(env, name, capabilities, concurrency);
         let inbox = env.root().join("agents").join(name).join("1N.3OX");
         let outbox = env.root().join("agents").join(name).join("0UT.3OX");
@@ -57,11 +63,22 @@ impl FakeAgent {
                     if answered.contains(&path) {
                         continue;
                     }
-                    let Ok(text) = std::fs::read_to_string(&path) else { continue };
-                    let Ok(message) = serde_yaml::from_str::<Value>(&text) else { continue };
-                    let first_look = !seen2.lock().unwrap().iter().any(|s: &Seen| s.message["task_id"] == message["task_id"]);
+                    let Ok(text) = std::fs::read_to_string(&path) else {
+                        continue;
+                    };
+                    let Ok(message) = serde_yaml::from_str::<Value>(&text) else {
+                        continue;
+                    };
+                    let first_look = !seen2
+                        .lock()
+                        .unwrap()
+                        .iter()
+                        .any(|s: &Seen| s.message["task_id"] == message["task_id"]);
                     if first_look {
-                        seen2.lock().unwrap().push(Seen { message: message.clone(), at: Instant::now() });
+                        seen2.lock().unwrap().push(Seen {
+                            message: message.clone(),
+                            at: Instant::now(),
+                        });
                     }
                     let reply = answer(&message);
                     if matches!(reply, Answer::NotYet) {
@@ -73,12 +90,21 @@ impl FakeAgent {
                 std::thread::sleep(Duration::from_millis(3));
             }
         });
-        FakeAgent { stop, handle: Some(handle), seen }
+        FakeAgent {
+            stop,
+            handle: Some(handle),
+            seen,
+        }
     }
 
     /// The messages seen so far.
     pub fn messages(&self) -> Vec<Value> {
-        self.seen.lock().unwrap().iter().map(|s| s.message.clone()).collect()
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|s| s.message.clone())
+            .collect()
     }
 }
 
@@ -94,7 +120,13 @@ impl Drop for FakeAgent {
 /// Writes `agents/<name>/agent.yaml`.
 pub fn register(env: &TestEnv, name: &str, capabilities: &[&str], concurrency: usize) {
     let caps: Vec<String> = capabilities.iter().map(|c| format!("\"{c}\"")).collect();
-    env.write(&format!("agents/{name}/agent.yaml"), &format!("version: 1\ncapabilities: [{}]\nconcurrency: {concurrency}\n", caps.join(", ")));
+    env.write(
+        &format!("agents/{name}/agent.yaml"),
+        &format!(
+            "version: 1\ncapabilities: [{}]\nconcurrency: {concurrency}\n",
+            caps.join(", ")
+        ),
+    );
 }
 
 fn visible_yaml(dir: &Path) -> Vec<PathBuf> {
@@ -103,7 +135,12 @@ fn visible_yaml(dir: &Path) -> Vec<PathBuf> {
             entries
                 .flatten()
                 .map(|e| e.path())
-                .filter(|p| p.is_file() && p.file_name().and_then(|n| n.to_str()).is_some_and(|n| !n.starts_with('.') && n.ends_with(".yaml")))
+                .filter(|p| {
+                    p.is_file()
+                        && p.file_name()
+                            .and_then(|n| n.to_str())
+                            .is_some_and(|n| !n.starts_with('.') && n.ends_with(".yaml"))
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -116,7 +153,9 @@ fn write_answer(outbox: &Path, message: &Value, answer: Answer, counter: &mut u6
     let text = match answer {
         Answer::Completed(output) => reply(message, "COMPLETED", output, ""),
         Answer::Failed(reason) => reply(message, "FAILED", json!({}), &reason),
-        Answer::Terminal(reason) => reply(message, "FAILED_WITH_TERMINAL_ERROR", json!({}), &reason),
+        Answer::Terminal(reason) => {
+            reply(message, "FAILED_WITH_TERMINAL_ERROR", json!({}), &reason)
+        }
         Answer::Raw(text) => text,
         Answer::Many(answers) => {
             for answer in answers {

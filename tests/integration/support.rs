@@ -13,9 +13,15 @@ pub struct TestEnv {
 impl TestEnv {
     /// A fresh station made by `3ox init`.
     pub fn new() -> TestEnv {
-        let env = TestEnv { dir: tempfile::tempdir().expect("temp dir") };
+        let env = TestEnv {
+            dir: tempfile::tempdir().expect("temp dir"),
+        };
         let out = env.cmd(&["init", "."]).output().expect("run 3ox init");
-        assert!(out.status.success(), "3ox init failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "3ox init failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         env
     }
 
@@ -26,7 +32,10 @@ impl TestEnv {
     /// `3ox <args>` with the station as working folder.
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_3ox"));
-        cmd.args(args).current_dir(self.root()).env_remove("THREEOX_STATION").env("NO_COLOR", "1");
+        cmd.args(args)
+            .current_dir(self.root())
+            .env_remove("THREEOX_STATION")
+            .env("NO_COLOR", "1");
         cmd
     }
 
@@ -73,7 +82,10 @@ impl Drop for ChildGuard {
 }
 
 /// Calls `check` every 20 ms until it returns `Some`, for at most `timeout`.
-pub fn wait_for<T>(timeout: std::time::Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
+pub fn wait_for<T>(
+    timeout: std::time::Duration,
+    mut check: impl FnMut() -> Option<T>,
+) -> Option<T> {
     let deadline = std::time::Instant::now() + timeout;
     loop {
         if let Some(value) = check() {
@@ -89,12 +101,21 @@ pub fn wait_for<T>(timeout: std::time::Duration, mut check: impl FnMut() -> Opti
 /// Reads every record of every journal in the station, in order, as plain values.
 pub fn journal_records(env: &TestEnv) -> Vec<serde_json::Value> {
     let dir = env.root().join(".3ox/runs");
-    let mut paths: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.path()).filter(|p| p.to_string_lossy().ends_with(".journal.yaml")).collect();
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with(".journal.yaml"))
+        .collect();
     paths.sort();
     let mut records = Vec::new();
     for path in paths {
         let contents = threeox::journal::read(&path).unwrap_or_else(|e| panic!("{e}"));
-        assert!(contents.torn_tail.is_none(), "journal {} has a torn tail", path.display());
+        assert!(
+            contents.torn_tail.is_none(),
+            "journal {} has a torn tail",
+            path.display()
+        );
         for record in contents.records {
             records.push(serde_json::to_value(&record).unwrap());
         }
@@ -104,13 +125,22 @@ pub fn journal_records(env: &TestEnv) -> Vec<serde_json::Value> {
 
 /// The `event` names of the records, in order.
 pub fn events(records: &[serde_json::Value]) -> Vec<String> {
-    records.iter().map(|r| r["event"].as_str().unwrap_or_default().to_string()).collect()
+    records
+        .iter()
+        .map(|r| r["event"].as_str().unwrap_or_default().to_string())
+        .collect()
 }
 
 /// Files directly inside `rel` (below the station), sorted.
 pub fn files_in(env: &TestEnv, rel: &str) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(env.root().join(rel))
-        .map(|entries| entries.flatten().filter(|e| e.path().is_file()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.path().is_file())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
         .unwrap_or_default();
     names.sort();
     names
@@ -119,7 +149,11 @@ pub fn files_in(env: &TestEnv, rel: &str) -> Vec<String> {
 /// Runs a command to its end, killing it (and failing the test) after `limit`.
 pub fn output_within(mut cmd: Command, limit: std::time::Duration) -> Output {
     use std::process::Stdio;
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn 3ox");
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn 3ox");
     let start = std::time::Instant::now();
     loop {
         if child.try_wait().expect("wait").is_some() {
@@ -128,7 +162,11 @@ pub fn output_within(mut cmd: Command, limit: std::time::Duration) -> Output {
         if start.elapsed() > limit {
             let _ = child.kill();
             let out = child.wait_with_output().expect("collect output");
-            panic!("3ox did not finish within {limit:?}\nstdout:\n{}\nstderr:\n{}", stdout(&out), stderr(&out));
+            panic!(
+                "3ox did not finish within {limit:?}\nstdout:\n{}\nstderr:\n{}",
+                stdout(&out),
+                stderr(&out)
+            );
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
@@ -141,7 +179,13 @@ impl TestEnv {
         let mut args = vec!["run", flow, "--json", "--no-agents"];
         args.extend_from_slice(extra);
         let out = output_within(self.cmd(&args), std::time::Duration::from_secs(60));
-        let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("no JSON result ({e})\nstdout:\n{}\nstderr:\n{}", stdout(&out), stderr(&out)));
+        let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "no JSON result ({e})\nstdout:\n{}\nstderr:\n{}",
+                stdout(&out),
+                stderr(&out)
+            )
+        });
         (out.status.code().unwrap_or(-1), json, out)
     }
 }
@@ -156,7 +200,11 @@ pub fn output_within_child(child: &mut std::process::Child, limit: std::time::Du
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    let mut out = Output { status: child.wait().expect("wait"), stdout: Vec::new(), stderr: Vec::new() };
+    let mut out = Output {
+        status: child.wait().expect("wait"),
+        stdout: Vec::new(),
+        stderr: Vec::new(),
+    };
     use std::io::Read as _;
     if let Some(mut s) = child.stdout.take() {
         s.read_to_end(&mut out.stdout).unwrap();

@@ -14,7 +14,12 @@ pub fn walk(w: &mut Walker<'_, '_, '_>, task: &TaskDef) -> Progress {
     let task_ref = &task.task_reference_name;
     if !w.state.tasks.contains_key(task_ref) {
         let input = w.resolve_input(task);
-        w.emit(Change::TaskCompleted { task_ref: task_ref.clone(), task_id: None, input: Some(input), output: json!({}) });
+        w.emit(Change::TaskCompleted {
+            task_ref: task_ref.clone(),
+            task_id: None,
+            input: Some(input),
+            output: json!({}),
+        });
     }
     w.branches(task.fork_tasks.iter().map(Vec::as_slice))
 }

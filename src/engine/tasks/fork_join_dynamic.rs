@@ -31,10 +31,21 @@ pub fn walk(w: &mut Walker<'_, '_, '_>, task: &TaskDef) -> Progress {
         let input = w.resolve_input(task);
         match expand(task, &input).and_then(|tasks| check_new(w, tasks)) {
             Ok(tasks) => {
-                let refs: Vec<&str> = tasks.iter().map(|t| t.task_reference_name.as_str()).collect();
+                let refs: Vec<&str> = tasks
+                    .iter()
+                    .map(|t| t.task_reference_name.as_str())
+                    .collect();
                 let output = json!({ "forkedTasks": refs });
-                w.emit(Change::ForkExpanded { task_ref: task_ref.clone(), tasks });
-                w.emit(Change::TaskCompleted { task_ref: task_ref.clone(), task_id: None, input: Some(input), output });
+                w.emit(Change::ForkExpanded {
+                    task_ref: task_ref.clone(),
+                    tasks,
+                });
+                w.emit(Change::TaskCompleted {
+                    task_ref: task_ref.clone(),
+                    task_id: None,
+                    input: Some(input),
+                    output,
+                });
             }
             Err(reason) => return w.fail_system_task(task, reason),
         }
@@ -64,12 +75,21 @@ pub fn expand(fork: &TaskDef, input: &Value) -> Result<Vec<TaskDef>, String> {
 fn classic(fork: &TaskDef, param: &str, input: &Value) -> Result<Vec<TaskDef>, String> {
     let list = input.get(param).cloned().unwrap_or(Value::Null);
     let Value::Array(items) = list else {
-        return Err(format!("input `{param}` should be a list of task definitions, but it is {}", kind_of(&list)));
+        return Err(format!(
+            "input `{param}` should be a list of task definitions, but it is {}",
+            kind_of(&list)
+        ));
     };
-    let inputs = fork.dynamic_fork_tasks_input_param_name.as_ref().and_then(|name| input.get(name)).cloned().unwrap_or(Value::Null);
+    let inputs = fork
+        .dynamic_fork_tasks_input_param_name
+        .as_ref()
+        .and_then(|name| input.get(name))
+        .cloned()
+        .unwrap_or(Value::Null);
     let mut tasks = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
-        let mut task: TaskDef = serde_json::from_value(item).map_err(|e| format!("dynamic task {i} is not a task definition: {e}"))?;
+        let mut task: TaskDef = serde_json::from_value(item)
+            .map_err(|e| format!("dynamic task {i} is not a task definition: {e}"))?;
         if let Some(Value::Object(given)) = inputs.get(&task.task_reference_name) {
             task.input_parameters = given.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         }
@@ -80,18 +100,41 @@ fn classic(fork: &TaskDef, param: &str, input: &Value) -> Result<Vec<TaskDef>, S
 
 fn by_name(fork: &TaskDef, input: &Value) -> Result<Vec<TaskDef>, String> {
     let Some(name) = input.get("forkTaskName").and_then(Value::as_str) else {
-        return Err("a dynamic fork needs `dynamicForkTasksParam` or the input `forkTaskName`".to_string());
+        return Err(
+            "a dynamic fork needs `dynamicForkTasksParam` or the input `forkTaskName`".to_string(),
+        );
     };
-    let type_name = input.get("forkTaskType").and_then(Value::as_str).unwrap_or("SIMPLE").to_string();
-    let items = match input.get("forkTaskInputs").cloned().unwrap_or(Value::Array(Vec::new())) {
+    let type_name = input
+        .get("forkTaskType")
+        .and_then(Value::as_str)
+        .unwrap_or("SIMPLE")
+        .to_string();
+    let items = match input
+        .get("forkTaskInputs")
+        .cloned()
+        .unwrap_or(Value::Array(Vec::new()))
+    {
         Value::Array(items) => items,
-        other => return Err(format!("input `forkTaskInputs` should be a list, but it is {}", kind_of(&other))),
+        other => {
+            return Err(format!(
+                "input `forkTaskInputs` should be a list, but it is {}",
+                kind_of(&other)
+            ));
+        }
     };
-    let shared: Map<String, Value> =
-        input.as_object().map(|m| m.iter().filter(|(k, _)| !FORM_KEYS.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default();
+    let shared: Map<String, Value> = input
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter(|(k, _)| !FORM_KEYS.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
     let mut tasks = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
-        let mut task_input: IndexMap<String, Value> = shared.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let mut task_input: IndexMap<String, Value> =
+            shared.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         match item {
             Value::Object(fields) => task_input.extend(fields),
             other => {
@@ -116,10 +159,15 @@ fn check_new(w: &Walker<'_, '_, '_>, tasks: Vec<TaskDef>) -> Result<Vec<TaskDef>
     for task in &tasks {
         let task_ref = &task.task_reference_name;
         if w.state.defs.contains_key(task_ref) || !seen.insert(task_ref.clone()) {
-            return Err(format!("dynamic task reference `{task_ref}` is used twice in this run"));
+            return Err(format!(
+                "dynamic task reference `{task_ref}` is used twice in this run"
+            ));
         }
         if task.kind() != TaskKind::Simple {
-            return Err(format!("dynamic task `{task_ref}` has type {}; forked tasks must be SIMPLE in this version", task.type_name));
+            return Err(format!(
+                "dynamic task `{task_ref}` has type {}; forked tasks must be SIMPLE in this version",
+                task.type_name
+            ));
         }
     }
     Ok(tasks)

@@ -21,11 +21,19 @@ pub fn walk(w: &mut Walker<'_, '_, '_>, task: &TaskDef, previous: Option<&TaskDe
             .state
             .forks
             .get(&fork.task_reference_name)
-            .map(|tasks| tasks.iter().map(|t| t.task_reference_name.clone()).collect())
+            .map(|tasks| {
+                tasks
+                    .iter()
+                    .map(|t| t.task_reference_name.clone())
+                    .collect()
+            })
             .unwrap_or_default(),
-        Some(fork) if fork.kind() == TaskKind::ForkJoin && task.join_on.is_empty() => {
-            fork.fork_tasks.iter().filter_map(|branch| branch.last()).map(|t| t.task_reference_name.clone()).collect()
-        }
+        Some(fork) if fork.kind() == TaskKind::ForkJoin && task.join_on.is_empty() => fork
+            .fork_tasks
+            .iter()
+            .filter_map(|branch| branch.last())
+            .map(|t| t.task_reference_name.clone())
+            .collect(),
         _ => task.join_on.clone(),
     };
     let mut output = Map::new();
@@ -35,6 +43,11 @@ pub fn walk(w: &mut Walker<'_, '_, '_>, task: &TaskDef, previous: Option<&TaskDe
         }
     }
     let input = w.resolve_input(task);
-    w.emit(Change::TaskCompleted { task_ref: task_ref.clone(), task_id: None, input: Some(input), output: Value::Object(output) });
+    w.emit(Change::TaskCompleted {
+        task_ref: task_ref.clone(),
+        task_id: None,
+        input: Some(input),
+        output: Value::Object(output),
+    });
     Progress::Done
 }

@@ -24,22 +24,47 @@ pub fn walk(w: &mut Walker<'_, '_, '_>, task: &TaskDef, input: Option<&Value>) -
         TaskStatus::RetryWait => {
             let due = current.retry_at.is_none_or(|at| at <= w.ctx.now);
             let next = current.attempt + 1;
-            if due { schedule(w, task, next, input) } else { Progress::Pending }
+            if due {
+                schedule(w, task, next, input)
+            } else {
+                Progress::Pending
+            }
         }
         TaskStatus::Completed | TaskStatus::CompletedWithErrors => Progress::Done,
-        TaskStatus::Failed | TaskStatus::FailedWithTerminalError => Progress::Failed(failure_of(task_ref, current.reason.as_deref())),
+        TaskStatus::Failed | TaskStatus::FailedWithTerminalError => {
+            Progress::Failed(failure_of(task_ref, current.reason.as_deref()))
+        }
     }
 }
 
-fn schedule(w: &mut Walker<'_, '_, '_>, task: &TaskDef, attempt: u32, input: Option<&Value>) -> Progress {
+fn schedule(
+    w: &mut Walker<'_, '_, '_>,
+    task: &TaskDef,
+    attempt: u32,
+    input: Option<&Value>,
+) -> Progress {
     let agent = match pick_agent(w, task) {
         Ok(Some(agent)) => agent,
         Ok(None) => return Progress::Pending,
         Err(reason) => {
-            let change = retry::failure(Some(task), &task.task_reference_name, None, reason.clone(), true, attempt, Value::Null, w.ctx);
-            let optional = matches!(&change, Change::TaskFailed { outcome, .. } if outcome.is_done());
+            let change = retry::failure(
+                Some(task),
+                &task.task_reference_name,
+                None,
+                reason.clone(),
+                true,
+                attempt,
+                Value::Null,
+                w.ctx,
+            );
+            let optional =
+                matches!(&change, Change::TaskFailed { outcome, .. } if outcome.is_done());
             w.emit(change);
-            return if optional { Progress::Done } else { Progress::Failed(failure_of(&task.task_reference_name, Some(&reason))) };
+            return if optional {
+                Progress::Done
+            } else {
+                Progress::Failed(failure_of(&task.task_reference_name, Some(&reason)))
+            };
         }
     };
     let input = match input {
@@ -48,7 +73,14 @@ fn schedule(w: &mut Walker<'_, '_, '_>, task: &TaskDef, attempt: u32, input: Opt
     };
     let task_id = (w.ctx.new_id)().to_string();
     let token = format!("tk-{:020x}", (w.ctx.new_id)().random());
-    w.emit(Change::TaskScheduled { task_ref: task.task_reference_name.clone(), task_id, attempt, agent, token, input });
+    w.emit(Change::TaskScheduled {
+        task_ref: task.task_reference_name.clone(),
+        task_id,
+        attempt,
+        agent,
+        token,
+        input,
+    });
     Progress::Pending
 }
 
@@ -56,11 +88,16 @@ fn schedule(w: &mut Walker<'_, '_, '_>, task: &TaskDef, attempt: u32, input: Opt
 /// capabilities list the task's name. `Ok(None)` when every candidate is at its concurrency
 /// limit; `Err` when no agent can ever serve it.
 pub fn pick_agent(w: &Walker<'_, '_, '_>, task: &TaskDef) -> Result<Option<String>, String> {
-    let free = |name: &str, concurrency: usize| concurrency.saturating_sub(w.state.in_flight.get(name).copied().unwrap_or(0));
+    let free = |name: &str, concurrency: usize| {
+        concurrency.saturating_sub(w.state.in_flight.get(name).copied().unwrap_or(0))
+    };
     if let Some(name) = &task.agent {
         let Some(agent) = w.ctx.agents.get(name) else {
             let known: Vec<&str> = w.ctx.agents.agents.keys().map(String::as_str).collect();
-            return Err(format!("no agent named `{name}` in this station (agents: {})", list_or_none(&known)));
+            return Err(format!(
+                "no agent named `{name}` in this station (agents: {})",
+                list_or_none(&known)
+            ));
         };
         return Ok((free(name, agent.concurrency) > 0).then(|| name.clone()));
     }
@@ -83,5 +120,9 @@ pub fn pick_agent(w: &Walker<'_, '_, '_>, task: &TaskDef) -> Result<Option<Strin
 }
 
 fn list_or_none(names: &[&str]) -> String {
-    if names.is_empty() { "none".to_string() } else { names.join(", ") }
+    if names.is_empty() {
+        "none".to_string()
+    } else {
+        names.join(", ")
+    }
 }

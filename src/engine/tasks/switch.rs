@@ -16,21 +16,33 @@ use crate::expr::condition;
 pub fn walk(w: &mut Walker<'_, '_, '_>, task: &TaskDef) -> Progress {
     let task_ref = &task.task_reference_name;
     let case = match w.state.tasks.get(task_ref) {
-        Some(done) if done.status.is_done() => done.output.get("selectedCase").and_then(Value::as_str).map(str::to_owned),
+        Some(done) if done.status.is_done() => done
+            .output
+            .get("selectedCase")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         Some(_) => return w.settled(task_ref).unwrap_or(Progress::Pending),
         None => {
             let input = w.resolve_input(task);
             match decide(task, &input) {
                 Ok(case) => {
                     let output = json!({"evaluationResult": [case], "selectedCase": case});
-                    w.emit(Change::TaskCompleted { task_ref: task_ref.clone(), task_id: None, input: Some(input), output });
+                    w.emit(Change::TaskCompleted {
+                        task_ref: task_ref.clone(),
+                        task_id: None,
+                        input: Some(input),
+                        output,
+                    });
                     Some(case)
                 }
                 Err(reason) => return w.fail_system_task(task, reason),
             }
         }
     };
-    let block = case.as_ref().and_then(|c| task.decision_cases.get(c)).unwrap_or(&task.default_case);
+    let block = case
+        .as_ref()
+        .and_then(|c| task.decision_cases.get(c))
+        .unwrap_or(&task.default_case);
     w.block(block)
 }
 
@@ -38,7 +50,9 @@ pub fn walk(w: &mut Walker<'_, '_, '_>, task: &TaskDef) -> Progress {
 pub fn decide(task: &TaskDef, input: &Value) -> Result<String, String> {
     let expression = task.expression.as_deref().unwrap_or_default();
     match task.evaluator_type.as_deref().unwrap_or("value-param") {
-        "value-param" => Ok(condition::case_key(input.get(expression).unwrap_or(&Value::Null))),
+        "value-param" => Ok(condition::case_key(
+            input.get(expression).unwrap_or(&Value::Null),
+        )),
         "expression" => condition::evaluate(expression, input)
             .map(|v| condition::case_key(&v))
             .map_err(|e| format!("the SWITCH expression `{expression}` failed: {e}")),
