@@ -16,15 +16,39 @@ pub fn evaluate(expression: &str, vars: &Value) -> Result<Value, String> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_fuel(Some(FUEL));
-    let compiled = env.compile_expression(expression).map_err(|e| describe(&e))?;
-    let result = compiled.eval(minijinja::Value::from_serialize(vars)).map_err(|e| describe(&e))?;
+    let compiled = compile(&env, expression)?;
+    let result = compiled
+        .eval(minijinja::Value::from_serialize(vars))
+        .map_err(|e| describe(&e))?;
     serde_json::to_value(&result).map_err(|e| format!("the result cannot be used as a value: {e}"))
 }
 
 /// Checks that `expression` compiles, without evaluating it.
 pub fn check(expression: &str) -> Result<(), String> {
     let env = Environment::new();
-    env.compile_expression(expression).map(|_| ()).map_err(|e| describe(&e))
+    compile(&env, expression).map(|_| ())
+}
+
+/// Compiles `expression`. minijinja 2 panics ("empty lexer stack") when text follows a stray
+/// `}}` (minijinja 3 reports a syntax error instead); until 3ox moves to minijinja 3 that
+/// panic is caught and reported as the syntax error it is. Only text holding `}}` can hit it.
+fn compile<'env, 'source>(
+    env: &'env Environment<'source>,
+    expression: &'source str,
+) -> Result<minijinja::Expression<'env, 'source>, String> {
+    if !expression.contains("}}") {
+        return env.compile_expression(expression).map_err(|e| describe(&e));
+    }
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        env.compile_expression(expression)
+    }))
+    .unwrap_or_else(|_| {
+        Err(minijinja::Error::new(
+            minijinja::ErrorKind::SyntaxError,
+            "unexpected input after `}}`",
+        ))
+    })
+    .map_err(|e| describe(&e))
 }
 
 /// The SWITCH case a condition result selects: booleans as `true`/`false`, text as it is,
@@ -52,13 +76,30 @@ mod tests {
     #[test]
     fn compares_and_selects_a_case() {
         let vars = json!({"problem_count": 2, "kind": "a"});
-        assert_eq!(case_key(&evaluate("problem_count > 0", &vars).unwrap()), "true");
+        assert_eq!(
+            case_key(&evaluate("problem_count > 0", &vars).unwrap()),
+            "true"
+        );
         assert_eq!(case_key(&evaluate("kind ~ '-x'", &vars).unwrap()), "a-x");
     }
 
     #[test]
     fn unknown_names_are_errors_not_false() {
         assert!(evaluate("nope > 1", &json!({})).is_err());
+    }
+
+    #[test]
+    fn text_after_a_stray_closing_brace_pair_is_a_syntax_error() {
+        for text in ["}}_", "problem}}_count > 0", "a }} ", "x -}} y"] {
+            let err = check(text).unwrap_err();
+            assert!(err.contains("syntax error"), "{text}: {err}");
+            assert!(evaluate(text, &json!({"a": 1})).is_err(), "{text}");
+        }
+        assert_eq!(
+            evaluate("{'a': {'b': 1}}.a.b", &json!({})).unwrap(),
+            json!(1)
+        );
+        assert_eq!(evaluate("'}}' ~ 'x'", &json!({})).unwrap(), json!("}}x"));
     }
 
     #[test]
