@@ -188,8 +188,10 @@ pub fn decode(bytes: &[u8], path: &Path) -> Result<Contents, JournalError> {
     };
     while offset < bytes.len() {
         let record_no = contents.records.len() as u64 + 1;
-        // A damaged record is a torn write only when no other record starts after it.
-        let is_tail = |from: usize| !contains(&bytes[from + 1..], START.as_bytes());
+        // A damaged record is a torn write only when no whole record (marker, body, end
+        // marker, good checksum) follows it. The marker's text inside the torn record's own
+        // values does not count: it never makes a record that checks out.
+        let is_tail = |from: usize| !holds_a_whole_record(&bytes[from + 1..]);
         let frame = match split_frame(&bytes[offset..]) {
             Ok(frame) => frame,
             Err(problem) if is_tail(offset) => {
@@ -217,8 +219,11 @@ pub fn decode(bytes: &[u8], path: &Path) -> Result<Contents, JournalError> {
     Ok(contents)
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
+/// Whether a whole record with a good checksum starts anywhere in `bytes`.
+fn holds_a_whole_record(bytes: &[u8]) -> bool {
+    (0..bytes.len()).filter(|&i| bytes[i..].starts_with(START.as_bytes())).any(|i| {
+        split_frame(&bytes[i..]).is_ok_and(|frame| end_marker(&frame).is_ok_and(|(_, crc)| crc32fast::hash(frame.body) == crc))
+    })
 }
 
 struct Frame<'a> {
@@ -247,11 +252,17 @@ fn split_frame(bytes: &[u8]) -> Result<Frame<'_>, String> {
     Err("the record has no end marker (a write was cut short)".to_string())
 }
 
-fn check_frame(frame: &Frame<'_>, expected_seq: u64) -> Result<Record, String> {
+/// The sequence number and checksum of a frame's end marker.
+fn end_marker(frame: &Frame<'_>) -> Result<(u64, u32), String> {
     let rest = &frame.end_line[END_PREFIX.len()..];
     let (seq_text, crc_text) = rest.split_once(" crc32=").ok_or("the end marker has no checksum")?;
     let seq: u64 = seq_text.parse().map_err(|_| format!("the end marker's sequence `{seq_text}` is not a number"))?;
     let crc = u32::from_str_radix(crc_text.trim(), 16).map_err(|_| format!("the checksum `{crc_text}` is not hexadecimal"))?;
+    Ok((seq, crc))
+}
+
+fn check_frame(frame: &Frame<'_>, expected_seq: u64) -> Result<Record, String> {
+    let (seq, crc) = end_marker(frame)?;
     if crc32fast::hash(frame.body) != crc {
         return Err(format!("checksum mismatch in record {seq}"));
     }
