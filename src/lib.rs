@@ -44,3 +44,6 @@ pub mod maintenance;
 pub mod orchestrator;
 pub mod station;
 pub mod worker;
+
+#[cfg(test)]
+mod proptests;

@@ -84,9 +84,13 @@ impl TaskMessage {
 
     /// Reads a message file.
     pub fn read(path: &Path) -> Result<TaskMessage, String> {
-        let text = super::reply::read_limited(path)?;
-        super::yaml::check(&text)?;
-        let message: TaskMessage = serde_yaml::from_str(&text).map_err(|e| format!("not a task message: {e}"))?;
+        TaskMessage::parse(&super::reply::read_limited(path)?)
+    }
+
+    /// Parses message text; the error says what is wrong with it.
+    pub fn parse(text: &str) -> Result<TaskMessage, String> {
+        super::yaml::check(text)?;
+        let message: TaskMessage = serde_yaml::from_str(text).map_err(|e| format!("not a task message: {e}"))?;
         if message.version != MESSAGE_VERSION {
             return Err(format!("task message version {} is not supported (this 3ox writes {MESSAGE_VERSION})", message.version));
         }
