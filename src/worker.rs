@@ -363,24 +363,15 @@ impl Actor {
 
     /// Moves a claimed message that does not parse into `1N.3OX/rejected/` with a note.
     fn reject(&self, claimed: &Path, reason: &str) {
-        let file = claimed
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("message")
-            .to_string();
+        // The name is the sender's text: no control characters in logs or file names, and
+        // an earlier refused file of the same name is kept (the newcomer gets `x.2.yaml`).
+        let file = crate::mailbox::display_name(claimed);
         tracing::warn!(agent = %self.config.agent, %file, "rejecting a message: {reason}");
         let dir = self.inbox.join(REJECTED);
-        let target = dir.join(&file);
-        let moved = std::fs::create_dir_all(&dir)
-            .and_then(|()| std::fs::rename(claimed, &target))
-            .and_then(|()| {
-                reply::write_rejection_note(
-                    &dir.join(format!("{file}.why.yaml")),
-                    &file,
-                    reason,
-                    Utc::now(),
-                )
-            });
+        let moved = crate::mailbox::move_to_dir(claimed, &dir, std::ffi::OsStr::new(&file)).and_then(|target| {
+            let name = crate::mailbox::display_name(&target);
+            reply::write_rejection_note(&dir.join(format!("{name}.why.yaml")), &name, reason, Utc::now())
+        });
         if let Err(e) = moved {
             tracing::error!(agent = %self.config.agent, %file, "cannot move the bad message to {}: {e}", dir.display());
         }

@@ -111,7 +111,12 @@ pub fn move_into(file: &Path, sub: &str) -> std::io::Result<PathBuf> {
 
 /// Moves `file` into the folder `sub` beside it under `name` (or a free variant of it).
 pub(crate) fn move_as(file: &Path, sub: &str, name: &std::ffi::OsStr) -> std::io::Result<PathBuf> {
-    let dir = file.parent().unwrap_or(Path::new(".")).join(sub);
+    move_to_dir(file, &file.parent().unwrap_or(Path::new(".")).join(sub), name)
+}
+
+/// Moves `file` into `dir` under `name` (or a free variant of it), creating `dir` if needed.
+pub(crate) fn move_to_dir(file: &Path, dir: &Path, name: &std::ffi::OsStr) -> std::io::Result<PathBuf> {
+    let dir = dir.to_path_buf();
     let target = free_name(&dir, name);
     match std::fs::rename(file, &target) {
         Ok(()) => Ok(target),

@@ -508,17 +508,21 @@ impl RunActor {
                 if self.handled.contains(&path) {
                     continue;
                 }
-                let file = path
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .unwrap_or_default()
-                    .to_string();
+                // Journaled and shown without control characters (a name is the sender's text).
+                let file = mailbox::display_name(&path);
                 let input = match Reply::read(&path) {
-                    Ok(reply) if self.belongs_to_a_live_run_elsewhere(agent, &reply) => continue,
-                    Ok(reply) => Input::Reply {
-                        agent: agent.clone(),
-                        file,
-                        reply,
+                    Ok(reply) => match self.owner_elsewhere(agent, &reply) {
+                        Some((_, RunStatus::Running)) => continue,
+                        Some((owner, status)) => Input::BadReply {
+                            agent: agent.clone(),
+                            file,
+                            reason: format!("run {owner} has ended ({status}); the reply came too late"),
+                        },
+                        None => Input::Reply {
+                            agent: agent.clone(),
+                            file,
+                            reply,
+                        },
                     },
                     // Gone between listing and reading: another run's orchestrator took its own reply.
                     Err(_) if std::fs::symlink_metadata(&path).is_err() => continue,
@@ -562,14 +566,15 @@ impl RunActor {
         Ok(())
     }
 
-    /// True when `reply` answers a task of another run that is still going: several runs
-    /// share a station's outboxes, and each leaves the others' replies alone. The owner is
-    /// found from the reply's `run_id`, or else from the task message it answers; whether that
-    /// run is still going, from the state snapshot. Replies to runs that have ended, or to no
-    /// run at all, are ours to refuse.
-    fn belongs_to_a_live_run_elsewhere(&self, agent: &str, reply: &Reply) -> bool {
+    /// The other run `reply` answers, with that run's status, when it is not this run's:
+    /// several runs share a station's outboxes, and each leaves the replies of a run that is
+    /// still going to that run's orchestrator (and refuses those of a run that has ended as
+    /// too late). The owner is found from the reply's `run_id`, or else from the task message
+    /// it answers; its status, from the state snapshot. `None`: the reply is this run's to
+    /// judge (including a reply to no run at all).
+    fn owner_elsewhere(&self, agent: &str, reply: &Reply) -> Option<(String, RunStatus)> {
         if self.state.task_ids.contains_key(&reply.task_id) {
-            return false;
+            return None;
         }
         let owner = reply.run_id.clone().or_else(|| {
             let inbox = self.station.inbox(agent);
@@ -583,12 +588,9 @@ impl RunActor {
             .find_map(|path| TaskMessage::read(path).ok())
             .map(|message| message.run_id)
         });
-        let Some(owner) = owner.filter(|run| *run != self.state.run_id) else {
-            return false;
-        };
-        snapshot::read(&self.station.snapshot_path())
-            .and_then(|s| s.runs.get(&owner).map(|r| r.status == RunStatus::Running))
-            .unwrap_or(false)
+        let owner = owner.filter(|run| *run != self.state.run_id)?;
+        let status = snapshot::read(&self.station.snapshot_path()).and_then(|s| s.runs.get(&owner).map(|r| r.status))?;
+        Some((owner, status))
     }
 
     fn step(&mut self, input: Input, now: chrono::DateTime<Utc>) -> Vec<Change> {

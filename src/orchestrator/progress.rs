@@ -178,7 +178,7 @@ fn describe(change: &Change, state: &RunState) -> Option<(String, bool)> {
             agent,
             reason,
             ..
-        } => (format!("reply {agent}/{file} refused: {reason}"), true),
+        } => (format!("reply {agent}/{file} refused: {}", first_line(reason)), true),
         Change::RunCompleted { .. } | Change::RunFailed { .. } => return None,
     })
 }

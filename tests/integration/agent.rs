@@ -327,7 +327,7 @@ fn a_malformed_message_is_rejected_with_a_note_and_work_goes_on() {
     assert_eq!(wait_reply(&env, "G1").output, json!({"ok": true}));
     let rejected = env.root().join("agents/echoer/1N.3OX/rejected");
     for (name, why) in [
-        ("bad.task.yaml", "not a task message"),
+        ("bad.task.yaml", "not valid YAML"),
         ("other.task.yaml", "missing field"),
     ] {
         let note_path = rejected.join(format!("{name}.why.yaml"));
