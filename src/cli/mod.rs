@@ -3,10 +3,14 @@
 pub mod agent;
 pub mod doctor;
 pub mod gc;
+pub mod history;
 pub mod init;
+pub mod list;
+pub mod log;
 pub mod resume;
 pub mod run;
 pub mod start;
+pub mod status;
 pub mod up;
 pub mod validate;
 
@@ -49,6 +53,14 @@ pub enum Command {
     Up(up::Args),
     /// Resume runs after a crash (one run, or every run nobody drives) in the foreground.
     Resume(resume::Args),
+    /// Show one run (default: the newest): status, tasks, attempts, agents, output.
+    Status(status::Args),
+    /// List the station's runs, filtered by status or workflow.
+    List(list::Args),
+    /// A run's journal as a readable timeline of tasks and attempts.
+    Log(log::Args),
+    /// Finished runs, newest first.
+    History(history::Args),
     /// Check the station: verify every journal, rebuild and compare the state snapshot.
     Doctor(doctor::Args),
     /// Archive or delete finished runs and old handled mail.
@@ -67,6 +79,10 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Start(args) => start::run(cli.station.as_deref(), args),
         Command::Up(args) => up::run(cli.station.as_deref(), args),
         Command::Resume(args) => resume::run(cli.station.as_deref(), args),
+        Command::Status(args) => status::run(cli.station.as_deref(), args),
+        Command::List(args) => list::run(cli.station.as_deref(), args),
+        Command::Log(args) => log::run(cli.station.as_deref(), args),
+        Command::History(args) => history::run(cli.station.as_deref(), args),
         Command::Doctor(args) => doctor::run(cli.station.as_deref(), args),
         Command::Gc(args) => gc::run(cli.station.as_deref(), args),
         Command::Agent(cmd) => agent::run(cli.station.as_deref(), cmd),
