@@ -153,6 +153,8 @@ pub fn run(station_flag: Option<&Path>, args: Args) -> anyhow::Result<u8> {
     let outcome = runtime.block_on(orchestrator::run_workflow(
         &station, workflow, source, input, options, control,
     ));
+    // Everything the run needed is done and durable; do not wait for idle runtime threads.
+    runtime.shutdown_background();
     let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(OrchestratorError::Refused(reason)) => {

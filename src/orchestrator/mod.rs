@@ -332,6 +332,8 @@ pub struct RunActor {
     /// Reply files already handled by this actor (in case moving one aside failed).
     handled: HashSet<PathBuf>,
     last_snapshot: Instant,
+    /// Changes were journaled since the snapshot was last written.
+    snapshot_stale: bool,
     started: Instant,
 }
 
@@ -353,6 +355,7 @@ impl RunActor {
             progress,
             handled: HashSet::new(),
             last_snapshot: Instant::now(),
+            snapshot_stale: true,
             started: Instant::now(),
         }
     }
@@ -397,13 +400,18 @@ impl RunActor {
                     self.scan(&dirty)?;
                 }
                 () = sleep_for(wait), if wait.is_some() => self.step_all(vec![Input::Tick])?,
-                _ = rescan.tick() => self.scan(&outboxes.iter().map(|(a, _)| a.clone()).collect())?,
+                _ = rescan.tick() => {
+                    self.scan(&outboxes.iter().map(|(a, _)| a.clone()).collect())?;
+                    self.refresh_snapshot();
+                }
                 message = control.recv() => match message {
                     Some(Control::Stop) | None => { interrupted = true; break; }
                 },
             }
         }
-        self.write_snapshot();
+        if self.snapshot_stale {
+            self.write_snapshot();
+        }
         self.progress.finish();
         Ok(self.outcome(interrupted))
     }
@@ -624,6 +632,7 @@ impl RunActor {
             return Ok(());
         }
         let records = self.journal.append(&self.state.run_id, now, changes)?;
+        self.snapshot_stale = true;
         self.progress.show(&records, &self.state);
         if records
             .iter()
@@ -640,8 +649,9 @@ impl RunActor {
     /// a step's effects are all done: another orchestrator that reads "ended" must find every
     /// reply this run applied already moved out of the outboxes.
     fn refresh_snapshot(&mut self) {
-        if self.state.status != RunStatus::Running
-            || self.last_snapshot.elapsed() > Duration::from_millis(500)
+        if self.snapshot_stale
+            && (self.state.status != RunStatus::Running
+                || self.last_snapshot.elapsed() > Duration::from_millis(500))
         {
             self.write_snapshot();
         }
@@ -726,7 +736,7 @@ impl RunActor {
     fn archive_message(&self, agent: &str, task_id: &str) {
         let inbox = self.station.inbox(agent);
         let name = TaskMessage::file_name(task_id);
-        for place in [inbox.join(CLAIMED).join(&name), inbox.join(&name)] {
+        for place in [inbox.join(&name), inbox.join(CLAIMED).join(&name)] {
             let target = inbox.join(DONE).join(&name);
             match std::fs::rename(&place, &target) {
                 Ok(()) => return,
@@ -747,6 +757,7 @@ impl RunActor {
 
     fn write_snapshot(&mut self) {
         self.last_snapshot = Instant::now();
+        self.snapshot_stale = false;
         let summary = snapshot::RunSummary::of(&self.state, &self.station);
         if let Err(error) =
             snapshot::update(&self.station, vec![(self.state.run_id.clone(), summary)])
