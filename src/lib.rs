@@ -42,6 +42,7 @@ pub mod journal;
 pub mod mailbox;
 pub mod maintenance;
 pub mod orchestrator;
+pub mod query;
 pub mod station;
 pub mod worker;
 

@@ -1,0 +1,843 @@
+//! Read-only views of a station's runs: [`status`], [`list`], [`log`] and [`history`].
+//!
+//! The journals are the truth: every view reads `.3ox/runs/<run>.journal.yaml` with
+//! [`journal::read`] and folds it with [`RunState::replay`]; the snapshot is never consulted.
+//! Nothing here writes a file or takes a lock a driver could need: whether a run is driven is
+//! learned by trying a *shared* lock on its ownership lock file (`.3ox/runs/<run>.lock`),
+//! released at once. A driver holds that file exclusively, so the try fails exactly when a
+//! driver is alive, and two readers never mistake each other for a driver.
+//!
+//! Each view is a plain serde-serialisable value; `cli::{status,list,log,history}` print it
+//! as text or JSON. Times are taken as parameters (`now`), so the views are pure functions of
+//! the journals and the clock.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use indexmap::IndexMap;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::definition::TaskKind;
+use crate::engine::{Change, Failure, RunState, RunStatus, TaskStatus};
+use crate::journal::{self, Journal, JournalError, Record};
+use crate::orchestrator::ownership::RunLock;
+use crate::station::Station;
+
+/// How many run ids an "unknown run" error names.
+const NEWEST_NAMED: usize = 5;
+/// How many matches an "ambiguous prefix" error names.
+const MATCHES_NAMED: usize = 10;
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error("cannot list the runs in {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("this station has no runs yet")]
+    NoRuns,
+    #[error("no run matches `{query}`")]
+    NoSuchRun { query: String, newest: Vec<String> },
+    #[error("`{prefix}` is ambiguous: it starts {} run ids ({})", .matches.len(), few(.matches))]
+    Ambiguous {
+        prefix: String,
+        matches: Vec<String>,
+    },
+    #[error("run {run_id} cannot be read: {source}")]
+    Journal {
+        run_id: String,
+        source: JournalError,
+    },
+    #[error("run {run_id} has no records yet (its journal is empty)")]
+    Empty { run_id: String },
+}
+
+/// The first [`MATCHES_NAMED`] of `ids`, comma-separated.
+fn few(ids: &[String]) -> String {
+    let mut text = ids[..ids.len().min(MATCHES_NAMED)].join(", ");
+    if ids.len() > MATCHES_NAMED {
+        text.push_str(", ...");
+    }
+    text
+}
+
+impl QueryError {
+    /// What to do about it.
+    pub fn hint(&self) -> String {
+        match self {
+            QueryError::Io { .. } => "check that --station names a station".to_string(),
+            QueryError::NoRuns => "start one with `3ox run FLOW` or `3ox start FLOW`".to_string(),
+            QueryError::NoSuchRun { newest, .. } if newest.is_empty() => {
+                "this station has no runs yet".to_string()
+            }
+            QueryError::NoSuchRun { newest, .. } => {
+                format!("the newest runs are: {}", newest.join(", "))
+            }
+            QueryError::Ambiguous { .. } => "give more characters of the run id".to_string(),
+            QueryError::Journal { source, .. } => source.hint().to_string(),
+            QueryError::Empty { .. } => {
+                "the run is being created; look again in a moment".to_string()
+            }
+        }
+    }
+}
+
+/// An instant, absolute and relative to the run's start.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Stamp {
+    pub at: DateTime<Utc>,
+    /// Milliseconds since the run started.
+    pub offset_ms: i64,
+}
+
+impl Stamp {
+    fn of(at: DateTime<Utc>, start: DateTime<Utc>) -> Stamp {
+        Stamp {
+            at,
+            offset_ms: (at - start).num_milliseconds(),
+        }
+    }
+}
+
+/// The workflow a run runs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WorkflowInfo {
+    pub name: String,
+    pub version: u32,
+    /// The workflow file, relative to the station.
+    pub source: String,
+}
+
+/// Whether a process drives the run now.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Driver {
+    pub held: bool,
+    /// Who holds the ownership lock, as its lock file says (`process 4242`); only when held.
+    pub holder: Option<String>,
+}
+
+/// `3ox status`: one run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StatusView {
+    pub run_id: String,
+    pub workflow: WorkflowInfo,
+    pub status: RunStatus,
+    pub started_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Until the end, or until now for a RUNNING run.
+    pub elapsed_ms: u64,
+    pub driver: Driver,
+    pub input: Value,
+    pub tasks: Vec<TaskLine>,
+    pub retries: u32,
+    pub output: Option<Value>,
+    pub failure: Option<Failure>,
+    /// The journal, relative to the station.
+    pub journal: String,
+}
+
+/// One task of a run, as `3ox status` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TaskLine {
+    pub task_ref: String,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    pub status: TaskStatus,
+    /// The current (or last) attempt; 0 for system tasks.
+    pub attempt: u32,
+    pub agent: Option<String>,
+    /// Why it failed, or an agent's last heartbeat note.
+    pub reason: Option<String>,
+    pub retry_at: Option<DateTime<Utc>>,
+}
+
+/// `3ox list`: one run per line. An unreadable journal gives a line with `status: null` and
+/// the `problem`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunLine {
+    pub run_id: String,
+    pub workflow: Option<String>,
+    pub status: Option<RunStatus>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub elapsed_ms: Option<u64>,
+    /// Tasks COMPLETED (or COMPLETED_WITH_ERRORS) of `tasks_total`.
+    pub tasks_done: usize,
+    /// Tasks started so far (a SWITCH's branches not taken and tasks not reached yet do not
+    /// count).
+    pub tasks_total: usize,
+    pub failed_task: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+/// Which runs `3ox list` shows.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub status: Option<RunStatus>,
+    pub workflow: Option<String>,
+    pub limit: Option<usize>,
+}
+
+/// `3ox history`: a finished run (or an unreadable journal, with its `problem`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HistoryEntry {
+    pub run_id: String,
+    pub workflow: Option<String>,
+    pub status: Option<RunStatus>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub duration_ms: Option<u64>,
+    pub tasks: usize,
+    pub retries: u32,
+    pub output: Option<Value>,
+    pub failed_task: Option<String>,
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+/// Which runs `3ox history` shows.
+#[derive(Debug, Clone, Default)]
+pub struct HistoryFilter {
+    pub workflow: Option<String>,
+    pub limit: Option<usize>,
+}
+
+/// `3ox log`: a run's journal as a timeline.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunLog {
+    pub run_id: String,
+    pub workflow: WorkflowInfo,
+    pub status: RunStatus,
+    pub started: RunStart,
+    /// Tasks in order of first start.
+    pub tasks: Vec<TaskLog>,
+    pub rejected: Vec<RejectedReply>,
+    pub ended: Option<RunEnd>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunStart {
+    #[serde(flatten)]
+    pub at: Stamp,
+    pub input: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunEnd {
+    #[serde(flatten)]
+    pub at: Stamp,
+    pub status: RunStatus,
+    pub output: Option<Value>,
+    pub failure: Option<Failure>,
+}
+
+/// One task's history: the attempts of an agent task, or the decision of a system task.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TaskLog {
+    pub task_ref: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    pub status: TaskStatus,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<AttemptLog>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decided: Option<Decided>,
+}
+
+/// One attempt of an agent task.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AttemptLog {
+    pub attempt: u32,
+    pub task_id: String,
+    pub agent: String,
+    pub scheduled: Stamp,
+    /// When the reply settled it; `None` while in flight.
+    pub ended: Option<Stamp>,
+    pub took_ms: Option<i64>,
+    /// SCHEDULED or IN_PROGRESS while in flight; COMPLETED; RETRY_WAIT (another attempt
+    /// follows at `retry_at`); FAILED, FAILED_WITH_TERMINAL_ERROR or COMPLETED_WITH_ERRORS.
+    pub outcome: TaskStatus,
+    pub reason: Option<String>,
+    pub retry_at: Option<Stamp>,
+    pub heartbeats: Vec<Heartbeat>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Heartbeat {
+    #[serde(flatten)]
+    pub at: Stamp,
+    pub note: Option<String>,
+}
+
+/// What the engine decided for a task that no agent served (SWITCH, FORK, JOIN, or a task
+/// that failed before it could be scheduled).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Decided {
+    #[serde(flatten)]
+    pub at: Stamp,
+    pub outcome: TaskStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// SWITCH: the value its expression gave (the case to take).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub case: Option<String>,
+    /// SWITCH: `true` when no decision case matched `case` and `defaultCase` ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_case: Option<bool>,
+    /// FORK_JOIN: the task references of each branch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub branches: Option<Vec<Vec<String>>>,
+    /// FORK_JOIN_DYNAMIC: the tasks it forked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forked_tasks: Option<Vec<String>>,
+    /// JOIN: the tasks whose outputs it gathered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub joined: Option<Vec<String>>,
+}
+
+/// A reply the run refused.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RejectedReply {
+    #[serde(flatten)]
+    pub at: Stamp,
+    pub file: String,
+    pub agent: String,
+    pub task_id: Option<String>,
+    /// The task and attempt the reply named, when its task id is one of this run's.
+    pub task_ref: Option<String>,
+    pub attempt: Option<u32>,
+    pub reason: String,
+}
+
+/// The station's run ids (from the journal file names), newest first.
+pub fn run_ids(station: &Station) -> Result<Vec<String>, QueryError> {
+    let dir = station.runs_dir();
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(QueryError::Io {
+                path: dir.display().to_string(),
+                source,
+            });
+        }
+    };
+    let mut ids: Vec<String> = entries
+        .flatten()
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|n| n.strip_suffix(".journal.yaml"))
+                .filter(|id| !id.is_empty() && !id.starts_with('.'))
+                .map(str::to_owned)
+        })
+        .collect();
+    ids.sort_unstable_by(|a, b| b.cmp(a));
+    Ok(ids)
+}
+
+/// The run `query` names: a whole run id or a unique prefix of one (any case); without a
+/// query, the newest run.
+pub fn resolve(station: &Station, query: Option<&str>) -> Result<String, QueryError> {
+    let ids = run_ids(station)?;
+    let Some(query) = query else {
+        return ids.into_iter().next().ok_or(QueryError::NoRuns);
+    };
+    if ids.iter().any(|id| id == query) {
+        return Ok(query.to_string());
+    }
+    let matches: Vec<String> = ids
+        .iter()
+        .filter(|id| {
+            !query.is_empty()
+                && id
+                    .get(..query.len())
+                    .is_some_and(|head| head.eq_ignore_ascii_case(query))
+        })
+        .cloned()
+        .collect();
+    match matches.len() {
+        1 => Ok(matches.into_iter().next().expect("one match")),
+        0 => Err(QueryError::NoSuchRun {
+            query: query.to_string(),
+            newest: ids.into_iter().take(NEWEST_NAMED).collect(),
+        }),
+        _ => Err(QueryError::Ambiguous {
+            prefix: query.to_string(),
+            matches,
+        }),
+    }
+}
+
+/// A run's records and the state they fold into.
+struct Loaded {
+    records: Vec<Record>,
+    state: RunState,
+    journal: PathBuf,
+}
+
+fn load(station: &Station, run_id: &str) -> Result<Loaded, QueryError> {
+    let path = Journal::path_for(&station.runs_dir(), run_id);
+    // A torn tail is what a driver's append in progress (or a crash) looks like from outside;
+    // the complete records before it are the run as it stands.
+    let contents = journal::read(&path).map_err(|source| QueryError::Journal {
+        run_id: run_id.to_string(),
+        source,
+    })?;
+    let state = RunState::replay(contents.records.iter().map(|r| (&r.change, r.at)));
+    if state.run_id.is_empty() {
+        return Err(QueryError::Empty {
+            run_id: run_id.to_string(),
+        });
+    }
+    Ok(Loaded {
+        records: contents.records,
+        state,
+        journal: path,
+    })
+}
+
+/// Whether a live process drives `run_id`: tries a shared lock on its ownership lock file
+/// (read-only) and releases it at once.
+pub fn driver(runs_dir: &Path, run_id: &str) -> Driver {
+    let path = RunLock::path_for(runs_dir, run_id);
+    let held = match File::open(&path) {
+        // No lock file: no process ever drove the run (`3ox start` writes none).
+        Err(_) => false,
+        Ok(file) => match file.try_lock_shared() {
+            Ok(()) => {
+                let _ = file.unlock();
+                false
+            }
+            Err(std::fs::TryLockError::WouldBlock) => true,
+            Err(std::fs::TryLockError::Error(error)) => {
+                tracing::warn!(%error, path = %path.display(), "cannot test the run's lock");
+                false
+            }
+        },
+    };
+    Driver {
+        held,
+        holder: if held {
+            RunLock::holder(runs_dir, run_id)
+        } else {
+            None
+        },
+    }
+}
+
+fn millis(from: DateTime<Utc>, to: DateTime<Utc>) -> u64 {
+    u64::try_from((to - from).num_milliseconds()).unwrap_or(0)
+}
+
+fn elapsed(state: &RunState, now: DateTime<Utc>) -> Option<u64> {
+    let start = state.started_at?;
+    Some(millis(start, state.ended_at.unwrap_or(now)))
+}
+
+fn workflow_info(state: &RunState) -> WorkflowInfo {
+    WorkflowInfo {
+        name: state.workflow.name.clone(),
+        version: state.workflow.version,
+        source: state.source.clone(),
+    }
+}
+
+/// `3ox status`: the run `query` names (see [`resolve`]), default the newest.
+pub fn status(
+    station: &Station,
+    query: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<StatusView, QueryError> {
+    let run_id = resolve(station, query)?;
+    let Loaded { state, journal, .. } = load(station, &run_id)?;
+    Ok(StatusView {
+        workflow: workflow_info(&state),
+        status: state.status,
+        started_at: state.started_at,
+        ended_at: state.ended_at,
+        elapsed_ms: elapsed(&state, now).unwrap_or(0),
+        driver: driver(&station.runs_dir(), &run_id),
+        input: state.input.clone(),
+        tasks: state
+            .tasks
+            .values()
+            .map(|t| TaskLine {
+                task_ref: t.task_ref.clone(),
+                type_name: t.type_name.clone(),
+                status: t.status,
+                attempt: t.attempt,
+                agent: t.agent.clone(),
+                reason: t.reason.clone(),
+                retry_at: t.retry_at,
+            })
+            .collect(),
+        retries: state.retries,
+        output: state.output.clone(),
+        failure: state.failure.clone(),
+        journal: station.relative(&journal),
+        run_id,
+    })
+}
+
+/// A run id and its state, or why its journal cannot be read.
+type Scanned = (String, Result<RunState, QueryError>);
+
+/// Every run's state (or why it cannot be read), newest first.
+fn all_runs(station: &Station) -> Result<Vec<Scanned>, QueryError> {
+    Ok(run_ids(station)?
+        .into_iter()
+        .filter_map(|id| match load(station, &id) {
+            Ok(loaded) => Some((id, Ok(loaded.state))),
+            // Not a run yet: its creator has not written `run_started`.
+            Err(QueryError::Empty { .. }) => None,
+            Err(e) => Some((id, Err(e))),
+        })
+        .collect())
+}
+
+fn problem(error: &QueryError) -> String {
+    match error {
+        QueryError::Journal { source, .. } => source.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// `3ox list`: the runs that pass `filter`, newest first. A run whose journal cannot be read
+/// is listed with its problem, unless a status or workflow filter is given.
+pub fn list(
+    station: &Station,
+    filter: &ListFilter,
+    now: DateTime<Utc>,
+) -> Result<Vec<RunLine>, QueryError> {
+    let lines = all_runs(station)?
+        .into_iter()
+        .filter_map(|(id, run)| match run {
+            Ok(state) => {
+                let wanted = filter.status.is_none_or(|s| s == state.status)
+                    && filter
+                        .workflow
+                        .as_ref()
+                        .is_none_or(|w| *w == state.workflow.name);
+                wanted.then(|| RunLine {
+                    run_id: id,
+                    workflow: Some(state.workflow.name.clone()),
+                    status: Some(state.status),
+                    started_at: state.started_at,
+                    elapsed_ms: elapsed(&state, now),
+                    tasks_done: state.tasks.values().filter(|t| t.status.is_done()).count(),
+                    tasks_total: state.tasks.len(),
+                    failed_task: state.failure.as_ref().and_then(|f| f.task_ref.clone()),
+                    problem: None,
+                })
+            }
+            Err(error) => (filter.status.is_none() && filter.workflow.is_none()).then(|| RunLine {
+                run_id: id,
+                workflow: None,
+                status: None,
+                started_at: None,
+                elapsed_ms: None,
+                tasks_done: 0,
+                tasks_total: 0,
+                failed_task: None,
+                problem: Some(problem(&error)),
+            }),
+        });
+    Ok(lines.take(filter.limit.unwrap_or(usize::MAX)).collect())
+}
+
+/// `3ox history`: finished runs (COMPLETED or FAILED) that pass `filter`, newest first. A run
+/// whose journal cannot be read is listed with its problem, unless a workflow filter is given.
+pub fn history(station: &Station, filter: &HistoryFilter) -> Result<Vec<HistoryEntry>, QueryError> {
+    let entries = all_runs(station)?
+        .into_iter()
+        .filter_map(|(id, run)| match run {
+            Ok(state) => {
+                let wanted = state.status != RunStatus::Running
+                    && filter
+                        .workflow
+                        .as_ref()
+                        .is_none_or(|w| *w == state.workflow.name);
+                wanted.then(|| HistoryEntry {
+                    run_id: id,
+                    workflow: Some(state.workflow.name.clone()),
+                    status: Some(state.status),
+                    started_at: state.started_at,
+                    ended_at: state.ended_at,
+                    duration_ms: state
+                        .started_at
+                        .zip(state.ended_at)
+                        .map(|(s, e)| millis(s, e)),
+                    tasks: state.tasks.len(),
+                    retries: state.retries,
+                    output: state.output.clone(),
+                    failed_task: state.failure.as_ref().and_then(|f| f.task_ref.clone()),
+                    reason: state.failure.as_ref().map(|f| f.reason.clone()),
+                    problem: None,
+                })
+            }
+            Err(error) => filter.workflow.is_none().then(|| HistoryEntry {
+                run_id: id,
+                workflow: None,
+                status: None,
+                started_at: None,
+                ended_at: None,
+                duration_ms: None,
+                tasks: 0,
+                retries: 0,
+                output: None,
+                failed_task: None,
+                reason: None,
+                problem: Some(problem(&error)),
+            }),
+        });
+    Ok(entries.take(filter.limit.unwrap_or(usize::MAX)).collect())
+}
+
+/// `3ox log`: the run `query` names, as a timeline.
+pub fn log(station: &Station, query: &str) -> Result<RunLog, QueryError> {
+    let run_id = resolve(station, Some(query))?;
+    let Loaded { records, state, .. } = load(station, &run_id)?;
+    Ok(timeline(&records, &state))
+}
+
+/// Folds a run's records into its timeline; `state` is the same records replayed.
+pub fn timeline(records: &[Record], state: &RunState) -> RunLog {
+    let start = state
+        .started_at
+        .or_else(|| records.first().map(|r| r.at))
+        .unwrap_or_default();
+    let stamp = |at| Stamp::of(at, start);
+    let mut tasks: IndexMap<String, TaskLog> = IndexMap::new();
+    let mut ids: HashMap<String, (String, u32)> = HashMap::new();
+    let mut rejected = Vec::new();
+    let mut ended = None;
+    for record in records {
+        let at = record.at;
+        match &record.change {
+            Change::RunStarted { .. } | Change::ForkExpanded { .. } => {}
+            Change::TaskScheduled {
+                task_ref,
+                task_id,
+                attempt,
+                agent,
+                ..
+            } => {
+                ids.insert(task_id.clone(), (task_ref.clone(), *attempt));
+                task_log(&mut tasks, state, task_ref)
+                    .attempts
+                    .push(AttemptLog {
+                        attempt: *attempt,
+                        task_id: task_id.clone(),
+                        agent: agent.clone(),
+                        scheduled: stamp(at),
+                        ended: None,
+                        took_ms: None,
+                        outcome: TaskStatus::Scheduled,
+                        reason: None,
+                        retry_at: None,
+                        heartbeats: Vec::new(),
+                    });
+            }
+            Change::TaskHeartbeat {
+                task_ref,
+                task_id,
+                note,
+            } => {
+                let task = task_log(&mut tasks, state, task_ref);
+                if let Some(attempt) = attempt_of(task, &ids, Some(task_id)) {
+                    if attempt.outcome == TaskStatus::Scheduled {
+                        attempt.outcome = TaskStatus::InProgress;
+                    }
+                    attempt.heartbeats.push(Heartbeat {
+                        at: stamp(at),
+                        note: note.clone(),
+                    });
+                }
+            }
+            Change::TaskCompleted {
+                task_ref,
+                task_id,
+                output,
+                ..
+            } => {
+                let task = task_log(&mut tasks, state, task_ref);
+                if task.attempts.is_empty() {
+                    let decided = decision(
+                        state,
+                        task_ref,
+                        stamp(at),
+                        TaskStatus::Completed,
+                        None,
+                        output,
+                    );
+                    task.decided = Some(decided);
+                } else if let Some(attempt) = attempt_of(task, &ids, task_id.as_ref()) {
+                    settle(attempt, stamp(at), TaskStatus::Completed, None, None);
+                }
+            }
+            Change::TaskFailed {
+                task_ref,
+                task_id,
+                reason,
+                retry_at,
+                outcome,
+                ..
+            } => {
+                let task = task_log(&mut tasks, state, task_ref);
+                let reason = Some(reason.clone());
+                if task.attempts.is_empty() {
+                    let decided =
+                        decision(state, task_ref, stamp(at), *outcome, reason, &Value::Null);
+                    task.decided = Some(decided);
+                } else if let Some(attempt) = attempt_of(task, &ids, task_id.as_ref()) {
+                    settle(attempt, stamp(at), *outcome, reason, retry_at.map(stamp));
+                }
+            }
+            Change::ReplyRejected {
+                file,
+                agent,
+                task_id,
+                reason,
+            } => {
+                let known = task_id.as_ref().and_then(|id| ids.get(id));
+                rejected.push(RejectedReply {
+                    at: stamp(at),
+                    file: file.clone(),
+                    agent: agent.clone(),
+                    task_id: task_id.clone(),
+                    task_ref: known.map(|(r, _)| r.clone()),
+                    attempt: known.map(|(_, n)| *n),
+                    reason: reason.clone(),
+                });
+            }
+            Change::RunCompleted { .. } | Change::RunFailed { .. } => {
+                ended = Some(RunEnd {
+                    at: stamp(at),
+                    status: state.status,
+                    output: state.output.clone(),
+                    failure: state.failure.clone(),
+                });
+            }
+        }
+    }
+    RunLog {
+        run_id: state.run_id.clone(),
+        workflow: workflow_info(state),
+        status: state.status,
+        started: RunStart {
+            at: stamp(start),
+            input: state.input.clone(),
+        },
+        tasks: tasks.into_values().collect(),
+        rejected,
+        ended,
+    }
+}
+
+/// The timeline entry of `task_ref`, made on its first record.
+fn task_log<'a>(
+    tasks: &'a mut IndexMap<String, TaskLog>,
+    state: &RunState,
+    task_ref: &str,
+) -> &'a mut TaskLog {
+    tasks.entry(task_ref.to_string()).or_insert_with(|| {
+        let task = state.tasks.get(task_ref);
+        TaskLog {
+            task_ref: task_ref.to_string(),
+            name: task.map_or_else(|| task_ref.to_string(), |t| t.name.clone()),
+            type_name: task.map_or_else(|| "SIMPLE".to_string(), |t| t.type_name.clone()),
+            status: task.map_or(TaskStatus::Scheduled, |t| t.status),
+            attempts: Vec::new(),
+            decided: None,
+        }
+    })
+}
+
+/// The attempt a record of `task` belongs to: the one its task id names, else the last one.
+fn attempt_of<'a>(
+    task: &'a mut TaskLog,
+    ids: &HashMap<String, (String, u32)>,
+    task_id: Option<&String>,
+) -> Option<&'a mut AttemptLog> {
+    match task_id.and_then(|id| ids.get(id)) {
+        Some((_, n)) => task.attempts.iter_mut().rev().find(|a| a.attempt == *n),
+        None => task.attempts.last_mut(),
+    }
+}
+
+fn settle(
+    attempt: &mut AttemptLog,
+    at: Stamp,
+    outcome: TaskStatus,
+    reason: Option<String>,
+    retry_at: Option<Stamp>,
+) {
+    attempt.took_ms = Some(at.offset_ms - attempt.scheduled.offset_ms);
+    attempt.ended = Some(at);
+    attempt.outcome = outcome;
+    attempt.reason = reason;
+    attempt.retry_at = retry_at;
+}
+
+fn decision(
+    state: &RunState,
+    task_ref: &str,
+    at: Stamp,
+    outcome: TaskStatus,
+    reason: Option<String>,
+    output: &Value,
+) -> Decided {
+    let mut decided = Decided {
+        at,
+        outcome,
+        reason,
+        case: None,
+        default_case: None,
+        branches: None,
+        forked_tasks: None,
+        joined: None,
+    };
+    let Some(def) = state.def(task_ref) else {
+        return decided;
+    };
+    let completed = outcome == TaskStatus::Completed;
+    match def.kind() {
+        TaskKind::Switch if completed => {
+            decided.case = output
+                .get("selectedCase")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            decided.default_case = Some(
+                decided
+                    .case
+                    .as_ref()
+                    .is_none_or(|c| !def.decision_cases.contains_key(c)),
+            );
+        }
+        TaskKind::ForkJoin => {
+            decided.branches = Some(
+                def.fork_tasks
+                    .iter()
+                    .map(|b| b.iter().map(|t| t.task_reference_name.clone()).collect())
+                    .collect(),
+            );
+        }
+        TaskKind::ForkJoinDynamic if completed => {
+            decided.forked_tasks = Some(state.forks.get(task_ref).map_or_else(Vec::new, |ts| {
+                ts.iter().map(|t| t.task_reference_name.clone()).collect()
+            }));
+        }
+        TaskKind::Join if completed => {
+            decided.joined = output.as_object().map(|m| m.keys().cloned().collect());
+        }
+        _ => {}
+    }
+    decided
+}
