@@ -1,8 +1,171 @@
-//! `3ox log` (being written).
+//! `3ox log RUN [--json]`: a run's journal as a readable timeline: the start with its input,
+//! one block per task (in order of first start) with each attempt or the engine's decision,
+//! the replies the run refused, and the end. The view is [`crate::query::log`].
+//!
+//! Exit 0; an unknown or ambiguous run, or a journal that cannot be read: exit 2.
+
+use std::io::Write as _;
+use std::path::Path;
+
+use super::status::{brief, print_json, refuse, seconds};
+use crate::engine::TaskStatus;
+use crate::query::{self, AttemptLog, Decided, RunLog, Stamp};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The run: its id or a unique prefix of it.
+    pub run: String,
+    /// Print the timeline as JSON on stdout (with absolute times).
+    #[arg(long)]
+    pub json: bool,
+}
 
-pub fn run(_station: Option<&std::path::Path>, _args: Args) -> anyhow::Result<u8> {
-    anyhow::bail!("3ox log is not available in this build")
+pub fn run(station_flag: Option<&Path>, args: Args) -> anyhow::Result<u8> {
+    let station = super::station(station_flag)?;
+    let log = match query::log(&station, &args.run) {
+        Ok(log) => log,
+        Err(e) => return Ok(refuse(&e)),
+    };
+    if args.json {
+        print_json(&log)?;
+    } else {
+        print_log(&log)?;
+    }
+    Ok(super::EXIT_OK)
+}
+
+/// `+0.412s`.
+fn offset(stamp: &Stamp) -> String {
+    if stamp.offset_ms < 0 {
+        seconds(stamp.offset_ms)
+    } else {
+        format!("+{}", seconds(stamp.offset_ms))
+    }
+}
+
+fn print_log(log: &RunLog) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "run {} of {} v{} ({}): {}",
+        log.run_id, log.workflow.name, log.workflow.version, log.workflow.source, log.status
+    )?;
+    writeln!(
+        out,
+        "{}  run started, input {}",
+        offset(&log.started.at),
+        brief(&log.started.input, 100)
+    )?;
+    for task in &log.tasks {
+        write!(
+            out,
+            "task {} ({}): {}",
+            task.task_ref, task.type_name, task.status
+        )?;
+        match &task.decided {
+            Some(decided) => writeln!(out, "  {}", decision(decided))?,
+            None => writeln!(out)?,
+        }
+        for attempt in &task.attempts {
+            writeln!(out, "  {}", attempt_line(attempt))?;
+            for beat in &attempt.heartbeats {
+                let note = beat.note.as_deref().map(|n| format!(": {n}"));
+                writeln!(
+                    out,
+                    "    {}  heartbeat{}",
+                    offset(&beat.at),
+                    note.unwrap_or_default()
+                )?;
+            }
+        }
+    }
+    if !log.rejected.is_empty() {
+        writeln!(out, "refused replies:")?;
+        for reply in &log.rejected {
+            let task = match (&reply.task_ref, reply.attempt) {
+                (Some(task), Some(n)) => format!(", task {task} attempt {n}"),
+                _ => String::new(),
+            };
+            writeln!(
+                out,
+                "  {}  {} (agent {}{task}): {}",
+                offset(&reply.at),
+                reply.file,
+                reply.agent,
+                reply.reason
+            )?;
+        }
+    }
+    match &log.ended {
+        Some(end) => {
+            write!(out, "{}  run {}", offset(&end.at), end.status)?;
+            if let Some(failure) = &end.failure {
+                if let Some(task) = &failure.task_ref {
+                    write!(out, " at {task}")?;
+                }
+                writeln!(out, ": {}", failure.reason)?;
+            } else if let Some(output) = &end.output {
+                writeln!(out, ", output {}", brief(output, 100))?;
+            } else {
+                writeln!(out)?;
+            }
+        }
+        None => writeln!(out, "(the run has not ended)")?,
+    }
+    Ok(())
+}
+
+fn attempt_line(attempt: &AttemptLog) -> String {
+    let took = attempt
+        .took_ms
+        .map(|ms| format!("  took {}", seconds(ms)))
+        .unwrap_or_default();
+    let reason = attempt.reason.as_deref().unwrap_or("no reason given");
+    let outcome = match attempt.outcome {
+        TaskStatus::Scheduled => "waiting for a reply".to_string(),
+        TaskStatus::InProgress => "in progress".to_string(),
+        TaskStatus::Completed => "completed".to_string(),
+        TaskStatus::RetryWait => match &attempt.retry_at {
+            Some(due) => format!("failed: {reason}; retry due at {}", offset(due)),
+            None => format!("failed: {reason}; to be retried"),
+        },
+        TaskStatus::Failed => format!("failed: {reason}"),
+        TaskStatus::FailedWithTerminalError => format!("failed (terminal): {reason}"),
+        TaskStatus::CompletedWithErrors => {
+            format!("failed (optional task, the run went on): {reason}")
+        }
+    };
+    format!(
+        "attempt {}  {}  to {}{took}  {outcome}",
+        attempt.attempt,
+        offset(&attempt.scheduled),
+        attempt.agent
+    )
+}
+
+fn decision(decided: &Decided) -> String {
+    let mut text = offset(&decided.at);
+    if let Some(case) = &decided.case {
+        text.push_str(&format!("  case `{case}`"));
+        if decided.default_case == Some(true) {
+            text.push_str(" (no case matches: default case)");
+        }
+    }
+    if let Some(branches) = &decided.branches {
+        let shown: Vec<String> = branches
+            .iter()
+            .map(|b| format!("[{}]", b.join(", ")))
+            .collect();
+        text.push_str(&format!("  branches {}", shown.join(" ")));
+    }
+    if let Some(forked) = &decided.forked_tasks {
+        text.push_str(&format!("  forked {}", forked.join(", ")));
+    }
+    if let Some(joined) = &decided.joined {
+        text.push_str(&format!("  joined {}", joined.join(", ")));
+    }
+    if let Some(reason) = &decided.reason {
+        text.push_str(&format!("  failed: {reason}"));
+    }
+    text
 }

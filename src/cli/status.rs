@@ -1,8 +1,186 @@
-//! `3ox status` (being written).
+//! `3ox status [RUN] [--json]`: one run (default: the newest), read from its journal: status,
+//! times, who drives it, each task, and the output or the failure. The view is
+//! [`crate::query::status`]; this file prints it. Also the helpers the other read-only
+//! commands (`list`, `log`, `history`) print with.
+//!
+//! Exit 0; an unknown or ambiguous run, or a journal that cannot be read: exit 2.
+
+use std::io::Write as _;
+use std::path::Path;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use crate::engine::RunStatus;
+use crate::query::{self, QueryError, StatusView};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The run: its id or a unique prefix of it (default: the newest run).
+    pub run: Option<String>,
+    /// Print the run as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
 
-pub fn run(_station: Option<&std::path::Path>, _args: Args) -> anyhow::Result<u8> {
-    anyhow::bail!("3ox status is not available in this build")
+pub fn run(station_flag: Option<&Path>, args: Args) -> anyhow::Result<u8> {
+    let station = super::station(station_flag)?;
+    let view = match query::status(&station, args.run.as_deref(), Utc::now()) {
+        Ok(view) => view,
+        Err(e) => return Ok(refuse(&e)),
+    };
+    if args.json {
+        print_json(&view)?;
+    } else {
+        print_status(&view)?;
+    }
+    Ok(super::EXIT_OK)
+}
+
+/// Reports a query error on stderr with its hint; returns the exit code (2).
+pub(crate) fn refuse(error: &QueryError) -> u8 {
+    eprintln!("error: {error}\nhint: {}", error.hint());
+    super::EXIT_USAGE
+}
+
+/// Prints `value` as pretty JSON on stdout (a broken pipe comes back as an io error).
+pub(crate) fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(value)?;
+    writeln!(std::io::stdout().lock(), "{text}")?;
+    Ok(())
+}
+
+/// `1.234s`.
+pub(crate) fn seconds(ms: i64) -> String {
+    let sign = if ms < 0 { "-" } else { "" };
+    let ms = ms.unsigned_abs();
+    format!("{sign}{}.{:03}s", ms / 1000, ms % 1000)
+}
+
+/// `2026-11-24T04:15:05.123Z`.
+pub(crate) fn when(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// `value` as one line of JSON, cut to `max` characters.
+pub(crate) fn brief(value: &serde_json::Value, max: usize) -> String {
+    let text = value.to_string();
+    if text.chars().count() <= max {
+        text
+    } else {
+        let cut: String = text.chars().take(max.saturating_sub(3)).collect();
+        format!("{cut}...")
+    }
+}
+
+/// Lines of `rows` with each column padded to its widest cell (the last one is not padded).
+pub(crate) fn table(rows: &[Vec<String>]) -> Vec<String> {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|i| {
+            rows.iter()
+                .filter_map(|r| r.get(i))
+                .map(|c| c.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    rows.iter()
+        .map(|row| {
+            let cells: Vec<String> = row
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    if i + 1 == row.len() {
+                        c.clone()
+                    } else {
+                        format!("{c:<width$}", width = widths[i])
+                    }
+                })
+                .collect();
+            cells.join("  ").trim_end().to_string()
+        })
+        .collect()
+}
+
+fn print_status(view: &StatusView) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "run {} {}", view.run_id, view.status)?;
+    writeln!(
+        out,
+        "workflow: {} v{} ({})",
+        view.workflow.name, view.workflow.version, view.workflow.source
+    )?;
+    if let Some(started) = view.started_at {
+        writeln!(out, "started:  {}", when(started))?;
+    }
+    match view.ended_at {
+        Some(ended) => writeln!(
+            out,
+            "ended:    {} after {}",
+            when(ended),
+            seconds(view.elapsed_ms.try_into().unwrap_or(i64::MAX))
+        )?,
+        None => writeln!(
+            out,
+            "running for {}",
+            seconds(view.elapsed_ms.try_into().unwrap_or(i64::MAX))
+        )?,
+    }
+    let driver = match (&view.driver.holder, view.driver.held) {
+        (Some(holder), true) => format!("driven by {holder}"),
+        (None, true) => "driven by another process".to_string(),
+        (_, false) if view.status == RunStatus::Running => format!(
+            "nobody drives it; `3ox up` or `3ox resume {}` takes it",
+            view.run_id
+        ),
+        (_, false) => "nobody (the run has ended)".to_string(),
+    };
+    writeln!(out, "driver:   {driver}")?;
+    let retries = match view.retries {
+        0 => String::new(),
+        1 => ", 1 retry".to_string(),
+        n => format!(", {n} retries"),
+    };
+    writeln!(out, "tasks ({}{retries}):", view.tasks.len())?;
+    let rows: Vec<Vec<String>> = view
+        .tasks
+        .iter()
+        .map(|t| {
+            let attempt = if t.attempt > 0 {
+                format!("attempt {}", t.attempt)
+            } else {
+                "-".to_string()
+            };
+            let mut note = t.reason.clone().unwrap_or_default();
+            if let Some(retry_at) = t.retry_at {
+                note = format!("{note}; retry at {}", when(retry_at));
+            }
+            vec![
+                format!("  {}", t.task_ref),
+                t.type_name.clone(),
+                t.status.to_string(),
+                attempt,
+                t.agent.clone().unwrap_or_default(),
+                note,
+            ]
+        })
+        .collect();
+    for line in table(&rows) {
+        writeln!(out, "{line}")?;
+    }
+    if let Some(failure) = &view.failure {
+        if let Some(task) = &failure.task_ref {
+            writeln!(out, "failed task: {task}")?;
+        }
+        writeln!(out, "reason: {}", failure.reason)?;
+    }
+    if let Some(output) = &view.output {
+        let yaml = serde_yaml::to_string(output)?;
+        writeln!(out, "output:")?;
+        for line in yaml.lines() {
+            writeln!(out, "  {line}")?;
+        }
+    }
+    writeln!(out, "journal: {}", view.journal)?;
+    Ok(())
 }
