@@ -7,6 +7,7 @@ mod demo;
 mod durability;
 mod fake_agent;
 mod maintenance;
+mod ops;
 mod run;
 mod support;
 mod validate;
