@@ -111,12 +111,15 @@ impl DriveArgs {
     }
 }
 
-/// A multi-threaded runtime with a Ctrl-C watcher; the receiver gets `Control::Stop` on Ctrl-C.
+/// The runtime for driving runs, with a Ctrl-C watcher; the receiver gets `Control::Stop` on
+/// Ctrl-C. One thread: each wake-up (a reply seen by the watcher) reaches the run's actor with
+/// a single hand-over instead of bouncing between worker threads, which is what a task costs
+/// on a busy machine; the actor's file work is short and synchronous anyway.
 pub fn runtime_with_stop() -> anyhow::Result<(
     tokio::runtime::Runtime,
     tokio::sync::mpsc::Receiver<Control>,
 )> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
