@@ -621,7 +621,11 @@ pub fn timeline(records: &[Record], state: &RunState) -> RunLog {
     for record in records {
         let at = record.at;
         match &record.change {
-            Change::RunStarted { .. } | Change::ForkExpanded { .. } => {}
+            Change::RunStarted { .. }
+            | Change::ForkExpanded { .. }
+            | Change::ApprovalRequested { .. }
+            | Change::ApprovalDecided { .. }
+            | Change::ApprovalExpired { .. } => {}
             Change::TaskScheduled {
                 task_ref,
                 task_id,

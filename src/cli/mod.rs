@@ -1,12 +1,14 @@
 //! The command line: one file per subcommand. `main` parses with clap and calls [`run`].
 
 pub mod agent;
+pub mod approve;
 pub mod doctor;
 pub mod gc;
 pub mod history;
 pub mod init;
 pub mod list;
 pub mod log;
+pub mod reject;
 pub mod resume;
 pub mod run;
 pub mod start;
@@ -65,6 +67,10 @@ pub enum Command {
     Doctor(doctor::Args),
     /// Archive or delete finished runs and old handled mail.
     Gc(gc::Args),
+    /// Approve a HUMAN task's open request (writes the approval file).
+    Approve(approve::Args),
+    /// Reject a HUMAN task's open request (writes the approval file).
+    Reject(reject::Args),
     /// Agent commands.
     #[command(subcommand)]
     Agent(agent::AgentCommand),
@@ -85,6 +91,8 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::History(args) => history::run(cli.station.as_deref(), args),
         Command::Doctor(args) => doctor::run(cli.station.as_deref(), args),
         Command::Gc(args) => gc::run(cli.station.as_deref(), args),
+        Command::Approve(args) => approve::run(cli.station.as_deref(), args),
+        Command::Reject(args) => reject::run(cli.station.as_deref(), args),
         Command::Agent(cmd) => agent::run(cli.station.as_deref(), cmd),
     }
 }

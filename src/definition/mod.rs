@@ -96,10 +96,53 @@ pub struct TaskDef {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dynamic_fork_tasks_input_param_name: Option<String>,
 
+    // ---- HUMAN (3ox, see docs/human-tasks.md) ----
+    /// Who may decide: the agent (mailbox) name of the Commander; `commander` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approver: Option<String>,
+    /// How long the request stays open (from when it is made).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<DurationSpec>,
+    /// What happens at the deadline; REJECT when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_deadline: Option<DeadlinePolicy>,
+    /// Who is asked next when `onDeadline: ESCALATE`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalate_to: Option<String>,
+    /// A rejection fails the task (instead of completing it with `decision: rejected`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fail_on_reject: bool,
+
     /// Conductor fields kept as they are (startDelay, taskDefinition, loopOver, ...).
     #[serde(flatten)]
     pub extra: IndexMap<String, Value>,
 }
+
+/// What a HUMAN task does when its approval request is still open at its deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DeadlinePolicy {
+    /// The task completes with `decision: rejected`, decided by `3ox (deadline)`.
+    #[default]
+    Reject,
+    /// The task fails (and with it the run, unless the task is optional).
+    Fail,
+    /// A new request goes to `escalateTo`, with a new deadline of the same length.
+    Escalate,
+}
+
+impl std::fmt::Display for DeadlinePolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DeadlinePolicy::Reject => "REJECT",
+            DeadlinePolicy::Fail => "FAIL",
+            DeadlinePolicy::Escalate => "ESCALATE",
+        })
+    }
+}
+
+/// The approver of a HUMAN task that names none.
+pub const DEFAULT_APPROVER: &str = "commander";
 
 fn default_type() -> String {
     "SIMPLE".to_string()
@@ -114,13 +157,20 @@ pub enum TaskKind {
     ForkJoin,
     ForkJoinDynamic,
     Join,
+    Human,
     /// A Conductor type that parses but does not run in this version.
     NotSupportedYet(&'static str),
 }
 
 /// Types 3ox runs today.
-pub const SUPPORTED_TYPES: &[&str] =
-    &["SIMPLE", "SWITCH", "FORK_JOIN", "FORK_JOIN_DYNAMIC", "JOIN"];
+pub const SUPPORTED_TYPES: &[&str] = &[
+    "SIMPLE",
+    "SWITCH",
+    "FORK_JOIN",
+    "FORK_JOIN_DYNAMIC",
+    "JOIN",
+    "HUMAN",
+];
 
 /// Conductor types that parse but are refused at validation with "not supported yet".
 pub const NOT_YET_TYPES: &[&str] = &[
@@ -129,7 +179,6 @@ pub const NOT_YET_TYPES: &[&str] = &[
     "SUB_WORKFLOW",
     "START_WORKFLOW",
     "WAIT",
-    "HUMAN",
     "TERMINATE",
     "SET_VARIABLE",
     "NOOP",
@@ -175,6 +224,7 @@ impl TaskKind {
             "FORK_JOIN" => TaskKind::ForkJoin,
             "FORK_JOIN_DYNAMIC" => TaskKind::ForkJoinDynamic,
             "JOIN" => TaskKind::Join,
+            "HUMAN" => TaskKind::Human,
             other => TaskKind::NotSupportedYet(NOT_YET_TYPES.iter().find(|t| **t == other)?),
         })
     }
@@ -185,6 +235,11 @@ impl TaskDef {
     /// bug in the validator; it is reported as not supported rather than panicking.
     pub fn kind(&self) -> TaskKind {
         TaskKind::parse(&self.type_name).unwrap_or(TaskKind::NotSupportedYet("UNKNOWN"))
+    }
+
+    /// The approver of a HUMAN task: `approver`, or [`DEFAULT_APPROVER`].
+    pub fn approver(&self) -> &str {
+        self.approver.as_deref().unwrap_or(DEFAULT_APPROVER)
     }
 
     /// Every task nested directly inside this one (switch cases, fork branches), in order.

@@ -99,7 +99,16 @@ const TASK_FIELDS: &[&str] = &[
     // 3ox additions.
     "agent",
     "retry",
+    // 3ox HUMAN task fields (see docs/human-tasks.md).
+    "approver",
+    "deadline",
+    "onDeadline",
+    "escalateTo",
+    "failOnReject",
 ];
+
+/// Values of a HUMAN task's `onDeadline`.
+const DEADLINE_POLICIES: &[&str] = &["REJECT", "FAIL", "ESCALATE"];
 
 /// Fields of the inline `retry:` policy.
 const RETRY_FIELDS: &[&str] = &[
@@ -405,7 +414,86 @@ impl<'a> Validator<'a> {
             Some(TaskKind::ForkJoin) => self.fork_join(site),
             Some(TaskKind::ForkJoinDynamic) => self.fork_join_dynamic(site),
             Some(TaskKind::Join) => self.join_on_shape(site),
+            Some(TaskKind::Human) => self.human(site),
             _ => {}
+        }
+    }
+
+    // ---- HUMAN ----
+
+    fn human(&mut self, site: &Site<'_>) {
+        for field in ["approver", "escalateTo"] {
+            match site.task.get(field) {
+                None | Some(Value::Null) => {}
+                Some(Value::String(name)) if !name.trim().is_empty() => {
+                    self.plain_name(site, field, name);
+                }
+                Some(other) => self.error(
+                    &site.field_pointer(field),
+                    format!(
+                        "`{field}` of {} must be the name of an agent (the Commander's mailbox), not {}",
+                        site.label(),
+                        describe(other)
+                    ),
+                    Some("write the folder name under agents/, e.g. `commander`".into()),
+                ),
+            }
+        }
+        if let Some(deadline) = site.task.get("deadline")
+            && let Err(problem) = DurationSpec::from_value(deadline)
+        {
+            self.error(
+                &site.field_pointer("deadline"),
+                format!("`deadline` of {}: {problem}", site.label()),
+                Some("for example `deadline: 30m`".into()),
+            );
+        }
+        let policy = site.task.get("onDeadline");
+        match policy {
+            None | Some(Value::Null) => {}
+            Some(Value::String(p)) if DEADLINE_POLICIES.contains(&p.as_str()) => {}
+            Some(other) => self.error(
+                &site.field_pointer("onDeadline"),
+                format!(
+                    "`onDeadline` of {} must be one of {}, not {}",
+                    site.label(),
+                    DEADLINE_POLICIES.join(", "),
+                    describe(other)
+                ),
+                None,
+            ),
+        }
+        let escalates = matches!(policy, Some(Value::String(p)) if p == "ESCALATE");
+        let has_target = matches!(site.task.get("escalateTo"), Some(Value::String(_)));
+        if escalates && !has_target {
+            self.error(
+                &site.field_pointer("onDeadline"),
+                format!(
+                    "{} escalates at its deadline but names no `escalateTo`",
+                    site.label()
+                ),
+                Some("add `escalateTo: <agent>`, the approver asked next".into()),
+            );
+        }
+        if policy.is_some_and(|p| !p.is_null()) && site.task.get("deadline").is_none() {
+            self.error(
+                &site.field_pointer("onDeadline"),
+                format!("{} has `onDeadline` but no `deadline`", site.label()),
+                Some("add `deadline: 30m` (or remove `onDeadline`)".into()),
+            );
+        }
+        if let Some(flag) = site.task.get("failOnReject")
+            && !flag.is_boolean()
+        {
+            self.error(
+                &site.field_pointer("failOnReject"),
+                format!(
+                    "`failOnReject` of {} must be true or false, not {}",
+                    site.label(),
+                    describe(flag)
+                ),
+                None,
+            );
         }
     }
 
@@ -742,6 +830,11 @@ impl<'a> Validator<'a> {
             ("defaultCase", "SWITCH", TaskKind::Switch),
             ("forkTasks", "FORK_JOIN", TaskKind::ForkJoin),
             ("joinOn", "JOIN", TaskKind::Join),
+            ("approver", "HUMAN", TaskKind::Human),
+            ("deadline", "HUMAN", TaskKind::Human),
+            ("onDeadline", "HUMAN", TaskKind::Human),
+            ("escalateTo", "HUMAN", TaskKind::Human),
+            ("failOnReject", "HUMAN", TaskKind::Human),
         ] {
             if kind == owner_kind {
                 continue;
@@ -1552,7 +1645,7 @@ outputParameters:
         let d = one("name: x\ntasks:\n  - name: a\n    taskReferenceName: a\n    type: DO_WHILE\n");
         assert_eq!(
             d.message,
-            "task type `DO_WHILE` is not supported yet (3ox runs SIMPLE, SWITCH, FORK_JOIN, FORK_JOIN_DYNAMIC, JOIN)"
+            "task type `DO_WHILE` is not supported yet (3ox runs SIMPLE, SWITCH, FORK_JOIN, FORK_JOIN_DYNAMIC, JOIN, HUMAN)"
         );
     }
 
@@ -1829,6 +1922,26 @@ outputParameters:
         let text = "name: x\nowner: me\ntasks:\n  - name: a\n    taskReferenceName: a\n    type: WAIT\n  - name: b\n    taskReferenceName: a\n    inputParameters: {x: \"${zz.output}\"}\n";
         let lines: Vec<usize> = found(text).iter().map(|d| d.0).collect();
         assert_eq!(lines, vec![2, 6, 8, 9]);
+    }
+
+    #[test]
+    fn human_tasks_are_checked() {
+        let ok = "name: x\ntasks:\n  - {name: gate, taskReferenceName: gate, type: HUMAN, approver: boss, deadline: 30m, onDeadline: ESCALATE, escalateTo: chief, failOnReject: true, inputParameters: {question: ok?}}\n";
+        assert!(diagnostics(ok).is_empty(), "{:?}", diagnostics(ok));
+        let bad = "name: x\ntasks:\n  - {name: gate, taskReferenceName: gate, type: HUMAN, approver: ../x, deadline: soon, onDeadline: ESCALATE, failOnReject: 1}\n  - {name: s, taskReferenceName: s, approver: boss}\n";
+        let messages: Vec<String> = diagnostics(bad).into_iter().map(|d| d.message).collect();
+        for expected in [
+            "`approver: ../x` is not usable as a name",
+            "`deadline` of task `gate`",
+            "names no `escalateTo`",
+            "`failOnReject` of task `gate` must be true or false",
+            "`approver` only applies to HUMAN tasks, but task `s` is SIMPLE",
+        ] {
+            assert!(
+                messages.iter().any(|m| m.contains(expected)),
+                "{expected}: {messages:?}"
+            );
+        }
     }
 
     #[test]

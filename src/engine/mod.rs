@@ -29,11 +29,14 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::definition::{TaskDef, WorkflowDef};
+use crate::definition::{DeadlinePolicy, TaskDef, WorkflowDef};
+use crate::mailbox::approval::{Approval, Decision};
 use crate::mailbox::reply::{Reply, ReplyStatus};
 use crate::station::AgentDirectory;
 
-pub use state::{Failure, RunState, RunStatus, TaskState, TaskStatus};
+pub use state::{
+    ApprovalState, ApprovalStatus, Failure, RunState, RunStatus, TaskState, TaskStatus,
+};
 
 /// A state change: one journal record's event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -92,6 +95,46 @@ pub enum Change {
         task_ref: String,
         tasks: Vec<TaskDef>,
     },
+    /// A HUMAN task asks `approver` for a decision: the request file is about to be written
+    /// into the approver's inbox (see `mailbox::approval`).
+    ApprovalRequested {
+        task_ref: String,
+        request_id: String,
+        /// A secret of this request, written in the request file; the approval must echo it.
+        token: String,
+        approver: String,
+        /// The task's input after mapping: `question`, `why` and the rest as context.
+        input: Value,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        deadline: Option<DateTime<Utc>>,
+        on_deadline: DeadlinePolicy,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        escalate_to: Option<String>,
+        /// The request this one escalates (after its deadline passed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        escalated_from: Option<String>,
+    },
+    /// An approval request was decided (by a person's approval file, or by the deadline's
+    /// REJECT policy, `by: 3ox (deadline)`). The task's completion or failure follows.
+    ApprovalDecided {
+        task_ref: String,
+        request_id: String,
+        decision: Decision,
+        by: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comment: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        /// The approval file, when a person decided.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        file: Option<String>,
+    },
+    /// An approval request's deadline passed with no decision; `policy` says what follows.
+    ApprovalExpired {
+        task_ref: String,
+        request_id: String,
+        policy: DeadlinePolicy,
+    },
     /// A reply was refused; the file moves to `rejected/` with this reason beside it.
     ReplyRejected {
         file: String,
@@ -128,6 +171,13 @@ pub enum Input {
         file: String,
         reply: Reply,
     },
+    /// A parsed approval file found in `agent`'s outbox as `file` (its owner and mode were
+    /// already checked by the orchestrator).
+    Approval {
+        agent: String,
+        file: String,
+        approval: Approval,
+    },
     /// A file in `agent`'s outbox that could not be read as a reply.
     BadReply {
         agent: String,
@@ -146,6 +196,11 @@ pub struct Ctx<'a> {
 /// Decides what follows from `input`, applies it to `state`, and returns the changes in order.
 pub fn step(state: &mut RunState, input: Input, ctx: &mut Ctx<'_>) -> Vec<Change> {
     let mut out = Vec::new();
+    if state.status == RunStatus::Running && !matches!(input, Input::Start { .. }) {
+        // Deadlines first: a decision that arrives after its deadline finds the request
+        // already closed, so exactly one of the two wins.
+        tasks::human::expire_due(state, ctx, &mut out);
+    }
     match input {
         Input::Start {
             run_id,
@@ -163,6 +218,11 @@ pub fn step(state: &mut RunState, input: Input, ctx: &mut Ctx<'_>) -> Vec<Change
         }
         Input::Tick => {}
         Input::Reply { agent, file, reply } => on_reply(state, &mut out, ctx, agent, file, reply),
+        Input::Approval {
+            agent,
+            file,
+            approval,
+        } => tasks::human::on_approval(state, &mut out, ctx, agent, file, approval),
         Input::BadReply {
             agent,
             file,

@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::Change;
-use crate::definition::{TaskDef, WorkflowDef};
+use crate::definition::{DeadlinePolicy, TaskDef, WorkflowDef};
 use crate::expr::Scope;
+use crate::mailbox::approval::Decision;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -111,6 +112,35 @@ pub struct TaskState {
     pub updated_at: DateTime<Utc>,
 }
 
+/// Where an approval request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalStatus {
+    Open,
+    Decided(Decision),
+    /// The deadline passed first; the policy was applied.
+    Expired(DeadlinePolicy),
+}
+
+/// One approval request of a HUMAN task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApprovalState {
+    pub request_id: String,
+    pub task_ref: String,
+    pub token: String,
+    pub approver: String,
+    pub input: Value,
+    pub requested_at: DateTime<Utc>,
+    pub deadline: Option<DateTime<Utc>>,
+    pub on_deadline: DeadlinePolicy,
+    pub escalate_to: Option<String>,
+    pub escalated_from: Option<String>,
+    pub status: ApprovalStatus,
+    /// Who decided, when (for refusal notes).
+    pub decided_by: Option<String>,
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
 /// The whole state of a run, rebuilt from its journal by folding changes.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RunState {
@@ -137,6 +167,8 @@ pub struct RunState {
     pub last_completed: Option<String>,
     /// Retries scheduled so far (for summaries).
     pub retries: u32,
+    /// Every approval request of the run's HUMAN tasks, by request id, in order.
+    pub approvals: IndexMap<String, ApprovalState>,
 }
 
 impl Default for WorkflowDef {
@@ -168,16 +200,30 @@ impl RunState {
         state
     }
 
-    /// When the engine must look again by itself: the earliest retry due.
+    /// When the engine must look again by itself: the earliest retry due or approval
+    /// deadline.
     pub fn next_wakeup(&self) -> Option<DateTime<Utc>> {
         if self.status != RunStatus::Running {
             return None;
         }
-        self.tasks
+        let retries = self
+            .tasks
             .values()
             .filter(|t| t.status == TaskStatus::RetryWait)
-            .filter_map(|t| t.retry_at)
-            .min()
+            .filter_map(|t| t.retry_at);
+        let deadlines = self
+            .approvals
+            .values()
+            .filter(|a| a.status == ApprovalStatus::Open)
+            .filter_map(|a| a.deadline);
+        retries.chain(deadlines).min()
+    }
+
+    /// The open approval request of task `task_ref`, if any.
+    pub fn open_approval(&self, task_ref: &str) -> Option<&ApprovalState> {
+        self.approvals
+            .values()
+            .find(|a| a.task_ref == task_ref && a.status == ApprovalStatus::Open)
     }
 
     fn index_defs(&mut self, tasks: &[TaskDef]) {
@@ -322,6 +368,64 @@ impl RunState {
             Change::ForkExpanded { task_ref, tasks } => {
                 self.index_defs(tasks);
                 self.forks.insert(task_ref.clone(), Arc::new(tasks.clone()));
+            }
+            Change::ApprovalRequested {
+                task_ref,
+                request_id,
+                token,
+                approver,
+                input,
+                deadline,
+                on_deadline,
+                escalate_to,
+                escalated_from,
+            } => {
+                let task = self.task_entry(task_ref, at);
+                task.status = TaskStatus::Scheduled;
+                task.attempt += 1;
+                task.task_id = Some(request_id.clone());
+                task.input = input.clone();
+                task.reason = None;
+                self.approvals.insert(
+                    request_id.clone(),
+                    ApprovalState {
+                        request_id: request_id.clone(),
+                        task_ref: task_ref.clone(),
+                        token: token.clone(),
+                        approver: approver.clone(),
+                        input: input.clone(),
+                        requested_at: at,
+                        deadline: *deadline,
+                        on_deadline: *on_deadline,
+                        escalate_to: escalate_to.clone(),
+                        escalated_from: escalated_from.clone(),
+                        status: ApprovalStatus::Open,
+                        decided_by: None,
+                        closed_at: None,
+                    },
+                );
+            }
+            Change::ApprovalDecided {
+                request_id,
+                decision,
+                by,
+                ..
+            } => {
+                if let Some(request) = self.approvals.get_mut(request_id)
+                    && request.status == ApprovalStatus::Open
+                {
+                    request.status = ApprovalStatus::Decided(*decision);
+                    request.decided_by = Some(by.clone());
+                    request.closed_at = Some(at);
+                }
+            }
+            Change::ApprovalExpired {
+                request_id, policy, ..
+            } => {
+                if let Some(request) = self.approvals.get_mut(request_id) {
+                    request.status = ApprovalStatus::Expired(*policy);
+                    request.closed_at = Some(at);
+                }
             }
             Change::ReplyRejected { .. } => {}
             Change::RunCompleted { output } => {

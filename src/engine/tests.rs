@@ -6,6 +6,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::{Value, json};
 
 use super::*;
+use crate::mailbox::approval::{Approval, Decision};
 use crate::mailbox::reply::{Reply, ReplyStatus};
 use crate::station::{AgentConfig, AgentDirectory};
 
@@ -337,4 +338,237 @@ fn retry_delays_follow_the_policy() {
         secs(&policy(RetryLogic::ExponentialBackoff, 3.0)),
         [1.0, 3.0, 5.0, 5.0]
     );
+}
+
+const GATE: &str = r#"
+name: gated
+tasks:
+  - {name: prepare, taskReferenceName: prepare}
+  - name: gate
+    taskReferenceName: gate
+    type: HUMAN
+    deadline: 30m
+    onDeadline: REJECT
+    inputParameters: {question: "Ship ${prepare.output.what}?", why: "it is Friday", size: "${prepare.output.size}"}
+  - name: route
+    taskReferenceName: route
+    type: SWITCH
+    expression: decision
+    inputParameters: {decision: "${gate.output.decision}"}
+    decisionCases:
+      approved: [{name: ship, taskReferenceName: ship}]
+    defaultCase: [{name: note, taskReferenceName: note}]
+"#;
+
+impl Sim {
+    fn open_request(&self, task_ref: &str) -> ApprovalState {
+        self.state
+            .open_approval(task_ref)
+            .cloned()
+            .unwrap_or_else(|| panic!("{task_ref} has no open request"))
+    }
+
+    fn approval(&mut self, agent: &str, approval: Approval) -> Vec<Change> {
+        self.input(Input::Approval {
+            agent: agent.into(),
+            file: format!("{}.approval.yaml", approval.request_id),
+            approval,
+        })
+    }
+}
+
+fn decision(request: &ApprovalState, decision: Decision) -> Approval {
+    Approval {
+        version: 1,
+        kind: "approval".into(),
+        request_id: request.request_id.clone(),
+        token: Some(request.token.clone()),
+        decision,
+        by: Some("Ada".into()),
+        comment: Some("fine".into()),
+        reason: (decision == Decision::Reject).then(|| "not today".to_string()),
+        run_id: None,
+    }
+}
+
+fn refused(changes: &[Change], needle: &str) -> bool {
+    matches!(changes, [Change::ReplyRejected { reason, .. }] if reason.contains(needle))
+}
+
+fn gate_agents() -> AgentDirectory {
+    agents(&[
+        ("a", &["prepare", "ship", "note"], 2),
+        ("commander", &[], 1),
+        ("boss", &[], 1),
+    ])
+}
+
+#[test]
+fn a_human_task_asks_once_waits_and_completes_on_approval() {
+    let mut sim = Sim::start(GATE, json!({}), gate_agents());
+    let asked = sim.reply(
+        "prepare",
+        ReplyStatus::Completed,
+        json!({"what": "v2", "size": 3}),
+    );
+    let request = sim.open_request("gate");
+    assert!(
+        matches!(
+            &asked[1..],
+            [Change::ApprovalRequested { approver, input, deadline: Some(d), .. }]
+                if approver == "commander"
+                    && input == &json!({"question": "Ship v2?", "why": "it is Friday", "size": 3})
+                    && *d == sim.now + Duration::minutes(30)
+        ),
+        "{asked:?}"
+    );
+    assert_eq!(
+        sim.state.next_wakeup(),
+        request.deadline,
+        "the deadline is the timer"
+    );
+    assert!(
+        sim.input(Input::Tick).is_empty(),
+        "waiting costs nothing and asks nothing again"
+    );
+
+    let wrong_token = Approval {
+        token: Some("guessed".into()),
+        ..decision(&request, Decision::Approve)
+    };
+    assert!(refused(
+        &sim.approval("commander", wrong_token),
+        "wrong token"
+    ));
+    let elsewhere = sim.approval("a", decision(&request, Decision::Approve));
+    assert!(
+        refused(&elsewhere, "is for approver `commander`"),
+        "{elsewhere:?}"
+    );
+    let unknown = Approval {
+        request_id: "01OLDREQUEST".into(),
+        ..decision(&request, Decision::Approve)
+    };
+    assert!(refused(
+        &sim.approval("commander", unknown),
+        "no approval request"
+    ));
+
+    sim.now += Duration::minutes(5);
+    let decided = sim.approval("commander", decision(&request, Decision::Approve));
+    assert!(
+        matches!(
+            &decided[..2],
+            [Change::ApprovalDecided { decision: Decision::Approve, by, .. }, Change::TaskCompleted { output, .. }]
+                if by == "Ada" && output["approved"] == json!(true) && output["decision"] == "approved"
+        ),
+        "{decided:?}"
+    );
+    assert_eq!(
+        sim.in_flight()[0].0,
+        "ship",
+        "the SWITCH routes on the decision"
+    );
+    let again = sim.approval("commander", decision(&request, Decision::Reject));
+    assert!(refused(&again, "already decided"), "{again:?}");
+    assert_eq!(
+        sim.state.tasks["gate"].output["decision"], "approved",
+        "the first decision stands"
+    );
+    assert_eq!(sim.state.next_wakeup(), None);
+    sim.reply("ship", ReplyStatus::Completed, json!({}));
+    assert_eq!(sim.state.status, RunStatus::Completed);
+    assert_eq!(sim.replayed(), sim.state);
+}
+
+#[test]
+fn a_rejection_completes_the_task_unless_fail_on_reject() {
+    let mut sim = Sim::start(GATE, json!({}), gate_agents());
+    sim.reply("prepare", ReplyStatus::Completed, json!({"what": "x"}));
+    let request = sim.open_request("gate");
+    let no_reason = Approval {
+        reason: None,
+        ..decision(&request, Decision::Reject)
+    };
+    assert!(refused(
+        &sim.approval("commander", no_reason),
+        "needs a `reason`"
+    ));
+    sim.approval("commander", decision(&request, Decision::Reject));
+    assert_eq!(sim.state.tasks["gate"].output["decision"], "rejected");
+    assert_eq!(sim.state.tasks["gate"].output["reason"], "not today");
+    assert_eq!(sim.in_flight()[0].0, "note");
+    assert_eq!(sim.replayed(), sim.state);
+
+    let strict = "name: s\ntasks:\n  - {name: gate, taskReferenceName: gate, type: HUMAN, failOnReject: true}\n";
+    let mut sim = Sim::start(strict, json!({}), gate_agents());
+    let request = sim.open_request("gate");
+    assert_eq!(request.deadline, None);
+    assert_eq!(sim.state.next_wakeup(), None, "no deadline, no timer");
+    sim.approval("commander", decision(&request, Decision::Reject));
+    assert_eq!(sim.state.status, RunStatus::Failed);
+    assert!(
+        sim.state
+            .failure
+            .as_ref()
+            .unwrap()
+            .reason
+            .contains("rejected by Ada: not today")
+    );
+    assert_eq!(sim.replayed(), sim.state);
+}
+
+fn deadline_flow(policy: &str) -> String {
+    format!(
+        "name: d\ntasks:\n  - {{name: gate, taskReferenceName: gate, type: HUMAN, deadline: 10s, onDeadline: {policy}, escalateTo: boss, inputParameters: {{question: ok?}}}}\n"
+    )
+}
+
+#[test]
+fn deadline_policies_reject_fail_or_escalate_and_a_late_decision_is_told_so() {
+    // REJECT: completed as rejected by 3ox; the late approval is refused and says so.
+    let mut sim = Sim::start(&deadline_flow("REJECT"), json!({}), gate_agents());
+    let request = sim.open_request("gate");
+    sim.now += Duration::seconds(10);
+    let late = sim.approval("commander", decision(&request, Decision::Approve));
+    assert!(
+        matches!(&late[0], Change::ApprovalExpired { .. }),
+        "{late:?}"
+    );
+    assert!(
+        late.iter()
+            .any(|c| matches!(c, Change::ReplyRejected { reason, .. }
+            if reason.contains("deadline") && reason.contains("rejected by 3ox (deadline)"))),
+        "{late:?}"
+    );
+    assert_eq!(sim.state.tasks["gate"].output["by"], "3ox (deadline)");
+    assert_eq!(sim.state.status, RunStatus::Completed);
+    assert_eq!(sim.replayed(), sim.state);
+
+    // FAIL: the run fails.
+    let mut sim = Sim::start(&deadline_flow("FAIL"), json!({}), gate_agents());
+    sim.now += Duration::seconds(11);
+    sim.input(Input::Tick);
+    assert_eq!(sim.state.status, RunStatus::Failed);
+    assert_eq!(sim.replayed(), sim.state);
+
+    // ESCALATE: a new request to `boss`; the old one is closed; the escalated one expires
+    // as a rejection.
+    let mut sim = Sim::start(&deadline_flow("ESCALATE"), json!({}), gate_agents());
+    let first = sim.open_request("gate");
+    sim.now += Duration::seconds(10);
+    sim.input(Input::Tick);
+    let second = sim.open_request("gate");
+    assert_eq!(second.approver, "boss");
+    assert_eq!(
+        second.escalated_from.as_deref(),
+        Some(first.request_id.as_str())
+    );
+    assert_eq!(second.deadline, Some(sim.now + Duration::seconds(10)));
+    let old = sim.approval("commander", decision(&first, Decision::Approve));
+    assert!(refused(&old, "escalated to `boss`"), "{old:?}");
+    sim.approval("boss", decision(&second, Decision::Approve));
+    assert_eq!(sim.state.tasks["gate"].output["approved"], true);
+    assert_eq!(sim.state.status, RunStatus::Completed);
+    assert_eq!(sim.replayed(), sim.state);
 }

@@ -75,6 +75,7 @@ impl Walker<'_, '_, '_> {
             TaskKind::ForkJoin => tasks::fork_join::walk(self, task),
             TaskKind::ForkJoinDynamic => tasks::fork_join_dynamic::walk(self, task),
             TaskKind::Join => tasks::join::walk(self, task, previous),
+            TaskKind::Human => tasks::human::walk(self, task),
             TaskKind::NotSupportedYet(kind) => {
                 let reason = format!("task type {kind} is not supported yet");
                 self.fail_system_task(task, reason)

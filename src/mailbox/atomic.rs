@@ -19,16 +19,38 @@ pub enum Durability {
 
 /// Writes `bytes` to `path` so that readers see either nothing or the whole file.
 pub fn write(path: &Path, bytes: &[u8], durability: Durability) -> std::io::Result<()> {
+    write_with_mode(path, bytes, durability, None)
+}
+
+/// [`write`], with the file created with permission bits `mode` (Unix; ignored elsewhere),
+/// so it never exists, even under its dot name, with looser permissions.
+pub fn write_with_mode(
+    path: &Path,
+    bytes: &[u8],
+    durability: Durability,
+    mode: Option<u32>,
+) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let unique = COUNTER.fetch_add(1, Ordering::Relaxed);
     let tmp = dir.join(format!(".{name}.{}-{unique}.tmp", std::process::id()));
     let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)?;
+        let mut options = OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        if let Some(mode) = mode {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            options.mode(mode);
+        }
+        #[cfg(not(unix))]
+        let _ = mode;
+        let mut file = options.open(&tmp)?;
+        #[cfg(unix)]
+        if let Some(mode) = mode {
+            // The umask may have taken bits away, never added any: set them exactly.
+            use std::os::unix::fs::PermissionsExt as _;
+            file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        }
         file.write_all(bytes)?;
         if durability == Durability::Durable {
             file.sync_all()?;

@@ -4,6 +4,8 @@
 //!
 //! - [`message`]: the task message 3ox writes into an inbox, one file per attempt;
 //! - [`reply`]: the reply an agent writes into its outbox, and how a bad one is refused;
+//! - [`approval`]: the approval request 3ox writes to a Commander and the approval file the
+//!   Commander writes back (`kind: approval`), and who may write it;
 //! - [`atomic`]: the one way anybody exposes a file here: write under a dot name, fsync,
 //!   rename into place (and fsync the folder), so nobody ever reads half a file;
 //! - [`yaml`]: the guard every YAML file written by others passes before serde reads it.
@@ -13,6 +15,7 @@
 //! `rejected/` with a `<name>.why.yaml` note beside them. What is refused, and why, is listed
 //! in `docs/bad-input.md`.
 
+pub mod approval;
 pub mod atomic;
 pub mod message;
 pub mod reply;
@@ -111,11 +114,19 @@ pub fn move_into(file: &Path, sub: &str) -> std::io::Result<PathBuf> {
 
 /// Moves `file` into the folder `sub` beside it under `name` (or a free variant of it).
 pub(crate) fn move_as(file: &Path, sub: &str, name: &std::ffi::OsStr) -> std::io::Result<PathBuf> {
-    move_to_dir(file, &file.parent().unwrap_or(Path::new(".")).join(sub), name)
+    move_to_dir(
+        file,
+        &file.parent().unwrap_or(Path::new(".")).join(sub),
+        name,
+    )
 }
 
 /// Moves `file` into `dir` under `name` (or a free variant of it), creating `dir` if needed.
-pub(crate) fn move_to_dir(file: &Path, dir: &Path, name: &std::ffi::OsStr) -> std::io::Result<PathBuf> {
+pub(crate) fn move_to_dir(
+    file: &Path,
+    dir: &Path,
+    name: &std::ffi::OsStr,
+) -> std::io::Result<PathBuf> {
     let dir = dir.to_path_buf();
     let target = free_name(&dir, name);
     match std::fs::rename(file, &target) {

@@ -26,6 +26,7 @@ use tokio::sync::mpsc;
 use crate::definition::{TaskDef, TaskKind, WorkflowDef};
 use crate::engine::{self, Change, Ctx, Failure, Input, RunState, RunStatus};
 use crate::journal::{Journal, JournalError, Record};
+use crate::mailbox::approval::{self, ApprovalRequest, Mail, StationConfig};
 use crate::mailbox::atomic::{self, Durability};
 use crate::mailbox::message::{MESSAGE_VERSION, TaskMessage};
 use crate::mailbox::reply::{self, Reply};
@@ -134,6 +135,17 @@ fn check_agents(tasks: &[TaskDef], agents: &AgentDirectory, problems: &mut Vec<S
                     task.name, task.task_reference_name, task.name
                 )),
                 _ => {}
+            }
+        }
+        if task.kind() == TaskKind::Human {
+            let approvers = std::iter::once(task.approver()).chain(task.escalate_to.as_deref());
+            for name in approvers {
+                if agents.get(name).is_none() {
+                    problems.push(format!(
+                        "HUMAN task `{}` asks approver `{name}`, which this station does not have: add agents/{name}/agent.yaml (`version: 1` is enough; see docs/human-tasks.md)",
+                        task.task_reference_name
+                    ));
+                }
             }
         }
         if task.kind() == TaskKind::ForkJoinDynamic
@@ -432,10 +444,39 @@ impl RunActor {
                 self.archive_message(agent, task_id);
             }
         }
+        let closed: Vec<String> = self
+            .state
+            .approvals
+            .values()
+            .filter(|a| a.status != engine::ApprovalStatus::Open)
+            .map(|a| a.request_id.clone())
+            .collect();
+        for request_id in closed {
+            self.archive_request(&request_id);
+        }
         if self.state.status != RunStatus::Running {
             return Ok(());
         }
         let mut deliveries = Vec::new();
+        // Open approval requests: written again only when in neither the inbox nor `done/`.
+        for request in self
+            .state
+            .approvals
+            .values()
+            .filter(|a| a.status == engine::ApprovalStatus::Open)
+        {
+            let inbox = self.station.inbox(&request.approver);
+            let name = ApprovalRequest::file_name(&request.request_id);
+            if [inbox.join(&name), inbox.join(DONE).join(&name)]
+                .iter()
+                .any(|p| p.exists())
+            {
+                continue;
+            }
+            if let Some((path, file)) = self.request_file(&request.request_id) {
+                deliveries.push((path, file.to_yaml().into_bytes()));
+            }
+        }
         for task in self
             .state
             .tasks
@@ -518,13 +559,21 @@ impl RunActor {
                 }
                 // Journaled and shown without control characters (a name is the sender's text).
                 let file = mailbox::display_name(&path);
-                let input = match Reply::read(&path) {
-                    Ok(reply) => match self.owner_elsewhere(agent, &reply) {
+                let input = match approval::read_mail(&path) {
+                    Ok(Mail::Approval(approval)) => {
+                        match self.approval_input(agent, &path, file, approval) {
+                            Some(input) => input,
+                            None => continue,
+                        }
+                    }
+                    Ok(Mail::Reply(reply)) => match self.owner_elsewhere(agent, &reply) {
                         Some((_, RunStatus::Running)) => continue,
                         Some((owner, status)) => Input::BadReply {
                             agent: agent.clone(),
                             file,
-                            reason: format!("run {owner} has ended ({status}); the reply came too late"),
+                            reason: format!(
+                                "run {owner} has ended ({status}); the reply came too late"
+                            ),
                         },
                         None => Input::Reply {
                             agent: agent.clone(),
@@ -597,8 +646,129 @@ impl RunActor {
             .map(|message| message.run_id)
         });
         let owner = owner.filter(|run| *run != self.state.run_id)?;
-        let status = snapshot::read(&self.station.snapshot_path()).and_then(|s| s.runs.get(&owner).map(|r| r.status))?;
+        let status = snapshot::read(&self.station.snapshot_path())
+            .and_then(|s| s.runs.get(&owner).map(|r| r.status))?;
         Some((owner, status))
+    }
+
+    /// The input for an approval file in `agent`'s outbox: refused when the file is not one
+    /// only an allowed user could have written (see [`approval::check_file`]); `None` when it
+    /// answers a request of another run that is still going (that run's driver judges it).
+    fn approval_input(
+        &self,
+        agent: &str,
+        path: &std::path::Path,
+        file: String,
+        approval: approval::Approval,
+    ) -> Option<Input> {
+        let bad = |reason: String| Input::BadReply {
+            agent: agent.to_string(),
+            file: file.clone(),
+            reason,
+        };
+        let allowed = match StationConfig::load(&self.station.root) {
+            Ok(config) => config.allowed_uids(agent, &self.station.root),
+            Err(problem) => {
+                return Some(bad(format!(
+                    "the station's approver list cannot be read, so no approval counts: {problem}"
+                )));
+            }
+        };
+        if let Err(reason) = approval::check_file(path, allowed.as_deref()) {
+            return Some(bad(reason));
+        }
+        if !self.state.approvals.contains_key(&approval.request_id) {
+            let owner = approval.run_id.clone().or_else(|| {
+                let inbox = self.station.inbox(agent);
+                let name = ApprovalRequest::file_name(&approval.request_id);
+                [inbox.join(&name), inbox.join(DONE).join(&name)]
+                    .iter()
+                    .find_map(|p| ApprovalRequest::read(p).ok())
+                    .map(|r| r.run_id)
+            });
+            if let Some(owner) = owner.filter(|run| *run != self.state.run_id) {
+                let status = snapshot::read(&self.station.snapshot_path())
+                    .and_then(|s| s.runs.get(&owner).map(|r| r.status));
+                match status {
+                    Some(RunStatus::Running) => return None,
+                    Some(status) => {
+                        return Some(bad(format!(
+                            "request {} belongs to run {owner}, which has ended ({status}); the approval came too late",
+                            approval.request_id
+                        )));
+                    }
+                    None => {}
+                }
+            }
+        }
+        Some(Input::Approval {
+            agent: agent.to_string(),
+            file,
+            approval,
+        })
+    }
+
+    /// The approval request file for request `request_id` of the state.
+    fn request_file(&self, request_id: &str) -> Option<(PathBuf, ApprovalRequest)> {
+        let request = self.state.approvals.get(request_id)?;
+        let name = self
+            .state
+            .def(&request.task_ref)
+            .map_or_else(|| request.task_ref.clone(), |d| d.name.clone());
+        let outbox = self
+            .station
+            .relative(&self.station.outbox(&request.approver));
+        let text = |key: &str| {
+            request
+                .input
+                .get(key)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let file = ApprovalRequest {
+            version: approval::APPROVAL_VERSION,
+            kind: approval::REQUEST_KIND.to_string(),
+            request_id: request_id.to_string(),
+            run_id: self.state.run_id.clone(),
+            workflow: self.state.workflow.name.clone(),
+            task_ref: request.task_ref.clone(),
+            task: name,
+            question: text("question"),
+            why: text("why"),
+            input: request.input.clone(),
+            approver: request.approver.clone(),
+            requested_at: request.requested_at,
+            deadline: request.deadline,
+            on_deadline: request.deadline.map(|_| request.on_deadline),
+            reply: ApprovalRequest::reply_section(
+                request_id,
+                &self.state.run_id,
+                &request.task_ref,
+                &request.token,
+                &request.approver,
+                &outbox,
+            ),
+        };
+        let path = self
+            .station
+            .inbox(&request.approver)
+            .join(ApprovalRequest::file_name(request_id));
+        Some((path, file))
+    }
+
+    /// Moves a closed request's file out of the approver's inbox into `done/`.
+    fn archive_request(&self, request_id: &str) {
+        let Some(request) = self.state.approvals.get(request_id) else {
+            return;
+        };
+        let inbox = self.station.inbox(&request.approver);
+        let name = ApprovalRequest::file_name(request_id);
+        let place = inbox.join(&name);
+        if place.exists()
+            && let Err(error) = mailbox::move_into(&place, DONE)
+        {
+            tracing::warn!(file = %place.display(), %error, "cannot archive a closed approval request");
+        }
     }
 
     fn step(&mut self, input: Input, now: chrono::DateTime<Utc>) -> Vec<Change> {
@@ -676,6 +846,15 @@ impl RunActor {
                         .inbox(agent)
                         .join(TaskMessage::file_name(task_id));
                     deliveries.push((path, message.to_yaml().into_bytes()));
+                }
+                Change::ApprovalRequested { request_id, .. } => {
+                    if let Some((path, request)) = self.request_file(request_id) {
+                        deliveries.push((path, request.to_yaml().into_bytes()));
+                    }
+                }
+                Change::ApprovalDecided { request_id, .. }
+                | Change::ApprovalExpired { request_id, .. } => {
+                    self.archive_request(request_id);
                 }
                 Change::TaskCompleted {
                     task_ref,

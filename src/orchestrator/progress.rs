@@ -173,12 +173,41 @@ fn describe(change: &Change, state: &RunState) -> Option<(String, bool)> {
         Change::ForkExpanded { task_ref, tasks } => {
             (format!("{task_ref} forks {} tasks", tasks.len()), false)
         }
+        Change::ApprovalRequested {
+            task_ref,
+            approver,
+            deadline,
+            ..
+        } => (
+            format!(
+                "{task_ref} waits for approval by {approver}{}",
+                deadline
+                    .map(|d| format!(" (deadline {})", d.to_rfc3339()))
+                    .unwrap_or_default()
+            ),
+            true,
+        ),
+        Change::ApprovalDecided {
+            task_ref,
+            decision,
+            by,
+            ..
+        } => (format!("{task_ref} {} by {by}", decision.outcome()), true),
+        Change::ApprovalExpired {
+            task_ref, policy, ..
+        } => (
+            format!("{task_ref}: the approval deadline passed (onDeadline: {policy})"),
+            true,
+        ),
         Change::ReplyRejected {
             file,
             agent,
             reason,
             ..
-        } => (format!("reply {agent}/{file} refused: {}", first_line(reason)), true),
+        } => (
+            format!("reply {agent}/{file} refused: {}", first_line(reason)),
+            true,
+        ),
         Change::RunCompleted { .. } | Change::RunFailed { .. } => return None,
     })
 }

@@ -6,6 +6,7 @@ mod bad_input;
 mod demo;
 mod durability;
 mod fake_agent;
+mod human;
 mod maintenance;
 mod ops;
 mod run;

@@ -80,7 +80,7 @@ fn every_error_is_reported_with_its_location_line_and_hint() {
          --> flows/broken.yaml:12:24\n   |\n12 |     taskReferenceName: check\n   \
          |                        ^^^^^\n   = hint: give each task its own taskReferenceName\n",
         "error: task type `DO_WHILE` is not supported yet (3ox runs SIMPLE, SWITCH, FORK_JOIN, \
-         FORK_JOIN_DYNAMIC, JOIN)\n  --> flows/broken.yaml:15:11\n   |\n15 |     type: DO_WHILE\n",
+         FORK_JOIN_DYNAMIC, JOIN, HUMAN)\n  --> flows/broken.yaml:15:11\n   |\n15 |     type: DO_WHILE\n",
     ];
     let mut from = 0;
     for block in expected {

@@ -2,6 +2,7 @@
 
 pub mod fork_join;
 pub mod fork_join_dynamic;
+pub mod human;
 pub mod join;
 pub mod simple;
 pub mod switch;
