@@ -753,3 +753,31 @@ fn init_makes_a_station_and_a_json_workflow_runs_as_well_as_yaml() {
     assert_eq!(result["output"]["echo"], json!({"x": [1, 2]}));
     assert_eq!(result["workflow"], "from_json");
 }
+
+#[test]
+fn an_optional_switch_that_cannot_decide_runs_none_of_its_cases() {
+    let env = TestEnv::new();
+    let worker = FakeAgent::start(&env, "worker", &["fix", "after"], 1, echo);
+    env.write(
+        "flow.yaml",
+        r#"
+name: undecided
+tasks:
+  - name: decide
+    taskReferenceName: decide
+    type: SWITCH
+    optional: true
+    evaluatorType: expression
+    expression: "missing_name > 0"
+    decisionCases:
+      "true": [{name: fix, taskReferenceName: yes_fix}]
+    defaultCase: [{name: fix, taskReferenceName: default_fix}]
+  - {name: after, taskReferenceName: after, inputParameters: {switch: "${decide.status}"}}
+"#,
+    );
+    let (code, result, _) = env.run_flow("flow.yaml", &[]);
+    assert_eq!(code, 0, "{result}");
+    let refs: Vec<String> = worker.messages().iter().map(|m| m["task_ref"].as_str().unwrap().to_string()).collect();
+    assert_eq!(refs, ["after"]);
+    assert_eq!(worker.messages()[0]["input"]["switch"], "COMPLETED_WITH_ERRORS");
+}

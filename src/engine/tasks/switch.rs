@@ -9,13 +9,17 @@
 use serde_json::{Value, json};
 
 use crate::definition::TaskDef;
-use crate::engine::Change;
 use crate::engine::walk::{Progress, Walker};
+use crate::engine::{Change, TaskStatus};
 use crate::expr::condition;
 
 pub fn walk(w: &mut Walker<'_, '_, '_>, task: &TaskDef) -> Progress {
     let task_ref = &task.task_reference_name;
     let case = match w.state.tasks.get(task_ref) {
+        // An optional SWITCH that could not decide runs none of its cases.
+        Some(skipped) if skipped.status == TaskStatus::CompletedWithErrors => {
+            return Progress::Done;
+        }
         Some(done) if done.status.is_done() => done
             .output
             .get("selectedCase")
