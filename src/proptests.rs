@@ -439,17 +439,18 @@ const TRICKY: &[&str] = &[
     "`",
 ];
 
-/// Text for the round trips. It holds no U+2028 or U+2029: yaml_serde's emitter treats them
-/// as line breaks and can write a nested block scalar that does not parse back (for example
-/// the key `"\u{2028}\n"` in a message's `input`), a writer bug reported separately.
+/// Text for the round trips, including U+0085, U+2028 and U+2029 followed by newlines: the
+/// YAML emitter once wrote those as block scalars it could not read back, which is why every
+/// file 3ox writes goes through `mailbox::yaml::to_string`.
 fn text() -> impl Strategy<Value = String> {
     prop_oneof![
         "[a-z_]{1,12}",
         any::<String>(),
         prop::collection::vec(prop::sample::select(TRICKY), 0..8)
             .prop_map(|pieces| pieces.concat()),
+        Just("\u{2028}\n".to_string()),
+        Just("a\u{85}\nb\u{2029}".to_string()),
     ]
-    .prop_map(|text| text.replace(['\u{2028}', '\u{2029}'], " "))
 }
 
 fn json_value() -> impl Strategy<Value = Value> {

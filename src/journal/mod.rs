@@ -54,16 +54,28 @@ pub struct Record {
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
     #[error("journal {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("journal {path} is corrupt at record {record} (byte {offset}): {problem}")]
-    Corrupt { path: String, record: u64, offset: u64, problem: String },
+    Corrupt {
+        path: String,
+        record: u64,
+        offset: u64,
+        problem: String,
+    },
 }
 
 impl JournalError {
     pub fn hint(&self) -> &'static str {
         match self {
-            JournalError::Io { .. } => "check the permissions and free space of the station's .3ox folder",
-            JournalError::Corrupt { .. } => "the journal was changed by something other than 3ox; restore it from a backup, or move it aside to give up the run",
+            JournalError::Io { .. } => {
+                "check the permissions and free space of the station's .3ox folder"
+            }
+            JournalError::Corrupt { .. } => {
+                "the journal was changed by something other than 3ox; restore it from a backup, or move it aside to give up the run"
+            }
         }
     }
 }
@@ -87,7 +99,10 @@ pub struct Journal {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> JournalError + '_ {
-    move |source| JournalError::Io { path: path.display().to_string(), source }
+    move |source| JournalError::Io {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 impl Journal {
@@ -98,16 +113,30 @@ impl Journal {
 
     /// Creates a new, empty journal (fails if it exists).
     pub fn create(path: &Path, durability: Durability) -> Result<Journal, JournalError> {
-        let file = OpenOptions::new().append(true).read(true).create_new(true).open(path).map_err(io_err(path))?;
+        let file = OpenOptions::new()
+            .append(true)
+            .read(true)
+            .create_new(true)
+            .open(path)
+            .map_err(io_err(path))?;
         if durability == Durability::Durable {
             sync_dir(path.parent().unwrap_or(Path::new("."))).map_err(io_err(path))?;
         }
-        Ok(Journal { path: path.to_path_buf(), file, next_seq: 1, durability })
+        Ok(Journal {
+            path: path.to_path_buf(),
+            file,
+            next_seq: 1,
+            durability,
+        })
     }
 
     /// Opens an existing journal: reads it, cuts a torn tail away, and returns its records.
     pub fn open(path: &Path, durability: Durability) -> Result<(Journal, Contents), JournalError> {
-        let mut file = OpenOptions::new().append(true).read(true).open(path).map_err(io_err(path))?;
+        let mut file = OpenOptions::new()
+            .append(true)
+            .read(true)
+            .open(path)
+            .map_err(io_err(path))?;
         file.lock().map_err(io_err(path))?;
         let contents = read_from(&mut file, path)?;
         if contents.torn_tail.is_some() {
@@ -116,7 +145,15 @@ impl Journal {
         }
         file.unlock().map_err(io_err(path))?;
         let next_seq = contents.records.last().map_or(1, |r| r.seq + 1);
-        Ok((Journal { path: path.to_path_buf(), file, next_seq, durability }, contents))
+        Ok((
+            Journal {
+                path: path.to_path_buf(),
+                file,
+                next_seq,
+                durability,
+            },
+            contents,
+        ))
     }
 
     pub fn path(&self) -> &Path {
@@ -125,24 +162,38 @@ impl Journal {
 
     /// Appends one record per change, in one write and (when durable) one fsync, under an
     /// exclusive lock. Returns the records written.
-    pub fn append(&mut self, run: &str, at: DateTime<Utc>, changes: Vec<Change>) -> Result<Vec<Record>, JournalError> {
+    pub fn append(
+        &mut self,
+        run: &str,
+        at: DateTime<Utc>,
+        changes: Vec<Change>,
+    ) -> Result<Vec<Record>, JournalError> {
         if changes.is_empty() {
             return Ok(Vec::new());
         }
         let mut bytes = Vec::with_capacity(256 * changes.len());
         let mut records = Vec::with_capacity(changes.len());
         for change in changes {
-            let record = Record { version: RECORD_VERSION, seq: self.next_seq, at, run: run.to_string(), change };
+            let record = Record {
+                version: RECORD_VERSION,
+                seq: self.next_seq,
+                at,
+                run: run.to_string(),
+                change,
+            };
             self.next_seq += 1;
             encode(&record, &mut bytes);
             records.push(record);
         }
         let path = self.path.clone();
         self.file.lock().map_err(io_err(&path))?;
-        let written = self.file.write_all(&bytes).and_then(|()| match self.durability {
-            Durability::Durable => self.file.sync_data(),
-            Durability::Relaxed => Ok(()),
-        });
+        let written = self
+            .file
+            .write_all(&bytes)
+            .and_then(|()| match self.durability {
+                Durability::Durable => self.file.sync_data(),
+                Durability::Relaxed => Ok(()),
+            });
         let unlocked = self.file.unlock();
         written.map_err(io_err(&path))?;
         unlocked.map_err(io_err(&path))?;
@@ -152,7 +203,7 @@ impl Journal {
 
 /// Encodes one record with its frame.
 pub fn encode(record: &Record, out: &mut Vec<u8>) {
-    let body = serde_yaml::to_string(record).expect("a journal record always serialises");
+    let body = crate::mailbox::yaml::to_string(record).expect("a journal record always serialises");
     let crc = crc32fast::hash(body.as_bytes());
     out.extend_from_slice(START.as_bytes());
     out.push(b'\n');
@@ -203,7 +254,14 @@ pub fn decode(bytes: &[u8], path: &Path) -> Result<Contents, JournalError> {
         match check_frame(&frame, record_no) {
             Ok(record) => {
                 if record.seq != record_no {
-                    return Err(corrupt(record_no, offset, format!("sequence number {} where {record_no} was expected", record.seq)));
+                    return Err(corrupt(
+                        record_no,
+                        offset,
+                        format!(
+                            "sequence number {} where {record_no} was expected",
+                            record.seq
+                        ),
+                    ));
                 }
                 contents.records.push(record);
                 offset += frame.len;
@@ -221,9 +279,13 @@ pub fn decode(bytes: &[u8], path: &Path) -> Result<Contents, JournalError> {
 
 /// Whether a whole record with a good checksum starts anywhere in `bytes`.
 fn holds_a_whole_record(bytes: &[u8]) -> bool {
-    (0..bytes.len()).filter(|&i| bytes[i..].starts_with(START.as_bytes())).any(|i| {
-        split_frame(&bytes[i..]).is_ok_and(|frame| end_marker(&frame).is_ok_and(|(_, crc)| crc32fast::hash(frame.body) == crc))
-    })
+    (0..bytes.len())
+        .filter(|&i| bytes[i..].starts_with(START.as_bytes()))
+        .any(|i| {
+            split_frame(&bytes[i..]).is_ok_and(|frame| {
+                end_marker(&frame).is_ok_and(|(_, crc)| crc32fast::hash(frame.body) == crc)
+            })
+        })
 }
 
 struct Frame<'a> {
@@ -235,17 +297,28 @@ struct Frame<'a> {
 
 fn split_frame(bytes: &[u8]) -> Result<Frame<'_>, String> {
     let start_len = START.len() + 1;
-    if bytes.len() < start_len || &bytes[..START.len()] != START.as_bytes() || bytes[START.len()] != b'\n' {
+    if bytes.len() < start_len
+        || &bytes[..START.len()] != START.as_bytes()
+        || bytes[START.len()] != b'\n'
+    {
         return Err("the record does not start with the record marker".to_string());
     }
     let mut pos = start_len;
     while pos < bytes.len() {
-        let line_end = bytes[pos..].iter().position(|b| *b == b'\n').map(|i| pos + i);
+        let line_end = bytes[pos..]
+            .iter()
+            .position(|b| *b == b'\n')
+            .map(|i| pos + i);
         let Some(line_end) = line_end else { break };
         let line = &bytes[pos..line_end];
         if line.starts_with(END_PREFIX.as_bytes()) {
-            let end_line = std::str::from_utf8(line).map_err(|_| "the end marker is not text".to_string())?;
-            return Ok(Frame { body: &bytes[start_len..pos], end_line, len: line_end + 1 });
+            let end_line =
+                std::str::from_utf8(line).map_err(|_| "the end marker is not text".to_string())?;
+            return Ok(Frame {
+                body: &bytes[start_len..pos],
+                end_line,
+                len: line_end + 1,
+            });
         }
         pos = line_end + 1;
     }
@@ -255,9 +328,14 @@ fn split_frame(bytes: &[u8]) -> Result<Frame<'_>, String> {
 /// The sequence number and checksum of a frame's end marker.
 fn end_marker(frame: &Frame<'_>) -> Result<(u64, u32), String> {
     let rest = &frame.end_line[END_PREFIX.len()..];
-    let (seq_text, crc_text) = rest.split_once(" crc32=").ok_or("the end marker has no checksum")?;
-    let seq: u64 = seq_text.parse().map_err(|_| format!("the end marker's sequence `{seq_text}` is not a number"))?;
-    let crc = u32::from_str_radix(crc_text.trim(), 16).map_err(|_| format!("the checksum `{crc_text}` is not hexadecimal"))?;
+    let (seq_text, crc_text) = rest
+        .split_once(" crc32=")
+        .ok_or("the end marker has no checksum")?;
+    let seq: u64 = seq_text
+        .parse()
+        .map_err(|_| format!("the end marker's sequence `{seq_text}` is not a number"))?;
+    let crc = u32::from_str_radix(crc_text.trim(), 16)
+        .map_err(|_| format!("the checksum `{crc_text}` is not hexadecimal"))?;
     Ok((seq, crc))
 }
 
@@ -267,9 +345,12 @@ fn check_frame(frame: &Frame<'_>, expected_seq: u64) -> Result<Record, String> {
         return Err(format!("checksum mismatch in record {seq}"));
     }
     if seq != expected_seq {
-        return Err(format!("end marker of record {seq} where {expected_seq} was expected"));
+        return Err(format!(
+            "end marker of record {seq} where {expected_seq} was expected"
+        ));
     }
-    let text = std::str::from_utf8(frame.body).map_err(|_| "the record is not UTF-8 text".to_string())?;
+    let text =
+        std::str::from_utf8(frame.body).map_err(|_| "the record is not UTF-8 text".to_string())?;
     serde_yaml::from_str::<Record>(text).map_err(|e| format!("the record does not parse: {e}"))
 }
 
@@ -281,8 +362,19 @@ mod tests {
     fn sample(n: u64) -> Vec<u8> {
         let mut bytes = Vec::new();
         for seq in 1..=n {
-            let change = Change::TaskCompleted { task_ref: format!("t{seq}"), task_id: None, input: None, output: json!({"n": seq, "text": "a\n--- b\n# end seq=9"}) };
-            let record = Record { version: 1, seq, at: Utc::now(), run: "R".into(), change };
+            let change = Change::TaskCompleted {
+                task_ref: format!("t{seq}"),
+                task_id: None,
+                input: None,
+                output: json!({"n": seq, "text": "a\n--- b\n# end seq=9"}),
+            };
+            let record = Record {
+                version: 1,
+                seq,
+                at: Utc::now(),
+                run: "R".into(),
+                change,
+            };
             encode(&record, &mut bytes);
         }
         bytes
@@ -310,7 +402,11 @@ mod tests {
         for cut in prefix_len + 1..whole.len() {
             let contents = decode(&whole[..cut], Path::new("j")).unwrap();
             assert_eq!(contents.records.len(), 2, "cut at {cut}");
-            assert_eq!(contents.torn_tail.as_ref().map(|t| t.0), Some(prefix_len as u64), "cut at {cut}");
+            assert_eq!(
+                contents.torn_tail.as_ref().map(|t| t.0),
+                Some(prefix_len as u64),
+                "cut at {cut}"
+            );
         }
     }
 
@@ -342,16 +438,38 @@ mod marker_tests {
 
     #[test]
     fn marker_lines_inside_top_level_text_cannot_end_a_record() {
-        let nasty = format!("first line\n{START}\n# end seq=1 crc32=00000000\n{}", "long words ".repeat(40));
-        for text in [nasty.clone(), nasty.replace('\n', " "), format!("  {nasty}  "), format!("'{nasty}\"")] {
-            let change = Change::RunFailed { reason: text.clone(), task_ref: Some(text.clone()) };
-            let record = Record { version: 1, seq: 1, at: Utc::now(), run: "R".into(), change };
+        let nasty = format!(
+            "first line\n{START}\n# end seq=1 crc32=00000000\n{}",
+            "long words ".repeat(40)
+        );
+        for text in [
+            nasty.clone(),
+            nasty.replace('\n', " "),
+            format!("  {nasty}  "),
+            format!("'{nasty}\""),
+        ] {
+            let change = Change::RunFailed {
+                reason: text.clone(),
+                task_ref: Some(text.clone()),
+            };
+            let record = Record {
+                version: 1,
+                seq: 1,
+                at: Utc::now(),
+                run: "R".into(),
+                change,
+            };
             let mut bytes = Vec::new();
             encode(&record, &mut bytes);
             let body = String::from_utf8(bytes.clone()).unwrap();
             let inner: Vec<&str> = body.lines().skip(1).collect();
             let inner = &inner[..inner.len() - 1];
-            assert!(inner.iter().all(|l| !l.starts_with(END_PREFIX) && *l != START), "a marker line leaked:\n{body}");
+            assert!(
+                inner
+                    .iter()
+                    .all(|l| !l.starts_with(END_PREFIX) && *l != START),
+                "a marker line leaked:\n{body}"
+            );
             let contents = decode(&bytes, Path::new("j")).unwrap();
             assert_eq!(contents.records, vec![record]);
         }

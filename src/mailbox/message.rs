@@ -61,7 +61,12 @@ impl TaskMessage {
 
     /// Builds the reply section for a task of run `run_id` with its attempt `token`, to be
     /// answered in `outbox_rel`.
-    pub fn reply_instructions(task_id: &str, run_id: &str, token: &str, outbox_rel: &str) -> ReplyInstructions {
+    pub fn reply_instructions(
+        task_id: &str,
+        run_id: &str,
+        token: &str,
+        outbox_rel: &str,
+    ) -> ReplyInstructions {
         ReplyInstructions {
             folder: outbox_rel.to_string(),
             file: format!("{task_id}.reply.yaml"),
@@ -90,14 +95,18 @@ impl TaskMessage {
     /// Parses message text; the error says what is wrong with it.
     pub fn parse(text: &str) -> Result<TaskMessage, String> {
         super::yaml::check(text)?;
-        let message: TaskMessage = serde_yaml::from_str(text).map_err(|e| format!("not a task message: {e}"))?;
+        let message: TaskMessage =
+            serde_yaml::from_str(text).map_err(|e| format!("not a task message: {e}"))?;
         if message.version != MESSAGE_VERSION {
-            return Err(format!("task message version {} is not supported (this 3ox writes {MESSAGE_VERSION})", message.version));
+            return Err(format!(
+                "task message version {} is not supported (this 3ox writes {MESSAGE_VERSION})",
+                message.version
+            ));
         }
         Ok(message)
     }
 
     pub fn to_yaml(&self) -> String {
-        serde_yaml::to_string(self).expect("a task message always serialises")
+        super::yaml::to_string(self).expect("a task message always serialises")
     }
 }

@@ -131,7 +131,7 @@ impl Reply {
     }
 
     pub fn to_yaml(&self) -> String {
-        serde_yaml::to_string(self).expect("a reply always serialises")
+        super::yaml::to_string(self).expect("a reply always serialises")
     }
 }
 
@@ -249,7 +249,7 @@ pub fn write_rejection_note(
         rejected_at: now,
         reason: reason.to_string(),
     };
-    let text = serde_yaml::to_string(&note).expect("a note always serialises");
+    let text = super::yaml::to_string(&note).expect("a note always serialises");
     atomic::write(note_path, text.as_bytes(), Durability::Relaxed)
 }
 

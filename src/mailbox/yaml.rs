@@ -131,3 +131,50 @@ mod tests {
         );
     }
 }
+
+/// Characters YAML 1.1 readers take as line breaks inside text (NEL, LINE SEPARATOR,
+/// PARAGRAPH SEPARATOR). `serde_yaml`'s emitter can write a block scalar holding one of them
+/// followed by a newline that its own parser then cannot read back.
+const UNSAFE_BREAKS: [char; 3] = ['\u{85}', '\u{2028}', '\u{2029}'];
+
+/// Serialises `value` as YAML that reads back as the same value: the usual block YAML, or,
+/// when the text holds characters the YAML emitter does not write back safely, the same data
+/// as JSON (which is YAML too) with those characters escaped. Every file 3ox writes goes
+/// through here, so none of them can become unreadable because of what an agent sent.
+pub fn to_string<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, String> {
+    let text = serde_yaml::to_string(value).map_err(|e| e.to_string())?;
+    if !text.contains(UNSAFE_BREAKS) {
+        return Ok(text);
+    }
+    let json = serde_json::to_string(value).map_err(|e| e.to_string())?;
+    // serde_json writes every character above ASCII raw; YAML forbids some of them in a
+    // document (DEL, the C1 controls, U+FFFE, U+FFFF) and reads others as line breaks
+    // (U+0085, U+2028, U+2029). Outside strings JSON is ASCII, so these are all inside
+    // strings, where `\uXXXX` means the same to a YAML reader (and to a JSON one).
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if matches!(c, '\u{7f}'..='\u{9f}' | '\u{2028}' | '\u{2029}' | '\u{fffe}' | '\u{ffff}') {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('\n');
+    Ok(out)
+}
+
+#[cfg(test)]
+mod writer_tests {
+    use serde_json::{Value, json};
+
+    #[test]
+    fn text_with_unicode_line_breaks_reads_back_equal() {
+        let value = json!({"input": {"\u{2028}\n": null, "a": "x\u{85}\ny\u{2029}\u{7f}\u{9f}é😀"}, "plain": "text"});
+        let text = super::to_string(&value).unwrap();
+        let back: Value = serde_yaml::from_str(&text).unwrap();
+        assert_eq!(back, value);
+        assert!(!text.contains(super::UNSAFE_BREAKS), "{text:?}");
+        let plain = super::to_string(&json!({"a": [1, 2]})).unwrap();
+        assert_eq!(plain, "a:\n- 1\n- 2\n", "ordinary values stay block YAML");
+    }
+}

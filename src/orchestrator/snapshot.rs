@@ -142,7 +142,7 @@ fn write(path: &Path, snapshot: &Snapshot) -> std::io::Result<()> {
     let mut text = String::from(
         "# Snapshot of this station's runs, rebuilt from .3ox/runs/*.journal.yaml; do not edit.\n",
     );
-    text.push_str(&serde_yaml::to_string(snapshot).map_err(std::io::Error::other)?);
+    text.push_str(&crate::mailbox::yaml::to_string(snapshot).map_err(std::io::Error::other)?);
     atomic::write(path, text.as_bytes(), Durability::Relaxed)
 }
 
