@@ -329,27 +329,102 @@ fn two_orchestrators_started_at_the_same_moment_never_dispatch_a_task_twice() {
 fn a_retry_timer_survives_a_restart_and_fires_at_its_journaled_time() {
     let env = TestEnv::new();
     let worker = FakeAgent::start(&env, "worker", &["flaky"], 1, |message| {
-        if message["attempt"] == 1 { Answer::Failed("not yet".into()) } else { Answer::Completed(json!({"ok": true})) }
+        if message["attempt"] == 1 {
+            Answer::Failed("not yet".into())
+        } else {
+            Answer::Completed(json!({"ok": true}))
+        }
     });
     env.write("flow.yaml", "name: timer\ntasks:\n  - {name: flaky, taskReferenceName: flaky, retry: {count: 1, delay: 1500ms}}\n");
     let run_id = start(&env, "flow.yaml", &[]);
     let mut first = spawn(&env, &["resume", &run_id, "--no-agents"]);
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !journal_records(&env).iter().any(|r| r["event"] == "task_failed") {
+    while !journal_records(&env)
+        .iter()
+        .any(|r| r["event"] == "task_failed")
+    {
         assert!(Instant::now() < deadline, "the first attempt never failed");
         std::thread::sleep(Duration::from_millis(20));
     }
     // Killed while the retry waits: the timer lives only in the journal now.
     first.kill().unwrap();
     first.wait().unwrap();
-    let out = output_within(env.cmd(&["resume", &run_id, "--no-agents", "--json"]), Duration::from_secs(30));
+    let out = output_within(
+        env.cmd(&["resume", &run_id, "--no-agents", "--json"]),
+        Duration::from_secs(30),
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let records = journal_records(&env);
-    let failed = records.iter().find(|r| r["event"] == "task_failed").unwrap();
+    let failed = records
+        .iter()
+        .find(|r| r["event"] == "task_failed")
+        .unwrap();
     let due = chrono::DateTime::parse_from_rfc3339(failed["retry_at"].as_str().unwrap()).unwrap();
-    let retried = records.iter().find(|r| r["event"] == "task_scheduled" && r["attempt"] == 2).unwrap();
+    let retried = records
+        .iter()
+        .find(|r| r["event"] == "task_scheduled" && r["attempt"] == 2)
+        .unwrap();
     let at = chrono::DateTime::parse_from_rfc3339(retried["at"].as_str().unwrap()).unwrap();
-    assert!(at >= due, "the retry went out at {at}, before its time {due}");
-    assert!((at - due).num_milliseconds() < 1000, "the retry went out {} ms late", (at - due).num_milliseconds());
+    assert!(
+        at >= due,
+        "the retry went out at {at}, before its time {due}"
+    );
+    assert!(
+        (at - due).num_milliseconds() < 1000,
+        "the retry went out {} ms late",
+        (at - due).num_milliseconds()
+    );
     assert_eq!(worker.messages().len(), 2);
+}
+
+#[test]
+fn a_start_key_submits_one_run_however_often_and_however_concurrently_it_is_used() {
+    let env = TestEnv::new();
+    crate::fake_agent::register(&env, "worker", &["prep", "cell", "lane", "finish"], 8);
+    env.write("big.yaml", BIG_FLOW);
+    let starts: Vec<Child> = (0..4)
+        .map(|_| {
+            spawn(
+                &env,
+                &[
+                    "start",
+                    "big.yaml",
+                    "-i",
+                    &items(3),
+                    "--key",
+                    "nightly-2026-11-24",
+                    "--json",
+                ],
+            )
+        })
+        .collect();
+    let mut ids = HashSet::new();
+    let mut existing = 0;
+    for mut child in starts {
+        let out = output_within_child(&mut child, Duration::from_secs(30));
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        ids.insert(doc["run_id"].as_str().unwrap().to_string());
+        existing += usize::from(doc["existing"] == true);
+    }
+    assert_eq!(ids.len(), 1, "one run for one key: {ids:?}");
+    assert_eq!(existing, 3);
+    let journals = files_in(&env, ".3ox/runs")
+        .into_iter()
+        .filter(|f| f.ends_with(".journal.yaml"))
+        .count();
+    assert_eq!(journals, 1);
+    let other = start(
+        &env,
+        "big.yaml",
+        &["-i", &items(3), "--key", "nightly-2026-11-25"],
+    );
+    assert!(!ids.contains(&other), "another key starts another run");
+    let bad = env.run(&["start", "big.yaml", "--key", "../escape"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr(&bad).contains("a start key may use only"),
+        "{}",
+        stderr(&bad)
+    );
 }
