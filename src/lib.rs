@@ -32,7 +32,19 @@
 //! 7. **Journal again**, and the loop goes on until the engine emits `run_completed` or
 //!    `run_failed`. [`orchestrator::snapshot`] keeps `.3ox/workflow.state.yaml` readable.
 //!
-//! Stations, agents and their `agent.yaml` are in [`station`]; the command line is in [`cli`].
+//! A reply is applied only to the attempt in flight: it must carry that attempt's task id and
+//! token and sit in the outbox of the agent the task went to; anything else is refused with a
+//! reason ([`engine`]'s `on_reply`, [`mailbox::reply`]). A HUMAN task goes the same way with an
+//! approval request in the approver's inbox and an approval file in its outbox
+//! ([`mailbox::approval`], `engine/tasks/human.rs`).
+//!
+//! **Crashes.** One process drives a run at a time: it holds an flock on the run's lock file
+//! ([`orchestrator::ownership`]). After kill -9, the next driver (`3ox resume`, `3ox up`)
+//! cuts a torn journal tail, replays, delivers again what was journaled but never delivered,
+//! and goes on ([`orchestrator::resume_run`]); timers are times in the journal.
+//!
+//! Stations, agents and their `agent.yaml` are in [`station`]; read-only views of runs in
+//! [`query`]; `doctor` and `gc` in [`maintenance`]; the command line is in [`cli`].
 
 pub mod cli;
 pub mod definition;
