@@ -721,7 +721,16 @@ pub fn timeline(records: &[Record], state: &RunState) -> RunLog {
                     reason: reason.clone(),
                 });
             }
-            Change::RunCompleted { .. } | Change::RunFailed { .. } => {
+            Change::RunPaused { .. } | Change::RunResumed { .. } | Change::RunRestarted { .. } => {}
+            Change::TaskSkipped { .. }
+            | Change::RunRetried { .. }
+            | Change::RunRerunFrom { .. } => {
+                // These open a FAILED run again.
+                ended = None;
+            }
+            Change::RunCompleted { .. }
+            | Change::RunFailed { .. }
+            | Change::RunTerminated { .. } => {
                 ended = Some(RunEnd {
                     at: stamp(at),
                     status: state.status,

@@ -19,6 +19,7 @@ pub enum StatusArg {
     Running,
     Completed,
     Failed,
+    Terminated,
 }
 
 impl From<StatusArg> for RunStatus {
@@ -27,6 +28,7 @@ impl From<StatusArg> for RunStatus {
             StatusArg::Running => RunStatus::Running,
             StatusArg::Completed => RunStatus::Completed,
             StatusArg::Failed => RunStatus::Failed,
+            StatusArg::Terminated => RunStatus::Terminated,
         }
     }
 }

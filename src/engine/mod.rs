@@ -15,6 +15,7 @@
 //! when each of its tasks is done in turn. Walking from the top each time keeps the state
 //! small (a record per started task) and makes resuming after a crash nothing special.
 
+pub mod control;
 pub mod retry;
 pub mod state;
 pub mod tasks;
@@ -151,6 +152,71 @@ pub enum Change {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         task_ref: Option<String>,
     },
+    /// A person paused the run: nothing new is scheduled until it is resumed (replies to what
+    /// is in flight still apply).
+    RunPaused {
+        by: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        uid: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// A person resumed a paused run.
+    RunResumed {
+        by: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        uid: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// A person ended the run: status TERMINATED with `reason`.
+    RunTerminated {
+        by: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        uid: Option<u32>,
+        reason: String,
+    },
+    /// A person skipped a task: it is SKIPPED with an empty output and the run goes on (a
+    /// FAILED run is opened again).
+    TaskSkipped {
+        task_ref: String,
+        by: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        uid: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// A person retried a FAILED run: it runs again, `tasks` (the failed ones, and those left
+    /// in flight) are due again as a new attempt; completed work is kept.
+    RunRetried {
+        by: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        uid: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        tasks: Vec<String>,
+    },
+    /// A person reran an ended run from `task_ref`: it and the started tasks after it in the
+    /// walk order (`tasks`) run again; the ones before are kept.
+    RunRerunFrom {
+        task_ref: String,
+        by: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        uid: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        tasks: Vec<String>,
+    },
+    /// A person restarted the run: `new_run_id` is a new run of the same definition and input
+    /// (this run's journal stays as it was).
+    RunRestarted {
+        new_run_id: String,
+        by: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        uid: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
 }
 
 /// What happened, from the engine's point of view.
@@ -184,6 +250,9 @@ pub enum Input {
         file: String,
         reason: String,
     },
+    /// A person's operation on the run (see [`control`]); check it first with
+    /// [`control::check`] (or use [`command`]), a refused one changes nothing.
+    Control(control::Command),
 }
 
 /// What the engine may consult: the time, a source of ids, the station's agents.
@@ -217,6 +286,7 @@ pub fn step(state: &mut RunState, input: Input, ctx: &mut Ctx<'_>) -> Vec<Change
             emit(state, &mut out, change, ctx.now);
         }
         Input::Tick => {}
+        Input::Control(command) => control::on_command(state, &mut out, ctx, command),
         Input::Reply { agent, file, reply } => on_reply(state, &mut out, ctx, agent, file, reply),
         Input::Approval {
             agent,
@@ -241,10 +311,21 @@ pub fn step(state: &mut RunState, input: Input, ctx: &mut Ctx<'_>) -> Vec<Change
             );
         }
     }
-    if state.status == RunStatus::Running {
+    if state.status == RunStatus::Running && !state.paused {
         walk::advance(state, ctx, &mut out);
     }
     out
+}
+
+/// A person's operation: refused with the reason when it does not apply to the run as it
+/// stands, else its changes (and what the walk then schedules), like [`step`].
+pub fn command(
+    state: &mut RunState,
+    command: control::Command,
+    ctx: &mut Ctx<'_>,
+) -> Result<Vec<Change>, control::ControlError> {
+    control::check(state, &command)?;
+    Ok(step(state, Input::Control(command), ctx))
 }
 
 /// Applies `change` to `state` and records it in `out`.

@@ -20,6 +20,8 @@ pub enum RunStatus {
     Running,
     Completed,
     Failed,
+    /// Ended by a person (`3ox terminate`).
+    Terminated,
 }
 
 impl std::fmt::Display for RunStatus {
@@ -28,6 +30,7 @@ impl std::fmt::Display for RunStatus {
             RunStatus::Running => "RUNNING",
             RunStatus::Completed => "COMPLETED",
             RunStatus::Failed => "FAILED",
+            RunStatus::Terminated => "TERMINATED",
         })
     }
 }
@@ -46,13 +49,15 @@ pub enum TaskStatus {
     CompletedWithErrors,
     Failed,
     FailedWithTerminalError,
+    /// A person skipped it (`3ox skip`): done, with an empty output.
+    Skipped,
 }
 
 impl TaskStatus {
     pub fn is_done(self) -> bool {
         matches!(
             self,
-            TaskStatus::Completed | TaskStatus::CompletedWithErrors
+            TaskStatus::Completed | TaskStatus::CompletedWithErrors | TaskStatus::Skipped
         )
     }
 
@@ -149,6 +154,8 @@ pub struct RunState {
     pub workflow: Arc<WorkflowDef>,
     pub input: Value,
     pub status: RunStatus,
+    /// Paused by a person: the walk schedules nothing until the run is resumed.
+    pub paused: bool,
     pub output: Option<Value>,
     pub failure: Option<Failure>,
     pub started_at: Option<DateTime<Utc>>,
@@ -209,7 +216,8 @@ impl RunState {
         let retries = self
             .tasks
             .values()
-            .filter(|t| t.status == TaskStatus::RetryWait)
+            // A paused run schedules no retry, so none is a reason to look again.
+            .filter(|t| !self.paused && t.status == TaskStatus::RetryWait)
             .filter_map(|t| t.retry_at);
         let deadlines = self
             .approvals
@@ -266,7 +274,7 @@ impl RunState {
     }
 
     /// Ends an attempt that was in flight: frees its agent slot.
-    fn settle(&mut self, task_ref: &str) {
+    pub(super) fn settle(&mut self, task_ref: &str) {
         let Some(task) = self.tasks.get(task_ref) else {
             return;
         };
@@ -441,6 +449,41 @@ impl RunState {
                 });
                 self.ended_at = Some(at);
             }
+            Change::RunPaused { .. } => self.paused = true,
+            Change::RunResumed { .. } => self.paused = false,
+            Change::RunTerminated { reason, .. } => {
+                self.status = RunStatus::Terminated;
+                self.paused = false;
+                self.failure = Some(Failure {
+                    task_ref: None,
+                    reason: reason.clone(),
+                });
+                self.ended_at = Some(at);
+            }
+            Change::TaskSkipped {
+                task_ref,
+                by,
+                reason,
+                ..
+            } => {
+                self.settle(task_ref);
+                let task = self.task_entry(task_ref, at);
+                task.status = TaskStatus::Skipped;
+                task.output = Value::Object(Default::default());
+                task.retry_at = None;
+                task.reason = Some(match reason {
+                    Some(why) => format!("skipped by {by}: {why}"),
+                    None => format!("skipped by {by}"),
+                });
+                if self.status == RunStatus::Failed {
+                    super::control::reopen(self);
+                }
+            }
+            Change::RunRetried { tasks, .. } | Change::RunRerunFrom { tasks, .. } => {
+                super::control::reset(self, tasks);
+                super::control::reopen(self);
+            }
+            Change::RunRestarted { .. } => {}
         }
     }
 }

@@ -388,6 +388,7 @@ fn decision(request: &ApprovalState, decision: Decision) -> Approval {
         comment: Some("fine".into()),
         reason: (decision == Decision::Reject).then(|| "not today".to_string()),
         run_id: None,
+        signature: None,
     }
 }
 
@@ -570,5 +571,200 @@ fn deadline_policies_reject_fail_or_escalate_and_a_late_decision_is_told_so() {
     sim.approval("boss", decision(&second, Decision::Approve));
     assert_eq!(sim.state.tasks["gate"].output["approved"], true);
     assert_eq!(sim.state.status, RunStatus::Completed);
+    assert_eq!(sim.replayed(), sim.state);
+}
+
+const CHAIN: &str = r#"
+name: chain
+tasks:
+  - {name: work, taskReferenceName: a}
+  - {name: work, taskReferenceName: b}
+  - {name: work, taskReferenceName: c}
+"#;
+
+fn by(action: control::Action, task: Option<&str>) -> control::Command {
+    control::Command {
+        action,
+        by: "alice".into(),
+        uid: Some(1000),
+        reason: Some("because".into()),
+        task: task.map(str::to_owned),
+        new_run_id: None,
+    }
+}
+
+impl Sim {
+    fn command(&mut self, command: control::Command) -> Result<Vec<Change>, control::ControlError> {
+        let mut counter = self.ids;
+        let mut new_id = || {
+            counter += 1;
+            ulid::Ulid::from_parts(counter, u128::from(counter) * 7919)
+        };
+        let mut ctx = Ctx {
+            now: self.now,
+            agents: &self.agents,
+            new_id: &mut new_id,
+        };
+        let result = super::command(&mut self.state, command, &mut ctx);
+        self.ids = counter;
+        if let Ok(changes) = &result {
+            self.log
+                .extend(changes.iter().map(|c| (c.clone(), self.now)));
+        }
+        result
+    }
+
+    fn in_flight_refs(&self) -> Vec<String> {
+        self.in_flight().into_iter().map(|t| t.0).collect()
+    }
+}
+
+#[test]
+fn a_paused_run_schedules_nothing_until_resumed_and_replies_still_apply() {
+    use control::Action::*;
+    let mut sim = Sim::start(CHAIN, json!({}), agents(&[("w", &["work"], 1)]));
+    let changes = sim.command(by(Pause, None)).unwrap();
+    assert!(
+        matches!(&changes[..], [Change::RunPaused { by, uid: Some(1000), .. }] if by == "alice")
+    );
+    assert!(matches!(
+        sim.command(by(Pause, None)),
+        Err(control::ControlError::AlreadyPaused { .. })
+    ));
+    // The reply to what was in flight applies, but nothing new is scheduled.
+    let changes = sim.reply("a", ReplyStatus::Completed, json!({}));
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert!(sim.in_flight().is_empty());
+    assert_eq!(sim.state.next_wakeup(), None);
+    assert!(sim.input(Input::Tick).is_empty());
+    let changes = sim.command(by(Resume, None)).unwrap();
+    assert!(
+        matches!(&changes[..], [Change::RunResumed { .. }, Change::TaskScheduled { task_ref, .. }] if task_ref == "b")
+    );
+    assert!(matches!(
+        sim.command(by(Resume, None)),
+        Err(control::ControlError::NotPaused { .. })
+    ));
+    assert_eq!(sim.replayed(), sim.state);
+}
+
+#[test]
+fn terminate_ends_the_run_with_the_reason_and_later_commands_are_refused() {
+    use control::Action::*;
+    let mut sim = Sim::start(CHAIN, json!({}), agents(&[("w", &["work"], 1)]));
+    sim.command(by(Pause, None)).unwrap();
+    sim.command(by(Terminate, None)).unwrap();
+    assert_eq!(sim.state.status, RunStatus::Terminated);
+    assert!(!sim.state.paused);
+    assert_eq!(sim.state.failure.as_ref().unwrap().reason, "because");
+    // A reply after the end is refused as too late.
+    assert!(refused(
+        &sim.reply("a", ReplyStatus::Completed, json!({})),
+        "already ended"
+    ));
+    for action in [Pause, Resume, Terminate] {
+        let error = sim.command(by(action, None)).unwrap_err();
+        assert!(
+            matches!(error, control::ControlError::Ended { .. }),
+            "{error}"
+        );
+        assert!(!error.hint().is_empty());
+    }
+    assert!(matches!(
+        sim.command(by(Retry, None)),
+        Err(control::ControlError::NotFailed { .. })
+    ));
+    assert_eq!(sim.replayed(), sim.state);
+}
+
+#[test]
+fn retry_runs_the_failed_task_again_as_a_new_attempt_and_keeps_completed_work() {
+    use control::Action::*;
+    let mut sim = Sim::start(CHAIN, json!({}), agents(&[("w", &["work"], 1)]));
+    assert!(matches!(
+        sim.command(by(Retry, None)),
+        Err(control::ControlError::NotFailed { .. })
+    ));
+    sim.reply("a", ReplyStatus::Completed, json!({"x": 1}));
+    let first = sim.in_flight()[0].clone();
+    sim.reply("b", ReplyStatus::Failed, json!({}));
+    assert_eq!(sim.state.status, RunStatus::Failed);
+    let changes = sim.command(by(Retry, None)).unwrap();
+    assert!(matches!(&changes[0], Change::RunRetried { tasks, .. } if tasks == &["b"]));
+    assert_eq!(sim.state.status, RunStatus::Running);
+    let again = sim.in_flight()[0].clone();
+    assert_eq!((again.0.as_str(), again.2), ("b", 2));
+    assert_ne!(again.1, first.1, "a new task id");
+    assert_eq!(sim.state.tasks["a"].output, json!({"x": 1}));
+    // The old attempt's late reply is stale.
+    assert!(refused(
+        &sim.reply_as("w", &first.1, ReplyStatus::Completed, json!({})),
+        "stale"
+    ));
+    sim.reply("b", ReplyStatus::Completed, json!({}));
+    sim.reply("c", ReplyStatus::Completed, json!({}));
+    assert_eq!(sim.state.status, RunStatus::Completed);
+    assert_eq!(sim.replayed(), sim.state);
+}
+
+#[test]
+fn skip_completes_a_pending_or_failed_task_empty_and_the_run_goes_on() {
+    use control::Action::*;
+    let mut sim = Sim::start(CHAIN, json!({}), agents(&[("w", &["work"], 1)]));
+    let error = sim.command(by(Skip, Some("nope"))).unwrap_err();
+    assert!(matches!(error, control::ControlError::UnknownTask { .. }));
+    assert!(error.hint().contains("a, b, c"), "{}", error.hint());
+    // Skip the task in flight: its slot frees, b is scheduled, a's late reply is refused.
+    let a = sim.in_flight()[0].clone();
+    sim.command(by(Skip, Some("a"))).unwrap();
+    assert_eq!(sim.state.tasks["a"].status, TaskStatus::Skipped);
+    assert_eq!(sim.in_flight_refs(), ["b"]);
+    assert!(refused(
+        &sim.reply_as("w", &a.1, ReplyStatus::Completed, json!({})),
+        "already settled"
+    ));
+    assert!(matches!(
+        sim.command(by(Skip, Some("a"))),
+        Err(control::ControlError::NotSkippable { .. })
+    ));
+    // Skip a task not started yet, and a failed task of a FAILED run (which goes on).
+    sim.command(by(Skip, Some("c"))).unwrap();
+    sim.reply("b", ReplyStatus::FailedWithTerminalError, json!({}));
+    assert_eq!(sim.state.status, RunStatus::Failed);
+    sim.command(by(Skip, Some("b"))).unwrap();
+    assert_eq!(sim.state.status, RunStatus::Completed);
+    assert_eq!(sim.state.tasks["b"].output, json!({}));
+    assert_eq!(sim.replayed(), sim.state);
+}
+
+#[test]
+fn rerun_from_a_task_runs_it_and_what_follows_again_but_not_what_came_before() {
+    use control::Action::*;
+    let mut sim = Sim::start(CHAIN, json!({}), agents(&[("w", &["work"], 1)]));
+    assert!(matches!(
+        sim.command(by(RerunFrom, Some("b"))),
+        Err(control::ControlError::StillRunning { .. })
+    ));
+    for task in ["a", "b", "c"] {
+        sim.reply(task, ReplyStatus::Completed, json!({"from": task}));
+    }
+    assert_eq!(sim.state.status, RunStatus::Completed);
+    let changes = sim.command(by(RerunFrom, Some("b"))).unwrap();
+    assert!(matches!(&changes[0], Change::RunRerunFrom { tasks, .. } if tasks == &["b", "c"]));
+    assert_eq!(sim.in_flight()[0].0, "b");
+    assert_eq!(sim.in_flight()[0].2, 2);
+    assert_eq!(sim.state.tasks["a"].status, TaskStatus::Completed);
+    sim.reply("b", ReplyStatus::Completed, json!({"again": "b"}));
+    sim.reply("c", ReplyStatus::Completed, json!({"again": "c"}));
+    assert_eq!(sim.state.output, Some(json!({"again": "c"})));
+    // Restart needs an ended run and records the new run; this run's state is untouched.
+    let before = sim.state.clone();
+    let mut restart = by(Restart, None);
+    restart.new_run_id = Some("NEW".into());
+    let changes = sim.command(restart).unwrap();
+    assert!(
+        matches!(&changes[..], [Change::RunRestarted { new_run_id, .. }] if new_run_id == "NEW")
+    );
+    assert_eq!(sim.state, before);
     assert_eq!(sim.replayed(), sim.state);
 }

@@ -170,6 +170,21 @@ fn describe(change: &Change, state: &RunState) -> Option<(String, bool)> {
                 (None, _) => (format!("{task_ref} FAILED: {reason}"), true),
             }
         }
+        Change::RunPaused { by, .. } => (format!("paused by {by}"), true),
+        Change::RunResumed { by, .. } => (format!("resumed by {by}"), true),
+        Change::RunTerminated { by, reason, .. } => {
+            (format!("TERMINATED by {by}: {}", first_line(reason)), true)
+        }
+        Change::TaskSkipped { task_ref, by, .. } => (format!("{task_ref} skipped by {by}"), true),
+        Change::RunRetried { by, tasks, .. } => {
+            (format!("retried by {by}: {}", tasks.join(", ")), true)
+        }
+        Change::RunRerunFrom { task_ref, by, .. } => {
+            (format!("rerun from {task_ref} by {by}"), true)
+        }
+        Change::RunRestarted { new_run_id, by, .. } => {
+            (format!("restarted by {by} as run {new_run_id}"), true)
+        }
         Change::ForkExpanded { task_ref, tasks } => {
             (format!("{task_ref} forks {} tasks", tasks.len()), false)
         }

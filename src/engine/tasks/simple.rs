@@ -30,7 +30,9 @@ pub fn walk(w: &mut Walker<'_, '_, '_>, task: &TaskDef, input: Option<&Value>) -
                 Progress::Pending
             }
         }
-        TaskStatus::Completed | TaskStatus::CompletedWithErrors => Progress::Done,
+        TaskStatus::Completed | TaskStatus::CompletedWithErrors | TaskStatus::Skipped => {
+            Progress::Done
+        }
         TaskStatus::Failed | TaskStatus::FailedWithTerminalError => {
             Progress::Failed(failure_of(task_ref, current.reason.as_deref()))
         }
