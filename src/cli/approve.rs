@@ -3,16 +3,19 @@
 //! Finds the open approval request of TASK in the run's journal and writes exactly the
 //! approval file a person could write by hand into the approver's outbox (atomically, mode
 //! 0o644). Whoever drives the run (or the next `3ox resume`) applies it. `3ox reject` shares
-//! [`decide`].
+//! [`decide`]. With `--key FILE` (or `THREEOX_SIGNING_KEY`) the file is signed; when
+//! `station.yaml` gives the approver a key, an unsigned decision is not written at all.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
 use crate::engine::RunState;
 use crate::journal::{self, Journal};
+use crate::mailbox::approval::StationConfig;
 use crate::mailbox::approval::{APPROVAL_KIND, APPROVAL_VERSION, Approval, Decision};
 use crate::mailbox::atomic::{self, Durability};
+use crate::mailbox::signing;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -26,6 +29,9 @@ pub struct Args {
     /// Who decides (for the record; default: the approver's name).
     #[arg(long)]
     pub by: Option<String>,
+    /// Sign the approval with this private key file (from `3ox keygen`).
+    #[arg(long, env = "THREEOX_SIGNING_KEY", value_name = "FILE")]
+    pub key: Option<PathBuf>,
 }
 
 pub fn run(station_flag: Option<&Path>, args: Args) -> anyhow::Result<u8> {
@@ -33,11 +39,23 @@ pub fn run(station_flag: Option<&Path>, args: Args) -> anyhow::Result<u8> {
         station_flag,
         &args.run,
         &args.task,
-        Decision::Approve,
-        args.by,
-        args.comment,
-        None,
+        Choice {
+            decision: Decision::Approve,
+            by: args.by,
+            comment: args.comment,
+            reason: None,
+            key: args.key,
+        },
     )
+}
+
+/// What `3ox approve` / `3ox reject` decide, and the key to sign it with.
+pub struct Choice {
+    pub decision: Decision,
+    pub by: Option<String>,
+    pub comment: Option<String>,
+    pub reason: Option<String>,
+    pub key: Option<PathBuf>,
 }
 
 /// Writes the approval file for the open request of `task` in run `run`.
@@ -45,11 +63,15 @@ pub fn decide(
     station_flag: Option<&Path>,
     run: &str,
     task: &str,
-    decision: Decision,
-    by: Option<String>,
-    comment: Option<String>,
-    reason: Option<String>,
+    choice: Choice,
 ) -> anyhow::Result<u8> {
+    let Choice {
+        decision,
+        by,
+        comment,
+        reason,
+        key,
+    } = choice;
     let station = super::station(station_flag)?;
     let run_id = match crate::query::resolve(&station, Some(run)) {
         Ok(run_id) => run_id,
@@ -76,7 +98,7 @@ pub fn decide(
         );
         return Ok(super::EXIT_USAGE);
     };
-    let approval = Approval {
+    let mut approval = Approval {
         version: APPROVAL_VERSION,
         kind: APPROVAL_KIND.to_string(),
         request_id: request.request_id.clone(),
@@ -86,7 +108,20 @@ pub fn decide(
         comment: Some(comment.unwrap_or_default()),
         reason,
         run_id: Some(run_id.clone()),
+        signature: None,
     };
+    if let Err(problem) = sign(&station, &request.approver, key.as_deref(), &mut approval) {
+        eprintln!("error: {problem}");
+        return Ok(super::EXIT_USAGE);
+    }
+    let text = approval.to_yaml();
+    if Approval::parse(&text).as_ref() != Ok(&approval) {
+        // The signature is over the values as read back: they must survive the YAML.
+        eprintln!(
+            "error: the decision's text does not read back unchanged from YAML; simplify --comment/--reason/--by"
+        );
+        return Ok(super::EXIT_USAGE);
+    }
     let target = station
         .outbox(&request.approver)
         .join(format!("{}.approval.yaml", request.request_id));
@@ -97,13 +132,8 @@ pub fn decide(
         );
         return Ok(super::EXIT_USAGE);
     }
-    atomic::write_with_mode(
-        &target,
-        approval.to_yaml().as_bytes(),
-        Durability::Durable,
-        Some(0o644),
-    )
-    .with_context(|| format!("cannot write {}", target.display()))?;
+    atomic::write_with_mode(&target, text.as_bytes(), Durability::Durable, Some(0o644))
+        .with_context(|| format!("cannot write {}", target.display()))?;
     println!(
         "{} task `{task}` of run {run_id}: wrote {}",
         match decision {
@@ -113,4 +143,42 @@ pub fn decide(
         station.relative(&target)
     );
     Ok(super::EXIT_OK)
+}
+
+/// Signs `approval` with the key file `key`, if given. Refuses when `station.yaml` wants
+/// `approver`'s approvals signed and no key, or another key than its own, is given.
+fn sign(
+    station: &crate::station::Station,
+    approver: &str,
+    key: Option<&Path>,
+    approval: &mut Approval,
+) -> Result<(), String> {
+    let config = StationConfig::load(&station.root)?;
+    let wanted = config
+        .approver_key(approver)
+        .transpose()
+        .map_err(|e| format!("station.yaml: approvers.{approver}.key: {e}"))?;
+    let Some(key) = key else {
+        return match wanted {
+            Some(_) => Err(format!(
+                "station.yaml requires approvals for `{approver}` to be signed, and no key was given\n\
+                 hint: add `--key FILE` (the private key file `3ox keygen` wrote, by default \
+                 ~/.config/3ox/{approver}.key) or set THREEOX_SIGNING_KEY=FILE"
+            )),
+            None => Ok(()),
+        };
+    };
+    let signing_key = signing::read_key_file(key)?;
+    if let Some(wanted) = wanted
+        && signing_key.verifying_key() != wanted
+    {
+        return Err(format!(
+            "{} is not the key station.yaml names for `{approver}` (its public key is {}, station.yaml wants {}); an approval signed with it would be refused",
+            key.display(),
+            signing::public_key_text(&signing_key.verifying_key()),
+            signing::public_key_text(&wanted)
+        ));
+    }
+    approval.signature = Some(signing::sign(approval, &signing_key));
+    Ok(())
 }

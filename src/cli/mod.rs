@@ -6,6 +6,7 @@ pub mod doctor;
 pub mod gc;
 pub mod history;
 pub mod init;
+pub mod keygen;
 pub mod list;
 pub mod log;
 pub mod reject;
@@ -71,6 +72,8 @@ pub enum Command {
     Approve(approve::Args),
     /// Reject a HUMAN task's open request (writes the approval file).
     Reject(reject::Args),
+    /// Make a signing key for approvals; prints the station.yaml lines that require it.
+    Keygen(keygen::Args),
     /// Agent commands.
     #[command(subcommand)]
     Agent(agent::AgentCommand),
@@ -93,6 +96,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Gc(args) => gc::run(cli.station.as_deref(), args),
         Command::Approve(args) => approve::run(cli.station.as_deref(), args),
         Command::Reject(args) => reject::run(cli.station.as_deref(), args),
+        Command::Keygen(args) => keygen::run(args),
         Command::Agent(cmd) => agent::run(cli.station.as_deref(), cmd),
     }
 }

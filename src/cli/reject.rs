@@ -1,7 +1,7 @@
 //! `3ox reject <RUN> <TASK> --reason ...`: reject a HUMAN task's open request (see
 //! [`super::approve`], which writes the file).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::mailbox::approval::Decision;
 
@@ -20,6 +20,9 @@ pub struct Args {
     /// Who decides (for the record; default: the approver's name).
     #[arg(long)]
     pub by: Option<String>,
+    /// Sign the rejection with this private key file (from `3ox keygen`).
+    #[arg(long, env = "THREEOX_SIGNING_KEY", value_name = "FILE")]
+    pub key: Option<PathBuf>,
 }
 
 pub fn run(station_flag: Option<&Path>, args: Args) -> anyhow::Result<u8> {
@@ -31,9 +34,12 @@ pub fn run(station_flag: Option<&Path>, args: Args) -> anyhow::Result<u8> {
         station_flag,
         &args.run,
         &args.task,
-        Decision::Reject,
-        args.by,
-        args.comment,
-        Some(args.reason),
+        super::approve::Choice {
+            decision: Decision::Reject,
+            by: args.by,
+            comment: args.comment,
+            reason: Some(args.reason),
+            key: args.key,
+        },
     )
 }

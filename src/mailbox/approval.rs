@@ -23,7 +23,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::reply::{Reply, read_limited};
+use super::signing;
 use crate::definition::DeadlinePolicy;
+use ed25519_dalek::VerifyingKey;
 
 /// Version of the approval request and approval formats.
 pub const APPROVAL_VERSION: u32 = 1;
@@ -75,6 +77,10 @@ pub struct Approval {
     /// Optional: the run, copied from the request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_id: Option<String>,
+    /// The Ed25519 signature (base64) of the other fields (see [`super::signing`]); required
+    /// when `station.yaml` gives the approver a `key`, ignored otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
 }
 
 impl Approval {
@@ -201,7 +207,8 @@ impl ApprovalRequest {
                 "Write a YAML file of this form under a name starting with '.', then rename it to \
                   the name in `file` in `folder`. decision is `approve` or `reject` (a rejection \
                   needs a `reason`). The file must be yours (see station.yaml) and not writable by \
-                  group or others. Or run one of `commands`."
+                  group or others. When station.yaml gives the approver a `key`, the approval \
+                  must be signed: run the commands with `--key FILE`. Or run one of `commands`."
                     .to_string(),
             commands: vec![
                 format!("3ox approve {run_id} {task_ref} --comment '...'"),
@@ -217,6 +224,7 @@ impl ApprovalRequest {
                 comment: Some(String::new()),
                 reason: None,
                 run_id: Some(run_id.to_string()),
+                signature: None,
             },
         }
     }
@@ -249,6 +257,10 @@ pub struct StationConfig {
 pub struct ApproverEntry {
     #[serde(default)]
     pub users: Vec<u32>,
+    /// The approver's Ed25519 public key (base64, from `3ox keygen`): when set, only
+    /// approvals signed with its private key count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }
 
 fn one() -> u32 {
@@ -273,7 +285,36 @@ impl StationConfig {
                 config.version
             ));
         }
+        for (approver, entry) in &config.approvers {
+            if let Some(key) = &entry.key {
+                signing::parse_public_key(key)
+                    .map_err(|e| format!("{}: approvers.{approver}.key: {e}", path.display()))?;
+            }
+        }
         Ok(config)
+    }
+
+    /// The public key `approver`'s approvals must be signed with, if any. `load` has
+    /// checked every key, so a key that does not parse here counts as a key nothing matches.
+    pub fn approver_key(&self, approver: &str) -> Option<Result<VerifyingKey, String>> {
+        self.approvers
+            .get(approver)
+            .and_then(|entry| entry.key.as_deref())
+            .map(signing::parse_public_key)
+    }
+
+    /// Refuses an approval for `approver` that is not signed with the approver's key, when
+    /// `station.yaml` gives one; without a key, signatures are not looked at.
+    pub fn check_signature(&self, approver: &str, approval: &Approval) -> Result<(), String> {
+        let Some(key) = self.approver_key(approver) else {
+            return Ok(());
+        };
+        let key = key.map_err(|e| format!("station.yaml: approvers.{approver}.key: {e}"))?;
+        signing::verify(approval, &key).map_err(|e| {
+            format!(
+                "{e}; station.yaml requires approvals for `{approver}` signed with its key: use `3ox approve`/`3ox reject` with `--key FILE`"
+            )
+        })
     }
 
     /// The uids allowed to decide for `approver`: its `users`, or else the owner of the
@@ -396,5 +437,48 @@ mod tests {
             Some(vec![7, 8])
         );
         assert_eq!(config.allowed_uids("other", dir.path()), Some(vec![me]));
+    }
+
+    #[test]
+    fn an_approver_with_a_key_takes_only_approvals_signed_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = signing::generate().unwrap();
+        let public = signing::public_key_text(&key.verifying_key());
+        std::fs::write(
+            dir.path().join(STATION_CONFIG),
+            format!("version: 1\napprovers: {{commander: {{key: '{public}'}}}}\n"),
+        )
+        .unwrap();
+        let config = StationConfig::load(dir.path()).unwrap();
+        let mut approval = Approval::parse(
+            "version: 1\nkind: approval\nrequest_id: R1\ntoken: t\ndecision: approve\nby: me\n",
+        )
+        .unwrap();
+        let unsigned = config.check_signature("commander", &approval).unwrap_err();
+        assert!(
+            unsigned.contains("not signed") && unsigned.contains("--key"),
+            "{unsigned}"
+        );
+        // Another approver without a key: signatures are not looked at.
+        assert_eq!(config.check_signature("chief", &approval), Ok(()));
+        approval.signature = Some(signing::sign(&approval, &signing::generate().unwrap()));
+        assert!(
+            config
+                .check_signature("commander", &approval)
+                .unwrap_err()
+                .contains("does not verify")
+        );
+        approval.signature = Some(signing::sign(&approval, &key));
+        assert_eq!(config.check_signature("commander", &approval), Ok(()));
+        // A signed file reads back with its signature.
+        assert_eq!(Approval::parse(&approval.to_yaml()), Ok(approval));
+        // A key that is not one makes the whole file unreadable (no approval counts).
+        std::fs::write(
+            dir.path().join(STATION_CONFIG),
+            "version: 1\napprovers: {commander: {key: 'not a key'}}\n",
+        )
+        .unwrap();
+        let error = StationConfig::load(dir.path()).unwrap_err();
+        assert!(error.contains("approvers.commander.key"), "{error}");
     }
 }

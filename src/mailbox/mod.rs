@@ -19,6 +19,7 @@ pub mod approval;
 pub mod atomic;
 pub mod message;
 pub mod reply;
+pub mod signing;
 pub mod yaml;
 
 use std::path::{Path, PathBuf};

@@ -652,7 +652,8 @@ impl RunActor {
     }
 
     /// The input for an approval file in `agent`'s outbox: refused when the file is not one
-    /// only an allowed user could have written (see [`approval::check_file`]); `None` when it
+    /// only an allowed user could have written (see [`approval::check_file`]) or, when
+    /// `station.yaml` gives the approver a key, not signed with it; `None` when it
     /// answers a request of another run that is still going (that run's driver judges it).
     fn approval_input(
         &self,
@@ -666,15 +667,19 @@ impl RunActor {
             file: file.clone(),
             reason,
         };
-        let allowed = match StationConfig::load(&self.station.root) {
-            Ok(config) => config.allowed_uids(agent, &self.station.root),
+        let config = match StationConfig::load(&self.station.root) {
+            Ok(config) => config,
             Err(problem) => {
                 return Some(bad(format!(
                     "the station's approver list cannot be read, so no approval counts: {problem}"
                 )));
             }
         };
+        let allowed = config.allowed_uids(agent, &self.station.root);
         if let Err(reason) = approval::check_file(path, allowed.as_deref()) {
+            return Some(bad(reason));
+        }
+        if let Err(reason) = config.check_signature(agent, &approval) {
             return Some(bad(reason));
         }
         if !self.state.approvals.contains_key(&approval.request_id) {

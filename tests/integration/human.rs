@@ -524,3 +524,189 @@ fn a_human_task_needs_its_approver_in_the_station_and_the_template_validates() {
         stderr(&out)
     );
 }
+
+/// The private key in a key file `3ox keygen` wrote.
+fn key_in(env: &TestEnv, rel: &str) -> ed25519_dalek::SigningKey {
+    use base64::Engine as _;
+    let file: Value = serde_yaml::from_str(&env.read(rel)).unwrap();
+    assert_eq!(file["version"], 1);
+    assert_eq!(file["kind"], "signing-key");
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(file["private_key"].as_str().unwrap())
+        .unwrap();
+    ed25519_dalek::SigningKey::from_bytes(&bytes.try_into().unwrap())
+}
+
+/// [`by_hand`] (an approval) signed as docs/human-tasks.md tells a person to, with `key`.
+fn signed_by_hand(request: &Value, key: &ed25519_dalek::SigningKey) -> String {
+    use base64::Engine as _;
+    use ed25519_dalek::Signer as _;
+    let form = &request["reply"]["form"];
+    let mut canonical = String::new();
+    for (name, value) in [
+        ("version", "1"),
+        ("kind", "approval"),
+        ("request_id", form["request_id"].as_str().unwrap()),
+        ("token", form["token"].as_str().unwrap()),
+        ("decision", "approve"),
+        ("by", "Ada"),
+        ("comment", "checked by hand"),
+    ] {
+        canonical.push_str(&format!("{name}={}:{value}\n", value.len()));
+    }
+    let signature =
+        base64::engine::general_purpose::STANDARD.encode(key.sign(canonical.as_bytes()).to_bytes());
+    by_hand(request, "approve", &format!("signature: {signature}\n"))
+}
+
+#[test]
+fn a_station_with_a_key_takes_only_approvals_signed_with_it() {
+    let (env, _worker) = gate_station();
+    let out = env.run(&["keygen", "--out", "keys/commander.key"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(env.root().join("keys/commander.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let printed = stdout(&out);
+    let public = printed
+        .lines()
+        .find_map(|l| l.strip_prefix("public key: "))
+        .expect("the public key is printed")
+        .to_string();
+    assert!(printed.contains(&format!("    key: {public}")), "{printed}");
+    let again = env.run(&["keygen", "--out", "keys/commander.key"]);
+    assert_eq!(again.status.code(), Some(2), "a key is never overwritten");
+    assert!(
+        env.run(&["keygen", "--out", "keys/other.key"])
+            .status
+            .success()
+    );
+    let (mine, other) = (
+        key_in(&env, "keys/commander.key"),
+        key_in(&env, "keys/other.key"),
+    );
+    env.write(
+        "station.yaml",
+        &format!("version: 1\napprovers:\n  commander:\n    key: {public}\n"),
+    );
+
+    let mut run = spawn(
+        &env,
+        &[
+            "run",
+            "flow.yaml",
+            "--json",
+            "--no-agents",
+            "--input",
+            "change=c1",
+        ],
+    );
+    let (_, request) = wait_request(&env, &[]);
+    let run_id = request["run_id"].as_str().unwrap();
+    let unsigned = env.run(&["approve", run_id, "gate"]);
+    assert_eq!(unsigned.status.code(), Some(2));
+    assert!(stderr(&unsigned).contains("--key"), "{}", stderr(&unsigned));
+    let wrong = env.run(&["approve", run_id, "gate", "--key", "keys/other.key"]);
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(
+        stderr(&wrong).contains("is not the key"),
+        "{}",
+        stderr(&wrong)
+    );
+
+    drop_file(
+        &env,
+        "unsigned.yaml",
+        &by_hand(&request, "approve", ""),
+        0o644,
+    );
+    drop_file(&env, "other.yaml", &signed_by_hand(&request, &other), 0o644);
+    let changed = signed_by_hand(&request, &mine).replace("by: Ada", "by: Eve");
+    drop_file(&env, "changed.yaml", &changed, 0o644);
+    wait_for(Duration::from_secs(20), || {
+        (rejected_notes(&env).len() == 3).then_some(())
+    })
+    .expect("the three forgeries are refused");
+    let notes = rejected_notes(&env).join("\n---\n");
+    assert!(notes.contains("the approval is not signed"), "{notes}");
+    assert_eq!(notes.matches("does not verify").count(), 2, "{notes}");
+    assert!(still_waiting(&mut run), "refusals leave the run waiting");
+
+    let out = env.run(&[
+        "approve",
+        run_id,
+        "gate",
+        "--key",
+        "keys/commander.key",
+        "--comment",
+        "signed",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let written = env.read(&format!(
+        "{OUTBOX}/{}",
+        request["reply"]["file"].as_str().unwrap()
+    ));
+    assert!(written.contains("signature: "), "{written}");
+    let result = finish(&mut run);
+    assert_eq!(result["status"], "COMPLETED", "{result}");
+    assert_eq!(result["output"]["decision"], "approved");
+    assert_eq!(result["output"]["by"], "commander");
+
+    // A person's own signature (the documented form) counts, and so does a rejection signed
+    // through THREEOX_SIGNING_KEY.
+    let mut second = spawn(
+        &env,
+        &[
+            "run",
+            "flow.yaml",
+            "--json",
+            "--no-agents",
+            "--input",
+            "change=c2",
+        ],
+    );
+    let (_, request2) = wait_request(&env, &files_in(&env, &format!("{INBOX}/done")));
+    drop_file(&env, "mine.yaml", &signed_by_hand(&request2, &mine), 0o644);
+    let result = finish(&mut second);
+    assert_eq!(result["status"], "COMPLETED", "{result}");
+    assert_eq!(result["output"]["by"], "Ada");
+
+    let mut third = spawn(
+        &env,
+        &[
+            "run",
+            "flow.yaml",
+            "--json",
+            "--no-agents",
+            "--input",
+            "change=c3",
+        ],
+    );
+    let (_, request3) = wait_request(&env, &files_in(&env, &format!("{INBOX}/done")));
+    let out = env
+        .cmd(&[
+            "reject",
+            request3["run_id"].as_str().unwrap(),
+            "gate",
+            "--reason",
+            "not today",
+        ])
+        .env("THREEOX_SIGNING_KEY", env.root().join("keys/commander.key"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let result = finish(&mut third);
+    assert_eq!(result["status"], "COMPLETED", "{result}");
+    assert_eq!(result["output"]["decision"], "rejected");
+}
+
+/// Whether the run `child` still waits (has not ended).
+fn still_waiting(child: &mut Child) -> bool {
+    child.try_wait().unwrap().is_none()
+}
