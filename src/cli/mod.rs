@@ -2,6 +2,7 @@
 
 pub mod agent;
 pub mod approve;
+pub mod control;
 pub mod doctor;
 pub mod gc;
 pub mod history;
@@ -9,11 +10,17 @@ pub mod init;
 pub mod keygen;
 pub mod list;
 pub mod log;
+pub mod pause;
 pub mod reject;
+pub mod rerun;
+pub mod restart;
 pub mod resume;
+pub mod retry;
 pub mod run;
+pub mod skip;
 pub mod start;
 pub mod status;
+pub mod terminate;
 pub mod up;
 pub mod validate;
 
@@ -54,8 +61,21 @@ pub enum Command {
     Start(start::Args),
     /// Drive every submitted or orphaned run of the station until stopped.
     Up(up::Args),
-    /// Resume runs after a crash (one run, or every run nobody drives) in the foreground.
+    /// Resume runs after a crash (one run, or every run nobody drives) in the foreground;
+    /// unpauses a paused run first.
     Resume(resume::Args),
+    /// Pause a run: nothing new is delivered until `3ox resume RUN`.
+    Pause(pause::Args),
+    /// End a run now: TERMINATED, with a reason.
+    Terminate(terminate::Args),
+    /// Retry a FAILED run from its failed task(s), keeping completed work.
+    Retry(retry::Args),
+    /// Start a new run with an ended run's definition and input.
+    Restart(restart::Args),
+    /// Run an ended run again from a task (it and what follows it).
+    Rerun(rerun::Args),
+    /// Skip a pending or failed task: SKIPPED with an empty output; the run goes on.
+    Skip(skip::Args),
     /// Show one run (default: the newest): status, tasks, attempts, agents, output.
     Status(status::Args),
     /// List the station's runs, filtered by status or workflow.
@@ -88,6 +108,12 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Start(args) => start::run(cli.station.as_deref(), args),
         Command::Up(args) => up::run(cli.station.as_deref(), args),
         Command::Resume(args) => resume::run(cli.station.as_deref(), args),
+        Command::Pause(args) => pause::run(cli.station.as_deref(), args),
+        Command::Terminate(args) => terminate::run(cli.station.as_deref(), args),
+        Command::Retry(args) => retry::run(cli.station.as_deref(), args),
+        Command::Restart(args) => restart::run(cli.station.as_deref(), args),
+        Command::Rerun(args) => rerun::run(cli.station.as_deref(), args),
+        Command::Skip(args) => skip::run(cli.station.as_deref(), args),
         Command::Status(args) => status::run(cli.station.as_deref(), args),
         Command::List(args) => list::run(cli.station.as_deref(), args),
         Command::Log(args) => log::run(cli.station.as_deref(), args),

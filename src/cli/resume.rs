@@ -2,27 +2,73 @@
 //!
 //! With a run id, that run (refused when another process drives it); without, every run that
 //! is RUNNING in its journal and that nobody drives, side by side.
+//!
+//! A paused run is unpaused first (journaled with who asked, see [`super::control`]): when
+//! nobody drives it, this command then drives it in the foreground; when a driver does, the
+//! driver takes the request and this command only reports it (exit 0; 2 refused; 1 queued).
 
 use std::path::Path;
 
 use anyhow::Context as _;
 
+use super::control::{self, ControlArgs, Done};
 use super::run::{DriveArgs, exit_code, outcome_json, report, runtime_with_stop};
+use crate::engine::control::Action;
 use crate::orchestrator::{self, Control, OrchestratorError, RunOutcome, managed::ManagedAgents};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The run to resume (default: every run nobody drives).
     pub run: Option<String>,
+    /// Who unpauses a paused run, as recorded in the journal (default: $USER or $USERNAME).
+    #[arg(long, value_name = "NAME")]
+    pub by: Option<String>,
+    /// Why a paused run is unpaused (recorded in the journal).
+    #[arg(long)]
+    pub reason: Option<String>,
     #[command(flatten)]
     pub drive: DriveArgs,
+}
+
+/// Whether run `run_id` is paused in its journal.
+fn paused(station: &crate::station::Station, run_id: &str) -> bool {
+    let path = crate::journal::Journal::path_for(&station.runs_dir(), run_id);
+    crate::journal::read(&path).is_ok_and(|contents| {
+        crate::engine::RunState::replay(contents.records.iter().map(|r| (&r.change, r.at))).paused
+    })
 }
 
 pub fn run(station_flag: Option<&Path>, args: Args) -> anyhow::Result<u8> {
     let station = super::station(station_flag)?;
     station.prepare_runtime()?;
     let agents = station.agents()?;
-    let runs = match &args.run {
+    let mut run = args.run.clone();
+    if let Some(given) = &args.run
+        && let Ok(run_id) = crate::query::resolve(&station, Some(given))
+        && paused(&station, &run_id)
+    {
+        let control_args = ControlArgs {
+            by: args.by.clone(),
+            wait: std::time::Duration::from_secs(10),
+            json: false,
+        };
+        let done = control::send(
+            station_flag,
+            &run_id,
+            Action::Resume,
+            None,
+            args.reason.clone(),
+            &control_args,
+        )?;
+        match done {
+            // Nobody drove it: drive it here, as for any run to resume.
+            Done::Applied { direct: true } => run = Some(run_id),
+            // Its driver unpaused it and goes on driving it.
+            Done::Applied { direct: false } => return Ok(super::EXIT_OK),
+            Done::Other(code) => return Ok(code),
+        }
+    }
+    let runs = match &run {
         Some(run) => vec![run.clone()],
         None => orchestrator::running_runs(&station)?,
     };

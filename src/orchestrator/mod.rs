@@ -7,7 +7,11 @@
 //! journal (one fsync for the batch), and only then acts: delivers task messages, archives
 //! handled messages and replies, moves refused replies aside with a note, and refreshes the
 //! snapshot ([`snapshot`]). [`managed`] runs the station's agents that have a command.
+//! A person's operations on a run (pause, terminate, skip, ...) arrive as request files in
+//! the run's control folder, or are applied by the command itself when nobody drives the run
+//! ([`control`]).
 
+pub mod control;
 pub mod managed;
 pub mod ownership;
 pub mod progress;
@@ -229,10 +233,28 @@ pub fn submit(
     input: Value,
     durability: Durability,
 ) -> Result<String, OrchestratorError> {
+    submit_as(
+        station,
+        ulid::Ulid::new().to_string(),
+        workflow,
+        source,
+        input,
+        durability,
+    )
+}
+
+/// [`submit`] under the run id `run_id` (a restart chooses its new run's id first).
+pub fn submit_as(
+    station: &Station,
+    run_id: String,
+    workflow: WorkflowDef,
+    source: String,
+    input: Value,
+    durability: Durability,
+) -> Result<String, OrchestratorError> {
     station.prepare_runtime()?;
     let agents = station.agents()?;
     preflight(&workflow, &agents).map_err(OrchestratorError::Refused)?;
-    let run_id = ulid::Ulid::new().to_string();
     let mut journal =
         Journal::create(&Journal::path_for(&station.runs_dir(), &run_id), durability)?;
     let change = Change::RunStarted {
@@ -385,9 +407,13 @@ impl RunActor {
             .keys()
             .map(|name| (name.clone(), self.station.outbox(name)))
             .collect();
-        let _watcher = watch::watch_outboxes(&outboxes, tx)?;
+        let _watcher = watch::watch_outboxes(&outboxes, tx.clone())?;
         self.step_all(vec![first])?;
+        let control_dir = control::dir(&self.station, &self.state.run_id);
+        std::fs::create_dir_all(&control_dir).map_err(io("make the control folder"))?;
+        let _control_watcher = watch::watch_control(&control_dir, tx)?;
         self.scan(&outboxes.iter().map(|(a, _)| a.clone()).collect())?;
+        self.scan_control()?;
         let mut rescan = tokio::time::interval(self.options.rescan_every);
         rescan.tick().await;
         let mut interrupted = false;
@@ -400,20 +426,26 @@ impl RunActor {
                 Some(wake) = wakes.recv() => {
                     let mut dirty = BTreeSet::new();
                     let mut all = false;
+                    let mut requests = false;
                     for wake in std::iter::once(wake).chain(std::iter::from_fn(|| wakes.try_recv().ok())) {
                         match wake {
                             Wake::Agent(agent) => { dirty.insert(agent); }
                             Wake::All => all = true,
+                            Wake::Control => requests = true,
                         }
                     }
                     if all {
                         dirty = outboxes.iter().map(|(a, _)| a.clone()).collect();
                     }
                     self.scan(&dirty)?;
+                    if requests {
+                        self.scan_control()?;
+                    }
                 }
                 () = sleep_for(wait), if wait.is_some() => self.step_all(vec![Input::Tick])?,
                 _ = rescan.tick() => {
                     self.scan(&outboxes.iter().map(|(a, _)| a.clone()).collect())?;
+                    self.scan_control()?;
                     self.refresh_snapshot();
                 }
                 message = control.recv() => match message {
@@ -860,6 +892,27 @@ impl RunActor {
                 Change::ApprovalDecided { request_id, .. }
                 | Change::ApprovalExpired { request_id, .. } => {
                     self.archive_request(request_id);
+                }
+                Change::TaskSkipped { task_ref, .. } => {
+                    // A skipped attempt in flight: its message leaves the inbox.
+                    if let Some(task) = self.state.tasks.get(task_ref)
+                        && let (Some(agent), Some(task_id)) = (&task.agent, &task.task_id)
+                    {
+                        self.archive_message(agent, task_id);
+                    }
+                }
+                Change::RunTerminated { .. } => {
+                    // Nothing in flight will be waited for: its messages leave the inboxes.
+                    for task in self
+                        .state
+                        .tasks
+                        .values()
+                        .filter(|t| t.status.is_in_flight())
+                    {
+                        if let (Some(agent), Some(task_id)) = (&task.agent, &task.task_id) {
+                            self.archive_message(agent, task_id);
+                        }
+                    }
                 }
                 Change::TaskCompleted {
                     task_ref,

@@ -14,6 +14,8 @@ use tokio::sync::mpsc::UnboundedSender;
 pub enum Wake {
     Agent(String),
     All,
+    /// A control request may have arrived (see [`super::control`]).
+    Control,
 }
 
 /// Keeps the watcher alive; dropping it stops watching.
@@ -53,6 +55,17 @@ pub fn watch_outboxes(
             .watch(dir, RecursiveMode::NonRecursive)
             .map_err(|e| explain(e, dir))?;
     }
+    Ok(OutboxWatcher { _watcher: watcher })
+}
+
+/// Watches a run's control folder and sends [`Wake::Control`] for every change.
+pub fn watch_control(dir: &Path, tx: UnboundedSender<Wake>) -> notify::Result<OutboxWatcher> {
+    let mut watcher = notify::recommended_watcher(move |_: notify::Result<notify::Event>| {
+        let _ = tx.send(Wake::Control);
+    })?;
+    watcher
+        .watch(dir, RecursiveMode::NonRecursive)
+        .map_err(|e| explain(e, dir))?;
     Ok(OutboxWatcher { _watcher: watcher })
 }
 

@@ -3,6 +3,7 @@
 
 mod agent;
 mod bad_input;
+mod control;
 mod demo;
 mod durability;
 mod fake_agent;

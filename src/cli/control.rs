@@ -1,0 +1,164 @@
+//! What the commands that change a run share (`pause`, `resume RUN` of a paused run,
+//! `terminate`, `retry`, `restart`, `rerun`, `skip`): who asks, how long to wait for the run's
+//! driver, and how the outcome is printed. The request goes through
+//! [`crate::orchestrator::control::send`].
+//!
+//! Exit 0 when applied; 2 when refused (it does not apply to the run as it stands, an unknown
+//! run or task); 1 when the run's driver did not take the request within `--wait` (it stays
+//! queued and the driver applies it later).
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use chrono::Utc;
+use serde_json::json;
+
+use crate::engine::control::Action;
+use crate::orchestrator::OrchestratorError;
+use crate::orchestrator::control::{self, CONTROL_VERSION, ControlRequest, Outcome, Sent};
+use crate::query;
+
+/// The options every run-changing command has.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ControlArgs {
+    /// Who asks, as recorded in the journal (default: the user name from $USER or $USERNAME).
+    #[arg(long, value_name = "NAME")]
+    pub by: Option<String>,
+    /// How long to wait for the run's driver to take the request.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub wait: Duration,
+    /// Print the outcome as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The user name to record: `--by`, else $USER, else $USERNAME.
+pub fn who(by: Option<&str>) -> String {
+    by.map(str::to_owned)
+        .or_else(|| std::env::var("USER").ok())
+        .or_else(|| std::env::var("USERNAME").ok())
+        .filter(|name| !name.trim().is_empty())
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// This process's uid (Unix).
+pub fn uid() -> Option<u32> {
+    #[cfg(unix)]
+    {
+        Some(nix::unistd::getuid().as_raw())
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
+/// What became of a request, for the caller.
+pub enum Done {
+    /// Applied; `direct` when by this process (nobody drives the run).
+    Applied { direct: bool },
+    /// Refused, or queued: the exit code is printed already.
+    Other(u8),
+}
+
+/// Sends `action` to the run `run` names (an id or a unique prefix) and prints the outcome.
+pub fn send(
+    station_flag: Option<&Path>,
+    run: &str,
+    action: Action,
+    task: Option<String>,
+    reason: Option<String>,
+    args: &ControlArgs,
+) -> anyhow::Result<Done> {
+    let station = super::station(station_flag)?;
+    let run_id = match query::resolve(&station, Some(run)) {
+        Ok(run_id) => run_id,
+        Err(e) => return Ok(Done::Other(super::status::refuse(&e))),
+    };
+    let request = ControlRequest {
+        version: CONTROL_VERSION,
+        action: action.clone(),
+        by: who(args.by.as_deref()),
+        uid: uid(),
+        reason,
+        task,
+        at: Utc::now(),
+    };
+    let sent = match control::send(&station, &run_id, &request, args.wait) {
+        Ok(sent) => sent,
+        Err(e @ OrchestratorError::NoSuchRun { .. }) => {
+            eprintln!("error: {e}");
+            return Ok(Done::Other(super::EXIT_USAGE));
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot {action} run {run_id}")),
+    };
+    match sent {
+        Sent::Queued { file } => {
+            let file = station.relative(&file);
+            if args.json {
+                super::status::print_json(&json!({
+                    "run_id": run_id, "action": action.to_string(), "outcome": "queued", "file": file,
+                }))?;
+            }
+            eprintln!(
+                "the request is queued; the driver will apply it ({file}; it did not answer within {})",
+                humantime::format_duration(args.wait)
+            );
+            Ok(Done::Other(super::EXIT_FAILED))
+        }
+        Sent::Done { result, direct } => {
+            if args.json {
+                let mut doc = serde_json::to_value(&result)?;
+                doc["via"] = json!(if direct { "direct" } else { "driver" });
+                super::status::print_json(&doc)?;
+            }
+            match result.outcome {
+                Outcome::Refused => {
+                    eprintln!(
+                        "error: {}",
+                        result
+                            .reason
+                            .as_deref()
+                            .unwrap_or("the request was refused")
+                    );
+                    if let Some(hint) = &result.hint {
+                        eprintln!("hint: {hint}");
+                    }
+                    Ok(Done::Other(super::EXIT_USAGE))
+                }
+                Outcome::Applied => {
+                    if !args.json {
+                        let status = result
+                            .status
+                            .map(|s| format!(" (now {s})"))
+                            .unwrap_or_default();
+                        let new = result
+                            .new_run_id
+                            .as_ref()
+                            .map(|id| {
+                                format!("; new run {id}: `3ox resume {id}` or `3ox up` drives it")
+                            })
+                            .unwrap_or_default();
+                        eprintln!(
+                            "run {run_id}: {action} applied by {}{status}{new}",
+                            request.by
+                        );
+                        if let Some(id) = &result.new_run_id {
+                            println!("{id}");
+                        }
+                    }
+                    Ok(Done::Applied { direct })
+                }
+            }
+        }
+    }
+}
+
+/// The exit code of `done`, for commands that do nothing more.
+pub fn code(done: Done) -> u8 {
+    match done {
+        Done::Applied { .. } => super::EXIT_OK,
+        Done::Other(code) => code,
+    }
+}
