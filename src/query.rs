@@ -126,6 +126,8 @@ pub struct StatusView {
     pub run_id: String,
     pub workflow: WorkflowInfo,
     pub status: RunStatus,
+    /// Paused by a person (`3ox pause`): nothing new is delivered until `3ox resume RUN`.
+    pub paused: bool,
     pub started_at: Option<DateTime<Utc>>,
     pub ended_at: Option<DateTime<Utc>>,
     /// Until the end, or until now for a RUNNING run.
@@ -460,6 +462,7 @@ pub fn status(
     Ok(StatusView {
         workflow: workflow_info(&state),
         status: state.status,
+        paused: state.paused,
         started_at: state.started_at,
         ended_at: state.ended_at,
         elapsed_ms: elapsed(&state, now).unwrap_or(0),

@@ -104,7 +104,12 @@ pub(crate) fn table(rows: &[Vec<String>]) -> Vec<String> {
 
 fn print_status(view: &StatusView) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    writeln!(out, "run {} {}", view.run_id, view.status)?;
+    let paused = if view.paused {
+        " (PAUSED: nothing new is delivered until `3ox resume RUN`)"
+    } else {
+        ""
+    };
+    writeln!(out, "run {} {}{paused}", view.run_id, view.status)?;
     writeln!(
         out,
         "workflow: {} v{} ({})",

@@ -8,9 +8,10 @@
 //! command (in [`super::step`]) schedules what the command made due: nothing while the run is
 //! paused, the next attempt of a retried task, the task after a skipped one.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::state::{RunState, RunStatus, TaskStatus};
+use super::state::{ApprovalStatus, RunState, RunStatus, TaskStatus};
 use super::{Change, Ctx, emit};
 use crate::definition::TaskDef;
 
@@ -266,8 +267,9 @@ pub fn walk_order(state: &RunState) -> Vec<String> {
 
 /// Makes the tasks `refs` due again (for retry and rerun): a SIMPLE task waits for its next
 /// attempt (a new task id), any other is forgotten so the walk decides it afresh.
-pub(super) fn reset(state: &mut RunState, refs: &[String]) {
+pub(super) fn reset(state: &mut RunState, refs: &[String], at: DateTime<Utc>) {
     for task_ref in refs {
+        withdraw(state, Some(task_ref), at);
         let simple = state
             .tasks
             .get(task_ref)
@@ -283,6 +285,18 @@ pub(super) fn reset(state: &mut RunState, refs: &[String]) {
         }
         if state.last_completed.as_ref() == Some(task_ref) {
             state.last_completed = None;
+        }
+    }
+}
+
+/// Closes the open approval requests of `task_ref` (of every task with `None`): no decision
+/// or deadline may act on a task a person skipped or reset.
+pub(super) fn withdraw(state: &mut RunState, task_ref: Option<&String>, at: DateTime<Utc>) {
+    for request in state.approvals.values_mut() {
+        if request.status == ApprovalStatus::Open && task_ref.is_none_or(|t| *t == request.task_ref)
+        {
+            request.status = ApprovalStatus::Withdrawn;
+            request.closed_at = Some(at);
         }
     }
 }

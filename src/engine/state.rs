@@ -125,6 +125,9 @@ pub enum ApprovalStatus {
     Decided(Decision),
     /// The deadline passed first; the policy was applied.
     Expired(DeadlinePolicy),
+    /// Closed undecided by a person's operation on the run: the task was skipped or is run
+    /// again, or the run was terminated.
+    Withdrawn,
 }
 
 /// One approval request of a HUMAN task.
@@ -452,6 +455,7 @@ impl RunState {
             Change::RunPaused { .. } => self.paused = true,
             Change::RunResumed { .. } => self.paused = false,
             Change::RunTerminated { reason, .. } => {
+                super::control::withdraw(self, None, at);
                 self.status = RunStatus::Terminated;
                 self.paused = false;
                 self.failure = Some(Failure {
@@ -467,6 +471,7 @@ impl RunState {
                 ..
             } => {
                 self.settle(task_ref);
+                super::control::withdraw(self, Some(task_ref), at);
                 let task = self.task_entry(task_ref, at);
                 task.status = TaskStatus::Skipped;
                 task.output = Value::Object(Default::default());
@@ -480,7 +485,7 @@ impl RunState {
                 }
             }
             Change::RunRetried { tasks, .. } | Change::RunRerunFrom { tasks, .. } => {
-                super::control::reset(self, tasks);
+                super::control::reset(self, tasks, at);
                 super::control::reopen(self);
             }
             Change::RunRestarted { .. } => {}

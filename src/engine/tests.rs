@@ -768,3 +768,26 @@ fn rerun_from_a_task_runs_it_and_what_follows_again_but_not_what_came_before() {
     assert_eq!(sim.state, before);
     assert_eq!(sim.replayed(), sim.state);
 }
+
+#[test]
+fn skipping_a_human_task_withdraws_its_request_so_no_decision_or_deadline_acts_on_it() {
+    use control::Action::*;
+    let flow = format!(
+        "{}  - {{name: ship, taskReferenceName: ship}}\n",
+        deadline_flow("FAIL")
+    );
+    let mut sim = Sim::start(&flow, json!({}), gate_agents());
+    let request = sim.open_request("gate");
+    sim.command(by(Skip, Some("gate"))).unwrap();
+    assert_eq!(sim.in_flight()[0].0, "ship");
+    assert_eq!(
+        sim.state.approvals[&request.request_id].status,
+        ApprovalStatus::Withdrawn
+    );
+    // Past the deadline: nothing expires, and a decision is refused as withdrawn.
+    sim.now += Duration::seconds(60);
+    assert!(sim.input(Input::Tick).is_empty());
+    let late = sim.approval("commander", decision(&request, Decision::Approve));
+    assert!(refused(&late, "withdrawn"), "{late:?}");
+    assert_eq!(sim.replayed(), sim.state);
+}

@@ -793,6 +793,20 @@ impl RunActor {
         Some((path, file))
     }
 
+    /// Moves the files of the requests a person's operation withdrew into `done/`.
+    fn archive_withdrawn(&self) {
+        let withdrawn: Vec<String> = self
+            .state
+            .approvals
+            .values()
+            .filter(|a| a.status == engine::ApprovalStatus::Withdrawn)
+            .map(|a| a.request_id.clone())
+            .collect();
+        for request_id in withdrawn {
+            self.archive_request(&request_id);
+        }
+    }
+
     /// Moves a closed request's file out of the approver's inbox into `done/`.
     fn archive_request(&self, request_id: &str) {
         let Some(request) = self.state.approvals.get(request_id) else {
@@ -900,8 +914,13 @@ impl RunActor {
                     {
                         self.archive_message(agent, task_id);
                     }
+                    self.archive_withdrawn();
+                }
+                Change::RunRetried { .. } | Change::RunRerunFrom { .. } => {
+                    self.archive_withdrawn();
                 }
                 Change::RunTerminated { .. } => {
+                    self.archive_withdrawn();
                     // Nothing in flight will be waited for: its messages leave the inboxes.
                     for task in self
                         .state

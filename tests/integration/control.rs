@@ -116,6 +116,12 @@ fn a_paused_run_delivers_nothing_new_until_resumed_while_its_driver_runs() {
     assert!(completed.is_some());
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(refs(&agent), ["a"], "nothing new is delivered while paused");
+    let status: Value =
+        serde_json::from_slice(&env.run(&["status", &run_id, "--json"]).stdout).unwrap();
+    assert_eq!(
+        (status["status"].as_str(), status["paused"].as_bool()),
+        (Some("RUNNING"), Some(true))
+    );
 
     let out = env.run(&["resume", &run_id, "--by", "bob"]);
     assert!(ok(&out).contains("resume applied by bob"));
@@ -357,4 +363,45 @@ fn a_request_waits_queued_for_a_busy_driver_and_a_malformed_one_is_refused_with_
     );
     let records = journal_records(&env);
     assert_eq!(record(&records, "run_terminated")["reason"], "queued");
+}
+
+#[test]
+fn resume_of_a_paused_run_nobody_drives_unpauses_it_and_drives_it_in_the_foreground() {
+    let env = TestEnv::new();
+    let agent = FakeAgent::start(&env, "w", &["work"], 1, |m| {
+        Answer::Completed(json!({"ref": m["task_ref"]}))
+    });
+    let run_id = start(&env, &[]);
+    let out = env.run(&["pause", &run_id, "--json", "--by", "gil"]);
+    ok(&out);
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (doc["outcome"].as_str(), doc["via"].as_str()),
+        (Some("applied"), Some("direct"))
+    );
+    let out = env.run(&["status", &run_id]);
+    assert!(stdout(&out).contains("RUNNING (PAUSED"), "{}", stdout(&out));
+
+    let out = output_within(
+        env.cmd(&[
+            "resume",
+            &run_id[..10],
+            "--no-agents",
+            "--json",
+            "-q",
+            "--by",
+            "hal",
+        ]),
+        Duration::from_secs(5),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["status"], "COMPLETED");
+    assert_eq!(refs(&agent), ["a", "b", "c"]);
+    let records = journal_records(&env);
+    assert_eq!(record(&records, "run_paused")["by"], "gil");
+    assert_eq!(record(&records, "run_resumed")["by"], "hal");
+    // Resuming a run that is not paused (and has ended) reports it as it ended, as before.
+    let out = env.run(&["resume", &run_id, "--no-agents", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }

@@ -169,6 +169,7 @@ fn status_shows_a_completed_run_with_its_retry_switch_and_fork() {
             "run_id": "<done>",
             "workflow": {"name": "nightly", "version": 2, "source": "nightly.yaml"},
             "status": "COMPLETED",
+            "paused": false,
             "started_at": "<time>",
             "ended_at": "<time>",
             "elapsed_ms": "<ms>",

@@ -283,6 +283,13 @@ pub fn on_approval(
             );
             return emit(state, out, reject(reason), ctx.now);
         }
+        ApprovalStatus::Withdrawn => {
+            let reason = format!(
+                "withdrawn: request {} of task `{}` was withdrawn at {closed} (the task was skipped or run again, or the run was terminated)",
+                request.request_id, request.task_ref
+            );
+            return emit(state, out, reject(reason), ctx.now);
+        }
     }
     let text = |v: &Option<String>| {
         v.as_deref()
