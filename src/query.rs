@@ -219,7 +219,31 @@ pub struct RunLog {
     /// Tasks in order of first start.
     pub tasks: Vec<TaskLog>,
     pub rejected: Vec<RejectedReply>,
+    /// What people did to the run (`3ox pause`, `terminate`, `skip`, ...), in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub operations: Vec<Operation>,
     pub ended: Option<RunEnd>,
+}
+
+/// A person's operation on a run, from its journal record.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Operation {
+    #[serde(flatten)]
+    pub at: Stamp,
+    /// The journal event: `run_paused`, `run_resumed`, `run_terminated`, `task_skipped`,
+    /// `run_retried`, `run_rerun_from` or `run_restarted`.
+    pub event: String,
+    pub by: String,
+    pub uid: Option<u32>,
+    pub reason: Option<String>,
+    /// The task of `task_skipped` and `run_rerun_from`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_ref: Option<String>,
+    /// The tasks due again after `run_retried` and `run_rerun_from`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tasks: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_run_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -620,6 +644,7 @@ pub fn timeline(records: &[Record], state: &RunState) -> RunLog {
     let mut tasks: IndexMap<String, TaskLog> = IndexMap::new();
     let mut ids: HashMap<String, (String, u32)> = HashMap::new();
     let mut rejected = Vec::new();
+    let mut operations = Vec::new();
     let mut ended = None;
     for record in records {
         let at = record.at;
@@ -724,16 +749,60 @@ pub fn timeline(records: &[Record], state: &RunState) -> RunLog {
                     reason: reason.clone(),
                 });
             }
-            Change::RunPaused { .. } | Change::RunResumed { .. } | Change::RunRestarted { .. } => {}
-            Change::TaskSkipped { .. }
+            Change::RunPaused { .. }
+            | Change::RunResumed { .. }
+            | Change::RunRestarted { .. }
+            | Change::TaskSkipped { .. }
             | Change::RunRetried { .. }
             | Change::RunRerunFrom { .. } => {
-                // These open a FAILED run again.
-                ended = None;
+                if let Some(operation) = operation(&record.change, stamp(at)) {
+                    operations.push(operation);
+                }
+                if let Change::TaskSkipped {
+                    task_ref,
+                    reason,
+                    by,
+                    ..
+                } = &record.change
+                {
+                    let reason = Some(match reason {
+                        Some(why) => format!("skipped by {by}: {why}"),
+                        None => format!("skipped by {by}"),
+                    });
+                    let task = task_log(&mut tasks, state, task_ref);
+                    match task.attempts.last_mut() {
+                        Some(attempt) if attempt.ended.is_none() => {
+                            settle(attempt, stamp(at), TaskStatus::Skipped, reason, None);
+                        }
+                        _ => {
+                            let decided = decision(
+                                state,
+                                task_ref,
+                                stamp(at),
+                                TaskStatus::Skipped,
+                                reason,
+                                &Value::Null,
+                            );
+                            task.decided = Some(decided);
+                        }
+                    }
+                }
+                if matches!(
+                    record.change,
+                    Change::TaskSkipped { .. }
+                        | Change::RunRetried { .. }
+                        | Change::RunRerunFrom { .. }
+                ) {
+                    // These open a FAILED run again.
+                    ended = None;
+                }
             }
-            Change::RunCompleted { .. }
-            | Change::RunFailed { .. }
-            | Change::RunTerminated { .. } => {
+            Change::RunTerminated { .. }
+            | Change::RunCompleted { .. }
+            | Change::RunFailed { .. } => {
+                if let Some(operation) = operation(&record.change, stamp(at)) {
+                    operations.push(operation);
+                }
                 ended = Some(RunEnd {
                     at: stamp(at),
                     status: state.status,
@@ -753,8 +822,72 @@ pub fn timeline(records: &[Record], state: &RunState) -> RunLog {
         },
         tasks: tasks.into_values().collect(),
         rejected,
+        operations,
         ended,
     }
+}
+
+/// The operation a control change records, if it is one.
+fn operation(change: &Change, at: Stamp) -> Option<Operation> {
+    let event = serde_json::to_value(change)
+        .ok()
+        .and_then(|v| v["event"].as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let op = |by: &String, uid: &Option<u32>, reason: Option<String>| Operation {
+        at,
+        event: event.clone(),
+        by: by.clone(),
+        uid: *uid,
+        reason,
+        task_ref: None,
+        tasks: Vec::new(),
+        new_run_id: None,
+    };
+    Some(match change {
+        Change::RunPaused { by, uid, reason } | Change::RunResumed { by, uid, reason } => {
+            op(by, uid, reason.clone())
+        }
+        Change::RunTerminated { by, uid, reason } => op(by, uid, Some(reason.clone())),
+        Change::TaskSkipped {
+            task_ref,
+            by,
+            uid,
+            reason,
+        } => Operation {
+            task_ref: Some(task_ref.clone()),
+            ..op(by, uid, reason.clone())
+        },
+        Change::RunRetried {
+            by,
+            uid,
+            reason,
+            tasks,
+        } => Operation {
+            tasks: tasks.clone(),
+            ..op(by, uid, reason.clone())
+        },
+        Change::RunRerunFrom {
+            task_ref,
+            by,
+            uid,
+            reason,
+            tasks,
+        } => Operation {
+            task_ref: Some(task_ref.clone()),
+            tasks: tasks.clone(),
+            ..op(by, uid, reason.clone())
+        },
+        Change::RunRestarted {
+            new_run_id,
+            by,
+            uid,
+            reason,
+        } => Operation {
+            new_run_id: Some(new_run_id.clone()),
+            ..op(by, uid, reason.clone())
+        },
+        _ => return None,
+    })
 }
 
 /// The timeline entry of `task_ref`, made on its first record.

@@ -96,6 +96,38 @@ fn print_log(log: &RunLog) -> anyhow::Result<()> {
             )?;
         }
     }
+    if !log.operations.is_empty() {
+        writeln!(out, "operations:")?;
+        for op in &log.operations {
+            let what = op.event.trim_start_matches("run_").replace('_', " ");
+            let task = op
+                .task_ref
+                .as_deref()
+                .map(|t| format!(" {t}"))
+                .unwrap_or_default();
+            let tasks = if op.tasks.is_empty() {
+                String::new()
+            } else {
+                format!(" (again: {})", op.tasks.join(", "))
+            };
+            let new = op
+                .new_run_id
+                .as_deref()
+                .map(|id| format!(" as run {id}"))
+                .unwrap_or_default();
+            let why = op
+                .reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "  {}  {what}{task}{tasks}{new} by {}{why}",
+                offset(&op.at),
+                op.by
+            )?;
+        }
+    }
     match &log.ended {
         Some(end) => {
             write!(out, "{}  run {}", offset(&end.at), end.status)?;

@@ -183,6 +183,14 @@ fn terminate_ends_a_driven_run_with_the_reason_and_later_operations_are_refused(
         (ended["by"].as_str(), ended["reason"].as_str()),
         (Some("carol"), Some("wrong input"))
     );
+    let log: Value = serde_json::from_slice(&env.run(&["log", &run_id, "--json"]).stdout).unwrap();
+    let op = &log["operations"][0];
+    assert_eq!(
+        (op["event"].as_str(), op["by"].as_str()),
+        (Some("run_terminated"), Some("carol"))
+    );
+    let text = stdout(&env.run(&["log", &run_id]));
+    assert!(text.contains("terminated by carol: wrong input"), "{text}");
     // The message in flight left the inbox.
     assert!(
         files_in(&env, "agents/w/1N.3OX")
@@ -228,6 +236,9 @@ fn skip_lets_a_driven_run_complete_and_refuses_done_or_unknown_tasks() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(refs(&agent), ["a", "b", "c"]);
     let records = journal_records(&env);
+    let log = stdout(&env.run(&["log", &run_id]));
+    assert!(log.contains("task b (SIMPLE): SKIPPED"), "{log}");
+    assert!(log.contains("skipped by dave: not needed"), "{log}");
     let skipped = record(&records, "task_skipped");
     assert_eq!(
         (skipped["task_ref"].as_str(), skipped["by"].as_str()),
