@@ -238,6 +238,13 @@ fn collect_runs(
                 });
                 continue;
             }
+            // Its control requests (all handled or moot now that the run has ended) go too.
+            let control = crate::orchestrator::control::dir(station, &run_id);
+            if let Err(e) = std::fs::remove_dir_all(&control)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::warn!(folder = %control.display(), error = %e, "cannot remove a collected run's control requests");
+            }
             if let Some(lock) = owner {
                 // The run is gone: its lock file is stale now. Removed while held, so nobody
                 // can take the run in between; Windows removes open files only once closed.

@@ -207,6 +207,14 @@ fn terminate_ends_a_driven_run_with_the_reason_and_later_operations_are_refused(
     refused(&env.run(&["skip", &run_id, "b"]), "has ended");
     let out = env.run(&["pause", "ZZZZ"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    // Collecting the run takes its control requests along.
+    assert!(
+        env.root()
+            .join(format!(".3ox/control/{run_id}/done"))
+            .is_dir()
+    );
+    ok(&env.run(&["gc", "--older-than", "0s", "--delete"]));
+    assert!(!env.root().join(format!(".3ox/control/{run_id}")).exists());
 }
 
 #[test]
