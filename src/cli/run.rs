@@ -124,8 +124,20 @@ pub fn runtime_with_stop() -> anyhow::Result<(
         .build()
         .context("cannot start the async runtime")?;
     let (stop, control) = tokio::sync::mpsc::channel(1);
+    // The handler is installed here, before anything runs: the task below is first polled
+    // only when the driver first yields, which may be after it has delivered messages.
+    #[cfg(unix)]
+    let mut interrupt = {
+        let _inside = runtime.enter();
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+            .context("cannot listen for Ctrl-C")?
+    };
     runtime.spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
+        #[cfg(unix)]
+        let interrupted = interrupt.recv().await.is_some();
+        #[cfg(not(unix))]
+        let interrupted = tokio::signal::ctrl_c().await.is_ok();
+        if interrupted {
             let _ = stop.send(Control::Stop).await;
         }
     });
