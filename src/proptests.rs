@@ -308,6 +308,46 @@ fn change_samples() -> Vec<Change> {
         Change::RunCompleted {
             output: json!({"left": null}),
         },
+        Change::RunPaused {
+            by: "alice".into(),
+            uid: Some(1000),
+            reason: Some("look: first\n--- # 3ox journal record".into()),
+        },
+        Change::RunResumed {
+            by: "bob".into(),
+            uid: None,
+            reason: None,
+        },
+        Change::TaskSkipped {
+            task_ref: "prepare".into(),
+            by: "carol".into(),
+            uid: Some(0),
+            reason: None,
+        },
+        Change::RunRetried {
+            by: "dave".into(),
+            uid: None,
+            reason: Some("again".into()),
+            tasks: vec!["prepare".into()],
+        },
+        Change::RunRerunFrom {
+            task_ref: "prepare".into(),
+            by: "erin".into(),
+            uid: None,
+            reason: None,
+            tasks: vec![],
+        },
+        Change::RunRestarted {
+            new_run_id: "R2".into(),
+            by: "fay".into(),
+            uid: Some(1),
+            reason: None,
+        },
+        Change::RunTerminated {
+            by: "gil".into(),
+            uid: Some(1000),
+            reason: "wrong input".into(),
+        },
     ]
 }
 
@@ -569,6 +609,7 @@ fn task_status() -> impl Strategy<Value = TaskStatus> {
         TaskStatus::CompletedWithErrors,
         TaskStatus::Failed,
         TaskStatus::FailedWithTerminalError,
+        TaskStatus::Skipped,
     ])
 }
 
