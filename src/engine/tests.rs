@@ -791,3 +791,71 @@ fn skipping_a_human_task_withdraws_its_request_so_no_decision_or_deadline_acts_o
     assert!(refused(&late, "withdrawn"), "{late:?}");
     assert_eq!(sim.replayed(), sim.state);
 }
+
+mod control_replay {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const REFS: &[&str] = &[
+        "prepare",
+        "fan",
+        "left",
+        "right",
+        "join",
+        "many",
+        "many_0",
+        "join_many",
+        "choose",
+        "big",
+        "small",
+        "nope",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// Whatever people do to a run between its replies and timers, replaying its changes
+        /// rebuilds exactly the live state, and a refused command changes nothing.
+        #[test]
+        fn any_mix_of_replies_timers_and_commands_replays_to_the_live_state(
+            ops in prop::collection::vec((0u8..11, 0usize..12), 0..40)
+        ) {
+            use control::Action::*;
+            let mut sim = Sim::start(FLOW, json!({}), agents(&[("a", &["prepare", "work"], 2)]));
+            for (op, index) in ops {
+                let task = REFS[index];
+                let first = sim.in_flight().first().map(|t| t.0.clone());
+                match (op, first) {
+                    (0, Some(t)) => {
+                        sim.reply(&t, ReplyStatus::Completed, json!({"items": [1, 2], "count": 3}));
+                    }
+                    (1, Some(t)) => {
+                        sim.reply(&t, ReplyStatus::Failed, json!({}));
+                    }
+                    (2, Some(t)) => {
+                        sim.reply(&t, ReplyStatus::FailedWithTerminalError, json!({}));
+                    }
+                    (0..=3, _) => {
+                        sim.now += Duration::seconds(5);
+                        sim.input(Input::Tick);
+                    }
+                    _ => {
+                        let action = [Pause, Resume, Terminate, Retry, Skip, RerunFrom, Restart]
+                            [usize::from(op - 4)]
+                        .clone();
+                        let mut command = by(action, Some(task));
+                        command.new_run_id = Some("NEW".into());
+                        let before = sim.state.clone();
+                        if sim.command(command).is_err() {
+                            prop_assert_eq!(&sim.state, &before);
+                        }
+                    }
+                }
+                prop_assert_eq!(sim.replayed(), sim.state.clone());
+                let in_flight: usize = sim.state.in_flight.values().sum();
+                prop_assert_eq!(in_flight, sim.in_flight().len(), "agent slots match the tasks in flight");
+            }
+        }
+    }
+}
