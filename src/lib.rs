@@ -43,6 +43,12 @@
 //! cuts a torn journal tail, replays, delivers again what was journaled but never delivered,
 //! and goes on ([`orchestrator::resume_run`]); timers are times in the journal.
 //!
+//! **Operations.** `3ox pause`, `terminate`, `skip`, `retry`, `rerun`, `restart` and
+//! `resume RUN` become an [`engine::Input::Control`] that the engine checks
+//! ([`engine::control`]) and turns into journaled changes that say who asked. The command
+//! applies it itself under the run's lock when nobody drives the run, else leaves a request
+//! file in `.3ox/control/<run>/` that the driver applies ([`orchestrator::control`]).
+//!
 //! Stations, agents and their `agent.yaml` are in [`station`]; read-only views of runs in
 //! [`query`]; `doctor` and `gc` in [`maintenance`]; the command line is in [`cli`].
 

@@ -3,9 +3,9 @@
 //!
 //! [`send`] first tries to take the run's ownership lock. With it, nobody drives the run: it
 //! opens the journal, replays it, and applies the request through the same actor code a
-//! driver uses ([`RunActor::apply_request`]), then lets the run go. Without it, it writes a
+//! driver uses (`RunActor::apply_request`), then lets the run go. Without it, it writes a
 //! request file atomically into `.3ox/control/<run_id>/<ulid>.yaml` and waits for the driver,
-//! which watches that folder ([`RunActor::scan_control`]), applies each request (journaled
+//! which watches that folder (`RunActor::scan_control`), applies each request (journaled
 //! with who asked), writes the outcome beside it as `done/<ulid>.result.yaml` and moves the
 //! request into `done/`. A request file that cannot be read is refused with a note, like a
 //! bad reply. The order is journal, result, move: a crash in between applies the request
