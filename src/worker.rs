@@ -368,10 +368,16 @@ impl Actor {
         let file = crate::mailbox::display_name(claimed);
         tracing::warn!(agent = %self.config.agent, %file, "rejecting a message: {reason}");
         let dir = self.inbox.join(REJECTED);
-        let moved = crate::mailbox::move_to_dir(claimed, &dir, std::ffi::OsStr::new(&file)).and_then(|target| {
-            let name = crate::mailbox::display_name(&target);
-            reply::write_rejection_note(&dir.join(format!("{name}.why.yaml")), &name, reason, Utc::now())
-        });
+        let moved = crate::mailbox::move_to_dir(claimed, &dir, std::ffi::OsStr::new(&file))
+            .and_then(|target| {
+                let name = crate::mailbox::display_name(&target);
+                reply::write_rejection_note(
+                    &dir.join(format!("{name}.why.yaml")),
+                    &name,
+                    reason,
+                    Utc::now(),
+                )
+            });
         if let Err(e) = moved {
             tracing::error!(agent = %self.config.agent, %file, "cannot move the bad message to {}: {e}", dir.display());
         }

@@ -16,7 +16,9 @@ pub fn evaluate(expression: &str, vars: &Value) -> Result<Value, String> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_fuel(Some(FUEL));
-    let compiled = env.compile_expression(expression).map_err(|e| describe(&e))?;
+    let compiled = env
+        .compile_expression(expression)
+        .map_err(|e| describe(&e))?;
     let result = compiled
         .eval(minijinja::Value::from(minijinja::value::Serde(vars)))
         .map_err(|e| describe(&e))?;
@@ -26,7 +28,9 @@ pub fn evaluate(expression: &str, vars: &Value) -> Result<Value, String> {
 /// Checks that `expression` compiles, without evaluating it.
 pub fn check(expression: &str) -> Result<(), String> {
     let env = Environment::new();
-    env.compile_expression(expression).map(|_| ()).map_err(|e| describe(&e))
+    env.compile_expression(expression)
+        .map(|_| ())
+        .map_err(|e| describe(&e))
 }
 
 /// The SWITCH case a condition result selects: booleans as `true`/`false`, text as it is,
@@ -95,7 +99,10 @@ mod syntax_tests {
     fn text_after_a_stray_closing_brace_is_a_syntax_error() {
         for expression in ["}}_", "a }} b", "x > 1 }} y"] {
             assert!(super::check(expression).is_err(), "{expression}");
-            assert!(super::evaluate(expression, &serde_json::json!({"a": 1, "x": 2})).is_err(), "{expression}");
+            assert!(
+                super::evaluate(expression, &serde_json::json!({"a": 1, "x": 2})).is_err(),
+                "{expression}"
+            );
         }
     }
 }

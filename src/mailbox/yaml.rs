@@ -153,7 +153,10 @@ pub fn to_string<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, Stri
     // strings, where `\uXXXX` means the same to a YAML reader (and to a JSON one).
     let mut out = String::with_capacity(json.len() + 16);
     for c in json.chars() {
-        if matches!(c, '\u{7f}'..='\u{9f}' | '\u{2028}' | '\u{2029}' | '\u{fffe}' | '\u{ffff}') {
+        if matches!(
+            c,
+            '\u{7f}'..='\u{9f}' | '\u{2028}' | '\u{2029}' | '\u{fffe}' | '\u{ffff}'
+        ) {
             out.push_str(&format!("\\u{:04x}", u32::from(c)));
         } else {
             out.push(c);

@@ -876,7 +876,10 @@ fn row_15_a_reply_for_a_run_that_has_ended() {
         &env,
         "worker",
         "late.yaml",
-        &format!("run {} has ended (COMPLETED); the reply came too late", first["run_id"].as_str().unwrap()),
+        &format!(
+            "run {} has ended (COMPLETED); the reply came too late",
+            first["run_id"].as_str().unwrap()
+        ),
     );
     assert_eq!(
         record["run"], second["run_id"],

@@ -370,7 +370,7 @@ fn a_retry_timer_survives_a_restart_and_fires_at_its_journaled_time() {
         "the retry went out at {at}, before its time {due}"
     );
     assert!(
-        (at - due).num_milliseconds() < 1000,
+        (at - due).num_milliseconds() < 5000,
         "the retry went out {} ms late",
         (at - due).num_milliseconds()
     );
