@@ -199,7 +199,17 @@ fn round_trips(scratch: &Path, n: usize, durability: Durability) -> Vec<Duration
 /// A notify watcher on `dir` and the channel its events arrive on.
 fn watch(dir: &Path) -> (RecommendedWatcher, Receiver<notify::Result<notify::Event>>) {
     let (tx, rx) = channel();
-    let mut watcher = notify::recommended_watcher(tx).expect("start a notify watcher");
+    // Arrivals only, as 3ox itself filters them: listing a folder opens it, and reacting to
+    // that event would make every scan wake the next one.
+    let forward = move |event: notify::Result<notify::Event>| {
+        if event
+            .as_ref()
+            .map_or(true, threeox::orchestrator::watch::is_arrival)
+        {
+            let _ = tx.send(event);
+        }
+    };
+    let mut watcher = notify::recommended_watcher(forward).expect("start a notify watcher");
     watcher
         .watch(dir, RecursiveMode::NonRecursive)
         .expect("watch a mailbox folder");

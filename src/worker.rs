@@ -221,14 +221,17 @@ impl Actor {
         tracing::info!(agent = %self.config.agent, "worker stopped");
     }
 
-    /// Starts a notify watcher on the inbox that sends a hint on every event or error. Without
-    /// a watcher the periodic rescan still finds every message, only later.
+    /// Starts a notify watcher on the inbox that sends a hint on every arrival or error (not on
+    /// reads: listing the inbox would otherwise wake the next listing, forever). Without a
+    /// watcher the periodic rescan still finds every message, only later.
     fn watch(&self, hints: mpsc::Sender<()>) -> Option<notify::RecommendedWatcher> {
         use notify::Watcher as _;
         let agent = self.config.agent.clone();
         let handler = move |event: notify::Result<notify::Event>| {
-            if let Err(e) = event {
-                tracing::warn!(agent = %agent, "inbox watcher error, rescanning: {e}");
+            match &event {
+                Err(e) => tracing::warn!(agent = %agent, "inbox watcher error, rescanning: {e}"),
+                Ok(event) if !crate::orchestrator::watch::is_arrival(event) => return,
+                Ok(_) => {}
             }
             // A full channel already holds a rescan hint; one is enough.
             let _ = hints.try_send(());
