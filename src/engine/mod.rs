@@ -262,8 +262,18 @@ pub struct Ctx<'a> {
     pub new_id: &'a mut dyn FnMut() -> ulid::Ulid,
 }
 
-/// Decides what follows from `input`, applies it to `state`, and returns the changes in order.
+/// Decides what follows from `input`, applies it to `state`, and returns the changes in order:
+/// [`receive`] and then [`advance`].
 pub fn step(state: &mut RunState, input: Input, ctx: &mut Ctx<'_>) -> Vec<Change> {
+    let mut out = receive(state, input, ctx);
+    out.extend(advance(state, ctx));
+    out
+}
+
+/// Applies `input` (and any deadline that fell due) without walking the workflow. Several
+/// inputs that arrive together (the replies of one outbox scan) are received one by one and
+/// followed by a single [`advance`], so a scan costs one walk, not one per reply.
+pub fn receive(state: &mut RunState, input: Input, ctx: &mut Ctx<'_>) -> Vec<Change> {
     let mut out = Vec::new();
     if state.status == RunStatus::Running && !matches!(input, Input::Start { .. }) {
         // Deadlines first: a decision that arrives after its deadline finds the request
@@ -311,6 +321,13 @@ pub fn step(state: &mut RunState, input: Input, ctx: &mut Ctx<'_>) -> Vec<Change
             );
         }
     }
+    out
+}
+
+/// Walks the workflow and returns what it starts, completes or ends (nothing while the run is
+/// paused or over).
+pub fn advance(state: &mut RunState, ctx: &mut Ctx<'_>) -> Vec<Change> {
+    let mut out = Vec::new();
     if state.status == RunStatus::Running && !state.paused {
         walk::advance(state, ctx, &mut out);
     }

@@ -631,14 +631,16 @@ impl RunActor {
         let mut changes = Vec::new();
         let mut dispositions = Vec::with_capacity(batch.len());
         for (path, input) in batch {
-            let step = self.step(input, now);
-            let refused = step.iter().find_map(|c| match c {
+            let received = self.receive(input, now);
+            let refused = received.iter().find_map(|c| match c {
                 Change::ReplyRejected { reason, .. } => Some(reason.clone()),
                 _ => None,
             });
             dispositions.push((path, refused));
-            changes.extend(step);
+            changes.extend(received);
         }
+        // One walk for the whole batch (see `engine::receive`).
+        changes.extend(self.advance(now));
         self.commit(changes, now)?;
         // The journal now holds what the replies meant: only now may they leave the outbox.
         for (path, refused) in dispositions {
@@ -820,6 +822,26 @@ impl RunActor {
         {
             tracing::warn!(file = %place.display(), %error, "cannot archive a closed approval request");
         }
+    }
+
+    fn receive(&mut self, input: Input, now: chrono::DateTime<Utc>) -> Vec<Change> {
+        let mut new_id = ulid::Ulid::new;
+        let mut ctx = Ctx {
+            now,
+            agents: &self.agents,
+            new_id: &mut new_id,
+        };
+        engine::receive(&mut self.state, input, &mut ctx)
+    }
+
+    fn advance(&mut self, now: chrono::DateTime<Utc>) -> Vec<Change> {
+        let mut new_id = ulid::Ulid::new;
+        let mut ctx = Ctx {
+            now,
+            agents: &self.agents,
+            new_id: &mut new_id,
+        };
+        engine::advance(&mut self.state, &mut ctx)
     }
 
     fn step(&mut self, input: Input, now: chrono::DateTime<Utc>) -> Vec<Change> {
