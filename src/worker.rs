@@ -505,10 +505,15 @@ impl Job {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
+        // Its own process group, so that stopping the task stops what it started too
+        // (`sh -c 'a | b'`, a script's children), not only the direct child.
+        #[cfg(unix)]
+        command.process_group(0);
         let mut child = match command.spawn() {
             Ok(child) => child,
             Err(e) => return Outcome::CannotStart(format!("cannot start `{}`: {e}", argv[0])),
         };
+        let mut group = ProcessGroup::of(&child);
         let stdin = child.stdin.take();
         let input =
             serde_json::to_vec(&self.message.input).expect("a JSON value always serialises");
@@ -531,6 +536,7 @@ impl Job {
         loop {
             tokio::select! {
                 output = &mut finished => {
+                    group.ended();
                     return match output {
                         Ok(output) => Outcome::Exited { status: output.status, stdout: output.stdout, stderr: output.stderr },
                         Err(e) => Outcome::CannotStart(format!("lost track of `{}`: {e}", argv[0])),
@@ -569,6 +575,36 @@ impl Job {
             tracing::warn!(agent = %self.config.agent, task_id = %self.message.task_id, "cannot write the heartbeat {}: {e}", path.display());
         }
         n
+    }
+}
+
+/// The process group of a running task's command. Dropped before the command ended (the
+/// worker stops, or the task is cancelled), it kills the whole group: `kill_on_drop` alone
+/// reaches only the direct child and would leave its children running.
+struct ProcessGroup {
+    id: Option<u32>,
+}
+
+impl ProcessGroup {
+    fn of(child: &tokio::process::Child) -> ProcessGroup {
+        ProcessGroup { id: child.id() }
+    }
+
+    /// The command ended by itself: leave whatever it left behind alone.
+    fn ended(&mut self) {
+        self.id = None;
+    }
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        if let Some(pgid) = self.id.and_then(|id| i32::try_from(id).ok()) {
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(pgid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
     }
 }
 

@@ -716,3 +716,54 @@ fn the_demo_agents_check_the_sample_station() {
         "{report}"
     );
 }
+
+/// True while `pid` is a live process (a zombie waiting to be reaped counts as gone).
+fn alive(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            stat.rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().chars().next())
+        })
+        .is_some_and(|state| state != Some('Z') && state.is_some())
+}
+
+#[test]
+fn stopping_the_worker_also_stops_what_its_command_started() {
+    let env = station("version: 1\n");
+    let mut worker = start_worker(
+        &env,
+        &[
+            "--",
+            "sh",
+            "-c",
+            "sleep 30 & echo $! > grandchild.pid; wait",
+        ],
+    );
+    deliver(&env, "G1", json!({}));
+    let pid_file = env.root().join("grandchild.pid");
+    let grandchild = wait_for(WAIT, || {
+        std::fs::read_to_string(&pid_file)
+            .ok()
+            .filter(|s| s.ends_with('\n'))
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "the command did not start; worker log:\n{}",
+            worker_log(&env)
+        )
+    });
+    let grandchild = grandchild.trim().to_string();
+    assert!(alive(&grandchild), "the background sleep runs");
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &worker.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    wait_for(WAIT, || worker.0.try_wait().unwrap()).expect("the worker stops on SIGTERM");
+    let gone = wait_for(WAIT, || (!alive(&grandchild)).then_some(()));
+    assert!(
+        gone.is_some(),
+        "the command's own child outlived the worker"
+    );
+}
