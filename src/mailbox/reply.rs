@@ -174,9 +174,9 @@ pub fn read_limited(path: &Path) -> Result<String, String> {
     if meta.len() > super::MAX_FILE_BYTES {
         return Err(too_large(meta.len()));
     }
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot read the file: {e}"))?;
-    // The name may have been swapped for a symlink since it was looked at: read only the file
-    // that was looked at.
+    let file = open_plain(path).map_err(|e| format!("cannot read the file: {e}"))?;
+    // The name may have been swapped since it was looked at: read only the file that was
+    // looked at.
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt as _;
@@ -200,6 +200,20 @@ pub fn read_limited(path: &Path) -> Result<String, String> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
     String::from_utf8(bytes.to_vec())
         .map_err(|e| format!("the file is not UTF-8 text ({e}); write replies as UTF-8"))
+}
+
+/// Opens `path` for reading without following a symlink and without blocking on a FIFO
+/// (Unix), in case the name was swapped for one after it was looked at.
+fn open_plain(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use nix::fcntl::OFlag;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.custom_flags((OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK).bits());
+    }
+    options.open(path)
 }
 
 /// The note written beside a refused file.
@@ -396,5 +410,36 @@ mod tests {
             (note.file.as_str(), note.reason.as_str()),
             ("a_b_.2.yaml", "second")
         );
+    }
+}
+
+#[cfg(all(test, unix))]
+mod open_tests {
+    use super::open_plain;
+
+    /// A name swapped for a symlink or a FIFO between the look and the open must neither be
+    /// followed nor block the reader.
+    #[test]
+    fn opening_follows_no_symlink_and_does_not_block_on_a_fifo() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target.yaml");
+        std::fs::write(&target, "task_id: x\n").unwrap();
+        let link = dir.path().join("link.yaml");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(open_plain(&link).is_err(), "a symlink was followed");
+        let fifo = dir.path().join("pipe.yaml");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        // Without O_NONBLOCK this open would wait for a writer forever.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || tx.send(open_plain(&fifo).is_ok()).unwrap());
+        let opened = rx
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .expect("opening a FIFO blocked");
+        assert!(opened);
+        assert!(open_plain(&target).is_ok());
     }
 }
