@@ -771,8 +771,9 @@ fn row_13_alias_bombs_in_a_task_message_an_agent_yaml_and_a_workflow() {
     let started = Instant::now();
     let out = output_within(env.cmd(&["agent", "list"]), Duration::from_secs(20));
     assert_ne!(out.status.code(), Some(0));
+    // Refused before anything is expanded: quick even for a debug build on a busy machine.
     assert!(
-        started.elapsed() < Duration::from_secs(2),
+        started.elapsed() < Duration::from_secs(5),
         "{:?}",
         started.elapsed()
     );
