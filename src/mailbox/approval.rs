@@ -112,7 +112,7 @@ impl Approval {
     }
 
     pub fn to_yaml(&self) -> String {
-        serde_yaml::to_string(self).expect("an approval always serialises")
+        super::yaml::to_string(self).expect("an approval always serialises")
     }
 }
 
@@ -230,7 +230,7 @@ impl ApprovalRequest {
     }
 
     pub fn to_yaml(&self) -> String {
-        serde_yaml::to_string(self).expect("a request always serialises")
+        super::yaml::to_string(self).expect("a request always serialises")
     }
 
     /// Reads a request file.

@@ -115,7 +115,7 @@ pub fn send(
     std::fs::create_dir_all(&folder).map_err(io("make the control folder"))?;
     let name = format!("{}.yaml", ulid::Ulid::new());
     let path = folder.join(&name);
-    let text = serde_yaml::to_string(request).expect("a request serializes");
+    let text = crate::mailbox::yaml::to_string(request).expect("a request serializes");
     atomic::write(&path, text.as_bytes(), Durability::Durable)
         .map_err(io("write the control request"))?;
     let result_path = folder.join(DONE).join(result_name(&name));
@@ -263,7 +263,7 @@ impl RunActor {
         let name = mailbox::display_name(path);
         let done = path.parent().unwrap_or(Path::new(".")).join(DONE);
         let written = std::fs::create_dir_all(&done).and_then(|()| {
-            let text = serde_yaml::to_string(&result).expect("a result serializes");
+            let text = crate::mailbox::yaml::to_string(&result).expect("a result serializes");
             atomic::write(
                 &done.join(result_name(&name)),
                 text.as_bytes(),
