@@ -52,6 +52,21 @@ fn spawn(env: &TestEnv, args: &[&str]) -> Child {
         .expect("spawn 3ox")
 }
 
+/// `3ox run flow.yaml --json --no-agents --input change=CHANGE`, in the background.
+fn run_flow(env: &TestEnv, change: &str) -> Child {
+    spawn(
+        env,
+        &[
+            "run",
+            "flow.yaml",
+            "--json",
+            "--no-agents",
+            "--input",
+            &format!("change={change}"),
+        ],
+    )
+}
+
 /// Waits for the one approval request file in the Commander's inbox other than `except`.
 fn wait_request(env: &TestEnv, except: &[String]) -> (String, Value) {
     wait_for(Duration::from_secs(20), || {
@@ -109,17 +124,7 @@ fn rejected_notes(env: &TestEnv) -> Vec<String> {
 #[test]
 fn an_approval_written_by_hand_completes_the_gate_and_the_switch_applies_the_change() {
     let (env, worker) = gate_station();
-    let mut run = spawn(
-        &env,
-        &[
-            "run",
-            "flow.yaml",
-            "--json",
-            "--no-agents",
-            "--input",
-            "change=c42",
-        ],
-    );
+    let mut run = run_flow(&env, "c42");
     let (name, request) = wait_request(&env, &[]);
     assert_eq!(request["version"], 1);
     assert_eq!(request["kind"], "approval_request");
@@ -170,17 +175,7 @@ fn approve_and_reject_commands_write_the_file_and_the_switch_routes_on_the_decis
     let out = env.run(&["approve", "01NOSUCHRUN", "gate"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 
-    let mut run = spawn(
-        &env,
-        &[
-            "run",
-            "flow.yaml",
-            "--json",
-            "--no-agents",
-            "--input",
-            "change=c1",
-        ],
-    );
+    let mut run = run_flow(&env, "c1");
     let (first, request) = wait_request(&env, &[]);
     let run_id = request["run_id"].as_str().unwrap().to_string();
     let out = env.run(&["approve", &run_id, "prepare"]);
@@ -223,17 +218,7 @@ fn approve_and_reject_commands_write_the_file_and_the_switch_routes_on_the_decis
         stderr(&out)
     );
 
-    let mut run = spawn(
-        &env,
-        &[
-            "run",
-            "flow.yaml",
-            "--json",
-            "--no-agents",
-            "--input",
-            "change=c2",
-        ],
-    );
+    let mut run = run_flow(&env, "c2");
     let (_, request) = wait_request(&env, &[first]);
     let run_id = request["run_id"].as_str().unwrap().to_string();
     let out = env.run(&["approve", &run_id, "gate", "--comment", "go"]);
@@ -246,17 +231,7 @@ fn approve_and_reject_commands_write_the_file_and_the_switch_routes_on_the_decis
 #[test]
 fn forged_misplaced_and_replayed_approvals_are_refused_and_the_run_goes_on() {
     let (env, _worker) = gate_station();
-    let mut run = spawn(
-        &env,
-        &[
-            "run",
-            "flow.yaml",
-            "--json",
-            "--no-agents",
-            "--input",
-            "change=c7",
-        ],
-    );
+    let mut run = run_flow(&env, "c7");
     let (_, request) = wait_request(&env, &[]);
     let good = by_hand(&request, "approve", "");
     let refusals = |n: usize| {
@@ -341,17 +316,7 @@ fn forged_misplaced_and_replayed_approvals_are_refused_and_the_run_goes_on() {
     assert_eq!(refused, expected.len() + 1, "each refusal is journaled");
 
     // The same approval replayed later, into another run's time: refused, not applied.
-    let mut second = spawn(
-        &env,
-        &[
-            "run",
-            "flow.yaml",
-            "--json",
-            "--no-agents",
-            "--input",
-            "change=c8",
-        ],
-    );
+    let mut second = run_flow(&env, "c8");
     let (_, request2) = wait_request(&env, &files_in(&env, &format!("{INBOX}/done")));
     drop_file(&env, "replayed.yaml", &good, 0o644);
     let replay_note = wait_for(Duration::from_secs(20), || {
@@ -596,17 +561,7 @@ fn a_station_with_a_key_takes_only_approvals_signed_with_it() {
         &format!("version: 1\napprovers:\n  commander:\n    key: {public}\n"),
     );
 
-    let mut run = spawn(
-        &env,
-        &[
-            "run",
-            "flow.yaml",
-            "--json",
-            "--no-agents",
-            "--input",
-            "change=c1",
-        ],
-    );
+    let mut run = run_flow(&env, "c1");
     let (_, request) = wait_request(&env, &[]);
     let run_id = request["run_id"].as_str().unwrap();
     let unsigned = env.run(&["approve", run_id, "gate"]);
@@ -660,34 +615,14 @@ fn a_station_with_a_key_takes_only_approvals_signed_with_it() {
 
     // A person's own signature (the documented form) counts, and so does a rejection signed
     // through THREEOX_SIGNING_KEY.
-    let mut second = spawn(
-        &env,
-        &[
-            "run",
-            "flow.yaml",
-            "--json",
-            "--no-agents",
-            "--input",
-            "change=c2",
-        ],
-    );
+    let mut second = run_flow(&env, "c2");
     let (_, request2) = wait_request(&env, &files_in(&env, &format!("{INBOX}/done")));
     drop_file(&env, "mine.yaml", &signed_by_hand(&request2, &mine), 0o644);
     let result = finish(&mut second);
     assert_eq!(result["status"], "COMPLETED", "{result}");
     assert_eq!(result["output"]["by"], "Ada");
 
-    let mut third = spawn(
-        &env,
-        &[
-            "run",
-            "flow.yaml",
-            "--json",
-            "--no-agents",
-            "--input",
-            "change=c3",
-        ],
-    );
+    let mut third = run_flow(&env, "c3");
     let (_, request3) = wait_request(&env, &files_in(&env, &format!("{INBOX}/done")));
     let out = env
         .cmd(&[
