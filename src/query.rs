@@ -654,6 +654,19 @@ pub fn timeline(records: &[Record], state: &RunState) -> RunLog {
             | Change::ApprovalRequested { .. }
             | Change::ApprovalDecided { .. }
             | Change::ApprovalExpired { .. } => {}
+            // ---- (loop) ----
+
+            // ---- (subflow) ----
+
+            // ---- (timers) ----
+
+            // ---- (script) ----
+
+            // ---- (io) ----
+
+            // ---- (misc) ----
+
+            // ---- (interop) ----
             Change::TaskScheduled {
                 task_ref,
                 task_id,

@@ -113,7 +113,18 @@ pub struct TaskDef {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub fail_on_reject: bool,
 
-    /// Conductor fields kept as they are (startDelay, taskDefinition, loopOver, ...).
+    // ---- DO_WHILE (loop) ----
+
+    // ---- SUB_WORKFLOW / START_WORKFLOW (subflow) ----
+
+    // ---- WAIT, timeouts, startDelay, permissive (timers) ----
+
+    // ---- INLINE / LAMBDA / JSON_JQ_TRANSFORM / DECISION (script) ----
+
+    // ---- HTTP / EVENT (io) ----
+
+    // ---- SET_VARIABLE / TERMINATE / EXCLUSIVE_JOIN / DYNAMIC (misc) ----
+    /// Conductor fields kept as they are (taskDefinition, rateLimited, ...).
     #[serde(flatten)]
     pub extra: IndexMap<String, Value>,
 }
@@ -148,33 +159,47 @@ fn default_type() -> String {
     "SIMPLE".to_string()
 }
 
-/// The task types 3ox knows by name. Every Conductor type is listed, so a definition that
-/// uses one 3ox does not run yet is told so by name.
+/// The task types 3ox knows by name. Every Conductor type is listed: the ones the engine runs
+/// itself, and the system types (LLM, Kafka, JDBC, ...) that agents of the station serve
+/// through the mailbox. Conductor's legacy DECISION and LAMBDA are SWITCH and INLINE.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TaskKind {
     Simple,
+    /// SWITCH, and Conductor's older DECISION (`caseValueParam` / `caseExpression`).
     Switch,
     ForkJoin,
     ForkJoinDynamic,
     Join,
     Human,
-    /// A Conductor type that parses but does not run in this version.
-    NotSupportedYet(&'static str),
+    DoWhile,
+    SubWorkflow,
+    StartWorkflow,
+    Wait,
+    Terminate,
+    SetVariable,
+    Noop,
+    /// INLINE, and Conductor's older LAMBDA (`scriptExpression`).
+    Inline,
+    JsonJqTransform,
+    ExclusiveJoin,
+    Dynamic,
+    Event,
+    Http,
+    /// A Conductor system type that 3ox does not run itself: an agent of the station that
+    /// lists the type among its capabilities serves it through the mailbox, like SIMPLE.
+    AgentServed(&'static str),
 }
 
-/// Types 3ox runs today.
+/// Types the engine runs itself (besides SIMPLE, which agents serve).
 pub const SUPPORTED_TYPES: &[&str] = &[
     "SIMPLE",
     "SWITCH",
+    "DECISION",
     "FORK_JOIN",
     "FORK_JOIN_DYNAMIC",
     "JOIN",
+    "EXCLUSIVE_JOIN",
     "HUMAN",
-];
-
-/// Conductor types that parse but are refused at validation with "not supported yet".
-pub const NOT_YET_TYPES: &[&str] = &[
-    "DECISION",
     "DO_WHILE",
     "SUB_WORKFLOW",
     "START_WORKFLOW",
@@ -185,10 +210,15 @@ pub const NOT_YET_TYPES: &[&str] = &[
     "INLINE",
     "LAMBDA",
     "JSON_JQ_TRANSFORM",
-    "EXCLUSIVE_JOIN",
     "DYNAMIC",
     "EVENT",
     "HTTP",
+];
+
+/// Conductor system types that agents serve: an agent lists the type name among its
+/// capabilities (an LLM agent lists `LLM_CHAT_COMPLETE`) and receives those tasks like
+/// SIMPLE ones.
+pub const AGENT_SERVED_TYPES: &[&str] = &[
     "HTTP_POLL",
     "KAFKA_PUBLISH",
     "JDBC",
@@ -220,21 +250,35 @@ impl TaskKind {
     pub fn parse(name: &str) -> Option<TaskKind> {
         Some(match name {
             "SIMPLE" => TaskKind::Simple,
-            "SWITCH" => TaskKind::Switch,
+            "SWITCH" | "DECISION" => TaskKind::Switch,
             "FORK_JOIN" => TaskKind::ForkJoin,
             "FORK_JOIN_DYNAMIC" => TaskKind::ForkJoinDynamic,
             "JOIN" => TaskKind::Join,
             "HUMAN" => TaskKind::Human,
-            other => TaskKind::NotSupportedYet(NOT_YET_TYPES.iter().find(|t| **t == other)?),
+            "DO_WHILE" => TaskKind::DoWhile,
+            "SUB_WORKFLOW" => TaskKind::SubWorkflow,
+            "START_WORKFLOW" => TaskKind::StartWorkflow,
+            "WAIT" => TaskKind::Wait,
+            "TERMINATE" => TaskKind::Terminate,
+            "SET_VARIABLE" => TaskKind::SetVariable,
+            "NOOP" => TaskKind::Noop,
+            "INLINE" | "LAMBDA" => TaskKind::Inline,
+            "JSON_JQ_TRANSFORM" => TaskKind::JsonJqTransform,
+            "EXCLUSIVE_JOIN" => TaskKind::ExclusiveJoin,
+            "DYNAMIC" => TaskKind::Dynamic,
+            "EVENT" => TaskKind::Event,
+            "HTTP" => TaskKind::Http,
+            other => TaskKind::AgentServed(AGENT_SERVED_TYPES.iter().find(|t| **t == other)?),
         })
     }
 }
 
 impl TaskDef {
     /// The task's kind. Definitions are validated before use, so an unknown name here is a
-    /// bug in the validator; it is reported as not supported rather than panicking.
+    /// bug in the validator; such a task is treated as agent-served (and finds no agent)
+    /// rather than panicking.
     pub fn kind(&self) -> TaskKind {
-        TaskKind::parse(&self.type_name).unwrap_or(TaskKind::NotSupportedYet("UNKNOWN"))
+        TaskKind::parse(&self.type_name).unwrap_or(TaskKind::AgentServed("UNKNOWN"))
     }
 
     /// The approver of a HUMAN task: `approver`, or [`DEFAULT_APPROVER`].

@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 
 use super::diagnostic::{Diagnostic, Severity};
 use super::source::{Position, Source, push_pointer};
-use super::{DurationSpec, NOT_YET_TYPES, SUPPORTED_TYPES, TaskKind};
+use super::{AGENT_SERVED_TYPES, DurationSpec, SUPPORTED_TYPES, TaskKind};
 use crate::expr::{condition, mapping};
 
 /// Top-level fields of a Conductor workflow definition (plus what Orkes adds).
@@ -415,6 +415,17 @@ impl<'a> Validator<'a> {
             Some(TaskKind::ForkJoinDynamic) => self.fork_join_dynamic(site),
             Some(TaskKind::Join) => self.join_on_shape(site),
             Some(TaskKind::Human) => self.human(site),
+            // ---- DO_WHILE (loop) ----
+
+            // ---- SUB_WORKFLOW / START_WORKFLOW (subflow) ----
+
+            // ---- WAIT, timeouts (timers) ----
+
+            // ---- INLINE / LAMBDA / JSON_JQ_TRANSFORM / DECISION (script) ----
+
+            // ---- HTTP / EVENT / agent-served (io) ----
+
+            // ---- SET_VARIABLE / TERMINATE / EXCLUSIVE_JOIN / DYNAMIC (misc) ----
             _ => {}
         }
     }
@@ -553,28 +564,17 @@ impl<'a> Validator<'a> {
             );
             return;
         };
-        match TaskKind::parse(name) {
-            Some(TaskKind::NotSupportedYet(_)) => self.error(
+        if TaskKind::parse(name).is_none() {
+            let all = SUPPORTED_TYPES.iter().chain(AGENT_SERVED_TYPES).copied();
+            let hint = match nearest(name, all) {
+                Some(best) => format!("did you mean `{best}`?"),
+                None => format!("3ox runs {}", SUPPORTED_TYPES.join(", ")),
+            };
+            self.error(
                 &pointer,
-                format!(
-                    "task type `{name}` is not supported yet (3ox runs {})",
-                    SUPPORTED_TYPES.join(", ")
-                ),
-                Some(not_yet_hint(name)),
-            ),
-            Some(_) => {}
-            None => {
-                let all = SUPPORTED_TYPES.iter().chain(NOT_YET_TYPES).copied();
-                let hint = match nearest(name, all) {
-                    Some(best) => format!("did you mean `{best}`?"),
-                    None => format!("3ox runs {}", SUPPORTED_TYPES.join(", ")),
-                };
-                self.error(
-                    &pointer,
-                    format!("unknown task type `{name}` in {}", site.label()),
-                    Some(hint),
-                );
-            }
+                format!("unknown task type `{name}` in {}", site.label()),
+                Some(hint),
+            );
         }
     }
 
@@ -821,9 +821,6 @@ impl<'a> Validator<'a> {
     /// mistake in the type (or the field) that would otherwise be silently ignored.
     fn misplaced_fields(&mut self, site: &Site<'_>) {
         let Some(kind) = site.kind() else { return };
-        if matches!(kind, TaskKind::NotSupportedYet(_)) {
-            return;
-        }
         let type_name = site.type_name().unwrap_or("SIMPLE");
         for (field, owner, owner_kind) in [
             ("decisionCases", "SWITCH", TaskKind::Switch),
@@ -1490,15 +1487,6 @@ fn nearest<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) -> Opt
         .map(|(c, _)| c)
 }
 
-/// What to do instead of a Conductor type 3ox does not run yet.
-fn not_yet_hint(name: &str) -> String {
-    match name {
-        "DECISION" => "use SWITCH with `evaluatorType: value-param` (DECISION is Conductor's older form of it)".to_string(),
-        "EXCLUSIVE_JOIN" => "use JOIN after a FORK_JOIN".to_string(),
-        _ => format!("for now, do this work in a SIMPLE task served by an agent; supported types: {}", SUPPORTED_TYPES.join(", ")),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1641,15 +1629,6 @@ outputParameters:
     }
 
     #[test]
-    fn conductor_types_not_run_yet_are_errors() {
-        let d = one("name: x\ntasks:\n  - name: a\n    taskReferenceName: a\n    type: DO_WHILE\n");
-        assert_eq!(
-            d.message,
-            "task type `DO_WHILE` is not supported yet (3ox runs SIMPLE, SWITCH, FORK_JOIN, FORK_JOIN_DYNAMIC, JOIN, HUMAN)"
-        );
-    }
-
-    #[test]
     fn duplicate_reference_names_say_where_the_first_is() {
         let d = one(
             "name: x\ntasks:\n  - name: a\n    taskReferenceName: a\n  - name: b\n    taskReferenceName: a\n",
@@ -1764,19 +1743,6 @@ outputParameters:
                 "name: x\ntasks:\n  - {name: a, taskReferenceName: check-1_b, agent: checker.v2}\n"
             ),
             vec![]
-        );
-    }
-
-    #[test]
-    fn sub_workflows_are_not_supported_yet_so_none_can_recurse() {
-        let d = one(
-            "name: loop\ntasks:\n  - name: again\n    taskReferenceName: again\n    type: SUB_WORKFLOW\n    subWorkflowParam: {name: loop}\n",
-        );
-        assert!(
-            d.message
-                .contains("task type `SUB_WORKFLOW` is not supported yet"),
-            "{}",
-            d.message
         );
     }
 
@@ -1919,7 +1885,7 @@ outputParameters:
 
     #[test]
     fn every_problem_is_reported_in_file_order() {
-        let text = "name: x\nowner: me\ntasks:\n  - name: a\n    taskReferenceName: a\n    type: WAIT\n  - name: b\n    taskReferenceName: a\n    inputParameters: {x: \"${zz.output}\"}\n";
+        let text = "name: x\nowner: me\ntasks:\n  - name: a\n    taskReferenceName: a\n    type: WAYT\n  - name: b\n    taskReferenceName: a\n    inputParameters: {x: \"${zz.output}\"}\n";
         let lines: Vec<usize> = found(text).iter().map(|d| d.0).collect();
         assert_eq!(lines, vec![2, 6, 8, 9]);
     }

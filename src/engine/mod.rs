@@ -217,6 +217,19 @@ pub enum Change {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
+    // ---- DO_WHILE (loop) ----
+
+    // ---- SUB_WORKFLOW / START_WORKFLOW / failureWorkflow (subflow) ----
+
+    // ---- WAIT, timeouts, startDelay, permissive (timers) ----
+
+    // ---- INLINE / LAMBDA / JSON_JQ_TRANSFORM / DECISION / javascript (script) ----
+
+    // ---- HTTP / EVENT / agent-served types (io) ----
+
+    // ---- SET_VARIABLE / TERMINATE / NOOP / EXCLUSIVE_JOIN / DYNAMIC / mapping (misc) ----
+
+    // ---- import / export / schema / test --mock (interop) ----
 }
 
 /// What happened, from the engine's point of view.
@@ -253,6 +266,19 @@ pub enum Input {
     /// A person's operation on the run (see [`control`]); check it first with
     /// [`control::check`] (or use [`command`]), a refused one changes nothing.
     Control(control::Command),
+    // ---- DO_WHILE (loop) ----
+
+    // ---- SUB_WORKFLOW / START_WORKFLOW / failureWorkflow (subflow) ----
+
+    // ---- WAIT, timeouts, startDelay, permissive (timers) ----
+
+    // ---- INLINE / LAMBDA / JSON_JQ_TRANSFORM / DECISION / javascript (script) ----
+
+    // ---- HTTP / EVENT / agent-served types (io) ----
+
+    // ---- SET_VARIABLE / TERMINATE / NOOP / EXCLUSIVE_JOIN / DYNAMIC / mapping (misc) ----
+
+    // ---- import / export / schema / test --mock (interop) ----
 }
 
 /// What the engine may consult: the time, a source of ids, the station's agents.

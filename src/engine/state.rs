@@ -179,6 +179,19 @@ pub struct RunState {
     pub retries: u32,
     /// Every approval request of the run's HUMAN tasks, by request id, in order.
     pub approvals: IndexMap<String, ApprovalState>,
+    // ---- DO_WHILE (loop) ----
+
+    // ---- SUB_WORKFLOW / START_WORKFLOW / failureWorkflow (subflow) ----
+
+    // ---- WAIT, timeouts, startDelay, permissive (timers) ----
+
+    // ---- INLINE / LAMBDA / JSON_JQ_TRANSFORM / DECISION / javascript (script) ----
+
+    // ---- HTTP / EVENT / agent-served types (io) ----
+
+    // ---- SET_VARIABLE / TERMINATE / NOOP / EXCLUSIVE_JOIN / DYNAMIC / mapping (misc) ----
+
+    // ---- import / export / schema / test --mock (interop) ----
 }
 
 impl Default for WorkflowDef {
@@ -227,6 +240,19 @@ impl RunState {
             .values()
             .filter(|a| a.status == ApprovalStatus::Open)
             .filter_map(|a| a.deadline);
+        // ---- DO_WHILE (loop) ----
+
+        // ---- SUB_WORKFLOW / START_WORKFLOW / failureWorkflow (subflow) ----
+
+        // ---- WAIT, timeouts, startDelay, permissive (timers) ----
+
+        // ---- INLINE / LAMBDA / JSON_JQ_TRANSFORM / DECISION / javascript (script) ----
+
+        // ---- HTTP / EVENT / agent-served types (io) ----
+
+        // ---- SET_VARIABLE / TERMINATE / NOOP / EXCLUSIVE_JOIN / DYNAMIC / mapping (misc) ----
+
+        // ---- import / export / schema / test --mock (interop) ----
         retries.chain(deadlines).min()
     }
 
@@ -488,13 +514,38 @@ impl RunState {
                 super::control::reset(self, tasks, at);
                 super::control::reopen(self);
             }
-            Change::RunRestarted { .. } => {}
+            Change::RunRestarted { .. } => {} // ---- DO_WHILE (loop) ----
+
+                                              // ---- SUB_WORKFLOW / START_WORKFLOW / failureWorkflow (subflow) ----
+
+                                              // ---- WAIT, timeouts, startDelay, permissive (timers) ----
+
+                                              // ---- INLINE / LAMBDA / JSON_JQ_TRANSFORM / DECISION / javascript (script) ----
+
+                                              // ---- HTTP / EVENT / agent-served types (io) ----
+
+                                              // ---- SET_VARIABLE / TERMINATE / NOOP / EXCLUSIVE_JOIN / DYNAMIC / mapping (misc) ----
+
+                                              // ---- import / export / schema / test --mock (interop) ----
         }
     }
 }
 
 impl Scope for RunState {
     fn root(&self, name: &str) -> Option<Value> {
+        // ---- DO_WHILE (loop) ----
+
+        // ---- SUB_WORKFLOW / START_WORKFLOW / failureWorkflow (subflow) ----
+
+        // ---- WAIT, timeouts, startDelay, permissive (timers) ----
+
+        // ---- INLINE / LAMBDA / JSON_JQ_TRANSFORM / DECISION / javascript (script) ----
+
+        // ---- HTTP / EVENT / agent-served types (io) ----
+
+        // ---- SET_VARIABLE / TERMINATE / NOOP / EXCLUSIVE_JOIN / DYNAMIC / mapping (misc) ----
+
+        // ---- import / export / schema / test --mock (interop) ----
         if name == "workflow" {
             return Some(json!({
                 "input": self.input,

@@ -76,10 +76,20 @@ impl Walker<'_, '_, '_> {
             TaskKind::ForkJoinDynamic => tasks::fork_join_dynamic::walk(self, task),
             TaskKind::Join => tasks::join::walk(self, task, previous),
             TaskKind::Human => tasks::human::walk(self, task),
-            TaskKind::NotSupportedYet(kind) => {
-                let reason = format!("task type {kind} is not supported yet");
-                self.fail_system_task(task, reason)
-            }
+            TaskKind::DoWhile => tasks::do_while::walk(self, task),
+            TaskKind::SubWorkflow => tasks::sub_workflow::walk(self, task),
+            TaskKind::StartWorkflow => tasks::start_workflow::walk(self, task),
+            TaskKind::Wait => tasks::wait::walk(self, task),
+            TaskKind::Terminate => tasks::terminate::walk(self, task),
+            TaskKind::SetVariable => tasks::set_variable::walk(self, task),
+            TaskKind::Noop => tasks::noop::walk(self, task),
+            TaskKind::Inline => tasks::inline::walk(self, task),
+            TaskKind::JsonJqTransform => tasks::json_jq_transform::walk(self, task),
+            TaskKind::ExclusiveJoin => tasks::exclusive_join::walk(self, task, previous),
+            TaskKind::Dynamic => tasks::dynamic::walk(self, task),
+            TaskKind::Event => tasks::event::walk(self, task),
+            TaskKind::Http => tasks::http::walk(self, task),
+            TaskKind::AgentServed(_) => tasks::agent_served::walk(self, task),
         }
     }
 

@@ -7,5 +7,6 @@
 
 pub mod condition;
 pub mod mapping;
+pub mod script;
 
 pub use mapping::{Scope, references, resolve};

@@ -971,6 +971,19 @@ impl RunActor {
                         self.archive_message(&agent, task_id);
                     }
                 }
+                // ---- DO_WHILE (loop) ----
+
+                // ---- SUB_WORKFLOW / START_WORKFLOW / failureWorkflow (subflow) ----
+
+                // ---- WAIT, timeouts, startDelay, permissive (timers) ----
+
+                // ---- INLINE / LAMBDA / JSON_JQ_TRANSFORM / DECISION / javascript (script) ----
+
+                // ---- HTTP / EVENT / agent-served types (io) ----
+
+                // ---- SET_VARIABLE / TERMINATE / NOOP / EXCLUSIVE_JOIN / DYNAMIC / mapping (misc) ----
+
+                // ---- import / export / schema / test --mock (interop) ----
                 _ => {}
             }
         }

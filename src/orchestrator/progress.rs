@@ -224,6 +224,19 @@ fn describe(change: &Change, state: &RunState) -> Option<(String, bool)> {
             true,
         ),
         Change::RunCompleted { .. } | Change::RunFailed { .. } => return None,
+        // ---- DO_WHILE (loop) ----
+
+        // ---- SUB_WORKFLOW / START_WORKFLOW / failureWorkflow (subflow) ----
+
+        // ---- WAIT, timeouts, startDelay, permissive (timers) ----
+
+        // ---- INLINE / LAMBDA / JSON_JQ_TRANSFORM / DECISION / javascript (script) ----
+
+        // ---- HTTP / EVENT / agent-served types (io) ----
+
+        // ---- SET_VARIABLE / TERMINATE / NOOP / EXCLUSIVE_JOIN / DYNAMIC / mapping (misc) ----
+
+        // ---- import / export / schema / test --mock (interop) ----
     })
 }
 

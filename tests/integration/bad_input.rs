@@ -623,6 +623,7 @@ fn row_11_an_agent_folder_whose_name_is_not_plain_is_refused_and_a_dot_folder_ig
 }
 
 #[test]
+#[ignore = "SUB_WORKFLOW now parses; the subflow work replaces this with cycle detection"]
 fn row_12_a_sub_workflow_is_not_supported_yet_so_it_cannot_recurse() {
     let env = TestEnv::new();
     register(&env, "worker", &["step"], 1);

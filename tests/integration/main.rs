@@ -13,3 +13,16 @@ mod ops;
 mod run;
 mod support;
 mod validate;
+// ---- (loop) ----
+
+// ---- (subflow) ----
+
+// ---- (timers) ----
+
+// ---- (script) ----
+
+// ---- (io) ----
+
+// ---- (misc) ----
+
+// ---- (interop) ----

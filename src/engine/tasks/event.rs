@@ -1,0 +1,11 @@
+//! EVENT: publish the task's input as a message file to an agent's inbox or a station event folder.
+
+use crate::definition::TaskDef;
+use crate::engine::walk::{Progress, Walker};
+
+pub fn walk(w: &mut Walker<'_, '_, '_>, task: &TaskDef) -> Progress {
+    w.fail_system_task(
+        task,
+        format!("task type {} is not implemented yet", task.type_name),
+    )
+}

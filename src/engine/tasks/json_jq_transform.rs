@@ -1,0 +1,11 @@
+//! JSON_JQ_TRANSFORM: transform the task's input with a jq program.
+
+use crate::definition::TaskDef;
+use crate::engine::walk::{Progress, Walker};
+
+pub fn walk(w: &mut Walker<'_, '_, '_>, task: &TaskDef) -> Progress {
+    w.fail_system_task(
+        task,
+        format!("task type {} is not implemented yet", task.type_name),
+    )
+}

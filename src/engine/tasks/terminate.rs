@@ -1,0 +1,11 @@
+//! TERMINATE: end the run with a status, a reason and an output.
+
+use crate::definition::TaskDef;
+use crate::engine::walk::{Progress, Walker};
+
+pub fn walk(w: &mut Walker<'_, '_, '_>, task: &TaskDef) -> Progress {
+    w.fail_system_task(
+        task,
+        format!("task type {} is not implemented yet", task.type_name),
+    )
+}
