@@ -23,6 +23,21 @@ pub mod status;
 pub mod terminate;
 pub mod up;
 pub mod validate;
+// ---- (loop) ----
+
+// ---- (subflow) ----
+
+// ---- (timers) ----
+
+// ---- (script) ----
+
+// ---- (io) ----
+
+// ---- (misc) ----
+
+// ---- (interop) ----
+
+// ---- (mock) ----
 
 use std::path::PathBuf;
 
@@ -97,6 +112,21 @@ pub enum Command {
     /// Agent commands.
     #[command(subcommand)]
     Agent(agent::AgentCommand),
+    // ---- (loop) ----
+
+    // ---- (subflow) ----
+
+    // ---- (timers) ----
+
+    // ---- (script) ----
+
+    // ---- (io) ----
+
+    // ---- (misc) ----
+
+    // ---- (interop) ----
+
+    // ---- (mock) ----
 }
 
 /// Runs a parsed command line; returns the process exit code.
@@ -124,6 +154,21 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Reject(args) => reject::run(cli.station.as_deref(), args),
         Command::Keygen(args) => keygen::run(args),
         Command::Agent(cmd) => agent::run(cli.station.as_deref(), cmd),
+        // ---- (loop) ----
+
+        // ---- (subflow) ----
+
+        // ---- (timers) ----
+
+        // ---- (script) ----
+
+        // ---- (io) ----
+
+        // ---- (misc) ----
+
+        // ---- (interop) ----
+
+        // ---- (mock) ----
     }
 }
 

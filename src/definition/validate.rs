@@ -1401,6 +1401,21 @@ impl<'a> Validator<'a> {
             Some(hint),
         ));
     }
+    // ---- (loop) ----
+
+    // ---- (subflow) ----
+
+    // ---- (timers) ----
+
+    // ---- (script) ----
+
+    // ---- (io) ----
+
+    // ---- (misc) ----
+
+    // ---- (interop) ----
+
+    // ---- (mock) ----
 }
 
 /// Collects `tasks` and, recursively, every list of tasks nested in them.
