@@ -26,3 +26,4 @@ mod validate;
 // ---- (misc) ----
 
 // ---- (interop) ----
+// ---- (mock) ----
