@@ -665,6 +665,9 @@ pub fn timeline(records: &[Record], state: &RunState) -> RunLog {
             // ---- (io) ----
 
             // ---- (misc) ----
+            Change::VariablesSet { .. }
+            | Change::DynamicTaskChosen { .. }
+            | Change::RunEndedByTask { .. } => {}
 
             // ---- (interop) ----
             Change::TaskScheduled {

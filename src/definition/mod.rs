@@ -124,6 +124,21 @@ pub struct TaskDef {
     // ---- HTTP / EVENT (io) ----
 
     // ---- SET_VARIABLE / TERMINATE / EXCLUSIVE_JOIN / DYNAMIC (misc) ----
+    /// DYNAMIC: the input whose value names the task to run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dynamic_task_name_param: Option<String>,
+    /// EXCLUSIVE_JOIN: the tasks whose output it takes when none of `joinOn` ran, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub default_exclusive_join_task: Vec<String>,
+    /// Default inputs, merged under `inputParameters` (3ox accepts it on the task as well as
+    /// in Conductor's `taskDefinition.inputTemplate`).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub input_template: IndexMap<String, Value>,
+    /// Orkes: the whole input computed from an expression (`{type: JSON_PATH, expression}`)
+    /// instead of `inputParameters`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_expression: Option<Value>,
+
     /// Conductor fields kept as they are (taskDefinition, rateLimited, ...).
     #[serde(flatten)]
     pub extra: IndexMap<String, Value>,

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
-use super::diagnostic::{Diagnostic, Severity};
+use super::diagnostic::Diagnostic;
 use super::source::{Position, Source, push_pointer};
 use super::{AGENT_SERVED_TYPES, DurationSpec, SUPPORTED_TYPES, TaskKind};
 use crate::expr::{condition, mapping};
@@ -105,6 +105,9 @@ const TASK_FIELDS: &[&str] = &[
     "onDeadline",
     "escalateTo",
     "failOnReject",
+    // Task-level defaults and Orkes' computed input (see docs/workflow-language.md).
+    "inputTemplate",
+    "inputExpression",
 ];
 
 /// Values of a HUMAN task's `onDeadline`.
@@ -124,7 +127,7 @@ const RETRY_FIELDS: &[&str] = &[
 const RETRY_LOGICS: &[&str] = &["FIXED", "EXPONENTIAL_BACKOFF", "LINEAR_BACKOFF"];
 
 /// Conductor's built-in reference to the id of the task being scheduled.
-const CURRENT_TASK_ID: &str = "CPEWF_TASK_ID";
+const CURRENT_TASK_ID: &str = mapping::CURRENT_TASK_ID;
 
 /// SWITCH evaluators 3ox runs.
 const EVALUATORS: &[&str] = &["value-param", "expression"];
@@ -239,7 +242,9 @@ impl<'a> Validator<'a> {
         let refs = self.unique_references(&sites);
         for list in &lists {
             self.forks_and_joins(list);
+            self.exclusive_joins(list, &refs);
         }
+        self.workflow_defaults(root);
         self.references(root, &sites, &refs);
     }
 
@@ -409,6 +414,7 @@ impl<'a> Validator<'a> {
         self.inline_retry(site);
         self.conductor_retry(site);
         self.misplaced_fields(site);
+        self.input_defaults(site);
         match site.kind() {
             Some(TaskKind::Switch) => self.switch(site),
             Some(TaskKind::ForkJoin) => self.fork_join(site),
@@ -426,6 +432,10 @@ impl<'a> Validator<'a> {
             // ---- HTTP / EVENT / agent-served (io) ----
 
             // ---- SET_VARIABLE / TERMINATE / EXCLUSIVE_JOIN / DYNAMIC (misc) ----
+            Some(TaskKind::Terminate) => self.terminate(site),
+            Some(TaskKind::SetVariable) => self.set_variable(site),
+            Some(TaskKind::ExclusiveJoin) => self.exclusive_join_shape(site),
+            Some(TaskKind::Dynamic) => self.dynamic(site),
             _ => {}
         }
     }
@@ -827,13 +837,19 @@ impl<'a> Validator<'a> {
             ("defaultCase", "SWITCH", TaskKind::Switch),
             ("forkTasks", "FORK_JOIN", TaskKind::ForkJoin),
             ("joinOn", "JOIN", TaskKind::Join),
+            (
+                "defaultExclusiveJoinTask",
+                "EXCLUSIVE_JOIN",
+                TaskKind::ExclusiveJoin,
+            ),
+            ("dynamicTaskNameParam", "DYNAMIC", TaskKind::Dynamic),
             ("approver", "HUMAN", TaskKind::Human),
             ("deadline", "HUMAN", TaskKind::Human),
             ("onDeadline", "HUMAN", TaskKind::Human),
             ("escalateTo", "HUMAN", TaskKind::Human),
             ("failOnReject", "HUMAN", TaskKind::Human),
         ] {
-            if kind == owner_kind {
+            if kind == owner_kind || (field == "joinOn" && kind == TaskKind::ExclusiveJoin) {
                 continue;
             }
             let Some(value) = site.task.get(field) else {
@@ -1303,8 +1319,10 @@ impl<'a> Validator<'a> {
             places.push(("/outputParameters".to_string(), output));
         }
         for site in sites {
-            if let Some(inputs) = site.task.get("inputParameters") {
-                places.push((site.field_pointer("inputParameters"), inputs));
+            for field in ["inputParameters", "inputTemplate"] {
+                if let Some(inputs) = site.task.get(field) {
+                    places.push((site.field_pointer(field), inputs));
+                }
             }
         }
         for (pointer, value) in places {
@@ -1314,7 +1332,7 @@ impl<'a> Validator<'a> {
                 for reference in mapping::references(&Value::String(text.to_string())) {
                     let root = reference.root.as_str();
                     if root == CURRENT_TASK_ID {
-                        self.current_task_id(&pointer, &reference);
+                        // The id of the task being scheduled (see expr::mapping::TaskScope).
                         continue;
                     }
                     let defined = root == "workflow"
@@ -1329,23 +1347,6 @@ impl<'a> Validator<'a> {
                 }
             }
         }
-    }
-
-    /// Conductor's `${CPEWF_TASK_ID}` (the id of the task being scheduled) is not filled in
-    /// by 3ox yet: it resolves to null. A warning, so Conductor definitions still load.
-    fn current_task_id(&mut self, pointer: &str, reference: &mapping::Reference) {
-        let written = format!("${{{}}}", reference.text);
-        let mut diagnostic = Diagnostic::at(
-            &self.src.file,
-            &self.src.text,
-            self.reference_position(pointer, &written),
-            format!(
-                "`{written}` (Conductor's id of the current task) is not filled in by 3ox yet; it resolves to null"
-            ),
-            Some("pass what the task needs through its inputParameters instead".into()),
-        );
-        diagnostic.severity = Severity::Warning;
-        self.out.push(diagnostic);
     }
 
     /// The position of `written` (a `${...}` text) in the string at `pointer`, when it stands
@@ -1412,6 +1413,354 @@ impl<'a> Validator<'a> {
     // ---- (io) ----
 
     // ---- (misc) ----
+
+    /// Task-level `inputTemplate` (a mapping of defaults) and Orkes' `inputExpression`
+    /// (`{type: JSON_PATH, expression: $.<root>...}`, instead of inputParameters).
+    fn input_defaults(&mut self, site: &Site<'_>) {
+        if let Some(template) = site.task.get("inputTemplate")
+            && !matches!(template, Value::Object(_) | Value::Null)
+        {
+            self.error(
+                &site.field_pointer("inputTemplate"),
+                format!(
+                    "`inputTemplate` of {} must be a mapping of default inputs, not {}",
+                    site.label(),
+                    describe(template)
+                ),
+                Some("write one `key: default` per input; inputParameters override them".into()),
+            );
+        }
+        let Some(expression) = site.task.get("inputExpression") else {
+            return;
+        };
+        let pointer = site.field_pointer("inputExpression");
+        let hint = "write `inputExpression: {type: JSON_PATH, expression: $.workflow.input}`";
+        let Some(map) = expression.as_object() else {
+            if !expression.is_null() {
+                self.error(
+                    &pointer,
+                    format!(
+                        "`inputExpression` of {} must be a mapping with `type` and `expression`, not {}",
+                        site.label(),
+                        describe(expression)
+                    ),
+                    Some(hint.into()),
+                );
+            }
+            return;
+        };
+        match map.get("type") {
+            Some(Value::String(t)) if mapping::INPUT_EXPRESSION_TYPES.contains(&t.as_str()) => {}
+            Some(other) => self.error(
+                &push_pointer(&pointer, "type"),
+                format!(
+                    "`inputExpression.type` of {} must be {}, not {}",
+                    site.label(),
+                    mapping::INPUT_EXPRESSION_TYPES.join(", "),
+                    describe(other)
+                ),
+                Some(hint.into()),
+            ),
+            None => self.error(
+                &pointer,
+                format!("`inputExpression` of {} has no `type`", site.label()),
+                Some(hint.into()),
+            ),
+        }
+        match map.get("expression") {
+            Some(Value::String(path)) => {
+                if let Some(problem) = mapping::input_expression_problem(path) {
+                    self.error(
+                        &push_pointer(&pointer, "expression"),
+                        format!("`inputExpression` of {}: {problem}", site.label()),
+                        Some(hint.into()),
+                    );
+                }
+            }
+            other => self.error(
+                &pointer,
+                format!(
+                    "`inputExpression` of {} needs an `expression` (a JSON path), not {}",
+                    site.label(),
+                    other.map_or_else(|| "none".to_string(), describe)
+                ),
+                Some(hint.into()),
+            ),
+        }
+        if site.input_parameters().is_some_and(|m| !m.is_empty()) {
+            self.error_at_key(
+                &pointer,
+                format!(
+                    "{} has both `inputExpression` and `inputParameters`; the expression gives the whole input",
+                    site.label()
+                ),
+                Some("keep one of the two".into()),
+            );
+        }
+    }
+
+    /// The workflow's `variables` (initial values) and `inputTemplate` (input defaults) are
+    /// mappings.
+    fn workflow_defaults(&mut self, root: &Map<String, Value>) {
+        for (field, what) in [
+            (
+                "variables",
+                "initial values of `${workflow.variables.<name>}`",
+            ),
+            ("inputTemplate", "default values of the workflow's input"),
+        ] {
+            if let Some(value) = root.get(field)
+                && !matches!(value, Value::Object(_) | Value::Null)
+            {
+                self.error(
+                    &push_pointer("", field),
+                    format!(
+                        "the workflow's `{field}` must be a mapping ({what}), not {}",
+                        describe(value)
+                    ),
+                    Some(format!("write `{field}:` with one `name: value` per line")),
+                );
+            }
+        }
+    }
+
+    /// TERMINATE: `terminationStatus` is given, and when written as it is, one of the three.
+    fn terminate(&mut self, site: &Site<'_>) {
+        let statuses = crate::engine::tasks::terminate::STATUSES;
+        let hint = format!(
+            "add `terminationStatus: FAILED` (one of {}) to its inputParameters",
+            statuses.join(", ")
+        );
+        let Some(status) = site
+            .input_parameters()
+            .and_then(|m| m.get("terminationStatus"))
+        else {
+            if site.task.get("inputExpression").is_none() {
+                self.error(
+                    &site.pointer,
+                    format!(
+                        "TERMINATE {} has no `terminationStatus` input",
+                        site.label()
+                    ),
+                    Some(hint),
+                );
+            }
+            return;
+        };
+        let pointer = push_pointer(&site.field_pointer("inputParameters"), "terminationStatus");
+        match status {
+            Value::String(s) if s.contains("${") => {}
+            Value::String(s) if statuses.contains(&s.as_str()) => {}
+            other => {
+                let suggestion = other
+                    .as_str()
+                    .and_then(|s| nearest(&s.to_uppercase(), statuses.iter().copied()))
+                    .map_or(hint, |best| format!("did you mean `{best}`?"));
+                self.error(
+                    &pointer,
+                    format!(
+                        "`terminationStatus` of {} must be one of {}, not {}",
+                        site.label(),
+                        statuses.join(", "),
+                        describe(other)
+                    ),
+                    Some(suggestion),
+                );
+            }
+        }
+        for field in ["terminationReason"] {
+            if let Some(value) = site.input_parameters().and_then(|m| m.get(field))
+                && !matches!(value, Value::String(_) | Value::Null)
+            {
+                self.error(
+                    &push_pointer(&site.field_pointer("inputParameters"), field),
+                    format!(
+                        "`{field}` of {} must be text, not {}",
+                        site.label(),
+                        describe(value)
+                    ),
+                    None,
+                );
+            }
+        }
+    }
+
+    /// SET_VARIABLE: its inputParameters are the variables, so it needs some.
+    fn set_variable(&mut self, site: &Site<'_>) {
+        let has_input = site.input_parameters().is_some_and(|m| !m.is_empty())
+            || site.task.get("inputExpression").is_some();
+        if !has_input {
+            self.error(
+                &site.pointer,
+                format!(
+                    "SET_VARIABLE {} sets nothing: it has no inputParameters",
+                    site.label()
+                ),
+                Some("add `inputParameters:` with the variables to set, e.g. `count: ${step.output.count}`".into()),
+            );
+        }
+    }
+
+    /// EXCLUSIVE_JOIN on its own: `joinOn` and `defaultExclusiveJoinTask` are lists of names.
+    fn exclusive_join_shape(&mut self, site: &Site<'_>) {
+        self.join_on_shape(site);
+        let pointer = site.field_pointer("defaultExclusiveJoinTask");
+        match site.task.get("defaultExclusiveJoinTask") {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(items)) => {
+                for (i, item) in items.iter().enumerate() {
+                    if !item.is_string() {
+                        self.error(
+                            &push_pointer(&pointer, &i.to_string()),
+                            format!(
+                                "`defaultExclusiveJoinTask` entries must be task reference names, not {}",
+                                describe(item)
+                            ),
+                            None,
+                        );
+                    }
+                }
+            }
+            Some(other) => self.error(
+                &pointer,
+                format!(
+                    "`defaultExclusiveJoinTask` of {} must be a list of task reference names, not {}",
+                    site.label(),
+                    describe(other)
+                ),
+                None,
+            ),
+        }
+    }
+
+    /// In each list, an EXCLUSIVE_JOIN directly follows a SWITCH (or DECISION); its `joinOn`
+    /// names tasks inside that SWITCH's cases, and `defaultExclusiveJoinTask` names tasks of
+    /// the workflow.
+    fn exclusive_joins(&mut self, list: &TaskList<'_>, refs: &[(String, String)]) {
+        for (i, site) in list.items.iter().enumerate() {
+            if site.kind() != Some(TaskKind::ExclusiveJoin) {
+                continue;
+            }
+            let switch = i
+                .checked_sub(1)
+                .and_then(|p| list.items.get(p))
+                .filter(|p| p.kind() == Some(TaskKind::Switch));
+            let Some(switch) = switch else {
+                self.error(
+                    &site.field_pointer("type"),
+                    format!(
+                        "EXCLUSIVE_JOIN {} does not directly follow a SWITCH or DECISION",
+                        site.label()
+                    ),
+                    Some("move it right after the SWITCH whose branches it joins".into()),
+                );
+                continue;
+            };
+            let mut inside = Vec::new();
+            let mut lists = Vec::new();
+            if let Some(cases) = switch.task.get("decisionCases").and_then(Value::as_object) {
+                for case in cases.values().filter_map(Value::as_array) {
+                    collect_lists(case, "", &mut lists);
+                }
+            }
+            if let Some(default) = switch.task.get("defaultCase").and_then(Value::as_array) {
+                collect_lists(default, "", &mut lists);
+            }
+            inside.extend(
+                lists
+                    .iter()
+                    .flat_map(|l| l.items.iter())
+                    .filter_map(|s| s.reference().map(str::to_owned)),
+            );
+            let known: Vec<&str> = refs.iter().map(|(name, _)| name.as_str()).collect();
+            let targets = [
+                (
+                    "joinOn",
+                    inside.iter().map(String::as_str).collect::<Vec<_>>(),
+                ),
+                ("defaultExclusiveJoinTask", known),
+            ];
+            for (field, allowed) in targets {
+                let Some(entries) = site.task.get(field).and_then(Value::as_array) else {
+                    continue;
+                };
+                for (n, entry) in entries.iter().enumerate() {
+                    let Some(name) = entry.as_str() else { continue };
+                    if allowed.contains(&name) {
+                        continue;
+                    }
+                    let (message, listed) = if field == "joinOn" {
+                        (
+                            format!(
+                                "EXCLUSIVE_JOIN {} waits on `{name}`, which is not in the cases of {}",
+                                site.label(),
+                                switch.label()
+                            ),
+                            "tasks in the cases",
+                        )
+                    } else {
+                        (
+                            format!(
+                                "`defaultExclusiveJoinTask` of {} names `{name}`, which is not a task of this workflow",
+                                site.label()
+                            ),
+                            "tasks",
+                        )
+                    };
+                    let hint = match nearest(name, allowed.iter().copied()) {
+                        Some(best) => format!("did you mean `{best}`?"),
+                        None => format!("{listed}: {}", allowed.join(", ")),
+                    };
+                    self.error(
+                        &push_pointer(&site.field_pointer(field), &n.to_string()),
+                        message,
+                        Some(hint),
+                    );
+                }
+            }
+        }
+    }
+
+    /// DYNAMIC: `dynamicTaskNameParam` names one of its inputs.
+    fn dynamic(&mut self, site: &Site<'_>) {
+        let hint = "add `dynamicTaskNameParam: taskToRun` and `taskToRun: ${workflow.input.task}` in inputParameters";
+        match site.task.get("dynamicTaskNameParam") {
+            None | Some(Value::Null) => self.error(
+                &site.pointer,
+                format!("DYNAMIC {} has no `dynamicTaskNameParam`", site.label()),
+                Some(hint.into()),
+            ),
+            Some(Value::String(name)) if !name.trim().is_empty() => {
+                let inputs: Vec<&str> = site
+                    .input_parameters()
+                    .map(|m| m.keys().map(String::as_str).collect())
+                    .unwrap_or_default();
+                if !inputs.contains(&name.as_str()) && site.task.get("inputExpression").is_none() {
+                    let hint = match nearest(name, inputs.iter().copied()) {
+                        Some(best) => format!("did you mean `{best}`?"),
+                        None => format!("add `{name}: ${{...}}` to the task's inputParameters"),
+                    };
+                    self.error(
+                        &site.field_pointer("dynamicTaskNameParam"),
+                        format!(
+                            "DYNAMIC {} takes its task name from input `{name}`, which is not in its inputParameters",
+                            site.label()
+                        ),
+                        Some(hint),
+                    );
+                }
+            }
+            Some(other) => self.error(
+                &site.field_pointer("dynamicTaskNameParam"),
+                format!(
+                    "`dynamicTaskNameParam` of {} must be the name of an input, not {}",
+                    site.label(),
+                    describe(other)
+                ),
+                Some(hint.into()),
+            ),
+        }
+    }
 
     // ---- (interop) ----
 
@@ -1689,12 +2038,9 @@ outputParameters:
     }
 
     #[test]
-    fn conductor_current_task_id_is_a_warning() {
-        let d = one(
-            "name: x\ntasks:\n  - name: a\n    taskReferenceName: a\n    inputParameters: {id: \"${CPEWF_TASK_ID}\"}\n",
-        );
-        assert_eq!(d.severity, Severity::Warning);
-        assert_eq!((d.line, d.column), (5, 28));
+    fn conductor_current_task_id_is_accepted() {
+        let text = "name: x\ntasks:\n  - name: a\n    taskReferenceName: a\n    inputParameters: {id: \"${CPEWF_TASK_ID}\"}\n";
+        assert_eq!(diagnostics(text), Vec::new());
     }
 
     #[test]

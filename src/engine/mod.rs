@@ -228,7 +228,28 @@ pub enum Change {
     // ---- HTTP / EVENT / agent-served types (io) ----
 
     // ---- SET_VARIABLE / TERMINATE / NOOP / EXCLUSIVE_JOIN / DYNAMIC / mapping (misc) ----
-
+    /// A SET_VARIABLE task set `variables` (its resolved input): merged into the run's
+    /// variables, read as `${workflow.variables.<name>}`. The task's completion follows.
+    VariablesSet {
+        task_ref: String,
+        variables: Value,
+    },
+    /// A DYNAMIC task chose the task it runs: `task_name` (from its `dynamicTaskNameParam`
+    /// input), fixed here so a replay runs the same one.
+    DynamicTaskChosen {
+        task_ref: String,
+        task_name: String,
+    },
+    /// A TERMINATE task ends the run with `status` (COMPLETED, FAILED or TERMINATED), `reason`
+    /// and `output` (its `workflowOutput`). Work in flight is withdrawn; the end change
+    /// (`run_completed`, `run_failed` or `run_terminated`) follows at once.
+    RunEndedByTask {
+        task_ref: String,
+        status: RunStatus,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        output: Value,
+    },
     // ---- import / export / schema / test --mock (interop) ----
 }
 
@@ -313,6 +334,8 @@ pub fn receive(state: &mut RunState, input: Input, ctx: &mut Ctx<'_>) -> Vec<Cha
             workflow,
             input,
         } => {
+            // The workflow's `inputTemplate` defaults are part of the input from the start.
+            let input = crate::expr::mapping::workflow_input(&workflow, input);
             let change = Change::RunStarted {
                 run_id,
                 source,

@@ -190,7 +190,11 @@ pub struct RunState {
     // ---- HTTP / EVENT / agent-served types (io) ----
 
     // ---- SET_VARIABLE / TERMINATE / NOOP / EXCLUSIVE_JOIN / DYNAMIC / mapping (misc) ----
-
+    /// Variables set by SET_VARIABLE tasks, by name (over the workflow's `variables`; see
+    /// [`RunState::variables_doc`]).
+    pub variables: serde_json::Map<String, Value>,
+    /// The task each DYNAMIC task chose to run, by the DYNAMIC task's reference.
+    pub dynamic_choices: HashMap<String, String>,
     // ---- import / export / schema / test --mock (interop) ----
 }
 
@@ -254,6 +258,29 @@ impl RunState {
 
         // ---- import / export / schema / test --mock (interop) ----
         retries.chain(deadlines).min()
+    }
+
+    /// The `workflow` root of `${...}` references: `{input, workflowId, ...}`.
+    fn workflow_doc(&self) -> Value {
+        json!({
+            "input": self.input,
+            "workflowId": self.run_id,
+            "workflowType": self.workflow.name,
+            "name": self.workflow.name,
+            "version": self.workflow.version,
+            "status": self.status,
+        })
+    }
+
+    /// `${workflow.variables}`: the workflow's `variables` (initial values) with what
+    /// SET_VARIABLE tasks set laid over them.
+    pub fn variables_doc(&self) -> Value {
+        let mut all = match self.workflow.extra.get("variables") {
+            Some(Value::Object(initial)) => initial.clone(),
+            _ => serde_json::Map::new(),
+        };
+        all.extend(self.variables.iter().map(|(k, v)| (k.clone(), v.clone())));
+        Value::Object(all)
     }
 
     /// The open approval request of task `task_ref`, if any.
@@ -516,17 +543,40 @@ impl RunState {
             }
             Change::RunRestarted { .. } => {} // ---- DO_WHILE (loop) ----
 
-                                              // ---- SUB_WORKFLOW / START_WORKFLOW / failureWorkflow (subflow) ----
+            // ---- SUB_WORKFLOW / START_WORKFLOW / failureWorkflow (subflow) ----
 
-                                              // ---- WAIT, timeouts, startDelay, permissive (timers) ----
+            // ---- WAIT, timeouts, startDelay, permissive (timers) ----
 
-                                              // ---- INLINE / LAMBDA / JSON_JQ_TRANSFORM / DECISION / javascript (script) ----
+            // ---- INLINE / LAMBDA / JSON_JQ_TRANSFORM / DECISION / javascript (script) ----
 
-                                              // ---- HTTP / EVENT / agent-served types (io) ----
+            // ---- HTTP / EVENT / agent-served types (io) ----
 
-                                              // ---- SET_VARIABLE / TERMINATE / NOOP / EXCLUSIVE_JOIN / DYNAMIC / mapping (misc) ----
-
-                                              // ---- import / export / schema / test --mock (interop) ----
+            // ---- SET_VARIABLE / TERMINATE / NOOP / EXCLUSIVE_JOIN / DYNAMIC / mapping (misc) ----
+            Change::VariablesSet { variables, .. } => {
+                if let Value::Object(set) = variables {
+                    self.variables
+                        .extend(set.iter().map(|(k, v)| (k.clone(), v.clone())));
+                }
+            }
+            Change::DynamicTaskChosen {
+                task_ref,
+                task_name,
+            } => {
+                self.dynamic_choices
+                    .insert(task_ref.clone(), task_name.clone());
+                if let Some(def) = self.defs.get(task_ref) {
+                    let mut chosen = (**def).clone();
+                    chosen.name.clone_from(task_name);
+                    self.defs.insert(task_ref.clone(), Arc::new(chosen));
+                }
+                if let Some(task) = self.tasks.get_mut(task_ref) {
+                    task.name.clone_from(task_name);
+                }
+            }
+            Change::RunEndedByTask { output, .. } => {
+                super::control::withdraw(self, None, at);
+                self.output = Some(output.clone());
+            } // ---- import / export / schema / test --mock (interop) ----
         }
     }
 }
@@ -544,17 +594,15 @@ impl Scope for RunState {
         // ---- HTTP / EVENT / agent-served types (io) ----
 
         // ---- SET_VARIABLE / TERMINATE / NOOP / EXCLUSIVE_JOIN / DYNAMIC / mapping (misc) ----
+        if name == "workflow" {
+            let mut doc = self.workflow_doc();
+            doc["variables"] = self.variables_doc();
+            return Some(doc);
+        }
 
         // ---- import / export / schema / test --mock (interop) ----
         if name == "workflow" {
-            return Some(json!({
-                "input": self.input,
-                "workflowId": self.run_id,
-                "workflowType": self.workflow.name,
-                "name": self.workflow.name,
-                "version": self.workflow.version,
-                "status": self.status,
-            }));
+            return Some(self.workflow_doc());
         }
         let task = self.tasks.get(name)?;
         Some(json!({

@@ -27,15 +27,15 @@ impl Walker<'_, '_, '_> {
         emit(self.state, self.out, change, self.ctx.now);
     }
 
-    /// A task's `inputParameters` with every `${...}` resolved against the run.
+    /// A task's input: `inputParameters` over its `inputTemplate` (or its `inputExpression`),
+    /// every `${...}` resolved against the run (see [`expr::mapping::task_input`]).
     pub fn resolve_input(&self, task: &TaskDef) -> Value {
-        let params = Value::Object(
-            task.input_parameters
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        );
-        expr::resolve(&params, &*self.state)
+        expr::mapping::task_input(task, &*self.state, None)
+    }
+
+    /// [`Walker::resolve_input`] for a task attempt with id `task_id` (`${CPEWF_TASK_ID}`).
+    pub fn resolve_input_for(&self, task: &TaskDef, task_id: &str) -> Value {
+        expr::mapping::task_input(task, &*self.state, Some(task_id))
     }
 
     /// Walks a block: its tasks one after the other.
@@ -69,6 +69,10 @@ impl Walker<'_, '_, '_> {
     }
 
     fn task(&mut self, task: &TaskDef, previous: Option<&TaskDef>) -> Progress {
+        if self.state.status != RunStatus::Running {
+            // A task of this walk ended the run (TERMINATE): nothing more starts.
+            return Progress::Pending;
+        }
         match task.kind() {
             TaskKind::Simple => tasks::simple::walk(self, task, None),
             TaskKind::Switch => tasks::switch::walk(self, task),

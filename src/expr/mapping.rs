@@ -8,9 +8,140 @@
 //! list, object). References inside a longer string are interpolated as text. A reference to
 //! something that does not exist (yet) gives `null`, or empty text inside a longer string.
 //! `$${` writes a literal `${`.
+//!
+//! What a task is given ([`task_input`]): its `inputExpression` (Orkes) when it has one, else
+//! its `inputParameters` laid over its `inputTemplate` defaults; `${CPEWF_TASK_ID}` is the id
+//! of the task being scheduled ([`TaskScope`]). A workflow's `inputTemplate` gives defaults for
+//! the run's input ([`workflow_input`]).
 
 use serde_json::{Map, Value};
 use serde_json_path::JsonPath;
+
+use crate::definition::{TaskDef, WorkflowDef};
+
+/// Conductor's built-in reference to the id of the task being scheduled.
+pub const CURRENT_TASK_ID: &str = "CPEWF_TASK_ID";
+
+/// The expression language of `inputExpression` that 3ox evaluates.
+pub const INPUT_EXPRESSION_TYPES: &[&str] = &["JSON_PATH"];
+
+/// A run's scope plus `CPEWF_TASK_ID`: the id of the task whose input is being made (null for
+/// the tasks the engine decides itself, which have no id).
+pub struct TaskScope<'a> {
+    pub run: &'a dyn Scope,
+    pub task_id: Option<&'a str>,
+}
+
+impl Scope for TaskScope<'_> {
+    fn root(&self, name: &str) -> Option<Value> {
+        if name == CURRENT_TASK_ID {
+            return Some(
+                self.task_id
+                    .map_or(Value::Null, |id| Value::String(id.to_string())),
+            );
+        }
+        self.run.root(name)
+    }
+}
+
+/// The input `task` is given, resolved against `scope` with `task_id` as `${CPEWF_TASK_ID}`:
+/// - with `inputExpression: {type: JSON_PATH, expression: $.<root>...}`, the value that path
+///   finds (`$.workflow.input`, `$.fetch.output`); a result that is not a mapping is given as
+///   `{result: value}` so a task's input is always a mapping;
+/// - else `inputParameters` laid over the defaults of Conductor's
+///   `taskDefinition.inputTemplate` and then the task's own `inputTemplate` (a key written in
+///   `inputParameters` wins; the merge is by top-level key, as in Conductor), every `${...}` in
+///   the result resolved (defaults may hold references too).
+pub fn task_input(task: &TaskDef, scope: &dyn Scope, task_id: Option<&str>) -> Value {
+    let scope = TaskScope {
+        run: scope,
+        task_id,
+    };
+    if let Some(expression) = &task.input_expression {
+        let found = expression
+            .get("expression")
+            .and_then(Value::as_str)
+            .and_then(|path| json_path_input(path, &scope))
+            .unwrap_or(Value::Null);
+        return match found {
+            Value::Object(_) => found,
+            Value::Null => Value::Object(Map::new()),
+            other => {
+                let mut map = Map::new();
+                map.insert("result".to_string(), other);
+                Value::Object(map)
+            }
+        };
+    }
+    let mut params = Map::new();
+    if let Some(Value::Object(defaults)) = task
+        .extra
+        .get("taskDefinition")
+        .and_then(|d| d.get("inputTemplate"))
+    {
+        params.extend(defaults.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    params.extend(
+        task.input_template
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone())),
+    );
+    params.extend(
+        task.input_parameters
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone())),
+    );
+    resolve(&Value::Object(params), &scope)
+}
+
+/// Evaluates an `inputExpression` path such as `$.workflow.input` or `$.fetch.output.items`.
+fn json_path_input(path: &str, scope: &dyn Scope) -> Option<Value> {
+    if input_expression_problem(path).is_some() {
+        return None;
+    }
+    lookup(path.trim().strip_prefix("$.")?, scope)
+}
+
+/// What is wrong with an `inputExpression` path, if anything: it must start with `$.` and a
+/// root (`workflow` or a task reference).
+pub fn input_expression_problem(path: &str) -> Option<String> {
+    let Some(rest) = path.trim().strip_prefix("$.") else {
+        return Some(format!(
+            "`{path}` is not a JSON path from the run's root; write `$.workflow.input` or `$.<taskRef>.output`"
+        ));
+    };
+    if root_of(rest).is_empty() {
+        return Some(format!(
+            "`{path}` names no root; write `$.workflow...` or `$.<taskRef>...`"
+        ));
+    }
+    None
+}
+
+/// The root an `inputExpression` path reads (`workflow` or a task reference).
+pub fn input_expression_root(path: &str) -> Option<&str> {
+    path.trim().strip_prefix("$.").map(root_of)
+}
+
+/// The run's input: `input` laid over the workflow's `inputTemplate` defaults (by top-level
+/// key; a value given at start wins). Template values are taken as written.
+pub fn workflow_input(workflow: &WorkflowDef, input: Value) -> Value {
+    let Some(Value::Object(defaults)) = workflow.extra.get("inputTemplate") else {
+        return input;
+    };
+    if defaults.is_empty() {
+        return input;
+    }
+    match input {
+        Value::Object(given) => {
+            let mut merged = defaults.clone();
+            merged.extend(given);
+            Value::Object(merged)
+        }
+        Value::Null => Value::Object(defaults.clone()),
+        other => other,
+    }
+}
 
 /// Where references are looked up.
 pub trait Scope {

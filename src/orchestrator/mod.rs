@@ -982,6 +982,26 @@ impl RunActor {
                 // ---- HTTP / EVENT / agent-served types (io) ----
 
                 // ---- SET_VARIABLE / TERMINATE / NOOP / EXCLUSIVE_JOIN / DYNAMIC / mapping (misc) ----
+                Change::RunEndedByTask { .. } => {
+                    // As for `3ox terminate`: what is in flight leaves the inboxes, including
+                    // messages of this same batch not delivered yet.
+                    self.archive_withdrawn();
+                    for task in self
+                        .state
+                        .tasks
+                        .values()
+                        .filter(|t| t.status.is_in_flight())
+                    {
+                        if let (Some(agent), Some(task_id)) = (&task.agent, &task.task_id) {
+                            let path = self
+                                .station
+                                .inbox(agent)
+                                .join(TaskMessage::file_name(task_id));
+                            deliveries.retain(|(p, _)| *p != path);
+                            self.archive_message(agent, task_id);
+                        }
+                    }
+                }
 
                 // ---- import / export / schema / test --mock (interop) ----
                 _ => {}

@@ -235,7 +235,23 @@ fn describe(change: &Change, state: &RunState) -> Option<(String, bool)> {
         // ---- HTTP / EVENT / agent-served types (io) ----
 
         // ---- SET_VARIABLE / TERMINATE / NOOP / EXCLUSIVE_JOIN / DYNAMIC / mapping (misc) ----
-
+        Change::VariablesSet {
+            task_ref,
+            variables,
+        } => {
+            let names: Vec<&str> = variables
+                .as_object()
+                .map(|m| m.keys().map(String::as_str).collect())
+                .unwrap_or_default();
+            (format!("{task_ref} sets {}", names.join(", ")), false)
+        }
+        Change::DynamicTaskChosen {
+            task_ref,
+            task_name,
+        } => (format!("{task_ref} runs `{task_name}`"), false),
+        Change::RunEndedByTask {
+            task_ref, status, ..
+        } => (format!("{task_ref} ends the run: {status}"), true),
         // ---- import / export / schema / test --mock (interop) ----
     })
 }

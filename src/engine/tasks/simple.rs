@@ -69,11 +69,11 @@ fn schedule(
             };
         }
     };
+    let task_id = (w.ctx.new_id)().to_string();
     let input = match input {
         Some(given) => given.clone(),
-        None => w.resolve_input(task),
+        None => w.resolve_input_for(task, &task_id),
     };
-    let task_id = (w.ctx.new_id)().to_string();
     let token = format!("tk-{:020x}", (w.ctx.new_id)().random());
     w.emit(Change::TaskScheduled {
         task_ref: task.task_reference_name.clone(),
