@@ -20,3 +20,6 @@ pub mod sub_workflow;
 pub mod switch;
 pub mod terminate;
 pub mod wait;
+
+#[cfg(test)]
+mod misc_tests;
