@@ -24,6 +24,7 @@ mod validate;
 // ---- (io) ----
 
 // ---- (misc) ----
+mod misc;
 
 // ---- (interop) ----
 // ---- (mock) ----
