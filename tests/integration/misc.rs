@@ -442,3 +442,68 @@ tasks:
         "without outputParameters the run's output is the last task's output"
     );
 }
+
+#[test]
+fn conductors_cpewf_dynamic_fork_gives_each_forked_task_its_own_id() {
+    // The corpus workflow makes its fork list with a graaljs INLINE task; here an agent plays
+    // that step (same output shape, `result`), so the test is about `${CPEWF_TASK_ID}` in
+    // the forked task's inputParameters.
+    let mut flow: Value = serde_json::from_str(&corpus("cpewf_task_id_dyn_fork_wf")).unwrap();
+    let expression = flow["tasks"][0]["inputParameters"]["expression"]
+        .as_str()
+        .unwrap()
+        .replace("\"$\"+\"{CPEWF_TASK_ID}\"", "\"${CPEWF_TASK_ID}\"");
+    let forked: Value = serde_json::from_str(&expression).unwrap();
+    flow["tasks"][0]["type"] = json!("SIMPLE");
+    flow["tasks"][0]["inputParameters"] = json!({});
+    let env = TestEnv::new();
+    let maker = FakeAgent::start(&env, "maker", &["inline"], 1, move |_| {
+        Answer::Completed(json!({"result": forked.clone()}))
+    });
+    let worker = FakeAgent::start(&env, "worker", &["fail_on_purpose"], 1, |m| {
+        Answer::Completed(json!({"got": m["input"]["task_id"]}))
+    });
+    env.write("flow.json", &flow.to_string());
+    let (code, result, _) = env.run_flow("flow.json", &[]);
+    assert_eq!(code, 0, "{result}");
+    assert_eq!(maker.messages().len(), 1);
+    let message = &worker.messages()[0];
+    assert_eq!(message["task_ref"], "fail_on_purpose_ref");
+    assert_eq!(message["input"]["task_id"], message["task_id"]);
+    assert!(message["task_id"].as_str().is_some_and(|id| !id.is_empty()));
+}
+
+#[test]
+fn conductors_set_variable_workflow_outputs_its_variables() {
+    // The corpus workflow ends with a WAIT (timers area); without it the run completes.
+    let mut flow: Value =
+        serde_json::from_str(&corpus("set_variable_workflow_integration_test")).unwrap();
+    flow["tasks"].as_array_mut().unwrap().pop();
+    let env = TestEnv::new();
+    let _worker = FakeAgent::start(&env, "worker", &["simple"], 1, echo);
+    env.write("flow.json", &flow.to_string());
+    let (code, result, _) = env.run_flow("flow.json", &["-i", "var=hello"]);
+    assert_eq!(code, 0, "{result}");
+    assert_eq!(result["output"], json!({"variables": {"var": "hello"}}));
+}
+
+#[test]
+fn conductors_terminate_failed_workflow_fails_with_its_reason_and_output() {
+    // The corpus workflow computes its output with a LAMBDA (script area); an agent plays
+    // that step here, with the output the LAMBDA gives for `a: 1`.
+    let mut flow: Value =
+        serde_json::from_str(&corpus("terminate_task_failed_workflow_integration")).unwrap();
+    flow["tasks"][0]["type"] = json!("SIMPLE");
+    let env = TestEnv::new();
+    let worker = FakeAgent::start(&env, "worker", &["lambda", "integration_task_2"], 1, |_| {
+        Answer::Completed(json!({"result": {"testvalue": true}}))
+    });
+    env.write("flow.json", &flow.to_string());
+    let (code, result, _) = env.run_flow("flow.json", &["-i", "a=1"]);
+    assert_eq!(code, 1, "{result}");
+    assert_eq!(result["status"], "FAILED");
+    assert_eq!(result["reason"], "Early exit in terminate");
+    assert_eq!(result["failed_task"], "terminate0");
+    assert_eq!(result["output"], json!({"result": {"testvalue": true}}));
+    assert_eq!(refs(&worker), ["lambda0"], "t2 never runs");
+}
