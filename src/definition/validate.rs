@@ -245,6 +245,7 @@ impl<'a> Validator<'a> {
             self.exclusive_joins(list, &refs);
         }
         self.workflow_defaults(root);
+        self.input_expression_roots(&sites, &refs);
         self.references(root, &sites, &refs);
     }
 
@@ -1495,6 +1496,39 @@ impl<'a> Validator<'a> {
                     site.label()
                 ),
                 Some("keep one of the two".into()),
+            );
+        }
+    }
+
+    /// An `inputExpression` path reads `workflow` or a task of the workflow.
+    fn input_expression_roots(&mut self, sites: &[&Site<'_>], refs: &[(String, String)]) {
+        let known: Vec<&str> = refs.iter().map(|(name, _)| name.as_str()).collect();
+        for site in sites {
+            let Some(path) = site
+                .task
+                .get("inputExpression")
+                .and_then(|e| e.get("expression"))
+                .and_then(Value::as_str)
+            else {
+                continue;
+            };
+            let Some(root) = mapping::input_expression_root(path) else {
+                continue;
+            };
+            if root.is_empty() || root == "workflow" || known.contains(&root) {
+                continue;
+            }
+            let hint = match nearest(root, known.iter().copied()) {
+                Some(best) => format!("did you mean `{best}`?"),
+                None => "start the path with `$.workflow` or `$.<taskReferenceName>`".to_string(),
+            };
+            self.error(
+                &push_pointer(&site.field_pointer("inputExpression"), "expression"),
+                format!(
+                    "`inputExpression` of {} reads `{root}`, which is not `workflow` or a task of this workflow",
+                    site.label()
+                ),
+                Some(hint),
             );
         }
     }

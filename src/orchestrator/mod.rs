@@ -257,6 +257,8 @@ pub fn submit_as(
     preflight(&workflow, &agents).map_err(OrchestratorError::Refused)?;
     let mut journal =
         Journal::create(&Journal::path_for(&station.runs_dir(), &run_id), durability)?;
+    // The workflow's `inputTemplate` defaults are part of the input, as for `3ox run`.
+    let input = crate::expr::mapping::workflow_input(&workflow, input);
     let change = Change::RunStarted {
         run_id: run_id.clone(),
         source,

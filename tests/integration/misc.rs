@@ -507,3 +507,30 @@ fn conductors_terminate_failed_workflow_fails_with_its_reason_and_output() {
     assert_eq!(result["output"], json!({"result": {"testvalue": true}}));
     assert_eq!(refs(&worker), ["lambda0"], "t2 never runs");
 }
+
+#[test]
+fn a_submitted_run_takes_the_workflow_input_template_too() {
+    let env = TestEnv::new();
+    let worker = FakeAgent::start(&env, "worker", &["work"], 1, echo);
+    env.write(
+        "t.yaml",
+        "name: t\ninputTemplate: {region: eu, size: 1}\ntasks:\n  - {name: work, taskReferenceName: a, inputParameters: {all: \"${workflow.input}\"}}\n",
+    );
+    let out = env.run(&["start", "t.yaml", "--json", "-i", "size=3"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let run_id = serde_json::from_slice::<Value>(&out.stdout).unwrap()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let started = &journal_records(&env)[0];
+    assert_eq!(started["input"], json!({"region": "eu", "size": 3}));
+    let out = output_within(
+        env.cmd(&["resume", &run_id, "--no-agents", "--json"]),
+        Duration::from_secs(30),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        worker.messages()[0]["input"],
+        json!({"all": {"region": "eu", "size": 3}})
+    );
+}

@@ -733,6 +733,15 @@ fn mapping_fields_are_checked() {
         5,
         "both `inputExpression` and `inputParameters`",
     );
+    let ghost = "name: x\ntasks:\n  - name: a\n    taskReferenceName: a\n    inputExpression: {type: JSON_PATH, expression: $.mkae.output}\n  - {name: make, taskReferenceName: make}\n";
+    let errs = errors(ghost);
+    has(
+        &errs,
+        5,
+        52,
+        "reads `mkae`, which is not `workflow` or a task",
+    );
+    assert_eq!(errs[0].3.as_deref(), Some("did you mean `make`?"));
 }
 
 #[test]
