@@ -273,7 +273,8 @@ pub(super) fn reset(state: &mut RunState, refs: &[String], at: DateTime<Utc>) {
         let simple = state
             .tasks
             .get(task_ref)
-            .is_some_and(|t| t.type_name == "SIMPLE");
+            // Agent-served tasks (a DYNAMIC task runs as SIMPLE) go on with their next attempt.
+            .is_some_and(|t| matches!(t.type_name.as_str(), "SIMPLE" | "DYNAMIC"));
         if simple {
             state.settle(task_ref);
             if let Some(task) = state.tasks.get_mut(task_ref) {

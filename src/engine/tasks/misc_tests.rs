@@ -57,6 +57,12 @@ struct Sim {
     log: Vec<(Change, DateTime<Utc>)>,
 }
 
+impl RunState {
+    fn images_in_flight(&self) -> usize {
+        self.in_flight.get("images").copied().unwrap_or(0)
+    }
+}
+
 impl Sim {
     fn start(flow: &str, input: Value, agents: AgentDirectory) -> Sim {
         let workflow = Arc::new(parse(flow).unwrap_or_else(|d| panic!("{d:?}")));
@@ -493,6 +499,64 @@ fn dynamic_runs_the_chosen_task_once_chosen_and_journaled() {
     assert_eq!(choices, 1);
     sim.complete("pick", json!({"done": true}));
     assert_eq!(sim.state.tasks["after"].input, json!({"got": true}));
+    sim.assert_replays();
+}
+
+#[test]
+fn retrying_a_run_whose_dynamic_task_failed_runs_the_chosen_task_again() {
+    let mut sim = Sim::start(
+        DYNAMIC_FLOW,
+        json!({"which": "resize"}),
+        agents(&[("images", &["resize"]), ("w", &["after"])]),
+    );
+    for attempt in 1..=2 {
+        let task = sim.state.tasks["pick"].clone();
+        assert_eq!(task.attempt, attempt);
+        let reply = Reply {
+            version: 1,
+            task_id: task.task_id.clone().unwrap(),
+            status: ReplyStatus::Failed,
+            output: json!({}),
+            reason: Some("broken".into()),
+            run_id: None,
+            token: task.token.clone(),
+            logs: vec![],
+        };
+        sim.input(Input::Reply {
+            agent: "images".into(),
+            file: "r.yaml".into(),
+            reply,
+        });
+        sim.now += chrono::Duration::seconds(1);
+        sim.input(Input::Tick);
+    }
+    assert_eq!(sim.state.status, RunStatus::Failed);
+    assert_eq!(sim.state.images_in_flight(), 0);
+    let command = crate::engine::control::Command {
+        action: crate::engine::control::Action::Retry,
+        by: "ana".into(),
+        uid: None,
+        reason: None,
+        task: None,
+        new_run_id: None,
+    };
+    let mut counter = sim.ids;
+    let mut new_id = || {
+        counter += 1;
+        ulid::Ulid::from_parts(counter, u128::from(counter) * 7919)
+    };
+    let mut ctx = Ctx {
+        now: sim.now,
+        agents: &sim.agents,
+        new_id: &mut new_id,
+    };
+    let changes = crate::engine::command(&mut sim.state, command, &mut ctx).unwrap();
+    sim.ids = counter;
+    sim.log.extend(changes.iter().map(|c| (c.clone(), sim.now)));
+    let task = &sim.state.tasks["pick"];
+    assert_eq!(task.attempt, 3, "the next attempt, not a fresh task");
+    assert_eq!(task.agent.as_deref(), Some("images"));
+    assert_eq!(sim.state.images_in_flight(), 1);
     sim.assert_replays();
 }
 
