@@ -4,14 +4,15 @@
 //! chosen case's tasks finished), so it never waits on its own. As in Conductor it looks at
 //! `joinOn` in order and takes the output of the first task there that ran; when none of them
 //! ran, the first of `defaultExclusiveJoinTask` that ran. Its output is that task's output
-//! (`{}` when no listed task ran, for instance when the chosen case was empty). A listed task
-//! that ran and failed (possible only when it was optional or skipped) counts as ran.
+//! (`{}` when no listed task ran, for instance when the chosen case was empty). An optional
+//! task that failed (COMPLETED_WITH_ERRORS) counts as ran; a skipped one (`3ox skip`) does
+//! not, as in Conductor.
 
 use serde_json::{Map, Value};
 
 use crate::definition::TaskDef;
-use crate::engine::Change;
 use crate::engine::walk::{Progress, Walker};
+use crate::engine::{Change, TaskStatus};
 
 pub fn walk(w: &mut Walker<'_, '_, '_>, task: &TaskDef, _previous: Option<&TaskDef>) -> Progress {
     let task_ref = &task.task_reference_name;
@@ -38,7 +39,8 @@ fn joined(w: &Walker<'_, '_, '_>, task: &TaskDef) -> Option<(String, Value)> {
         w.state
             .tasks
             .get(r)
-            .filter(|t| t.status.is_done())
+            // As in Conductor, a skipped task counts as not run.
+            .filter(|t| t.status.is_done() && t.status != TaskStatus::Skipped)
             .map(|t| (r.clone(), t.output.clone()))
     };
     task.join_on

@@ -100,6 +100,26 @@ impl Sim {
         changes
     }
 
+    /// A person's operation on the run (checked first, like the CLI does).
+    fn control(&mut self, command: crate::engine::control::Command) -> Vec<Change> {
+        let mut counter = self.ids;
+        let mut new_id = || {
+            counter += 1;
+            ulid::Ulid::from_parts(counter, u128::from(counter) * 7919)
+        };
+        let mut ctx = Ctx {
+            now: self.now,
+            agents: &self.agents,
+            new_id: &mut new_id,
+        };
+        let changes = crate::engine::command(&mut self.state, command, &mut ctx)
+            .unwrap_or_else(|e| panic!("{e}"));
+        self.ids = counter;
+        self.log
+            .extend(changes.iter().map(|c| (c.clone(), self.now)));
+        changes
+    }
+
     /// Completes the in-flight task `task_ref` with `output`.
     fn complete(&mut self, task_ref: &str, output: Value) -> Vec<Change> {
         let task = &self.state.tasks[task_ref];
@@ -431,6 +451,23 @@ fn exclusive_join_falls_back_to_the_default_tasks_in_order() {
 }
 
 #[test]
+fn exclusive_join_passes_over_a_skipped_task() {
+    let mut sim = exclusive(json!({"d1": true, "d2": true}), &["task1", "task2"]);
+    let command = crate::engine::control::Command {
+        action: crate::engine::control::Action::Skip,
+        by: "ana".into(),
+        uid: None,
+        reason: None,
+        task: Some("task3".into()),
+        new_run_id: None,
+    };
+    sim.control(command);
+    assert_eq!(sim.state.tasks["task3"].status, TaskStatus::Skipped);
+    assert_eq!(sim.state.tasks["joined"].output, json!({"from": "task2"}));
+    sim.assert_replays();
+}
+
+#[test]
 fn exclusive_join_waits_for_the_branch() {
     let sim = exclusive(json!({"d1": true, "d2": true}), &["task1", "task2"]);
     assert!(!sim.state.tasks.contains_key("joined"));
@@ -540,19 +577,7 @@ fn retrying_a_run_whose_dynamic_task_failed_runs_the_chosen_task_again() {
         task: None,
         new_run_id: None,
     };
-    let mut counter = sim.ids;
-    let mut new_id = || {
-        counter += 1;
-        ulid::Ulid::from_parts(counter, u128::from(counter) * 7919)
-    };
-    let mut ctx = Ctx {
-        now: sim.now,
-        agents: &sim.agents,
-        new_id: &mut new_id,
-    };
-    let changes = crate::engine::command(&mut sim.state, command, &mut ctx).unwrap();
-    sim.ids = counter;
-    sim.log.extend(changes.iter().map(|c| (c.clone(), sim.now)));
+    sim.control(command);
     let task = &sim.state.tasks["pick"];
     assert_eq!(task.attempt, 3, "the next attempt, not a fresh task");
     assert_eq!(task.agent.as_deref(), Some("images"));
