@@ -495,9 +495,10 @@ tasks:
         let check = &run.state.tasks["check"];
         assert_eq!(check.attempt, 3);
         // Attempts 2 and 3 start an hour after each failure, without an hour passing.
-        let scheduled = times(&run, |c| {
-            matches!(c, Change::TaskScheduled { task_ref, .. } if task_ref == "check")
-        });
+        let scheduled = times(
+            &run,
+            |c| matches!(c, Change::TaskScheduled { task_ref, .. } if task_ref == "check"),
+        );
         assert_eq!(scheduled, vec![0, 3600, 7200]);
         assert_eq!(run.elapsed().num_seconds(), 7200);
         assert_eq!(run.state.tasks["report"].input, json!({"problems": ["p"]}));
@@ -570,7 +571,9 @@ tasks:
     #[test]
     fn a_switch_takes_the_path_the_mocked_output_chooses() {
         let mocks_for = |n: u32| {
-            format!("version: 1\ntasks:\n  count: {{output: {{n: {n}}}}}\ndefault: {{output: {{}}}}\n")
+            format!(
+                "version: 1\ntasks:\n  count: {{output: {{n: {n}}}}}\ndefault: {{output: {{}}}}\n"
+            )
         };
         let run_with = |n| run(SWITCHED, &mocks_for(n));
         let some = run_with(3);
@@ -627,7 +630,10 @@ tasks:
             json!({"left": {"side": "l"}, "right": {"side": "r"}})
         );
         // The three children were in flight together.
-        let first = times(&run, |c| matches!(c, Change::TaskScheduled { attempt: 1, task_ref, .. } if task_ref.starts_with("fan_")));
+        let first = times(
+            &run,
+            |c| matches!(c, Change::TaskScheduled { attempt: 1, task_ref, .. } if task_ref.starts_with("fan_")),
+        );
         assert_eq!(first, vec![0, 0, 0]);
     }
 
@@ -655,7 +661,12 @@ tasks:
             GATED,
             "version: 1\ntasks:\n  gate: {decision: approve, by: ops, comment: fine}\n  apply: {}\n",
         );
-        assert_eq!(approved.state.status, RunStatus::Completed, "{:?}", approved.stuck);
+        assert_eq!(
+            approved.state.status,
+            RunStatus::Completed,
+            "{:?}",
+            approved.stuck
+        );
         let gate = &approved.state.tasks["gate"].output;
         assert_eq!(gate["decision"], "approved");
         assert_eq!(gate["by"], "ops");
@@ -719,7 +730,10 @@ tasks:
             &mocks("version: 1\ndefault: {decision: approve}\n"),
         )
         .unwrap_err();
-        assert!(matches!(err, MockError::UnexpectedDecision { .. }), "{err:?}");
+        assert!(
+            matches!(err, MockError::UnexpectedDecision { .. }),
+            "{err:?}"
+        );
     }
 
     #[test]
@@ -737,7 +751,11 @@ tasks:
         assert_eq!(first.0, "check");
         assert_eq!(first.1.output, Some(json!({"i": 1})));
         assert_eq!(second.1.output, Some(json!({"i": 2})));
-        assert_eq!(third.1.output, Some(json!({"i": 2})), "the last one repeats");
+        assert_eq!(
+            third.1.output,
+            Some(json!({"i": 2})),
+            "the last one repeats"
+        );
     }
 
     #[test]

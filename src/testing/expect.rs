@@ -67,7 +67,8 @@ impl Expect {
                 }
             }
         }
-        serde_json::from_value(value.clone()).map_err(|e| (String::new(), format!("bad `expect`: {e}")))
+        serde_json::from_value(value.clone())
+            .map_err(|e| (String::new(), format!("bad `expect`: {e}")))
     }
 
     /// Whether the block asks anything.
@@ -134,10 +135,7 @@ impl Expect {
         }
         for task_ref in &self.not_ran {
             if let Some(task) = state.tasks.get(task_ref) {
-                out.push(format!(
-                    "not_ran: task `{task_ref}` ran ({})",
-                    task.status
-                ));
+                out.push(format!("not_ran: task `{task_ref}` ran ({})", task.status));
             }
         }
         for (task_ref, expect) in &self.tasks {
@@ -162,10 +160,20 @@ impl Expect {
                 ));
             }
             if let Some(input) = &expect.input {
-                contains(input, &task.input, &format!("tasks.{task_ref}.input"), &mut out);
+                contains(
+                    input,
+                    &task.input,
+                    &format!("tasks.{task_ref}.input"),
+                    &mut out,
+                );
             }
             if let Some(output) = &expect.output {
-                contains(output, &task.output, &format!("tasks.{task_ref}.output"), &mut out);
+                contains(
+                    output,
+                    &task.output,
+                    &format!("tasks.{task_ref}.output"),
+                    &mut out,
+                );
             }
         }
         out
@@ -204,7 +212,12 @@ mod tests {
             &mut out,
         );
         assert!(out.is_empty(), "{out:?}");
-        contains(&json!({"a": 2, "z": 0}), &json!({"a": 1}), "output", &mut out);
+        contains(
+            &json!({"a": 2, "z": 0}),
+            &json!({"a": 1}),
+            "output",
+            &mut out,
+        );
         assert_eq!(
             out,
             vec![

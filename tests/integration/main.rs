@@ -27,3 +27,4 @@ mod validate;
 
 // ---- (interop) ----
 // ---- (mock) ----
+mod mock;
