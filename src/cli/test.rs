@@ -77,13 +77,16 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     }
     mocks.expect.status.get_or_insert(RunStatus::Completed);
     let source = args.workflow.display().to_string();
-    let run = match testing::simulate(Arc::new(workflow), &source, &mocks) {
-        Ok(run) => run,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(super::EXIT_USAGE);
+    let run = testing::Simulation::new(&mocks).run(Arc::new(workflow), &source);
+    if let Some(error) = &run.error {
+        // The path up to the task without a fitting mock, then what is missing.
+        if !args.json {
+            let text = render_path(&args, &run);
+            let _ = std::io::stdout().lock().write_all(text.as_bytes());
         }
-    };
+        eprintln!("error: {error}");
+        return Ok(super::EXIT_USAGE);
+    }
     let mut mismatches = Vec::new();
     if let Some(stuck) = &run.stuck {
         mismatches.push(format!("the run did not end: {stuck}"));
@@ -119,32 +122,7 @@ fn compact(value: &Value) -> String {
 
 /// The text report: one line per change, then the result and the expectations.
 fn render(args: &Args, mocks: &MockFile, run: &TestRun, mismatches: &[String]) -> String {
-    let mut out = format!(
-        "test {} ({}){}\n",
-        run.state.workflow.name,
-        args.workflow.display(),
-        args.mock
-            .as_deref()
-            .map(|m| format!(" with {}", m.display()))
-            .unwrap_or_default()
-    );
-    let lines: Vec<(String, String, String)> = run
-        .events
-        .iter()
-        .filter_map(|(change, at)| {
-            describe(run, change, args.verbose).map(|(who, what)| (offset(run, *at), who, what))
-        })
-        .collect();
-    let when_width = lines.iter().map(|l| l.0.len()).max().unwrap_or(0);
-    let who_width = lines
-        .iter()
-        .map(|l| l.1.chars().count())
-        .max()
-        .unwrap_or(0)
-        .min(32);
-    for (when, who, what) in &lines {
-        out.push_str(&format!("{when:>when_width$}  {who:<who_width$}  {what}\n"));
-    }
+    let mut out = render_path(args, run);
     out.push('\n');
     let state = &run.state;
     let tasks = state.tasks.len();
@@ -184,6 +162,37 @@ fn render(args: &Args, mocks: &MockFile, run: &TestRun, mismatches: &[String]) -
         for mismatch in mismatches {
             out.push_str(&format!("  - {mismatch}\n"));
         }
+    }
+    out
+}
+
+/// The head line and one line per change.
+fn render_path(args: &Args, run: &TestRun) -> String {
+    let mut out = format!(
+        "test {} ({}){}\n",
+        run.state.workflow.name,
+        args.workflow.display(),
+        args.mock
+            .as_deref()
+            .map(|m| format!(" with {}", m.display()))
+            .unwrap_or_default()
+    );
+    let lines: Vec<(String, String, String)> = run
+        .events
+        .iter()
+        .filter_map(|(change, at)| {
+            describe(run, change, args.verbose).map(|(who, what)| (offset(run, *at), who, what))
+        })
+        .collect();
+    let when_width = lines.iter().map(|l| l.0.len()).max().unwrap_or(0);
+    let who_width = lines
+        .iter()
+        .map(|l| l.1.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(32);
+    for (when, who, what) in &lines {
+        out.push_str(&format!("{when:>when_width$}  {who:<who_width$}  {what}\n"));
     }
     out
 }

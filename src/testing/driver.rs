@@ -55,6 +55,8 @@ pub struct TestRun {
     pub stuck: Option<String>,
     /// Keys under `tasks:` that no task used (a typo, or a path not taken).
     pub unused_mocks: Vec<String>,
+    /// A mock that did not fit stopped the run here (the events show the path up to it).
+    pub error: Option<MockError>,
 }
 
 impl TestRun {
@@ -114,7 +116,11 @@ pub fn simulate(
     source: &str,
     mocks: &MockFile,
 ) -> Result<TestRun, MockError> {
-    Simulation::new(mocks).run(workflow, source)
+    let run = Simulation::new(mocks).run(workflow, source);
+    match run.error {
+        Some(error) => Err(error),
+        None => Ok(run),
+    }
 }
 
 impl<'m> Simulation<'m> {
@@ -132,15 +138,41 @@ impl<'m> Simulation<'m> {
         }
     }
 
-    /// Starts the run and drives it until it ends or nothing more can happen.
-    pub fn run(mut self, workflow: Arc<WorkflowDef>, source: &str) -> Result<TestRun, MockError> {
+    /// Starts the run and drives it until it ends, nothing more can happen, or a mock does
+    /// not fit (then [`TestRun::error`] says which, and the events show the path so far).
+    pub fn run(mut self, workflow: Arc<WorkflowDef>, source: &str) -> TestRun {
         let started_at = self.now;
-        self.feed(Input::Start {
+        let start = Input::Start {
             run_id: TEST_RUN_ID.to_string(),
             source: source.to_string(),
             workflow,
             input: self.mocks.input.clone(),
-        })?;
+        };
+        let (stuck, error) = match self.drive(start) {
+            Ok(stuck) => (stuck, None),
+            Err(error) => (None, Some(error)),
+        };
+        let unused_mocks = self
+            .mocks
+            .keys()
+            .filter(|k| !self.used.contains_key(*k))
+            .map(str::to_owned)
+            .collect();
+        TestRun {
+            state: self.state,
+            started_at,
+            events: self.events,
+            stuck,
+            unused_mocks,
+            error,
+        }
+    }
+
+    /// Feeds `start` and then every answer and timer in time order; returns why the run is
+    /// stuck, if it is.
+    fn drive(&mut self, start: Input) -> Result<Option<String>, MockError> {
+        let started_at = self.now;
+        self.feed(start)?;
         let stuck = loop {
             if self.state.status != RunStatus::Running {
                 break None;
@@ -180,19 +212,7 @@ impl<'m> Simulation<'m> {
                 (None, None) => break Some(self.waiting_on()),
             }
         };
-        let unused_mocks = self
-            .mocks
-            .keys()
-            .filter(|k| !self.used.contains_key(*k))
-            .map(str::to_owned)
-            .collect();
-        Ok(TestRun {
-            state: self.state,
-            started_at,
-            events: self.events,
-            stuck,
-            unused_mocks,
-        })
+        Ok(stuck)
     }
 
     /// What the run still waits for, when nothing will come.
@@ -230,11 +250,14 @@ impl<'m> Simulation<'m> {
             break changes;
         };
         let count = changes.len();
+        let mut result = Ok(count);
         for change in changes {
-            self.answer(&change)?;
+            if result.is_ok() {
+                result = self.answer(&change).map(|()| count);
+            }
             self.events.push((change, self.now));
         }
-        Ok(count)
+        result
     }
 
     fn step(&mut self, input: Input) -> Vec<Change> {
@@ -713,6 +736,14 @@ tasks:
             }
         );
         assert!(err.to_string().contains("task `fix` has no mock; add one"));
+        // The run keeps the path up to the task without a mock.
+        let file = mocks("version: 1\ntasks:\n  count: {output: {n: 1}}\n");
+        let partial = Simulation::new(&file).run(workflow(SWITCHED), "flow.yaml");
+        assert!(partial.error.is_some());
+        assert!(matches!(
+            partial.events.last(),
+            Some((Change::TaskScheduled { task_ref, .. }, _)) if task_ref == "fix"
+        ));
     }
 
     #[test]

@@ -325,7 +325,21 @@ impl Reader<'_> {
                 } else {
                     "check the outcome's fields"
                 };
-                self.error(pointer, format!("bad outcome: {text}"), hint);
+                // Point at the field at fault: the first one that is refused on its own.
+                let at = value
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .find(|(key, field)| {
+                        let probe: serde_json::Map<String, Value> =
+                            [((*key).clone(), (*field).clone())].into_iter().collect();
+                        serde_json::from_value::<Outcome>(Value::Object(probe)).is_err()
+                    })
+                    .map_or_else(
+                        || pointer.to_string(),
+                        |(key, _)| push_pointer(pointer, key),
+                    );
+                self.error(&at, format!("bad outcome: {text}"), hint);
                 return None;
             }
         };
@@ -397,7 +411,7 @@ mod tests {
             .iter()
             .find(|d| d.message.contains("DONE"))
             .expect("the bad status");
-        assert_eq!((bad_status.line, bad_status.column), (5, 7));
+        assert_eq!((bad_status.line, bad_status.column), (5, 16));
         let unknown = found
             .iter()
             .find(|d| d.message.contains("unknown field `extra`"))

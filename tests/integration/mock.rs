@@ -219,7 +219,7 @@ fn a_bad_mocks_file_is_reported_with_its_line_and_column() {
     let out = env.run(&["test", "flow.yaml", "--mock", "m.yaml"]);
     let err = stderr(&out);
     assert_eq!(code(&out), 2, "{err}");
-    assert!(err.contains("--> m.yaml:5:7"), "{err}");
+    assert!(err.contains("--> m.yaml:5:16"), "{err}");
     assert!(err.contains("unknown variant `DONE`"), "{err}");
     assert!(err.contains("m.yaml is not a valid mocks file"), "{err}");
     assert!(stdout(&out).is_empty());
@@ -242,6 +242,10 @@ fn a_task_without_a_mock_is_bad_usage_that_names_it() {
         "{}",
         stderr(&out)
     );
+    // The path up to that task is shown.
+    let text = stdout(&out);
+    assert!(text.contains("route  SWITCH chose case `true`"), "{text}");
+    assert!(text.contains("fix    SIMPLE attempt 1 scheduled"), "{text}");
     // A default covers it.
     env.write(
         "m.yaml",
