@@ -80,10 +80,12 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let run = testing::Simulation::new(&mocks).run(Arc::new(workflow), &source);
     if let Some(error) = &run.error {
         // The path up to the task without a fitting mock, then what is missing.
-        if !args.json {
-            let text = render_path(&args, &run);
-            let _ = std::io::stdout().lock().write_all(text.as_bytes());
-        }
+        let text = if args.json {
+            serde_json::to_string_pretty(&report(&args, &mocks, &run, &[]))? + "\n"
+        } else {
+            render_path(&args, &run)
+        };
+        let _ = std::io::stdout().lock().write_all(text.as_bytes());
         eprintln!("error: {error}");
         return Ok(super::EXIT_USAGE);
     }
@@ -393,8 +395,15 @@ fn report(args: &Args, mocks: &MockFile, run: &TestRun, mismatches: &[String]) -
         "workflow": state.workflow.name,
         "file": args.workflow.display().to_string(),
         "mocks": args.mock.as_deref().map(Path::display).map(|d| d.to_string()),
-        "status": if run.stuck.is_some() { "STUCK".to_string() } else { state.status.to_string() },
-        "passed": mismatches.is_empty(),
+        "status": if run.error.is_some() {
+            "ERROR".to_string()
+        } else if run.stuck.is_some() {
+            "STUCK".to_string()
+        } else {
+            state.status.to_string()
+        },
+        "passed": run.error.is_none() && mismatches.is_empty(),
+        "error": run.error.as_ref().map(ToString::to_string),
         "output": state.output,
         "failure": state.failure,
         "stuck": run.stuck,

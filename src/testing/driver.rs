@@ -330,6 +330,7 @@ impl<'m> Simulation<'m> {
                 task_id,
                 agent,
                 token,
+                input,
                 ..
             } => {
                 let (key, outcome) = self.outcome(task_ref)?;
@@ -357,10 +358,16 @@ impl<'m> Simulation<'m> {
                     version: REPLY_VERSION,
                     task_id: task_id.clone(),
                     status,
-                    output: outcome
-                        .output
-                        .clone()
-                        .unwrap_or_else(|| Value::Object(Default::default())),
+                    output: match &outcome.output {
+                        Some(output) => crate::expr::resolve(
+                            output,
+                            &MockScope {
+                                input,
+                                state: &self.state,
+                            },
+                        ),
+                        None => Value::Object(Default::default()),
+                    },
                     reason,
                     run_id: None,
                     token: Some(token.clone()),
@@ -456,6 +463,22 @@ impl<'m> Simulation<'m> {
                 },
             }),
         }
+    }
+}
+
+/// What `${...}` in a mocked output may name: `input` (the task's own input, as scheduled),
+/// `workflow` and every task of the run, as in `inputParameters`.
+struct MockScope<'a> {
+    input: &'a Value,
+    state: &'a RunState,
+}
+
+impl crate::expr::Scope for MockScope<'_> {
+    fn root(&self, name: &str) -> Option<Value> {
+        if name == "input" {
+            return Some(self.input.clone());
+        }
+        crate::expr::Scope::root(self.state, name)
     }
 }
 
@@ -607,6 +630,32 @@ tasks:
         assert!(none.state.tasks.contains_key("celebrate"));
         assert!(!none.state.tasks.contains_key("fix"));
         assert_eq!(none.state.status, RunStatus::Completed);
+    }
+
+    #[test]
+    fn a_mocked_output_may_echo_the_task_input() {
+        let flow = "
+name: echoed
+tasks:
+  - name: fan
+    taskReferenceName: fan
+    type: FORK_JOIN_DYNAMIC
+    inputParameters:
+      forkTaskName: check_folder
+      forkTaskInputs: ${workflow.input.folders}
+  - {name: gather, taskReferenceName: gather, type: JOIN}
+";
+        let run = run(
+            flow,
+            "version: 1\ninput: {folders: [a, b]}\ntasks:\n  check_folder: {output: {folder: '${input.item}', note: 'checked ${input.item} of ${workflow.input.folders}'}}\n",
+        );
+        assert_eq!(
+            run.state.tasks["gather"].output,
+            json!({
+                "fan_0": {"folder": "a", "note": "checked a of [\"a\",\"b\"]"},
+                "fan_1": {"folder": "b", "note": "checked b of [\"a\",\"b\"]"},
+            })
+        );
     }
 
     #[test]

@@ -246,6 +246,17 @@ fn a_task_without_a_mock_is_bad_usage_that_names_it() {
     let text = stdout(&out);
     assert!(text.contains("route  SWITCH chose case `true`"), "{text}");
     assert!(text.contains("fix    SIMPLE attempt 1 scheduled"), "{text}");
+    let out = env.run(&["test", "flow.yaml", "--mock", "m.yaml", "--json"]);
+    assert_eq!(code(&out), 2);
+    let report: Value = serde_json::from_str(&stdout(&out)).expect("a JSON document");
+    assert_eq!(report["status"], "ERROR");
+    assert_eq!(report["passed"], false);
+    assert!(
+        report["error"]
+            .as_str()
+            .unwrap()
+            .contains("task `fix` has no mock")
+    );
     // A default covers it.
     env.write(
         "m.yaml",
