@@ -36,7 +36,8 @@ use crate::station::{AgentConfig, AgentDirectory};
 pub const MOCK_AGENT: &str = "mock";
 /// The run id of a simulated run.
 pub const TEST_RUN_ID: &str = "test";
-/// A simulated run that has made this many changes without ending is stopped.
+/// A simulated run that has made this many changes without ending is stopped (see
+/// [`Simulation::limit`]).
 pub const MAX_CHANGES: usize = 100_000;
 /// Concurrency of the fake agents: in a simulation every task may be in flight at once.
 const UNLIMITED: usize = 1_000_000;
@@ -108,6 +109,7 @@ pub struct Simulation<'m> {
     used: HashMap<String, usize>,
     pending: Vec<Pending>,
     events: Vec<(Change, DateTime<Utc>)>,
+    max_changes: usize,
 }
 
 /// Runs `workflow` with `mocks` to its end (or until it is stuck).
@@ -135,7 +137,15 @@ impl<'m> Simulation<'m> {
             used: HashMap::new(),
             pending: Vec::new(),
             events: Vec::new(),
+            max_changes: MAX_CHANGES,
         }
+    }
+
+    /// Stops a run that has made `max_changes` changes without ending (default
+    /// [`MAX_CHANGES`]).
+    pub fn limit(mut self, max_changes: usize) -> Self {
+        self.max_changes = max_changes;
+        self
     }
 
     /// Starts the run and drives it until it ends, nothing more can happen, or a mock does
@@ -177,9 +187,10 @@ impl<'m> Simulation<'m> {
             if self.state.status != RunStatus::Running {
                 break None;
             }
-            if self.events.len() > MAX_CHANGES {
+            if self.events.len() >= self.max_changes {
                 break Some(format!(
-                    "the run did not end after {MAX_CHANGES} changes (a loop that never ends, or a task retried forever?)"
+                    "the run did not end after {} changes (a loop that never ends, or a task retried forever?)",
+                    self.events.len()
                 ));
             }
             let answer = self
@@ -240,11 +251,14 @@ impl<'m> Simulation<'m> {
     /// changes and queues the mocked answers they call for. Returns how many changes there
     /// were.
     fn feed(&mut self, input: Input) -> Result<usize, MockError> {
+        let ids = self.ids;
         let changes = loop {
-            let saved = (self.state.clone(), self.ids);
             let changes = self.step(input.clone());
             if self.cover() {
-                (self.state, self.ids) = saved;
+                // Take the step again from the state before it: the recorded changes
+                // replayed, as a journal is after a crash.
+                self.state = RunState::replay(self.events.iter().map(|(c, at)| (c, *at)));
+                self.ids = ids;
                 continue;
             }
             break changes;
@@ -770,6 +784,44 @@ tasks:
     }
 
     #[test]
+    fn an_escalated_request_takes_the_next_outcome() {
+        let flow = GATED.replace(
+            "deadline: 30m",
+            "deadline: 30m\n    onDeadline: ESCALATE\n    escalateTo: boss\n    failOnReject: true",
+        );
+        let run = run(
+            &flow,
+            "version: 1\ntasks:\n  gate: [{decision: approve, after: 1h}, {decision: reject, reason: too risky, after: 5m}]\n",
+        );
+        assert_eq!(run.state.status, RunStatus::Failed);
+        let requests: Vec<(i64, String)> = run
+            .events
+            .iter()
+            .filter_map(|(c, at)| match c {
+                Change::ApprovalRequested { approver, .. } => {
+                    Some(((*at - run.started_at).num_seconds(), approver.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            requests,
+            vec![(0, "commander".into()), (1800, "boss".into())]
+        );
+        assert_eq!(run.elapsed().num_seconds(), 2100);
+        assert!(
+            run.state
+                .failure
+                .as_ref()
+                .unwrap()
+                .reason
+                .contains("too risky"),
+            "{:?}",
+            run.state.failure
+        );
+    }
+
+    #[test]
     fn a_task_without_a_mock_is_an_error_that_names_it() {
         let err = simulate(
             workflow(SWITCHED),
@@ -836,6 +888,19 @@ tasks:
             Some(json!({"i": 2})),
             "the last one repeats"
         );
+    }
+
+    #[test]
+    fn a_run_that_does_not_end_is_stopped() {
+        let flow = RETRIED.replace("count: 3", "count: 1000000");
+        let file = mocks("version: 1\ntasks:\n  check: {status: FAILED}\n");
+        let run = Simulation::new(&file)
+            .limit(500)
+            .run(workflow(&flow), "flow.yaml");
+        assert_eq!(run.state.status, RunStatus::Running);
+        let stuck = run.stuck.expect("stopped");
+        assert!(stuck.contains("did not end after 50"), "{stuck}");
+        assert!(run.state.tasks["check"].attempt > 200);
     }
 
     #[test]
