@@ -215,10 +215,14 @@ fn describe(run: &TestRun, change: &Change, verbose: bool) -> Option<(String, St
         Change::TaskScheduled {
             task_ref,
             attempt,
+            agent,
             input,
             ..
         } => {
             let mut text = format!("{} attempt {attempt} scheduled", type_of(task_ref));
+            if agent != testing::driver::MOCK_AGENT {
+                text.push_str(&format!(" to agent `{agent}`"));
+            }
             if verbose {
                 text.push_str(&format!("  input: {}", compact(input)));
             }

@@ -101,6 +101,16 @@ fn text_output_shows_the_path_on_simulated_time() {
         assert!(text.contains(line), "missing `{line}` in:\n{text}");
     }
     assert!(!text.contains("celebrate"), "{text}");
+    assert!(
+        !text.contains("scheduled  input:"),
+        "inputs only with --verbose: {text}"
+    );
+    let out = env.run(&["test", "flow.yaml", "--mock", "m.yaml", "--verbose"]);
+    let verbose = stdout(&out);
+    assert!(
+        verbose.contains("fix    SIMPLE attempt 1 scheduled  input: {\"folder\":\"stock\"}"),
+        "{verbose}"
+    );
     // Nothing in the station was touched: no journal, no run, no file.
     assert_eq!(tree(env.root()), before, "3ox test wrote into the station");
 }
