@@ -179,6 +179,23 @@ impl MockFile {
     }
 }
 
+/// Whether `path` is named as a mocks file: `<name>.mocks.yaml` (or `.yml`, `.json`).
+pub fn is_mocks_file(path: &std::path::Path) -> bool {
+    path.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+        [".mocks.yaml", ".mocks.yml", ".mocks.json"]
+            .iter()
+            .any(|s| n.ends_with(s))
+    })
+}
+
+/// Every problem of mocks text (for `3ox validate`); empty when it is a valid mocks file.
+pub fn check_text(text: &str, file: &str) -> Vec<Diagnostic> {
+    match MockFile::parse(text, file) {
+        Ok(_) | Err(MocksError::Io { .. }) => Vec::new(),
+        Err(MocksError::Invalid { diagnostics, .. }) => diagnostics,
+    }
+}
+
 /// Reads the value tree into a [`MockFile`], collecting every problem.
 struct Reader<'s> {
     src: &'s Source,

@@ -321,3 +321,26 @@ fn the_templates_pass_with_their_mocks() {
     tested.dedup();
     assert_eq!(tested, ["approval-gate", "inventory-validation"]);
 }
+
+#[test]
+fn validate_checks_mocks_files_as_mocks_files() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let env = TestEnv::new();
+    let out = env.run(&["validate", repo.join("templates").to_str().unwrap()]);
+    let text = stdout(&out);
+    assert_eq!(code(&out), 0, "{text}");
+    assert!(
+        text.contains("ok  ") && text.contains("approval-gate.mocks.yaml"),
+        "{text}"
+    );
+
+    env.write(
+        "tests/flow.mocks.yaml",
+        "version: 2\ntasks: {a: {status: DONE}}\n",
+    );
+    let out = env.run(&["validate", "tests"]);
+    let text = stdout(&out);
+    assert_eq!(code(&out), 2, "{text}");
+    assert!(text.contains("mocks version 2 is not supported"), "{text}");
+    assert!(text.contains("--> tests/flow.mocks.yaml:2:"), "{text}");
+}
