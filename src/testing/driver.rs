@@ -911,4 +911,33 @@ tasks:
         let b = run(&flow, text);
         assert_eq!(a.events, b.events);
     }
+
+    #[test]
+    fn the_events_are_a_journal_that_replays_to_the_final_state() {
+        let forked = "
+name: forked
+tasks:
+  - name: fan
+    taskReferenceName: fan
+    type: FORK_JOIN_DYNAMIC
+    inputParameters: {forkTaskName: check_folder, forkTaskInputs: [a, b]}
+    retry: {count: 2, delay: 5s}
+  - {name: gather, taskReferenceName: gather, type: JOIN}
+";
+        for (flow, text) in [
+            (
+                forked,
+                "version: 1\ntasks:\n  check_folder: [{status: FAILED}, {output: {ok: true}}]\n",
+            ),
+            (
+                GATED,
+                "version: 1\ntasks:\n  gate: {decision: approve, after: 1h}\n  note: {}\n",
+            ),
+        ] {
+            let run = run(flow, text);
+            assert_ne!(run.state.status, RunStatus::Running);
+            let replayed = RunState::replay(run.events.iter().map(|(c, at)| (c, *at)));
+            assert_eq!(replayed, run.state);
+        }
+    }
 }
