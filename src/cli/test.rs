@@ -25,6 +25,10 @@ pub struct Args {
     /// only tasks the engine runs itself can run.
     #[arg(long, short = 'm', value_name = "MOCKS")]
     pub mock: Option<PathBuf>,
+    /// An input value over the mocks file's `input` (VALUE is read as YAML, like `3ox run
+    /// --input`). Repeatable; later values win.
+    #[arg(long = "input", short = 'i', value_name = "KEY=VALUE")]
+    pub inputs: Vec<String>,
     /// The status the run must end with (default: the mocks file's `expect.status`, else
     /// COMPLETED).
     #[arg(long, value_name = "STATUS", value_parser = parse_status)]
@@ -72,6 +76,16 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             Err(e @ MocksError::Io { .. }) => return Err(e.into()),
         },
     };
+    for pair in &args.inputs {
+        let Some((key, value)) = pair.split_once('=') else {
+            anyhow::bail!("--input `{pair}` is not KEY=VALUE");
+        };
+        let value = serde_yaml::from_str::<Value>(value)
+            .unwrap_or_else(|_| Value::String(value.to_string()));
+        if let Value::Object(input) = &mut mocks.input {
+            input.insert(key.trim().to_string(), value);
+        }
+    }
     if let Some(status) = args.expect_status {
         mocks.expect.status = Some(status);
     }

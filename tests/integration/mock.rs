@@ -197,6 +197,26 @@ fn a_failed_run_exits_1_unless_failure_is_expected() {
         "BROKEN",
     ]);
     assert_eq!(code(&out), 2, "a bad --expect-status is bad usage");
+    // --input goes over the mocks file's input.
+    let out = env.run(&[
+        "test",
+        "flow.yaml",
+        "--mock",
+        "m.yaml",
+        "--expect-status",
+        "FAILED",
+        "--input",
+        "folder=[x, y]",
+        "--json",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(
+        report["tasks"][0]["input"]["folder"],
+        serde_json::json!(["x", "y"])
+    );
+    let out = env.run(&["test", "flow.yaml", "--mock", "m.yaml", "--input", "nokey"]);
+    assert_eq!(code(&out), 2);
 }
 
 #[test]
