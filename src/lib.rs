@@ -62,6 +62,7 @@ pub mod maintenance;
 pub mod orchestrator;
 pub mod query;
 pub mod station;
+pub mod testing;
 pub mod worker;
 
 #[cfg(test)]

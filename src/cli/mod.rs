@@ -38,6 +38,7 @@ pub mod validate;
 // ---- (interop) ----
 
 // ---- (mock) ----
+pub mod test;
 
 use std::path::PathBuf;
 
@@ -127,6 +128,8 @@ pub enum Command {
     // ---- (interop) ----
 
     // ---- (mock) ----
+    /// Run a workflow with mocked task outcomes (no agents, no station) and print its path.
+    Test(test::Args),
 }
 
 /// Runs a parsed command line; returns the process exit code.
@@ -169,6 +172,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         // ---- (interop) ----
 
         // ---- (mock) ----
+        Command::Test(args) => test::run(args),
     }
 }
 

@@ -131,6 +131,15 @@ fn check_file(path: &Path) -> FileReport {
             );
         }
     };
+    // A `*.mocks.yaml` file is a `3ox test` mocks file (templates/tests/): checked as one.
+    if crate::testing::mocks::is_mocks_file(path) {
+        let diagnostics = crate::testing::mocks::check_text(&text, &shown);
+        return FileReport {
+            path: shown,
+            valid: diagnostics.is_empty(),
+            diagnostics,
+        };
+    }
     let diagnostics = match Source::parse(&text, &shown) {
         Ok(src) => validate::check(&src),
         Err(d) => vec![d],

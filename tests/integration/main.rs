@@ -28,3 +28,4 @@ mod misc;
 
 // ---- (interop) ----
 // ---- (mock) ----
+mod mock;

@@ -1,0 +1,438 @@
+//! `3ox test <workflow> --mock <mocks.yaml>`: run a workflow with mocked task outcomes, in
+//! memory and on a simulated clock, and print the path it took.
+//!
+//! No station, no agents, no journal: nothing is read but the two files and nothing is
+//! written. Exit code 0 when the run came to what was expected (by default: COMPLETED), 1
+//! when it did not (FAILED, stuck, or an `expect:` mismatch), 2 for bad usage, an invalid
+//! workflow or a bad mocks file (with line and column), or a mock that does not fit the run.
+//! The library side is [`crate::testing`].
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+use crate::definition::{self, LoadError};
+use crate::engine::{Change, RunStatus};
+use crate::testing::{self, MockFile, MocksError, TestRun};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The workflow file (YAML or JSON).
+    pub workflow: PathBuf,
+    /// The mocks file: task outcomes, the workflow input, approvals, `expect:`. Without it
+    /// only tasks the engine runs itself can run.
+    #[arg(long, short = 'm', value_name = "MOCKS")]
+    pub mock: Option<PathBuf>,
+    /// An input value over the mocks file's `input` (VALUE is read as YAML, like `3ox run
+    /// --input`). Repeatable; later values win.
+    #[arg(long = "input", short = 'i', value_name = "KEY=VALUE")]
+    pub inputs: Vec<String>,
+    /// The status the run must end with (default: the mocks file's `expect.status`, else
+    /// COMPLETED).
+    #[arg(long, value_name = "STATUS", value_parser = parse_status)]
+    pub expect_status: Option<RunStatus>,
+    /// Print one JSON document (the path, the result, the expectations) instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Show each task's input too.
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+fn parse_status(text: &str) -> Result<RunStatus, String> {
+    match text.to_ascii_uppercase().as_str() {
+        "COMPLETED" => Ok(RunStatus::Completed),
+        "FAILED" => Ok(RunStatus::Failed),
+        "TERMINATED" => Ok(RunStatus::Terminated),
+        _ => Err("expected COMPLETED, FAILED or TERMINATED".to_string()),
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<u8> {
+    let workflow = match definition::load_file(&args.workflow) {
+        Ok(workflow) => workflow,
+        Err(LoadError::Invalid { path, diagnostics }) => {
+            for diagnostic in &diagnostics {
+                eprintln!("{}", diagnostic.render());
+            }
+            eprintln!("error: {path} is not a valid workflow; nothing was run");
+            return Ok(super::EXIT_USAGE);
+        }
+        Err(e @ LoadError::Io { .. }) => return Err(e.into()),
+    };
+    let mut mocks = match &args.mock {
+        None => MockFile::default(),
+        Some(path) => match MockFile::load(path) {
+            Ok(mocks) => mocks,
+            Err(MocksError::Invalid { path, diagnostics }) => {
+                for diagnostic in &diagnostics {
+                    eprintln!("{}", diagnostic.render());
+                }
+                eprintln!("error: {path} is not a valid mocks file; nothing was run");
+                return Ok(super::EXIT_USAGE);
+            }
+            Err(e @ MocksError::Io { .. }) => return Err(e.into()),
+        },
+    };
+    for pair in &args.inputs {
+        let Some((key, value)) = pair.split_once('=') else {
+            anyhow::bail!("--input `{pair}` is not KEY=VALUE");
+        };
+        let value = serde_yaml::from_str::<Value>(value)
+            .unwrap_or_else(|_| Value::String(value.to_string()));
+        if let Value::Object(input) = &mut mocks.input {
+            input.insert(key.trim().to_string(), value);
+        }
+    }
+    if let Some(status) = args.expect_status {
+        mocks.expect.status = Some(status);
+    }
+    mocks.expect.status.get_or_insert(RunStatus::Completed);
+    let source = args.workflow.display().to_string();
+    let run = testing::Simulation::new(&mocks).run(Arc::new(workflow), &source);
+    if let Some(error) = &run.error {
+        // The path up to the task without a fitting mock, then what is missing.
+        let text = if args.json {
+            serde_json::to_string_pretty(&report(&args, &mocks, &run, &[]))? + "\n"
+        } else {
+            render_path(&args, &run)
+        };
+        let _ = std::io::stdout().lock().write_all(text.as_bytes());
+        eprintln!("error: {error}");
+        return Ok(super::EXIT_USAGE);
+    }
+    let mut mismatches = Vec::new();
+    if let Some(stuck) = &run.stuck {
+        mismatches.push(format!("the run did not end: {stuck}"));
+    }
+    mismatches.extend(mocks.expect.check(&run.state));
+    let passed = mismatches.is_empty();
+    let text = if args.json {
+        serde_json::to_string_pretty(&report(&args, &mocks, &run, &mismatches))? + "\n"
+    } else {
+        render(&args, &mocks, &run, &mismatches)
+    };
+    if let Err(e) = std::io::stdout().lock().write_all(text.as_bytes())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        return Err(e.into());
+    }
+    Ok(if passed {
+        super::EXIT_OK
+    } else {
+        super::EXIT_FAILED
+    })
+}
+
+/// `+0s`, `+1h 30m`: simulated time since the start.
+fn offset(run: &TestRun, at: chrono::DateTime<chrono::Utc>) -> String {
+    let elapsed = (at - run.started_at).to_std().unwrap_or_default();
+    format!("+{}", humantime::format_duration(elapsed))
+}
+
+fn compact(value: &Value) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+/// The text report: one line per change, then the result and the expectations.
+fn render(args: &Args, mocks: &MockFile, run: &TestRun, mismatches: &[String]) -> String {
+    let mut out = render_path(args, run);
+    out.push('\n');
+    let state = &run.state;
+    let tasks = state.tasks.len();
+    out.push_str(&format!(
+        "result: {} after {} of simulated time ({} task{}, {} retr{})\n",
+        if run.stuck.is_some() {
+            "STUCK".to_string()
+        } else {
+            state.status.to_string()
+        },
+        humantime::format_duration(run.elapsed().to_std().unwrap_or_default()),
+        tasks,
+        if tasks == 1 { "" } else { "s" },
+        state.retries,
+        if state.retries == 1 { "y" } else { "ies" },
+    ));
+    if let Some(output) = &state.output {
+        out.push_str(&format!("output: {}\n", compact(output)));
+    }
+    if let Some(failure) = &state.failure {
+        out.push_str(&format!("reason: {}\n", failure.reason));
+    }
+    for key in &run.unused_mocks {
+        out.push_str(&format!(
+            "note: the mock for `{key}` was not used (no task with that reference or name ran)\n"
+        ));
+    }
+    let checks = mocks.expect.count();
+    if mismatches.is_empty() {
+        out.push_str(&format!(
+            "PASS: {} expectation{} met\n",
+            checks,
+            if checks == 1 { "" } else { "s" }
+        ));
+    } else {
+        out.push_str("FAIL:\n");
+        for mismatch in mismatches {
+            out.push_str(&format!("  - {mismatch}\n"));
+        }
+    }
+    out
+}
+
+/// The head line and one line per change.
+fn render_path(args: &Args, run: &TestRun) -> String {
+    let mut out = format!(
+        "test {} ({}){}\n",
+        run.state.workflow.name,
+        args.workflow.display(),
+        args.mock
+            .as_deref()
+            .map(|m| format!(" with {}", m.display()))
+            .unwrap_or_default()
+    );
+    let lines: Vec<(String, String, String)> = run
+        .events
+        .iter()
+        .filter_map(|(change, at)| {
+            describe(run, change, args.verbose).map(|(who, what)| (offset(run, *at), who, what))
+        })
+        .collect();
+    let when_width = lines.iter().map(|l| l.0.len()).max().unwrap_or(0);
+    let who_width = lines
+        .iter()
+        .map(|l| l.1.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(32);
+    for (when, who, what) in &lines {
+        out.push_str(&format!("{when:>when_width$}  {who:<who_width$}  {what}\n"));
+    }
+    out
+}
+
+/// The subject and text of a change's line; `None` for changes not worth a line.
+fn describe(run: &TestRun, change: &Change, verbose: bool) -> Option<(String, String)> {
+    let type_of = |task_ref: &str| {
+        run.state
+            .tasks
+            .get(task_ref)
+            .map_or_else(|| "SIMPLE".to_string(), |t| t.type_name.clone())
+    };
+    let line = match change {
+        Change::RunStarted { input, .. } => (
+            "run".to_string(),
+            format!("started  input: {}", compact(input)),
+        ),
+        Change::TaskScheduled {
+            task_ref,
+            attempt,
+            agent,
+            input,
+            ..
+        } => {
+            let mut text = format!("{} attempt {attempt} scheduled", type_of(task_ref));
+            if agent != testing::driver::MOCK_AGENT {
+                text.push_str(&format!(" to agent `{agent}`"));
+            }
+            if verbose {
+                text.push_str(&format!("  input: {}", compact(input)));
+            }
+            (task_ref.clone(), text)
+        }
+        Change::TaskHeartbeat { task_ref, note, .. } => (
+            task_ref.clone(),
+            format!(
+                "in progress{}",
+                note.as_deref()
+                    .map(|n| format!(": {n}"))
+                    .unwrap_or_default()
+            ),
+        ),
+        Change::TaskCompleted {
+            task_ref,
+            task_id,
+            input,
+            output,
+        } => {
+            let type_name = type_of(task_ref);
+            let text = match output.get("selectedCase").and_then(Value::as_str) {
+                Some(case) if type_name == "SWITCH" => format!("SWITCH chose case `{case}`"),
+                _ => {
+                    // A system task (decided by the engine) says its type.
+                    let mut text = match task_id {
+                        Some(_) => format!("COMPLETED  output: {}", compact(output)),
+                        None => format!("{type_name} COMPLETED  output: {}", compact(output)),
+                    };
+                    if verbose && let Some(input) = input {
+                        text.push_str(&format!("  input: {}", compact(input)));
+                    }
+                    text
+                }
+            };
+            (task_ref.clone(), text)
+        }
+        Change::TaskFailed {
+            task_ref,
+            reason,
+            retry_at,
+            outcome,
+            ..
+        } => {
+            let text = match retry_at {
+                Some(at) => format!("FAILED: {reason}; retry at {}", offset(run, *at)),
+                None => format!("{outcome}: {reason}"),
+            };
+            (task_ref.clone(), text)
+        }
+        Change::ForkExpanded { task_ref, tasks } => {
+            let refs: Vec<&str> = tasks
+                .iter()
+                .map(|t| t.task_reference_name.as_str())
+                .collect();
+            (task_ref.clone(), format!("forks {}", refs.join(", ")))
+        }
+        Change::ApprovalRequested {
+            task_ref,
+            approver,
+            deadline,
+            on_deadline,
+            ..
+        } => {
+            let until = deadline
+                .map(|d| format!(" (deadline {}, then {on_deadline})", offset(run, d)))
+                .unwrap_or_default();
+            (
+                task_ref.clone(),
+                format!("HUMAN approval requested from `{approver}`{until}"),
+            )
+        }
+        Change::ApprovalDecided {
+            task_ref,
+            decision,
+            by,
+            comment,
+            reason,
+            ..
+        } => {
+            let why = reason
+                .as_deref()
+                .or(comment.as_deref())
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default();
+            (
+                task_ref.clone(),
+                format!("{} by {by}{why}", decision.outcome()),
+            )
+        }
+        Change::ApprovalExpired {
+            task_ref, policy, ..
+        } => (
+            task_ref.clone(),
+            format!("deadline passed with no decision (onDeadline: {policy})"),
+        ),
+        Change::ReplyRejected {
+            task_id, reason, ..
+        } => (
+            task_id.clone().unwrap_or_else(|| "reply".to_string()),
+            format!("mocked answer refused: {reason}"),
+        ),
+        Change::RunCompleted { output } => (
+            "run".to_string(),
+            format!("COMPLETED  output: {}", compact(output)),
+        ),
+        Change::RunFailed { reason, .. } => ("run".to_string(), format!("FAILED: {reason}")),
+        // Changes other areas add: their event name and fields.
+        other => {
+            let mut fields = event_fields(other);
+            let event = fields
+                .remove("event")
+                .and_then(|e| e.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            let who = fields
+                .remove("task_ref")
+                .and_then(|e| e.as_str().map(str::to_owned))
+                .unwrap_or_else(|| "run".to_string());
+            let rest = if fields.is_empty() {
+                String::new()
+            } else {
+                format!("  {}", compact(&Value::Object(fields)))
+            };
+            (who, format!("{event}{rest}"))
+        }
+    };
+    Some(line)
+}
+
+/// A change as JSON without what only matters to a real run (tokens, the whole definition).
+fn event_fields(change: &Change) -> Map<String, Value> {
+    let mut fields = match serde_json::to_value(change) {
+        Ok(Value::Object(map)) => map,
+        _ => Map::new(),
+    };
+    fields.remove("token");
+    fields.remove("workflow");
+    fields
+}
+
+/// The `--json` document.
+fn report(args: &Args, mocks: &MockFile, run: &TestRun, mismatches: &[String]) -> Value {
+    let state = &run.state;
+    let events: Vec<Value> = run
+        .events
+        .iter()
+        .map(|(change, at)| {
+            let mut fields = Map::new();
+            fields.insert("at".into(), json!(offset(run, *at)));
+            fields.insert(
+                "at_seconds".into(),
+                json!((*at - run.started_at).num_milliseconds() as f64 / 1000.0),
+            );
+            fields.extend(event_fields(change));
+            Value::Object(fields)
+        })
+        .collect();
+    let tasks: Vec<Value> = state
+        .tasks
+        .values()
+        .map(|t| {
+            json!({
+                "task_ref": t.task_ref,
+                "type": t.type_name,
+                "status": t.status,
+                "attempts": t.attempt,
+                "input": t.input,
+                "output": t.output,
+                "reason": t.reason,
+            })
+        })
+        .collect();
+    json!({
+        "workflow": state.workflow.name,
+        "file": args.workflow.display().to_string(),
+        "mocks": args.mock.as_deref().map(Path::display).map(|d| d.to_string()),
+        "status": if run.error.is_some() {
+            "ERROR".to_string()
+        } else if run.stuck.is_some() {
+            "STUCK".to_string()
+        } else {
+            state.status.to_string()
+        },
+        "passed": run.error.is_none() && mismatches.is_empty(),
+        "error": run.error.as_ref().map(ToString::to_string),
+        "output": state.output,
+        "failure": state.failure,
+        "stuck": run.stuck,
+        "elapsed_seconds": run.elapsed().num_milliseconds() as f64 / 1000.0,
+        "retries": state.retries,
+        "events": events,
+        "tasks": tasks,
+        "unused_mocks": run.unused_mocks,
+        "expect": {
+            "checks": mocks.expect.count(),
+            "mismatches": mismatches,
+        },
+    })
+}
