@@ -659,6 +659,39 @@ pub fn timeline(records: &[Record], state: &RunState) -> RunLog {
             // ---- (subflow) ----
 
             // ---- (timers) ----
+            Change::WaitStarted { .. }
+            | Change::TaskDelayed { .. }
+            | Change::TaskClaimed { .. }
+            | Change::TaskTimedOut { .. }
+            | Change::TimeoutAlert { .. } => {}
+            Change::TaskUpdatedBy {
+                task_ref,
+                status,
+                by,
+                uid,
+                reason,
+                ..
+            } => operations.push(Operation {
+                at: stamp(at),
+                event: "task_updated_by".into(),
+                by: by.clone(),
+                uid: *uid,
+                reason: Some(match reason {
+                    Some(why) => format!("{status}: {why}"),
+                    None => status.to_string(),
+                }),
+                task_ref: Some(task_ref.clone()),
+                tasks: Vec::new(),
+                new_run_id: None,
+            }),
+            Change::RunTimedOut { .. } => {
+                ended = Some(RunEnd {
+                    at: stamp(at),
+                    status: state.status,
+                    output: state.output.clone(),
+                    failure: state.failure.clone(),
+                });
+            }
 
             // ---- (script) ----
 

@@ -28,6 +28,7 @@ pub mod validate;
 // ---- (subflow) ----
 
 // ---- (timers) ----
+pub mod complete;
 
 // ---- (script) ----
 
@@ -117,6 +118,8 @@ pub enum Command {
     // ---- (subflow) ----
 
     // ---- (timers) ----
+    /// Complete (or fail) a waiting task from outside: a WAIT, or an attempt in flight.
+    Complete(complete::Args),
 
     // ---- (script) ----
 
@@ -159,6 +162,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         // ---- (subflow) ----
 
         // ---- (timers) ----
+        Command::Complete(args) => complete::run(cli.station.as_deref(), args),
 
         // ---- (script) ----
 

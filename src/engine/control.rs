@@ -26,6 +26,8 @@ pub enum Action {
     Restart,
     RerunFrom,
     Skip,
+    /// Complete (or fail) a waiting task from outside (`3ox complete`, see [`super::complete`]).
+    Complete,
 }
 
 impl std::fmt::Display for Action {
@@ -38,6 +40,7 @@ impl std::fmt::Display for Action {
             Action::Restart => "restart",
             Action::RerunFrom => "rerun",
             Action::Skip => "skip",
+            Action::Complete => "complete",
         })
     }
 }
@@ -55,6 +58,8 @@ pub struct Command {
     pub task: Option<String>,
     /// The id of the new run of `restart` (chosen by the caller, which creates it).
     pub new_run_id: Option<String>,
+    /// The status and output of `complete`.
+    pub completion: Option<super::complete::Completion>,
 }
 
 /// Why a command does not apply. Each has a hint ([`ControlError::hint`]).
@@ -86,6 +91,11 @@ pub enum ControlError {
     NotStarted { task: String },
     #[error("{action} needs a task")]
     NoTask { action: Action },
+    #[error("task `{task}` is {}; only a WAIT task that is waiting, or a task whose attempt is in flight, can be completed", .status.map_or_else(|| "not started yet".to_string(), |s| s.to_string()))]
+    NotCompletable {
+        task: String,
+        status: Option<TaskStatus>,
+    },
 }
 
 impl ControlError {
@@ -115,6 +125,9 @@ impl ControlError {
                 "rerun from a task that has run (`3ox status RUN` lists them)".into()
             }
             ControlError::NoTask { .. } => "name the task".into(),
+            ControlError::NotCompletable { .. } => {
+                "`3ox status RUN` shows where each task stands".into()
+            }
         }
     }
 }
@@ -155,6 +168,10 @@ pub fn check(state: &RunState, command: &Command) -> Result<(), ControlError> {
                 _ => Ok(()),
             }
         }
+        Action::Complete => {
+            let task = known_task(state, command)?;
+            super::complete::check(state, command, task)
+        }
         Action::RerunFrom => {
             let task = known_task(state, command)?;
             if state.tasks.contains_key(&task) {
@@ -190,6 +207,9 @@ fn known_task(state: &RunState, command: &Command) -> Result<String, ControlErro
 pub fn on_command(state: &mut RunState, out: &mut Vec<Change>, ctx: &mut Ctx<'_>, cmd: Command) {
     if check(state, &cmd).is_err() {
         return;
+    }
+    if cmd.action == Action::Complete {
+        return super::complete::on_complete(state, out, ctx, cmd);
     }
     let (by, uid, reason) = (cmd.by, cmd.uid, cmd.reason);
     let change = match cmd.action {
@@ -243,6 +263,7 @@ pub fn on_command(state: &mut RunState, out: &mut Vec<Change>, ctx: &mut Ctx<'_>
             uid,
             reason,
         },
+        Action::Complete => return,
     };
     emit(state, out, change, ctx.now);
 }
