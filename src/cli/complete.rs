@@ -102,7 +102,11 @@ mod tests {
 
     #[test]
     fn output_from_json_and_set() {
-        let set = vec!["ok=true".to_string(), "by=ann".to_string(), "n=3".to_string()];
+        let set = vec![
+            "ok=true".to_string(),
+            "by=ann".to_string(),
+            "n=3".to_string(),
+        ];
         assert_eq!(
             output(Some(r#"{"a": 1}"#), &set).unwrap(),
             json!({"a": 1, "ok": true, "by": "ann", "n": 3})

@@ -120,6 +120,7 @@ pub enum Command {
     // ---- (timers) ----
     /// Complete (or fail) a waiting task from outside: a WAIT, or an attempt in flight.
     Complete(complete::Args),
+    // (end of timers)
 
     // ---- (script) ----
 
@@ -163,6 +164,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
 
         // ---- (timers) ----
         Command::Complete(args) => complete::run(cli.station.as_deref(), args),
+        // (end of timers)
 
         // ---- (script) ----
 

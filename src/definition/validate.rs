@@ -1426,7 +1426,9 @@ impl<'a> Validator<'a> {
             self.error(
                 pointer,
                 format!("`{field}` of {owner}: {problem}"),
-                Some(format!("write seconds, e.g. `{field}: 30` (0 means no limit)")),
+                Some(format!(
+                    "write seconds, e.g. `{field}: 30` (0 means no limit)"
+                )),
             );
         }
     }
@@ -1435,7 +1437,10 @@ impl<'a> Validator<'a> {
         if value.is_null() || value.as_str().is_some_and(|p| allowed.contains(&p)) {
             return;
         }
-        let hint = match value.as_str().and_then(|p| nearest(p, allowed.iter().copied())) {
+        let hint = match value
+            .as_str()
+            .and_then(|p| nearest(p, allowed.iter().copied()))
+        {
             Some(best) => format!("did you mean `{best}`?"),
             None => format!("use one of {}", allowed.join(", ")),
         };
@@ -1455,7 +1460,12 @@ impl<'a> Validator<'a> {
     fn task_timers(&mut self, site: &Site<'_>) {
         let label = site.label();
         if let Some(delay) = site.task.get("startDelay") {
-            self.seconds_field(&site.field_pointer("startDelay"), &label, "startDelay", delay);
+            self.seconds_field(
+                &site.field_pointer("startDelay"),
+                &label,
+                "startDelay",
+                delay,
+            );
         }
         if let Some(flag) = site.task.get("permissive")
             && !flag.is_boolean()
@@ -1463,7 +1473,10 @@ impl<'a> Validator<'a> {
         {
             self.error(
                 &site.field_pointer("permissive"),
-                format!("`permissive` of {label} must be true or false, not {}", describe(flag)),
+                format!(
+                    "`permissive` of {label} must be true or false, not {}",
+                    describe(flag)
+                ),
                 None,
             );
         }

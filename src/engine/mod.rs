@@ -240,7 +240,10 @@ pub enum Change {
         due: DateTime<Utc>,
     },
     /// A worker was found to have claimed the attempt's message (its poll timeout is met).
-    TaskClaimed { task_ref: String, task_id: String },
+    TaskClaimed {
+        task_ref: String,
+        task_id: String,
+    },
     /// An attempt timed out (`kind` says which timer); the `task_failed` that follows says
     /// whether it is retried, and a `run_timed_out` follows under TIME_OUT_WF.
     TaskTimedOut {
@@ -279,6 +282,7 @@ pub enum Change {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
+    // (end of timers)
 
     // ---- INLINE / LAMBDA / JSON_JQ_TRANSFORM / DECISION / javascript (script) ----
 
@@ -331,6 +335,7 @@ pub enum Input {
     /// The driver found the messages of these attempts claimed by a worker (asked when their
     /// poll deadline fell due, see [`timeouts::polls_due`]).
     Claimed { task_ids: Vec<String> },
+    // (end of timers)
 
     // ---- INLINE / LAMBDA / JSON_JQ_TRANSFORM / DECISION / javascript (script) ----
 

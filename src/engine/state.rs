@@ -189,6 +189,7 @@ pub struct RunState {
     // ---- WAIT, timeouts, startDelay, permissive (timers) ----
     /// Timeouts, WAIT due times and start delays (see `engine::timeouts`).
     pub timers: super::timeouts::Timers,
+    // (end of timers)
 
     // ---- INLINE / LAMBDA / JSON_JQ_TRANSFORM / DECISION / javascript (script) ----
 
@@ -522,9 +523,9 @@ impl RunState {
             }
             Change::RunRestarted { .. } => {} // ---- DO_WHILE (loop) ----
 
-                                              // ---- SUB_WORKFLOW / START_WORKFLOW / failureWorkflow (subflow) ----
+            // ---- SUB_WORKFLOW / START_WORKFLOW / failureWorkflow (subflow) ----
 
-                                              // ---- WAIT, timeouts, startDelay, permissive (timers) ----
+            // ---- WAIT, timeouts, startDelay, permissive (timers) ----
             Change::WaitStarted {
                 task_ref,
                 task_id,
@@ -542,21 +543,22 @@ impl RunState {
                 self.task_ids
                     .insert(task_id.clone(), (task_ref.clone(), attempt));
             }
-            // Timers only: see `timeouts::observe` below.
             Change::TaskDelayed { .. }
             | Change::TaskClaimed { .. }
             | Change::TaskTimedOut { .. }
             | Change::TimeoutAlert { .. }
             | Change::RunTimedOut { .. }
-            | Change::TaskUpdatedBy { .. } => {}
+            | Change::TaskUpdatedBy { .. } => {
+                // Timers only: see `timeouts::observe` below.
+            } // (end of timers)
 
-                                              // ---- INLINE / LAMBDA / JSON_JQ_TRANSFORM / DECISION / javascript (script) ----
+              // ---- INLINE / LAMBDA / JSON_JQ_TRANSFORM / DECISION / javascript (script) ----
 
-                                              // ---- HTTP / EVENT / agent-served types (io) ----
+              // ---- HTTP / EVENT / agent-served types (io) ----
 
-                                              // ---- SET_VARIABLE / TERMINATE / NOOP / EXCLUSIVE_JOIN / DYNAMIC / mapping (misc) ----
+              // ---- SET_VARIABLE / TERMINATE / NOOP / EXCLUSIVE_JOIN / DYNAMIC / mapping (misc) ----
 
-                                              // ---- import / export / schema / test --mock (interop) ----
+              // ---- import / export / schema / test --mock (interop) ----
         }
         // Timers follow every change (WAIT due times, timeouts, delays, TIMED_OUT).
         super::timeouts::observe(self, change, at);

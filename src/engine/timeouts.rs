@@ -101,15 +101,12 @@ pub const TASK_TIMEOUT_FIELDS: &[&str] = &[
 
 /// A field of the task, else of its `taskDefinition` (like the retry fields).
 fn task_field<'a>(def: &'a TaskDef, name: &str) -> Option<&'a Value> {
-    def.extra
-        .get(name)
-        .filter(|v| !v.is_null())
-        .or_else(|| {
-            def.extra
-                .get("taskDefinition")
-                .and_then(|d| d.get(name))
-                .filter(|v| !v.is_null())
-        })
+    def.extra.get(name).filter(|v| !v.is_null()).or_else(|| {
+        def.extra
+            .get("taskDefinition")
+            .and_then(|d| d.get(name))
+            .filter(|v| !v.is_null())
+    })
 }
 
 /// A number of seconds (or a duration text); zero is "none".
@@ -269,7 +266,9 @@ pub fn observe(state: &mut RunState, change: &Change, at: DateTime<Utc>) {
                 timers.delays.remove(task_ref);
             }
         }
-        Change::WaitStarted { task_ref, until, .. } => {
+        Change::WaitStarted {
+            task_ref, until, ..
+        } => {
             timers.waits.insert(task_ref.clone(), *until);
         }
         Change::TaskDelayed { task_ref, due } => {
@@ -364,7 +363,9 @@ pub fn polls_due(state: &RunState, now: DateTime<Utc>) -> Vec<(String, String, S
         .timers
         .attempts
         .iter()
-        .filter(|(_, c)| c.poll_due.is_some_and(|at| at <= now) && !c.fired.contains(&TimeoutKind::Poll))
+        .filter(|(_, c)| {
+            c.poll_due.is_some_and(|at| at <= now) && !c.fired.contains(&TimeoutKind::Poll)
+        })
         .filter_map(|(r, c)| {
             let task = state.tasks.get(r)?;
             let agent = task.agent.clone()?;
@@ -377,7 +378,12 @@ pub fn polls_due(state: &RunState, now: DateTime<Utc>) -> Vec<(String, String, S
 }
 
 /// Records that the messages of `task_ids` were found claimed by a worker.
-pub fn on_claimed(state: &mut RunState, out: &mut Vec<Change>, ctx: &Ctx<'_>, task_ids: Vec<String>) {
+pub fn on_claimed(
+    state: &mut RunState,
+    out: &mut Vec<Change>,
+    ctx: &Ctx<'_>,
+    task_ids: Vec<String>,
+) {
     for task_id in task_ids {
         let Some((task_ref, _)) = state.task_ids.get(&task_id).cloned() else {
             continue;
@@ -388,7 +394,12 @@ pub fn on_claimed(state: &mut RunState, out: &mut Vec<Change>, ctx: &Ctx<'_>, ta
             .get(&task_ref)
             .is_some_and(|c| c.task_id == task_id && c.poll_due.is_some());
         if current {
-            emit(state, out, Change::TaskClaimed { task_ref, task_id }, ctx.now);
+            emit(
+                state,
+                out,
+                Change::TaskClaimed { task_ref, task_id },
+                ctx.now,
+            );
         }
     }
 }
@@ -420,7 +431,15 @@ pub fn expire_due(state: &mut RunState, ctx: &mut Ctx<'_>, out: &mut Vec<Change>
             };
             emit(state, out, alert, ctx.now);
         } else {
-            emit(state, out, Change::RunTimedOut { reason, task_ref: None }, ctx.now);
+            emit(
+                state,
+                out,
+                Change::RunTimedOut {
+                    reason,
+                    task_ref: None,
+                },
+                ctx.now,
+            );
             return;
         }
     }
@@ -443,7 +462,12 @@ fn due_kind(state: &RunState, task_ref: &str, now: DateTime<Utc>) -> Option<Time
         && let Some(clock) = state.timers.attempts.get(task_ref)
         && task.task_id.as_deref() == Some(clock.task_id.as_str())
     {
-        due.extend(clock.pending().filter(|(_, at)| *at <= now).map(|(k, at)| (at, k)));
+        due.extend(
+            clock
+                .pending()
+                .filter(|(_, at)| *at <= now)
+                .map(|(k, at)| (at, k)),
+        );
     }
     if (task.status.is_in_flight() || task.status == TaskStatus::RetryWait)
         && let Some(at) = state.timers.totals.get(task_ref)
@@ -545,12 +569,15 @@ fn fire(
         // No retry that would only start after the total deadline.
         let total = state.timers.totals.get(task_ref).copied();
         match (&change, total) {
-            (Change::TaskFailed { retry_at: Some(at), .. }, Some(total)) if *at >= total => {
-                final_failure(
-                    format!("{reason}; no retry, totalTimeoutSeconds would pass first"),
-                    optional,
-                )
-            }
+            (
+                Change::TaskFailed {
+                    retry_at: Some(at), ..
+                },
+                Some(total),
+            ) if *at >= total => final_failure(
+                format!("{reason}; no retry, totalTimeoutSeconds would pass first"),
+                optional,
+            ),
             _ => change,
         }
     };

@@ -158,7 +158,9 @@ impl Sim {
     fn scheduled(&self, task_ref: &str) -> usize {
         self.log
             .iter()
-            .filter(|(c, _)| matches!(c, Change::TaskScheduled { task_ref: r, .. } if r == task_ref))
+            .filter(
+                |(c, _)| matches!(c, Change::TaskScheduled { task_ref: r, .. } if r == task_ref),
+            )
             .count()
     }
 
@@ -185,17 +187,24 @@ tasks:
     let mut sim = Sim::start(flow, &["after"]);
     let until = sim.at(90);
     assert!(
-        sim.log.iter().any(
-            |(c, _)| matches!(c, Change::WaitStarted { until: Some(u), .. } if *u == until)
-        ),
+        sim.log
+            .iter()
+            .any(|(c, _)| matches!(c, Change::WaitStarted { until: Some(u), .. } if *u == until)),
         "the due time is journaled when the WAIT starts"
     );
     assert_eq!(sim.state.tasks["pause"].status, TaskStatus::InProgress);
     assert_eq!(sim.state.next_wakeup(), Some(until));
     assert!(sim.tick_at(89).is_empty(), "nothing before the due time");
     let changes = sim.tick_at(90);
-    assert!(has(&changes, |c| matches!(c, Change::TaskCompleted { task_ref, .. } if task_ref == "pause")));
-    assert_eq!(sim.scheduled("after"), 1, "the next task starts when the wait ends");
+    assert!(has(
+        &changes,
+        |c| matches!(c, Change::TaskCompleted { task_ref, .. } if task_ref == "pause")
+    ));
+    assert_eq!(
+        sim.scheduled("after"),
+        1,
+        "the next task starts when the wait ends"
+    );
     sim.assert_replays();
 }
 
@@ -213,14 +222,21 @@ tasks:
     assert!(sim.state.tasks["w1"].status.is_in_flight());
     let changes = sim.tick_at(7200);
     // w2's `until` resolves to null (no such input): it waits to be completed from outside.
-    assert!(has(&changes, |c| matches!(c, Change::TaskCompleted { task_ref, .. } if task_ref == "w1")));
+    assert!(has(
+        &changes,
+        |c| matches!(c, Change::TaskCompleted { task_ref, .. } if task_ref == "w1")
+    ));
     assert_eq!(sim.state.next_wakeup(), None);
     assert!(sim.state.tasks["w2"].status.is_in_flight());
     sim.assert_replays();
 
     let flow = "name: w\ntasks:\n  - {name: w, taskReferenceName: w, type: WAIT, inputParameters: {until: '2025-06-01T00:00:00Z'}}\n";
     let sim = Sim::start(flow, &[]);
-    assert_eq!(sim.state.status, RunStatus::Completed, "an `until` in the past is due at once");
+    assert_eq!(
+        sim.state.status,
+        RunStatus::Completed,
+        "an `until` in the past is due at once"
+    );
 }
 
 #[test]
@@ -232,23 +248,43 @@ tasks:
   - {name: ship, taskReferenceName: ship, inputParameters: {ok: "${approval.output.approved}"}}
 "#;
     let mut sim = Sim::start(flow, &["ship"]);
-    assert_eq!(sim.state.next_wakeup(), None, "no timer: it waits for a person");
+    assert_eq!(
+        sim.state.next_wakeup(),
+        None,
+        "no timer: it waits for a person"
+    );
     assert!(sim.tick_at(86_400).is_empty());
     let refused = sim.command(Action::Complete, "ship", None).unwrap_err();
-    assert!(matches!(refused, control::ControlError::NotCompletable { status: None, .. }));
+    assert!(matches!(
+        refused,
+        control::ControlError::NotCompletable { status: None, .. }
+    ));
     let completion = Completion {
         status: CompletionStatus::Completed,
         output: json!({"approved": true}),
     };
-    let changes = sim.command(Action::Complete, "approval", Some(completion.clone())).unwrap();
+    let changes = sim
+        .command(Action::Complete, "approval", Some(completion.clone()))
+        .unwrap();
     assert!(matches!(
         &changes[0],
         Change::TaskUpdatedBy { by, uid: Some(1000), status: CompletionStatus::Completed, .. } if by == "ann"
     ));
-    assert_eq!(sim.state.tasks["approval"].output, json!({"approved": true}));
+    assert_eq!(
+        sim.state.tasks["approval"].output,
+        json!({"approved": true})
+    );
     assert_eq!(sim.state.tasks["ship"].input, json!({"ok": true}));
-    let again = sim.command(Action::Complete, "approval", Some(completion)).unwrap_err();
-    assert!(matches!(again, control::ControlError::NotCompletable { status: Some(TaskStatus::Completed), .. }));
+    let again = sim
+        .command(Action::Complete, "approval", Some(completion))
+        .unwrap_err();
+    assert!(matches!(
+        again,
+        control::ControlError::NotCompletable {
+            status: Some(TaskStatus::Completed),
+            ..
+        }
+    ));
     sim.assert_replays();
 }
 
@@ -264,16 +300,35 @@ tasks:
         status,
         output: Value::Null,
     };
-    let changes = sim.command(Action::Complete, "gate", Some(fail(CompletionStatus::Failed))).unwrap();
-    assert!(has(&changes, |c| matches!(c, Change::TaskFailed { retry_at: Some(_), .. })));
+    let changes = sim
+        .command(
+            Action::Complete,
+            "gate",
+            Some(fail(CompletionStatus::Failed)),
+        )
+        .unwrap();
+    assert!(has(&changes, |c| matches!(
+        c,
+        Change::TaskFailed {
+            retry_at: Some(_),
+            ..
+        }
+    )));
     // The retry is a new wait with its own id.
     assert!(has(&changes, |c| matches!(c, Change::WaitStarted { .. })));
     assert_eq!(sim.state.tasks["gate"].attempt, 2);
     let changes = sim
-        .command(Action::Complete, "gate", Some(fail(CompletionStatus::FailedWithTerminalError)))
+        .command(
+            Action::Complete,
+            "gate",
+            Some(fail(CompletionStatus::FailedWithTerminalError)),
+        )
         .unwrap();
     assert!(has(&changes, |c| matches!(c, Change::RunFailed { .. })));
-    assert_eq!(sim.state.tasks["gate"].status, TaskStatus::FailedWithTerminalError);
+    assert_eq!(
+        sim.state.tasks["gate"].status,
+        TaskStatus::FailedWithTerminalError
+    );
     let ended = sim.command(Action::Complete, "gate", None).unwrap_err();
     assert!(matches!(ended, control::ControlError::Ended { .. }));
     sim.assert_replays();
@@ -284,8 +339,15 @@ fn complete_settles_an_agent_attempt_and_its_late_reply_is_refused() {
     let flow = "name: w\ntasks:\n  - {name: slow, taskReferenceName: slow}\n";
     let mut sim = Sim::start(flow, &["slow"]);
     let task_id = sim.task_id("slow");
-    sim.command(Action::Complete, "slow", Some(Completion { status: CompletionStatus::Completed, output: json!({"x": 1}) }))
-        .unwrap();
+    sim.command(
+        Action::Complete,
+        "slow",
+        Some(Completion {
+            status: CompletionStatus::Completed,
+            output: json!({"x": 1}),
+        }),
+    )
+    .unwrap();
     assert_eq!(sim.state.status, RunStatus::Completed);
     let late = sim.reply_to(&task_id, ReplyStatus::Completed);
     assert!(has(&late, |c| matches!(c, Change::ReplyRejected { .. })));
@@ -301,8 +363,18 @@ tasks:
 "#;
     let sim = Sim::start(flow, &[]);
     assert_eq!(sim.state.status, RunStatus::Failed);
-    assert_eq!(sim.state.tasks["w"].status, TaskStatus::FailedWithTerminalError);
-    assert!(sim.state.failure.as_ref().unwrap().reason.contains("not a duration"));
+    assert_eq!(
+        sim.state.tasks["w"].status,
+        TaskStatus::FailedWithTerminalError
+    );
+    assert!(
+        sim.state
+            .failure
+            .as_ref()
+            .unwrap()
+            .reason
+            .contains("not a duration")
+    );
 
     let flow = r#"
 name: w
@@ -312,7 +384,13 @@ tasks:
 "#;
     let mut sim = Sim::start(flow, &[]);
     assert_eq!(sim.state.tasks["w"].status, TaskStatus::CompletedWithErrors);
-    assert!(sim.state.tasks["w"].reason.as_ref().unwrap().contains("both"));
+    assert!(
+        sim.state.tasks["w"]
+            .reason
+            .as_ref()
+            .unwrap()
+            .contains("both")
+    );
     sim.tick_at(1);
     assert_eq!(sim.state.status, RunStatus::Completed);
     sim.assert_replays();
@@ -360,7 +438,10 @@ tasks:
     let mut sim = Sim::start(flow, &["first", "later"]);
     sim.now = sim.at(10);
     let changes = sim.reply("first", ReplyStatus::Completed);
-    assert!(has(&changes, |c| matches!(c, Change::TaskDelayed { due, .. } if *due == sim.at(40))));
+    assert!(has(
+        &changes,
+        |c| matches!(c, Change::TaskDelayed { due, .. } if *due == sim.at(40))
+    ));
     assert_eq!(sim.scheduled("later"), 0);
     assert_eq!(sim.state.next_wakeup(), Some(sim.at(40)));
     sim.tick_at(39);
@@ -389,18 +470,37 @@ tasks:
     assert_eq!(sim.state.next_wakeup(), Some(sim.at(18)));
     assert!(sim.tick_at(17).is_empty());
     let changes = sim.tick_at(18);
-    assert!(has(&changes, |c| matches!(c, Change::TaskTimedOut { kind: TimeoutKind::Response, .. })));
-    assert!(has(&changes, |c| matches!(c, Change::TaskFailed { retry_at: Some(at), outcome: TaskStatus::RetryWait, .. } if *at == sim.at(20))));
+    assert!(has(&changes, |c| matches!(
+        c,
+        Change::TaskTimedOut {
+            kind: TimeoutKind::Response,
+            ..
+        }
+    )));
+    assert!(has(
+        &changes,
+        |c| matches!(c, Change::TaskFailed { retry_at: Some(at), outcome: TaskStatus::RetryWait, .. } if *at == sim.at(20))
+    ));
     sim.tick_at(20);
     let second = sim.task_id("slow");
     assert_ne!(first, second, "the retry is a new attempt with its own id");
     assert_eq!(sim.state.tasks["slow"].attempt, 2);
     let late = sim.reply_to(&first, ReplyStatus::Completed);
-    assert!(has(&late, |c| matches!(c, Change::ReplyRejected { reason, .. } if reason.contains("stale"))));
+    assert!(has(
+        &late,
+        |c| matches!(c, Change::ReplyRejected { reason, .. } if reason.contains("stale"))
+    ));
     // The second attempt times out too: no retry left, the run fails.
     sim.tick_at(30);
     assert_eq!(sim.state.status, RunStatus::Failed);
-    assert!(sim.state.failure.as_ref().unwrap().reason.contains("responseTimeoutSeconds"));
+    assert!(
+        sim.state
+            .failure
+            .as_ref()
+            .unwrap()
+            .reason
+            .contains("responseTimeoutSeconds")
+    );
     sim.assert_replays();
 }
 
@@ -414,13 +514,25 @@ tasks:
 "#;
     let mut sim = Sim::start(flow, &["a", "b"]);
     assert_eq!(sim.state.next_wakeup(), Some(sim.at(5)));
-    assert_eq!(crate::engine::timeouts::polls_due(&sim.state, sim.at(4)), vec![]);
+    assert_eq!(
+        crate::engine::timeouts::polls_due(&sim.state, sim.at(4)),
+        vec![]
+    );
     let due = crate::engine::timeouts::polls_due(&sim.state, sim.at(5));
     assert_eq!(due.len(), 1);
     // Nobody claimed it: the attempt times out and is retried.
     let changes = sim.tick_at(5);
-    assert!(has(&changes, |c| matches!(c, Change::TaskTimedOut { kind: TimeoutKind::Poll, .. })));
-    assert_eq!(sim.state.tasks["a"].attempt, 2, "retried at once (no delay)");
+    assert!(has(&changes, |c| matches!(
+        c,
+        Change::TaskTimedOut {
+            kind: TimeoutKind::Poll,
+            ..
+        }
+    )));
+    assert_eq!(
+        sim.state.tasks["a"].attempt, 2,
+        "retried at once (no delay)"
+    );
     // The second attempt was claimed: the driver says so when the deadline falls due.
     sim.now = sim.at(10);
     let claimed = sim.task_id("a");
@@ -447,14 +559,26 @@ tasks:
     let task_id = sim.task_id("slow");
     sim.now = sim.at(30);
     sim.reply("slow", ReplyStatus::InProgress);
-    assert_eq!(sim.state.next_wakeup(), Some(sim.at(60)), "heartbeats do not move timeoutSeconds");
+    assert_eq!(
+        sim.state.next_wakeup(),
+        Some(sim.at(60)),
+        "heartbeats do not move timeoutSeconds"
+    );
     let changes = sim.tick_at(60);
-    assert!(matches!(changes.last(), Some(Change::RunTimedOut { task_ref: Some(r), .. }) if r == "slow"));
+    assert!(
+        matches!(changes.last(), Some(Change::RunTimedOut { task_ref: Some(r), .. }) if r == "slow")
+    );
     assert_eq!(sim.state.status, RunStatus::TimedOut);
-    assert_eq!(sim.state.tasks["slow"].attempt, 1, "TIME_OUT_WF does not retry");
+    assert_eq!(
+        sim.state.tasks["slow"].attempt, 1,
+        "TIME_OUT_WF does not retry"
+    );
     assert_eq!(sim.state.next_wakeup(), None);
     let late = sim.reply_to(&task_id, ReplyStatus::Completed);
-    assert!(has(&late, |c| matches!(c, Change::ReplyRejected { reason, .. } if reason.contains("TIMED_OUT"))));
+    assert!(has(
+        &late,
+        |c| matches!(c, Change::ReplyRejected { reason, .. } if reason.contains("TIMED_OUT"))
+    ));
     sim.assert_replays();
 }
 
@@ -492,7 +616,11 @@ tasks:
     assert_eq!(sim.state.tasks["slow"].status, TaskStatus::RetryWait);
     sim.tick_at(15);
     assert_eq!(sim.state.tasks["slow"].attempt, 2);
-    assert_eq!(sim.state.next_wakeup(), Some(sim.at(25)), "the new attempt has its own clock");
+    assert_eq!(
+        sim.state.next_wakeup(),
+        Some(sim.at(25)),
+        "the new attempt has its own clock"
+    );
     sim.tick_at(25);
     assert_eq!(sim.state.status, RunStatus::Failed);
     sim.assert_replays();
@@ -516,7 +644,13 @@ tasks:
     // The retry would be at 23, the total deadline is at 20.
     assert_eq!(sim.state.next_wakeup(), Some(sim.at(20)));
     let changes = sim.tick_at(20);
-    assert!(has(&changes, |c| matches!(c, Change::TaskTimedOut { kind: TimeoutKind::Total, .. })));
+    assert!(has(&changes, |c| matches!(
+        c,
+        Change::TaskTimedOut {
+            kind: TimeoutKind::Total,
+            ..
+        }
+    )));
     assert_eq!(sim.state.tasks["flaky"].status, TaskStatus::Failed);
     assert_eq!(sim.state.status, RunStatus::Failed);
     assert_eq!(sim.scheduled("flaky"), 2);
@@ -534,7 +668,10 @@ tasks:
     let mut sim = Sim::start(flow, &["slow"]);
     assert_eq!(sim.state.next_wakeup(), Some(sim.at(100)));
     let changes = sim.tick_at(100);
-    assert!(matches!(changes.as_slice(), [Change::RunTimedOut { task_ref: None, .. }]));
+    assert!(matches!(
+        changes.as_slice(),
+        [Change::RunTimedOut { task_ref: None, .. }]
+    ));
     assert_eq!(sim.state.status, RunStatus::TimedOut);
     sim.assert_replays();
 
@@ -547,7 +684,14 @@ tasks:
 "#;
     let mut sim = Sim::start(flow, &["slow"]);
     let changes = sim.tick_at(100);
-    assert!(matches!(changes.as_slice(), [Change::TimeoutAlert { task_ref: None, kind: TimeoutKind::Workflow, .. }]));
+    assert!(matches!(
+        changes.as_slice(),
+        [Change::TimeoutAlert {
+            task_ref: None,
+            kind: TimeoutKind::Workflow,
+            ..
+        }]
+    ));
     assert_eq!(sim.state.next_wakeup(), None);
     sim.reply("slow", ReplyStatus::Completed);
     assert_eq!(sim.state.status, RunStatus::Completed);
@@ -564,7 +708,10 @@ tasks:
 "#;
     let mut sim = Sim::start(flow, &["slow", "next"]);
     sim.tick_at(5);
-    assert_eq!(sim.state.tasks["slow"].status, TaskStatus::CompletedWithErrors);
+    assert_eq!(
+        sim.state.tasks["slow"].status,
+        TaskStatus::CompletedWithErrors
+    );
     assert_eq!(sim.scheduled("next"), 1);
     sim.assert_replays();
 }
@@ -582,7 +729,11 @@ tasks:
     let mut sim = Sim::start(flow, &["t1", "t2"]);
     let changes = sim.reply("t1", ReplyStatus::Failed);
     assert!(!has(&changes, |c| matches!(c, Change::RunFailed { .. })));
-    assert_eq!(sim.scheduled("t2"), 1, "the run went on past the failed task");
+    assert_eq!(
+        sim.scheduled("t2"),
+        1,
+        "the run went on past the failed task"
+    );
     let end = sim.reply("t2", ReplyStatus::Completed);
     assert!(matches!(end.last(), Some(Change::RunFailed { task_ref: Some(r), .. }) if r == "t1"));
     assert_eq!(sim.state.status, RunStatus::Failed);
@@ -605,12 +756,18 @@ tasks:
 "#;
     let mut sim = Sim::start(flow, &["t1", "t2", "t3"]);
     sim.reply("t1", ReplyStatus::FailedWithTerminalError);
-    assert!(sim.state.tasks["t2"].status.is_in_flight(), "the other branch goes on");
+    assert!(
+        sim.state.tasks["t2"].status.is_in_flight(),
+        "the other branch goes on"
+    );
     sim.reply("t2", ReplyStatus::Completed);
     assert_eq!(sim.state.tasks["join"].status, TaskStatus::Completed);
     sim.reply("t3", ReplyStatus::Completed);
     assert_eq!(sim.state.status, RunStatus::Failed);
-    assert_eq!(sim.state.failure.as_ref().unwrap().task_ref.as_deref(), Some("t1"));
+    assert_eq!(
+        sim.state.failure.as_ref().unwrap().task_ref.as_deref(),
+        Some("t1")
+    );
     sim.assert_replays();
 }
 
@@ -658,12 +815,16 @@ fn conductor_retry_fields_fixed_linear_exponential_with_cap() {
     // Conductor's exponential backoff doubles; its usual `backoffScaleFactor: 1` does not
     // flatten it.
     let exponential = "name: r\ntasks:\n  - {name: x, taskReferenceName: x, retryCount: 5, retryLogic: EXPONENTIAL_BACKOFF, retryDelaySeconds: 1, backoffScaleFactor: 1, maxRetryDelaySeconds: 10}\n";
-    assert_eq!(retry_delays(exponential, 6), [1000, 2000, 4000, 8000, 10000]);
+    assert_eq!(
+        retry_delays(exponential, 6),
+        [1000, 2000, 4000, 8000, 10000]
+    );
 }
 
 #[test]
 fn inline_retry_maps_onto_the_same_rules() {
-    let fixed = "name: r\ntasks:\n  - {name: x, taskReferenceName: x, retry: {count: 2, delay: 500ms}}\n";
+    let fixed =
+        "name: r\ntasks:\n  - {name: x, taskReferenceName: x, retry: {count: 2, delay: 500ms}}\n";
     assert_eq!(retry_delays(fixed, 3), [500, 500]);
     let linear = "name: r\ntasks:\n  - {name: x, taskReferenceName: x, retry: {count: 3, logic: LINEAR_BACKOFF, delay: 1s}}\n";
     assert_eq!(retry_delays(linear, 4), [1000, 2000, 3000]);
@@ -676,10 +837,20 @@ fn jitter_adds_at_most_its_bound_and_is_journaled() {
     let flow = "name: r\ntasks:\n  - {name: x, taskReferenceName: x, retryCount: 20, retryDelaySeconds: 1, backoffJitterMs: 250}\n";
     let delays = retry_delays(flow, 20);
     assert_eq!(delays.len(), 20);
-    assert!(delays.iter().all(|d| (1000..=1250).contains(d)), "{delays:?}");
-    assert!(delays.iter().any(|d| *d != delays[0]), "jitter varies: {delays:?}");
+    assert!(
+        delays.iter().all(|d| (1000..=1250).contains(d)),
+        "{delays:?}"
+    );
+    assert!(
+        delays.iter().any(|d| *d != delays[0]),
+        "jitter varies: {delays:?}"
+    );
     let inline = "name: r\ntasks:\n  - {name: x, taskReferenceName: x, retry: {count: 10, delay: 1s, jitter: 100ms}}\n";
-    assert!(retry_delays(inline, 10).iter().all(|d| (1000..=1100).contains(d)));
+    assert!(
+        retry_delays(inline, 10)
+            .iter()
+            .all(|d| (1000..=1100).contains(d))
+    );
 }
 
 #[test]
@@ -687,7 +858,68 @@ fn failed_with_terminal_error_is_never_retried() {
     let flow = "name: r\ntasks:\n  - {name: x, taskReferenceName: x, retryCount: 5}\n";
     let mut sim = Sim::start(flow, &["x"]);
     let changes = sim.reply("x", ReplyStatus::FailedWithTerminalError);
-    assert!(has(&changes, |c| matches!(c, Change::TaskFailed { retry_at: None, outcome: TaskStatus::FailedWithTerminalError, .. })));
+    assert!(has(&changes, |c| matches!(
+        c,
+        Change::TaskFailed {
+            retry_at: None,
+            outcome: TaskStatus::FailedWithTerminalError,
+            ..
+        }
+    )));
     assert_eq!(sim.state.status, RunStatus::Failed);
     assert_eq!(sim.scheduled("x"), 1);
+}
+
+// ---- validation ----
+
+fn problems(yaml: &str) -> Vec<(usize, String)> {
+    match crate::definition::parse_str(yaml, std::path::Path::new("v.yaml")) {
+        Ok(_) => Vec::new(),
+        Err(crate::definition::LoadError::Invalid { diagnostics, .. }) => diagnostics
+            .into_iter()
+            .filter(|d| d.severity == crate::definition::Severity::Error)
+            .map(|d| (d.line, d.message))
+            .collect(),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+#[test]
+fn validation_reads_durations_until_timeouts_and_policies() {
+    let good = r#"
+name: v
+timeoutSeconds: 3600
+timeoutPolicy: ALERT_ONLY
+tasks:
+  - {name: a, taskReferenceName: a, type: WAIT, inputParameters: {duration: "1 days 2 hours"}}
+  - {name: b, taskReferenceName: b, type: WAIT, inputParameters: {until: "2026-01-31 17:00 UTC"}}
+  - {name: c, taskReferenceName: c, type: WAIT, inputParameters: {duration: "${workflow.input.d}", until: "${workflow.input.u}"}}
+  - {name: d, taskReferenceName: d, startDelay: 5, permissive: true, pollTimeoutSeconds: 10, responseTimeoutSeconds: 20, timeoutSeconds: 30, totalTimeoutSeconds: 90, timeoutPolicy: RETRY}
+  - {name: e, taskReferenceName: e, taskDefinition: {responseTimeoutSeconds: 3600, timeoutSeconds: 0, timeoutPolicy: TIME_OUT_WF}}
+"#;
+    assert_eq!(problems(good), vec![]);
+    let bad = r#"
+name: v
+timeoutSeconds: soon
+timeoutPolicy: RETRY
+tasks:
+  - {name: a, taskReferenceName: a, type: WAIT, inputParameters: {duration: "10 parsecs"}}
+  - {name: b, taskReferenceName: b, type: WAIT, inputParameters: {until: "next tuesday"}}
+  - {name: c, taskReferenceName: c, type: WAIT, inputParameters: {duration: 5s, until: "2026-01-31"}}
+  - {name: d, taskReferenceName: d, startDelay: -1, permissive: "yes", timeoutPolicy: RETRI}
+  - {name: e, taskReferenceName: e, taskDefinition: {responseTimeoutSeconds: true}}
+"#;
+    let found = problems(bad);
+    let has =
+        |line: usize, needle: &str| found.iter().any(|(l, m)| *l == line && m.contains(needle));
+    assert!(has(3, "timeoutSeconds"), "{found:#?}");
+    assert!(has(4, "TIME_OUT_WF, ALERT_ONLY"), "{found:#?}");
+    assert!(has(6, "10 parsecs"), "{found:#?}");
+    assert!(has(7, "next tuesday"), "{found:#?}");
+    assert!(has(8, "both `duration` and `until`"), "{found:#?}");
+    assert!(has(9, "startDelay"), "{found:#?}");
+    assert!(has(9, "permissive"), "{found:#?}");
+    assert!(has(9, "RETRY, TIME_OUT_WF, ALERT_ONLY"), "{found:#?}");
+    assert!(has(10, "responseTimeoutSeconds"), "{found:#?}");
+    assert_eq!(found.len(), 9, "{found:#?}");
 }

@@ -245,7 +245,10 @@ fn describe(change: &Change, state: &RunState) -> Option<(String, bool)> {
         Change::TaskClaimed { .. } => return None,
         Change::TaskTimedOut {
             task_ref, reason, ..
-        } => (format!("{task_ref} timed out: {}", first_line(reason)), true),
+        } => (
+            format!("{task_ref} timed out: {}", first_line(reason)),
+            true,
+        ),
         Change::TimeoutAlert {
             task_ref, reason, ..
         } => (
@@ -256,15 +259,14 @@ fn describe(change: &Change, state: &RunState) -> Option<(String, bool)> {
             ),
             true,
         ),
-        Change::RunTimedOut { reason, .. } => {
-            (format!("TIMED_OUT: {}", first_line(reason)), true)
-        }
+        Change::RunTimedOut { reason, .. } => (format!("TIMED_OUT: {}", first_line(reason)), true),
         Change::TaskUpdatedBy {
             task_ref,
             status,
             by,
             ..
         } => (format!("{task_ref} set {status} by {by}"), true),
+        // (end of timers)
 
         // ---- INLINE / LAMBDA / JSON_JQ_TRANSFORM / DECISION / javascript (script) ----
 

@@ -23,9 +23,12 @@ impl RunActor {
             .filter(|(_, task_id, agent)| {
                 let inbox = self.station.inbox(agent);
                 let name = TaskMessage::file_name(task_id);
-                [inbox.join(CLAIMED).join(&name), inbox.join(DONE).join(&name)]
-                    .iter()
-                    .any(|p| p.exists())
+                [
+                    inbox.join(CLAIMED).join(&name),
+                    inbox.join(DONE).join(&name),
+                ]
+                .iter()
+                .any(|p| p.exists())
             })
             .map(|(_, task_id, _)| task_id)
             .collect();

@@ -34,7 +34,7 @@ fn time(record: &Value, field: &str) -> DateTime<FixedOffset> {
         .unwrap()
 }
 
-fn find<'a>(records: &'a [Value], pred: impl Fn(&Value) -> bool) -> &'a Value {
+fn find(records: &[Value], pred: impl Fn(&Value) -> bool) -> &Value {
     records
         .iter()
         .find(|r| pred(r))
@@ -71,7 +71,11 @@ fn a_wait_for_a_duration_ends_at_its_journaled_time() {
     let done = find(&records, |r| r["event"] == "task_completed");
     let at = time(done, "at");
     assert!(at >= until, "completed at {at}, before {until}");
-    assert!((at - until).num_milliseconds() < 3000, "completed {} ms late", (at - until).num_milliseconds());
+    assert!(
+        (at - until).num_milliseconds() < 3000,
+        "completed {} ms late",
+        (at - until).num_milliseconds()
+    );
 }
 
 const APPROVAL: &str = r#"
@@ -91,24 +95,45 @@ fn a_wait_is_completed_by_3ox_complete_while_driven_and_the_journal_says_who() {
     wait_event(&env, "wait_started");
     let refused = env.run(&["complete", &run_id, "nosuch"]);
     assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
-    assert!(stderr(&refused).contains("no task `nosuch`"), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("no task `nosuch`"),
+        "{}",
+        stderr(&refused)
+    );
     let out = env.run(&[
-        "complete", &run_id, "approval", "--output", r#"{"note": "fine"}"#, "--set", "approved=true",
-        "--by", "ann", "--reason", "looked at it",
+        "complete",
+        &run_id,
+        "approval",
+        "--output",
+        r#"{"note": "fine"}"#,
+        "--set",
+        "approved=true",
+        "--by",
+        "ann",
+        "--reason",
+        "looked at it",
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let out = output_within_child(&mut driver, Duration::from_secs(20));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["status"], "COMPLETED");
-    assert_eq!(doc["output"], json!({"approval": {"note": "fine", "approved": true}}));
+    assert_eq!(
+        doc["output"],
+        json!({"approval": {"note": "fine", "approved": true}})
+    );
     let records = journal_records(&env);
     let who = find(&records, |r| r["event"] == "task_updated_by");
     assert_eq!(who["by"], "ann");
     assert_eq!(who["status"], "COMPLETED");
     assert_eq!(who["reason"], "looked at it");
     let again = env.run(&["complete", &run_id, "approval"]);
-    assert_eq!(again.status.code(), Some(2), "a finished run refuses: {}", stderr(&again));
+    assert_eq!(
+        again.status.code(),
+        Some(2),
+        "a finished run refuses: {}",
+        stderr(&again)
+    );
 }
 
 #[test]
@@ -125,7 +150,15 @@ fn a_wait_nobody_drives_is_completed_directly_and_failed_runs_fail() {
     )
     .unwrap();
     output_within_child(&mut driver, Duration::from_secs(20));
-    let out = env.run(&["complete", &run_id, "approval", "--failed", "--reason", "no budget", "--json"]);
+    let out = env.run(&[
+        "complete",
+        &run_id,
+        "approval",
+        "--failed",
+        "--reason",
+        "no budget",
+        "--json",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["via"], "direct");
@@ -156,7 +189,11 @@ fn a_response_timeout_retries_and_the_late_reply_of_the_old_attempt_is_refused_a
         agent.messages().into_iter().find(|m| m["attempt"] == 2)
     })
     .expect("attempt 2 was never delivered");
-    let first = agent.messages().into_iter().find(|m| m["attempt"] == 1).unwrap();
+    let first = agent
+        .messages()
+        .into_iter()
+        .find(|m| m["attempt"] == 1)
+        .unwrap();
     assert_ne!(first["task_id"], second["task_id"]);
     // The first attempt's worker answers at last: too late.
     let outbox = env.root().join("agents/w/0UT.3OX");
@@ -171,7 +208,10 @@ fn a_response_timeout_retries_and_the_late_reply_of_the_old_attempt_is_refused_a
             .find(|r| r["event"] == "reply_rejected" && r["task_id"] == first["task_id"])
     })
     .expect("the late reply was not refused");
-    assert!(refused["reason"].as_str().unwrap().contains("stale"), "{refused}");
+    assert!(
+        refused["reason"].as_str().unwrap().contains("stale"),
+        "{refused}"
+    );
     gate.store(true, Ordering::SeqCst);
     let out = output_within_child(&mut driver, Duration::from_secs(30));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -184,8 +224,15 @@ fn a_response_timeout_retries_and_the_late_reply_of_the_old_attempt_is_refused_a
     assert_eq!(timed_out["task_id"], first["task_id"]);
     let scheduled = find(&records, |r| r["event"] == "task_scheduled");
     let waited = time(timed_out, "at") - time(scheduled, "at");
-    assert!(waited.num_milliseconds() >= 1000, "timed out after {waited}");
-    assert!(files_in(&env, "agents/w/0UT.3OX/rejected").iter().any(|f| f.starts_with("late")));
+    assert!(
+        waited.num_milliseconds() >= 1000,
+        "timed out after {waited}"
+    );
+    assert!(
+        files_in(&env, "agents/w/0UT.3OX/rejected")
+            .iter()
+            .any(|f| f.starts_with("late"))
+    );
 }
 
 #[test]
@@ -205,10 +252,15 @@ fn a_permissive_failure_lets_the_run_finish_its_tasks_and_end_failed() {
     let (code, doc, out) = env.run_flow("flow.yaml", &[]);
     assert_eq!(code, 1, "{}", stderr(&out));
     assert_eq!(doc["status"], "FAILED");
-    assert!(doc["reason"].as_str().unwrap().contains("t1 broke"), "{doc}");
+    assert!(
+        doc["reason"].as_str().unwrap().contains("t1 broke"),
+        "{doc}"
+    );
     let records = journal_records(&env);
     assert!(
-        records.iter().any(|r| r["event"] == "task_completed" && r["task_ref"] == "t2"),
+        records
+            .iter()
+            .any(|r| r["event"] == "task_completed" && r["task_ref"] == "t2"),
         "t2 ran after the permissive failure"
     );
 }
@@ -246,11 +298,21 @@ fn a_wait_timer_survives_kill_9_and_fires_at_its_journaled_time_after_resume() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let records = journal_records(&env);
-    let started: Vec<&Value> = records.iter().filter(|r| r["event"] == "wait_started").collect();
-    assert_eq!(started.len(), 1, "the resumed run did not start the wait again");
+    let started: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["event"] == "wait_started")
+        .collect();
+    assert_eq!(
+        started.len(),
+        1,
+        "the resumed run did not start the wait again"
+    );
     let until = time(started[0], "until");
     let done = find(&records, |r| r["event"] == "task_completed");
     let at = time(done, "at");
-    assert!(at >= until, "completed at {at}, before its journaled time {until}");
+    assert!(
+        at >= until,
+        "completed at {at}, before its journaled time {until}"
+    );
     assert!((at - until).num_milliseconds() < 5000);
 }

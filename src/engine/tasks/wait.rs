@@ -132,7 +132,9 @@ fn conductor_duration(text: &str) -> Option<std::time::Duration> {
     let mut rest = text.trim();
     let mut any = false;
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         if digits == 0 {
             return None;
         }
@@ -182,15 +184,20 @@ pub fn parse_until(text: &str) -> Result<DateTime<Utc>, String> {
         }
         _ => (trimmed, None),
     };
-    let naive = ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"]
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(clock, f).ok())
-        .or_else(|| {
-            NaiveDate::parse_from_str(clock, "%Y-%m-%d")
-                .ok()
-                .and_then(|d| d.and_hms_opt(0, 0, 0))
-        })
-        .ok_or_else(problem)?;
+    let naive = [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(clock, f).ok())
+    .or_else(|| {
+        NaiveDate::parse_from_str(clock, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+    })
+    .ok_or_else(problem)?;
     match zone {
         Some(z) if z.eq_ignore_ascii_case("utc") || z.eq_ignore_ascii_case("gmt") || z == "Z" => {
             Ok(Utc.from_utc_datetime(&naive))
@@ -232,7 +239,11 @@ mod tests {
             ("45", 45),
         ];
         for (text, secs) in cases {
-            assert_eq!(parse_duration(text), Ok(Duration::from_secs(secs)), "{text}");
+            assert_eq!(
+                parse_duration(text),
+                Ok(Duration::from_secs(secs)),
+                "{text}"
+            );
         }
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
@@ -245,7 +256,10 @@ mod tests {
     fn until_forms() {
         let utc = |s: &str| parse_until(s).unwrap().to_rfc3339();
         assert_eq!(utc("2026-01-31T17:00:00Z"), "2026-01-31T17:00:00+00:00");
-        assert_eq!(utc("2026-01-31T17:00:00+02:00"), "2026-01-31T15:00:00+00:00");
+        assert_eq!(
+            utc("2026-01-31T17:00:00+02:00"),
+            "2026-01-31T15:00:00+00:00"
+        );
         assert_eq!(utc("2026-01-31 17:00 UTC"), "2026-01-31T17:00:00+00:00");
         assert_eq!(utc("2026-01-31 17:00 GMT"), "2026-01-31T17:00:00+00:00");
         assert_eq!(utc("2026-01-31 17:00:30 Z"), "2026-01-31T17:00:30+00:00");
@@ -273,7 +287,12 @@ mod tests {
             .unwrap()
             .with_timezone(&Utc);
         assert_eq!(parse_until("2026-01-31").unwrap(), midnight);
-        for bad in ["tomorrow", "2026-13-01", "31/01/2026 17:00", "2026-01-31 17:00 PST"] {
+        for bad in [
+            "tomorrow",
+            "2026-13-01",
+            "31/01/2026 17:00",
+            "2026-01-31 17:00 PST",
+        ] {
             assert!(parse_until(bad).is_err(), "{bad}");
         }
     }
