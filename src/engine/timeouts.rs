@@ -197,7 +197,10 @@ pub fn observe(state: &mut RunState, change: &Change, at: DateTime<Utc>) {
     let timers = &mut state.timers;
     match change {
         Change::TaskScheduled {
-            task_ref, task_id, ..
+            task_ref,
+            task_id,
+            attempt,
+            ..
         } => {
             timers.delays.remove(task_ref);
             let limits = state
@@ -215,6 +218,11 @@ pub fn observe(state: &mut RunState, change: &Change, at: DateTime<Utc>) {
                     fired: Vec::new(),
                 },
             );
+            // Attempt 1 starts the task afresh (a loop's next iteration, say); later attempts
+            // keep the first one's total deadline.
+            if *attempt <= 1 {
+                timers.totals.remove(task_ref);
+            }
             if let Some(total) = limits.total {
                 timers
                     .totals

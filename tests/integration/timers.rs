@@ -316,3 +316,60 @@ fn a_wait_timer_survives_kill_9_and_fires_at_its_journaled_time_after_resume() {
     );
     assert!((at - until).num_milliseconds() < 5000);
 }
+
+#[test]
+fn a_poll_timeout_takes_back_an_unclaimed_message_but_not_a_claimed_one() {
+    let env = TestEnv::new();
+    fake_agent::register(&env, "w", &["job"], 2);
+    env.write(
+        "flow.yaml",
+        "name: poll\ntasks:\n  - {name: job, taskReferenceName: job, pollTimeoutSeconds: 1, timeoutPolicy: RETRY, retryCount: 1}\n",
+    );
+    let run_id = start(&env, "flow.yaml");
+    let inbox = env.root().join("agents/w/1N.3OX");
+    let outbox = env.root().join("agents/w/0UT.3OX");
+    let mut driver = drive(&env, &run_id);
+    // Attempt 1 is left unclaimed; attempt 2 is claimed at once and answered after its
+    // poll deadline has passed.
+    let message = wait_for(Duration::from_secs(20), || {
+        std::fs::read_dir(&inbox).ok()?.flatten().find_map(|e| {
+            let text = std::fs::read_to_string(e.path()).ok()?;
+            let message: Value = serde_yaml::from_str(&text).ok()?;
+            (message["attempt"] == 2).then_some((e.path(), message))
+        })
+    })
+    .expect("attempt 2 was never delivered");
+    let (path, message) = message;
+    std::fs::create_dir_all(inbox.join("claimed")).unwrap();
+    std::fs::rename(&path, inbox.join("claimed").join(path.file_name().unwrap())).unwrap();
+    std::thread::sleep(Duration::from_millis(1600));
+    fake_agent::put(
+        &outbox,
+        "answer.reply.yaml",
+        &fake_agent::reply(&message, "COMPLETED", json!({"ok": true}), ""),
+    );
+    let out = output_within_child(&mut driver, Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let records = journal_records(&env);
+    let timed_out: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["event"] == "task_timed_out")
+        .collect();
+    assert_eq!(timed_out.len(), 1, "{records:#?}");
+    assert_eq!(timed_out[0]["kind"], "poll");
+    let claimed = find(&records, |r| r["event"] == "task_claimed");
+    assert_eq!(claimed["task_id"], message["task_id"]);
+    assert!(
+        files_in(&env, "agents/w/1N.3OX/done")
+            .iter()
+            .any(|f| f.contains(
+                records
+                    .iter()
+                    .find(|r| r["event"] == "task_scheduled")
+                    .unwrap()["task_id"]
+                    .as_str()
+                    .unwrap()
+            )),
+        "the unclaimed message was taken back into done/"
+    );
+}
