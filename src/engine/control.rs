@@ -77,7 +77,7 @@ pub enum ControlError {
     AlreadyPaused { run_id: String },
     #[error("run {run_id} is not paused")]
     NotPaused { run_id: String },
-    #[error("run {run_id} is {status}; only a FAILED run can be retried")]
+    #[error("run {run_id} is {status}; only a FAILED run can be retried (or a TIMED_OUT one)")]
     NotFailed { run_id: String, status: RunStatus },
     #[error("run {run_id} has no task `{task}`")]
     UnknownTask {
@@ -147,10 +147,12 @@ pub fn check(state: &RunState, command: &Command) -> Result<(), ControlError> {
         Action::Resume if !running => Err(ended()),
         Action::Resume if !state.paused => Err(ControlError::NotPaused { run_id }),
         Action::Terminate if !running => Err(ended()),
-        Action::Retry if state.status != RunStatus::Failed => Err(ControlError::NotFailed {
-            run_id,
-            status: state.status,
-        }),
+        Action::Retry if !matches!(state.status, RunStatus::Failed | RunStatus::TimedOut) => {
+            Err(ControlError::NotFailed {
+                run_id,
+                status: state.status,
+            })
+        }
         Action::Restart | Action::RerunFrom if running => Err(ControlError::StillRunning {
             run_id,
             action: command.action.clone(),

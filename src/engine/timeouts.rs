@@ -190,6 +190,16 @@ pub struct Timers {
     pub delays: HashMap<String, DateTime<Utc>>,
     /// The workflow's ALERT_ONLY timeout fired already.
     pub workflow_alerted: bool,
+    /// When the workflow's clock last started again (a person retried or reran the run);
+    /// its `timeoutSeconds` counts from here, else from the run's start.
+    pub workflow_since: Option<DateTime<Utc>>,
+}
+
+/// When the workflow's `timeoutSeconds` falls due, with its policy.
+fn workflow_due(state: &RunState) -> Option<(DateTime<Utc>, Duration, TimeoutPolicy)> {
+    let (limit, policy) = workflow_timeout(&state.workflow)?;
+    let since = state.timers.workflow_since.or(state.started_at)?;
+    Some((after(since, limit), limit, policy))
 }
 
 /// Updates the timers for `change` (applied at `at`), after the state itself took it.
@@ -267,6 +277,8 @@ pub fn observe(state: &mut RunState, change: &Change, at: DateTime<Utc>) {
             }
         }
         Change::RunRetried { tasks, .. } | Change::RunRerunFrom { tasks, .. } => {
+            timers.workflow_since = Some(at);
+            timers.workflow_alerted = false;
             for task_ref in tasks {
                 timers.attempts.remove(task_ref);
                 timers.totals.remove(task_ref);
@@ -350,9 +362,9 @@ pub fn next_due(state: &RunState) -> Option<DateTime<Utc>> {
         .iter()
         .filter(|(r, _)| walking && !state.tasks.contains_key(*r))
         .map(|(_, at)| *at);
-    let workflow = workflow_timeout(&state.workflow)
+    let workflow = workflow_due(state)
         .filter(|_| !timers.workflow_alerted)
-        .and_then(|(limit, _)| Some(after(state.started_at?, limit)));
+        .map(|(at, _, _)| at);
     attempts
         .chain(totals)
         .chain(waits)
@@ -422,9 +434,9 @@ pub fn expire_due(state: &mut RunState, ctx: &mut Ctx<'_>, out: &mut Vec<Change>
     if state.status != RunStatus::Running {
         return;
     }
-    if let Some((limit, policy)) = workflow_timeout(&state.workflow)
+    if let Some((due, limit, policy)) = workflow_due(state)
         && !state.timers.workflow_alerted
-        && state.started_at.is_some_and(|s| after(s, limit) <= ctx.now)
+        && due <= ctx.now
     {
         let reason = format!(
             "the run did not finish within the workflow's timeoutSeconds ({})",

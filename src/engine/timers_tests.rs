@@ -923,3 +923,33 @@ tasks:
     assert!(has(10, "responseTimeoutSeconds"), "{found:#?}");
     assert_eq!(found.len(), 9, "{found:#?}");
 }
+
+#[test]
+fn a_timed_out_run_can_be_retried_and_its_clock_starts_again() {
+    let flow = r#"
+name: t
+timeoutSeconds: 100
+tasks:
+  - {name: slow, taskReferenceName: slow}
+"#;
+    let mut sim = Sim::start(flow, &["slow"]);
+    let first = sim.task_id("slow");
+    sim.tick_at(100);
+    assert_eq!(sim.state.status, RunStatus::TimedOut);
+    sim.now = sim.at(500);
+    let changes = sim.command(Action::Retry, "slow", None).unwrap();
+    assert!(has(
+        &changes,
+        |c| matches!(c, Change::RunRetried { tasks, .. } if tasks == &["slow"])
+    ));
+    assert_eq!(sim.state.status, RunStatus::Running);
+    assert_ne!(sim.task_id("slow"), first, "a new attempt");
+    assert_eq!(
+        sim.state.next_wakeup(),
+        Some(sim.at(600)),
+        "100 s from the retry"
+    );
+    sim.reply("slow", ReplyStatus::Completed);
+    assert_eq!(sim.state.status, RunStatus::Completed);
+    sim.assert_replays();
+}
