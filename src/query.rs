@@ -155,6 +155,9 @@ pub struct TaskLine {
     /// Why it failed, or an agent's last heartbeat note.
     pub reason: Option<String>,
     pub retry_at: Option<DateTime<Utc>>,
+    /// A WAIT that is waiting: when it ends (absent: until `3ox complete`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waits_until: Option<DateTime<Utc>>,
 }
 
 /// `3ox list`: one run per line. An unreadable journal gives a line with `status: null` and
@@ -503,6 +506,13 @@ pub fn status(
                 agent: t.agent.clone(),
                 reason: t.reason.clone(),
                 retry_at: t.retry_at,
+                waits_until: state
+                    .timers
+                    .waits
+                    .get(&t.task_ref)
+                    .copied()
+                    .flatten()
+                    .filter(|_| t.status.is_in_flight()),
             })
             .collect(),
         retries: state.retries,

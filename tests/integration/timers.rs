@@ -290,6 +290,9 @@ fn a_wait_timer_survives_kill_9_and_fires_at_its_journaled_time_after_resume() {
     let run_id = start(&env, "flow.yaml");
     let mut first = drive(&env, &run_id);
     wait_event(&env, "wait_started");
+    let status = env.run(&["status", &run_id, "--json"]);
+    let view: Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert!(view["tasks"][0]["waits_until"].is_string(), "{view}");
     first.kill().unwrap(); // SIGKILL
     first.wait().unwrap();
     let out = output_within(
@@ -308,6 +311,10 @@ fn a_wait_timer_survives_kill_9_and_fires_at_its_journaled_time_after_resume() {
         "the resumed run did not start the wait again"
     );
     let until = time(started[0], "until");
+    assert_eq!(
+        DateTime::parse_from_rfc3339(view["tasks"][0]["waits_until"].as_str().unwrap()).unwrap(),
+        until
+    );
     let done = find(&records, |r| r["event"] == "task_completed");
     let at = time(done, "at");
     assert!(
