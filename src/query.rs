@@ -671,6 +671,7 @@ pub fn timeline(records: &[Record], state: &RunState) -> RunLog {
             // ---- (timers) ----
             Change::WaitStarted { .. }
             | Change::TaskDelayed { .. }
+            | Change::TaskDelayEnded { .. }
             | Change::TaskClaimed { .. }
             | Change::TaskTimedOut { .. }
             | Change::TimeoutAlert { .. } => {}

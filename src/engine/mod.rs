@@ -239,6 +239,11 @@ pub enum Change {
         task_ref: String,
         due: DateTime<Utc>,
     },
+    /// A task's `startDelay` has passed: the task may be scheduled (now, or when its agent
+    /// has a free slot; no timer is needed for that).
+    TaskDelayEnded {
+        task_ref: String,
+    },
     /// A worker was found to have claimed the attempt's message (its poll timeout is met).
     TaskClaimed {
         task_ref: String,

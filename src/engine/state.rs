@@ -544,6 +544,7 @@ impl RunState {
                     .insert(task_id.clone(), (task_ref.clone(), attempt));
             }
             Change::TaskDelayed { .. }
+            | Change::TaskDelayEnded { .. }
             | Change::TaskClaimed { .. }
             | Change::TaskTimedOut { .. }
             | Change::TimeoutAlert { .. }

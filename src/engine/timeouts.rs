@@ -27,7 +27,7 @@
 //! TIME_OUT_WF, is 3ox's too. The workflow's `timeoutSeconds` with its `timeoutPolicy`
 //! (TIME_OUT_WF or ALERT_ONLY) bounds the whole run from its start.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -188,6 +188,8 @@ pub struct Timers {
     pub waits: HashMap<String, Option<DateTime<Utc>>>,
     /// Tasks with a `startDelay`, not scheduled before this time.
     pub delays: HashMap<String, DateTime<Utc>>,
+    /// Tasks whose `startDelay` has passed (they wait for nothing but an agent's slot).
+    pub released: HashSet<String>,
     /// The workflow's ALERT_ONLY timeout fired already.
     pub workflow_alerted: bool,
     /// When the workflow's clock last started again (a person retried or reran the run);
@@ -284,6 +286,7 @@ pub fn observe(state: &mut RunState, change: &Change, at: DateTime<Utc>) {
                 timers.totals.remove(task_ref);
                 timers.waits.remove(task_ref);
                 timers.delays.remove(task_ref);
+                timers.released.remove(task_ref);
             }
         }
         Change::WaitStarted {
@@ -293,6 +296,10 @@ pub fn observe(state: &mut RunState, change: &Change, at: DateTime<Utc>) {
         }
         Change::TaskDelayed { task_ref, due } => {
             timers.delays.insert(task_ref.clone(), *due);
+            timers.released.remove(task_ref);
+        }
+        Change::TaskDelayEnded { task_ref } => {
+            timers.released.insert(task_ref.clone());
         }
         Change::TimeoutAlert { task_ref, kind, .. } => match (task_ref, kind) {
             (_, TimeoutKind::Workflow) => timers.workflow_alerted = true,
@@ -360,7 +367,7 @@ pub fn next_due(state: &RunState) -> Option<DateTime<Utc>> {
     let delays = timers
         .delays
         .iter()
-        .filter(|(r, _)| walking && !state.tasks.contains_key(*r))
+        .filter(|(r, _)| walking && !state.tasks.contains_key(*r) && !timers.released.contains(*r))
         .map(|(_, at)| *at);
     let workflow = workflow_due(state)
         .filter(|_| !timers.workflow_alerted)
@@ -605,15 +612,26 @@ fn fire(
 }
 
 /// `startDelay`: the first walk over a task with a delay journals when it is due
-/// (`task_delayed`); until then the task stays pending. `None`: no delay holds the task back.
+/// (`task_delayed`); until then the task stays pending; the first walk after it journals
+/// `task_delay_ended` and lets the task start. `None`: no delay holds the task back.
 pub fn delay(w: &mut Walker<'_, '_, '_>, task: &TaskDef) -> Option<Progress> {
     let task_ref = &task.task_reference_name;
     if w.state.tasks.contains_key(task_ref) {
         return None;
     }
     let delay = start_delay(task)?;
+    if w.state.timers.released.contains(task_ref) {
+        return None;
+    }
     match w.state.timers.delays.get(task_ref) {
-        Some(due) if *due <= w.ctx.now => None,
+        Some(due) if *due <= w.ctx.now => {
+            // Journaled once, so a task that then waits for an agent's free slot is no
+            // reason to wake up again.
+            w.emit(Change::TaskDelayEnded {
+                task_ref: task_ref.clone(),
+            });
+            None
+        }
         Some(_) => Some(Progress::Pending),
         None => {
             let due = after(w.ctx.now, delay);

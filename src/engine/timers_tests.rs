@@ -15,7 +15,7 @@ use crate::engine::{Change, Ctx, Input, RunState, RunStatus, TaskStatus, command
 use crate::mailbox::reply::{Reply, ReplyStatus};
 use crate::station::{AgentConfig, AgentDirectory};
 
-fn agents(caps: &[&str]) -> AgentDirectory {
+fn agents(caps: &[&str], concurrency: usize) -> AgentDirectory {
     let mut dir = AgentDirectory::default();
     dir.agents.insert(
         "a".to_string(),
@@ -23,7 +23,7 @@ fn agents(caps: &[&str]) -> AgentDirectory {
             version: 1,
             description: None,
             capabilities: caps.iter().map(|c| c.to_string()).collect(),
-            concurrency: 4,
+            concurrency,
             command: None,
         },
     );
@@ -48,10 +48,14 @@ struct Sim {
 
 impl Sim {
     fn start(flow: &str, caps: &[&str]) -> Sim {
+        Sim::start_with(flow, agents(caps, 4))
+    }
+
+    fn start_with(flow: &str, agents: AgentDirectory) -> Sim {
         let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
         let mut sim = Sim {
             state: RunState::default(),
-            agents: agents(caps),
+            agents,
             t0,
             now: t0,
             ids: 0,
@@ -950,6 +954,42 @@ tasks:
         "100 s from the retry"
     );
     sim.reply("slow", ReplyStatus::Completed);
+    assert_eq!(sim.state.status, RunStatus::Completed);
+    sim.assert_replays();
+}
+
+#[test]
+fn a_delayed_task_waiting_for_a_free_agent_sets_no_timer() {
+    // One slot: `first` holds it when `later`'s delay ends.
+    let flow = r#"
+name: d
+tasks:
+  - name: fan
+    taskReferenceName: fan
+    type: FORK_JOIN
+    forkTasks:
+      - [{name: first, taskReferenceName: first}]
+      - [{name: later, taskReferenceName: later, startDelay: 5}]
+  - {name: join, taskReferenceName: join, type: JOIN}
+"#;
+    let mut sim = Sim::start_with(flow, agents(&["first", "later"], 1));
+    assert_eq!(sim.scheduled("first"), 1);
+    assert_eq!(sim.state.next_wakeup(), Some(sim.at(5)));
+    let changes = sim.tick_at(5);
+    assert!(has(&changes, |c| matches!(
+        c,
+        Change::TaskDelayEnded { .. }
+    )));
+    assert_eq!(sim.scheduled("later"), 0, "no free slot yet");
+    assert_eq!(
+        sim.state.next_wakeup(),
+        None,
+        "nothing to wake up for: a reply frees the slot"
+    );
+    sim.now = sim.at(7);
+    sim.reply("first", ReplyStatus::Completed);
+    assert_eq!(sim.scheduled("later"), 1);
+    sim.reply("later", ReplyStatus::Completed);
     assert_eq!(sim.state.status, RunStatus::Completed);
     sim.assert_replays();
 }

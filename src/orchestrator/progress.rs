@@ -242,7 +242,7 @@ fn describe(change: &Change, state: &RunState) -> Option<(String, bool)> {
             format!("{task_ref} starts at {} (startDelay)", due.to_rfc3339()),
             false,
         ),
-        Change::TaskClaimed { .. } => return None,
+        Change::TaskClaimed { .. } | Change::TaskDelayEnded { .. } => return None,
         Change::TaskTimedOut {
             task_ref, reason, ..
         } => (
