@@ -54,7 +54,13 @@ pub fn check(state: &RunState, command: &Command, task: String) -> Result<(), Co
             action: Action::Complete,
         });
     }
-    let _ = command;
+    if let Some(completion) = &command.completion
+        && !(completion.output.is_null() || completion.output.is_object())
+    {
+        let mut found = completion.output.to_string();
+        found.truncate(80);
+        return Err(ControlError::BadOutput { found });
+    }
     match state.tasks.get(&task) {
         Some(t) if t.status.is_in_flight() && (t.agent.is_some() || t.type_name == "WAIT") => {
             Ok(())

@@ -96,6 +96,8 @@ pub enum ControlError {
         task: String,
         status: Option<TaskStatus>,
     },
+    #[error("the output given to complete must be a mapping (a JSON object), not {found}")]
+    BadOutput { found: String },
 }
 
 impl ControlError {
@@ -127,6 +129,9 @@ impl ControlError {
             ControlError::NoTask { .. } => "name the task".into(),
             ControlError::NotCompletable { .. } => {
                 "`3ox status RUN` shows where each task stands".into()
+            }
+            ControlError::BadOutput { .. } => {
+                "give `--output '{\"key\": ...}'` or `--set key=value`".into()
             }
         }
     }

@@ -258,6 +258,14 @@ tasks:
         "no timer: it waits for a person"
     );
     assert!(sim.tick_at(86_400).is_empty());
+    let not_a_mapping = Completion {
+        status: CompletionStatus::Completed,
+        output: json!("yes"),
+    };
+    let refused = sim
+        .command(Action::Complete, "approval", Some(not_a_mapping))
+        .unwrap_err();
+    assert!(matches!(refused, control::ControlError::BadOutput { .. }));
     let refused = sim.command(Action::Complete, "ship", None).unwrap_err();
     assert!(matches!(
         refused,
