@@ -472,10 +472,11 @@ pub fn expire_due(state: &mut RunState, ctx: &mut Ctx<'_>, out: &mut Vec<Change>
     }
     let refs: Vec<String> = state.tasks.keys().cloned().collect();
     for task_ref in refs {
-        if state.status != RunStatus::Running {
-            return;
-        }
-        if let Some(kind) = due_kind(state, &task_ref, ctx.now) {
+        // Each firing settles the attempt or marks its timer fired, so this ends; several
+        // timers of one task may have fallen due while nobody drove the run.
+        while state.status == RunStatus::Running
+            && let Some(kind) = due_kind(state, &task_ref, ctx.now)
+        {
             fire(state, ctx, out, &task_ref, kind);
         }
     }

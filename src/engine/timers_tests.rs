@@ -1001,3 +1001,29 @@ tasks:
     assert_eq!(sim.state.status, RunStatus::Completed);
     sim.assert_replays();
 }
+
+#[test]
+fn timers_that_fell_due_together_all_act_on_one_input() {
+    let flow = r#"
+name: t
+tasks:
+  - {name: slow, taskReferenceName: slow, pollTimeoutSeconds: 5, timeoutSeconds: 10, totalTimeoutSeconds: 20, timeoutPolicy: ALERT_ONLY}
+"#;
+    let mut sim = Sim::start(flow, &["slow"]);
+    // Nobody drove the run for a minute: one input acts on all three, in order.
+    let changes = sim.tick_at(60);
+    let kinds: Vec<TimeoutKind> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::TimeoutAlert { kind, .. } => Some(*kind),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [TimeoutKind::Poll, TimeoutKind::Attempt, TimeoutKind::Total]
+    );
+    assert_eq!(sim.state.next_wakeup(), None);
+    assert!(sim.state.tasks["slow"].status.is_in_flight());
+    sim.assert_replays();
+}
