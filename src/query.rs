@@ -673,8 +673,21 @@ pub fn timeline(records: &[Record], state: &RunState) -> RunLog {
             | Change::TaskDelayed { .. }
             | Change::TaskDelayEnded { .. }
             | Change::TaskClaimed { .. }
-            | Change::TaskTimedOut { .. }
-            | Change::TimeoutAlert { .. } => {}
+            | Change::TaskTimedOut { .. } => {}
+            // An ALERT_ONLY timeout changes nothing, so the timeline shows it beside the
+            // operations, by `3ox`.
+            Change::TimeoutAlert {
+                task_ref, reason, ..
+            } => operations.push(Operation {
+                at: stamp(at),
+                event: "timeout_alert".into(),
+                by: "3ox".into(),
+                uid: None,
+                reason: Some(reason.clone()),
+                task_ref: task_ref.clone(),
+                tasks: Vec::new(),
+                new_run_id: None,
+            }),
             Change::TaskUpdatedBy {
                 task_ref,
                 status,

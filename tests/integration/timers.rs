@@ -380,3 +380,20 @@ fn a_poll_timeout_takes_back_an_unclaimed_message_but_not_a_claimed_one() {
         "the unclaimed message was taken back into done/"
     );
 }
+
+#[test]
+fn an_alert_only_workflow_timeout_is_journaled_shown_by_log_and_the_run_goes_on() {
+    let env = TestEnv::new();
+    env.write(
+        "flow.yaml",
+        "name: late\ntimeoutSeconds: 1\ntimeoutPolicy: ALERT_ONLY\ntasks:\n  - {name: nap, taskReferenceName: nap, type: WAIT, inputParameters: {duration: 2s}}\n",
+    );
+    let (code, doc, out) = env.run_flow("flow.yaml", &[]);
+    assert_eq!(code, 0, "{}", stderr(&out));
+    assert_eq!(doc["status"], "COMPLETED");
+    let records = journal_records(&env);
+    let alert = find(&records, |r| r["event"] == "timeout_alert");
+    assert_eq!(alert["kind"], "workflow");
+    let log = env.run(&["log", doc["run_id"].as_str().unwrap()]);
+    assert!(stdout(&log).contains("timeout alert"), "{}", stdout(&log));
+}
