@@ -155,6 +155,9 @@ pub struct TaskLine {
     /// Why it failed, or an agent's last heartbeat note.
     pub reason: Option<String>,
     pub retry_at: Option<DateTime<Utc>>,
+    /// A WAIT that is waiting: when it ends (absent: until `3ox complete`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waits_until: Option<DateTime<Utc>>,
 }
 
 /// `3ox list`: one run per line. An unreadable journal gives a line with `status: null` and
@@ -503,6 +506,13 @@ pub fn status(
                 agent: t.agent.clone(),
                 reason: t.reason.clone(),
                 retry_at: t.retry_at,
+                waits_until: state
+                    .timers
+                    .waits
+                    .get(&t.task_ref)
+                    .copied()
+                    .flatten()
+                    .filter(|_| t.status.is_in_flight()),
             })
             .collect(),
         retries: state.retries,
@@ -659,6 +669,53 @@ pub fn timeline(records: &[Record], state: &RunState) -> RunLog {
             // ---- (subflow) ----
 
             // ---- (timers) ----
+            Change::WaitStarted { .. }
+            | Change::TaskDelayed { .. }
+            | Change::TaskDelayEnded { .. }
+            | Change::TaskClaimed { .. }
+            | Change::TaskTimedOut { .. } => {}
+            // An ALERT_ONLY timeout changes nothing, so the timeline shows it beside the
+            // operations, by `3ox`.
+            Change::TimeoutAlert {
+                task_ref, reason, ..
+            } => operations.push(Operation {
+                at: stamp(at),
+                event: "timeout_alert".into(),
+                by: "3ox".into(),
+                uid: None,
+                reason: Some(reason.clone()),
+                task_ref: task_ref.clone(),
+                tasks: Vec::new(),
+                new_run_id: None,
+            }),
+            Change::TaskUpdatedBy {
+                task_ref,
+                status,
+                by,
+                uid,
+                reason,
+                ..
+            } => operations.push(Operation {
+                at: stamp(at),
+                event: "task_updated_by".into(),
+                by: by.clone(),
+                uid: *uid,
+                reason: Some(match reason {
+                    Some(why) => format!("{status}: {why}"),
+                    None => status.to_string(),
+                }),
+                task_ref: Some(task_ref.clone()),
+                tasks: Vec::new(),
+                new_run_id: None,
+            }),
+            Change::RunTimedOut { .. } => {
+                ended = Some(RunEnd {
+                    at: stamp(at),
+                    status: state.status,
+                    output: state.output.clone(),
+                    failure: state.failure.clone(),
+                });
+            }
 
             // ---- (script) ----
 

@@ -14,6 +14,7 @@ use anyhow::Context as _;
 use chrono::Utc;
 use serde_json::json;
 
+use crate::engine::complete::Completion;
 use crate::engine::control::Action;
 use crate::orchestrator::OrchestratorError;
 use crate::orchestrator::control::{self, CONTROL_VERSION, ControlRequest, Outcome, Sent};
@@ -71,6 +72,19 @@ pub fn send(
     reason: Option<String>,
     args: &ControlArgs,
 ) -> anyhow::Result<Done> {
+    send_with(station_flag, run, action, task, reason, None, args)
+}
+
+/// [`send`] with the status and output of `complete`.
+pub fn send_with(
+    station_flag: Option<&Path>,
+    run: &str,
+    action: Action,
+    task: Option<String>,
+    reason: Option<String>,
+    completion: Option<Completion>,
+    args: &ControlArgs,
+) -> anyhow::Result<Done> {
     let station = super::station(station_flag)?;
     let run_id = match query::resolve(&station, Some(run)) {
         Ok(run_id) => run_id,
@@ -83,6 +97,7 @@ pub fn send(
         uid: uid(),
         reason,
         task,
+        completion,
         at: Utc::now(),
     };
     let sent = match control::send(&station, &run_id, &request, args.wait) {

@@ -20,6 +20,7 @@ pub enum StatusArg {
     Completed,
     Failed,
     Terminated,
+    TimedOut,
 }
 
 impl From<StatusArg> for RunStatus {
@@ -29,6 +30,7 @@ impl From<StatusArg> for RunStatus {
             StatusArg::Completed => RunStatus::Completed,
             StatusArg::Failed => RunStatus::Failed,
             StatusArg::Terminated => RunStatus::Terminated,
+            StatusArg::TimedOut => RunStatus::TimedOut,
         }
     }
 }

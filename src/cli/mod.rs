@@ -28,6 +28,7 @@ pub mod validate;
 // ---- (subflow) ----
 
 // ---- (timers) ----
+pub mod complete;
 
 // ---- (script) ----
 
@@ -118,6 +119,9 @@ pub enum Command {
     // ---- (subflow) ----
 
     // ---- (timers) ----
+    /// Complete (or fail) a waiting task from outside: a WAIT, or an attempt in flight.
+    Complete(complete::Args),
+    // (end of timers)
 
     // ---- (script) ----
 
@@ -162,6 +166,8 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         // ---- (subflow) ----
 
         // ---- (timers) ----
+        Command::Complete(args) => complete::run(cli.station.as_deref(), args),
+        // (end of timers)
 
         // ---- (script) ----
 

@@ -148,7 +148,7 @@ pub fn runtime_with_stop() -> anyhow::Result<(
 pub fn exit_code(outcome: &RunOutcome) -> u8 {
     match outcome.status {
         RunStatus::Completed => super::EXIT_OK,
-        RunStatus::Failed | RunStatus::Terminated => super::EXIT_FAILED,
+        RunStatus::Failed | RunStatus::Terminated | RunStatus::TimedOut => super::EXIT_FAILED,
         RunStatus::Running => super::EXIT_INTERRUPTED,
     }
 }

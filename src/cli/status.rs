@@ -160,6 +160,9 @@ fn print_status(view: &StatusView) -> anyhow::Result<()> {
             if let Some(retry_at) = t.retry_at {
                 note = format!("{note}; retry at {}", when(retry_at));
             }
+            if let Some(until) = t.waits_until {
+                note = format!("waits until {}", when(until));
+            }
             vec![
                 format!("  {}", t.task_ref),
                 t.type_name.clone(),

@@ -343,8 +343,13 @@ impl TaskDef {
         if let Some(ms) = field("backoffJitterMs").and_then(|v| v.as_u64()) {
             policy.jitter = DurationSpec(Duration::from_millis(ms));
         }
-        if let Some(scale) = field("backoffScaleFactor").and_then(|v| v.as_f64()) {
-            policy.backoff_scale = scale;
+        // Conductor's backoffScaleFactor scales LINEAR_BACKOFF only (delay * factor * retry);
+        // its EXPONENTIAL_BACKOFF always doubles. Definitions exported from Conductor carry
+        // `backoffScaleFactor: 1`, which must not flatten an exponential backoff.
+        if let Some(scale) = field("backoffScaleFactor").and_then(|v| v.as_f64())
+            && policy.logic == RetryLogic::LinearBackoff
+        {
+            policy.delay = DurationSpec(policy.delay.0.mul_f64(scale.clamp(0.0, 1.0e6)));
         }
         policy
     }

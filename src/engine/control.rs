@@ -26,6 +26,8 @@ pub enum Action {
     Restart,
     RerunFrom,
     Skip,
+    /// Complete (or fail) a waiting task from outside (`3ox complete`, see [`super::complete`]).
+    Complete,
 }
 
 impl std::fmt::Display for Action {
@@ -38,6 +40,7 @@ impl std::fmt::Display for Action {
             Action::Restart => "restart",
             Action::RerunFrom => "rerun",
             Action::Skip => "skip",
+            Action::Complete => "complete",
         })
     }
 }
@@ -55,6 +58,8 @@ pub struct Command {
     pub task: Option<String>,
     /// The id of the new run of `restart` (chosen by the caller, which creates it).
     pub new_run_id: Option<String>,
+    /// The status and output of `complete`.
+    pub completion: Option<super::complete::Completion>,
 }
 
 /// Why a command does not apply. Each has a hint ([`ControlError::hint`]).
@@ -72,7 +77,7 @@ pub enum ControlError {
     AlreadyPaused { run_id: String },
     #[error("run {run_id} is not paused")]
     NotPaused { run_id: String },
-    #[error("run {run_id} is {status}; only a FAILED run can be retried")]
+    #[error("run {run_id} is {status}; only a FAILED run can be retried (or a TIMED_OUT one)")]
     NotFailed { run_id: String, status: RunStatus },
     #[error("run {run_id} has no task `{task}`")]
     UnknownTask {
@@ -86,6 +91,13 @@ pub enum ControlError {
     NotStarted { task: String },
     #[error("{action} needs a task")]
     NoTask { action: Action },
+    #[error("task `{task}` is {}; only a WAIT task that is waiting, or a task whose attempt is in flight, can be completed", .status.map_or_else(|| "not started yet".to_string(), |s| s.to_string()))]
+    NotCompletable {
+        task: String,
+        status: Option<TaskStatus>,
+    },
+    #[error("the output given to complete must be a mapping (a JSON object), not {found}")]
+    BadOutput { found: String },
 }
 
 impl ControlError {
@@ -115,6 +127,12 @@ impl ControlError {
                 "rerun from a task that has run (`3ox status RUN` lists them)".into()
             }
             ControlError::NoTask { .. } => "name the task".into(),
+            ControlError::NotCompletable { .. } => {
+                "`3ox status RUN` shows where each task stands".into()
+            }
+            ControlError::BadOutput { .. } => {
+                "give `--output '{\"key\": ...}'` or `--set key=value`".into()
+            }
         }
     }
 }
@@ -134,10 +152,12 @@ pub fn check(state: &RunState, command: &Command) -> Result<(), ControlError> {
         Action::Resume if !running => Err(ended()),
         Action::Resume if !state.paused => Err(ControlError::NotPaused { run_id }),
         Action::Terminate if !running => Err(ended()),
-        Action::Retry if state.status != RunStatus::Failed => Err(ControlError::NotFailed {
-            run_id,
-            status: state.status,
-        }),
+        Action::Retry if !matches!(state.status, RunStatus::Failed | RunStatus::TimedOut) => {
+            Err(ControlError::NotFailed {
+                run_id,
+                status: state.status,
+            })
+        }
         Action::Restart | Action::RerunFrom if running => Err(ControlError::StillRunning {
             run_id,
             action: command.action.clone(),
@@ -154,6 +174,10 @@ pub fn check(state: &RunState, command: &Command) -> Result<(), ControlError> {
                 }),
                 _ => Ok(()),
             }
+        }
+        Action::Complete => {
+            let task = known_task(state, command)?;
+            super::complete::check(state, command, task)
         }
         Action::RerunFrom => {
             let task = known_task(state, command)?;
@@ -190,6 +214,9 @@ fn known_task(state: &RunState, command: &Command) -> Result<String, ControlErro
 pub fn on_command(state: &mut RunState, out: &mut Vec<Change>, ctx: &mut Ctx<'_>, cmd: Command) {
     if check(state, &cmd).is_err() {
         return;
+    }
+    if cmd.action == Action::Complete {
+        return super::complete::on_complete(state, out, ctx, cmd);
     }
     let (by, uid, reason) = (cmd.by, cmd.uid, cmd.reason);
     let change = match cmd.action {
@@ -243,6 +270,7 @@ pub fn on_command(state: &mut RunState, out: &mut Vec<Change>, ctx: &mut Ctx<'_>
             uid,
             reason,
         },
+        Action::Complete => return,
     };
     emit(state, out, change, ctx.now);
 }

@@ -15,10 +15,13 @@
 //! when each of its tasks is done in turn. Walking from the top each time keeps the state
 //! small (a record per started task) and makes resuming after a crash nothing special.
 
+pub mod complete;
 pub mod control;
+pub mod permissive;
 pub mod retry;
 pub mod state;
 pub mod tasks;
+pub mod timeouts;
 pub mod walk;
 
 #[cfg(test)]
@@ -222,6 +225,69 @@ pub enum Change {
     // ---- SUB_WORKFLOW / START_WORKFLOW / failureWorkflow (subflow) ----
 
     // ---- WAIT, timeouts, startDelay, permissive (timers) ----
+    /// A WAIT task began waiting: it completes at `until`, or, without, when completed from
+    /// outside (`3ox complete`). The due time is chosen once, here.
+    WaitStarted {
+        task_ref: String,
+        task_id: String,
+        input: Value,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until: Option<DateTime<Utc>>,
+    },
+    /// A task with a `startDelay` is not scheduled before `due`.
+    TaskDelayed {
+        task_ref: String,
+        due: DateTime<Utc>,
+    },
+    /// A task's `startDelay` has passed: the task may be scheduled (now, or when its agent
+    /// has a free slot; no timer is needed for that).
+    TaskDelayEnded {
+        task_ref: String,
+    },
+    /// A worker was found to have claimed the attempt's message (its poll timeout is met).
+    TaskClaimed {
+        task_ref: String,
+        task_id: String,
+    },
+    /// An attempt timed out (`kind` says which timer); the `task_failed` that follows says
+    /// whether it is retried, and a `run_timed_out` follows under TIME_OUT_WF.
+    TaskTimedOut {
+        task_ref: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        task_id: Option<String>,
+        kind: timeouts::TimeoutKind,
+        reason: String,
+    },
+    /// A timeout with policy ALERT_ONLY fell due (of a task, or of the workflow when
+    /// `task_ref` is absent): recorded, and nothing else changes.
+    TimeoutAlert {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        task_ref: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        task_id: Option<String>,
+        kind: timeouts::TimeoutKind,
+        reason: String,
+    },
+    /// The run ended TIMED_OUT (the workflow's timeout, or a task's under TIME_OUT_WF).
+    RunTimedOut {
+        reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        task_ref: Option<String>,
+    },
+    /// A person completed or failed a task from outside (`3ox complete`); the
+    /// `task_completed` or `task_failed` follows.
+    TaskUpdatedBy {
+        task_ref: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        task_id: Option<String>,
+        status: complete::CompletionStatus,
+        by: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        uid: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    // (end of timers)
 
     // ---- INLINE / LAMBDA / JSON_JQ_TRANSFORM / DECISION / javascript (script) ----
 
@@ -292,6 +358,10 @@ pub enum Input {
     // ---- SUB_WORKFLOW / START_WORKFLOW / failureWorkflow (subflow) ----
 
     // ---- WAIT, timeouts, startDelay, permissive (timers) ----
+    /// The driver found the messages of these attempts claimed by a worker (asked when their
+    /// poll deadline fell due, see [`timeouts::polls_due`]).
+    Claimed { task_ids: Vec<String> },
+    // (end of timers)
 
     // ---- INLINE / LAMBDA / JSON_JQ_TRANSFORM / DECISION / javascript (script) ----
 
@@ -326,6 +396,10 @@ pub fn receive(state: &mut RunState, input: Input, ctx: &mut Ctx<'_>) -> Vec<Cha
         // Deadlines first: a decision that arrives after its deadline finds the request
         // already closed, so exactly one of the two wins.
         tasks::human::expire_due(state, ctx, &mut out);
+        if let Input::Claimed { task_ids } = &input {
+            timeouts::on_claimed(state, &mut out, ctx, task_ids.clone());
+        }
+        timeouts::expire_due(state, ctx, &mut out);
     }
     match input {
         Input::Start {
@@ -344,7 +418,7 @@ pub fn receive(state: &mut RunState, input: Input, ctx: &mut Ctx<'_>) -> Vec<Cha
             };
             emit(state, &mut out, change, ctx.now);
         }
-        Input::Tick => {}
+        Input::Tick | Input::Claimed { .. } => {}
         Input::Control(command) => control::on_command(state, &mut out, ctx, command),
         Input::Reply { agent, file, reply } => on_reply(state, &mut out, ctx, agent, file, reply),
         Input::Approval {

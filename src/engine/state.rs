@@ -22,6 +22,8 @@ pub enum RunStatus {
     Failed,
     /// Ended by a person (`3ox terminate`).
     Terminated,
+    /// Ended by a timeout: the workflow's `timeoutSeconds`, or a task's under TIME_OUT_WF.
+    TimedOut,
 }
 
 impl std::fmt::Display for RunStatus {
@@ -31,6 +33,7 @@ impl std::fmt::Display for RunStatus {
             RunStatus::Completed => "COMPLETED",
             RunStatus::Failed => "FAILED",
             RunStatus::Terminated => "TERMINATED",
+            RunStatus::TimedOut => "TIMED_OUT",
         })
     }
 }
@@ -184,6 +187,9 @@ pub struct RunState {
     // ---- SUB_WORKFLOW / START_WORKFLOW / failureWorkflow (subflow) ----
 
     // ---- WAIT, timeouts, startDelay, permissive (timers) ----
+    /// Timeouts, WAIT due times and start delays (see `engine::timeouts`).
+    pub timers: super::timeouts::Timers,
+    // (end of timers)
 
     // ---- INLINE / LAMBDA / JSON_JQ_TRANSFORM / DECISION / javascript (script) ----
 
@@ -249,6 +255,7 @@ impl RunState {
         // ---- SUB_WORKFLOW / START_WORKFLOW / failureWorkflow (subflow) ----
 
         // ---- WAIT, timeouts, startDelay, permissive (timers) ----
+        let timers = super::timeouts::next_due(self);
 
         // ---- INLINE / LAMBDA / JSON_JQ_TRANSFORM / DECISION / javascript (script) ----
 
@@ -257,7 +264,7 @@ impl RunState {
         // ---- SET_VARIABLE / TERMINATE / NOOP / EXCLUSIVE_JOIN / DYNAMIC / mapping (misc) ----
 
         // ---- import / export / schema / test --mock (interop) ----
-        retries.chain(deadlines).min()
+        retries.chain(deadlines).chain(timers).min()
     }
 
     /// The `workflow` root of `${...}` references: `{input, workflowId, ...}`.
@@ -546,6 +553,32 @@ impl RunState {
             // ---- SUB_WORKFLOW / START_WORKFLOW / failureWorkflow (subflow) ----
 
             // ---- WAIT, timeouts, startDelay, permissive (timers) ----
+            Change::WaitStarted {
+                task_ref,
+                task_id,
+                input,
+                ..
+            } => {
+                let task = self.task_entry(task_ref, at);
+                task.status = TaskStatus::InProgress;
+                task.attempt += 1;
+                task.task_id = Some(task_id.clone());
+                task.input = input.clone();
+                task.reason = None;
+                task.retry_at = None;
+                let attempt = task.attempt;
+                self.task_ids
+                    .insert(task_id.clone(), (task_ref.clone(), attempt));
+            }
+            Change::TaskDelayed { .. }
+            | Change::TaskDelayEnded { .. }
+            | Change::TaskClaimed { .. }
+            | Change::TaskTimedOut { .. }
+            | Change::TimeoutAlert { .. }
+            | Change::RunTimedOut { .. }
+            | Change::TaskUpdatedBy { .. } => {
+                // Timers only: see `timeouts::observe` below.
+            }
 
             // ---- INLINE / LAMBDA / JSON_JQ_TRANSFORM / DECISION / javascript (script) ----
 
@@ -578,6 +611,8 @@ impl RunState {
                 self.output = Some(output.clone());
             } // ---- import / export / schema / test --mock (interop) ----
         }
+        // Timers follow every change (WAIT due times, timeouts, delays, TIMED_OUT).
+        super::timeouts::observe(self, change, at);
     }
 }
 

@@ -590,6 +590,7 @@ fn by(action: control::Action, task: Option<&str>) -> control::Command {
         reason: Some("because".into()),
         task: task.map(str::to_owned),
         new_run_id: None,
+        completion: None,
     }
 }
 

@@ -73,7 +73,11 @@ impl Walker<'_, '_, '_> {
             // A task of this walk ended the run (TERMINATE): nothing more starts.
             return Progress::Pending;
         }
-        match task.kind() {
+        // `startDelay` holds a task back; `permissive` lets the walk go on past its failure.
+        if let Some(held) = super::timeouts::delay(self, task) {
+            return held;
+        }
+        let progress = match task.kind() {
             TaskKind::Simple => tasks::simple::walk(self, task, None),
             TaskKind::Switch => tasks::switch::walk(self, task),
             TaskKind::ForkJoin => tasks::fork_join::walk(self, task),
@@ -94,7 +98,8 @@ impl Walker<'_, '_, '_> {
             TaskKind::Event => tasks::event::walk(self, task),
             TaskKind::Http => tasks::http::walk(self, task),
             TaskKind::AgentServed(_) => tasks::agent_served::walk(self, task),
-        }
+        };
+        super::permissive::pass(task, progress)
     }
 
     /// Ends a system task (one the engine runs itself) with an error.
@@ -151,6 +156,16 @@ pub fn advance(state: &mut RunState, ctx: &mut Ctx<'_>, out: &mut Vec<Change>) {
     match progress {
         Progress::Pending => {}
         Progress::Done => {
+            if let Some(failure) = super::permissive::failure(state) {
+                let task_ref = failure.task_ref.clone().unwrap_or_default();
+                let reason = format!("task `{task_ref}` failed: {}", failure.reason);
+                let change = Change::RunFailed {
+                    reason,
+                    task_ref: failure.task_ref,
+                };
+                emit(state, out, change, ctx.now);
+                return;
+            }
             let output = run_output(state);
             emit(state, out, Change::RunCompleted { output }, ctx.now);
         }

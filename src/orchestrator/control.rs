@@ -42,6 +42,9 @@ pub struct ControlRequest {
     pub reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task: Option<String>,
+    /// The status and output of `complete`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion: Option<crate::engine::complete::Completion>,
     pub at: DateTime<Utc>,
 }
 
@@ -285,6 +288,7 @@ impl RunActor {
         uid: Option<u32>,
     ) -> Result<ControlResult, OrchestratorError> {
         let now = Utc::now();
+        self.note_claims(now)?;
         let mut result = ControlResult {
             version: CONTROL_VERSION,
             run_id: self.state.run_id.clone(),
@@ -315,6 +319,7 @@ impl RunActor {
             reason: request.reason.clone(),
             task: request.task.clone(),
             new_run_id: new_run_id.clone(),
+            completion: request.completion.clone(),
         };
         let mut new_id = || ulid::Ulid::new();
         let mut ctx = Ctx {

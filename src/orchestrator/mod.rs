@@ -16,6 +16,7 @@ pub mod managed;
 pub mod ownership;
 pub mod progress;
 pub mod snapshot;
+pub mod timers;
 pub mod watch;
 
 use std::collections::{BTreeSet, HashSet};
@@ -630,6 +631,7 @@ impl RunActor {
             return Ok(());
         }
         let now = Utc::now();
+        self.note_claims(now)?;
         let mut changes = Vec::new();
         let mut dispositions = Vec::with_capacity(batch.len());
         for (path, input) in batch {
@@ -858,6 +860,7 @@ impl RunActor {
 
     fn step_all(&mut self, inputs: Vec<Input>) -> Result<(), OrchestratorError> {
         let now = Utc::now();
+        self.note_claims(now)?;
         let mut changes = Vec::new();
         for input in inputs {
             changes.extend(self.step(input, now));
@@ -978,6 +981,20 @@ impl RunActor {
                 // ---- SUB_WORKFLOW / START_WORKFLOW / failureWorkflow (subflow) ----
 
                 // ---- WAIT, timeouts, startDelay, permissive (timers) ----
+                Change::RunTimedOut { .. } => {
+                    self.archive_withdrawn();
+                    // Nothing in flight will be waited for: its messages leave the inboxes.
+                    for task in self
+                        .state
+                        .tasks
+                        .values()
+                        .filter(|t| t.status.is_in_flight())
+                    {
+                        if let (Some(agent), Some(task_id)) = (&task.agent, &task.task_id) {
+                            self.archive_message(agent, task_id);
+                        }
+                    }
+                }
 
                 // ---- INLINE / LAMBDA / JSON_JQ_TRANSFORM / DECISION / javascript (script) ----
 

@@ -229,6 +229,44 @@ fn describe(change: &Change, state: &RunState) -> Option<(String, bool)> {
         // ---- SUB_WORKFLOW / START_WORKFLOW / failureWorkflow (subflow) ----
 
         // ---- WAIT, timeouts, startDelay, permissive (timers) ----
+        Change::WaitStarted {
+            task_ref, until, ..
+        } => (
+            match until {
+                Some(at) => format!("{task_ref} waits until {}", at.to_rfc3339()),
+                None => format!("{task_ref} waits to be completed (`3ox complete`)"),
+            },
+            true,
+        ),
+        Change::TaskDelayed { task_ref, due } => (
+            format!("{task_ref} starts at {} (startDelay)", due.to_rfc3339()),
+            false,
+        ),
+        Change::TaskClaimed { .. } | Change::TaskDelayEnded { .. } => return None,
+        Change::TaskTimedOut {
+            task_ref, reason, ..
+        } => (
+            format!("{task_ref} timed out: {}", first_line(reason)),
+            true,
+        ),
+        Change::TimeoutAlert {
+            task_ref, reason, ..
+        } => (
+            format!(
+                "ALERT {}: {}",
+                task_ref.as_deref().unwrap_or("workflow"),
+                first_line(reason)
+            ),
+            true,
+        ),
+        Change::RunTimedOut { reason, .. } => (format!("TIMED_OUT: {}", first_line(reason)), true),
+        Change::TaskUpdatedBy {
+            task_ref,
+            status,
+            by,
+            ..
+        } => (format!("{task_ref} set {status} by {by}"), true),
+        // (end of timers)
 
         // ---- INLINE / LAMBDA / JSON_JQ_TRANSFORM / DECISION / javascript (script) ----
 

@@ -18,6 +18,7 @@ mod validate;
 // ---- (subflow) ----
 
 // ---- (timers) ----
+mod timers;
 
 // ---- (script) ----
 

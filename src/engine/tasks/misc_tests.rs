@@ -460,6 +460,7 @@ fn exclusive_join_passes_over_a_skipped_task() {
         reason: None,
         task: Some("task3".into()),
         new_run_id: None,
+        completion: None,
     };
     sim.control(command);
     assert_eq!(sim.state.tasks["task3"].status, TaskStatus::Skipped);
@@ -576,6 +577,7 @@ fn retrying_a_run_whose_dynamic_task_failed_runs_the_chosen_task_again() {
         reason: None,
         task: None,
         new_run_id: None,
+        completion: None,
     };
     sim.control(command);
     let task = &sim.state.tasks["pick"];
