@@ -299,6 +299,11 @@ impl Actor {
                 if self.running.len() >= self.config.concurrency {
                     return;
                 }
+                // Events published to this agent (EVENT tasks) are not tasks to run: they
+                // stay in the inbox for whoever reads events.
+                if crate::mailbox::event::EventMessage::is_event_file(&file) {
+                    continue;
+                }
                 match mailbox::move_into(&file, CLAIMED) {
                     Ok(claimed) => {
                         claimed_any = true;

@@ -1,11 +1,402 @@
 //! HTTP: a real HTTP call, made by the orchestrator; output as Conductor has it.
+//!
+//! The engine stays pure. The first walk over an HTTP task resolves its input, reads the
+//! request from it ([`parse_request`]: Conductor's `http_request` object, or the same fields
+//! flat in `inputParameters`) and journals `http_call_started` with a new task id and the
+//! attempt number. The orchestrator then makes the call off the actor's thread
+//! (`orchestrator::http`) and feeds the result back as [`crate::engine::Input::HttpResult`];
+//! [`on_result`] turns it into `task_completed` (a 2xx status) or `task_failed` (any other
+//! status, or a transport error such as a refused connection or a timeout), which the task's
+//! retry policy may retry as a new attempt with a new task id.
+//!
+//! A call whose result was never journaled (the process died while it was in flight) is made
+//! again when the run is resumed: HTTP calls are at least once. A result for an attempt that
+//! is no longer the current one (the task was skipped, retried by a person, or the run ended)
+//! changes nothing.
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 
 use crate::definition::TaskDef;
-use crate::engine::walk::{Progress, Walker};
+use crate::engine::state::{RunState, RunStatus, TaskStatus};
+use crate::engine::walk::{Progress, Walker, failure_of};
+use crate::engine::{Change, Ctx, emit, retry};
+
+/// The HTTP methods an HTTP task may use (Conductor's list).
+pub const METHODS: &[&str] = &[
+    "GET", "PUT", "POST", "PATCH", "DELETE", "OPTIONS", "HEAD", "TRACE",
+];
+
+/// Fields of a request, nested in `http_request` or flat in `inputParameters`.
+pub const REQUEST_FIELDS: &[&str] = &[
+    "uri",
+    "method",
+    "headers",
+    "body",
+    "contentType",
+    "accept",
+    "connectionTimeOut",
+    "readTimeOut",
+];
+
+/// Conductor request fields 3ox accepts and ignores (service discovery, encoding flags).
+pub const IGNORED_REQUEST_FIELDS: &[&str] = &["vipAddress", "appName", "encode", "asyncComplete"];
+
+/// The connection timeout when the request sets none (Conductor's 100 ms is too short for
+/// most real services; write `connectionTimeOut: 100` to get it).
+pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 10_000;
+/// The read timeout when the request sets none (Conductor's is 150 ms).
+pub const DEFAULT_READ_TIMEOUT_MS: u64 = 60_000;
+
+/// One HTTP request, read from a task's resolved input and journaled as it will be sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpRequest {
+    pub uri: String,
+    pub method: String,
+    /// Extra headers, in order; values are text (numbers and mappings are written as JSON).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub headers: IndexMap<String, String>,
+    /// The body: text is sent as it is, anything else as JSON. Null: no body.
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub body: Value,
+    pub content_type: String,
+    pub accept: String,
+    /// Milliseconds to establish the connection; 0 means no limit.
+    pub connection_time_out: u64,
+    /// Milliseconds to wait for the response (headers, then body); 0 means no limit.
+    pub read_time_out: u64,
+}
+
+/// What became of a call: a response (any status), or no response at all.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HttpOutcome {
+    Response(HttpResponse),
+    /// The call could not be made or did not finish: refused connection, unknown host,
+    /// timeout, a body too large.
+    Error(String),
+}
+
+/// An HTTP response as Conductor reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpResponse {
+    pub status_code: u16,
+    pub reason_phrase: String,
+    /// Header values by name (lower case), as lists: a header may come more than once.
+    pub headers: IndexMap<String, Vec<String>>,
+    /// The body parsed as JSON when it is JSON, else the text; null when empty.
+    pub body: Value,
+}
+
+impl HttpResponse {
+    /// The task output: `{response: {statusCode, reasonPhrase, headers, body}}`.
+    pub fn output(&self) -> Value {
+        json!({ "response": self })
+    }
+
+    /// The body as Conductor reads it: JSON when it parses, else the text; null when empty.
+    pub fn parse_body(bytes: &[u8]) -> Value {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Value::Null;
+        }
+        serde_json::from_slice(bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
+    }
+}
+
+/// Reads the request of an HTTP task from its resolved input: `http_request` when present,
+/// else the same fields flat in the input. The error says what is wrong.
+pub fn parse_request(input: &Value) -> Result<HttpRequest, String> {
+    let spec = match input.get("http_request") {
+        Some(Value::Object(spec)) => spec,
+        Some(other) => {
+            return Err(format!(
+                "`http_request` must be a mapping with uri and method, not {}",
+                kind_of(other)
+            ));
+        }
+        None => match input.as_object() {
+            Some(flat) => flat,
+            None => return Err("the task has no input; give `uri` and `method`".into()),
+        },
+    };
+    let uri = match spec.get("uri") {
+        Some(Value::String(uri)) if !uri.trim().is_empty() => uri.trim().to_string(),
+        Some(other) => return Err(format!("`uri` must be text, not {}", kind_of(other))),
+        None => return Err("the request has no `uri`".into()),
+    };
+    check_uri(&uri)?;
+    let method = match spec.get("method") {
+        None | Some(Value::Null) => "GET".to_string(),
+        Some(Value::String(m)) => m.trim().to_ascii_uppercase(),
+        Some(other) => return Err(format!("`method` must be text, not {}", kind_of(other))),
+    };
+    if !METHODS.contains(&method.as_str()) {
+        return Err(format!(
+            "`{method}` is not an HTTP method 3ox sends; use one of {}",
+            METHODS.join(", ")
+        ));
+    }
+    let mut headers = IndexMap::new();
+    match spec.get("headers") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(map)) => {
+            for (name, value) in map {
+                let text = match value {
+                    Value::Null => continue,
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                headers.insert(name.clone(), text);
+            }
+        }
+        Some(other) => {
+            return Err(format!(
+                "`headers` must be a mapping of names to values, not {}",
+                kind_of(other)
+            ));
+        }
+    }
+    let text = |field: &str, default: &str| match spec.get(field) {
+        None | Some(Value::Null) => Ok(default.to_string()),
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(other) => Err(format!("`{field}` must be text, not {}", kind_of(other))),
+    };
+    Ok(HttpRequest {
+        uri,
+        method,
+        headers,
+        body: spec.get("body").cloned().unwrap_or(Value::Null),
+        content_type: text("contentType", "application/json")?,
+        accept: text("accept", "application/json")?,
+        connection_time_out: millis(spec.get("connectionTimeOut"), DEFAULT_CONNECT_TIMEOUT_MS)
+            .map_err(|e| format!("`connectionTimeOut` {e}"))?,
+        read_time_out: millis(spec.get("readTimeOut"), DEFAULT_READ_TIMEOUT_MS)
+            .map_err(|e| format!("`readTimeOut` {e}"))?,
+    })
+}
+
+/// Only absolute http and https addresses are called.
+pub fn check_uri(uri: &str) -> Result<(), String> {
+    let lower = uri.to_ascii_lowercase();
+    let rest = lower
+        .strip_prefix("http://")
+        .or_else(|| lower.strip_prefix("https://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.starts_with('/') => Ok(()),
+        _ => Err(format!(
+            "`uri` must be an absolute http:// or https:// address, not `{uri}`"
+        )),
+    }
+}
+
+/// A timeout in milliseconds: a whole number >= 0 (or such a number as text, which is what a
+/// `${...}` reference gives), or the default when absent.
+pub fn millis(value: Option<&Value>, default: u64) -> Result<u64, String> {
+    match value {
+        None | Some(Value::Null) => Ok(default),
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .or_else(|| n.as_f64().filter(|f| *f >= 0.0 && f.fract() == 0.0).map(|f| f as u64))
+            .ok_or_else(|| format!("must be a whole number of milliseconds >= 0, not {n}")),
+        Some(Value::String(s)) => s
+            .trim()
+            .parse::<u64>()
+            .map_err(|_| format!("must be a whole number of milliseconds >= 0, not `{s}`")),
+        Some(other) => Err(format!(
+            "must be a whole number of milliseconds >= 0, not {}",
+            kind_of(other)
+        )),
+    }
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "true/false",
+        Value::Number(_) => "a number",
+        Value::String(_) => "text",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}
 
 pub fn walk(w: &mut Walker<'_, '_, '_>, task: &TaskDef) -> Progress {
-    w.fail_system_task(
-        task,
-        format!("task type {} is not implemented yet", task.type_name),
-    )
+    let task_ref = &task.task_reference_name;
+    let Some(current) = w.state.tasks.get(task_ref) else {
+        return start(w, task, 1);
+    };
+    match current.status {
+        TaskStatus::Scheduled | TaskStatus::InProgress => Progress::Pending,
+        TaskStatus::RetryWait => {
+            if current.retry_at.is_none_or(|at| at <= w.ctx.now) {
+                let next = current.attempt + 1;
+                start(w, task, next)
+            } else {
+                Progress::Pending
+            }
+        }
+        TaskStatus::Completed | TaskStatus::CompletedWithErrors | TaskStatus::Skipped => {
+            Progress::Done
+        }
+        TaskStatus::Failed | TaskStatus::FailedWithTerminalError => {
+            Progress::Failed(failure_of(task_ref, current.reason.as_deref()))
+        }
+    }
+}
+
+/// Journals the start of attempt `attempt`; a request that cannot be read fails the task
+/// (no attempt would do better).
+fn start(w: &mut Walker<'_, '_, '_>, task: &TaskDef, attempt: u32) -> Progress {
+    let input = w.resolve_input(task);
+    let request = match parse_request(&input) {
+        Ok(request) => request,
+        Err(problem) => {
+            return w.fail_system_task(task, format!("the HTTP request is not usable: {problem}"));
+        }
+    };
+    let task_id = (w.ctx.new_id)().to_string();
+    w.emit(Change::HttpCallStarted {
+        task_ref: task.task_reference_name.clone(),
+        task_id,
+        attempt,
+        input,
+        request,
+    });
+    Progress::Pending
+}
+
+/// Applies the result of the call made for `task_id`: completion for a 2xx status, a failed
+/// attempt (retried by the task's policy) for any other status or a transport error. A result
+/// for an attempt that is no longer in flight changes nothing.
+pub fn on_result(
+    state: &mut RunState,
+    out: &mut Vec<Change>,
+    ctx: &mut Ctx<'_>,
+    task_id: String,
+    outcome: HttpOutcome,
+) {
+    if state.status != RunStatus::Running {
+        return;
+    }
+    let Some((task_ref, attempt)) = state.task_ids.get(&task_id).cloned() else {
+        return;
+    };
+    let Some(task) = state.tasks.get(&task_ref) else {
+        return;
+    };
+    if task.task_id.as_deref() != Some(task_id.as_str()) || !task.status.is_in_flight() {
+        return;
+    }
+    let (method, uri) = state
+        .http_calls
+        .get(&task_ref)
+        .map(|c| (c.request.method.clone(), c.request.uri.clone()))
+        .unwrap_or_default();
+    let change = match outcome {
+        HttpOutcome::Response(response) if (200..300).contains(&response.status_code) => {
+            Change::TaskCompleted {
+                task_ref,
+                task_id: Some(task_id),
+                input: None,
+                output: response.output(),
+            }
+        }
+        HttpOutcome::Response(response) => {
+            let reason = format!(
+                "HTTP {} {} from {method} {uri}",
+                response.status_code, response.reason_phrase
+            );
+            let def = state.def(&task_ref);
+            retry::failure(
+                def.as_deref(),
+                &task_ref,
+                Some(task_id),
+                reason,
+                false,
+                attempt,
+                response.output(),
+                ctx,
+            )
+        }
+        HttpOutcome::Error(problem) => {
+            let reason = format!("{method} {uri} failed: {problem}");
+            let def = state.def(&task_ref);
+            retry::failure(
+                def.as_deref(),
+                &task_ref,
+                Some(task_id),
+                reason,
+                false,
+                attempt,
+                Value::Null,
+                ctx,
+            )
+        }
+    };
+    emit(state, out, change, ctx.now);
+}
+
+/// The call in flight (or last made) for one HTTP task, kept in the run state so a resumed
+/// run can make it again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpCall {
+    pub task_id: String,
+    pub attempt: u32,
+    pub request: HttpRequest,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_nested_form_is_read_with_defaults() {
+        let input = json!({"http_request": {"uri": "http://localhost:8080/x", "method": "post",
+            "headers": {"X-Count": 3, "X-Name": "a", "X-Skip": null}, "body": {"a": 1}}});
+        let request = parse_request(&input).unwrap();
+        assert_eq!(request.method, "POST");
+        assert_eq!(request.uri, "http://localhost:8080/x");
+        assert_eq!(request.headers["X-Count"], "3");
+        assert_eq!(request.headers["X-Name"], "a");
+        assert!(!request.headers.contains_key("X-Skip"));
+        assert_eq!(request.body, json!({"a": 1}));
+        assert_eq!(request.content_type, "application/json");
+        assert_eq!(request.connection_time_out, DEFAULT_CONNECT_TIMEOUT_MS);
+        assert_eq!(request.read_time_out, DEFAULT_READ_TIMEOUT_MS);
+    }
+
+    #[test]
+    fn the_flat_form_is_read_and_timeouts_may_be_text() {
+        let input = json!({"uri": "https://example.org", "connectionTimeOut": "250", "readTimeOut": 0});
+        let request = parse_request(&input).unwrap();
+        assert_eq!(request.method, "GET");
+        assert_eq!(request.connection_time_out, 250);
+        assert_eq!(request.read_time_out, 0);
+    }
+
+    #[test]
+    fn bad_requests_are_refused_with_the_reason() {
+        let cases = [
+            (json!({}), "no `uri`"),
+            (json!({"uri": "localhost:80"}), "absolute http"),
+            (json!({"uri": "http://x", "method": "FETCH"}), "not an HTTP method"),
+            (json!({"uri": "http://x", "headers": [1]}), "`headers` must be a mapping"),
+            (json!({"uri": "http://x", "readTimeOut": -1}), "`readTimeOut` must be"),
+            (json!({"http_request": "x"}), "`http_request` must be a mapping"),
+        ];
+        for (input, expected) in cases {
+            let err = parse_request(&input).unwrap_err();
+            assert!(err.contains(expected), "{input}: {err}");
+        }
+    }
+
+    #[test]
+    fn bodies_are_parsed_as_json_when_they_are_json() {
+        assert_eq!(HttpResponse::parse_body(br#"{"a":[1]}"#), json!({"a": [1]}));
+        assert_eq!(HttpResponse::parse_body(b"plain text"), json!("plain text"));
+        assert_eq!(HttpResponse::parse_body(b"  "), Value::Null);
+    }
 }

@@ -1,0 +1,165 @@
+//! HTTP tasks: the calls themselves, made off the run actor's thread.
+//!
+//! When `http_call_started` is journaled, [`HttpCalls::start`] runs the call on tokio's
+//! blocking pool with a blocking client (`ureq`: http and https, rustls) and sends the
+//! outcome to the actor's channel; the actor feeds it to the engine as
+//! [`crate::engine::Input::HttpResult`], and the engine journals completion or failure. A run
+//! resumed after a crash starts again every call whose result is not in the journal
+//! ([`HttpCalls::start`] from `recover_io`): calls are made at least once, so a service that
+//! must not act twice should honour an idempotency key (send one in `headers`).
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use crate::engine::tasks::http::{HttpOutcome, HttpRequest, HttpResponse};
+
+/// Largest response body read; a larger one fails the attempt (the body is journaled).
+pub const MAX_BODY_BYTES: u64 = 4 * 1024 * 1024;
+
+/// A finished call.
+#[derive(Debug)]
+pub struct HttpDone {
+    pub task_id: String,
+    pub outcome: HttpOutcome,
+}
+
+/// The calls one run actor has under way, and the channel their outcomes come back on.
+pub struct HttpCalls {
+    tx: mpsc::UnboundedSender<HttpDone>,
+    rx: Option<mpsc::UnboundedReceiver<HttpDone>>,
+    /// Task ids whose call was started by this actor (each is made once per actor).
+    started: HashSet<String>,
+}
+
+impl Default for HttpCalls {
+    fn default() -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        HttpCalls {
+            tx,
+            rx: Some(rx),
+            started: HashSet::new(),
+        }
+    }
+}
+
+impl HttpCalls {
+    /// The channel the outcomes arrive on (taken once, by the actor's loop).
+    pub fn results(&mut self) -> mpsc::UnboundedReceiver<HttpDone> {
+        match self.rx.take() {
+            Some(rx) => rx,
+            None => {
+                let (tx, rx) = mpsc::unbounded_channel();
+                self.tx = tx;
+                rx
+            }
+        }
+    }
+
+    /// Starts the call for attempt `task_id`, unless this actor already did. Needs a tokio
+    /// runtime; without one (a command applying an operation to a run nobody drives) the
+    /// call is left to the next driver, which makes it on resume.
+    pub fn start(&mut self, task_id: &str, request: &HttpRequest) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if !self.started.insert(task_id.to_string()) {
+            return;
+        }
+        let tx = self.tx.clone();
+        let task_id = task_id.to_string();
+        let request = request.clone();
+        runtime.spawn_blocking(move || {
+            let outcome = call(&request);
+            // The actor may have stopped meanwhile; the journal then still says "in flight"
+            // and the next driver makes the call again.
+            let _ = tx.send(HttpDone { task_id, outcome });
+        });
+    }
+}
+
+/// Makes one HTTP call and waits for its outcome.
+pub fn call(request: &HttpRequest) -> HttpOutcome {
+    let limit = |ms: u64| (ms > 0).then(|| Duration::from_millis(ms));
+    let connect = limit(request.connection_time_out);
+    let read = limit(request.read_time_out);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_resolve(connect)
+        .timeout_connect(connect)
+        .timeout_recv_response(read)
+        .timeout_recv_body(read)
+        .user_agent(concat!("3ox/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into();
+    let mut builder = ureq::http::Request::builder()
+        .method(request.method.as_str())
+        .uri(request.uri.as_str());
+    let has = |name: &str| request.headers.keys().any(|k| k.eq_ignore_ascii_case(name));
+    let body: Option<Vec<u8>> = match &request.body {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(text) => Some(text.clone().into_bytes()),
+        other => Some(serde_json::to_vec(other).unwrap_or_default()),
+    };
+    if body.is_some() && !has("content-type") {
+        builder = builder.header("Content-Type", request.content_type.as_str());
+    }
+    if !has("accept") {
+        builder = builder.header("Accept", request.accept.as_str());
+    }
+    for (name, value) in &request.headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    let sent = match body {
+        Some(bytes) => builder.body(bytes).map(|r| agent.run(r)),
+        None => builder.body(()).map(|r| agent.run(r)),
+    };
+    let mut response = match sent {
+        Err(problem) => return HttpOutcome::Error(format!("the request is not valid: {problem}")),
+        Ok(Err(problem)) => return HttpOutcome::Error(describe(&problem, request)),
+        Ok(Ok(response)) => response,
+    };
+    let status = response.status();
+    let mut headers: indexmap::IndexMap<String, Vec<String>> = indexmap::IndexMap::new();
+    for (name, value) in response.headers() {
+        headers
+            .entry(name.as_str().to_string())
+            .or_default()
+            .push(String::from_utf8_lossy(value.as_bytes()).into_owned());
+    }
+    let bytes = match response
+        .body_mut()
+        .with_config()
+        .limit(MAX_BODY_BYTES)
+        .read_to_vec()
+    {
+        Ok(bytes) => bytes,
+        Err(problem) => return HttpOutcome::Error(describe(&problem, request)),
+    };
+    HttpOutcome::Response(HttpResponse {
+        status_code: status.as_u16(),
+        reason_phrase: status.canonical_reason().unwrap_or_default().to_string(),
+        headers,
+        body: HttpResponse::parse_body(&bytes),
+    })
+}
+
+/// A transport error in words, with the timeout that ran out when it is one.
+fn describe(problem: &ureq::Error, request: &HttpRequest) -> String {
+    match problem {
+        ureq::Error::Timeout(which) => {
+            let phase = format!("{which:?}");
+            let (field, ms) = if phase.contains("Connect") || phase.contains("Resolve") {
+                ("connectionTimeOut", request.connection_time_out)
+            } else {
+                ("readTimeOut", request.read_time_out)
+            };
+            format!("timed out ({phase}) after {field} {ms} ms")
+        }
+        ureq::Error::BodyExceedsLimit(limit) => {
+            format!("the response body is larger than {limit} bytes")
+        }
+        other => other.to_string(),
+    }
+}
