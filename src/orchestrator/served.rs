@@ -4,7 +4,10 @@
 //! such a workflow before anything is created ([`super::preflight`]); `3ox validate` inside a
 //! station reports the same problems at the task's line.
 
-use crate::definition::{TaskDef, TaskKind, WorkflowDef};
+use serde_json::Value;
+
+use crate::definition::source::{Source, push_pointer};
+use crate::definition::{Diagnostic, TaskDef, TaskKind, WorkflowDef};
 use crate::engine::tasks::event::{EventTarget, parse_sink};
 use crate::station::AgentDirectory;
 
@@ -83,5 +86,35 @@ fn walk(tasks: &[TaskDef], workflow: &str, agents: &AgentDirectory, out: &mut Ve
         }
         let children: Vec<TaskDef> = task.children().cloned().collect();
         walk(&children, workflow, agents, out);
+    }
+}
+
+/// The problems of [`unserved`] as diagnostics at the task's field in `src`.
+pub fn diagnostics(src: &Source, workflow: &WorkflowDef, agents: &AgentDirectory) -> Vec<Diagnostic> {
+    unserved(workflow, agents)
+        .into_iter()
+        .map(|problem| {
+            let pointer = task_pointer(&src.value, "", &problem.task_ref)
+                .map(|task| push_pointer(&task, problem.field))
+                .unwrap_or_default();
+            Diagnostic::error(src, &pointer, problem.message, Some(problem.hint))
+        })
+        .collect()
+}
+
+/// The pointer of the task whose `taskReferenceName` is `task_ref`, searched everywhere.
+fn task_pointer(value: &Value, pointer: &str, task_ref: &str) -> Option<String> {
+    match value {
+        Value::Object(map) => {
+            if map.get("taskReferenceName").and_then(Value::as_str) == Some(task_ref) {
+                return Some(pointer.to_string());
+            }
+            map.iter()
+                .find_map(|(key, child)| task_pointer(child, &push_pointer(pointer, key), task_ref))
+        }
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, child)| {
+            task_pointer(child, &push_pointer(pointer, &i.to_string()), task_ref)
+        }),
+        _ => None,
     }
 }

@@ -22,6 +22,7 @@ mod validate;
 // ---- (script) ----
 
 // ---- (io) ----
+mod io;
 
 // ---- (misc) ----
 
