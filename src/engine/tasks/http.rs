@@ -350,7 +350,172 @@ pub struct HttpCall {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use chrono::{DateTime, Duration, TimeZone, Utc};
+
     use super::*;
+    use crate::engine::{Input, RunState, step};
+    use crate::station::{AgentConfig, AgentDirectory};
+
+    /// A run of the pure engine with a fake clock and counted ids, recording every change.
+    struct Sim {
+        state: RunState,
+        agents: AgentDirectory,
+        now: DateTime<Utc>,
+        ids: u64,
+        log: Vec<(Change, DateTime<Utc>)>,
+    }
+
+    impl Sim {
+        fn start(flow: &str, agents: &[&str]) -> Sim {
+            let mut directory = AgentDirectory::default();
+            for name in agents {
+                directory.agents.insert(
+                    name.to_string(),
+                    AgentConfig {
+                        version: 1,
+                        description: None,
+                        capabilities: vec![],
+                        concurrency: 1,
+                        command: None,
+                    },
+                );
+            }
+            let mut sim = Sim {
+                state: RunState::default(),
+                agents: directory,
+                now: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+                ids: 0,
+                log: Vec::new(),
+            };
+            let workflow = crate::definition::parse_str(flow, std::path::Path::new("t.yaml"))
+                .unwrap_or_else(|e| panic!("{e:?}"));
+            sim.input(Input::Start {
+                run_id: "RUN".into(),
+                source: "t.yaml".into(),
+                workflow: Arc::new(workflow),
+                input: json!({"n": 5}),
+            });
+            sim
+        }
+
+        fn input(&mut self, input: Input) -> Vec<Change> {
+            let mut counter = self.ids;
+            let mut new_id = || {
+                counter += 1;
+                ulid::Ulid::from_parts(counter, u128::from(counter))
+            };
+            let mut ctx = Ctx {
+                now: self.now,
+                agents: &self.agents,
+                new_id: &mut new_id,
+            };
+            let changes = step(&mut self.state, input, &mut ctx);
+            self.ids = counter;
+            self.log.extend(changes.iter().map(|c| (c.clone(), self.now)));
+            changes
+        }
+
+        fn call_of(&self, task_ref: &str) -> HttpCall {
+            self.state.http_calls[task_ref].clone()
+        }
+
+        fn respond(&mut self, task_id: &str, status: u16, body: Value) -> Vec<Change> {
+            self.input(Input::HttpResult {
+                task_id: task_id.into(),
+                outcome: HttpOutcome::Response(HttpResponse {
+                    status_code: status,
+                    reason_phrase: "Reason".into(),
+                    headers: IndexMap::new(),
+                    body,
+                }),
+            })
+        }
+
+        fn replayed(&self) -> RunState {
+            RunState::replay(self.log.iter().map(|(c, at)| (c, *at)))
+        }
+    }
+
+    const FLOW: &str = "name: f\ntasks:\n  - name: call\n    taskReferenceName: call\n    type: HTTP\n    retry: {count: 1, delay: 2s}\n    inputParameters:\n      http_request: {uri: \"http://h/${workflow.input.n}\", method: post, body: {n: \"${workflow.input.n}\"}}\n";
+
+    #[test]
+    fn a_call_is_journaled_then_its_2xx_result_completes_the_task() {
+        let mut sim = Sim::start(FLOW, &[]);
+        let call = sim.call_of("call");
+        assert_eq!(call.attempt, 1);
+        assert_eq!(call.request.uri, "http://h/5");
+        assert_eq!(call.request.method, "POST");
+        assert_eq!(call.request.body, json!({"n": 5}));
+        assert!(sim.state.tasks["call"].status.is_in_flight());
+        assert_eq!(sim.state.next_wakeup(), None, "no timer: the result wakes the run");
+        let changes = sim.respond(&call.task_id, 200, json!({"ok": 1}));
+        assert!(matches!(&changes[0], Change::TaskCompleted { output, .. }
+            if output["response"]["body"] == json!({"ok": 1}) && output["response"]["statusCode"] == 200));
+        assert_eq!(sim.state.status, RunStatus::Completed);
+        assert_eq!(sim.replayed(), sim.state);
+    }
+
+    #[test]
+    fn a_failed_status_is_retried_as_a_new_attempt_at_its_time() {
+        let mut sim = Sim::start(FLOW, &[]);
+        let first = sim.call_of("call");
+        sim.respond(&first.task_id, 503, json!("busy"));
+        let task = &sim.state.tasks["call"];
+        assert_eq!(task.status, TaskStatus::RetryWait);
+        assert!(task.reason.as_deref().unwrap().contains("HTTP 503 Reason from POST http://h/5"));
+        assert_eq!(task.output["response"]["body"], "busy");
+        assert_eq!(sim.state.next_wakeup(), Some(sim.now + Duration::seconds(2)));
+        assert!(sim.input(Input::Tick).is_empty(), "not due yet");
+        sim.now += Duration::seconds(2);
+        sim.input(Input::Tick);
+        let second = sim.call_of("call");
+        assert_eq!(second.attempt, 2);
+        assert_ne!(second.task_id, first.task_id);
+        // The first attempt's late result changes nothing.
+        assert!(sim.respond(&first.task_id, 200, json!({})).is_empty());
+        sim.input(Input::HttpResult {
+            task_id: second.task_id.clone(),
+            outcome: HttpOutcome::Error("connection refused".into()),
+        });
+        assert_eq!(sim.state.status, RunStatus::Failed);
+        let reason = &sim.state.failure.as_ref().unwrap().reason;
+        assert!(reason.contains("POST http://h/5 failed: connection refused"), "{reason}");
+        assert_eq!(sim.state.retries, 1);
+        assert_eq!(sim.replayed(), sim.state);
+    }
+
+    #[test]
+    fn an_unusable_request_fails_the_task_without_a_call() {
+        let flow = "name: f\ntasks:\n  - name: call\n    taskReferenceName: call\n    type: HTTP\n    inputParameters: {uri: \"${workflow.input.missing}\"}\n";
+        let sim = Sim::start(flow, &[]);
+        assert!(sim.state.http_calls.is_empty());
+        assert_eq!(sim.state.status, RunStatus::Failed);
+        assert!(sim.state.failure.as_ref().unwrap().reason.contains("not usable"));
+    }
+
+    #[test]
+    fn an_event_is_journaled_with_its_payload_and_completes_at_once() {
+        let flow = "name: f\ntasks:\n  - name: tell\n    taskReferenceName: tell\n    type: EVENT\n    sink: agent:billing\n    inputParameters: {n: \"${workflow.input.n}\"}\n";
+        let sim = Sim::start(flow, &["billing"]);
+        assert_eq!(sim.state.status, RunStatus::Completed);
+        let (_, event) = sim.state.events.first().unwrap();
+        assert_eq!(
+            event.target,
+            crate::engine::tasks::event::EventTarget::Agent { name: "billing".into() }
+        );
+        assert_eq!(event.payload["n"], 5);
+        assert_eq!(event.payload["workflowInstanceId"], "RUN");
+        let output = &sim.state.tasks["tell"].output;
+        assert_eq!(output["event_produced"], "agent:billing");
+        assert_eq!(output["message_id"], json!(event.message_id));
+        assert_eq!(sim.replayed(), sim.state);
+        // Without the agent the task fails with the reason.
+        let sim = Sim::start(flow, &[]);
+        assert_eq!(sim.state.status, RunStatus::Failed);
+        assert!(sim.state.events.is_empty());
+    }
 
     #[test]
     fn the_nested_form_is_read_with_defaults() {
