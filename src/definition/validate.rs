@@ -1426,8 +1426,14 @@ impl<'a> Validator<'a> {
         let Some(inputs) = site.input_parameters() else {
             self.error(
                 &site.pointer,
-                format!("HTTP {} has no `inputParameters` with the request", site.label()),
-                Some("write `inputParameters: {http_request: {uri: https://..., method: GET}}`".into()),
+                format!(
+                    "HTTP {} has no `inputParameters` with the request",
+                    site.label()
+                ),
+                Some(
+                    "write `inputParameters: {http_request: {uri: https://..., method: GET}}`"
+                        .into(),
+                ),
             );
             return;
         };
@@ -1473,12 +1479,20 @@ impl<'a> Validator<'a> {
             Some(v) if dynamic(v) => {}
             Some(Value::String(uri)) => {
                 if let Err(problem) = check_uri(uri.trim()) {
-                    self.error(&at("uri"), problem, Some("for example `uri: https://api.example.com/orders`".into()));
+                    self.error(
+                        &at("uri"),
+                        problem,
+                        Some("for example `uri: https://api.example.com/orders`".into()),
+                    );
                 }
             }
             Some(other) => self.error(
                 &at("uri"),
-                format!("`uri` of {} must be text, not {}", site.label(), describe(other)),
+                format!(
+                    "`uri` of {} must be text, not {}",
+                    site.label(),
+                    describe(other)
+                ),
                 None,
             ),
         }
@@ -1488,9 +1502,10 @@ impl<'a> Validator<'a> {
             Some(Value::String(method))
                 if METHODS.contains(&method.trim().to_ascii_uppercase().as_str()) => {}
             Some(other) => {
-                let hint = match other.as_str().and_then(|m| {
-                    nearest(&m.to_ascii_uppercase(), METHODS.iter().copied())
-                }) {
+                let hint = match other
+                    .as_str()
+                    .and_then(|m| nearest(&m.to_ascii_uppercase(), METHODS.iter().copied()))
+                {
                     Some(best) => format!("did you mean `{best}`?"),
                     None => format!("use one of {}", METHODS.join(", ")),
                 };
@@ -1529,7 +1544,10 @@ impl<'a> Validator<'a> {
                 self.error(
                     &at(field),
                     format!("`{field}` of {} {problem}", site.label()),
-                    Some("timeouts are milliseconds, e.g. `readTimeOut: 30000`; 0 means no limit".into()),
+                    Some(
+                        "timeouts are milliseconds, e.g. `readTimeOut: 30000`; 0 means no limit"
+                            .into(),
+                    ),
                 );
             }
         }
@@ -1539,7 +1557,11 @@ impl<'a> Validator<'a> {
             {
                 self.error(
                     &at(field),
-                    format!("`{field}` of {} must be text, not {}", site.label(), describe(value)),
+                    format!(
+                        "`{field}` of {} must be text, not {}",
+                        site.label(),
+                        describe(value)
+                    ),
                     Some("for example `application/json`".into()),
                 );
             }
@@ -1573,7 +1595,11 @@ impl<'a> Validator<'a> {
             }
             Some(other) => self.error(
                 &pointer,
-                format!("`sink` of {} must be text, not {}", site.label(), describe(other)),
+                format!(
+                    "`sink` of {} must be text, not {}",
+                    site.label(),
+                    describe(other)
+                ),
                 Some(hint.into()),
             ),
         }

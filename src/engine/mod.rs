@@ -250,7 +250,6 @@ pub enum Change {
         /// The message's payload: the task's input plus the workflow's id, type and version.
         payload: Value,
     },
-
     // ---- SET_VARIABLE / TERMINATE / NOOP / EXCLUSIVE_JOIN / DYNAMIC / mapping (misc) ----
 
     // ---- import / export / schema / test --mock (interop) ----
@@ -304,7 +303,6 @@ pub enum Input {
         task_id: String,
         outcome: tasks::http::HttpOutcome,
     },
-
     // ---- SET_VARIABLE / TERMINATE / NOOP / EXCLUSIVE_JOIN / DYNAMIC / mapping (misc) ----
 
     // ---- import / export / schema / test --mock (interop) ----

@@ -192,7 +192,6 @@ pub struct RunState {
     pub http_calls: IndexMap<String, super::tasks::http::HttpCall>,
     /// Every event published by the run's EVENT tasks, by message id, in order.
     pub events: IndexMap<String, super::tasks::event::PublishedEvent>,
-
     // ---- SET_VARIABLE / TERMINATE / NOOP / EXCLUSIVE_JOIN / DYNAMIC / mapping (misc) ----
 
     // ---- import / export / schema / test --mock (interop) ----
@@ -520,13 +519,13 @@ impl RunState {
             }
             Change::RunRestarted { .. } => {} // ---- DO_WHILE (loop) ----
 
-                                              // ---- SUB_WORKFLOW / START_WORKFLOW / failureWorkflow (subflow) ----
+            // ---- SUB_WORKFLOW / START_WORKFLOW / failureWorkflow (subflow) ----
 
-                                              // ---- WAIT, timeouts, startDelay, permissive (timers) ----
+            // ---- WAIT, timeouts, startDelay, permissive (timers) ----
 
-                                              // ---- INLINE / LAMBDA / JSON_JQ_TRANSFORM / DECISION / javascript (script) ----
+            // ---- INLINE / LAMBDA / JSON_JQ_TRANSFORM / DECISION / javascript (script) ----
 
-                                              // ---- HTTP / EVENT / agent-served types (io) ----
+            // ---- HTTP / EVENT / agent-served types (io) ----
             Change::HttpCallStarted {
                 task_ref,
                 task_id,
@@ -581,11 +580,9 @@ impl RunState {
                         published_at: at,
                     },
                 );
-            }
+            } // ---- SET_VARIABLE / TERMINATE / NOOP / EXCLUSIVE_JOIN / DYNAMIC / mapping (misc) ----
 
-                                              // ---- SET_VARIABLE / TERMINATE / NOOP / EXCLUSIVE_JOIN / DYNAMIC / mapping (misc) ----
-
-                                              // ---- import / export / schema / test --mock (interop) ----
+              // ---- import / export / schema / test --mock (interop) ----
         }
     }
 }

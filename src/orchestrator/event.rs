@@ -22,7 +22,9 @@ pub fn folder(station: &Station, target: &EventTarget) -> PathBuf {
         EventTarget::Agent { name } => station.inbox(name),
         EventTarget::Topic { path } => path
             .iter()
-            .fold(station.runtime_dir().join(EVENTS_DIR), |dir, part| dir.join(part)),
+            .fold(station.runtime_dir().join(EVENTS_DIR), |dir, part| {
+                dir.join(part)
+            }),
     }
 }
 

@@ -254,7 +254,6 @@ fn describe(change: &Change, state: &RunState) -> Option<(String, bool)> {
             event_name,
             ..
         } => (format!("{task_ref} published {event_name}"), false),
-
         // ---- SET_VARIABLE / TERMINATE / NOOP / EXCLUSIVE_JOIN / DYNAMIC / mapping (misc) ----
 
         // ---- import / export / schema / test --mock (interop) ----

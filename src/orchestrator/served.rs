@@ -90,7 +90,11 @@ fn walk(tasks: &[TaskDef], workflow: &str, agents: &AgentDirectory, out: &mut Ve
 }
 
 /// The problems of [`unserved`] as diagnostics at the task's field in `src`.
-pub fn diagnostics(src: &Source, workflow: &WorkflowDef, agents: &AgentDirectory) -> Vec<Diagnostic> {
+pub fn diagnostics(
+    src: &Source,
+    workflow: &WorkflowDef,
+    agents: &AgentDirectory,
+) -> Vec<Diagnostic> {
     unserved(workflow, agents)
         .into_iter()
         .map(|problem| {

@@ -337,7 +337,10 @@ fn a_refused_connection_fails_the_attempt_with_the_reason() {
     let (code, result, _) = env.run_flow("flow.yaml", &[]);
     assert_eq!(code, 1, "{result}");
     let reason = result["reason"].as_str().unwrap();
-    assert!(reason.contains(&format!("GET http://127.0.0.1:{port}/x failed")), "{reason}");
+    assert!(
+        reason.contains(&format!("GET http://127.0.0.1:{port}/x failed")),
+        "{reason}"
+    );
 }
 
 #[test]
@@ -380,8 +383,18 @@ fn an_http_call_in_flight_when_the_process_dies_is_made_again_on_resume() {
         env.cmd(&["resume", &run_id, "--no-agents", "--json"]),
         Duration::from_secs(30),
     );
-    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
-    assert_eq!(server.requests("/slow").len(), 2, "made again: at least once");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert_eq!(
+        server.requests("/slow").len(),
+        2,
+        "made again: at least once"
+    );
     let records = journal_records(&env);
     let started: Vec<&Value> = records
         .iter()
@@ -394,7 +407,10 @@ fn an_http_call_in_flight_when_the_process_dies_is_made_again_on_resume() {
         .collect();
     assert_eq!(completed.len(), 1);
     assert_eq!(completed[0]["task_id"], started[0]["task_id"]);
-    assert_eq!(completed[0]["output"]["response"]["body"], json!({"late": true}));
+    assert_eq!(
+        completed[0]["output"]["response"]["body"],
+        json!({"late": true})
+    );
 }
 
 fn event_flow() -> &'static str {
@@ -447,7 +463,10 @@ fn events_go_to_an_agent_inbox_and_a_station_folder_once_across_a_resume() {
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     while files_in(&env, ".3ox/events/publish/orders").is_empty() {
-        assert!(Instant::now() < deadline, "the station event was never written");
+        assert!(
+            Instant::now() < deadline,
+            "the station event was never written"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     first.kill().unwrap();
@@ -481,13 +500,23 @@ fn events_go_to_an_agent_inbox_and_a_station_folder_once_across_a_resume() {
 
     // A crash between the journal and the file: the file is written again on resume, under
     // the same name, and the other one is not written twice.
-    std::fs::remove_file(env.root().join(format!("agents/billing/1N.3OX/{}", inbox[0]))).unwrap();
+    std::fs::remove_file(
+        env.root()
+            .join(format!("agents/billing/1N.3OX/{}", inbox[0])),
+    )
+    .unwrap();
     go.store(true, Ordering::Relaxed);
     let out = output_within(
         env.cmd(&["resume", &run_id, "--no-agents", "--json"]),
         Duration::from_secs(30),
     );
-    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
     assert_eq!(files_in(&env, "agents/billing/1N.3OX"), inbox);
     assert_eq!(files_in(&env, ".3ox/events/publish/orders"), folder);
     assert_eq!(
@@ -522,7 +551,11 @@ fn an_event_to_an_agent_the_station_lacks_is_refused_before_the_run() {
     assert!(text.contains("flow.yaml:6:"), "points at the sink: {text}");
     let out = env.run(&["run", "flow.yaml", "--no-agents"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("publishes to agent `billing`"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("publishes to agent `billing`"),
+        "{}",
+        stderr(&out)
+    );
     assert!(!env.root().join(".3ox/runs").exists() || files_in(&env, ".3ox/runs").is_empty());
 }
 
@@ -604,7 +637,10 @@ fn an_agent_served_type_goes_to_the_agent_that_declares_it() {
     assert_eq!(messages.len(), 1);
     assert_eq!(messages[0]["type"], "LLM_CHAT_COMPLETE");
     assert_eq!(messages[0]["task"], "chat_task");
-    assert_eq!(messages[0]["input"]["messages"][1]["message"], "What is the capital of France?");
+    assert_eq!(
+        messages[0]["input"]["messages"][1]["message"],
+        "What is the capital of France?"
+    );
 }
 
 #[test]
@@ -624,7 +660,10 @@ fn a_type_nobody_serves_is_refused_by_validate_run_and_start() {
         "{text}"
     );
     assert!(text.contains("flow.yaml:5:"), "{text}");
-    assert!(text.contains("add `LLM_CHAT_COMPLETE` to the capabilities"), "{text}");
+    assert!(
+        text.contains("add `LLM_CHAT_COMPLETE` to the capabilities"),
+        "{text}"
+    );
     // Outside any station, the file itself is fine.
     let elsewhere = tempfile::tempdir().unwrap();
     let copy = elsewhere.path().join("flow.yaml");
@@ -635,10 +674,20 @@ fn a_type_nobody_serves_is_refused_by_validate_run_and_start() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
-    for args in [vec!["run", "flow.yaml", "--no-agents"], vec!["start", "flow.yaml"]] {
+    for args in [
+        vec!["run", "flow.yaml", "--no-agents"],
+        vec!["start", "flow.yaml"],
+    ] {
         let out = env.run(&args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
-        assert!(stderr(&out).contains("LLM_CHAT_COMPLETE"), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("LLM_CHAT_COMPLETE"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
     }
-    assert!(files_in(&env, ".3ox/runs").is_empty(), "nothing was created");
+    assert!(
+        files_in(&env, ".3ox/runs").is_empty(),
+        "nothing was created"
+    );
 }

@@ -66,7 +66,9 @@ pub fn parse_sink(sink: &str, workflow: &str, task_ref: &str) -> Result<Sink, St
         None => (sink, None),
     };
     let plain = |what: &str, name: &str| match crate::mailbox::name_problem(name) {
-        Some(problem) => Err(format!("the {what} `{name}` in sink `{sink}` is not usable: {problem}")),
+        Some(problem) => Err(format!(
+            "the {what} `{name}` in sink `{sink}` is not usable: {problem}"
+        )),
         None => Ok(name.to_string()),
     };
     match (prefix, rest) {
@@ -190,18 +192,30 @@ mod tests {
     #[test]
     fn sinks_name_an_agent_or_a_station_folder() {
         let sink = parse_sink("agent:billing", "flow", "ev").unwrap();
-        assert_eq!(sink.target, EventTarget::Agent { name: "billing".into() });
+        assert_eq!(
+            sink.target,
+            EventTarget::Agent {
+                name: "billing".into()
+            }
+        );
         assert_eq!(sink.event, "agent:billing");
         let topic = |s: &str| parse_sink(s, "flow", "ev").unwrap();
         assert_eq!(topic("conductor").event, "conductor:flow:ev");
         assert_eq!(
             topic("conductor:orders").target,
-            EventTarget::Topic { path: vec!["flow".into(), "orders".into()] }
+            EventTarget::Topic {
+                path: vec!["flow".into(), "orders".into()]
+            }
         );
-        assert_eq!(topic("conductor:other:orders").event, "conductor:other:orders");
+        assert_eq!(
+            topic("conductor:other:orders").event,
+            "conductor:other:orders"
+        );
         assert_eq!(
             topic("3ox:alerts").target,
-            EventTarget::Topic { path: vec!["alerts".into()] }
+            EventTarget::Topic {
+                path: vec!["alerts".into()]
+            }
         );
     }
 

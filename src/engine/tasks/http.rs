@@ -199,7 +199,11 @@ pub fn millis(value: Option<&Value>, default: u64) -> Result<u64, String> {
         None | Some(Value::Null) => Ok(default),
         Some(Value::Number(n)) => n
             .as_u64()
-            .or_else(|| n.as_f64().filter(|f| *f >= 0.0 && f.fract() == 0.0).map(|f| f as u64))
+            .or_else(|| {
+                n.as_f64()
+                    .filter(|f| *f >= 0.0 && f.fract() == 0.0)
+                    .map(|f| f as u64)
+            })
             .ok_or_else(|| format!("must be a whole number of milliseconds >= 0, not {n}")),
         Some(Value::String(s)) => s
             .trim()
@@ -413,7 +417,8 @@ mod tests {
             };
             let changes = step(&mut self.state, input, &mut ctx);
             self.ids = counter;
-            self.log.extend(changes.iter().map(|c| (c.clone(), self.now)));
+            self.log
+                .extend(changes.iter().map(|c| (c.clone(), self.now)));
             changes
         }
 
@@ -449,7 +454,11 @@ mod tests {
         assert_eq!(call.request.method, "POST");
         assert_eq!(call.request.body, json!({"n": 5}));
         assert!(sim.state.tasks["call"].status.is_in_flight());
-        assert_eq!(sim.state.next_wakeup(), None, "no timer: the result wakes the run");
+        assert_eq!(
+            sim.state.next_wakeup(),
+            None,
+            "no timer: the result wakes the run"
+        );
         let changes = sim.respond(&call.task_id, 200, json!({"ok": 1}));
         assert!(matches!(&changes[0], Change::TaskCompleted { output, .. }
             if output["response"]["body"] == json!({"ok": 1}) && output["response"]["statusCode"] == 200));
@@ -464,9 +473,17 @@ mod tests {
         sim.respond(&first.task_id, 503, json!("busy"));
         let task = &sim.state.tasks["call"];
         assert_eq!(task.status, TaskStatus::RetryWait);
-        assert!(task.reason.as_deref().unwrap().contains("HTTP 503 Reason from POST http://h/5"));
+        assert!(
+            task.reason
+                .as_deref()
+                .unwrap()
+                .contains("HTTP 503 Reason from POST http://h/5")
+        );
         assert_eq!(task.output["response"]["body"], "busy");
-        assert_eq!(sim.state.next_wakeup(), Some(sim.now + Duration::seconds(2)));
+        assert_eq!(
+            sim.state.next_wakeup(),
+            Some(sim.now + Duration::seconds(2))
+        );
         assert!(sim.input(Input::Tick).is_empty(), "not due yet");
         sim.now += Duration::seconds(2);
         sim.input(Input::Tick);
@@ -481,7 +498,10 @@ mod tests {
         });
         assert_eq!(sim.state.status, RunStatus::Failed);
         let reason = &sim.state.failure.as_ref().unwrap().reason;
-        assert!(reason.contains("POST http://h/5 failed: connection refused"), "{reason}");
+        assert!(
+            reason.contains("POST http://h/5 failed: connection refused"),
+            "{reason}"
+        );
         assert_eq!(sim.state.retries, 1);
         assert_eq!(sim.replayed(), sim.state);
     }
@@ -492,7 +512,14 @@ mod tests {
         let sim = Sim::start(flow, &[]);
         assert!(sim.state.http_calls.is_empty());
         assert_eq!(sim.state.status, RunStatus::Failed);
-        assert!(sim.state.failure.as_ref().unwrap().reason.contains("not usable"));
+        assert!(
+            sim.state
+                .failure
+                .as_ref()
+                .unwrap()
+                .reason
+                .contains("not usable")
+        );
     }
 
     #[test]
@@ -503,7 +530,9 @@ mod tests {
         let (_, event) = sim.state.events.first().unwrap();
         assert_eq!(
             event.target,
-            crate::engine::tasks::event::EventTarget::Agent { name: "billing".into() }
+            crate::engine::tasks::event::EventTarget::Agent {
+                name: "billing".into()
+            }
         );
         assert_eq!(event.payload["n"], 5);
         assert_eq!(event.payload["workflowInstanceId"], "RUN");
@@ -535,7 +564,8 @@ mod tests {
 
     #[test]
     fn the_flat_form_is_read_and_timeouts_may_be_text() {
-        let input = json!({"uri": "https://example.org", "connectionTimeOut": "250", "readTimeOut": 0});
+        let input =
+            json!({"uri": "https://example.org", "connectionTimeOut": "250", "readTimeOut": 0});
         let request = parse_request(&input).unwrap();
         assert_eq!(request.method, "GET");
         assert_eq!(request.connection_time_out, 250);
@@ -547,10 +577,22 @@ mod tests {
         let cases = [
             (json!({}), "no `uri`"),
             (json!({"uri": "localhost:80"}), "absolute http"),
-            (json!({"uri": "http://x", "method": "FETCH"}), "not an HTTP method"),
-            (json!({"uri": "http://x", "headers": [1]}), "`headers` must be a mapping"),
-            (json!({"uri": "http://x", "readTimeOut": -1}), "`readTimeOut` must be"),
-            (json!({"http_request": "x"}), "`http_request` must be a mapping"),
+            (
+                json!({"uri": "http://x", "method": "FETCH"}),
+                "not an HTTP method",
+            ),
+            (
+                json!({"uri": "http://x", "headers": [1]}),
+                "`headers` must be a mapping",
+            ),
+            (
+                json!({"uri": "http://x", "readTimeOut": -1}),
+                "`readTimeOut` must be",
+            ),
+            (
+                json!({"http_request": "x"}),
+                "`http_request` must be a mapping",
+            ),
         ];
         for (input, expected) in cases {
             let err = parse_request(&input).unwrap_err();
