@@ -691,3 +691,34 @@ fn a_type_nobody_serves_is_refused_by_validate_run_and_start() {
         "nothing was created"
     );
 }
+
+#[test]
+fn a_worker_leaves_events_in_its_inbox_alone() {
+    let env = TestEnv::new();
+    env.write(
+        "agents/billing/agent.yaml",
+        "version: 1\ncapabilities: [bill]\ncommand: [sh, -c, 'cat >/dev/null; echo \"{\\\"billed\\\": true}\"']\n",
+    );
+    env.write(
+        "flow.yaml",
+        "name: bill\ntasks:\n  - {name: note, taskReferenceName: note, type: EVENT, sink: 'agent:billing', inputParameters: {order: A7}}\n  - {name: bill, taskReferenceName: bill}\n",
+    );
+    // The managed worker serves the task while the event sits in the same inbox.
+    let out = output_within(
+        env.cmd(&["run", "flow.yaml", "--json"]),
+        Duration::from_secs(60),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["output"], json!({"billed": true}));
+    let inbox = files_in(&env, "agents/billing/1N.3OX");
+    assert_eq!(inbox.len(), 1, "{inbox:?}");
+    assert!(inbox[0].ends_with(".event.yaml"));
+    assert!(files_in(&env, "agents/billing/1N.3OX/rejected").is_empty());
+}
