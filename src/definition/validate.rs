@@ -1536,6 +1536,21 @@ impl<'a> Validator<'a> {
                 Some("write e.g. `headers: {Authorization: Bearer ...}`".into()),
             );
         }
+        if let Some(Value::Object(headers)) = spec.get("headers") {
+            for name in headers.keys() {
+                if !crate::engine::tasks::http::is_header_name(name) {
+                    self.error_at_key(
+                        &push_pointer(&at("headers"), name),
+                        format!(
+                            "`{}` in the headers of {} is not a valid header name",
+                            name.escape_debug(),
+                            site.label()
+                        ),
+                        Some("header names are letters, digits and `-` (e.g. `X-Request-Id`), without spaces or `:`".into()),
+                    );
+                }
+            }
+        }
         for field in ["connectionTimeOut", "readTimeOut"] {
             if let Some(value) = spec.get(field)
                 && !dynamic(value)

@@ -116,7 +116,9 @@ pub fn call(request: &HttpRequest) -> HttpOutcome {
         None => builder.body(()).map(|r| agent.run(r)),
     };
     let mut response = match sent {
-        Err(problem) => return HttpOutcome::Error(format!("the request is not valid: {problem}")),
+        Err(problem) => {
+            return HttpOutcome::Invalid(format!("the request is not valid: {problem}"));
+        }
         Ok(Err(problem)) => return HttpOutcome::Error(describe(&problem, request)),
         Ok(Ok(response)) => response,
     };

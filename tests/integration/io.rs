@@ -575,6 +575,8 @@ tasks:
         method: FETCH
         readTimeOut: soon
         methd: GET
+        headers: {"Bad Name": x}
+    asyncComplete: true
   - name: b
     taskReferenceName: b
     type: EVENT
@@ -599,7 +601,9 @@ tasks:
         "`readTimeOut` of task `a`",
         "unknown field `methd`",
         "did you mean `method`?",
-        "flow.yaml:15:",
+        "`Bad Name` in the headers of task `a` is not a valid header name",
+        "has no API to complete them from outside",
+        "flow.yaml:17:",
         "no `sqs` connection",
         "EVENT task `c` has no `sink`",
         "`sink` only applies to EVENT tasks",

@@ -61,6 +61,11 @@ const BROKERS: &[&str] = &[
 /// what to write instead.
 pub fn parse_sink(sink: &str, workflow: &str, task_ref: &str) -> Result<Sink, String> {
     let sink = sink.trim();
+    if sink.contains("${") {
+        return Err(format!(
+            "sink `{sink}` holds a `${{...}}` reference, but a sink is fixed text (as in Conductor); name the agent or topic itself"
+        ));
+    }
     let (prefix, rest) = match sink.split_once(':') {
         Some((prefix, rest)) => (prefix, Some(rest)),
         None => (sink, None),
@@ -228,6 +233,7 @@ mod tests {
             ("agent:../x", "path separator"),
             ("conductor:a:b:c", "too many parts"),
             ("smoke:signal", "unknown sink"),
+            ("agent:${workflow.input.who}", "fixed text"),
         ] {
             let err = parse_sink(sink, "flow", "ev").unwrap_err();
             assert!(err.contains(expected), "{sink}: {err}");

@@ -74,8 +74,11 @@ pub struct HttpRequest {
 pub enum HttpOutcome {
     Response(HttpResponse),
     /// The call could not be made or did not finish: refused connection, unknown host,
-    /// timeout, a body too large.
+    /// timeout, a body too large. Retried by the task's policy.
     Error(String),
+    /// The request itself cannot be sent (a header name that is not a valid name, say): no
+    /// attempt would do better, so the task fails without retries.
+    Invalid(String),
 }
 
 /// An HTTP response as Conductor reports it.
@@ -144,6 +147,9 @@ pub fn parse_request(input: &Value) -> Result<HttpRequest, String> {
         None | Some(Value::Null) => {}
         Some(Value::Object(map)) => {
             for (name, value) in map {
+                if !is_header_name(name) {
+                    return Err(format!("`{name}` is not a valid header name"));
+                }
                 let text = match value {
                     Value::Null => continue,
                     Value::String(s) => s.clone(),
@@ -214,6 +220,14 @@ pub fn millis(value: Option<&Value>, default: u64) -> Result<u64, String> {
             kind_of(other)
         )),
     }
+}
+
+/// True for a valid HTTP header name (an RFC 9110 token).
+pub fn is_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 fn kind_of(value: &Value) -> &'static str {
@@ -299,6 +313,10 @@ pub fn on_result(
         .get(&task_ref)
         .map(|c| (c.request.method.clone(), c.request.uri.clone()))
         .unwrap_or_default();
+    let outcome_kind = match &outcome {
+        HttpOutcome::Invalid(_) => OutcomeKind::Invalid,
+        _ => OutcomeKind::Other,
+    };
     let change = match outcome {
         HttpOutcome::Response(response) if (200..300).contains(&response.status_code) => {
             Change::TaskCompleted {
@@ -325,7 +343,8 @@ pub fn on_result(
                 ctx,
             )
         }
-        HttpOutcome::Error(problem) => {
+        HttpOutcome::Error(problem) | HttpOutcome::Invalid(problem) => {
+            let terminal = matches!(outcome_kind, OutcomeKind::Invalid);
             let reason = format!("{method} {uri} failed: {problem}");
             let def = state.def(&task_ref);
             retry::failure(
@@ -333,7 +352,7 @@ pub fn on_result(
                 &task_ref,
                 Some(task_id),
                 reason,
-                false,
+                terminal,
                 attempt,
                 Value::Null,
                 ctx,
@@ -341,6 +360,11 @@ pub fn on_result(
         }
     };
     emit(state, out, change, ctx.now);
+}
+
+enum OutcomeKind {
+    Invalid,
+    Other,
 }
 
 /// The call in flight (or last made) for one HTTP task, kept in the run state so a resumed
@@ -504,6 +528,30 @@ mod tests {
         );
         assert_eq!(sim.state.retries, 1);
         assert_eq!(sim.replayed(), sim.state);
+    }
+
+    #[test]
+    fn a_request_that_cannot_be_sent_fails_without_retries() {
+        let mut sim = Sim::start(FLOW, &[]);
+        let call = sim.call_of("call");
+        sim.input(Input::HttpResult {
+            task_id: call.task_id,
+            outcome: HttpOutcome::Invalid("bad header name".into()),
+        });
+        assert_eq!(
+            sim.state.tasks["call"].status,
+            TaskStatus::FailedWithTerminalError
+        );
+        assert_eq!(sim.state.status, RunStatus::Failed);
+        assert_eq!(sim.replayed(), sim.state);
+    }
+
+    #[test]
+    fn header_names_are_checked() {
+        assert!(is_header_name("Idempotency-Key"));
+        assert!(!is_header_name("Bad Name"));
+        assert!(!is_header_name(""));
+        assert!(!is_header_name("a:b"));
     }
 
     #[test]
