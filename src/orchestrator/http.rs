@@ -1,8 +1,8 @@
 //! HTTP tasks: the calls themselves, made off the run actor's thread.
 //!
-//! When `http_call_started` is journaled, [`HttpCalls::start`] runs the call on tokio's
-//! blocking pool with a blocking client (`ureq`: http and https, rustls) and sends the
-//! outcome to the actor's channel; the actor feeds it to the engine as
+//! When `http_call_started` is journaled, [`HttpCalls::start`] runs the call on a thread of
+//! its own with a blocking client (`ureq`: http and https, rustls) and sends the outcome to
+//! the actor's channel; the actor feeds it to the engine as
 //! [`crate::engine::Input::HttpResult`], and the engine journals completion or failure. A run
 //! resumed after a crash starts again every call whose result is not in the journal
 //! ([`HttpCalls::start`] from `recover_io`): calls are made at least once, so a service that
@@ -57,25 +57,37 @@ impl HttpCalls {
         }
     }
 
-    /// Starts the call for attempt `task_id`, unless this actor already did. Needs a tokio
-    /// runtime; without one (a command applying an operation to a run nobody drives) the
-    /// call is left to the next driver, which makes it on resume.
+    /// Starts the call for attempt `task_id` on a thread of its own, unless this actor already
+    /// did. Only a driver (inside the tokio runtime) makes calls; a command applying an
+    /// operation to a run nobody drives leaves the call to the next driver, which makes it on
+    /// resume. A plain thread, not tokio's blocking pool: a call still under way when the
+    /// driver stops (Ctrl-C) must not hold the process up until its timeout; the journal
+    /// still says "in flight", so the next driver makes it again.
     pub fn start(&mut self, task_id: &str, request: &HttpRequest) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        if tokio::runtime::Handle::try_current().is_err() {
             return;
-        };
+        }
         if !self.started.insert(task_id.to_string()) {
             return;
         }
         let tx = self.tx.clone();
         let task_id = task_id.to_string();
         let request = request.clone();
-        runtime.spawn_blocking(move || {
-            let outcome = call(&request);
-            // The actor may have stopped meanwhile; the journal then still says "in flight"
-            // and the next driver makes the call again.
-            let _ = tx.send(HttpDone { task_id, outcome });
-        });
+        let (failed_tx, failed_id) = (tx.clone(), task_id.clone());
+        let spawned = std::thread::Builder::new()
+            .name("3ox-http".into())
+            .spawn(move || {
+                let outcome = call(&request);
+                let _ = tx.send(HttpDone { task_id, outcome });
+            });
+        if let Err(problem) = spawned {
+            let _ = failed_tx.send(HttpDone {
+                task_id: failed_id,
+                outcome: HttpOutcome::Error(format!(
+                    "cannot start a thread for the call: {problem}"
+                )),
+            });
+        }
     }
 }
 
