@@ -547,6 +547,48 @@ mod tests {
     }
 
     #[test]
+    fn the_io_changes_read_back_from_a_journal_as_written() {
+        let mut sim = Sim::start(FLOW, &[]);
+        let call = sim.call_of("call");
+        sim.respond(
+            &call.task_id,
+            200,
+            json!({"text": "a\u{2028}b", "n": [1, 2]}),
+        );
+        let flow = "name: e\ntasks:\n  - {name: t, taskReferenceName: t, type: EVENT, sink: 'conductor:q', inputParameters: {k: v}}\n";
+        let events = Sim::start(flow, &[]);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.journal.yaml");
+        let mut journal =
+            crate::journal::Journal::create(&path, crate::mailbox::atomic::Durability::Relaxed)
+                .unwrap();
+        let changes: Vec<Change> = sim
+            .log
+            .iter()
+            .chain(events.log.iter())
+            .map(|(c, _)| c.clone())
+            .collect();
+        assert!(
+            changes
+                .iter()
+                .any(|c| matches!(c, Change::HttpCallStarted { .. }))
+        );
+        assert!(
+            changes
+                .iter()
+                .any(|c| matches!(c, Change::EventPublished { .. }))
+        );
+        journal.append("RUN", sim.now, changes.clone()).unwrap();
+        let read: Vec<Change> = crate::journal::read(&path)
+            .unwrap()
+            .records
+            .into_iter()
+            .map(|r| r.change)
+            .collect();
+        assert_eq!(read, changes);
+    }
+
+    #[test]
     fn header_names_are_checked() {
         assert!(is_header_name("Idempotency-Key"));
         assert!(!is_header_name("Bad Name"));
