@@ -642,6 +642,13 @@ pub fn task_env(
         ("THREEOX_AGENT", config.agent.clone()),
         ("THREEOX_STATION", config.station.root.display().to_string()),
         ("THREEOX_REPLY_DIR", outbox.display().to_string()),
+        (
+            "THREEOX_TASK_TYPE",
+            message
+                .task_type
+                .clone()
+                .unwrap_or_else(|| "SIMPLE".to_string()),
+        ),
     ]
 }
 

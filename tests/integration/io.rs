@@ -726,3 +726,32 @@ fn a_worker_leaves_events_in_its_inbox_alone() {
     assert!(inbox[0].ends_with(".event.yaml"));
     assert!(files_in(&env, "agents/billing/1N.3OX/rejected").is_empty());
 }
+
+#[test]
+fn a_managed_command_serving_a_system_type_is_told_the_type() {
+    let env = TestEnv::new();
+    env.write(
+        "agents/llm/agent.yaml",
+        "version: 1\ncapabilities: [LLM_TEXT_COMPLETE]\ncommand: [sh, -c, 'read input; printf \"{\\\"type\\\": \\\"%s\\\", \\\"task\\\": \\\"%s\\\", \\\"input\\\": %s}\" \"$THREEOX_TASK_TYPE\" \"$THREEOX_TASK\" \"$input\"']\n",
+    );
+    env.write(
+        "flow.yaml",
+        "name: complete\ntasks:\n  - {name: summarize, taskReferenceName: s, type: LLM_TEXT_COMPLETE, inputParameters: {prompt: hi}}\n",
+    );
+    let out = output_within(
+        env.cmd(&["run", "flow.yaml", "--json"]),
+        Duration::from_secs(60),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        result["output"],
+        json!({"type": "LLM_TEXT_COMPLETE", "task": "summarize", "input": {"prompt": "hi"}})
+    );
+}
