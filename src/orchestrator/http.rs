@@ -8,7 +8,7 @@
 //! ([`HttpCalls::start`] from `recover_io`): calls are made at least once, so a service that
 //! must not act twice should honour an idempotency key (send one in `headers`).
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -25,12 +25,20 @@ pub struct HttpDone {
     pub outcome: HttpOutcome,
 }
 
+/// Calls one run makes at once; more wait in line (a wide fork of HTTP tasks does not open
+/// a thread and a connection per task at the same moment).
+pub const MAX_CONCURRENT_CALLS: usize = 32;
+
 /// The calls one run actor has under way, and the channel their outcomes come back on.
 pub struct HttpCalls {
     tx: mpsc::UnboundedSender<HttpDone>,
     rx: Option<mpsc::UnboundedReceiver<HttpDone>>,
-    /// Task ids whose call was started by this actor (each is made once per actor).
+    /// Task ids whose call was started (or queued) by this actor: each is made once per actor.
     started: HashSet<String>,
+    /// Calls under way.
+    running: usize,
+    /// Calls waiting for one under way to finish.
+    waiting: VecDeque<(String, HttpRequest)>,
 }
 
 impl Default for HttpCalls {
@@ -40,6 +48,8 @@ impl Default for HttpCalls {
             tx,
             rx: Some(rx),
             started: HashSet::new(),
+            running: 0,
+            waiting: VecDeque::new(),
         }
     }
 }
@@ -70,9 +80,25 @@ impl HttpCalls {
         if !self.started.insert(task_id.to_string()) {
             return;
         }
+        if self.running >= MAX_CONCURRENT_CALLS {
+            self.waiting
+                .push_back((task_id.to_string(), request.clone()));
+            return;
+        }
+        self.spawn(task_id.to_string(), request.clone());
+    }
+
+    /// A call's outcome arrived: the next waiting call (if any) starts.
+    pub fn finished(&mut self) {
+        self.running = self.running.saturating_sub(1);
+        if let Some((task_id, request)) = self.waiting.pop_front() {
+            self.spawn(task_id, request);
+        }
+    }
+
+    fn spawn(&mut self, task_id: String, request: HttpRequest) {
+        self.running += 1;
         let tx = self.tx.clone();
-        let task_id = task_id.to_string();
-        let request = request.clone();
         let (failed_tx, failed_id) = (tx.clone(), task_id.clone());
         let spawned = std::thread::Builder::new()
             .name("3ox-http".into())
@@ -175,5 +201,76 @@ fn describe(problem: &ureq::Error, request: &HttpRequest) -> String {
             format!("the response body is larger than {limit} bytes")
         }
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// A local server that holds each request 150 ms and counts how many it holds at once.
+    fn slow_server(peak: Arc<AtomicUsize>) -> (u16, std::thread::JoinHandle<()>) {
+        let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+        let port = server.server_addr().to_ip().unwrap().port();
+        let handle = std::thread::spawn(move || {
+            let now = Arc::new(AtomicUsize::new(0));
+            let mut served = 0;
+            while served < 40 {
+                let Ok(Some(request)) = server.recv_timeout(Duration::from_secs(10)) else {
+                    return;
+                };
+                served += 1;
+                let (now, peak) = (now.clone(), peak.clone());
+                std::thread::spawn(move || {
+                    let held = now.fetch_add(1, Ordering::SeqCst) + 1;
+                    peak.fetch_max(held, Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_millis(150));
+                    now.fetch_sub(1, Ordering::SeqCst);
+                    let _ = request.respond(tiny_http::Response::from_string("{\"ok\":true}"));
+                });
+            }
+        });
+        (port, handle)
+    }
+
+    #[test]
+    fn calls_run_side_by_side_but_never_more_than_the_limit() {
+        let peak = Arc::new(AtomicUsize::new(0));
+        let (port, server) = slow_server(peak.clone());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let outcomes = runtime.block_on(async {
+            let mut calls = HttpCalls::default();
+            let mut results = calls.results();
+            let request = crate::engine::tasks::http::parse_request(
+                &serde_json::json!({"uri": format!("http://127.0.0.1:{port}/x")}),
+            )
+            .unwrap();
+            for i in 0..40 {
+                calls.start(&format!("t{i}"), &request);
+                calls.start(&format!("t{i}"), &request); // a repeat is not made twice
+            }
+            let mut outcomes = Vec::new();
+            while outcomes.len() < 40 {
+                let done = tokio::time::timeout(Duration::from_secs(20), results.recv())
+                    .await
+                    .expect("every call ends")
+                    .unwrap();
+                calls.finished();
+                outcomes.push(done);
+            }
+            outcomes
+        });
+        server.join().unwrap();
+        assert!(outcomes.iter().all(|d| matches!(&d.outcome,
+            HttpOutcome::Response(r) if r.status_code == 200 && r.body["ok"] == true)));
+        let peak = peak.load(Ordering::SeqCst);
+        assert!(peak <= MAX_CONCURRENT_CALLS, "{peak} calls at once");
+        assert!(peak > 1, "the calls ran one after the other");
     }
 }

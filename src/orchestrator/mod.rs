@@ -457,8 +457,11 @@ impl RunActor {
                 }
                 () = sleep_for(wait), if wait.is_some() => self.step_all(vec![Input::Tick])?,
                 Some(done) = http_results.recv() => {
-                    let mut inputs = vec![Input::HttpResult { task_id: done.task_id, outcome: done.outcome }];
-                    inputs.extend(std::iter::from_fn(|| http_results.try_recv().ok()).map(|d| Input::HttpResult { task_id: d.task_id, outcome: d.outcome }));
+                    let mut inputs = Vec::new();
+                    for done in std::iter::once(done).chain(std::iter::from_fn(|| http_results.try_recv().ok())) {
+                        self.http.finished();
+                        inputs.push(Input::HttpResult { task_id: done.task_id, outcome: done.outcome });
+                    }
                     self.step_all(inputs)?;
                 }
                 _ = rescan.tick() => {
