@@ -268,6 +268,9 @@ pub fn walk(w: &mut Walker<'_, '_, '_>, task: &TaskDef) -> Progress {
 /// Journals the start of attempt `attempt`; a request that cannot be read fails the task
 /// (no attempt would do better).
 fn start(w: &mut Walker<'_, '_, '_>, task: &TaskDef, attempt: u32) -> Progress {
+    // The id first: an input that refers to the task's own id (an idempotency key, say) can
+    // then be given it.
+    let task_id = (w.ctx.new_id)().to_string();
     let input = w.resolve_input(task);
     let request = match parse_request(&input) {
         Ok(request) => request,
@@ -275,7 +278,6 @@ fn start(w: &mut Walker<'_, '_, '_>, task: &TaskDef, attempt: u32) -> Progress {
             return w.fail_system_task(task, format!("the HTTP request is not usable: {problem}"));
         }
     };
-    let task_id = (w.ctx.new_id)().to_string();
     w.emit(Change::HttpCallStarted {
         task_ref: task.task_reference_name.clone(),
         task_id,
