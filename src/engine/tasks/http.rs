@@ -268,8 +268,8 @@ pub fn walk(w: &mut Walker<'_, '_, '_>, task: &TaskDef) -> Progress {
 /// Journals the start of attempt `attempt`; a request that cannot be read fails the task
 /// (no attempt would do better).
 fn start(w: &mut Walker<'_, '_, '_>, task: &TaskDef, attempt: u32) -> Progress {
-    // The id first: an input that refers to the task's own id (an idempotency key, say) can
-    // then be given it.
+    // The id is chosen before the input is resolved, ready for `${CPEWF_TASK_ID}` (the
+    // task's own id, a natural idempotency key) once mapping resolves it.
     let task_id = (w.ctx.new_id)().to_string();
     let input = w.resolve_input(task);
     let request = match parse_request(&input) {
