@@ -241,6 +241,7 @@ fn sample_message() -> TaskMessage {
         agent: "inventory-checker".into(),
         created_at: DateTime::from_timestamp(1_790_000_000, 123_456_000).expect("a valid time"),
         input: json!({"station_root": "stations/sample", "folder": "inventory-broken", "n": [1, 2.5, null, true]}),
+        task_type: None,
         reply: TaskMessage::reply_instructions(
             task_id,
             run_id,
@@ -594,6 +595,7 @@ fn task_message() -> impl Strategy<Value = TaskMessage> {
                     agent,
                     created_at,
                     input,
+                    task_type: None,
                     reply,
                 }
             },

@@ -720,6 +720,30 @@ pub fn timeline(records: &[Record], state: &RunState) -> RunLog {
             // ---- (script) ----
 
             // ---- (io) ----
+            Change::EventPublished { .. } => {}
+            Change::HttpCallStarted {
+                task_ref,
+                task_id,
+                attempt,
+                ..
+            } => {
+                ids.insert(task_id.clone(), (task_ref.clone(), *attempt));
+                task_log(&mut tasks, state, task_ref)
+                    .attempts
+                    .push(AttemptLog {
+                        attempt: *attempt,
+                        task_id: task_id.clone(),
+                        // Made by 3ox itself, not by an agent.
+                        agent: "(http)".to_string(),
+                        scheduled: stamp(at),
+                        ended: None,
+                        took_ms: None,
+                        outcome: TaskStatus::Scheduled,
+                        reason: None,
+                        retry_at: None,
+                        heartbeats: Vec::new(),
+                    });
+            }
 
             // ---- (misc) ----
             Change::VariablesSet { .. }

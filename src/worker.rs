@@ -299,6 +299,11 @@ impl Actor {
                 if self.running.len() >= self.config.concurrency {
                     return;
                 }
+                // Events published to this agent (EVENT tasks) are not tasks to run: they
+                // stay in the inbox for whoever reads events.
+                if crate::mailbox::event::EventMessage::is_event_file(&file) {
+                    continue;
+                }
                 match mailbox::move_into(&file, CLAIMED) {
                     Ok(claimed) => {
                         claimed_any = true;
@@ -637,6 +642,13 @@ pub fn task_env(
         ("THREEOX_AGENT", config.agent.clone()),
         ("THREEOX_STATION", config.station.root.display().to_string()),
         ("THREEOX_REPLY_DIR", outbox.display().to_string()),
+        (
+            "THREEOX_TASK_TYPE",
+            message
+                .task_type
+                .clone()
+                .unwrap_or_else(|| "SIMPLE".to_string()),
+        ),
     ]
 }
 

@@ -140,7 +140,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Init(args) => init::run(args),
-        Command::Validate(args) => validate::run(args),
+        Command::Validate(args) => validate::run(cli.station.as_deref(), args),
         Command::Run(args) => run::run(cli.station.as_deref(), args),
         Command::Start(args) => start::run(cli.station.as_deref(), args),
         Command::Up(args) => up::run(cli.station.as_deref(), args),

@@ -37,12 +37,13 @@ struct Report {
     files: Vec<FileReport>,
 }
 
-pub fn run(args: Args) -> anyhow::Result<u8> {
+pub fn run(station_flag: Option<&Path>, args: Args) -> anyhow::Result<u8> {
+    let agents = station_agents(station_flag)?;
     let mut files = Vec::new();
     for path in &args.paths {
         for file in expand(path) {
             files.push(match file {
-                Ok(file) => check_file(&file),
+                Ok(file) => check_file(&file, agents.as_ref()),
                 Err(report) => report,
             });
         }
@@ -117,9 +118,28 @@ fn is_workflow_file(path: &Path) -> bool {
     workflow_ext && path.file_name().is_some_and(|n| n != "agent.yaml")
 }
 
+/// The agents of the station `3ox validate` runs in (`--station`, or found from the current
+/// folder); `None` outside any station. Inside one, a workflow is also checked against them:
+/// a Conductor system type no agent serves, or an EVENT sink naming a missing agent, is an
+/// error, as `3ox run` would refuse it.
+fn station_agents(flag: Option<&Path>) -> anyhow::Result<Option<crate::station::AgentDirectory>> {
+    let station = match flag {
+        Some(_) => super::station(flag)?,
+        None => match std::env::current_dir()
+            .ok()
+            .and_then(|dir| crate::station::Station::discover(&dir).ok())
+        {
+            Some(station) => station,
+            None => return Ok(None),
+        },
+    };
+    Ok(Some(station.agents().map_err(|e| anyhow::anyhow!(e))?))
+}
+
 /// Checks one file: every diagnostic of the validator (warnings too), and, when there is no
-/// error, the same load the engine does, so "ok" means `3ox run` will accept it.
-fn check_file(path: &Path) -> FileReport {
+/// error, the same load the engine does, so "ok" means `3ox run` will accept it (in a
+/// station: with the station's agents).
+fn check_file(path: &Path, agents: Option<&crate::station::AgentDirectory>) -> FileReport {
     let shown = path.display().to_string();
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
@@ -153,11 +173,19 @@ fn check_file(path: &Path) -> FileReport {
         };
     }
     match crate::definition::parse_str(&text, path) {
-        Ok(_) => FileReport {
-            path: shown,
-            valid: true,
-            diagnostics,
-        },
+        Ok(workflow) => {
+            let mut diagnostics = diagnostics;
+            if let (Some(agents), Ok(src)) = (agents, Source::parse(&text, &shown)) {
+                diagnostics.extend(crate::orchestrator::served::diagnostics(
+                    &src, &workflow, agents,
+                ));
+            }
+            FileReport {
+                path: shown,
+                valid: !has_errors(&diagnostics),
+                diagnostics,
+            }
+        }
         Err(LoadError::Invalid { diagnostics, .. }) => FileReport {
             path: shown,
             valid: !has_errors(&diagnostics),

@@ -122,6 +122,9 @@ pub struct TaskDef {
     // ---- INLINE / LAMBDA / JSON_JQ_TRANSFORM / DECISION (script) ----
 
     // ---- HTTP / EVENT (io) ----
+    /// EVENT: where the message goes (`agent:<name>`, `conductor[:<queue>]`, `3ox:<topic>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sink: Option<String>,
 
     // ---- SET_VARIABLE / TERMINATE / EXCLUSIVE_JOIN / DYNAMIC (misc) ----
     /// DYNAMIC: the input whose value names the task to run.

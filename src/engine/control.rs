@@ -298,13 +298,15 @@ pub fn walk_order(state: &RunState) -> Vec<String> {
 pub(super) fn reset(state: &mut RunState, refs: &[String], at: DateTime<Utc>) {
     for task_ref in refs {
         withdraw(state, Some(task_ref), at);
+        // Frees the agent slot of an attempt in flight, whatever its type (an agent-served
+        // task's too).
+        state.settle(task_ref);
         let simple = state
             .tasks
             .get(task_ref)
             // Agent-served tasks (a DYNAMIC task runs as SIMPLE) go on with their next attempt.
             .is_some_and(|t| matches!(t.type_name.as_str(), "SIMPLE" | "DYNAMIC"));
         if simple {
-            state.settle(task_ref);
             if let Some(task) = state.tasks.get_mut(task_ref) {
                 task.status = TaskStatus::RetryWait;
                 task.retry_at = None;

@@ -292,7 +292,30 @@ pub enum Change {
     // ---- INLINE / LAMBDA / JSON_JQ_TRANSFORM / DECISION / javascript (script) ----
 
     // ---- HTTP / EVENT / agent-served types (io) ----
-
+    /// An HTTP task's attempt starts: the orchestrator makes the call (again, after a crash
+    /// before its result was journaled) and feeds the result back as [`Input::HttpResult`].
+    HttpCallStarted {
+        task_ref: String,
+        task_id: String,
+        attempt: u32,
+        /// The task's input after mapping.
+        input: Value,
+        /// The request read from it, as it is sent.
+        request: tasks::http::HttpRequest,
+    },
+    /// An EVENT task published its message: the orchestrator writes the message file (again
+    /// on resume when it is missing). The task's completion follows.
+    EventPublished {
+        task_ref: String,
+        message_id: String,
+        /// The sink as written.
+        sink: String,
+        /// The event name (`event_produced`).
+        event_name: String,
+        target: tasks::event::EventTarget,
+        /// The message's payload: the task's input plus the workflow's id, type and version.
+        payload: Value,
+    },
     // ---- SET_VARIABLE / TERMINATE / NOOP / EXCLUSIVE_JOIN / DYNAMIC / mapping (misc) ----
     /// A SET_VARIABLE task set `variables` (its resolved input): merged into the run's
     /// variables, read as `${workflow.variables.<name>}`. The task's completion follows.
@@ -366,7 +389,11 @@ pub enum Input {
     // ---- INLINE / LAMBDA / JSON_JQ_TRANSFORM / DECISION / javascript (script) ----
 
     // ---- HTTP / EVENT / agent-served types (io) ----
-
+    /// The result of the HTTP call made for task id `task_id` (see `tasks::http`).
+    HttpResult {
+        task_id: String,
+        outcome: tasks::http::HttpOutcome,
+    },
     // ---- SET_VARIABLE / TERMINATE / NOOP / EXCLUSIVE_JOIN / DYNAMIC / mapping (misc) ----
 
     // ---- import / export / schema / test --mock (interop) ----
@@ -442,6 +469,10 @@ pub fn receive(state: &mut RunState, input: Input, ctx: &mut Ctx<'_>) -> Vec<Cha
                 },
                 ctx.now,
             );
+        }
+        // (io) an HTTP call's result.
+        Input::HttpResult { task_id, outcome } => {
+            tasks::http::on_result(state, &mut out, ctx, task_id, outcome);
         }
     }
     out

@@ -194,7 +194,10 @@ pub struct RunState {
     // ---- INLINE / LAMBDA / JSON_JQ_TRANSFORM / DECISION / javascript (script) ----
 
     // ---- HTTP / EVENT / agent-served types (io) ----
-
+    /// The current (or last) HTTP call of each HTTP task, by task reference.
+    pub http_calls: IndexMap<String, super::tasks::http::HttpCall>,
+    /// Every event published by the run's EVENT tasks, by message id, in order.
+    pub events: IndexMap<String, super::tasks::event::PublishedEvent>,
     // ---- SET_VARIABLE / TERMINATE / NOOP / EXCLUSIVE_JOIN / DYNAMIC / mapping (misc) ----
     /// Variables set by SET_VARIABLE tasks, by name (over the workflow's `variables`; see
     /// [`RunState::variables_doc`]).
@@ -583,8 +586,6 @@ impl RunState {
             // ---- INLINE / LAMBDA / JSON_JQ_TRANSFORM / DECISION / javascript (script) ----
 
             // ---- HTTP / EVENT / agent-served types (io) ----
-
-            // ---- SET_VARIABLE / TERMINATE / NOOP / EXCLUSIVE_JOIN / DYNAMIC / mapping (misc) ----
             Change::VariablesSet { variables, .. } => {
                 if let Value::Object(set) = variables {
                     self.variables
@@ -609,7 +610,62 @@ impl RunState {
             Change::RunEndedByTask { output, .. } => {
                 super::control::withdraw(self, None, at);
                 self.output = Some(output.clone());
-            } // ---- import / export / schema / test --mock (interop) ----
+            }
+            Change::HttpCallStarted {
+                task_ref,
+                task_id,
+                attempt,
+                input,
+                request,
+            } => {
+                self.settle(task_ref);
+                let task = self.task_entry(task_ref, at);
+                task.status = TaskStatus::Scheduled;
+                task.attempt = *attempt;
+                task.task_id = Some(task_id.clone());
+                task.agent = None;
+                task.token = None;
+                task.input = input.clone();
+                task.retry_at = None;
+                task.reason = None;
+                self.task_ids
+                    .insert(task_id.clone(), (task_ref.clone(), *attempt));
+                self.http_calls.insert(
+                    task_ref.clone(),
+                    super::tasks::http::HttpCall {
+                        task_id: task_id.clone(),
+                        attempt: *attempt,
+                        request: request.clone(),
+                    },
+                );
+                if *attempt > 1 {
+                    self.retries += 1;
+                }
+            }
+            Change::EventPublished {
+                task_ref,
+                message_id,
+                sink,
+                event_name,
+                target,
+                payload,
+            } => {
+                let task = self.task_entry(task_ref, at);
+                task.attempt = 1;
+                task.task_id = Some(message_id.clone());
+                self.events.insert(
+                    message_id.clone(),
+                    super::tasks::event::PublishedEvent {
+                        message_id: message_id.clone(),
+                        task_ref: task_ref.clone(),
+                        sink: sink.clone(),
+                        event: event_name.clone(),
+                        target: target.clone(),
+                        payload: payload.clone(),
+                        published_at: at,
+                    },
+                );
+            }
         }
         // Timers follow every change (WAIT due times, timeouts, delays, TIMED_OUT).
         super::timeouts::observe(self, change, at);

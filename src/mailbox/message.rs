@@ -36,6 +36,10 @@ pub struct TaskMessage {
     pub created_at: DateTime<Utc>,
     /// The task's input, after `${...}` mapping.
     pub input: Value,
+    /// The task's Conductor type, for a system type an agent serves (`LLM_CHAT_COMPLETE`,
+    /// ...); absent for SIMPLE tasks.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub task_type: Option<String>,
     /// How to reply.
     pub reply: ReplyInstructions,
 }

@@ -4,6 +4,7 @@
 //!
 //! - [`message`]: the task message 3ox writes into an inbox, one file per attempt;
 //! - [`reply`]: the reply an agent writes into its outbox, and how a bad one is refused;
+//! - [`event`]: the message an EVENT task publishes into an inbox or a station event folder;
 //! - [`approval`]: the approval request 3ox writes to a Commander and the approval file the
 //!   Commander writes back (`kind: approval`), and who may write it;
 //! - [`atomic`]: the one way anybody exposes a file here: write under a dot name, fsync,
@@ -17,6 +18,7 @@
 
 pub mod approval;
 pub mod atomic;
+pub mod event;
 pub mod message;
 pub mod reply;
 pub mod signing;

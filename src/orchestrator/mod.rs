@@ -12,9 +12,12 @@
 //! ([`control`]).
 
 pub mod control;
+pub mod event;
+pub mod http;
 pub mod managed;
 pub mod ownership;
 pub mod progress;
+pub mod served;
 pub mod snapshot;
 pub mod timers;
 pub mod watch;
@@ -120,6 +123,12 @@ pub enum Control {
 pub fn preflight(workflow: &WorkflowDef, agents: &AgentDirectory) -> Result<(), String> {
     let mut problems = Vec::new();
     check_agents(&workflow.tasks, agents, &mut problems);
+    // (io) agent-served types, `agent:` of those, EVENT sinks that name an agent.
+    problems.extend(
+        served::unserved(workflow, agents)
+            .into_iter()
+            .map(|u| format!("{}; {}", u.message, u.hint)),
+    );
     if problems.is_empty() {
         Ok(())
     } else {
@@ -372,6 +381,8 @@ pub struct RunActor {
     /// Changes were journaled since the snapshot was last written.
     snapshot_stale: bool,
     started: Instant,
+    /// (io) HTTP calls under way.
+    http: http::HttpCalls,
 }
 
 impl RunActor {
@@ -394,6 +405,7 @@ impl RunActor {
             last_snapshot: Instant::now(),
             snapshot_stale: true,
             started: Instant::now(),
+            http: http::HttpCalls::default(),
         }
     }
 
@@ -411,6 +423,7 @@ impl RunActor {
             .map(|name| (name.clone(), self.station.outbox(name)))
             .collect();
         let _watcher = watch::watch_outboxes(&outboxes, tx.clone())?;
+        let mut http_results = self.http.results();
         self.step_all(vec![first])?;
         let control_dir = control::dir(&self.station, &self.state.run_id);
         std::fs::create_dir_all(&control_dir).map_err(io("make the control folder"))?;
@@ -446,6 +459,14 @@ impl RunActor {
                     }
                 }
                 () = sleep_for(wait), if wait.is_some() => self.step_all(vec![Input::Tick])?,
+                Some(done) = http_results.recv() => {
+                    let mut inputs = Vec::new();
+                    for done in std::iter::once(done).chain(std::iter::from_fn(|| http_results.try_recv().ok())) {
+                        self.http.finished();
+                        inputs.push(Input::HttpResult { task_id: done.task_id, outcome: done.outcome });
+                    }
+                    self.step_all(inputs)?;
+                }
                 _ = rescan.tick() => {
                     self.scan(&outboxes.iter().map(|(a, _)| a.clone()).collect())?;
                     self.scan_control()?;
@@ -470,6 +491,7 @@ impl RunActor {
     /// - archives the messages of attempts that are settled in the journal but still in the
     ///   inbox or `claimed/`, because the crash came before they were tidied away.
     fn recover_mailboxes(&mut self) -> Result<(), OrchestratorError> {
+        self.recover_io()?;
         for (task_id, (task_ref, attempt)) in &self.state.task_ids {
             let Some(task) = self.state.tasks.get(task_ref) else {
                 continue;
@@ -551,6 +573,44 @@ impl RunActor {
         }
         atomic::write_batch(&deliveries, self.options.durability)
             .map_err(io("deliver task messages again"))
+    }
+
+    /// (io) After a restart: writes again every published event whose file is missing, and,
+    /// while the run goes on, makes again every HTTP call whose result is not journaled.
+    fn recover_io(&mut self) -> Result<(), OrchestratorError> {
+        let mut deliveries = Vec::new();
+        for published in self.state.events.values() {
+            if !event::is_written(&self.station, published) {
+                deliveries.push(
+                    event::delivery(&self.station, &self.state, published)
+                        .map_err(io("make the event folder"))?,
+                );
+            }
+        }
+        if !deliveries.is_empty() {
+            tracing::info!(run = %self.state.run_id, count = deliveries.len(), "writing events again that a crash kept from their folder");
+        }
+        atomic::write_batch(&deliveries, self.options.durability)
+            .map_err(io("write event messages again"))?;
+        if self.state.status != RunStatus::Running {
+            return Ok(());
+        }
+        let calls: Vec<(String, engine::tasks::http::HttpRequest)> = self
+            .state
+            .http_calls
+            .iter()
+            .filter(|(task_ref, call)| {
+                self.state.tasks.get(*task_ref).is_some_and(|t| {
+                    t.status.is_in_flight() && t.task_id.as_deref() == Some(call.task_id.as_str())
+                })
+            })
+            .map(|(_, call)| (call.task_id.clone(), call.request.clone()))
+            .collect();
+        for (task_id, request) in calls {
+            tracing::info!(run = %self.state.run_id, %task_id, uri = %request.uri, "making an HTTP call again whose result a crash kept from the journal");
+            self.http.start(&task_id, &request);
+        }
+        Ok(())
     }
 
     fn outcome(&self, interrupted: bool) -> RunOutcome {
@@ -999,6 +1059,16 @@ impl RunActor {
                 // ---- INLINE / LAMBDA / JSON_JQ_TRANSFORM / DECISION / javascript (script) ----
 
                 // ---- HTTP / EVENT / agent-served types (io) ----
+                Change::HttpCallStarted {
+                    task_id, request, ..
+                } => self.http.start(task_id, request),
+                Change::EventPublished { message_id, .. } => {
+                    if let Some(published) = self.state.events.get(message_id) {
+                        let file = event::delivery(&self.station, &self.state, published)
+                            .map_err(io("make the event folder"))?;
+                        deliveries.push(file);
+                    }
+                }
 
                 // ---- SET_VARIABLE / TERMINATE / NOOP / EXCLUSIVE_JOIN / DYNAMIC / mapping (misc) ----
                 Change::RunEndedByTask { .. } => {
@@ -1058,6 +1128,11 @@ impl RunActor {
             agent: agent.to_string(),
             created_at: at,
             input: input.clone(),
+            task_type: self
+                .state
+                .def(task_ref)
+                .filter(|d| matches!(d.kind(), TaskKind::AgentServed(_)))
+                .map(|d| d.type_name.clone()),
             reply: TaskMessage::reply_instructions(task_id, &self.state.run_id, token, &outbox),
         }
     }

@@ -271,7 +271,27 @@ fn describe(change: &Change, state: &RunState) -> Option<(String, bool)> {
         // ---- INLINE / LAMBDA / JSON_JQ_TRANSFORM / DECISION / javascript (script) ----
 
         // ---- HTTP / EVENT / agent-served types (io) ----
-
+        Change::HttpCallStarted {
+            task_ref,
+            attempt,
+            request,
+            ..
+        } => {
+            let retry = if *attempt > 1 {
+                format!(" (attempt {attempt})")
+            } else {
+                String::new()
+            };
+            (
+                format!("{task_ref} -> {} {}{retry}", request.method, request.uri),
+                *attempt > 1,
+            )
+        }
+        Change::EventPublished {
+            task_ref,
+            event_name,
+            ..
+        } => (format!("{task_ref} published {event_name}"), false),
         // ---- SET_VARIABLE / TERMINATE / NOOP / EXCLUSIVE_JOIN / DYNAMIC / mapping (misc) ----
         Change::VariablesSet {
             task_ref,

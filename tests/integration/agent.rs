@@ -80,6 +80,7 @@ fn message_to(
         agent: agent.to_string(),
         created_at: chrono::Utc::now(),
         input,
+        task_type: None,
         reply: TaskMessage::reply_instructions(
             task_id,
             "run-1",

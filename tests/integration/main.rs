@@ -23,6 +23,7 @@ mod timers;
 // ---- (script) ----
 
 // ---- (io) ----
+mod io;
 
 // ---- (misc) ----
 mod misc;

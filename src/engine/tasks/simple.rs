@@ -105,7 +105,8 @@ pub fn pick_agent(w: &Walker<'_, '_, '_>, task: &TaskDef) -> Result<Option<Strin
     }
     let mut best: Option<(&String, usize)> = None;
     let mut any = false;
-    for (name, agent) in w.ctx.agents.serving(&task.name) {
+    let capability = super::agent_served::capability(task);
+    for (name, agent) in w.ctx.agents.serving(capability) {
         any = true;
         let slots = free(name, agent.concurrency);
         if slots > 0 && best.is_none_or(|(_, b)| slots > b) {
@@ -113,6 +114,11 @@ pub fn pick_agent(w: &Walker<'_, '_, '_>, task: &TaskDef) -> Result<Option<Strin
         }
     }
     if !any {
+        if capability != task.name {
+            return Err(format!(
+                "no agent of this station serves task type {capability}; add `{capability}` to the capabilities of an agent (agents/<name>/agent.yaml) or name one with `agent:`"
+            ));
+        }
         return Err(format!(
             "no agent of this station serves task `{}`; add it to the capabilities of an agent (agents/<name>/agent.yaml) or name one with `agent:`",
             task.name
