@@ -36,6 +36,9 @@ pub mod validate;
 // ---- (misc) ----
 
 // ---- (interop) ----
+pub mod export;
+pub mod import;
+pub mod schema;
 
 // ---- (mock) ----
 
@@ -125,7 +128,12 @@ pub enum Command {
     // ---- (misc) ----
 
     // ---- (interop) ----
-
+    /// A Conductor workflow definition (JSON) as readable 3ox YAML.
+    Import(import::Args),
+    /// A 3ox workflow as Conductor JSON; what Conductor cannot say is reported.
+    Export(export::Args),
+    /// Print the JSON Schema of the workflow format (for editors).
+    Schema(schema::Args),
     // ---- (mock) ----
 }
 
@@ -167,7 +175,9 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         // ---- (misc) ----
 
         // ---- (interop) ----
-
+        Command::Import(args) => import::run(args),
+        Command::Export(args) => export::run(args),
+        Command::Schema(args) => schema::run(args),
         // ---- (mock) ----
     }
 }

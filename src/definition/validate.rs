@@ -20,7 +20,7 @@ use super::{AGENT_SERVED_TYPES, DurationSpec, SUPPORTED_TYPES, TaskKind};
 use crate::expr::{condition, mapping};
 
 /// Top-level fields of a Conductor workflow definition (plus what Orkes adds).
-const WORKFLOW_FIELDS: &[&str] = &[
+pub(crate) const WORKFLOW_FIELDS: &[&str] = &[
     "name",
     "description",
     "version",
@@ -54,7 +54,7 @@ const WORKFLOW_FIELDS: &[&str] = &[
 
 /// Fields of a Conductor workflow task, Conductor's retry fields (which 3ox also reads on the
 /// task itself), and the 3ox additions `agent` and `retry`.
-const TASK_FIELDS: &[&str] = &[
+pub(crate) const TASK_FIELDS: &[&str] = &[
     "name",
     "taskReferenceName",
     "description",
@@ -108,10 +108,10 @@ const TASK_FIELDS: &[&str] = &[
 ];
 
 /// Values of a HUMAN task's `onDeadline`.
-const DEADLINE_POLICIES: &[&str] = &["REJECT", "FAIL", "ESCALATE"];
+pub(crate) const DEADLINE_POLICIES: &[&str] = &["REJECT", "FAIL", "ESCALATE"];
 
 /// Fields of the inline `retry:` policy.
-const RETRY_FIELDS: &[&str] = &[
+pub(crate) const RETRY_FIELDS: &[&str] = &[
     "count",
     "logic",
     "delay",
@@ -121,16 +121,16 @@ const RETRY_FIELDS: &[&str] = &[
 ];
 
 /// Values of `retry.logic` and of Conductor's `retryLogic`.
-const RETRY_LOGICS: &[&str] = &["FIXED", "EXPONENTIAL_BACKOFF", "LINEAR_BACKOFF"];
+pub(crate) const RETRY_LOGICS: &[&str] = &["FIXED", "EXPONENTIAL_BACKOFF", "LINEAR_BACKOFF"];
 
 /// Conductor's built-in reference to the id of the task being scheduled.
 const CURRENT_TASK_ID: &str = "CPEWF_TASK_ID";
 
 /// SWITCH evaluators 3ox runs.
-const EVALUATORS: &[&str] = &["value-param", "expression"];
+pub(crate) const EVALUATORS: &[&str] = &["value-param", "expression"];
 
 /// SWITCH evaluators Conductor has that 3ox does not run yet.
-const EVALUATORS_NOT_YET: &[&str] = &["javascript", "graaljs"];
+pub(crate) const EVALUATORS_NOT_YET: &[&str] = &["javascript", "graaljs"];
 
 /// Checks the workflow in `src`; returns every problem found, in the order of the file.
 pub fn check(src: &Source) -> Vec<Diagnostic> {
@@ -202,6 +202,9 @@ struct Validator<'a> {
 
 impl<'a> Validator<'a> {
     fn run(&mut self) {
+        if self.not_a_workflow() {
+            return;
+        }
         let Some(root) = self.src.value.as_object() else {
             let what = describe(&self.src.value);
             self.error(
@@ -833,7 +836,8 @@ impl<'a> Validator<'a> {
             ("escalateTo", "HUMAN", TaskKind::Human),
             ("failOnReject", "HUMAN", TaskKind::Human),
         ] {
-            if kind == owner_kind {
+            // Conductor accepts (and ignores) `joinOn` on a FORK_JOIN; its own exports have it.
+            if kind == owner_kind || (field == "joinOn" && kind == TaskKind::ForkJoin) {
                 continue;
             }
             let Some(value) = site.task.get(field) else {
@@ -1414,6 +1418,15 @@ impl<'a> Validator<'a> {
     // ---- (misc) ----
 
     // ---- (interop) ----
+    /// A Conductor file that is not a workflow definition (a start request, an event
+    /// handler, a schedule, task definitions) is named for what it is, with one error.
+    fn not_a_workflow(&mut self) -> bool {
+        let Some(found) = super::conductor::recognise(&self.src.value) else {
+            return false;
+        };
+        self.error("", found.message, Some(found.hint));
+        true
+    }
 
     // ---- (mock) ----
 }

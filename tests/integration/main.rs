@@ -26,4 +26,6 @@ mod validate;
 // ---- (misc) ----
 
 // ---- (interop) ----
+mod interop;
+
 // ---- (mock) ----
