@@ -93,14 +93,23 @@ pub const CONDUCTOR_TASK_FIELDS: &[&str] = &[
     "cacheConfig",
 ];
 
-/// Conductor's task-definition retry fields, which 3ox also reads on the task itself; on
-/// export they move into `taskDefinition`, where Conductor reads them.
-const TASK_DEFINITION_RETRY_FIELDS: &[&str] = &[
+/// Conductor's task-definition fields that 3ox also reads on the workflow task itself (the
+/// retry fields, and the timeouts): on export they move into `taskDefinition`, where
+/// Conductor reads them.
+const TASK_DEFINITION_FIELDS_ON_TASK: &[&str] = &[
     "retryLogic",
     "retryDelaySeconds",
     "maxRetryDelaySeconds",
     "backoffJitterMs",
     "backoffScaleFactor",
+    "timeoutPolicy",
+    "timeoutSeconds",
+    "responseTimeoutSeconds",
+    "pollTimeoutSeconds",
+    "totalTimeoutSeconds",
+    "concurrentExecLimit",
+    "rateLimitPerFrequency",
+    "rateLimitFrequencyInSeconds",
 ];
 
 /// Conductor fields that hold whole seconds; 3ox also accepts a duration text there.
@@ -357,7 +366,7 @@ pub fn to_yaml(value: &Value) -> String {
         Value::Object(map) if !map.is_empty() => write_map(&mut out, map, 0),
         Value::Array(items) if !items.is_empty() => write_list(&mut out, items, 0),
         other => {
-            out.push_str(&scalar(other, 0));
+            out.push_str(&scalar(other, 2));
             out.push('\n');
         }
     }
@@ -449,13 +458,43 @@ fn inline_scalar(value: &Value) -> String {
         Value::Array(a) if a.is_empty() => "[]".into(),
         Value::Object(m) if m.is_empty() => "{}".into(),
         Value::String(s) if plain_is_safe(s) => s.clone(),
-        // Single quotes escape nothing but `'`: easier to read than JSON's escapes.
-        Value::String(s) if !s.chars().any(char::is_control) => {
+        // Single quotes escape nothing but `'`: easier to read than escapes.
+        Value::String(s) if !s.chars().any(needs_escape) => {
             format!("'{}'", s.replace('\'', "''"))
         }
-        Value::String(s) => serde_json::to_string(s).unwrap_or_default(),
+        Value::String(s) => double_quoted(s),
         other => serde_json::to_string(other).unwrap_or_default(),
     }
+}
+
+/// Characters written as an escape: YAML's non-printable ones, line and tab characters
+/// (a quoted text stays on one line), and those some readers take for a line break or a
+/// byte-order mark.
+fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{feff}' | '\u{fffe}' | '\u{ffff}' | '\u{2028}' | '\u{2029}'
+        )
+}
+
+/// A double-quoted YAML text, every character that needs it escaped.
+fn double_quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if needs_escape(c) => out.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// Whether `text` can be written unquoted and read back as the same text.
@@ -468,7 +507,7 @@ fn plain_is_safe(text: &str) -> bool {
         || text.contains(": ")
         || text.contains(" #")
         || text.ends_with(':')
-        || text.chars().any(|c| c.is_control() || c == '\u{feff}')
+        || text.chars().any(needs_escape)
     {
         return false;
     }
@@ -505,7 +544,7 @@ fn literal_block(text: &str, indent: usize) -> Option<String> {
     }
     let suspicious = text.starts_with([' ', '\n', '\t'])
         || text.contains('\r')
-        || text.chars().any(|c| c.is_control() && c != '\n')
+        || text.chars().any(|c| c != '\n' && needs_escape(c))
         || text
             .lines()
             .any(|l| l.ends_with([' ', '\t']) || l.starts_with('\t'));
@@ -768,7 +807,7 @@ fn export_task(value: &Value, notes: &mut Vec<Note>) -> Value {
             ),
             // Retry fields the task holds itself go into its taskDefinition, where Conductor
             // reads them.
-            k if TASK_DEFINITION_RETRY_FIELDS.contains(&k) => {
+            k if TASK_DEFINITION_FIELDS_ON_TASK.contains(&k) => {
                 task_definition.insert(k.to_string(), value.clone());
                 definition_changed = true;
             }
@@ -788,6 +827,9 @@ fn export_task(value: &Value, notes: &mut Vec<Note>) -> Value {
         match serde_json::from_value::<RetryPolicy>(retry.clone()) {
             Ok(policy) => {
                 retry_fields(&policy, &reference, &mut task_definition, notes);
+                // The inline policy wins in 3ox; in Conductor a task's own `retryCount` wins
+                // over its taskDefinition's, so it must not stay behind with another value.
+                out.remove("retryCount");
                 definition_changed = true;
             }
             Err(e) => add_note(
@@ -898,5 +940,273 @@ fn scale_value(scale: f64) -> Value {
         Value::from(scale as u64)
     } else {
         Value::from(scale)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn kind(text: &str) -> Option<&'static str> {
+        recognise(&serde_json::from_str(text).unwrap()).map(|n| n.kind)
+    }
+
+    #[test]
+    fn recognises_conductor_records_that_are_not_workflows() {
+        assert_eq!(
+            kind(r#"{"name": "w", "workflowDef": {"name": "w", "tasks": []}, "input": {}}"#),
+            Some("start-workflow request")
+        );
+        assert_eq!(
+            kind(r#"{"name": "w", "version": 1, "input": {"a": 1}, "correlationId": "c"}"#),
+            Some("start-workflow request")
+        );
+        assert_eq!(
+            kind(r#"{"name": "h", "event": "kafka:x", "actions": [], "active": true}"#),
+            Some("event handler")
+        );
+        assert_eq!(
+            kind(
+                r#"{"name": "s", "cronExpression": "0 0 * * * *", "startWorkflowRequest": {"name": "w"}}"#
+            ),
+            Some("schedule")
+        );
+        assert_eq!(
+            kind(r#"[{"name": "t1", "retryCount": 3}, {"name": "t2", "timeoutSeconds": 5}]"#),
+            Some("task definitions")
+        );
+        assert_eq!(
+            kind(r#"{"name": "t1", "retryCount": 3, "ownerEmail": "a@b"}"#),
+            Some("task definition")
+        );
+        assert_eq!(
+            kind(r#"[{"name": "a", "tasks": []}, {"name": "b", "tasks": []}]"#),
+            Some("workflow definitions")
+        );
+        assert_eq!(
+            kind(r#"{"name": "a", "taskReferenceName": "a", "type": "SIMPLE"}"#),
+            Some("workflow task")
+        );
+        // Workflows, even broken ones, are left to the validator.
+        assert_eq!(
+            kind(r#"{"name": "w", "tasks": [], "timeoutSeconds": 5}"#),
+            None
+        );
+        assert_eq!(kind(r#"{"name": "w"}"#), None);
+        assert_eq!(kind(r#"[1, 2]"#), None);
+    }
+
+    fn reads_back(value: &Value) {
+        let yaml = to_yaml(value);
+        let back: Value = serde_yaml::from_str(&yaml)
+            .unwrap_or_else(|e| panic!("unreadable YAML ({e}):\n{yaml}"));
+        assert_eq!(&back, value, "YAML:\n{yaml}");
+    }
+
+    #[test]
+    fn yaml_keeps_every_kind_of_value() {
+        let texts = [
+            "text with spaces",
+            "true",
+            "no",
+            "~",
+            "0x1F",
+            "1e3",
+            "2024-01-01",
+            "a: b",
+            "a #b",
+            "- x",
+            "*x",
+            "it's",
+            "say \"hi\"",
+            "a\tb",
+            "a\r\nb",
+            "one\ntwo\n",
+            "one\ntwo",
+            "one\ntwo\n\n\n",
+            "  one\ntwo",
+            "\none",
+            "one \ntwo",
+            "",
+            " ",
+            "héllo ✓",
+            "\u{feff}x",
+            "null",
+            ".5",
+            "+1",
+            "-",
+            "?",
+            "@x",
+            "%x",
+            "x:",
+            "[a]",
+            "{a}",
+            "a\u{85}b",
+        ];
+        let mut map = Map::new();
+        for (i, text) in texts.iter().enumerate() {
+            map.insert(format!("k{i}"), json!(text));
+            map.insert((*text).to_string(), json!([text, {"t": text}]));
+        }
+        map.insert(
+            "numbers".into(),
+            json!([1, 1.5, -3, 18_446_744_073_709_551_615_u64, false, null]),
+        );
+        map.insert(
+            "nested".into(),
+            json!([1, "two", [3, []], {}, {"a": [{"b": "c\nd"}]}]),
+        );
+        map.insert("empties".into(), json!({"list": [], "map": {}}));
+        reads_back(&Value::Object(map));
+        reads_back(&json!([]));
+        reads_back(&json!("just text"));
+        reads_back(&json!([[["deep"]], [{"k": "v", "l": [1]}]]));
+    }
+
+    #[test]
+    fn multi_line_texts_are_literal_blocks() {
+        let yaml = to_yaml(&json!({"script": "a\nb\n", "tasks": [{"x": "c\nd"}]}));
+        assert_eq!(
+            yaml,
+            "script: |\n  a\n  b\ntasks:\n  - x: |-\n      c\n      d\n"
+        );
+    }
+
+    #[test]
+    fn import_orders_fields_as_conductor_does() {
+        let text = r#"{"tasks": [{"type": "SIMPLE", "taskReferenceName": "a", "name": "a", "custom": 1}], "version": 2, "name": "w"}"#;
+        let imported = import(text, "w.json").unwrap();
+        let body: Vec<&str> = imported
+            .yaml
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .collect();
+        assert_eq!(
+            body,
+            vec![
+                "name: w",
+                "version: 2",
+                "tasks:",
+                "  - name: a",
+                "    taskReferenceName: a",
+                "    type: SIMPLE",
+                "    custom: 1"
+            ]
+        );
+        // `custom` is not a field 3ox knows: converted, and the validator's error comes along.
+        assert!(
+            imported
+                .diagnostics
+                .iter()
+                .any(|d| d.message.contains("unknown field `custom`"))
+        );
+    }
+
+    #[test]
+    fn import_refuses_what_is_not_a_workflow() {
+        let refused =
+            import(r#"{"name": "h", "event": "x", "actions": []}"#, "h.json").unwrap_err();
+        assert_eq!(
+            refused.diagnostics[0].message,
+            "this is a Conductor event handler, not a workflow definition"
+        );
+        let refused = import("[1, 2]", "l.json").unwrap_err();
+        assert!(
+            refused.diagnostics[0]
+                .message
+                .contains("a workflow file is a mapping")
+        );
+        assert!(import("{not json", "x.json").is_err());
+    }
+
+    fn exported(text: &str) -> (Value, Vec<String>) {
+        let out = export(text, "w.yaml").unwrap();
+        (
+            serde_json::from_str(&out.json).unwrap(),
+            out.notes.iter().map(ToString::to_string).collect(),
+        )
+    }
+
+    #[test]
+    fn inline_retry_becomes_conductor_fields() {
+        let (json, notes) = exported(
+            "name: w\ntasks:\n  - name: a\n    taskReferenceName: a\n    retryCount: 9\n    retry: {count: 2, logic: LINEAR_BACKOFF, delay: 1.5}\n",
+        );
+        let task = &json["tasks"][0];
+        assert_eq!(
+            task.get("retryCount"),
+            None,
+            "the task's own count would win in Conductor"
+        );
+        assert_eq!(
+            task["taskDefinition"],
+            json!({"name": "a", "retryCount": 2, "retryLogic": "LINEAR_BACKOFF", "retryDelaySeconds": 2, "backoffScaleFactor": 1})
+        );
+        assert_eq!(
+            notes,
+            vec![
+                "task `a`, `retry.delay`: Conductor counts whole seconds: 1s 500ms is rounded up to 2"
+            ]
+        );
+        let (json, notes) = exported(
+            "name: w\ntasks:\n  - name: a\n    taskReferenceName: a\n    retry: {count: 1, logic: EXPONENTIAL_BACKOFF, delay: 1, backoffScale: 3}\n",
+        );
+        assert_eq!(json["tasks"][0]["taskDefinition"]["backoffScaleFactor"], 3);
+        assert!(notes[0].contains("always doubles"), "{notes:?}");
+    }
+
+    #[test]
+    fn nested_tasks_and_inline_sub_workflows_are_exported_too() {
+        let text = "\
+name: w
+tasks:
+  - name: s
+    taskReferenceName: s
+    type: SWITCH
+    evaluatorType: expression
+    expression: n > 1
+    inputParameters: {n: 1}
+    decisionCases:
+      'true':
+        - {name: a, taskReferenceName: a, agent: x}
+    defaultCase:
+      - name: sub
+        taskReferenceName: sub
+        type: SUB_WORKFLOW
+        subWorkflowParam:
+          name: child
+          workflowDefinition:
+            name: child
+            tasks:
+              - {name: c, taskReferenceName: c, agent: y, timeoutSeconds: 1m}
+";
+        let (json, notes) = exported(text);
+        assert_eq!(
+            json["tasks"][0]["decisionCases"]["true"][0],
+            json!({"name": "a", "taskReferenceName": "a"})
+        );
+        let child = &json["tasks"][0]["defaultCase"][0]["subWorkflowParam"]["workflowDefinition"];
+        assert_eq!(
+            child["tasks"][0],
+            json!({"name": "c", "taskReferenceName": "c", "taskDefinition": {"name": "c", "timeoutSeconds": 60}})
+        );
+        assert_eq!(notes.len(), 3, "{notes:?}");
+        assert!(
+            notes[0]
+                .starts_with("task `s`, `evaluatorType`: `expression` is 3ox's condition language")
+        );
+        assert!(notes[1].starts_with("task `a`, `agent`"));
+        assert!(notes[2].starts_with("task `c`, `agent`"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_survives_the_yaml_writer(text in "(?s).{0,40}", key in "(?s).{0,12}") {
+            let value = json!({ key: [text.clone(), {"t": text}] });
+            let yaml = to_yaml(&value);
+            let back: Value = serde_yaml::from_str(&yaml).map_err(|e| proptest::test_runner::TestCaseError::fail(format!("{e}\n{yaml}")))?;
+            proptest::prop_assert_eq!(back, value, "{}", yaml);
+        }
     }
 }
