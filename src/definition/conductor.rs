@@ -936,7 +936,7 @@ fn retry_fields(
 }
 
 fn scale_value(scale: f64) -> Value {
-    if scale.fract() == 0.0 && scale >= 0.0 && scale < 1e15 {
+    if scale.fract() == 0.0 && (0.0..1e15).contains(&scale) {
         Value::from(scale as u64)
     } else {
         Value::from(scale)
