@@ -840,8 +840,9 @@ fn export_task(value: &Value, notes: &mut Vec<Note>) -> Value {
             ),
         }
     }
-    if definition_changed
-        && !had_definition
+    // Conductor requires a task definition's `name`: the task's.
+    if (definition_changed || had_definition)
+        && !task_definition.contains_key("name")
         && let Some(name) = map.get("name")
     {
         let mut with_name = Map::new();

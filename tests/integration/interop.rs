@@ -473,7 +473,7 @@ fn export_maps_threeox_fields_and_reports_the_rest() {
     assert_eq!(check.get("retryLogic"), None, "moved into taskDefinition");
     assert_eq!(
         check["taskDefinition"],
-        serde_json::json!({"timeoutSeconds": 120, "responseTimeoutSeconds": 30, "retryLogic": "LINEAR_BACKOFF", "retryDelaySeconds": 4})
+        serde_json::json!({"name": "check", "timeoutSeconds": 120, "responseTimeoutSeconds": 30, "retryLogic": "LINEAR_BACKOFF", "retryDelaySeconds": 4})
     );
     let gate = &json["tasks"][2];
     assert_eq!(gate["type"], "HUMAN");
