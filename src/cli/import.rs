@@ -20,6 +20,10 @@ pub struct Args {
     /// Write the YAML here instead of to stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Start the file with a `# yaml-language-server: $schema=SCHEMA` modeline (a path
+    /// relative to the written file, or a URL), so editors complete and check it.
+    #[arg(long, value_name = "SCHEMA")]
+    pub schema: Option<String>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
@@ -33,14 +37,19 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         }
     };
     report_validation(&imported.diagnostics);
+    let mut yaml = imported.yaml;
+    if let Some(schema) = &args.schema {
+        let schema: String = schema.chars().filter(|c| !c.is_control()).collect();
+        yaml = format!("# yaml-language-server: $schema={schema}\n{yaml}");
+    }
     match &args.output {
         Some(path) => {
-            atomic::write(path, imported.yaml.as_bytes(), Durability::Durable)
+            atomic::write(path, yaml.as_bytes(), Durability::Durable)
                 .with_context(|| format!("cannot write {}", path.display()))?;
             eprintln!("wrote {}", path.display());
         }
         None => {
-            if let Err(e) = std::io::stdout().lock().write_all(imported.yaml.as_bytes())
+            if let Err(e) = std::io::stdout().lock().write_all(yaml.as_bytes())
                 && e.kind() != std::io::ErrorKind::BrokenPipe
             {
                 return Err(e.into());

@@ -826,6 +826,14 @@ fn export_task(value: &Value, notes: &mut Vec<Note>) -> Value {
     if let Some(retry) = map.get("retry").filter(|r| r.is_object()) {
         match serde_json::from_value::<RetryPolicy>(retry.clone()) {
             Ok(policy) => {
+                if type_name == "FORK_JOIN_DYNAMIC" {
+                    add_note(
+                        notes,
+                        &reference,
+                        "retry",
+                        "in 3ox the forked tasks take the fork's retry policy; Conductor takes each forked task's own: the policy is written in the fork's taskDefinition, where Conductor does not apply it to them".into(),
+                    );
+                }
                 retry_fields(&policy, &reference, &mut task_definition, notes);
                 // The inline policy wins in 3ox; in Conductor a task's own `retryCount` wins
                 // over its taskDefinition's, so it must not stay behind with another value.

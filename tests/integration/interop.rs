@@ -358,6 +358,30 @@ fn import_writes_readable_yaml_with_a_header() {
 }
 
 #[test]
+fn import_can_start_the_file_with_a_schema_modeline() {
+    let env = TestEnv::new();
+    let file = corpus_dir().join("sub_flow_1.json");
+    let target = env.root().join("templates/sub_flow_1.yaml");
+    let out = env.run(&[
+        "import",
+        file.to_str().unwrap(),
+        "-o",
+        target.to_str().unwrap(),
+        "--schema",
+        "../docs/workflow.schema.json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let yaml = std::fs::read_to_string(&target).unwrap();
+    assert!(
+        yaml.starts_with(
+            "# yaml-language-server: $schema=../docs/workflow.schema.json\n# Workflow `sub_flow_1`"
+        ),
+        "{yaml}"
+    );
+    assert_eq!(yaml_of(&target), json_of(&file));
+}
+
+#[test]
 fn import_refuses_a_file_that_is_not_a_workflow() {
     let env = TestEnv::new();
     for (file, reason) in [
