@@ -660,3 +660,49 @@ fn schema_marks_what_the_validator_refuses() {
         assert!(!schema_errors(&validator, &value).is_empty(), "{what}");
     }
 }
+
+#[test]
+fn an_imported_conductor_workflow_runs_like_the_original() {
+    use crate::fake_agent::{Answer, FakeAgent};
+    let env = TestEnv::new();
+    let original = corpus_dir().join("fork_join_integration_test.json");
+    let imported = env.root().join("fan.yaml");
+    let out = env.run(&[
+        "import",
+        original.to_str().unwrap(),
+        "-o",
+        imported.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let worker = FakeAgent::start(
+        &env,
+        "worker",
+        &[
+            "integration_task_1",
+            "integration_task_2",
+            "integration_task_3",
+            "integration_task_4",
+        ],
+        4,
+        |m| Answer::Completed(serde_json::json!({"ref": m["task_ref"]})),
+    );
+    let mut outputs = Vec::new();
+    for flow in [original.to_str().unwrap(), imported.to_str().unwrap()] {
+        let (code, result, out) =
+            env.run_flow(flow, &["--input", "param1=a", "--input", "param2=b"]);
+        assert_eq!(code, 0, "{flow}: {result}\n{}", stderr(&out));
+        assert_eq!(result["status"], "COMPLETED", "{flow}");
+        outputs.push(result["output"].clone());
+    }
+    assert_eq!(
+        outputs[0], outputs[1],
+        "the same run from JSON and from the imported YAML"
+    );
+    let mut refs: Vec<String> = worker
+        .messages()
+        .iter()
+        .map(|m| m["task_ref"].as_str().unwrap().to_string())
+        .collect();
+    refs.sort();
+    assert_eq!(refs, ["t1", "t1", "t2", "t2", "t3", "t3", "t4", "t4"]);
+}
