@@ -1006,6 +1006,42 @@ mod tests {
         assert_eq!(kind(r#"[1, 2]"#), None);
     }
 
+    #[test]
+    fn validate_takes_join_on_on_a_fork_join_as_conductor_does() {
+        let text = "name: x\ntasks:\n  - name: f\n    taskReferenceName: f\n    type: FORK_JOIN\n    joinOn: [a]\n    forkTasks: [[{name: a, taskReferenceName: a}]]\n  - {name: j, taskReferenceName: j, type: JOIN, joinOn: [a]}\n";
+        let src = Source::parse(text, "w.yaml").unwrap();
+        assert_eq!(validate::check(&src), vec![]);
+        let simple = "name: x\ntasks:\n  - {name: a, taskReferenceName: a, joinOn: [b]}\n";
+        let src = Source::parse(simple, "w.yaml").unwrap();
+        assert!(
+            validate::check(&src)[0]
+                .message
+                .contains("`joinOn` only applies to JOIN tasks")
+        );
+    }
+
+    #[test]
+    fn validate_names_a_non_workflow_file_with_one_error_and_a_hint() {
+        let src = Source::parse(
+            "name: daily\ncronExpression: 0 0 9 * * *\nstartWorkflowRequest: {name: report}\n",
+            "s.yaml",
+        )
+        .unwrap();
+        let found = validate::check(&src);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(
+            found[0].message,
+            "this is a Conductor schedule, not a workflow definition"
+        );
+        assert!(
+            found[0]
+                .hint
+                .as_deref()
+                .unwrap()
+                .contains("start `report` from cron")
+        );
+    }
+
     fn reads_back(value: &Value) {
         let yaml = to_yaml(value);
         let back: Value = serde_yaml::from_str(&yaml)

@@ -11,9 +11,8 @@
 
 use serde_json::{Map, Value, json};
 
-use super::validate::{
-    DEADLINE_POLICIES, EVALUATORS, EVALUATORS_NOT_YET, RETRY_FIELDS, RETRY_LOGICS, TASK_FIELDS,
-    WORKFLOW_FIELDS,
+use super::validate::lists::{
+    DEADLINE_POLICIES, RETRY_FIELDS, RETRY_LOGICS, TASK_FIELDS, WORKFLOW_FIELDS,
 };
 use super::{AGENT_SERVED_TYPES, SUPPORTED_TYPES};
 
@@ -44,6 +43,10 @@ const FIELD_TYPES: &[(&str, &str)] = &[
     ("escalateTo", "HUMAN"),
     ("failOnReject", "HUMAN"),
 ];
+
+/// Conductor's `evaluatorType` values (SWITCH, INLINE, DO_WHILE), plus 3ox's safe
+/// `expression`; which ones a given type takes is the validator's to say.
+const EVALUATOR_TYPES: &[&str] = &["value-param", "expression", "javascript", "graaljs"];
 
 /// Values of the workflow's `timeoutPolicy`, and of a task definition's.
 const WORKFLOW_TIMEOUT_POLICIES: &[&str] = &["TIME_OUT_WF", "ALERT_ONLY"];
@@ -144,7 +147,7 @@ fn task_field(name: &str) -> Value {
             json!({"type": "string", "description": "Evaluated after each iteration; the loop goes on while it is true."})
         }
         "evaluatorType" => {
-            json!({"type": "string", "examples": EVALUATORS.iter().chain(EVALUATORS_NOT_YET).collect::<Vec<_>>(), "description": "How `expression` is evaluated: `value-param` (names an input), `expression` (3ox's safe condition), `javascript` / `graaljs` (Conductor's)."})
+            json!({"enum": EVALUATOR_TYPES, "description": "How `expression` is evaluated: `value-param` (names an input), `expression` (3ox's safe condition), `javascript` / `graaljs` (Conductor's)."})
         }
         "expression" => {
             json!({"type": "string", "description": "What decides the case (SWITCH) or computes the result (INLINE), read by `evaluatorType`."})

@@ -20,7 +20,7 @@ use super::{AGENT_SERVED_TYPES, DurationSpec, SUPPORTED_TYPES, TaskKind};
 use crate::expr::{condition, mapping};
 
 /// Top-level fields of a Conductor workflow definition (plus what Orkes adds).
-pub(crate) const WORKFLOW_FIELDS: &[&str] = &[
+const WORKFLOW_FIELDS: &[&str] = &[
     "name",
     "description",
     "version",
@@ -54,7 +54,7 @@ pub(crate) const WORKFLOW_FIELDS: &[&str] = &[
 
 /// Fields of a Conductor workflow task, Conductor's retry fields (which 3ox also reads on the
 /// task itself), and the 3ox additions `agent` and `retry`.
-pub(crate) const TASK_FIELDS: &[&str] = &[
+const TASK_FIELDS: &[&str] = &[
     "name",
     "taskReferenceName",
     "description",
@@ -108,10 +108,10 @@ pub(crate) const TASK_FIELDS: &[&str] = &[
 ];
 
 /// Values of a HUMAN task's `onDeadline`.
-pub(crate) const DEADLINE_POLICIES: &[&str] = &["REJECT", "FAIL", "ESCALATE"];
+const DEADLINE_POLICIES: &[&str] = &["REJECT", "FAIL", "ESCALATE"];
 
 /// Fields of the inline `retry:` policy.
-pub(crate) const RETRY_FIELDS: &[&str] = &[
+const RETRY_FIELDS: &[&str] = &[
     "count",
     "logic",
     "delay",
@@ -121,16 +121,16 @@ pub(crate) const RETRY_FIELDS: &[&str] = &[
 ];
 
 /// Values of `retry.logic` and of Conductor's `retryLogic`.
-pub(crate) const RETRY_LOGICS: &[&str] = &["FIXED", "EXPONENTIAL_BACKOFF", "LINEAR_BACKOFF"];
+const RETRY_LOGICS: &[&str] = &["FIXED", "EXPONENTIAL_BACKOFF", "LINEAR_BACKOFF"];
 
 /// Conductor's built-in reference to the id of the task being scheduled.
 const CURRENT_TASK_ID: &str = "CPEWF_TASK_ID";
 
 /// SWITCH evaluators 3ox runs.
-pub(crate) const EVALUATORS: &[&str] = &["value-param", "expression"];
+const EVALUATORS: &[&str] = &["value-param", "expression"];
 
 /// SWITCH evaluators Conductor has that 3ox does not run yet.
-pub(crate) const EVALUATORS_NOT_YET: &[&str] = &["javascript", "graaljs"];
+const EVALUATORS_NOT_YET: &[&str] = &["javascript", "graaljs"];
 
 /// Checks the workflow in `src`; returns every problem found, in the order of the file.
 pub fn check(src: &Source) -> Vec<Diagnostic> {
@@ -836,8 +836,7 @@ impl<'a> Validator<'a> {
             ("escalateTo", "HUMAN", TaskKind::Human),
             ("failOnReject", "HUMAN", TaskKind::Human),
         ] {
-            // Conductor accepts (and ignores) `joinOn` on a FORK_JOIN; its own exports have it.
-            if kind == owner_kind || (field == "joinOn" && kind == TaskKind::ForkJoin) {
+            if kind == owner_kind {
                 continue;
             }
             let Some(value) = site.task.get(field) else {
@@ -849,7 +848,9 @@ impl<'a> Validator<'a> {
                 Value::Null => true,
                 _ => false,
             };
-            if !empty {
+            // Conductor accepts (and ignores) `joinOn` on a FORK_JOIN; its own exports have it.
+            let conductor_ignores = field == "joinOn" && kind == TaskKind::ForkJoin;
+            if !empty && !conductor_ignores {
                 self.error_at_key(
                     &site.field_pointer(field),
                     format!(
@@ -1438,6 +1439,17 @@ impl<'a> Validator<'a> {
     }
 
     // ---- (mock) ----
+}
+
+// ---- (interop) ----
+/// The validator's lists, read by the JSON Schema (`definition::schema`) so the two cannot
+/// drift apart.
+pub(crate) mod lists {
+    pub(crate) const WORKFLOW_FIELDS: &[&str] = super::WORKFLOW_FIELDS;
+    pub(crate) const TASK_FIELDS: &[&str] = super::TASK_FIELDS;
+    pub(crate) const DEADLINE_POLICIES: &[&str] = super::DEADLINE_POLICIES;
+    pub(crate) const RETRY_FIELDS: &[&str] = super::RETRY_FIELDS;
+    pub(crate) const RETRY_LOGICS: &[&str] = super::RETRY_LOGICS;
 }
 
 /// Collects `tasks` and, recursively, every list of tasks nested in them.
