@@ -91,6 +91,9 @@ pub const CONDUCTOR_TASK_FIELDS: &[&str] = &[
     "joinMode",
     "joinStatus",
     "cacheConfig",
+    // DO_WHILE's list to iterate (Conductor OSS) and Orkes' computed input.
+    "items",
+    "inputExpression",
 ];
 
 /// Conductor's task-definition fields that 3ox also reads on the workflow task itself (the
@@ -110,6 +113,7 @@ const TASK_DEFINITION_FIELDS_ON_TASK: &[&str] = &[
     "concurrentExecLimit",
     "rateLimitPerFrequency",
     "rateLimitFrequencyInSeconds",
+    "inputTemplate",
 ];
 
 /// Conductor fields that hold whole seconds; 3ox also accepts a duration text there.
@@ -797,6 +801,24 @@ fn export_task(value: &Value, notes: &mut Vec<Note>) -> Value {
                     value.as_str().map_or_else(|| value.to_string(), one_line)
                 ),
             ),
+            // DO_WHILE's `keepLastN` beside `loopCondition` (3ox): Conductor reads it from the
+            // task's input.
+            "keepLastN" => {
+                let inputs = out
+                    .entry("inputParameters")
+                    .or_insert_with(|| Value::Object(Map::new()));
+                match inputs {
+                    Value::Object(inputs) if !inputs.contains_key("keepLastN") => {
+                        inputs.insert("keepLastN".into(), value.clone());
+                    }
+                    _ => add_note(
+                        notes,
+                        &reference,
+                        key,
+                        "the task's inputParameters already set `keepLastN`, which Conductor reads; this one is left out".into(),
+                    ),
+                }
+            }
             "approver" | "deadline" | "onDeadline" | "escalateTo" | "failOnReject" => add_note(
                 notes,
                 &reference,
@@ -1199,6 +1221,24 @@ mod tests {
         );
         assert_eq!(json["tasks"][0]["taskDefinition"]["backoffScaleFactor"], 3);
         assert!(notes[0].contains("always doubles"), "{notes:?}");
+    }
+
+    #[test]
+    fn task_level_fields_go_where_conductor_reads_them() {
+        // Fields other parts of 3ox accept on the task itself (a DO_WHILE's keepLastN, the
+        // timeouts, task-level input defaults): taken apart from the value tree, whatever the
+        // validator of this build says about them.
+        let text = "name: w\ntasks:\n  - {name: l, taskReferenceName: l, type: DO_WHILE, loopCondition: 'false', keepLastN: 2, timeoutSeconds: 1m, timeoutPolicy: RETRY, inputTemplate: {a: 1}, items: [1]}\n";
+        let (json, notes) = exported(text);
+        assert_eq!(
+            json["tasks"][0],
+            json!({
+                "name": "l", "taskReferenceName": "l", "inputParameters": {"keepLastN": 2},
+                "type": "DO_WHILE", "loopCondition": "false", "items": [1],
+                "taskDefinition": {"name": "l", "timeoutSeconds": 60, "timeoutPolicy": "RETRY", "inputTemplate": {"a": 1}}
+            })
+        );
+        assert_eq!(notes, Vec::<String>::new());
     }
 
     #[test]

@@ -34,6 +34,8 @@ const FIELD_TYPES: &[(&str, &str)] = &[
     ("defaultExclusiveJoinTask", "EXCLUSIVE_JOIN"),
     ("loopCondition", "DO_WHILE"),
     ("loopOver", "DO_WHILE"),
+    ("items", "DO_WHILE"),
+    ("keepLastN", "DO_WHILE"),
     ("evaluatorType", "SWITCH, INLINE"),
     ("expression", "SWITCH, INLINE"),
     ("agent", "SIMPLE and agent-served types"),
@@ -194,6 +196,33 @@ fn task_field(name: &str) -> Value {
         }
         "backoffScaleFactor" => {
             json!({"type": "number", "minimum": 0, "description": "Growth factor of LINEAR_BACKOFF (Conductor)."})
+        }
+        "items" => {
+            json!({"description": "A list (or a `${...}` expression giving one) to iterate: one iteration per item, read as `${loopRef.output.loopItem}` / `loopIndex`."})
+        }
+        "keepLastN" => {
+            json!({"type": "integer", "minimum": 1, "description": "How many iterations' task outputs to keep (older ones are dropped)."})
+        }
+        "timeoutSeconds" => {
+            json!({"$ref": "#/definitions/seconds", "description": "Time limit of one attempt (Conductor's task-definition field, accepted on the task)."})
+        }
+        "responseTimeoutSeconds" => {
+            json!({"$ref": "#/definitions/seconds", "description": "How long an agent may go without a heartbeat before the attempt times out."})
+        }
+        "pollTimeoutSeconds" => {
+            json!({"$ref": "#/definitions/seconds", "description": "How long a message may wait unclaimed before the attempt times out."})
+        }
+        "totalTimeoutSeconds" => {
+            json!({"$ref": "#/definitions/seconds", "description": "Time limit across all attempts."})
+        }
+        "timeoutPolicy" => {
+            json!({"enum": TASK_TIMEOUT_POLICIES, "description": "What a timeout does: RETRY the task, TIME_OUT_WF (end the run), ALERT_ONLY."})
+        }
+        "inputTemplate" => {
+            json!({"type": "object", "description": "Default input values, used where inputParameters give none."})
+        }
+        "inputExpression" => {
+            json!({"description": "An expression computing the task's whole input."})
         }
         "agent" => {
             json!({"type": ["string", "null"], "description": "3ox: the agent (folder under agents/) that serves this task; without it, any agent listing the task's name among its capabilities."})
