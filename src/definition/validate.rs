@@ -144,6 +144,16 @@ pub fn check(src: &Source) -> Vec<Diagnostic> {
     out
 }
 
+/// The validator's lists, read by the JSON Schema (`definition::schema`) so the two cannot
+/// drift apart.
+pub(crate) mod lists {
+    pub(crate) const WORKFLOW_FIELDS: &[&str] = super::WORKFLOW_FIELDS;
+    pub(crate) const TASK_FIELDS: &[&str] = super::TASK_FIELDS;
+    pub(crate) const DEADLINE_POLICIES: &[&str] = super::DEADLINE_POLICIES;
+    pub(crate) const RETRY_FIELDS: &[&str] = super::RETRY_FIELDS;
+    pub(crate) const RETRY_LOGICS: &[&str] = super::RETRY_LOGICS;
+}
+
 /// A task as found in the tree: where it is and what it holds.
 struct Site<'a> {
     pointer: String,
@@ -1439,17 +1449,6 @@ impl<'a> Validator<'a> {
     }
 
     // ---- (mock) ----
-}
-
-// ---- (interop) ----
-/// The validator's lists, read by the JSON Schema (`definition::schema`) so the two cannot
-/// drift apart.
-pub(crate) mod lists {
-    pub(crate) const WORKFLOW_FIELDS: &[&str] = super::WORKFLOW_FIELDS;
-    pub(crate) const TASK_FIELDS: &[&str] = super::TASK_FIELDS;
-    pub(crate) const DEADLINE_POLICIES: &[&str] = super::DEADLINE_POLICIES;
-    pub(crate) const RETRY_FIELDS: &[&str] = super::RETRY_FIELDS;
-    pub(crate) const RETRY_LOGICS: &[&str] = super::RETRY_LOGICS;
 }
 
 /// Collects `tasks` and, recursively, every list of tasks nested in them.
