@@ -193,6 +193,13 @@ pub fn recognise(value: &Value) -> Option<NotAWorkflow> {
             hint,
         });
     }
+    if map.contains_key("$schema") {
+        return Some(NotAWorkflow {
+            kind: "JSON Schema",
+            message: "this is a JSON Schema (such as docs/workflow.schema.json), not a workflow definition".into(),
+            hint: "point your editor's YAML extension at it (see the README); validate the workflow files themselves".into(),
+        });
+    }
     if map.contains_key("event") && map.contains_key("actions") {
         return Some(NotAWorkflow {
             kind: "event handler",
@@ -1018,6 +1025,10 @@ mod tests {
         assert_eq!(
             kind(r#"{"name": "a", "taskReferenceName": "a", "type": "SIMPLE"}"#),
             Some("workflow task")
+        );
+        assert_eq!(
+            recognise(&crate::definition::schema::workflow_schema()).map(|n| n.kind),
+            Some("JSON Schema")
         );
         // Workflows, even broken ones, are left to the validator.
         assert_eq!(
