@@ -37,6 +37,9 @@ pub mod complete;
 // ---- (misc) ----
 
 // ---- (interop) ----
+pub mod export;
+pub mod import;
+pub mod schema;
 
 // ---- (mock) ----
 pub mod test;
@@ -130,7 +133,12 @@ pub enum Command {
     // ---- (misc) ----
 
     // ---- (interop) ----
-
+    /// A Conductor workflow definition (JSON) as readable 3ox YAML.
+    Import(import::Args),
+    /// A 3ox workflow as Conductor JSON; what Conductor cannot say is reported.
+    Export(export::Args),
+    /// Print the JSON Schema of the workflow format (for editors).
+    Schema(schema::Args),
     // ---- (mock) ----
     /// Run a workflow with mocked task outcomes (no agents, no station) and print its path.
     Test(test::Args),
@@ -176,7 +184,9 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         // ---- (misc) ----
 
         // ---- (interop) ----
-
+        Command::Import(args) => import::run(args),
+        Command::Export(args) => export::run(args),
+        Command::Schema(args) => schema::run(args),
         // ---- (mock) ----
         Command::Test(args) => test::run(args),
     }

@@ -12,7 +12,9 @@
 //! Conductor fields that 3ox parses but does not act on yet are kept in each struct's
 //! `extra` map, so nothing a Conductor user wrote is dropped on the way through.
 
+pub mod conductor;
 pub mod diagnostic;
+pub mod schema;
 pub mod source;
 pub mod validate;
 

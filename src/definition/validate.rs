@@ -154,6 +154,16 @@ pub fn check(src: &Source) -> Vec<Diagnostic> {
     out
 }
 
+/// The validator's lists, read by the JSON Schema (`definition::schema`) so the two cannot
+/// drift apart.
+pub(crate) mod lists {
+    pub(crate) const WORKFLOW_FIELDS: &[&str] = super::WORKFLOW_FIELDS;
+    pub(crate) const TASK_FIELDS: &[&str] = super::TASK_FIELDS;
+    pub(crate) const DEADLINE_POLICIES: &[&str] = super::DEADLINE_POLICIES;
+    pub(crate) const RETRY_FIELDS: &[&str] = super::RETRY_FIELDS;
+    pub(crate) const RETRY_LOGICS: &[&str] = super::RETRY_LOGICS;
+}
+
 /// A task as found in the tree: where it is and what it holds.
 struct Site<'a> {
     pointer: String,
@@ -212,6 +222,9 @@ struct Validator<'a> {
 
 impl<'a> Validator<'a> {
     fn run(&mut self) {
+        if self.not_a_workflow() {
+            return;
+        }
         let Some(root) = self.src.value.as_object() else {
             let what = describe(&self.src.value);
             self.error(
@@ -875,7 +888,9 @@ impl<'a> Validator<'a> {
                 Value::Null => true,
                 _ => false,
             };
-            if !empty {
+            // Conductor accepts (and ignores) `joinOn` on a FORK_JOIN; its own exports have it.
+            let conductor_ignores = field == "joinOn" && kind == TaskKind::ForkJoin;
+            if !empty && !conductor_ignores {
                 self.error_at_key(
                     &site.field_pointer(field),
                     format!(
@@ -1106,7 +1121,16 @@ impl<'a> Validator<'a> {
         let hint = "set `inputParameters.forkTaskName` and `inputParameters.forkTaskInputs` (a list), \
                     or `dynamicForkTasksParam` and `dynamicForkTasksInputParamName` naming two inputs";
         if tasks_param.is_none() && inputs_param.is_none() {
-            if !has_input("forkTaskName") {
+            if !has_input("forkTaskName") && has_input("forkTaskType") {
+                self.error(
+                    &site.field_pointer("inputParameters"),
+                    format!(
+                        "FORK_JOIN_DYNAMIC {} gives `forkTaskType` without `forkTaskName`; forking by type alone is not supported",
+                        site.label()
+                    ),
+                    Some("add `forkTaskName:`, the name each forked task gets (an agent serving the type receives them)".into()),
+                );
+            } else if !has_input("forkTaskName") {
                 self.error(
                     &site.pointer,
                     format!(
@@ -2204,6 +2228,15 @@ impl<'a> Validator<'a> {
     }
 
     // ---- (interop) ----
+    /// A Conductor file that is not a workflow definition (a start request, an event
+    /// handler, a schedule, task definitions) is named for what it is, with one error.
+    fn not_a_workflow(&mut self) -> bool {
+        let Some(found) = super::conductor::recognise(&self.src.value) else {
+            return false;
+        };
+        self.error("", found.message, Some(found.hint));
+        true
+    }
 
     // ---- (mock) ----
 }

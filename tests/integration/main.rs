@@ -29,5 +29,7 @@ mod io;
 mod misc;
 
 // ---- (interop) ----
+mod interop;
+
 // ---- (mock) ----
 mod mock;
