@@ -6,6 +6,7 @@
 //!   sandboxed minijinja expression with no access to files, processes or the network.
 
 pub mod condition;
+pub mod javascript;
 pub mod mapping;
 pub mod script;
 

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::condition;
+use super::{condition, javascript};
 
 /// Evaluates `expression` with `evaluator` over the task's resolved `input` (in JavaScript
 /// the input is `$`). Returns the value, or why it could not be computed.
@@ -12,7 +12,7 @@ pub fn evaluate(evaluator: &str, expression: &str, input: &Value) -> Result<Valu
     match evaluator {
         "value-param" => Ok(input.get(expression).cloned().unwrap_or(Value::Null)),
         "expression" => condition::evaluate(expression, input),
-        "javascript" | "graaljs" => Err(format!("evaluator `{evaluator}` is not implemented yet")),
+        "javascript" | "graaljs" => javascript::evaluate(expression, input).map_err(|e| e.to_string()),
         other => Err(format!("evaluatorType `{other}` is not supported")),
     }
 }
