@@ -7,6 +7,7 @@
 
 pub mod condition;
 pub mod javascript;
+pub mod jq;
 pub mod mapping;
 pub mod script;
 
