@@ -20,6 +20,7 @@ mod validate;
 // ---- (timers) ----
 
 // ---- (script) ----
+mod script;
 
 // ---- (io) ----
 
