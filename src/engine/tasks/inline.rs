@@ -108,3 +108,91 @@ pub fn finish(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use chrono::{TimeZone, Utc};
+    use serde_json::json;
+
+    use crate::engine::state::{RunState, RunStatus, TaskStatus};
+    use crate::engine::{Change, Ctx, Input, apply, step};
+    use crate::station::AgentDirectory;
+
+    const FLOW: &str = r#"
+name: pick
+tasks:
+  - name: pick
+    taskReferenceName: pick
+    type: INLINE
+    inputParameters: {evaluatorType: javascript, expression: "Math.random()"}
+  - name: wait
+    taskReferenceName: wait
+    type: INLINE
+    inputParameters: {evaluatorType: javascript, expression: "$.p * 0", p: "${pick.output.result}"}
+  - name: boom
+    taskReferenceName: boom
+    type: INLINE
+    optional: true
+    inputParameters: {evaluatorType: javascript, expression: "throw new RangeError('too far')"}
+outputParameters:
+  picked: ${pick.output.result}
+"#;
+
+    #[test]
+    fn the_value_is_journaled_once_and_replay_does_not_run_the_script_again() {
+        let agents = AgentDirectory::default();
+        let mut counter = 0u64;
+        let mut new_id = || {
+            counter += 1;
+            ulid::Ulid::from_parts(counter, 1)
+        };
+        let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let mut ctx = Ctx {
+            now,
+            agents: &agents,
+            new_id: &mut new_id,
+        };
+        let workflow = crate::definition::parse_str(FLOW, std::path::Path::new("t.yaml")).unwrap();
+        let mut state = RunState::default();
+        let changes = step(
+            &mut state,
+            Input::Start {
+                run_id: "R".into(),
+                source: "t.yaml".into(),
+                workflow: Arc::new(workflow),
+                input: json!({}),
+            },
+            &mut ctx,
+        );
+        assert_eq!(state.status, RunStatus::Completed);
+        let picked = state.tasks["pick"].output["result"].clone();
+        assert!(picked.is_f64(), "{picked}");
+        assert_eq!(state.output, Some(json!({"picked": picked})));
+        let boom = &state.tasks["boom"];
+        assert_eq!(boom.status, TaskStatus::CompletedWithErrors);
+        assert_eq!(
+            boom.reason.as_deref(),
+            Some("RangeError: too far (line 1, column 11)")
+        );
+        assert_eq!(
+            boom.output,
+            json!({"error": "RangeError: too far (line 1, column 11)"})
+        );
+
+        // Replay: the journaled changes alone rebuild the state, random value included, and
+        // a walk over the rebuilt state has nothing left to compute.
+        let mut replayed = RunState::default();
+        for change in &changes {
+            apply(&mut replayed, change, now);
+        }
+        assert_eq!(replayed, state);
+        assert!(step(&mut replayed, Input::Tick, &mut ctx).is_empty());
+        let completions = changes
+            .iter()
+            .filter(|c| matches!(c, Change::TaskCompleted { task_ref, .. } if task_ref == "pick"))
+            .count();
+        assert_eq!(completions, 1);
+    }
+}
