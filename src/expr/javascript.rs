@@ -456,3 +456,58 @@ mod tests {
         assert!(e.to_string().contains("line 1"), "{e}");
     }
 }
+
+#[cfg(test)]
+mod pathological {
+    use super::*;
+    use serde_json::json;
+
+    fn quick() -> Budget {
+        Budget {
+            time: Duration::from_millis(300),
+            memory_bytes: 16 * 1024 * 1024,
+            ..Budget::DEFAULT
+        }
+    }
+
+    fn stopped(source: &str) -> ScriptError {
+        let started = Instant::now();
+        let outcome = evaluate_within(source, &json!({}), quick());
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{source}: {:?}",
+            started.elapsed()
+        );
+        outcome.expect_err(source)
+    }
+
+    #[test]
+    fn runaway_natives_are_stopped_too() {
+        let time = ScriptError::TimeBudget(Duration::from_millis(300));
+        let memory = ScriptError::MemoryBudget(16 * 1024 * 1024);
+        assert_eq!(stopped("/(a+)+$/.test('a'.repeat(40) + 'b')"), time);
+        assert_eq!(stopped("async function f() { while (true) {} } f()"), time);
+        assert_eq!(
+            stopped("new Array(1e7).fill(0).map((_, i) => i).sort((a, b) => b - a).length"),
+            memory
+        );
+        assert_eq!(
+            stopped("JSON.stringify(new Array(1e8).fill('xxxxxxxx'))"),
+            memory
+        );
+        let e = stopped("var s = 'x'; while (true) { s = s + s; }");
+        assert!(e.to_string().contains("string too long"), "{e}");
+        let e = stopped("var o = {}; o.o = o; JSON.stringify(o)");
+        assert!(e.to_string().contains("circular"), "{e}");
+    }
+
+    #[test]
+    fn promise_jobs_never_run() {
+        let outcome = evaluate_within(
+            "Promise.resolve().then(() => { while (true) {} }); 1",
+            &json!({}),
+            quick(),
+        );
+        assert_eq!(outcome, Ok(json!(1)));
+    }
+}
