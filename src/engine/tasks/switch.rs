@@ -86,3 +86,41 @@ pub fn evaluator_of(task: &TaskDef) -> (&str, &str) {
         task.expression.as_deref().unwrap_or_default(),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(yaml: &str) -> TaskDef {
+        serde_yaml::from_str(yaml).unwrap()
+    }
+
+    #[test]
+    fn every_evaluator_gives_a_case_key() {
+        let input = json!({"n": 12, "kind": "a"});
+        let js = task(
+            "{name: s, taskReferenceName: s, type: SWITCH, evaluatorType: javascript, expression: \"$.n > 10\"}",
+        );
+        assert_eq!(decide(&js, &input), Ok("true".into()));
+        let graal = task(
+            "{name: s, taskReferenceName: s, type: SWITCH, evaluatorType: graaljs, expression: \"$.n / 4\"}",
+        );
+        assert_eq!(decide(&graal, &input), Ok("3".into()));
+        let by_param =
+            task("{name: s, taskReferenceName: s, type: DECISION, caseValueParam: kind}");
+        assert_eq!(decide(&by_param, &input), Ok("a".into()));
+        let by_script = task(
+            "{name: s, taskReferenceName: s, type: DECISION, caseExpression: \"if ($.n > 100) { 'big'; } else { 'small'; }\"}",
+        );
+        assert_eq!(decide(&by_script, &input), Ok("small".into()));
+        let missing = task("{name: s, taskReferenceName: s, type: DECISION, caseValueParam: nope}");
+        assert_eq!(decide(&missing, &input), Ok("null".into()));
+        let broken =
+            task("{name: s, taskReferenceName: s, type: DECISION, caseExpression: \"$.x.y\"}");
+        let e = decide(&broken, &input).unwrap_err();
+        assert!(
+            e.starts_with("the DECISION's caseExpression `$.x.y` failed: TypeError"),
+            "{e}"
+        );
+    }
+}
