@@ -14,7 +14,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use jaq_core::load::{Arena, File, Loader};
-use jaq_core::{Compiler, Ctx, Vars, data, unwrap_valr};
+use jaq_core::{Compiler, Ctx, Vars, data};
 use jaq_json::Val;
 use serde_json::{Map, Value, json};
 
@@ -153,16 +153,25 @@ pub fn run_in_process(program: &str, input: &Value) -> Result<Vec<Value>, String
         .map_err(|e| format!("the input is not JSON: {e}"))?;
     let ctx = Ctx::<data::JustLut<Val>>::new(&filter.lut, Vars::new([]));
     let mut values = Vec::new();
-    for value in filter.id.run((ctx, input)).map(unwrap_valr) {
-        match value {
-            Ok(v) => values.push(to_json(&v)),
-            Err(e) => {
-                return Err(match e.into_val() {
-                    Val::BStr(b) | Val::TStr(b) => String::from_utf8_lossy(&b).into_owned(),
-                    other => to_json(&other).to_string(),
-                });
+    for value in filter.id.run((ctx, input)) {
+        // Not jaq's `unwrap_valr`: on `halt` it would exit the process.
+        let error = match value {
+            Ok(v) => {
+                values.push(to_json(&v));
+                continue;
             }
-        }
+            Err(exn) => match exn.get_err() {
+                Ok(error) => error,
+                Err(exn) => {
+                    let code = exn.get_halt().unwrap_or(5);
+                    return Err(format!("the jq program called halt (exit code {code})"));
+                }
+            },
+        };
+        return Err(match error.into_val() {
+            Val::BStr(b) | Val::TStr(b) => String::from_utf8_lossy(&b).into_owned(),
+            other => to_json(&other).to_string(),
+        });
     }
     Ok(values)
 }
@@ -220,6 +229,8 @@ pub fn run_with(
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        // Nothing of the orchestrator's environment (`env`, `$ENV` in jq) reaches the program.
+        .env_clear()
         .spawn()
         .map_err(|e| format!("cannot start the jq sandbox ({}): {e}", exe.display()))?;
     let request = json!({"program": program, "input": input}).to_string();
@@ -230,7 +241,10 @@ pub fn run_with(
     let complaint = std::thread::spawn(move || {
         let mut text = String::new();
         if let Some(stderr) = stderr {
-            let _ = stderr.take(64 * 1024).read_to_string(&mut text);
+            let mut stderr = stderr;
+            let _ = stderr.by_ref().take(64 * 1024).read_to_string(&mut text);
+            // The rest is read and dropped, so a chatty program never blocks on the pipe.
+            let _ = std::io::copy(&mut stderr, &mut std::io::sink());
         }
         text
     });
@@ -351,6 +365,10 @@ mod tests {
             Ok(vec![json!(1), json!(2)])
         );
         assert_eq!(run_in_process("empty", &input), Ok(vec![]));
+        assert_eq!(
+            run_in_process("1, halt", &input),
+            Err("the jq program called halt (exit code 0)".into())
+        );
         assert_eq!(
             run_in_process(
                 "if (.data | length > 0) then \"EXISTS\" else \"CREATE\" end",

@@ -358,6 +358,15 @@ tasks:
     type: JSON_JQ_TRANSFORM
     optional: true
     inputParameters: {queryExpression: "last(repeat(1))"}
+  - name: quit
+    taskReferenceName: quit
+    type: JSON_JQ_TRANSFORM
+    optional: true
+    inputParameters: {queryExpression: "halt"}
+  - name: secrets
+    taskReferenceName: secrets
+    type: JSON_JQ_TRANSFORM
+    inputParameters: {queryExpression: "env | length"}
   - name: after
     taskReferenceName: after
     type: JSON_JQ_TRANSFORM
@@ -377,6 +386,13 @@ tasks:
         spin["reason"].as_str().unwrap().contains("time budget"),
         "{spin}"
     );
+    let quit = only_settled(&env, "quit");
+    assert!(
+        quit["reason"].as_str().unwrap().contains("called halt"),
+        "{quit}"
+    );
+    // The orchestrator's environment does not reach the program.
+    assert_eq!(only_settled(&env, "secrets")["output"]["result"], json!(0));
 }
 
 #[test]
