@@ -98,6 +98,22 @@ pub fn evaluate(source: &str, input: &Value) -> Result<Value, ScriptError> {
 
 /// Evaluates `source` with `$` = `input`, within `budget`.
 pub fn evaluate_within(source: &str, input: &Value, budget: Budget) -> Result<Value, ScriptError> {
+    run(source, input, budget).map(|e| e.value)
+}
+
+/// A script's value, and what it wrote with `console.log` (and `info`, `warn`, `error`,
+/// `debug`), as Conductor's `[Log] message` lines, at most [`MAX_LOG_LINES`] of them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluation {
+    pub value: Value,
+    pub logs: Vec<String>,
+}
+
+/// How many `console` lines an evaluation keeps (the last ones).
+pub const MAX_LOG_LINES: usize = 100;
+
+/// Evaluates `source` with `$` = `input`, within `budget`, keeping its console lines.
+pub fn run(source: &str, input: &Value, budget: Budget) -> Result<Evaluation, ScriptError> {
     let sandbox = Sandbox::new(budget)?;
     sandbox.context.with(|ctx| {
         let input_json = input.to_string();
@@ -105,6 +121,7 @@ pub fn evaluate_within(source: &str, input: &Value, budget: Budget) -> Result<Va
             let dollar = ctx.json_parse(input_json)?;
             ctx.globals().set("$", dollar)?;
             ctx.eval::<(), _>(NASHORN_LISTS)?;
+            ctx.eval::<(), _>(CONSOLE)?;
             let value: rquickjs::Value = ctx.eval_with_options(source, eval_options())?;
             if value.is_promise() {
                 return Ok(Err(ScriptError::Value(
@@ -112,19 +129,48 @@ pub fn evaluate_within(source: &str, input: &Value, budget: Budget) -> Result<Va
                 )));
             }
             let text = ctx.json_stringify(value)?;
-            Ok(Ok(match text {
-                Some(text) => text.to_string()?,
-                None => "null".to_string(),
-            }))
+            let logs: Vec<String> = ctx.globals().get(LOGS)?;
+            Ok(Ok((
+                match text {
+                    Some(text) => text.to_string()?,
+                    None => "null".to_string(),
+                },
+                logs,
+            )))
         })();
-        let text = match outcome {
-            Ok(Ok(text)) => text,
+        let (text, logs) = match outcome {
+            Ok(Ok(done)) => done,
             Ok(Err(e)) => return Err(e),
             Err(e) => return Err(sandbox.explain(&ctx, &e, 0)),
         };
-        serde_json::from_str(&text).map_err(|e| ScriptError::Value(e.to_string()))
+        let value = serde_json::from_str(&text).map_err(|e| ScriptError::Value(e.to_string()))?;
+        Ok(Evaluation { value, logs })
     })
 }
+
+/// The global holding the console lines (not enumerable, not writable).
+const LOGS: &str = "__threeox_console_lines";
+
+/// `console.log` and friends, as Conductor's INLINE has them: each call is one line,
+/// `[Log] text` (text as it is, other values as JSON).
+const CONSOLE: &str = r#"(function () {
+  var lines = [];
+  Object.defineProperty(globalThis, "__threeox_console_lines", { value: lines });
+  function writer(level) {
+    return function () {
+      var parts = [];
+      for (var i = 0; i < arguments.length; i++) {
+        var a = arguments[i];
+        if (typeof a === "string") { parts.push(a); continue; }
+        try { parts.push(String(JSON.stringify(a))); } catch (e) { parts.push(String(a)); }
+      }
+      lines.push("[" + level + "] " + parts.join(" "));
+      if (lines.length > 100) lines.shift();
+    };
+  }
+  globalThis.console = { log: writer("Log"), info: writer("Info"), warn: writer("Warn"),
+    error: writer("Error"), debug: writer("Debug") };
+})();"#;
 
 /// Checks that `source` parses, without running any of it.
 pub fn check(source: &str) -> Result<(), ScriptError> {
@@ -327,6 +373,27 @@ mod tests {
             Ok(json!(6)),
             "sloppy mode, as Conductor"
         );
+    }
+
+    #[test]
+    fn console_lines_are_kept() {
+        let e = super::run(
+            "console.log('n is', $.x); console.error({a: 1}); for (var i = 0; i < 150; i++) console.info(i); 7",
+            &json!({"x": 2}),
+            Budget::DEFAULT,
+        )
+        .unwrap();
+        assert_eq!(e.value, json!(7));
+        assert_eq!(e.logs.len(), MAX_LOG_LINES);
+        assert_eq!(e.logs[0], "[Info] 50");
+        assert_eq!(e.logs[99], "[Info] 149");
+        let e = super::run(
+            "console.log('n is', $.x); console.error({a: 1}); 1",
+            &json!({"x": 2}),
+            Budget::DEFAULT,
+        )
+        .unwrap();
+        assert_eq!(e.logs, ["[Log] n is 2", "[Error] {\"a\":1}"]);
     }
 
     #[test]

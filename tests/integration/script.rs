@@ -88,6 +88,7 @@ tasks:
       evaluatorType: graaljs
       expression: |
         function e() {
+          console.log('shouting', $.names.length, 'names');
           return { loud: $.names.map(function (n) { return n.toUpperCase(); }), count: $.names.length };
         }
         e();
@@ -122,7 +123,7 @@ outputParameters:
     assert_eq!(record["event"], "task_completed");
     assert_eq!(
         record["output"],
-        json!({"result": {"loud": ["ADA", "BO"], "count": 2}})
+        json!({"result": {"loud": ["ADA", "BO"], "count": 2}, "logs": ["[Log] shouting 2 names"]})
     );
     assert_eq!(record["input"]["names"], json!(["ada", "bo"]));
 }

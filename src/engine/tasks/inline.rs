@@ -3,7 +3,8 @@
 //! INLINE takes `evaluatorType` and `expression` from its `inputParameters`, as Conductor has
 //! them (3ox also accepts them on the task itself); `$` is the whole resolved
 //! `inputParameters`. LAMBDA runs `scriptExpression` (in `inputParameters` or on the task) as
-//! the body of a JavaScript function, as Conductor does. The output is `{result: value}`.
+//! the body of a JavaScript function, as Conductor does. The output is `{result: value}`, and
+//! `logs` (Conductor's `[Log] text` lines) when a script wrote with `console.log`.
 //!
 //! The script runs once, on the walk that first reaches the task, and its value is journaled
 //! in the task's completion: replay reads it back and never runs the script again. A script
@@ -15,7 +16,7 @@ use serde_json::{Value, json};
 use crate::definition::TaskDef;
 use crate::engine::walk::{Progress, Walker, failure_of};
 use crate::engine::{Change, retry};
-use crate::expr::script;
+use crate::expr::{javascript, script};
 
 pub fn walk(w: &mut Walker<'_, '_, '_>, task: &TaskDef) -> Progress {
     if w.state.tasks.contains_key(&task.task_reference_name) {
@@ -24,16 +25,8 @@ pub fn walk(w: &mut Walker<'_, '_, '_>, task: &TaskDef) -> Progress {
             .unwrap_or(Progress::Pending);
     }
     let input = w.resolve_input(task);
-    let outcome = match Script::of(task, &input) {
-        Ok(s) => script::evaluate(&s.evaluator, &s.source, &input),
-        Err(reason) => Err(reason),
-    };
-    finish(
-        w,
-        task,
-        input,
-        outcome.map(|result| json!({ "result": result })),
-    )
+    let outcome = Script::of(task, &input).and_then(|s| s.run(&input));
+    finish(w, task, input, outcome)
 }
 
 /// What an INLINE or LAMBDA task runs.
@@ -44,6 +37,22 @@ pub struct Script {
 }
 
 impl Script {
+    /// Runs the script over `input`: the task's output, `{result}`, plus `logs` when a
+    /// JavaScript script wrote with `console.log`.
+    pub fn run(&self, input: &Value) -> Result<Value, String> {
+        if !script::is_javascript(&self.evaluator) {
+            return script::evaluate(&self.evaluator, &self.source, input)
+                .map(|result| json!({ "result": result }));
+        }
+        let done = javascript::run(&self.source, input, javascript::Budget::DEFAULT)
+            .map_err(|e| e.to_string())?;
+        let mut output = json!({ "result": done.value });
+        if !done.logs.is_empty() {
+            output["logs"] = json!(done.logs);
+        }
+        Ok(output)
+    }
+
     /// The script of `task`, reading `evaluatorType` / `expression` (INLINE) or
     /// `scriptExpression` (LAMBDA) from the resolved `input` first, then from the task.
     pub fn of(task: &TaskDef, input: &Value) -> Result<Script, String> {
