@@ -578,3 +578,25 @@ mod pathological {
         assert_eq!(outcome, Ok(json!(1)));
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn checking_any_text_never_panics(text in "\\PC{0,60}") {
+            match check(&text) {
+                Ok(()) => {}
+                Err(ScriptError::Syntax { line, column, .. }) => {
+                    prop_assert!(line >= 1 && column >= 1);
+                }
+                Err(other) => prop_assert!(false, "{other:?}"),
+            }
+        }
+    }
+}

@@ -407,3 +407,49 @@ mod tests {
         assert!(check("(1").is_err());
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Pieces of jq, so that generated programs get past the lexer often.
+    fn token() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec![
+            ".", ".a", "[", "]", "{", "}", "(", ")", "|", ",", ";", ":", "as", "$x", "def", "f",
+            "if", "then", "else", "end", "reduce", "foreach", "try", "catch", "label", "\"", "\\(",
+            "@base64", "1", "1e3", "+", "-", "*", "/", "%", "==", "//", "?", "map", "select",
+            "length", "keys", "$__loc__", "import", "include", "..", "`",
+        ])
+    }
+
+    proptest! {
+        #[test]
+        fn checking_any_text_never_panics(text in "\\PC{0,40}") {
+            let _ = check(&text);
+        }
+
+        #[test]
+        fn checking_any_token_soup_never_panics(tokens in prop::collection::vec(token(), 0..24)) {
+            let program = tokens.join(" ");
+            if let Err(e) = check(&program) {
+                prop_assert!(!e.message.is_empty());
+            }
+        }
+
+        #[test]
+        fn programs_that_terminate_give_values_or_reasons(
+            tokens in prop::collection::vec(
+                prop::sample::select(vec![".", ".a", "[]", "|", ",", "1", "+", "length", "keys", "tojson", "not", "(", ")"]),
+                1..10,
+            )
+        ) {
+            // No recursion, no loops: these always end, so they may run in process.
+            let program = tokens.join(" ");
+            if check(&program).is_ok() {
+                let _ = run_in_process(&program, &json!({"a": [1, "x", {"b": null}]}));
+            }
+        }
+    }
+}
