@@ -938,11 +938,7 @@ impl<'a> Validator<'a> {
                     Some(best) => format!("did you mean `{best}`?"),
                     None => evaluator_hint.to_string(),
                 };
-                self.error(
-                    &pointer,
-                    format!("unknown evaluator `{e}` in {}", site.label()),
-                    Some(hint),
-                );
+                self.error(&pointer, unknown_evaluator(e, &site.label()), Some(hint));
             }
             None => {}
         }
@@ -1480,11 +1476,7 @@ impl<'a> Validator<'a> {
                     Some(best) => format!("did you mean `{best}`?"),
                     None => "use `evaluatorType: javascript` (or graaljs), or `expression` for 3ox's condition language".into(),
                 };
-                self.error(
-                    &pointer,
-                    format!("unknown evaluator `{e}` in {}", site.label()),
-                    Some(hint),
-                );
+                self.error(&pointer, unknown_evaluator(e, &site.label()), Some(hint));
                 return;
             }
             Some((_, e)) => e,
@@ -1696,6 +1688,17 @@ impl<'a> Validator<'a> {
     // ---- (interop) ----
 
     // ---- (mock) ----
+}
+
+/// The message for an `evaluatorType` 3ox does not run: Conductor's own ones are named as
+/// such.
+fn unknown_evaluator(evaluator: &str, label: &str) -> String {
+    match evaluator {
+        "python" => format!(
+            "evaluator `python` of {label} is not supported: 3ox runs no Python (Conductor's Jython evaluator)"
+        ),
+        _ => format!("unknown evaluator `{evaluator}` in {label}"),
+    }
 }
 
 /// Whether `field` is written on the task or in its inputParameters (even if not as text).
@@ -2260,6 +2263,16 @@ outputParameters:
         );
         assert!(broken.message.contains("line 2"), "{}", broken.message);
         assert_eq!(broken.line, 10, "the script's second line, in the file");
+        let python = one(&task_yaml(
+            "    type: INLINE\n    inputParameters: {evaluatorType: python, expression: '1'}\n",
+        ));
+        assert!(
+            python
+                .message
+                .contains("`python` of task `t` is not supported"),
+            "{}",
+            python.message
+        );
         let unknown = one(&task_yaml(
             "    type: INLINE\n    inputParameters: {evaluatorType: javascrpt, expression: '1'}\n",
         ));
