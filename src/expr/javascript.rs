@@ -495,6 +495,12 @@ mod tests {
     }
 
     #[test]
+    fn a_parse_error_without_position_is_still_an_error() {
+        let e = check("/a/\u{16a60}").unwrap_err();
+        assert!(e.to_string().starts_with("SyntaxError"), "{e}");
+    }
+
+    #[test]
     fn syntax_errors_have_a_line_and_column_and_nothing_runs_when_checking() {
         assert_eq!(check("$.x > 1 ? 'a' : 'b'"), Ok(()));
         assert_eq!(
@@ -594,6 +600,10 @@ mod proptests {
                 Ok(()) => {}
                 Err(ScriptError::Syntax { line, column, .. }) => {
                     prop_assert!(line >= 1 && column >= 1);
+                }
+                // A few parse errors (bad regular expression flags) come without a position.
+                Err(ScriptError::Thrown { message, position: None }) => {
+                    prop_assert!(message.starts_with("SyntaxError"), "{message}");
                 }
                 Err(other) => prop_assert!(false, "{other:?}"),
             }
