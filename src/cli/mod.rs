@@ -31,6 +31,7 @@ pub mod validate;
 pub mod complete;
 
 // ---- (script) ----
+pub mod jq_sandbox;
 
 // ---- (io) ----
 
@@ -127,7 +128,9 @@ pub enum Command {
     // (end of timers)
 
     // ---- (script) ----
-
+    /// The child process JSON_JQ_TRANSFORM programs run in (internal).
+    #[command(name = "jq-sandbox", hide = true)]
+    JqSandbox(jq_sandbox::Args),
     // ---- (io) ----
 
     // ---- (misc) ----
@@ -178,7 +181,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         // (end of timers)
 
         // ---- (script) ----
-
+        Command::JqSandbox(args) => jq_sandbox::run(args),
         // ---- (io) ----
 
         // ---- (misc) ----

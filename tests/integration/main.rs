@@ -21,6 +21,7 @@ mod validate;
 mod timers;
 
 // ---- (script) ----
+mod script;
 
 // ---- (io) ----
 mod io;
