@@ -983,3 +983,134 @@ tasks:
         assert_eq!(sim.replayed(), sim.state);
     }
 }
+
+/// The validator's DO_WHILE rules (`definition::validate`), through the public loader.
+#[cfg(test)]
+mod validation_tests {
+    use crate::definition::{LoadError, Severity, parse_str};
+
+    /// Every error as (line, column, message, hint).
+    fn errors(text: &str) -> Vec<(usize, usize, String, String)> {
+        match parse_str(text, std::path::Path::new("t.yaml")) {
+            Ok(_) => Vec::new(),
+            Err(LoadError::Invalid { diagnostics, .. }) => diagnostics
+                .into_iter()
+                .filter(|d| d.severity == Severity::Error)
+                .map(|d| (d.line, d.column, d.message, d.hint.unwrap_or_default()))
+                .collect(),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    fn one(text: &str) -> (usize, usize, String, String) {
+        let mut all = errors(text);
+        assert_eq!(all.len(), 1, "{all:#?}");
+        all.remove(0)
+    }
+
+    #[test]
+    fn a_complete_loop_is_valid_and_deserializes() {
+        let text = "name: w\ntasks:\n  - name: l\n    taskReferenceName: l\n    type: DO_WHILE\n    keepLastN: 3\n    loopCondition: \"$.l['iteration'] < 3\"\n    loopOver:\n      - {name: a, taskReferenceName: a}\n  - {name: b, taskReferenceName: b, inputParameters: {x: '${a.output.x}', y: '${a__2.output.x}'}}\n";
+        let def = parse_str(text, std::path::Path::new("t.yaml")).unwrap();
+        assert_eq!(def.tasks[0].keep_last_n, Some(3));
+        assert_eq!(def.tasks[0].loop_over.len(), 1);
+        assert_eq!(def.tasks[0].children().count(), 1);
+    }
+
+    #[test]
+    fn loop_over_must_be_a_non_empty_list() {
+        let (line, col, msg, hint) = one(
+            "name: w\ntasks:\n  - {name: l, taskReferenceName: l, type: DO_WHILE, loopCondition: x, loopOver: []}\n",
+        );
+        assert_eq!((line, col), (3, 81), "{msg}");
+        assert!(msg.contains("has no tasks in `loopOver`"), "{msg}");
+        assert!(hint.contains("loopOver"), "{hint}");
+        let (_, _, msg, _) =
+            one("name: w\ntasks:\n  - {name: l, taskReferenceName: l, type: DO_WHILE, loopCondition: x}\n");
+        assert!(msg.contains("has no `loopOver`"), "{msg}");
+    }
+
+    #[test]
+    fn a_condition_is_required_unless_items_are_given() {
+        let (line, _, msg, hint) = one(
+            "name: w\ntasks:\n  - name: l\n    taskReferenceName: l\n    type: DO_WHILE\n    loopOver: [{name: a, taskReferenceName: a}]\n",
+        );
+        assert_eq!(line, 3);
+        assert!(msg.contains("has no `loopCondition`"), "{msg}");
+        assert!(hint.contains("items"), "{hint}");
+        assert!(
+            errors("name: w\ntasks:\n  - name: l\n    taskReferenceName: l\n    type: DO_WHILE\n    inputParameters: {items: '${workflow.input.list}'}\n    loopOver: [{name: a, taskReferenceName: a}]\n")
+                .is_empty()
+        );
+        assert!(
+            errors("name: w\ntasks:\n  - name: l\n    taskReferenceName: l\n    type: DO_WHILE\n    items: [1, 2]\n    loopOver: [{name: a, taskReferenceName: a}]\n")
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn keep_last_n_must_be_a_whole_number_of_at_least_one() {
+        for (bad, shown) in [("0", "`0`"), ("2.5", "`2.5`"), ("many", "`many`")] {
+            let text = format!("name: w\ntasks:\n  - name: l\n    taskReferenceName: l\n    type: DO_WHILE\n    loopCondition: x\n    keepLastN: {bad}\n    loopOver: [{{name: a, taskReferenceName: a}}]\n");
+            let (line, col, msg, hint) = one(&text);
+            assert_eq!((line, col), (7, 16), "{msg}");
+            assert!(msg.contains("whole number of at least 1") && msg.contains(shown), "{msg}");
+            assert!(hint.contains("keepLastN: 5"), "{hint}");
+        }
+        let text = "name: w\ntasks:\n  - name: l\n    taskReferenceName: l\n    type: DO_WHILE\n    loopCondition: x\n    inputParameters: {keepLastN: -1}\n    loopOver: [{name: a, taskReferenceName: a}]\n";
+        let (line, _, msg, _) = one(text);
+        assert_eq!(line, 7);
+        assert!(msg.contains("keepLastN"), "{msg}");
+    }
+
+    #[test]
+    fn items_must_be_a_list_or_a_reference() {
+        let text = "name: w\ntasks:\n  - name: l\n    taskReferenceName: l\n    type: DO_WHILE\n    items: 3\n    loopOver: [{name: a, taskReferenceName: a}]\n";
+        let (line, _, msg, _) = one(text);
+        assert_eq!(line, 6);
+        assert!(msg.contains("`items` must be a list"), "{msg}");
+    }
+
+    #[test]
+    fn loop_fields_on_other_types_are_reported() {
+        let text = "name: w\ntasks:\n  - name: a\n    taskReferenceName: a\n    loopCondition: x < 3\n    keepLastN: 2\n";
+        let all = errors(text);
+        assert_eq!(all.len(), 2, "{all:#?}");
+        assert_eq!((all[0].0, all[0].1), (5, 5));
+        assert!(all[0].2.contains("`loopCondition` only applies to DO_WHILE tasks"), "{}", all[0].2);
+        assert!(all[0].3.contains("type: DO_WHILE"));
+        assert!(all[1].2.contains("`keepLastN` only applies to DO_WHILE"));
+        // Conductor writes `loopOver: []` on every task: that is no mistake.
+        assert!(errors("name: w\ntasks:\n  - {name: a, taskReferenceName: a, loopOver: []}\n").is_empty());
+    }
+
+    #[test]
+    fn a_loop_inside_a_loop_is_refused_with_the_way_out() {
+        let text = "name: w\ntasks:\n  - name: outer\n    taskReferenceName: outer\n    type: DO_WHILE\n    loopCondition: x\n    loopOver:\n      - name: inner\n        taskReferenceName: inner\n        type: DO_WHILE\n        loopCondition: y\n        loopOver: [{name: a, taskReferenceName: a}]\n";
+        let (line, col, msg, hint) = one(text);
+        assert_eq!((line, col), (10, 15));
+        assert!(msg.contains("DO_WHILE `inner` is inside DO_WHILE task `outer`"), "{msg}");
+        assert!(hint.contains("SUB_WORKFLOW"), "{hint}");
+    }
+
+    #[test]
+    fn conditions_are_checked_for_their_evaluator() {
+        let base = "name: w\ntasks:\n  - name: l\n    taskReferenceName: l\n    type: DO_WHILE\n    inputParameters: {go: true}\n    loopOver: [{name: a, taskReferenceName: a}]\n";
+        let (line, _, msg, _) = one(&format!("{base}    evaluatorType: expression\n    loopCondition: 'l.iteration <'\n"));
+        assert_eq!(line, 9);
+        assert!(msg.contains("does not compile"), "{msg}");
+        let (_, _, msg, hint) = one(&format!("{base}    evaluatorType: javascrpt\n    loopCondition: x\n"));
+        assert!(msg.contains("unknown evaluator `javascrpt`"), "{msg}");
+        assert!(hint.contains("`javascript`"), "{hint}");
+        let (_, _, msg, _) = one(&format!("{base}    evaluatorType: value-param\n    loopCondition: stop\n"));
+        assert!(msg.contains("no input `stop`"), "{msg}");
+        assert!(errors(&format!("{base}    evaluatorType: value-param\n    loopCondition: go\n")).is_empty());
+    }
+
+    #[test]
+    fn references_to_an_iteration_of_an_unknown_task_are_still_refused() {
+        let text = "name: w\ntasks:\n  - {name: b, taskReferenceName: b, inputParameters: {x: '${zz__2.output.x}'}}\n";
+        let (_, _, msg, _) = one(text);
+        assert!(msg.contains("`zz__2`"), "{msg}");
+    }
+}
