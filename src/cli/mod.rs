@@ -30,6 +30,7 @@ pub mod validate;
 // ---- (timers) ----
 
 // ---- (script) ----
+pub mod jq_sandbox;
 
 // ---- (io) ----
 
@@ -119,6 +120,9 @@ pub enum Command {
     // ---- (timers) ----
 
     // ---- (script) ----
+    /// The child process JSON_JQ_TRANSFORM programs run in (internal).
+    #[command(name = "jq-sandbox", hide = true)]
+    JqSandbox(jq_sandbox::Args),
 
     // ---- (io) ----
 
@@ -161,6 +165,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         // ---- (timers) ----
 
         // ---- (script) ----
+        Command::JqSandbox(args) => jq_sandbox::run(args),
 
         // ---- (io) ----
 

@@ -135,6 +135,16 @@ pub struct TaskDef {
     // ---- WAIT, timeouts, startDelay, permissive (timers) ----
 
     // ---- INLINE / LAMBDA / JSON_JQ_TRANSFORM / DECISION (script) ----
+    /// DECISION (legacy SWITCH): the input parameter whose value is the case.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case_value_param: Option<String>,
+    /// DECISION (legacy SWITCH): JavaScript whose value is the case.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case_expression: Option<String>,
+    /// LAMBDA (legacy INLINE): the body of a JavaScript function over `$`; Conductor also
+    /// reads it from `inputParameters.scriptExpression`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script_expression: Option<String>,
 
     // ---- HTTP / EVENT (io) ----
 

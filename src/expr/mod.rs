@@ -6,6 +6,8 @@
 //!   sandboxed minijinja expression with no access to files, processes or the network.
 
 pub mod condition;
+pub mod javascript;
+pub mod jq;
 pub mod mapping;
 pub mod script;
 
