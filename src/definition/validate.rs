@@ -1523,16 +1523,19 @@ impl<'a> Validator<'a> {
             }
             return;
         };
+        let reference = site.reference().unwrap_or("loop");
         match evaluator {
-            "expression" => {
-                if let Err(e) = condition::check(condition) {
+            "expression" | "javascript" | "graaljs" => {
+                if let Err(e) = crate::expr::script::check(evaluator, condition) {
+                    let example = if evaluator == "expression" {
+                        format!("a minijinja expression over the inputs and the loop, e.g. `{reference}.iteration < 3`")
+                    } else {
+                        format!("a JavaScript expression over `$`, e.g. `$.{reference}['iteration'] < 3`")
+                    };
                     self.error(
                         &site.field_pointer("loopCondition"),
                         format!("the loopCondition of {} does not compile: {e}", site.label()),
-                        Some(format!(
-                            "write a minijinja expression over the inputs and the loop, e.g. `{}.iteration < 3`",
-                            site.reference().unwrap_or("loop")
-                        )),
+                        Some(format!("write {example}")),
                     );
                 }
             }

@@ -362,3 +362,45 @@ fn conductors_do_while_integration_test_runs_with_an_expression_condition() {
         })
     );
 }
+
+/// Conductor's `do_while_multiple_integration_test.json` as it is: two loops one after the
+/// other, their JavaScript loopConditions run by the embedded engine.
+#[test]
+fn conductors_two_loop_definition_runs_unchanged_with_its_javascript_conditions() {
+    let env = TestEnv::new();
+    let worker = FakeAgent::start(
+        &env,
+        "worker",
+        &[
+            "integration_task_0",
+            "integration_task_1",
+            "integration_task_2",
+            "integration_task_3",
+        ],
+        2,
+        echo,
+    );
+    env.write(
+        "flow.json",
+        &corpus("do_while_multiple_integration_test.json").to_string(),
+    );
+    let (code, result, out) = env.run_flow("flow.json", &["-i", "loop=2", "-i", "loop2=3"]);
+    assert_eq!(code, 0, "{result}\n{}", stderr(&out));
+    let seen = refs(&worker);
+    assert_eq!(seen.len(), 2 * 3 + 3, "{seen:?}");
+    let third: Vec<&String> = seen.iter().filter(|r| r.starts_with("integration_task_3")).collect();
+    assert_eq!(
+        third,
+        ["integration_task_3__1", "integration_task_3__2", "integration_task_3__3"]
+    );
+    assert_eq!(result["output"]["iteration"], 3, "the last task's output: loopTask2");
+    let view = status(&env, result["run_id"].as_str().unwrap());
+    let loops: Vec<(&str, &str)> = view["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["type"] == "DO_WHILE")
+        .map(|t| (t["task_ref"].as_str().unwrap(), t["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(loops, [("loopTask", "COMPLETED"), ("loopTask2", "COMPLETED")]);
+}

@@ -575,26 +575,25 @@ pub fn kept_iterations(state: &RunState, task_ref: &str) -> Vec<TaskDef> {
 }
 
 #[cfg(test)]
-mod tests {
+mod tests_support {
     use chrono::TimeZone;
-    use serde_json::json;
 
     use super::*;
-    use crate::engine::{Ctx, Input, RunStatus, step};
+    use crate::engine::{Ctx, Input, step};
     use crate::mailbox::reply::{Reply, ReplyStatus};
     use crate::station::{AgentConfig, AgentDirectory};
 
     /// A run driven by hand with a fake clock and one agent `worker` serving `work`.
-    struct Sim {
-        state: RunState,
+    pub struct Sim {
+        pub state: RunState,
         agents: AgentDirectory,
-        now: DateTime<Utc>,
+        pub now: DateTime<Utc>,
         ids: u64,
-        log: Vec<(Change, DateTime<Utc>)>,
+        pub log: Vec<(Change, DateTime<Utc>)>,
     }
 
     impl Sim {
-        fn start(flow: &str, input: Value) -> Sim {
+        pub fn start(flow: &str, input: Value) -> Sim {
             let mut agents = AgentDirectory::default();
             agents.agents.insert(
                 "worker".into(),
@@ -624,7 +623,7 @@ mod tests {
             sim
         }
 
-        fn input(&mut self, input: Input) -> Vec<Change> {
+        pub fn input(&mut self, input: Input) -> Vec<Change> {
             let mut counter = self.ids;
             let mut new_id = || {
                 counter += 1;
@@ -642,7 +641,7 @@ mod tests {
             changes
         }
 
-        fn in_flight(&self) -> Vec<String> {
+        pub fn in_flight(&self) -> Vec<String> {
             self.state
                 .tasks
                 .values()
@@ -651,7 +650,7 @@ mod tests {
                 .collect()
         }
 
-        fn reply(&mut self, task_ref: &str, status: ReplyStatus, output: Value) -> Vec<Change> {
+        pub fn reply(&mut self, task_ref: &str, status: ReplyStatus, output: Value) -> Vec<Change> {
             self.now += chrono::Duration::seconds(1);
             let task = self.state.tasks[task_ref].clone();
             assert!(task.status.is_in_flight(), "{task_ref} is not in flight");
@@ -672,14 +671,25 @@ mod tests {
             })
         }
 
-        fn complete(&mut self, task_ref: &str, output: Value) {
+        pub fn complete(&mut self, task_ref: &str, output: Value) {
             self.reply(task_ref, ReplyStatus::Completed, output);
         }
 
-        fn replayed(&self) -> RunState {
+        pub fn replayed(&self) -> RunState {
             RunState::replay(self.log.iter().map(|(c, at)| (c, *at)))
         }
     }
+
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::tests_support::Sim;
+    use super::*;
+    use crate::engine::{Input, RunStatus};
+    use crate::mailbox::reply::ReplyStatus;
 
     const COUNTED: &str = "
 name: counted
@@ -1112,5 +1122,63 @@ mod validation_tests {
         let text = "name: w\ntasks:\n  - {name: b, taskReferenceName: b, inputParameters: {x: '${zz__2.output.x}'}}\n";
         let (_, _, msg, _) = one(text);
         assert!(msg.contains("`zz__2`"), "{msg}");
+    }
+}
+
+/// Conductor's JavaScript conditions (through the embedded engine).
+#[cfg(test)]
+mod javascript_tests {
+    use serde_json::json;
+
+    use super::tests_support::*;
+
+    #[test]
+    fn conductors_javascript_condition_reads_the_iteration_and_the_inputs() {
+        let flow = "
+name: js
+tasks:
+  - name: loopTask
+    taskReferenceName: loopTask
+    type: DO_WHILE
+    inputParameters: {value: '${workflow.input.loop}'}
+    loopCondition: \"if ($.loopTask['iteration'] < $.value) { true; } else { false;} \"
+    loopOver:
+      - {name: work, taskReferenceName: step}
+";
+        let mut sim = Sim::start(flow, json!({"loop": 2}));
+        sim.complete("step__1", json!({}));
+        sim.complete("step__2", json!({}));
+        assert_eq!(sim.state.status, crate::engine::RunStatus::Completed);
+        assert_eq!(sim.state.tasks["loopTask"].output["iteration"], json!(2));
+    }
+
+    #[test]
+    fn a_javascript_condition_sees_the_loop_tasks_outputs() {
+        let flow = "
+name: js
+tasks:
+  - name: l
+    taskReferenceName: l
+    type: DO_WHILE
+    loopCondition: \"$.step.more && $.l['1'].step.more\"
+    loopOver:
+      - {name: work, taskReferenceName: step}
+";
+        let mut sim = Sim::start(flow, json!({}));
+        sim.complete("step__1", json!({"more": true}));
+        sim.complete("step__2", json!({"more": false}));
+        assert_eq!(sim.state.status, crate::engine::RunStatus::Completed);
+    }
+
+    #[test]
+    fn a_javascript_syntax_error_is_found_by_the_validator() {
+        let text = "name: w\ntasks:\n  - name: l\n    taskReferenceName: l\n    type: DO_WHILE\n    loopCondition: \"$.l['iteration'] <\"\n    loopOver: [{name: a, taskReferenceName: a}]\n";
+        let err = crate::definition::parse_str(text, std::path::Path::new("t.yaml")).unwrap_err();
+        let crate::definition::LoadError::Invalid { diagnostics, .. } = err else {
+            panic!("{err}")
+        };
+        assert_eq!(diagnostics.len(), 1, "{diagnostics:#?}");
+        assert_eq!(diagnostics[0].line, 6);
+        assert!(diagnostics[0].message.contains("does not compile"), "{}", diagnostics[0].message);
     }
 }
