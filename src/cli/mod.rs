@@ -123,7 +123,6 @@ pub enum Command {
     /// The child process JSON_JQ_TRANSFORM programs run in (internal).
     #[command(name = "jq-sandbox", hide = true)]
     JqSandbox(jq_sandbox::Args),
-
     // ---- (io) ----
 
     // ---- (misc) ----
@@ -166,7 +165,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
 
         // ---- (script) ----
         Command::JqSandbox(args) => jq_sandbox::run(args),
-
         // ---- (io) ----
 
         // ---- (misc) ----

@@ -1528,13 +1528,20 @@ impl<'a> Validator<'a> {
             "expression" | "javascript" | "graaljs" => {
                 if let Err(e) = crate::expr::script::check(evaluator, condition) {
                     let example = if evaluator == "expression" {
-                        format!("a minijinja expression over the inputs and the loop, e.g. `{reference}.iteration < 3`")
+                        format!(
+                            "a minijinja expression over the inputs and the loop, e.g. `{reference}.iteration < 3`"
+                        )
                     } else {
-                        format!("a JavaScript expression over `$`, e.g. `$.{reference}['iteration'] < 3`")
+                        format!(
+                            "a JavaScript expression over `$`, e.g. `$.{reference}['iteration'] < 3`"
+                        )
                     };
                     self.error(
                         &site.field_pointer("loopCondition"),
-                        format!("the loopCondition of {} does not compile: {e}", site.label()),
+                        format!(
+                            "the loopCondition of {} does not compile: {e}",
+                            site.label()
+                        ),
                         Some(format!("write {example}")),
                     );
                 }
@@ -1559,7 +1566,9 @@ impl<'a> Validator<'a> {
     }
 
     fn keep_last_n(&mut self, pointer: &str, keep: &Value, mapped: bool) {
-        let whole = keep.as_u64().is_some_and(|n| n >= 1 && n <= u64::from(u32::MAX));
+        let whole = keep
+            .as_u64()
+            .is_some_and(|n| n >= 1 && n <= u64::from(u32::MAX));
         let expression = mapped && keep.as_str().is_some_and(|s| s.contains("${"));
         if !whole && !expression {
             self.error(
@@ -1582,7 +1591,10 @@ impl<'a> Validator<'a> {
         if !ok {
             self.error(
                 pointer,
-                format!("`items` must be a list or a `${{...}}` naming one, not {}", describe(items)),
+                format!(
+                    "`items` must be a list or a `${{...}}` naming one, not {}",
+                    describe(items)
+                ),
                 Some("e.g. `items: ${workflow.input.files}`".into()),
             );
         }
@@ -1649,7 +1661,9 @@ impl<'a> Validator<'a> {
                 .map(|l| l.iter().collect())
                 .unwrap_or_default();
             while let Some(task) = stack.pop() {
-                let Some(map) = task.as_object() else { continue };
+                let Some(map) = task.as_object() else {
+                    continue;
+                };
                 if let Some(r) = map.get("taskReferenceName").and_then(Value::as_str) {
                     out.push(r);
                 }

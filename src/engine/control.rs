@@ -258,7 +258,8 @@ pub fn walk_order(state: &RunState) -> Vec<String> {
             if let Some(forked) = state.forks.get(&task.task_reference_name) {
                 visit(state, forked, out);
             }
-            let iterations = super::tasks::do_while::kept_iterations(state, &task.task_reference_name);
+            let iterations =
+                super::tasks::do_while::kept_iterations(state, &task.task_reference_name);
             visit(state, &iterations, out);
         }
     }

@@ -236,7 +236,6 @@ pub enum Change {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         yielded: bool,
     },
-
     // ---- SUB_WORKFLOW / START_WORKFLOW / failureWorkflow (subflow) ----
 
     // ---- WAIT, timeouts, startDelay, permissive (timers) ----

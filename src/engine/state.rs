@@ -183,7 +183,6 @@ pub struct RunState {
     /// DO_WHILE loops that have started, by reference: their current iteration and what is
     /// kept of earlier ones (see `tasks::do_while`).
     pub loops: HashMap<String, super::tasks::do_while::LoopState>,
-
     // ---- SUB_WORKFLOW / START_WORKFLOW / failureWorkflow (subflow) ----
 
     // ---- WAIT, timeouts, startDelay, permissive (timers) ----
@@ -540,18 +539,17 @@ impl RunState {
                 *yielded,
                 at,
             ),
+            // ---- SUB_WORKFLOW / START_WORKFLOW / failureWorkflow (subflow) ----
 
-                                              // ---- SUB_WORKFLOW / START_WORKFLOW / failureWorkflow (subflow) ----
+            // ---- WAIT, timeouts, startDelay, permissive (timers) ----
 
-                                              // ---- WAIT, timeouts, startDelay, permissive (timers) ----
+            // ---- INLINE / LAMBDA / JSON_JQ_TRANSFORM / DECISION / javascript (script) ----
 
-                                              // ---- INLINE / LAMBDA / JSON_JQ_TRANSFORM / DECISION / javascript (script) ----
+            // ---- HTTP / EVENT / agent-served types (io) ----
 
-                                              // ---- HTTP / EVENT / agent-served types (io) ----
+            // ---- SET_VARIABLE / TERMINATE / NOOP / EXCLUSIVE_JOIN / DYNAMIC / mapping (misc) ----
 
-                                              // ---- SET_VARIABLE / TERMINATE / NOOP / EXCLUSIVE_JOIN / DYNAMIC / mapping (misc) ----
-
-                                              // ---- import / export / schema / test --mock (interop) ----
+            // ---- import / export / schema / test --mock (interop) ----
         }
     }
 }

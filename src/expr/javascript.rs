@@ -214,7 +214,9 @@ impl Sandbox {
         }
         match error {
             rquickjs::Error::Exception => {}
-            rquickjs::Error::Allocation => return ScriptError::MemoryBudget(self.budget.memory_bytes),
+            rquickjs::Error::Allocation => {
+                return ScriptError::MemoryBudget(self.budget.memory_bytes);
+            }
             other => return ScriptError::Engine(other.to_string()),
         }
         self.explain_thrown(ctx, ctx.catch(), line_shift)
@@ -251,9 +253,9 @@ impl Sandbox {
             return ScriptError::MemoryBudget(self.budget.memory_bytes);
         }
         let name = text("name").unwrap_or_else(|| "Error".into());
-        let position = text("stack").and_then(|stack| position_in(&stack)).map(|(l, c)| {
-            (l.saturating_sub(line_shift).max(1), c)
-        });
+        let position = text("stack")
+            .and_then(|stack| position_in(&stack))
+            .map(|(l, c)| (l.saturating_sub(line_shift).max(1), c));
         ScriptError::Thrown {
             message: if message.is_empty() {
                 name
@@ -287,13 +289,19 @@ mod tests {
     use serde_json::json;
 
     fn run(source: &str) -> Result<Value, ScriptError> {
-        evaluate(source, &json!({"x": 2, "a": true, "list": [1, 2, 3], "name": "ada"}))
+        evaluate(
+            source,
+            &json!({"x": 2, "a": true, "list": [1, 2, 3], "name": "ada"}),
+        )
     }
 
     #[test]
     fn conductor_style_scripts_give_their_completion_value() {
         assert_eq!(run("$.x > 1 ? 'a' : 'b'"), Ok(json!("a")));
-        assert_eq!(run("function e() { return $.list.length } e();"), Ok(json!(3)));
+        assert_eq!(
+            run("function e() { return $.list.length } e();"),
+            Ok(json!(3))
+        );
         assert_eq!(
             run("(function(){ return {k: $.x * 2, n: $.name.toUpperCase()} })()"),
             Ok(json!({"k": 4, "n": "ADA"}))
@@ -301,7 +309,11 @@ mod tests {
         assert_eq!(run("if ($.a) { true; } else { false; }"), Ok(json!(true)));
         assert_eq!(run("$.list.map(v => v * 10)"), Ok(json!([10, 20, 30])));
         assert_eq!(run("2.5 + $.x"), Ok(json!(4.5)));
-        assert_eq!(run("y = 5; y + 1"), Ok(json!(6)), "sloppy mode, as Conductor");
+        assert_eq!(
+            run("y = 5; y + 1"),
+            Ok(json!(6)),
+            "sloppy mode, as Conductor"
+        );
     }
 
     #[test]
@@ -368,10 +380,17 @@ mod tests {
     fn no_require_import_or_host_objects() {
         let e = run("require('fs')").unwrap_err();
         assert!(e.to_string().contains("require is not defined"), "{e}");
-        assert!(run("import('fs')").is_err(), "dynamic import gives a Promise at best");
+        assert!(
+            run("import('fs')").is_err(),
+            "dynamic import gives a Promise at best"
+        );
         assert_eq!(
-            run("[typeof std, typeof os, typeof process, typeof fetch, typeof XMLHttpRequest, typeof print].join()"),
-            Ok(json!("undefined,undefined,undefined,undefined,undefined,undefined"))
+            run(
+                "[typeof std, typeof os, typeof process, typeof fetch, typeof XMLHttpRequest, typeof print].join()"
+            ),
+            Ok(json!(
+                "undefined,undefined,undefined,undefined,undefined,undefined"
+            ))
         );
         let e = check("import fs from 'fs'; fs.readFileSync('/etc/passwd')").unwrap_err();
         assert!(matches!(e, ScriptError::Syntax { .. }), "{e:?}");
@@ -387,7 +406,10 @@ mod tests {
                 position: Some((2, 13))
             }
         );
-        assert_eq!(run("throw 'plain'").unwrap_err().to_string(), "uncaught plain");
+        assert_eq!(
+            run("throw 'plain'").unwrap_err().to_string(),
+            "uncaught plain"
+        );
         let e = run("$.nothing.deeper").unwrap_err();
         assert!(e.to_string().starts_with("TypeError: "), "{e}");
     }
@@ -395,7 +417,11 @@ mod tests {
     #[test]
     fn syntax_errors_have_a_line_and_column_and_nothing_runs_when_checking() {
         assert_eq!(check("$.x > 1 ? 'a' : 'b'"), Ok(()));
-        assert_eq!(check("while (true) {}"), Ok(()), "checking does not run the script");
+        assert_eq!(
+            check("while (true) {}"),
+            Ok(()),
+            "checking does not run the script"
+        );
         assert_eq!(check("function e() { return 1 } e();"), Ok(()));
         match check("$.x +") {
             Err(ScriptError::Syntax { line, column, .. }) => assert_eq!((line, column), (1, 6)),

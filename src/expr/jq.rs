@@ -63,7 +63,9 @@ fn compile(program: &str) -> Result<Filter, CheckError> {
         let first = errors.into_iter().next().map(|(_, e)| e);
         match first {
             Some(jaq_core::load::Error::Lex(errs)) => match errs.into_iter().next() {
-                Some((expect, at)) => located(program, at, format!("expected {}", lex_expect(&expect))),
+                Some((expect, at)) => {
+                    located(program, at, format!("expected {}", lex_expect(&expect)))
+                }
                 None => plain("the program does not parse"),
             },
             Some(jaq_core::load::Error::Parse(errs)) => match errs.into_iter().next() {
@@ -93,7 +95,11 @@ fn compile(program: &str) -> Result<Filter, CheckError> {
         .with_funs(funs)
         .compile(modules)
         .map_err(|errors| {
-            match errors.into_iter().next().and_then(|(_, e)| e.into_iter().next()) {
+            match errors
+                .into_iter()
+                .next()
+                .and_then(|(_, e)| e.into_iter().next())
+            {
                 Some((name, undefined)) => located(
                     program,
                     name,

@@ -101,14 +101,20 @@ mod tests {
         assert_eq!(evaluate("value-param", "kind", &input), Ok(json!("b")));
         assert_eq!(evaluate("expression", "n > 2", &input), Ok(json!(true)));
         assert_eq!(evaluate("javascript", "$.n * 2", &input), Ok(json!(6)));
-        assert_eq!(evaluate("graaljs", "$.kind + $.kind", &input), Ok(json!("bb")));
+        assert_eq!(
+            evaluate("graaljs", "$.kind + $.kind", &input),
+            Ok(json!("bb"))
+        );
         assert!(evaluate("python", "1", &input).is_err());
     }
 
     #[test]
     fn lambda_bodies_return_their_value() {
         let source = lambda_source("if ($.a == 1) { return {t: true} } else { return {t: false} }");
-        assert_eq!(evaluate("javascript", &source, &json!({"a": 1})), Ok(json!({"t": true})));
+        assert_eq!(
+            evaluate("javascript", &source, &json!({"a": 1})),
+            Ok(json!({"t": true}))
+        );
         // A trailing line comment does not swallow the wrapper's end.
         let source = lambda_source("return 5 // five");
         assert_eq!(evaluate("javascript", &source, &json!({})), Ok(json!(5)));

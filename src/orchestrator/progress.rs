@@ -230,7 +230,6 @@ fn describe(change: &Change, state: &RunState) -> Option<(String, bool)> {
             iteration,
             ..
         } => (format!("{task_ref} iteration {iteration}"), false),
-
         // ---- SUB_WORKFLOW / START_WORKFLOW / failureWorkflow (subflow) ----
 
         // ---- WAIT, timeouts, startDelay, permissive (timers) ----

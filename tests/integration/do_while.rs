@@ -57,7 +57,11 @@ fn a_counted_loop_runs_its_tasks_once_per_iteration_under_their_own_references()
     let messages = worker.messages();
     let inputs: Vec<&Value> = messages.iter().map(|m| &m["input"]).collect();
     assert_eq!(*inputs[0], json!({"n": 1, "before": null}));
-    assert_eq!(*inputs[2], json!({"n": 3, "before": 2}), "the latest iteration's output");
+    assert_eq!(
+        *inputs[2],
+        json!({"n": 3, "before": 2}),
+        "the latest iteration's output"
+    );
     assert_eq!(*inputs[3], json!({"last": 3, "loops": 3}));
 
     let records = journal_records(&env);
@@ -107,7 +111,11 @@ fn items_run_one_iteration_per_item_with_loop_item_and_loop_index() {
     let (code, result, out) = env.run_flow("flow.yaml", &["-i", "files=[a.txt, b.txt, c.txt]"]);
     assert_eq!(code, 0, "{result}\n{}", stderr(&out));
     assert_eq!(result["output"], json!({"loops": 3, "second": "b.txt"}));
-    let inputs: Vec<Value> = worker.messages().iter().map(|m| m["input"].clone()).collect();
+    let inputs: Vec<Value> = worker
+        .messages()
+        .iter()
+        .map(|m| m["input"].clone())
+        .collect();
     assert_eq!(
         inputs,
         [
@@ -129,7 +137,11 @@ fn an_empty_items_list_runs_no_iteration_and_completes_the_loop() {
     assert_eq!(result["output"]["loops"], 0);
     assert!(worker.messages().is_empty(), "no iteration ran");
     let records = journal_records(&env);
-    assert!(!records.iter().any(|r| r["event"] == "loop_iteration_started"));
+    assert!(
+        !records
+            .iter()
+            .any(|r| r["event"] == "loop_iteration_started")
+    );
 }
 
 #[test]
@@ -187,7 +199,11 @@ fn a_failing_iteration_fails_the_loop_and_the_run_and_retry_goes_on_with_that_it
     });
     env.write("flow.yaml", COUNTED);
     let (code, result, _) = env.run_flow("flow.yaml", &["-i", "times=3"]);
-    assert_eq!((code, result["status"].as_str()), (1, Some("FAILED")), "{result}");
+    assert_eq!(
+        (code, result["status"].as_str()),
+        (1, Some("FAILED")),
+        "{result}"
+    );
     let reason = result.to_string();
     assert!(
         reason.contains("iteration 2: task `step__2` failed: disk full"),
@@ -202,7 +218,13 @@ fn a_failing_iteration_fails_the_loop_and_the_run_and_retry_goes_on_with_that_it
         env.cmd(&["resume", run_id, "--no-agents", "--json", "-q"]),
         Duration::from_secs(30),
     );
-    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
     assert_eq!(
         refs(&worker),
         ["step__1", "step__2", "step__2", "step__3", "after"],
@@ -221,7 +243,10 @@ fn an_optional_loop_that_fails_lets_the_run_go_on() {
             echo(m)
         }
     });
-    let flow = COUNTED.replace("    type: DO_WHILE\n", "    type: DO_WHILE\n    optional: true\n");
+    let flow = COUNTED.replace(
+        "    type: DO_WHILE\n",
+        "    type: DO_WHILE\n    optional: true\n",
+    );
     env.write("flow.yaml", &flow);
     let (code, result, _) = env.run_flow("flow.yaml", &["-i", "times=3"]);
     assert_eq!(code, 0, "{result}");
@@ -263,7 +288,10 @@ fn a_loop_killed_in_the_middle_resumes_in_the_same_iteration_and_runs_each_once(
         while !journal_records(&env).iter().any(|r| {
             r["event"] == "loop_iteration_started" && r["iteration"].as_u64() == Some(at_iteration)
         }) {
-            assert!(Instant::now() < deadline, "iteration {at_iteration} never started");
+            assert!(
+                Instant::now() < deadline,
+                "iteration {at_iteration} never started"
+            );
             std::thread::sleep(Duration::from_millis(5));
         }
         child.kill().unwrap();
@@ -275,7 +303,13 @@ fn a_loop_killed_in_the_middle_resumes_in_the_same_iteration_and_runs_each_once(
         env.cmd(&["resume", &run_id, "--no-agents", "--json", "-q"]),
         Duration::from_secs(60),
     );
-    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
     let result: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(result["status"], "COMPLETED");
 
@@ -293,9 +327,15 @@ fn a_loop_killed_in_the_middle_resumes_in_the_same_iteration_and_runs_each_once(
         }
     }
     assert_eq!(started.len(), 8);
-    assert!(started.values().all(|n| *n == 1), "each iteration started once: {started:?}");
+    assert!(
+        started.values().all(|n| *n == 1),
+        "each iteration started once: {started:?}"
+    );
     assert_eq!(scheduled.len(), 9, "{scheduled:?}");
-    assert!(scheduled.values().all(|n| *n == 1), "each task dispatched once: {scheduled:?}");
+    assert!(
+        scheduled.values().all(|n| *n == 1),
+        "each task dispatched once: {scheduled:?}"
+    );
     let mut seen = refs(&worker);
     seen.dedup();
     assert_eq!(seen.len(), 9, "every message answered once: {seen:?}");
@@ -316,7 +356,12 @@ fn corpus(name: &str) -> Value {
         .ancestors()
         .map(|dir| dir.join("shared/corpus/conductor").join(name))
         .find(|p| p.is_file())
-        .unwrap_or_else(|| panic!("no shared/corpus/conductor/{name} above {}", manifest.display()));
+        .unwrap_or_else(|| {
+            panic!(
+                "no shared/corpus/conductor/{name} above {}",
+                manifest.display()
+            )
+        });
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
 }
@@ -329,7 +374,11 @@ fn conductors_do_while_integration_test_runs_with_an_expression_condition() {
     let worker = FakeAgent::start(
         &env,
         "worker",
-        &["integration_task_0", "integration_task_1", "integration_task_2"],
+        &[
+            "integration_task_0",
+            "integration_task_1",
+            "integration_task_2",
+        ],
         2,
         echo,
     );
@@ -388,19 +437,37 @@ fn conductors_two_loop_definition_runs_unchanged_with_its_javascript_conditions(
     assert_eq!(code, 0, "{result}\n{}", stderr(&out));
     let seen = refs(&worker);
     assert_eq!(seen.len(), 2 * 3 + 3, "{seen:?}");
-    let third: Vec<&String> = seen.iter().filter(|r| r.starts_with("integration_task_3")).collect();
+    let third: Vec<&String> = seen
+        .iter()
+        .filter(|r| r.starts_with("integration_task_3"))
+        .collect();
     assert_eq!(
         third,
-        ["integration_task_3__1", "integration_task_3__2", "integration_task_3__3"]
+        [
+            "integration_task_3__1",
+            "integration_task_3__2",
+            "integration_task_3__3"
+        ]
     );
-    assert_eq!(result["output"]["iteration"], 3, "the last task's output: loopTask2");
+    assert_eq!(
+        result["output"]["iteration"], 3,
+        "the last task's output: loopTask2"
+    );
     let view = status(&env, result["run_id"].as_str().unwrap());
     let loops: Vec<(&str, &str)> = view["tasks"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|t| t["type"] == "DO_WHILE")
-        .map(|t| (t["task_ref"].as_str().unwrap(), t["status"].as_str().unwrap()))
+        .map(|t| {
+            (
+                t["task_ref"].as_str().unwrap(),
+                t["status"].as_str().unwrap(),
+            )
+        })
         .collect();
-    assert_eq!(loops, [("loopTask", "COMPLETED"), ("loopTask2", "COMPLETED")]);
+    assert_eq!(
+        loops,
+        [("loopTask", "COMPLETED"), ("loopTask2", "COMPLETED")]
+    );
 }

@@ -216,7 +216,11 @@ fn go_on(w: &Walker<'_, '_, '_>, task: &TaskDef) -> Result<bool, String> {
     {
         return Ok(false);
     }
-    let Some(condition) = task.loop_condition.as_deref().filter(|c| !c.trim().is_empty()) else {
+    let Some(condition) = task
+        .loop_condition
+        .as_deref()
+        .filter(|c| !c.trim().is_empty())
+    else {
         // Items without a condition: every item gets its iteration.
         return Ok(current.items.is_some());
     };
@@ -485,7 +489,9 @@ fn remove_refs(state: &mut RunState, gone: &HashSet<String>) {
         state.tasks.shift_remove(task_ref);
         state.defs.remove(task_ref);
     }
-    state.task_ids.retain(|_, (task_ref, _)| !gone.contains(task_ref));
+    state
+        .task_ids
+        .retain(|_, (task_ref, _)| !gone.contains(task_ref));
     state.approvals.retain(|_, a| !gone.contains(&a.task_ref));
     if state
         .last_completed
@@ -679,7 +685,6 @@ mod tests_support {
             RunState::replay(self.log.iter().map(|(c, at)| (c, *at)))
         }
     }
-
 }
 
 #[cfg(test)]
@@ -714,7 +719,10 @@ tasks:
             let task = &sim.state.tasks[&step_ref];
             assert_eq!(task.input["n"], json!(n), "the iteration is visible inside");
             let before = if n == 1 { Value::Null } else { json!(n - 1) };
-            assert_eq!(task.input["before"], before, "`${{step.output}}` is the latest");
+            assert_eq!(
+                task.input["before"], before,
+                "`${{step.output}}` is the latest"
+            );
             sim.complete(&step_ref, json!({"seen": n}));
         }
         assert_eq!(sim.in_flight(), vec!["after".to_string()]);
@@ -748,7 +756,11 @@ tasks:
         let mut sim = Sim::start(&flow, json!({"times": 50}));
         for n in 1..=50u32 {
             sim.complete(&format!("step__{n}"), json!({"seen": n}));
-            assert!(sim.state.tasks.len() <= 4, "{} tasks kept", sim.state.tasks.len());
+            assert!(
+                sim.state.tasks.len() <= 4,
+                "{} tasks kept",
+                sim.state.tasks.len()
+            );
             assert!(sim.state.task_ids.len() <= 3, "two iterations and `after`");
             assert!(sim.state.defs.keys().filter(|d| d.contains("__")).count() <= 2);
         }
@@ -830,11 +842,16 @@ tasks:
         let failure = sim.state.failure.clone().unwrap();
         assert_eq!(failure.task_ref.as_deref(), Some("count"));
         assert!(
-            failure.reason.contains("iteration 2: task `step__2` failed: broken"),
+            failure
+                .reason
+                .contains("iteration 2: task `step__2` failed: broken"),
             "{}",
             failure.reason
         );
-        assert_eq!(sim.state.tasks["count"].status, TaskStatus::FailedWithTerminalError);
+        assert_eq!(
+            sim.state.tasks["count"].status,
+            TaskStatus::FailedWithTerminalError
+        );
         let retry = crate::engine::control::Command {
             action: crate::engine::control::Action::Retry,
             by: "ann".into(),
@@ -851,7 +868,10 @@ tasks:
         sim.complete("step__3", json!({"seen": 3}));
         sim.complete("after", json!({}));
         assert_eq!(sim.state.status, RunStatus::Completed);
-        assert_eq!(sim.state.tasks["count"].output["1"]["step"]["seen"], json!(1));
+        assert_eq!(
+            sim.state.tasks["count"].output["1"]["step"]["seen"],
+            json!(1)
+        );
         assert_eq!(sim.replayed(), sim.state);
     }
 
@@ -875,10 +895,16 @@ tasks:
 
     #[test]
     fn an_optional_loop_lets_the_run_go_on() {
-        let flow = COUNTED.replace("    type: DO_WHILE\n", "    type: DO_WHILE\n    optional: true\n");
+        let flow = COUNTED.replace(
+            "    type: DO_WHILE\n",
+            "    type: DO_WHILE\n    optional: true\n",
+        );
         let mut sim = Sim::start(&flow, json!({"times": 3}));
         sim.reply("step__1", ReplyStatus::Failed, json!({}));
-        assert_eq!(sim.state.tasks["count"].status, TaskStatus::CompletedWithErrors);
+        assert_eq!(
+            sim.state.tasks["count"].status,
+            TaskStatus::CompletedWithErrors
+        );
         assert_eq!(sim.in_flight(), vec!["after".to_string()]);
     }
 
@@ -889,7 +915,10 @@ tasks:
         sim.complete("step__1", json!({}));
         assert_eq!(sim.state.status, RunStatus::Failed);
         let reason = &sim.state.failure.as_ref().unwrap().reason;
-        assert!(reason.contains("loopCondition of `count` failed after iteration 1"), "{reason}");
+        assert!(
+            reason.contains("loopCondition of `count` failed after iteration 1"),
+            "{reason}"
+        );
     }
 
     #[test]
@@ -917,10 +946,16 @@ tasks:
       - {name: pick, taskReferenceName: pick, type: SWITCH, expression: x, inputParameters: {x: a}, decisionCases: {}}
 ";
         let mut sim = Sim::start(flow, json!({}));
-        assert_eq!(sim.state.loops["spin"].iteration, MAX_ITERATIONS_PER_WALK as u32);
+        assert_eq!(
+            sim.state.loops["spin"].iteration,
+            MAX_ITERATIONS_PER_WALK as u32
+        );
         assert_eq!(sim.state.next_wakeup(), Some(sim.now), "look again at once");
         sim.input(Input::Tick);
-        assert_eq!(sim.state.loops["spin"].iteration, 2 * MAX_ITERATIONS_PER_WALK as u32);
+        assert_eq!(
+            sim.state.loops["spin"].iteration,
+            2 * MAX_ITERATIONS_PER_WALK as u32
+        );
         sim.input(Input::Tick);
         assert_eq!(sim.state.status, RunStatus::Completed);
         assert_eq!(sim.state.tasks["spin"].output["iteration"], json!(250));
@@ -986,7 +1021,10 @@ tasks:
         sim.complete("step__2", json!({"seen": 20}));
         sim.complete("step__3", json!({"seen": 30}));
         sim.complete("after", json!({}));
-        assert_eq!(sim.state.tasks["count"].output["2"]["step"]["seen"], json!(20));
+        assert_eq!(
+            sim.state.tasks["count"].output["2"]["step"]["seen"],
+            json!(20)
+        );
         sim.input(Input::Control(rerun("count")));
         assert_eq!(sim.in_flight(), vec!["step__1".to_string()]);
         assert!(!sim.state.tasks.contains_key("step__2"));
@@ -1035,8 +1073,9 @@ mod validation_tests {
         assert_eq!((line, col), (3, 81), "{msg}");
         assert!(msg.contains("has no tasks in `loopOver`"), "{msg}");
         assert!(hint.contains("loopOver"), "{hint}");
-        let (_, _, msg, _) =
-            one("name: w\ntasks:\n  - {name: l, taskReferenceName: l, type: DO_WHILE, loopCondition: x}\n");
+        let (_, _, msg, _) = one(
+            "name: w\ntasks:\n  - {name: l, taskReferenceName: l, type: DO_WHILE, loopCondition: x}\n",
+        );
         assert!(msg.contains("has no `loopOver`"), "{msg}");
     }
 
@@ -1061,10 +1100,15 @@ mod validation_tests {
     #[test]
     fn keep_last_n_must_be_a_whole_number_of_at_least_one() {
         for (bad, shown) in [("0", "`0`"), ("2.5", "`2.5`"), ("many", "`many`")] {
-            let text = format!("name: w\ntasks:\n  - name: l\n    taskReferenceName: l\n    type: DO_WHILE\n    loopCondition: x\n    keepLastN: {bad}\n    loopOver: [{{name: a, taskReferenceName: a}}]\n");
+            let text = format!(
+                "name: w\ntasks:\n  - name: l\n    taskReferenceName: l\n    type: DO_WHILE\n    loopCondition: x\n    keepLastN: {bad}\n    loopOver: [{{name: a, taskReferenceName: a}}]\n"
+            );
             let (line, col, msg, hint) = one(&text);
             assert_eq!((line, col), (7, 16), "{msg}");
-            assert!(msg.contains("whole number of at least 1") && msg.contains(shown), "{msg}");
+            assert!(
+                msg.contains("whole number of at least 1") && msg.contains(shown),
+                "{msg}"
+            );
             assert!(hint.contains("keepLastN: 5"), "{hint}");
         }
         let text = "name: w\ntasks:\n  - name: l\n    taskReferenceName: l\n    type: DO_WHILE\n    loopCondition: x\n    inputParameters: {keepLastN: -1}\n    loopOver: [{name: a, taskReferenceName: a}]\n";
@@ -1087,11 +1131,20 @@ mod validation_tests {
         let all = errors(text);
         assert_eq!(all.len(), 2, "{all:#?}");
         assert_eq!((all[0].0, all[0].1), (5, 5));
-        assert!(all[0].2.contains("`loopCondition` only applies to DO_WHILE tasks"), "{}", all[0].2);
+        assert!(
+            all[0]
+                .2
+                .contains("`loopCondition` only applies to DO_WHILE tasks"),
+            "{}",
+            all[0].2
+        );
         assert!(all[0].3.contains("type: DO_WHILE"));
         assert!(all[1].2.contains("`keepLastN` only applies to DO_WHILE"));
         // Conductor writes `loopOver: []` on every task: that is no mistake.
-        assert!(errors("name: w\ntasks:\n  - {name: a, taskReferenceName: a, loopOver: []}\n").is_empty());
+        assert!(
+            errors("name: w\ntasks:\n  - {name: a, taskReferenceName: a, loopOver: []}\n")
+                .is_empty()
+        );
     }
 
     #[test]
@@ -1099,22 +1152,36 @@ mod validation_tests {
         let text = "name: w\ntasks:\n  - name: outer\n    taskReferenceName: outer\n    type: DO_WHILE\n    loopCondition: x\n    loopOver:\n      - name: inner\n        taskReferenceName: inner\n        type: DO_WHILE\n        loopCondition: y\n        loopOver: [{name: a, taskReferenceName: a}]\n";
         let (line, col, msg, hint) = one(text);
         assert_eq!((line, col), (10, 15));
-        assert!(msg.contains("DO_WHILE `inner` is inside DO_WHILE task `outer`"), "{msg}");
+        assert!(
+            msg.contains("DO_WHILE `inner` is inside DO_WHILE task `outer`"),
+            "{msg}"
+        );
         assert!(hint.contains("SUB_WORKFLOW"), "{hint}");
     }
 
     #[test]
     fn conditions_are_checked_for_their_evaluator() {
         let base = "name: w\ntasks:\n  - name: l\n    taskReferenceName: l\n    type: DO_WHILE\n    inputParameters: {go: true}\n    loopOver: [{name: a, taskReferenceName: a}]\n";
-        let (line, _, msg, _) = one(&format!("{base}    evaluatorType: expression\n    loopCondition: 'l.iteration <'\n"));
+        let (line, _, msg, _) = one(&format!(
+            "{base}    evaluatorType: expression\n    loopCondition: 'l.iteration <'\n"
+        ));
         assert_eq!(line, 9);
         assert!(msg.contains("does not compile"), "{msg}");
-        let (_, _, msg, hint) = one(&format!("{base}    evaluatorType: javascrpt\n    loopCondition: x\n"));
+        let (_, _, msg, hint) = one(&format!(
+            "{base}    evaluatorType: javascrpt\n    loopCondition: x\n"
+        ));
         assert!(msg.contains("unknown evaluator `javascrpt`"), "{msg}");
         assert!(hint.contains("`javascript`"), "{hint}");
-        let (_, _, msg, _) = one(&format!("{base}    evaluatorType: value-param\n    loopCondition: stop\n"));
+        let (_, _, msg, _) = one(&format!(
+            "{base}    evaluatorType: value-param\n    loopCondition: stop\n"
+        ));
         assert!(msg.contains("no input `stop`"), "{msg}");
-        assert!(errors(&format!("{base}    evaluatorType: value-param\n    loopCondition: go\n")).is_empty());
+        assert!(
+            errors(&format!(
+                "{base}    evaluatorType: value-param\n    loopCondition: go\n"
+            ))
+            .is_empty()
+        );
     }
 
     #[test]
@@ -1179,6 +1246,10 @@ tasks:
         };
         assert_eq!(diagnostics.len(), 1, "{diagnostics:#?}");
         assert_eq!(diagnostics[0].line, 6);
-        assert!(diagnostics[0].message.contains("does not compile"), "{}", diagnostics[0].message);
+        assert!(
+            diagnostics[0].message.contains("does not compile"),
+            "{}",
+            diagnostics[0].message
+        );
     }
 }
