@@ -471,3 +471,101 @@ fn conductors_two_loop_definition_runs_unchanged_with_its_javascript_conditions(
         [("loopTask", "COMPLETED"), ("loopTask2", "COMPLETED")]
     );
 }
+
+/// A loop that never waits for an agent (and never ends) gives way between batches of
+/// iterations: the driver still hears `3ox terminate`.
+#[test]
+fn an_endless_loop_of_system_tasks_still_obeys_terminate() {
+    let env = TestEnv::new();
+    env.write(
+        "spin.yaml",
+        r#"
+name: spin
+tasks:
+  - name: spin
+    taskReferenceName: spin
+    type: DO_WHILE
+    keepLastN: 2
+    evaluatorType: expression
+    loopCondition: "true"
+    loopOver:
+      - {name: pick, taskReferenceName: pick, type: SWITCH, expression: x, inputParameters: {x: a}, decisionCases: {}}
+"#,
+    );
+    let out = env.run(&["start", "spin.yaml", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let run_id = serde_json::from_slice::<Value>(&out.stdout).unwrap()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut driver = crate::support::ChildGuard(spawn(
+        &env,
+        &[
+            "resume",
+            &run_id,
+            "--no-agents",
+            "--json",
+            "-q",
+            "--relaxed",
+        ],
+    ));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let view = status(&env, &run_id);
+        let iteration = view["tasks"][0]["task_ref"]
+            .as_str()
+            .filter(|r| *r == "spin")
+            .and_then(|_| {
+                view["tasks"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter_map(|t| {
+                        t["task_ref"]
+                            .as_str()?
+                            .strip_prefix("pick__")?
+                            .parse::<u64>()
+                            .ok()
+                    })
+                    .max()
+            })
+            .unwrap_or(0);
+        if iteration > 3 * 100 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the loop got stuck at {iteration}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = env.run(&["terminate", &run_id, "--reason", "enough"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = crate::support::output_within_child(&mut driver.0, Duration::from_secs(10));
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["status"], "TERMINATED", "{}", stderr(&out));
+    let view = status(&env, &run_id);
+    assert!(
+        view["tasks"].as_array().unwrap().len() <= 3,
+        "keepLastN bounds an endless loop: {}",
+        view["tasks"]
+    );
+}
+
+#[test]
+fn validate_refuses_a_loop_inside_a_loop_with_line_column_and_hint() {
+    let env = TestEnv::new();
+    env.write(
+        "nested.yaml",
+        "name: nested\ntasks:\n  - name: outer\n    taskReferenceName: outer\n    type: DO_WHILE\n    loopCondition: \"$.outer['iteration'] < 2\"\n    loopOver:\n      - name: inner\n        taskReferenceName: inner\n        type: DO_WHILE\n        loopCondition: \"$.inner['iteration'] < 2\"\n        loopOver: [{name: work, taskReferenceName: a}]\n",
+    );
+    let out = env.run(&["validate", "nested.yaml"]);
+    assert_ne!(out.status.code(), Some(0));
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(text.contains("nested.yaml:10:15"), "{text}");
+    assert!(
+        text.contains("a loop inside a loop is not supported"),
+        "{text}"
+    );
+    assert!(text.contains("SUB_WORKFLOW"), "{text}");
+}
