@@ -173,6 +173,14 @@ fn known_task(state: &RunState, command: &Command) -> Result<String, ControlErro
             action: command.action.clone(),
         });
     };
+    // A task inside a DO_WHILE runs as `<ref>__<n>`: name an iteration.
+    if let Some(iterations) = super::tasks::do_while::iterations_of(state, &task) {
+        return Err(ControlError::UnknownTask {
+            run_id: state.run_id.clone(),
+            task,
+            known: iterations,
+        });
+    }
     if state.defs.contains_key(&task) {
         return Ok(task);
     }

@@ -567,6 +567,35 @@ pub fn wakeups(state: &RunState) -> impl Iterator<Item = DateTime<Utc>> + '_ {
     })
 }
 
+/// For a task inside a DO_WHILE named as written (`step`, which never runs under that name):
+/// its kept iterations' references that have run (`step__3`, ...), newest last. `None` for
+/// any other name.
+pub fn iterations_of(state: &RunState, name: &str) -> Option<Vec<String>> {
+    fn inside(tasks: &[TaskDef], name: &str, in_loop: bool) -> bool {
+        tasks.iter().any(|t| {
+            (in_loop && t.task_reference_name == name)
+                || inside(
+                    &t.children().cloned().collect::<Vec<_>>(),
+                    name,
+                    in_loop || t.kind() == crate::definition::TaskKind::DoWhile,
+                )
+        })
+    }
+    if state.tasks.contains_key(name) || !inside(&state.workflow.tasks, name, false) {
+        return None;
+    }
+    let mut refs: Vec<String> = state
+        .loops
+        .values()
+        .filter(|l| l.members.iter().any(|m| m == name))
+        .flat_map(|l| (l.first_kept..=l.iteration).map(|n| iteration_ref(name, n)))
+        .filter(|r| state.tasks.contains_key(r))
+        .collect();
+    let skip = refs.len().saturating_sub(20);
+    refs.drain(..skip);
+    Some(refs)
+}
+
 /// Every kept iteration's tasks of loop `task_ref`, in order (for the walk order of `rerun`).
 pub fn kept_iterations(state: &RunState, task_ref: &str) -> Vec<TaskDef> {
     let Some(current) = state.loops.get(task_ref) else {
@@ -1029,6 +1058,31 @@ tasks:
         assert_eq!(sim.in_flight(), vec!["step__1".to_string()]);
         assert!(!sim.state.tasks.contains_key("step__2"));
         assert_eq!(sim.replayed(), sim.state);
+    }
+
+    #[test]
+    fn operations_name_an_iteration_not_the_task_as_written() {
+        let mut sim = Sim::start(COUNTED, json!({"times": 3}));
+        sim.complete("step__1", json!({"seen": 1}));
+        let skip = |task: &str| crate::engine::control::Command {
+            action: crate::engine::control::Action::Skip,
+            by: "ann".into(),
+            uid: None,
+            reason: None,
+            task: Some(task.into()),
+            new_run_id: None,
+        };
+        let err = crate::engine::control::check(&sim.state, &skip("step")).unwrap_err();
+        assert!(err.to_string().contains("has no task `step`"), "{err}");
+        assert!(err.hint().contains("step__1, step__2"), "{}", err.hint());
+        crate::engine::control::check(&sim.state, &skip("step__2")).unwrap();
+        sim.input(Input::Control(skip("step__2")));
+        assert_eq!(sim.state.tasks["step__2"].status, TaskStatus::Skipped);
+        assert_eq!(
+            sim.in_flight(),
+            vec!["step__3".to_string()],
+            "the loop goes on"
+        );
     }
 }
 
