@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 use super::diagnostic::{Diagnostic, Severity};
 use super::source::{Position, Source, push_pointer};
 use super::{AGENT_SERVED_TYPES, DurationSpec, SUPPORTED_TYPES, TaskKind};
-use crate::expr::{condition, mapping};
+use crate::expr::{condition, jq, mapping, script};
 
 /// Top-level fields of a Conductor workflow definition (plus what Orkes adds).
 const WORKFLOW_FIELDS: &[&str] = &[
@@ -131,10 +131,7 @@ const RETRY_LOGICS: &[&str] = &["FIXED", "EXPONENTIAL_BACKOFF", "LINEAR_BACKOFF"
 const CURRENT_TASK_ID: &str = "CPEWF_TASK_ID";
 
 /// SWITCH evaluators 3ox runs.
-const EVALUATORS: &[&str] = &["value-param", "expression"];
-
-/// SWITCH evaluators Conductor has that 3ox does not run yet.
-const EVALUATORS_NOT_YET: &[&str] = &["javascript", "graaljs"];
+const EVALUATORS: &[&str] = script::EVALUATORS;
 
 /// Checks the workflow in `src`; returns every problem found, in the order of the file.
 pub fn check(src: &Source) -> Vec<Diagnostic> {
@@ -427,6 +424,8 @@ impl<'a> Validator<'a> {
             // ---- WAIT, timeouts (timers) ----
 
             // ---- INLINE / LAMBDA / JSON_JQ_TRANSFORM / DECISION (script) ----
+            Some(TaskKind::Inline) => self.inline(site),
+            Some(TaskKind::JsonJqTransform) => self.jq_transform(site),
 
             // ---- HTTP / EVENT / agent-served (io) ----
 
@@ -870,12 +869,16 @@ impl<'a> Validator<'a> {
     // ---- SWITCH ----
 
     fn switch(&mut self, site: &Site<'_>) {
-        self.switch_evaluator(site);
+        if site.type_name() == Some("DECISION") {
+            self.decision(site);
+        } else {
+            self.switch_evaluator(site);
+        }
         self.switch_cases(site);
     }
 
     fn switch_evaluator(&mut self, site: &Site<'_>) {
-        let evaluator_hint = "use `evaluatorType: value-param` (the expression names an input) or `evaluatorType: expression` (a condition such as `count > 0`)";
+        let evaluator_hint = "use `evaluatorType: value-param` (the expression names an input), `evaluatorType: expression` (a condition such as `count > 0`) or `evaluatorType: javascript` (`$.count > 0`)";
         // Conductor's default, and the engine's.
         let evaluator = match site.task.get("evaluatorType") {
             None | Some(Value::Null) => Some("value-param"),
@@ -926,18 +929,29 @@ impl<'a> Validator<'a> {
                     ));
                 }
             }
-            Some(e) if EVALUATORS_NOT_YET.contains(&e) => self.error(
-                &pointer,
-                format!("evaluator `{e}` is not supported yet"),
-                Some("use `evaluatorType: expression` with 3ox's condition language (e.g. `count > 0`), or `value-param`".into()),
-            ),
+            Some(e) if script::is_javascript(e) => {
+                if let Some(source) = expression {
+                    self.javascript(
+                        site,
+                        &site.field_pointer("expression"),
+                        source,
+                        source,
+                        "the expression",
+                        0,
+                    );
+                }
+            }
             Some(e) => {
-                let all = EVALUATORS.iter().chain(EVALUATORS_NOT_YET).copied();
+                let all = EVALUATORS.iter().copied();
                 let hint = match nearest(e, all) {
                     Some(best) => format!("did you mean `{best}`?"),
                     None => evaluator_hint.to_string(),
                 };
-                self.error(&pointer, format!("unknown evaluator `{e}` in {}", site.label()), Some(hint));
+                self.error(
+                    &pointer,
+                    format!("unknown evaluator `{e}` in {}", site.label()),
+                    Some(hint),
+                );
             }
             None => {}
         }
@@ -945,6 +959,12 @@ impl<'a> Validator<'a> {
 
     /// `value-param`: the expression names one of the task's inputs.
     fn value_param(&mut self, site: &Site<'_>, name: &str) {
+        self.names_an_input(site, "expression", name);
+    }
+
+    /// `field` (SWITCH's `expression`, DECISION's `caseValueParam`) names one of the task's
+    /// inputs.
+    fn names_an_input(&mut self, site: &Site<'_>, field: &str, name: &str) {
         let inputs: Vec<&str> = site
             .input_parameters()
             .map(|m| m.keys().map(String::as_str).collect())
@@ -963,9 +983,10 @@ impl<'a> Validator<'a> {
             ),
         };
         self.error(
-            &site.field_pointer("expression"),
+            &site.field_pointer(field),
             format!(
-                "SWITCH {} switches on input `{name}`, which is not in its inputParameters",
+                "{} {} switches on input `{name}`, which is not in its inputParameters",
+                site.type_name().unwrap_or("SWITCH"),
                 site.label()
             ),
             Some(hint),
@@ -1689,6 +1710,265 @@ impl<'a> Validator<'a> {
 
     // ---- (script) ----
 
+    /// DECISION (legacy SWITCH): `caseValueParam` names an input, or `caseExpression` is
+    /// JavaScript that parses.
+    fn decision(&mut self, site: &Site<'_>) {
+        if let Some((_, name)) = self.script_text(site, "caseValueParam", false) {
+            self.names_an_input(site, "caseValueParam", name);
+        } else if let Some((pointer, source)) = self.script_text(site, "caseExpression", false) {
+            self.javascript(site, &pointer, source, source, "the caseExpression", 0);
+        } else if !site.task.contains_key("caseValueParam")
+            && !site.task.contains_key("caseExpression")
+        {
+            self.error(
+                &site.pointer,
+                format!("DECISION {} has neither `caseValueParam` nor `caseExpression`", site.label()),
+                Some("add `caseValueParam:` naming an input, or `caseExpression:` with JavaScript over `$` (or use SWITCH)".into()),
+            );
+        }
+    }
+
+    /// INLINE: an `expression` (in inputParameters, as Conductor has it, or on the task)
+    /// that compiles for its `evaluatorType`; LAMBDA: a `scriptExpression` that parses.
+    fn inline(&mut self, site: &Site<'_>) {
+        if site.type_name() == Some("LAMBDA") {
+            match self.script_text(site, "scriptExpression", true) {
+                Some((pointer, source)) if !source.contains("${") => {
+                    let wrapped = script::lambda_source(source);
+                    self.javascript(
+                        site,
+                        &pointer,
+                        &wrapped,
+                        source,
+                        "the scriptExpression",
+                        script::LAMBDA_PREFIX.len(),
+                    );
+                }
+                Some(_) => {}
+                None if !has_script_field(site, "scriptExpression") => self.error(
+                    &site.pointer,
+                    format!("LAMBDA {} has no `scriptExpression`", site.label()),
+                    Some("add `scriptExpression:` to inputParameters: the body of a JavaScript function over `$`, e.g. `return {doubled: $.n * 2}`".into()),
+                ),
+                None => {}
+            }
+            return;
+        }
+        let evaluator = match self.script_text(site, "evaluatorType", true) {
+            Some((pointer, e)) if !EVALUATORS.contains(&e) && !e.contains("${") => {
+                let hint = match nearest(e, EVALUATORS.iter().copied()) {
+                    Some(best) => format!("did you mean `{best}`?"),
+                    None => "use `evaluatorType: javascript` (or graaljs), or `expression` for 3ox's condition language".into(),
+                };
+                self.error(
+                    &pointer,
+                    format!("unknown evaluator `{e}` in {}", site.label()),
+                    Some(hint),
+                );
+                return;
+            }
+            Some((_, e)) => e,
+            None if has_script_field(site, "evaluatorType") => return,
+            None => "javascript",
+        };
+        match self.script_text(site, "expression", true) {
+            Some((pointer, source)) if !source.contains("${") => {
+                if script::is_javascript(evaluator) {
+                    self.javascript(site, &pointer, source, source, "the expression", 0);
+                } else if let Err(e) = script::check(evaluator, source) {
+                    self.error(
+                        &pointer,
+                        format!("the expression of {} does not compile: {e}", site.label()),
+                        Some("write a minijinja expression over the task's inputParameters, e.g. `count * 2`".into()),
+                    );
+                }
+            }
+            Some(_) => {}
+            None if has_script_field(site, "expression") => {}
+            None => self.error(
+                &site.pointer,
+                format!("INLINE {} has no `expression`", site.label()),
+                Some("add `evaluatorType: javascript` and `expression:` to its inputParameters, e.g. `expression: \"$.n * 2\"`".into()),
+            ),
+        }
+    }
+
+    /// JSON_JQ_TRANSFORM: `inputParameters.queryExpression` is a jq program that compiles.
+    fn jq_transform(&mut self, site: &Site<'_>) {
+        let Some(params) = site.input_parameters() else {
+            self.error(
+                &site.pointer,
+                format!(
+                    "JSON_JQ_TRANSFORM {} has no `queryExpression` in its inputParameters",
+                    site.label()
+                ),
+                Some(
+                    "add `inputParameters: {queryExpression: \".a + .b\", a: ..., b: ...}`".into(),
+                ),
+            );
+            return;
+        };
+        let pointer = push_pointer(&site.field_pointer("inputParameters"), "queryExpression");
+        match params.get("queryExpression") {
+            Some(Value::String(program)) => {
+                if program.contains("${") {
+                    return;
+                }
+                if let Err(e) = jq::check(program) {
+                    let position = self.position_in_text(&pointer, program, e.position);
+                    self.out.push(Diagnostic::at(
+                        &self.src.file,
+                        &self.src.text,
+                        position,
+                        format!("the jq program of {} does not compile: {e}", site.label()),
+                        Some("write a jq program over the task's inputParameters, e.g. `.items | map(.name)`".into()),
+                    ));
+                }
+            }
+            None | Some(Value::Null) => self.error(
+                &site.pointer,
+                format!("JSON_JQ_TRANSFORM {} has no `queryExpression` in its inputParameters", site.label()),
+                Some("add `queryExpression:` (a jq program over the inputParameters) to inputParameters".into()),
+            ),
+            Some(other) => self.error(
+                &pointer,
+                format!("`queryExpression` of {} must be text, not {}", site.label(), describe(other)),
+                None,
+            ),
+        }
+    }
+
+    /// The text of `field`, from inputParameters (when `in_inputs`) or else the task, with
+    /// its pointer; a value that is not text is reported and gives `None`.
+    fn script_text<'t>(
+        &mut self,
+        site: &'t Site<'t>,
+        field: &str,
+        in_inputs: bool,
+    ) -> Option<(String, &'t str)> {
+        let from_inputs = in_inputs
+            .then(|| site.input_parameters().and_then(|m| m.get(field)))
+            .flatten()
+            .map(|v| {
+                (
+                    push_pointer(&site.field_pointer("inputParameters"), field),
+                    v,
+                )
+            });
+        let (pointer, value) =
+            from_inputs.or_else(|| site.task.get(field).map(|v| (site.field_pointer(field), v)))?;
+        match value {
+            Value::String(text) => Some((pointer, text.as_str())),
+            Value::Null => None,
+            other => {
+                self.error(
+                    &pointer,
+                    format!(
+                        "`{field}` of {} must be text, not {}",
+                        site.label(),
+                        describe(other)
+                    ),
+                    None,
+                );
+                None
+            }
+        }
+    }
+
+    /// Reports JavaScript `source` (at `pointer`, `written` as such in the file) that does
+    /// not parse, at the offending place when the script stands as written in the file.
+    /// `prefix` characters were put before the script's first line (LAMBDA's wrapper).
+    fn javascript(
+        &mut self,
+        site: &Site<'_>,
+        pointer: &str,
+        source: &str,
+        written: &str,
+        what: &str,
+        prefix: usize,
+    ) {
+        let Err(mut e) = script::check("javascript", source) else {
+            return;
+        };
+        if let Some((1, column)) = e.position {
+            e.position = Some((1, column.saturating_sub(prefix).max(1)));
+        }
+        // Past the script's end (the wrapper's closing line): the end of the script.
+        let lines = written.lines().count().max(1);
+        if e.position.is_some_and(|(line, _)| line > lines) {
+            let last = written.lines().last().unwrap_or("");
+            e.position = Some((lines, last.chars().count() + 1));
+        }
+        let position = self.position_in_text(pointer, written, e.position);
+        self.out.push(Diagnostic::at(
+            &self.src.file,
+            &self.src.text,
+            position,
+            format!("{what} of {} is not valid JavaScript: {e}", site.label()),
+            Some("write JavaScript as Conductor runs it: `$` is the task's inputParameters, e.g. `$.count > 1 ? 'many' : 'few'`".into()),
+        ));
+    }
+
+    /// Where `at` (line and column inside `text`, the scalar at `pointer`) is in the file:
+    /// exact for a one-line plain or quoted scalar and for a block scalar (`|`), else the
+    /// scalar's own position.
+    fn position_in_text(&self, pointer: &str, text: &str, at: Option<(usize, usize)>) -> Position {
+        let node = self.src.position(pointer);
+        let Some((line, column)) = at else {
+            return node;
+        };
+        let Some(script_line) = text.lines().nth(line.saturating_sub(1)) else {
+            return node;
+        };
+        let written: String = self
+            .src
+            .line_text(node.line)
+            .chars()
+            .skip(node.column.saturating_sub(1))
+            .collect();
+        if line == 1 && !text.contains('\n') {
+            let offset = if written.starts_with(script_line) {
+                Some(0)
+            } else if written.starts_with(['"', '\'']) && written[1..].starts_with(script_line) {
+                Some(1)
+            } else {
+                None
+            };
+            if let Some(offset) = offset {
+                return Position {
+                    line: node.line,
+                    column: node.column + offset + column - 1,
+                    width: 1,
+                };
+            }
+        }
+        // A block scalar (`|`): its node starts at the indicator or at the first line.
+        let first_line = if written.starts_with(['|', '>']) {
+            Some(node.line + 1)
+        } else if text
+            .lines()
+            .next()
+            .is_some_and(|l| !l.trim().is_empty() && written.trim() == l.trim())
+        {
+            Some(node.line)
+        } else {
+            None
+        };
+        if let Some(first_line) = first_line {
+            let file_line = self.src.line_text(first_line + line - 1);
+            let indent = file_line.len() - file_line.trim_start().len();
+            if file_line.trim() == script_line.trim() && !script_line.trim().is_empty() {
+                let script_indent = script_line.len() - script_line.trim_start().len();
+                return Position {
+                    line: first_line + line - 1,
+                    column: indent + column.saturating_sub(script_indent),
+                    width: 1,
+                };
+            }
+        }
+        node
+    }
+
     // ---- (io) ----
 
     // ---- (misc) ----
@@ -1696,6 +1976,14 @@ impl<'a> Validator<'a> {
     // ---- (interop) ----
 
     // ---- (mock) ----
+}
+
+/// Whether `field` is written on the task or in its inputParameters (even if not as text).
+fn has_script_field(site: &Site<'_>, field: &str) -> bool {
+    site.task.contains_key(field)
+        || site
+            .input_parameters()
+            .is_some_and(|m| m.contains_key(field))
 }
 
 /// Collects `tasks` and, recursively, every list of tasks nested in them.
@@ -2070,10 +2358,20 @@ outputParameters:
     }
 
     #[test]
-    fn javascript_switches_are_not_supported_yet() {
-        let d = one(&switch("javascript", "\"$.kind\""));
-        assert_eq!(d.message, "evaluator `javascript` is not supported yet");
-        assert_eq!((d.line, d.column), (6, 20));
+    fn javascript_switches_must_parse() {
+        assert_eq!(found(&switch("javascript", "\"$.kind\"")), vec![]);
+        assert_eq!(
+            found(&switch("graaljs", "\"$.kind == 'a' ? 'a' : 'b'\"")),
+            vec![]
+        );
+        let d = one(&switch("javascript", "\"$.kind ==\""));
+        assert!(
+            d.message.contains("is not valid JavaScript"),
+            "{}",
+            d.message
+        );
+        // Line 7 is `    expression: "$.kind =="`; the script ends at column 27.
+        assert_eq!((d.line, d.column), (7, 27));
         assert!(
             one(&switch("value-parm", "kind"))
                 .hint
@@ -2210,5 +2508,121 @@ outputParameters:
         let def = super::super::parse_str(VALID, std::path::Path::new("w.yaml")).unwrap();
         assert_eq!(def.tasks.len(), 4);
         assert_eq!(def.tasks[0].effective_retry().count, 3);
+    }
+
+    // ---- (script) ----
+
+    fn task_yaml(body: &str) -> String {
+        format!("name: x\ntasks:\n  - name: t\n    taskReferenceName: t\n{body}")
+    }
+
+    #[test]
+    fn inline_needs_an_expression_that_parses() {
+        let ok = task_yaml(
+            "    type: INLINE\n    inputParameters:\n      evaluatorType: graaljs\n      expression: \"function e() { return $.n } e();\"\n      n: 1\n",
+        );
+        assert_eq!(found(&ok), vec![]);
+        let safe = task_yaml(
+            "    type: INLINE\n    inputParameters: {evaluatorType: expression, expression: n * 2, n: 1}\n",
+        );
+        assert_eq!(found(&safe), vec![]);
+        let missing = one(&task_yaml(
+            "    type: INLINE\n    inputParameters: {evaluatorType: javascript}\n",
+        ));
+        assert_eq!(missing.message, "INLINE task `t` has no `expression`");
+        let broken = one(&task_yaml(
+            "    type: INLINE\n    inputParameters:\n      evaluatorType: javascript\n      expression: |\n        var a = 1;\n        a +* 2;\n",
+        ));
+        assert!(
+            broken.message.contains("is not valid JavaScript"),
+            "{}",
+            broken.message
+        );
+        assert!(broken.message.contains("line 2"), "{}", broken.message);
+        assert_eq!(broken.line, 10, "the script's second line, in the file");
+        let unknown = one(&task_yaml(
+            "    type: INLINE\n    inputParameters: {evaluatorType: javascrpt, expression: '1'}\n",
+        ));
+        assert_eq!(unknown.hint.as_deref(), Some("did you mean `javascript`?"));
+    }
+
+    #[test]
+    fn lambda_needs_a_script_expression_that_parses() {
+        let ok = task_yaml(
+            "    type: LAMBDA\n    inputParameters:\n      scriptExpression: \"if ($.a == 1) { return 1 } else { return 2 }\"\n",
+        );
+        assert_eq!(found(&ok), vec![]);
+        let on_task = task_yaml("    type: LAMBDA\n    scriptExpression: return 1\n");
+        assert_eq!(found(&on_task), vec![]);
+        let missing = one(&task_yaml(
+            "    type: LAMBDA\n    inputParameters: {a: 1}\n",
+        ));
+        assert_eq!(missing.message, "LAMBDA task `t` has no `scriptExpression`");
+        let broken = one(&task_yaml(
+            "    type: LAMBDA\n    scriptExpression: return 1 +\n",
+        ));
+        assert!(
+            broken.message.contains("(line 1, column 11)"),
+            "{}",
+            broken.message
+        );
+        assert_eq!((broken.line, broken.column), (6, 33));
+    }
+
+    #[test]
+    fn decision_needs_a_case_value_param_or_expression() {
+        let cases = "    decisionCases:\n      a: []\n";
+        let by_param = task_yaml(&format!(
+            "    type: DECISION\n    caseValueParam: kind\n    inputParameters: {{kind: a}}\n{cases}"
+        ));
+        assert_eq!(found(&by_param), vec![]);
+        let typo = one(&task_yaml(&format!(
+            "    type: DECISION\n    caseValueParam: knd\n    inputParameters: {{kind: a}}\n{cases}"
+        )));
+        assert_eq!(typo.hint.as_deref(), Some("did you mean `kind`?"));
+        assert_eq!(typo.line, 6);
+        let by_script = task_yaml(&format!(
+            "    type: DECISION\n    caseExpression: \"$.kind == 'a' ? 'a' : 'b'\"\n{cases}"
+        ));
+        assert_eq!(found(&by_script), vec![]);
+        let broken = one(&task_yaml(&format!(
+            "    type: DECISION\n    caseExpression: \"if ($.kind) {{\"\n{cases}"
+        )));
+        assert!(
+            broken.message.contains("caseExpression"),
+            "{}",
+            broken.message
+        );
+        let neither = one(&task_yaml(&format!("    type: DECISION\n{cases}")));
+        assert!(
+            neither
+                .message
+                .contains("neither `caseValueParam` nor `caseExpression`")
+        );
+    }
+
+    #[test]
+    fn jq_programs_must_compile() {
+        let ok = task_yaml(
+            "    type: JSON_JQ_TRANSFORM\n    inputParameters:\n      queryExpression: \".a + .b | map(.x)\"\n",
+        );
+        assert_eq!(found(&ok), vec![]);
+        let undefined = one(&task_yaml(
+            "    type: JSON_JQ_TRANSFORM\n    inputParameters:\n      queryExpression: .a | frobnicate\n",
+        ));
+        assert!(
+            undefined.message.contains("undefined filter `frobnicate`"),
+            "{}",
+            undefined.message
+        );
+        assert_eq!((undefined.line, undefined.column), (7, 29));
+        let missing = one(&task_yaml(
+            "    type: JSON_JQ_TRANSFORM\n    inputParameters: {a: 1}\n",
+        ));
+        assert!(missing.message.contains("no `queryExpression`"));
+        let not_text = one(&task_yaml(
+            "    type: JSON_JQ_TRANSFORM\n    inputParameters: {queryExpression: 3}\n",
+        ));
+        assert!(not_text.message.contains("must be text"));
     }
 }

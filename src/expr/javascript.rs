@@ -104,6 +104,7 @@ pub fn evaluate_within(source: &str, input: &Value, budget: Budget) -> Result<Va
         let outcome = (|| {
             let dollar = ctx.json_parse(input_json)?;
             ctx.globals().set("$", dollar)?;
+            ctx.eval::<(), _>(NASHORN_LISTS)?;
             let value: rquickjs::Value = ctx.eval_with_options(source, eval_options())?;
             if value.is_promise() {
                 return Ok(Err(ScriptError::Value(
@@ -160,6 +161,12 @@ pub fn check(source: &str) -> Result<(), ScriptError> {
         }
     })
 }
+
+/// Old Conductor scripts were written for Nashorn, where `$`'s lists were Java lists:
+/// `$.list.get(0)`, `$.list.size()`. Arrays get both (not enumerable, so `for ... in` and
+/// JSON do not see them).
+const NASHORN_LISTS: &str = "Object.defineProperty(Array.prototype, 'get', {value: function (i) { return this[i]; }, writable: true, configurable: true});\
+Object.defineProperty(Array.prototype, 'size', {value: function () { return this.length; }, writable: true, configurable: true});";
 
 /// The value the syntax check's guard throws.
 const GUARD: i32 = 370_370;
@@ -309,6 +316,12 @@ mod tests {
         assert_eq!(run("if ($.a) { true; } else { false; }"), Ok(json!(true)));
         assert_eq!(run("$.list.map(v => v * 10)"), Ok(json!([10, 20, 30])));
         assert_eq!(run("2.5 + $.x"), Ok(json!(4.5)));
+        assert_eq!(
+            run("$.list.get($.x - 1) + $.list.size()"),
+            Ok(json!(5)),
+            "Nashorn lists"
+        );
+        assert_eq!(run("Object.keys($.list).length"), Ok(json!(3)));
         assert_eq!(
             run("y = 5; y + 1"),
             Ok(json!(6)),

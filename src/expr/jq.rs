@@ -31,8 +31,8 @@ pub struct Budget {
 
 impl Budget {
     pub const DEFAULT: Budget = Budget {
-        time: Duration::from_secs(5),
-        memory_bytes: 1024 * 1024 * 1024,
+        time: Duration::from_secs(3),
+        memory_bytes: 512 * 1024 * 1024,
     };
 }
 
@@ -219,12 +219,21 @@ pub fn run_with(
         .arg(budget.memory_bytes.to_string())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot start the jq sandbox ({}): {e}", exe.display()))?;
     let request = json!({"program": program, "input": input}).to_string();
     let mut stdin = child.stdin.take();
     let mut stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+    // What the child says when it dies (a stack overflow, a failed allocation).
+    let complaint = std::thread::spawn(move || {
+        let mut text = String::new();
+        if let Some(stderr) = stderr {
+            let _ = stderr.take(64 * 1024).read_to_string(&mut text);
+        }
+        text
+    });
     let (tx, rx) = mpsc::channel();
     // Writing and reading happen beside the wait, so a child that reads or writes a lot
     // cannot deadlock on a full pipe.
@@ -256,12 +265,21 @@ pub fn run_with(
         }
     };
     let status = child.wait().map_err(|e| e.to_string())?;
+    let complaint = complaint.join().unwrap_or_default();
     let answer: Value = match serde_json::from_str(&text) {
         Ok(answer) if status.success() => answer,
+        _ if complaint.contains("overflowed its stack") => {
+            return Err("the jq program was stopped: it recursed too deep (stack overflow)".into());
+        }
+        _ if complaint.contains("memory allocation") => {
+            return Err(format!(
+                "the jq program was stopped: it needed more memory than its budget of {} MiB",
+                budget.memory_bytes / (1024 * 1024)
+            ));
+        }
         _ => {
             return Err(format!(
-                "the jq program was stopped: it exhausted its stack or its memory budget of {} MiB ({status})",
-                budget.memory_bytes / (1024 * 1024)
+                "the jq program was stopped: the sandbox ended without an answer ({status})"
             ));
         }
     };

@@ -21,6 +21,7 @@ mod do_while;
 // ---- (timers) ----
 
 // ---- (script) ----
+mod script;
 
 // ---- (io) ----
 

@@ -1,17 +1,22 @@
-//! SWITCH: choose one case and run its tasks.
+//! SWITCH (and Conductor's older DECISION): choose one case and run its tasks.
 //!
 //! `evaluatorType: value-param` takes the case from the input parameter named by
 //! `expression`; `evaluatorType: expression` evaluates a safe condition over the resolved
-//! inputs (see [`crate::expr::condition`]). The decision is journaled as the SWITCH task's
-//! completion, output `{evaluationResult: [case], selectedCase: case}`; a case with no
-//! match runs `defaultCase`. The SWITCH is done when the chosen case's tasks are.
+//! inputs (see [`crate::expr::condition`]); `javascript` / `graaljs` run the expression in
+//! the JavaScript sandbox with `$` = the inputs (see [`crate::expr::javascript`]). DECISION
+//! takes the case from the input named by `caseValueParam`, or from the JavaScript
+//! `caseExpression`. The value becomes a case key as Conductor's `String.valueOf` would
+//! (`true`, `3`, text as it is). The decision is journaled as the task's completion, output
+//! `{evaluationResult: [case], selectedCase: case}` (DECISION adds Conductor's
+//! `caseOutput: [case]`), so replay never evaluates again; a case with no match runs
+//! `defaultCase`. The SWITCH is done when the chosen case's tasks are.
 
 use serde_json::{Value, json};
 
 use crate::definition::TaskDef;
 use crate::engine::walk::{Progress, Walker};
 use crate::engine::{Change, TaskStatus};
-use crate::expr::condition;
+use crate::expr::{condition, script};
 
 pub fn walk(w: &mut Walker<'_, '_, '_>, task: &TaskDef) -> Progress {
     let task_ref = &task.task_reference_name;
@@ -30,7 +35,10 @@ pub fn walk(w: &mut Walker<'_, '_, '_>, task: &TaskDef) -> Progress {
             let input = w.resolve_input(task);
             match decide(task, &input) {
                 Ok(case) => {
-                    let output = json!({"evaluationResult": [case], "selectedCase": case});
+                    let mut output = json!({"evaluationResult": [case], "selectedCase": case});
+                    if task.type_name == "DECISION" {
+                        output["caseOutput"] = json!([case]);
+                    }
                     w.emit(Change::TaskCompleted {
                         task_ref: task_ref.clone(),
                         task_id: None,
@@ -52,14 +60,29 @@ pub fn walk(w: &mut Walker<'_, '_, '_>, task: &TaskDef) -> Progress {
 
 /// The case key selected for the resolved `input`.
 pub fn decide(task: &TaskDef, input: &Value) -> Result<String, String> {
-    let expression = task.expression.as_deref().unwrap_or_default();
-    match task.evaluator_type.as_deref().unwrap_or("value-param") {
-        "value-param" => Ok(condition::case_key(
-            input.get(expression).unwrap_or(&Value::Null),
-        )),
-        "expression" => condition::evaluate(expression, input)
-            .map(|v| condition::case_key(&v))
-            .map_err(|e| format!("the SWITCH expression `{expression}` failed: {e}")),
-        other => Err(format!("evaluatorType `{other}` is not supported yet")),
+    let (evaluator, expression) = evaluator_of(task);
+    let what = if task.type_name == "DECISION" {
+        "the DECISION's caseExpression"
+    } else {
+        "the SWITCH expression"
+    };
+    script::evaluate(evaluator, expression, input)
+        .map(|v| condition::case_key(&v))
+        .map_err(|e| format!("{what} `{expression}` failed: {e}"))
+}
+
+/// The evaluator and expression a SWITCH or DECISION decides with.
+pub fn evaluator_of(task: &TaskDef) -> (&str, &str) {
+    if task.type_name == "DECISION" {
+        if let Some(param) = &task.case_value_param {
+            return ("value-param", param);
+        }
+        if let Some(expression) = &task.case_expression {
+            return ("javascript", expression);
+        }
     }
+    (
+        task.evaluator_type.as_deref().unwrap_or("value-param"),
+        task.expression.as_deref().unwrap_or_default(),
+    )
 }
