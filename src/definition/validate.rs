@@ -1546,24 +1546,19 @@ impl<'a> Validator<'a> {
         };
         let reference = site.reference().unwrap_or("loop");
         match evaluator {
-            "expression" | "javascript" | "graaljs" => {
+            "javascript" | "graaljs" => {
+                // With the position of the mistake inside the script.
+                let pointer = site.field_pointer("loopCondition");
+                self.javascript(site, &pointer, condition, condition, "the loopCondition", 0);
+            }
+            "expression" => {
                 if let Err(e) = crate::expr::script::check(evaluator, condition) {
-                    let example = if evaluator == "expression" {
-                        format!(
-                            "a minijinja expression over the inputs and the loop, e.g. `{reference}.iteration < 3`"
-                        )
-                    } else {
-                        format!(
-                            "a JavaScript expression over `$`, e.g. `$.{reference}['iteration'] < 3`"
-                        )
-                    };
                     self.error(
                         &site.field_pointer("loopCondition"),
-                        format!(
-                            "the loopCondition of {} does not compile: {e}",
-                            site.label()
-                        ),
-                        Some(format!("write {example}")),
+                        format!("the loopCondition of {} does not compile: {e}", site.label()),
+                        Some(format!(
+                            "write a minijinja expression over the inputs and the loop, e.g. `{reference}.iteration < 3`"
+                        )),
                     );
                 }
             }

@@ -1299,9 +1299,12 @@ tasks:
             panic!("{err}")
         };
         assert_eq!(diagnostics.len(), 1, "{diagnostics:#?}");
-        assert_eq!(diagnostics[0].line, 6);
+        // Line 6 is `    loopCondition: "$.l['iteration'] <"`: the error is at the end of the script (column 39).
+        assert_eq!((diagnostics[0].line, diagnostics[0].column), (6, 39));
         assert!(
-            diagnostics[0].message.contains("does not compile"),
+            diagnostics[0]
+                .message
+                .contains("loopCondition of task `l` is not valid JavaScript"),
             "{}",
             diagnostics[0].message
         );
