@@ -569,3 +569,37 @@ fn validate_refuses_a_loop_inside_a_loop_with_line_column_and_hint() {
     );
     assert!(text.contains("SUB_WORKFLOW"), "{text}");
 }
+
+/// Conductor's `do_while_with_decision_task.json` (INLINE and a JavaScript SWITCH inside a
+/// loop over a list, Nashorn's `list.get`), without its WAIT task (a task completed from
+/// outside, which is another part's work): every iteration picks its element and decides.
+#[test]
+fn conductors_loop_with_inline_and_javascript_switch_runs_without_agents() {
+    let env = TestEnv::new();
+    let mut def = corpus("do_while_with_decision_task.json");
+    let cases = &mut def["tasks"][0]["loopOver"][1]["decisionCases"]["true"];
+    let kept: Vec<Value> = cases
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["type"] != "WAIT")
+        .cloned()
+        .collect();
+    *cases = Value::Array(kept);
+    env.write("flow.json", &def.to_string());
+    let (code, result, out) = env.run_flow("flow.json", &["-i", "list=[4, -2, 7]"]);
+    assert_eq!(code, 0, "{result}\n{}", stderr(&out));
+    let output = &result["output"];
+    assert_eq!(output["iteration"], 3);
+    let picked: Vec<&Value> = (1..=3)
+        .map(|n| &output[n.to_string()]["GetNumberAtIndex"]["result"])
+        .collect();
+    assert_eq!(picked, [&json!(4), &json!(-2), &json!(7)]);
+    let cases: Vec<&Value> = (1..=3)
+        .map(|n| &output[n.to_string()]["SwitchTask"]["selectedCase"])
+        .collect();
+    assert_eq!(cases, [&json!("true"), &json!("false"), &json!("true")]);
+    assert!(output["1"]["ComputeNumber"].is_object());
+    assert!(output["2"].get("ComputeNumber").is_none(), "{output}");
+    assert!(output["3"]["ComputeNumber"].is_object());
+}
