@@ -846,6 +846,20 @@ tasks:
     }
 
     #[test]
+    fn a_condition_beside_items_can_end_the_loop_early() {
+        let flow = ITEMS.replace(
+            "    loopOver:",
+            "    evaluatorType: expression\n    loopCondition: not file.stop\n    loopOver:",
+        );
+        let mut sim = Sim::start(&flow, json!({"files": ["a", "b", "c", "d"]}));
+        sim.complete("file__1", json!({"stop": false}));
+        sim.complete("file__2", json!({"stop": true}));
+        assert_eq!(sim.state.status, RunStatus::Completed);
+        assert_eq!(sim.state.tasks["each"].output["iteration"], json!(2));
+        assert_eq!(sim.state.tasks["each"].output["loopItem"], json!("b"));
+    }
+
+    #[test]
     fn an_empty_items_list_runs_no_iteration() {
         let sim = Sim::start(ITEMS, json!({"files": []}));
         assert!(sim.in_flight().is_empty());
