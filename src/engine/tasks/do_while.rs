@@ -1074,6 +1074,59 @@ tasks:
         assert_eq!(sim.replayed(), sim.state);
     }
 
+    /// Random replies (completions, failures with retries left, terminal failures), retries
+    /// of the failed run and reruns, for many seeds: after every input, replaying the journal
+    /// so far rebuilds exactly the live state, and `keepLastN` holds.
+    #[test]
+    fn replay_rebuilds_the_live_state_through_random_loop_histories() {
+        let flow = COUNTED
+            .replace("    loopOver:", "    keepLastN: 3\n    loopOver:")
+            .replace(
+                "{name: work, taskReferenceName: step,",
+                "{name: work, taskReferenceName: step, retry: {count: 1},",
+            );
+        for seed in 0..40u64 {
+            let mut rng = fastrand::Rng::with_seed(seed);
+            let mut sim = Sim::start(&flow, json!({"times": rng.u32(1..12)}));
+            for _ in 0..60 {
+                if sim.state.status == RunStatus::Failed {
+                    sim.input(Input::Control(crate::engine::control::Command {
+                        action: crate::engine::control::Action::Retry,
+                        by: "t".into(),
+                        uid: None,
+                        reason: None,
+                        task: None,
+                        new_run_id: None,
+                    }));
+                } else if sim.state.status == RunStatus::Completed {
+                    let started: Vec<String> = sim.state.tasks.keys().cloned().collect();
+                    let from = started[rng.usize(..started.len())].clone();
+                    sim.input(Input::Control(crate::engine::control::Command {
+                        action: crate::engine::control::Action::RerunFrom,
+                        by: "t".into(),
+                        uid: None,
+                        reason: None,
+                        task: Some(from),
+                        new_run_id: None,
+                    }));
+                } else if let Some(task_ref) = sim.in_flight().first().cloned() {
+                    let status = match rng.u8(..10) {
+                        0..=6 => ReplyStatus::Completed,
+                        7 | 8 => ReplyStatus::Failed,
+                        _ => ReplyStatus::FailedWithTerminalError,
+                    };
+                    sim.reply(&task_ref, status, json!({"seen": rng.u8(..)}));
+                } else {
+                    sim.now += chrono::Duration::seconds(1);
+                    sim.input(Input::Tick);
+                }
+                assert_eq!(sim.replayed(), sim.state, "seed {seed}");
+                let iterations = sim.state.tasks.keys().filter(|k| k.contains("__")).count();
+                assert!(iterations <= 3, "seed {seed}: {iterations} iterations kept");
+            }
+        }
+    }
+
     #[test]
     fn operations_name_an_iteration_not_the_task_as_written() {
         let mut sim = Sim::start(COUNTED, json!({"times": 3}));
