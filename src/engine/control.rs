@@ -281,6 +281,9 @@ pub fn walk_order(state: &RunState) -> Vec<String> {
 pub(super) fn reset(state: &mut RunState, refs: &[String], at: DateTime<Utc>) {
     for task_ref in refs {
         withdraw(state, Some(task_ref), at);
+        if super::tasks::do_while::reopen(state, task_ref, at) {
+            continue;
+        }
         let simple = state
             .tasks
             .get(task_ref)

@@ -551,6 +551,25 @@ pub fn on_rerun(state: &mut RunState, tasks: &[String], at: DateTime<Utc>) {
     }
 }
 
+/// A retried DO_WHILE that has started goes on with its current iteration: it is IN_PROGRESS
+/// again (rather than forgotten, as other system tasks are). `false` for any other task.
+pub fn reopen(state: &mut RunState, task_ref: &str, at: DateTime<Utc>) -> bool {
+    if !state.loops.contains_key(task_ref) {
+        return false;
+    }
+    let Some(task) = state.tasks.get_mut(task_ref) else {
+        return false;
+    };
+    task.status = TaskStatus::InProgress;
+    task.reason = None;
+    task.retry_at = None;
+    task.updated_at = at;
+    if state.last_completed.as_deref() == Some(task_ref) {
+        state.last_completed = None;
+    }
+    true
+}
+
 /// Times the run must look again for loops that gave way (see [`MAX_ITERATIONS_PER_WALK`]):
 /// a loop that yielded and whose new iteration has not started any task yet.
 pub fn wakeups(state: &RunState) -> impl Iterator<Item = DateTime<Utc>> + '_ {
@@ -905,6 +924,12 @@ tasks:
         };
         sim.input(Input::Control(retry));
         assert_eq!(sim.state.status, RunStatus::Running);
+        assert_eq!(sim.state.tasks["count"].status, TaskStatus::InProgress);
+        assert_eq!(
+            sim.state.tasks.get_index_of("count"),
+            Some(0),
+            "still listed first"
+        );
         assert_eq!(sim.in_flight(), vec!["step__2".to_string()]);
         assert_eq!(sim.state.tasks["step__2"].attempt, 2);
         sim.complete("step__2", json!({"seen": 2}));
