@@ -665,6 +665,8 @@ pub fn timeline(records: &[Record], state: &RunState) -> RunLog {
             | Change::ApprovalDecided { .. }
             | Change::ApprovalExpired { .. } => {}
             // ---- (loop) ----
+            // An iteration's tasks show under their own references (`<ref>__<n>`).
+            Change::LoopIterationStarted { .. } => {}
 
             // ---- (subflow) ----
 

@@ -116,6 +116,21 @@ pub struct TaskDef {
     pub fail_on_reject: bool,
 
     // ---- DO_WHILE (loop) ----
+    /// The condition evaluated after each iteration (with `evaluatorType`, JavaScript by
+    /// default as in Conductor); another iteration runs while it is true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loop_condition: Option<String>,
+    /// The tasks of one iteration.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub loop_over: Vec<TaskDef>,
+    /// Keep only the last N iterations' task states and outputs (Conductor reads it from
+    /// `inputParameters.keepLastN`, which works too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_last_n: Option<u32>,
+    /// A list (or a `${...}` naming one) to iterate over, one iteration per item (Conductor
+    /// OSS writes it here, Orkes in `inputParameters.items`; both work).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items: Option<Value>,
 
     // ---- SUB_WORKFLOW / START_WORKFLOW (subflow) ----
 
@@ -323,6 +338,7 @@ impl TaskDef {
             .flatten()
             .chain(self.default_case.iter())
             .chain(self.fork_tasks.iter().flatten())
+            .chain(self.loop_over.iter())
     }
 
     /// The retry policy in force: the inline `retry:` policy, else Conductor's fields

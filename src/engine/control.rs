@@ -197,6 +197,14 @@ fn known_task(state: &RunState, command: &Command) -> Result<String, ControlErro
             action: command.action.clone(),
         });
     };
+    // A task inside a DO_WHILE runs as `<ref>__<n>`: name an iteration.
+    if let Some(iterations) = super::tasks::do_while::iterations_of(state, &task) {
+        return Err(ControlError::UnknownTask {
+            run_id: state.run_id.clone(),
+            task,
+            known: iterations,
+        });
+    }
     if state.defs.contains_key(&task) {
         return Ok(task);
     }
@@ -286,6 +294,9 @@ pub fn walk_order(state: &RunState) -> Vec<String> {
             if let Some(forked) = state.forks.get(&task.task_reference_name) {
                 visit(state, forked, out);
             }
+            let iterations =
+                super::tasks::do_while::kept_iterations(state, &task.task_reference_name);
+            visit(state, &iterations, out);
         }
     }
     let mut out = Vec::new();
@@ -301,6 +312,9 @@ pub(super) fn reset(state: &mut RunState, refs: &[String], at: DateTime<Utc>) {
         // Frees the agent slot of an attempt in flight, whatever its type (an agent-served
         // task's too).
         state.settle(task_ref);
+        if super::tasks::do_while::reopen(state, task_ref, at) {
+            continue;
+        }
         let simple = state
             .tasks
             .get(task_ref)

@@ -221,7 +221,24 @@ pub enum Change {
         reason: Option<String>,
     },
     // ---- DO_WHILE (loop) ----
-
+    /// Iteration `iteration` of DO_WHILE `task_ref` starts: its tasks run as `<ref>__<n>`
+    /// (see `engine/tasks/do_while.rs`). The first iteration's change also carries the
+    /// DO_WHILE's resolved input, the items iterated over and `keepLastN`; with `keepLastN`,
+    /// applying it removes the task states of iterations older than the last N.
+    LoopIterationStarted {
+        task_ref: String,
+        iteration: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        input: Option<Value>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        items: Option<Vec<Value>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        keep_last_n: Option<u32>,
+        /// The walk gave way after starting this iteration (many iterations went by without
+        /// waiting): the run looks again at once.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        yielded: bool,
+    },
     // ---- SUB_WORKFLOW / START_WORKFLOW / failureWorkflow (subflow) ----
 
     // ---- WAIT, timeouts, startDelay, permissive (timers) ----

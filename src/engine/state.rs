@@ -183,7 +183,9 @@ pub struct RunState {
     /// Every approval request of the run's HUMAN tasks, by request id, in order.
     pub approvals: IndexMap<String, ApprovalState>,
     // ---- DO_WHILE (loop) ----
-
+    /// DO_WHILE loops that have started, by reference: their current iteration and what is
+    /// kept of earlier ones (see `tasks::do_while`).
+    pub loops: HashMap<String, super::tasks::do_while::LoopState>,
     // ---- SUB_WORKFLOW / START_WORKFLOW / failureWorkflow (subflow) ----
 
     // ---- WAIT, timeouts, startDelay, permissive (timers) ----
@@ -254,6 +256,7 @@ impl RunState {
             .filter(|a| a.status == ApprovalStatus::Open)
             .filter_map(|a| a.deadline);
         // ---- DO_WHILE (loop) ----
+        let deadlines = deadlines.chain(super::tasks::do_while::wakeups(self));
 
         // ---- SUB_WORKFLOW / START_WORKFLOW / failureWorkflow (subflow) ----
 
@@ -548,10 +551,32 @@ impl RunState {
                 }
             }
             Change::RunRetried { tasks, .. } | Change::RunRerunFrom { tasks, .. } => {
+                if matches!(change, Change::RunRerunFrom { .. }) {
+                    super::tasks::do_while::on_rerun(self, tasks, at);
+                }
                 super::control::reset(self, tasks, at);
                 super::control::reopen(self);
             }
-            Change::RunRestarted { .. } => {} // ---- DO_WHILE (loop) ----
+            Change::RunRestarted { .. } => {}
+            // ---- DO_WHILE (loop) ----
+            Change::LoopIterationStarted {
+                task_ref,
+                iteration,
+                input,
+                items,
+                keep_last_n,
+                yielded,
+            } => super::tasks::do_while::apply_started(
+                self,
+                task_ref,
+                *iteration,
+                input.as_ref(),
+                items.as_ref(),
+                *keep_last_n,
+                *yielded,
+                at,
+            ),
+            // ---- SUB_WORKFLOW / START_WORKFLOW / failureWorkflow (subflow) ----
 
             // ---- SUB_WORKFLOW / START_WORKFLOW / failureWorkflow (subflow) ----
 
@@ -675,6 +700,9 @@ impl RunState {
 impl Scope for RunState {
     fn root(&self, name: &str) -> Option<Value> {
         // ---- DO_WHILE (loop) ----
+        if let Some(latest) = super::tasks::do_while::latest(self, name) {
+            return self.root(&latest);
+        }
 
         // ---- SUB_WORKFLOW / START_WORKFLOW / failureWorkflow (subflow) ----
 

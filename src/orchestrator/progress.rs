@@ -225,7 +225,11 @@ fn describe(change: &Change, state: &RunState) -> Option<(String, bool)> {
         ),
         Change::RunCompleted { .. } | Change::RunFailed { .. } => return None,
         // ---- DO_WHILE (loop) ----
-
+        Change::LoopIterationStarted {
+            task_ref,
+            iteration,
+            ..
+        } => (format!("{task_ref} iteration {iteration}"), false),
         // ---- SUB_WORKFLOW / START_WORKFLOW / failureWorkflow (subflow) ----
 
         // ---- WAIT, timeouts, startDelay, permissive (timers) ----

@@ -14,6 +14,7 @@ mod run;
 mod support;
 mod validate;
 // ---- (loop) ----
+mod do_while;
 
 // ---- (subflow) ----
 
