@@ -350,18 +350,7 @@ fn a_loop_killed_in_the_middle_resumes_in_the_same_iteration_and_runs_each_once(
 
 /// A Conductor corpus file, as a JSON value.
 fn corpus(name: &str) -> Value {
-    // `shared/` beside the checkout (or beside the folder of worktrees).
-    let manifest = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let path = manifest
-        .ancestors()
-        .map(|dir| dir.join("shared/corpus/conductor").join(name))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "no shared/corpus/conductor/{name} above {}",
-                manifest.display()
-            )
-        });
+    let path = crate::support::conductor_corpus().join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
 }

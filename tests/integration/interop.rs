@@ -24,28 +24,8 @@ fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The Conductor corpus folder; fails the test with where it was looked for when absent.
 fn corpus_dir() -> PathBuf {
-    let mut tried = Vec::new();
-    if let Ok(dir) = std::env::var("THREEOX_CONDUCTOR_CORPUS") {
-        tried.push(PathBuf::from(dir));
-    }
-    tried.push(manifest_dir().join("../shared/corpus/conductor"));
-    tried.push(manifest_dir().join("../../shared/corpus/conductor"));
-    for dir in &tried {
-        if dir.join("SOURCES.md").is_file() {
-            return dir.clone();
-        }
-    }
-    panic!(
-        "the Conductor corpus is absent: looked in {}. It lives in shared/corpus/conductor beside the \
-         repository (CI has it there); set THREEOX_CONDUCTOR_CORPUS to its folder to run these tests elsewhere",
-        tried
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    crate::support::conductor_corpus()
 }
 
 /// Every `.json` file of the corpus, by file name.

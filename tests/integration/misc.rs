@@ -18,18 +18,7 @@ fn echo(message: &Value) -> Answer {
 }
 
 fn corpus(name: &str) -> String {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let path = [
-        "../shared/corpus/conductor",
-        "../../shared/corpus/conductor",
-    ]
-    .iter()
-    .map(|dir| root.join(dir).join(format!("{name}.json")))
-    .find(|p| p.is_file())
-    .unwrap_or_else(|| {
-        root.join("../shared/corpus/conductor")
-            .join(format!("{name}.json"))
-    });
+    let path = crate::support::conductor_corpus().join(format!("{name}.json"));
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 

@@ -12,13 +12,9 @@ use serde_json::{Value, json};
 use crate::fake_agent::{Answer, FakeAgent};
 use crate::support::{TestEnv, journal_records, output_within, stderr, stdout};
 
-const CORPUS: &str = "../../shared/corpus/conductor";
-
 /// A Conductor corpus file, copied into the station.
 fn corpus(env: &TestEnv, name: &str) -> String {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(CORPUS)
-        .join(format!("{name}.json"));
+    let path = crate::support::conductor_corpus().join(format!("{name}.json"));
     let text =
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     let file = format!("{name}.json");

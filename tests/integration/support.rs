@@ -214,3 +214,33 @@ pub fn output_within_child(child: &mut std::process::Child, limit: std::time::Du
     }
     out
 }
+
+/// The Conductor corpus folder (`../shared/corpus/conductor` beside the repository, or
+/// `THREEOX_CONDUCTOR_CORPUS`); fails the test with where it was looked for when absent.
+pub fn conductor_corpus() -> std::path::PathBuf {
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut tried = Vec::new();
+    if let Ok(dir) = std::env::var("THREEOX_CONDUCTOR_CORPUS") {
+        tried.push(std::path::PathBuf::from(dir));
+    }
+    // `shared/` beside the checkout, or beside the folder of a git worktree.
+    tried.extend(
+        manifest
+            .ancestors()
+            .skip(1)
+            .take(2)
+            .map(|dir| dir.join("shared/corpus/conductor")),
+    );
+    if let Some(dir) = tried.iter().find(|dir| dir.join("SOURCES.md").is_file()) {
+        return dir.clone();
+    }
+    panic!(
+        "the Conductor corpus is absent: looked in {}. It lives in shared/corpus/conductor beside the \
+         repository (CI has it there); set THREEOX_CONDUCTOR_CORPUS to its folder to run these tests elsewhere",
+        tried
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+}
