@@ -1147,16 +1147,7 @@ impl<'a> Validator<'a> {
         let hint = "set `inputParameters.forkTaskName` and `inputParameters.forkTaskInputs` (a list), \
                     or `dynamicForkTasksParam` and `dynamicForkTasksInputParamName` naming two inputs";
         if tasks_param.is_none() && inputs_param.is_none() {
-            if !has_input("forkTaskName") && has_input("forkTaskType") {
-                self.error(
-                    &site.field_pointer("inputParameters"),
-                    format!(
-                        "FORK_JOIN_DYNAMIC {} gives `forkTaskType` without `forkTaskName`; forking by type alone is not supported",
-                        site.label()
-                    ),
-                    Some("add `forkTaskName:`, the name each forked task gets (an agent serving the type receives them)".into()),
-                );
-            } else if !has_input("forkTaskName") {
+            if !has_input("forkTaskName") && !has_input("forkTaskType") {
                 self.error(
                     &site.pointer,
                     format!(

@@ -860,3 +860,25 @@ mod control_replay {
         }
     }
 }
+
+#[test]
+fn a_dynamic_fork_by_type_alone_sends_each_item_to_an_agent_serving_the_type() {
+    let flow = "name: mcp\ntasks:\n  - name: fan\n    taskReferenceName: fan\n    type: FORK_JOIN_DYNAMIC\n    inputParameters:\n      forkTaskType: CALL_MCP_TOOL\n      forkTaskInputs: ${workflow.input.calls}\n  - {name: gather, taskReferenceName: gather, type: JOIN}\n";
+    let mut sim = Sim::start(
+        flow,
+        json!({"calls": [{"tool": "search"}, {"tool": "fetch"}]}),
+        agents(&[("bridge", &["CALL_MCP_TOOL"], 4)]),
+    );
+    let flying = sim.in_flight();
+    assert_eq!(flying.len(), 2, "{flying:?}");
+    assert!(flying.iter().all(|t| t.3 == "bridge"), "{flying:?}");
+    assert_eq!(sim.state.tasks["fan_0"].type_name, "CALL_MCP_TOOL");
+    assert_eq!(sim.state.tasks["fan_1"].input, json!({"tool": "fetch"}));
+    sim.reply("fan_0", ReplyStatus::Completed, json!({"hits": 3}));
+    sim.reply("fan_1", ReplyStatus::Completed, json!({"page": "x"}));
+    assert_eq!(sim.state.status, RunStatus::Completed);
+    assert_eq!(
+        sim.state.output,
+        Some(json!({"fan_0": {"hits": 3}, "fan_1": {"page": "x"}}))
+    );
+}

@@ -3,8 +3,8 @@
 //! Two forms, as in Conductor:
 //! - `dynamicForkTasksParam` names an input holding a list of task definitions and
 //!   `dynamicForkTasksInputParamName` an input holding a map from task reference to input;
-//! - the input `forkTaskName` (with optional `forkTaskType`, default SIMPLE) and a list
-//!   `forkTaskInputs`: fork `i` runs that task with reference `<forkRef>_<i>`; its input is
+//! - the input `forkTaskName` (with optional `forkTaskType`, default SIMPLE; or
+//!   `forkTaskType` alone, which also names the tasks) and a list `forkTaskInputs`: fork `i` runs that task with reference `<forkRef>_<i>`; its input is
 //!   the fork's other inputs merged with the item (an object is merged in, any other value is
 //!   given as `item`).
 //!
@@ -99,16 +99,20 @@ fn classic(fork: &TaskDef, param: &str, input: &Value) -> Result<Vec<TaskDef>, S
 }
 
 fn by_name(fork: &TaskDef, input: &Value) -> Result<Vec<TaskDef>, String> {
-    let Some(name) = input.get("forkTaskName").and_then(Value::as_str) else {
+    let fork_type = input.get("forkTaskType").and_then(Value::as_str);
+    // Forking by type alone (Conductor): each forked task is named after its type, and an
+    // agent that serves the type receives it.
+    let Some(name) = input
+        .get("forkTaskName")
+        .and_then(Value::as_str)
+        .or(fork_type)
+    else {
         return Err(
-            "a dynamic fork needs `dynamicForkTasksParam` or the input `forkTaskName`".to_string(),
+            "a dynamic fork needs `dynamicForkTasksParam`, or the input `forkTaskName` or `forkTaskType`"
+                .to_string(),
         );
     };
-    let type_name = input
-        .get("forkTaskType")
-        .and_then(Value::as_str)
-        .unwrap_or("SIMPLE")
-        .to_string();
+    let type_name = fork_type.unwrap_or("SIMPLE").to_string();
     let items = match input
         .get("forkTaskInputs")
         .cloned()
@@ -163,9 +167,9 @@ fn check_new(w: &Walker<'_, '_, '_>, tasks: Vec<TaskDef>) -> Result<Vec<TaskDef>
                 "dynamic task reference `{task_ref}` is used twice in this run"
             ));
         }
-        if task.kind() != TaskKind::Simple {
+        if !matches!(task.kind(), TaskKind::Simple | TaskKind::AgentServed(_)) {
             return Err(format!(
-                "dynamic task `{task_ref}` has type {}; forked tasks must be SIMPLE in this version",
+                "dynamic task `{task_ref}` has type {}; forked tasks must be SIMPLE or a type agents serve in this version",
                 task.type_name
             ));
         }
