@@ -657,6 +657,10 @@ pub fn timeline(records: &[Record], state: &RunState) -> RunLog {
             // ---- (loop) ----
 
             // ---- (subflow) ----
+            Change::ChildRunStarted { .. }
+            | Change::ChildRunResumed { .. }
+            | Change::ChildRunEnded { .. }
+            | Change::ChildOf { .. } => {}
 
             // ---- (timers) ----
 

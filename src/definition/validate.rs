@@ -214,6 +214,7 @@ impl<'a> Validator<'a> {
             return;
         };
         self.workflow_fields(root);
+        self.failure_workflow_field(root);
         let lists = match root.get("tasks").and_then(Value::as_array) {
             Some(tasks) => {
                 let mut lists = Vec::new();
@@ -418,6 +419,8 @@ impl<'a> Validator<'a> {
             // ---- DO_WHILE (loop) ----
 
             // ---- SUB_WORKFLOW / START_WORKFLOW (subflow) ----
+            Some(TaskKind::SubWorkflow) => self.sub_workflow(site),
+            Some(TaskKind::StartWorkflow) => self.start_workflow(site),
 
             // ---- WAIT, timeouts (timers) ----
 
@@ -1404,6 +1407,151 @@ impl<'a> Validator<'a> {
     // ---- (loop) ----
 
     // ---- (subflow) ----
+
+    /// `failureWorkflow`: the name of a workflow of the station.
+    fn failure_workflow_field(&mut self, root: &Map<String, Value>) {
+        match root.get("failureWorkflow") {
+            None | Some(Value::Null) => {}
+            Some(Value::String(name)) if !name.trim().is_empty() && !name.contains("${") => {}
+            Some(other) => self.error(
+                "/failureWorkflow",
+                format!(
+                    "`failureWorkflow` must be the name of a workflow (plain text), not {}",
+                    describe(other)
+                ),
+                Some("name a workflow of the station's templates/ or workflows/, e.g. `failureWorkflow: undo_order`".into()),
+            ),
+        }
+    }
+
+    /// SUB_WORKFLOW: `subWorkflowParam` with `name` (and `version`) or `workflowDefinition`.
+    fn sub_workflow(&mut self, site: &Site<'_>) {
+        let pointer = site.field_pointer("subWorkflowParam");
+        match site.task.get("subWorkflowParam") {
+            Some(Value::Object(param)) => self.workflow_param(site, &pointer, param, "subWorkflowParam"),
+            None | Some(Value::Null) => self.error(
+                &site.pointer,
+                format!("{} is a SUB_WORKFLOW without `subWorkflowParam`", site.label()),
+                Some("add `subWorkflowParam: {name: other_workflow, version: 1}` (or an inline `workflowDefinition`)".into()),
+            ),
+            Some(other) => self.error(
+                &pointer,
+                format!(
+                    "`subWorkflowParam` of {} must be a mapping, not {}",
+                    site.label(),
+                    describe(other)
+                ),
+                Some("write `subWorkflowParam: {name: other_workflow, version: 1}`".into()),
+            ),
+        }
+    }
+
+    /// START_WORKFLOW: `inputParameters.startWorkflow` with `name` (or `workflowDefinition`),
+    /// `version`, `input`, `correlationId`; or a `${...}` that gives all of it at run time.
+    fn start_workflow(&mut self, site: &Site<'_>) {
+        let pointer = push_pointer(&site.field_pointer("inputParameters"), "startWorkflow");
+        let request = site.input_parameters().and_then(|p| p.get("startWorkflow"));
+        match request {
+            Some(Value::Object(request)) => {
+                self.workflow_param(site, &pointer, request, "startWorkflow");
+                match request.get("input") {
+                    None | Some(Value::Null | Value::Object(_)) => {}
+                    Some(Value::String(s)) if s.contains("${") => {}
+                    Some(other) => self.error(
+                        &push_pointer(&pointer, "input"),
+                        format!(
+                            "`startWorkflow.input` of {} must be a mapping (the new run's input), not {}",
+                            site.label(),
+                            describe(other)
+                        ),
+                        None,
+                    ),
+                }
+            }
+            Some(Value::String(s)) if s.contains("${") => {}
+            None | Some(Value::Null) => self.error(
+                &site.pointer,
+                format!("{} is a START_WORKFLOW without `inputParameters.startWorkflow`", site.label()),
+                Some("add `inputParameters: {startWorkflow: {name: other_workflow, input: {...}}}`".into()),
+            ),
+            Some(other) => self.error(
+                &pointer,
+                format!(
+                    "`startWorkflow` of {} must be a mapping with `name`, `version`, `input`, `correlationId`, not {}",
+                    site.label(),
+                    describe(other)
+                ),
+                None,
+            ),
+        }
+    }
+
+    /// The `{name, version, workflowDefinition}` shared by both.
+    fn workflow_param(
+        &mut self,
+        site: &Site<'_>,
+        pointer: &str,
+        param: &Map<String, Value>,
+        field: &str,
+    ) {
+        let inline = param.get("workflowDefinition");
+        match inline {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(def)) => {
+                if !def.get("tasks").is_some_and(Value::is_array) {
+                    self.error(
+                        &push_pointer(pointer, "workflowDefinition"),
+                        format!(
+                            "the inline `workflowDefinition` of {} has no `tasks` list",
+                            site.label()
+                        ),
+                        Some("write a whole workflow there: `name`, `tasks`, ...".into()),
+                    );
+                }
+            }
+            Some(other) => self.error(
+                &push_pointer(pointer, "workflowDefinition"),
+                format!(
+                    "`{field}.workflowDefinition` of {} must be a workflow definition (a mapping), not {}",
+                    site.label(),
+                    describe(other)
+                ),
+                None,
+            ),
+        }
+        match param.get("name") {
+            Some(Value::String(name)) if !name.trim().is_empty() => {}
+            None | Some(Value::Null) if matches!(inline, Some(Value::Object(_))) => {}
+            None | Some(Value::Null) => self.error(
+                pointer,
+                format!("`{field}` of {} names no workflow", site.label()),
+                Some("add `name: other_workflow` (a workflow of the station's templates/ or workflows/), or an inline `workflowDefinition`".into()),
+            ),
+            Some(other) => self.error(
+                &push_pointer(pointer, "name"),
+                format!(
+                    "`{field}.name` of {} must be a workflow's name, not {}",
+                    site.label(),
+                    describe(other)
+                ),
+                None,
+            ),
+        }
+        match param.get("version") {
+            None | Some(Value::Null) => {}
+            Some(Value::Number(n)) if n.as_u64().is_some_and(|v| v <= u64::from(u32::MAX)) => {}
+            Some(Value::String(s)) if s.contains("${") || s.trim().parse::<u32>().is_ok() => {}
+            Some(other) => self.error(
+                &push_pointer(pointer, "version"),
+                format!(
+                    "`{field}.version` of {} must be a whole number, not {}",
+                    site.label(),
+                    describe(other)
+                ),
+                Some("write `version: 1`, or leave it out for the highest version".into()),
+            ),
+        }
+    }
 
     // ---- (timers) ----
 

@@ -182,7 +182,12 @@ pub struct RunState {
     // ---- DO_WHILE (loop) ----
 
     // ---- SUB_WORKFLOW / START_WORKFLOW / failureWorkflow (subflow) ----
-
+    /// The run that started this one, when it is a child run (its `child_of` record).
+    pub parent: Option<super::tasks::sub_workflow::ParentLink>,
+    /// The child runs this run started, by child run id, in order.
+    pub children: IndexMap<String, super::tasks::sub_workflow::ChildLink>,
+    /// The failure workflow's run started for the latest end, and when it was decided.
+    pub failure_run: Option<(String, DateTime<Utc>)>,
     // ---- WAIT, timeouts, startDelay, permissive (timers) ----
 
     // ---- INLINE / LAMBDA / JSON_JQ_TRANSFORM / DECISION / javascript (script) ----
@@ -272,7 +277,7 @@ impl RunState {
         }
     }
 
-    fn task_entry(&mut self, task_ref: &str, at: DateTime<Utc>) -> &mut TaskState {
+    pub(crate) fn task_entry(&mut self, task_ref: &str, at: DateTime<Utc>) -> &mut TaskState {
         if !self.tasks.contains_key(task_ref) {
             let def = self.def(task_ref);
             let task = TaskState {
@@ -516,17 +521,20 @@ impl RunState {
             }
             Change::RunRestarted { .. } => {} // ---- DO_WHILE (loop) ----
 
-                                              // ---- SUB_WORKFLOW / START_WORKFLOW / failureWorkflow (subflow) ----
+            // ---- SUB_WORKFLOW / START_WORKFLOW / failureWorkflow (subflow) ----
+            Change::ChildRunStarted { .. }
+            | Change::ChildRunResumed { .. }
+            | Change::ChildRunEnded { .. }
+            | Change::ChildOf { .. } => super::tasks::sub_workflow::apply(self, change, at),
+            // ---- WAIT, timeouts, startDelay, permissive (timers) ----
 
-                                              // ---- WAIT, timeouts, startDelay, permissive (timers) ----
+            // ---- INLINE / LAMBDA / JSON_JQ_TRANSFORM / DECISION / javascript (script) ----
 
-                                              // ---- INLINE / LAMBDA / JSON_JQ_TRANSFORM / DECISION / javascript (script) ----
+            // ---- HTTP / EVENT / agent-served types (io) ----
 
-                                              // ---- HTTP / EVENT / agent-served types (io) ----
+            // ---- SET_VARIABLE / TERMINATE / NOOP / EXCLUSIVE_JOIN / DYNAMIC / mapping (misc) ----
 
-                                              // ---- SET_VARIABLE / TERMINATE / NOOP / EXCLUSIVE_JOIN / DYNAMIC / mapping (misc) ----
-
-                                              // ---- import / export / schema / test --mock (interop) ----
+            // ---- import / export / schema / test --mock (interop) ----
         }
     }
 }

@@ -11,6 +11,7 @@
 //! the run's control folder, or are applied by the command itself when nobody drives the run
 //! ([`control`]).
 
+pub mod children;
 pub mod control;
 pub mod managed;
 pub mod ownership;
@@ -183,6 +184,8 @@ pub async fn run_workflow(
 ) -> Result<RunOutcome, OrchestratorError> {
     station.prepare_runtime()?;
     let agents = station.agents()?;
+    let mut workflow = workflow;
+    children::prepare(station, &mut workflow).map_err(OrchestratorError::Refused)?;
     preflight(&workflow, &agents).map_err(OrchestratorError::Refused)?;
     let run_id = ulid::Ulid::new().to_string();
     let lock = RunLock::try_acquire(&station.runs_dir(), &run_id)
@@ -217,6 +220,9 @@ pub async fn run_workflow(
         input,
     };
     let outcome = actor.drive(start, control).await;
+    // The whole tree: children this process drives (a stopped parent stops them too).
+    let interrupted = outcome.as_ref().map_or(true, |o| o.interrupted);
+    children::wait_for_children(&actor.state.run_id, interrupted).await;
     drop(lock);
     if let Some(managed) = managed {
         managed.stop().await;
@@ -254,6 +260,8 @@ pub fn submit_as(
 ) -> Result<String, OrchestratorError> {
     station.prepare_runtime()?;
     let agents = station.agents()?;
+    let mut workflow = workflow;
+    children::prepare(station, &mut workflow).map_err(OrchestratorError::Refused)?;
     preflight(&workflow, &agents).map_err(OrchestratorError::Refused)?;
     let mut journal =
         Journal::create(&Journal::path_for(&station.runs_dir(), &run_id), durability)?;
@@ -344,13 +352,17 @@ pub async fn resume_run(
         ));
     }
     actor.recover_mailboxes()?;
+    children::recover(&mut actor)?;
     if actor.state.status != RunStatus::Running {
         // The run ended, maybe just before a crash: settle what it left in the outboxes.
         let agents: BTreeSet<String> = actor.agents.agents.keys().cloned().collect();
         actor.scan(&agents)?;
+        children::wait_for_children(run_id, false).await;
         return Ok(actor.outcome(false));
     }
     let outcome = actor.drive(Input::Tick, control).await;
+    let interrupted = outcome.as_ref().map_or(true, |o| o.interrupted);
+    children::wait_for_children(run_id, interrupted).await;
     drop(lock);
     outcome
 }
@@ -885,7 +897,8 @@ impl RunActor {
             // snapshot that this run is live, and leave its replies alone.
             self.write_snapshot();
         }
-        self.carry_out(&records)
+        self.carry_out(&records)?;
+        children::after_commit(self, &records)
     }
 
     /// Refreshes the snapshot at most twice a second, and when the run has ended. Called after

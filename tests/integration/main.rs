@@ -16,6 +16,7 @@ mod validate;
 // ---- (loop) ----
 
 // ---- (subflow) ----
+mod subflow;
 
 // ---- (timers) ----
 

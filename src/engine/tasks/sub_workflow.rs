@@ -1,11 +1,525 @@
-//! SUB_WORKFLOW: run another workflow as a child run and wait for it.
+//! SUB_WORKFLOW: run another workflow as a child run and wait for it. Also what every kind of
+//! child run shares (START_WORKFLOW, the failure workflow): the links between a run and its
+//! children, and how a child's end reaches its parent.
+//!
+//! The engine decides a child with [`Change::ChildRunStarted`], which carries the child's run
+//! id (chosen then) and, when known, its whole definition (inline, or resolved by name in the
+//! station when the parent started, see `orchestrator::children`). The orchestrator creates the
+//! child's journal right after that change is durable (or, after a crash, on resume), and the
+//! child's journal begins with `run_started` and [`Change::ChildOf`]. When the child ends, its
+//! parent's driver feeds [`Input::ChildEnded`](crate::engine::Input::ChildEnded): the parent
+//! journals [`Change::ChildRunEnded`], and a SUB_WORKFLOW task completes with the child's
+//! output (plus `subWorkflowId`) or fails with its reason.
+//!
+//! Retrying the parent (`3ox retry`) forgets the failed SUB_WORKFLOW task, so the next walk
+//! finds the task's child in [`RunState::children`]: a FAILED child is retried
+//! ([`Change::ChildRunResumed`] with `retry: true`, its completed work kept), a child still
+//! running is waited for again; only a child that completed or was terminated is replaced by a
+//! new one.
+//!
+//! The failure workflow ([`after_end`]): when a run with `failureWorkflow` ends FAILED or
+//! TERMINATED, the next [`super::super::advance`] decides its failure run, once per end.
 
-use crate::definition::TaskDef;
-use crate::engine::walk::{Progress, Walker};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::definition::{TaskDef, WorkflowDef};
+use crate::engine::state::{RunState, RunStatus, TaskStatus};
+use crate::engine::walk::{Progress, Walker, failure_of};
+use crate::engine::{Change, Ctx, emit, retry};
+use crate::expr;
+
+/// How deep children may nest (a parent at depth 0, its children at 1, ...). A definition
+/// that starts itself is refused when the run starts; this bound catches what names resolved
+/// only at run time could still loop through.
+pub const MAX_DEPTH: u32 = 16;
+
+/// What started a child run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChildKind {
+    /// A SUB_WORKFLOW task: the parent waits for it.
+    SubWorkflow,
+    /// A START_WORKFLOW task: fire and forget.
+    StartWorkflow,
+    /// The parent's `failureWorkflow`, started when the parent failed.
+    FailureWorkflow,
+}
+
+impl std::fmt::Display for ChildKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ChildKind::SubWorkflow => "SUB_WORKFLOW",
+            ChildKind::StartWorkflow => "START_WORKFLOW",
+            ChildKind::FailureWorkflow => "failureWorkflow",
+        })
+    }
+}
+
+/// A child run's link to its parent (from its `child_of` record).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParentLink {
+    pub run_id: String,
+    pub task_ref: Option<String>,
+    pub kind: ChildKind,
+    /// 1 for a child of a top-level run.
+    pub depth: u32,
+}
+
+/// A parent's record of one of its child runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChildLink {
+    pub run_id: String,
+    pub kind: ChildKind,
+    pub task_ref: Option<String>,
+    /// The child workflow's name.
+    pub name: String,
+    /// The child's status as the parent last learned it.
+    pub status: RunStatus,
+    pub started_at: DateTime<Utc>,
+}
+
+/// This run's depth: 0 for a top-level run.
+pub fn depth(state: &RunState) -> u32 {
+    state.parent.as_ref().map_or(0, |p| p.depth)
+}
 
 pub fn walk(w: &mut Walker<'_, '_, '_>, task: &TaskDef) -> Progress {
-    w.fail_system_task(
-        task,
-        format!("task type {} is not implemented yet", task.type_name),
-    )
+    let task_ref = &task.task_reference_name;
+    if let Some(current) = w.state.tasks.get(task_ref) {
+        return match current.status {
+            TaskStatus::Scheduled | TaskStatus::InProgress => Progress::Pending,
+            TaskStatus::RetryWait => {
+                if current.retry_at.is_none_or(|at| at <= w.ctx.now) {
+                    start(w, task)
+                } else {
+                    Progress::Pending
+                }
+            }
+            s if s.is_done() => Progress::Done,
+            _ => Progress::Failed(failure_of(task_ref, current.reason.as_deref())),
+        };
+    }
+    // Forgotten by a retry or a rerun: the task's last child decides.
+    let last = w
+        .state
+        .children
+        .values()
+        .rev()
+        .find(|c| c.kind == ChildKind::SubWorkflow && c.task_ref.as_deref() == Some(task_ref))
+        .map(|c| (c.run_id.clone(), c.status));
+    match last {
+        Some((child_run_id, status @ (RunStatus::Running | RunStatus::Failed))) => {
+            w.emit(Change::ChildRunResumed {
+                task_ref: task_ref.clone(),
+                child_run_id,
+                retry: status == RunStatus::Failed,
+            });
+            Progress::Pending
+        }
+        _ => start(w, task),
+    }
+}
+
+/// The `subWorkflowParam` of `task`: `name` and `version` mapped against the run, the inline
+/// `workflowDefinition` as written (its `${...}` belong to the child).
+fn start(w: &mut Walker<'_, '_, '_>, task: &TaskDef) -> Progress {
+    let raw = task
+        .extra
+        .get("subWorkflowParam")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let target = match Target::from_param(&raw, &*w.state, "subWorkflowParam") {
+        Ok(target) => target,
+        Err(reason) => return w.fail_system_task(task, reason),
+    };
+    let input = w.resolve_input(task);
+    match decide_child(
+        w.state,
+        w.ctx,
+        w.out,
+        ChildKind::SubWorkflow,
+        Some(task),
+        target,
+        input,
+    ) {
+        Ok(_) => Progress::Pending,
+        Err(reason) => w.fail_system_task(task, reason),
+    }
+}
+
+/// Which workflow a child runs: a name (and version), and the definition when it is known.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub name: String,
+    pub version: Option<u32>,
+    pub workflow: Option<WorkflowDef>,
+}
+
+impl Target {
+    /// Reads `{name, version, workflowDefinition}` (Conductor's `subWorkflowParam`, or a
+    /// START_WORKFLOW's `startWorkflow`). `name` and `version` are mapped against `scope`.
+    pub fn from_param(raw: &Value, scope: &dyn expr::Scope, field: &str) -> Result<Target, String> {
+        let Some(param) = raw.as_object() else {
+            return Err(format!(
+                "`{field}` must be a mapping with `name` (and `version`) or `workflowDefinition`"
+            ));
+        };
+        let workflow = match param.get("workflowDefinition") {
+            None | Some(Value::Null) => None,
+            Some(def @ Value::Object(_)) => Some(
+                serde_json::from_value::<WorkflowDef>(def.clone()).map_err(|e| {
+                    format!("`{field}.workflowDefinition` is not a workflow definition: {e}")
+                })?,
+            ),
+            Some(other) => {
+                return Err(format!(
+                    "`{field}.workflowDefinition` must be a workflow definition (a mapping), not `{other}`"
+                ));
+            }
+        };
+        let name = param.get("name").map(|n| expr::resolve(n, scope));
+        let name = match (name, &workflow) {
+            (Some(Value::String(n)), _) if !n.trim().is_empty() => n,
+            (None | Some(Value::Null), Some(def)) => def.name.clone(),
+            (Some(other), _) => {
+                return Err(format!(
+                    "`{field}.name` must be a workflow's name, not `{other}`"
+                ));
+            }
+            (None, None) => {
+                return Err(format!(
+                    "`{field}` names no workflow: give `name` (a workflow of the station's templates/ or workflows/) or an inline `workflowDefinition`"
+                ));
+            }
+        };
+        let version = match param.get("version").map(|v| expr::resolve(v, scope)) {
+            None | Some(Value::Null) => None,
+            Some(Value::Number(n)) => Some(
+                n.as_u64()
+                    .and_then(|v| u32::try_from(v).ok())
+                    .ok_or_else(|| format!("`{field}.version` must be a whole number >= 0"))?,
+            ),
+            Some(Value::String(s)) if s.trim().parse::<u32>().is_ok() => s.trim().parse().ok(),
+            Some(other) => {
+                return Err(format!(
+                    "`{field}.version` must be a whole number, not `{other}`"
+                ));
+            }
+        };
+        Ok(Target {
+            name,
+            version,
+            workflow,
+        })
+    }
+}
+
+/// Decides a child run: emits [`Change::ChildRunStarted`] with a new run id and returns it.
+/// Refused past [`MAX_DEPTH`].
+pub fn decide_child(
+    state: &mut RunState,
+    ctx: &mut Ctx<'_>,
+    out: &mut Vec<Change>,
+    kind: ChildKind,
+    task: Option<&TaskDef>,
+    target: Target,
+    input: Value,
+) -> Result<String, String> {
+    let depth = depth(state) + 1;
+    if depth > MAX_DEPTH {
+        return Err(format!(
+            "starting workflow `{}` would nest child runs {depth} deep (at most {MAX_DEPTH}): does a workflow start itself, directly or through others?",
+            target.name
+        ));
+    }
+    let child_run_id = (ctx.new_id)().to_string();
+    let change = Change::ChildRunStarted {
+        child_run_id: child_run_id.clone(),
+        kind,
+        task_ref: task.map(|t| t.task_reference_name.clone()),
+        name: target.name,
+        workflow_version: target.version,
+        workflow: target.workflow.map(Box::new),
+        input,
+        depth,
+    };
+    emit(state, out, change, ctx.now);
+    Ok(child_run_id)
+}
+
+/// A child run ended (its parent's driver read its journal): record it, and settle the
+/// SUB_WORKFLOW task waiting for it. Idempotent: an end already recorded changes nothing.
+pub fn on_child_ended(
+    state: &mut RunState,
+    out: &mut Vec<Change>,
+    ctx: &mut Ctx<'_>,
+    child_run_id: String,
+    status: RunStatus,
+    output: Value,
+    reason: Option<String>,
+) {
+    let Some(link) = state.children.get(&child_run_id) else {
+        return;
+    };
+    if link.status == status || status == RunStatus::Running {
+        return;
+    }
+    let (kind, task_ref) = (link.kind, link.task_ref.clone());
+    emit(
+        state,
+        out,
+        Change::ChildRunEnded {
+            child_run_id: child_run_id.clone(),
+            status,
+            output: output.clone(),
+            reason: reason.clone(),
+        },
+        ctx.now,
+    );
+    let Some(task_ref) = task_ref.filter(|_| kind == ChildKind::SubWorkflow) else {
+        return;
+    };
+    let waiting = state.tasks.get(&task_ref).is_some_and(|t| {
+        t.status.is_in_flight() && t.task_id.as_deref() == Some(child_run_id.as_str())
+    });
+    if state.status != RunStatus::Running || !waiting {
+        return;
+    }
+    let mut result = Map::new();
+    result.insert("subWorkflowId".into(), json!(child_run_id));
+    let change = if status == RunStatus::Completed {
+        if let Value::Object(fields) = output {
+            result.extend(fields);
+        }
+        Change::TaskCompleted {
+            task_ref,
+            task_id: None,
+            input: None,
+            output: Value::Object(result),
+        }
+    } else {
+        let why = reason.unwrap_or_else(|| "no reason given".into());
+        let reason = format!("sub workflow run {child_run_id} ended {status}: {why}");
+        let attempt = state.tasks.get(&task_ref).map_or(1, |t| t.attempt);
+        let def = state.def(&task_ref);
+        retry::failure(
+            def.as_deref(),
+            &task_ref,
+            None,
+            reason,
+            false,
+            attempt,
+            Value::Object(result),
+            ctx,
+        )
+    };
+    emit(state, out, change, ctx.now);
+}
+
+/// After a run ended FAILED or TERMINATED: decides its `failureWorkflow` run, once per end.
+pub fn after_end(state: &mut RunState, ctx: &mut Ctx<'_>, out: &mut Vec<Change>) {
+    if !matches!(state.status, RunStatus::Failed | RunStatus::Terminated) {
+        return;
+    }
+    let Some(name) = failure_workflow(&state.workflow) else {
+        return;
+    };
+    let handled = state
+        .failure_run
+        .as_ref()
+        .is_some_and(|(_, at)| state.ended_at.is_none_or(|end| *at >= end));
+    if handled {
+        return;
+    }
+    let input = failure_input(state);
+    let target = Target {
+        name: name.to_string(),
+        version: None,
+        workflow: None,
+    };
+    if let Err(reason) = decide_child(
+        state,
+        ctx,
+        out,
+        ChildKind::FailureWorkflow,
+        None,
+        target,
+        input,
+    ) {
+        tracing::warn!(run = %state.run_id, %reason, "the failure workflow is not started");
+    }
+}
+
+/// The workflow's `failureWorkflow`, when it names one.
+pub fn failure_workflow(workflow: &WorkflowDef) -> Option<&str> {
+    workflow
+        .extra
+        .get("failureWorkflow")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+}
+
+/// The failure workflow's input: the failed run's input, and Conductor's `workflowId`,
+/// `reason`, `failureStatus`, `failureTaskId`, plus `failedTaskNames`,
+/// `failedReferenceTaskNames` and the whole `failedWorkflow` (its tasks with
+/// `referenceTaskName`, `status`, `outputData`, ...), which compensation reads to learn what
+/// to undo.
+pub fn failure_input(state: &RunState) -> Value {
+    let mut input = match &state.input {
+        Value::Object(fields) => fields.clone(),
+        _ => Map::new(),
+    };
+    let failure = state.failure.clone();
+    let failed_ref = failure.as_ref().and_then(|f| f.task_ref.clone());
+    let failed_task = failed_ref.as_ref().and_then(|r| state.tasks.get(r));
+    let failed: Vec<_> = state
+        .tasks
+        .values()
+        .filter(|t| t.status.is_failed())
+        .collect();
+    let reason = failure
+        .as_ref()
+        .map(|f| f.reason.clone())
+        .unwrap_or_default();
+    input.insert("workflowId".into(), json!(state.run_id));
+    input.insert("reason".into(), json!(reason));
+    input.insert("failureStatus".into(), json!(state.status));
+    input.insert(
+        "failureTaskId".into(),
+        json!(failed_task.and_then(|t| t.task_id.clone())),
+    );
+    input.insert(
+        "failedTaskNames".into(),
+        json!(failed.iter().map(|t| t.name.clone()).collect::<Vec<_>>()),
+    );
+    input.insert(
+        "failedReferenceTaskNames".into(),
+        json!(
+            failed
+                .iter()
+                .map(|t| t.task_ref.clone())
+                .collect::<Vec<_>>()
+        ),
+    );
+    let tasks: Vec<Value> = state
+        .tasks
+        .values()
+        .map(|t| {
+            json!({
+                "referenceTaskName": t.task_ref,
+                "taskDefName": t.name,
+                "taskType": t.type_name,
+                "status": t.status,
+                "taskId": t.task_id,
+                "retryCount": t.attempt.saturating_sub(1),
+                "inputData": t.input,
+                "outputData": t.output,
+                "reasonForIncompletion": t.reason,
+            })
+        })
+        .collect();
+    input.insert(
+        "failedWorkflow".into(),
+        json!({
+            "workflowId": state.run_id,
+            "workflowName": state.workflow.name,
+            "workflowType": state.workflow.name,
+            "version": state.workflow.version,
+            "status": state.status,
+            "input": state.input,
+            "output": state.output,
+            "reasonForIncompletion": reason,
+            "failedReferenceTaskNames": failed_ref.into_iter().collect::<Vec<_>>(),
+            "tasks": tasks,
+        }),
+    );
+    Value::Object(input)
+}
+
+/// Applies the subflow changes to `state` (called from `RunState::apply`).
+pub fn apply(state: &mut RunState, change: &Change, at: DateTime<Utc>) {
+    match change {
+        Change::ChildRunStarted {
+            child_run_id,
+            kind,
+            task_ref,
+            name,
+            input,
+            ..
+        } => {
+            state.children.insert(
+                child_run_id.clone(),
+                ChildLink {
+                    run_id: child_run_id.clone(),
+                    kind: *kind,
+                    task_ref: task_ref.clone(),
+                    name: name.clone(),
+                    status: RunStatus::Running,
+                    started_at: at,
+                },
+            );
+            match (kind, task_ref) {
+                (ChildKind::SubWorkflow, Some(task_ref)) => {
+                    let task = state.task_entry(task_ref, at);
+                    task.status = TaskStatus::Scheduled;
+                    task.attempt += 1;
+                    task.task_id = Some(child_run_id.clone());
+                    task.input = input.clone();
+                    task.reason = None;
+                    task.retry_at = None;
+                }
+                (ChildKind::FailureWorkflow, _) => {
+                    state.failure_run = Some((child_run_id.clone(), at));
+                }
+                _ => {}
+            }
+        }
+        Change::ChildRunResumed {
+            task_ref,
+            child_run_id,
+            ..
+        } => {
+            let input = state
+                .tasks
+                .get(task_ref)
+                .map(|t| t.input.clone())
+                .unwrap_or(Value::Null);
+            if let Some(link) = state.children.get_mut(child_run_id) {
+                link.status = RunStatus::Running;
+            }
+            let task = state.task_entry(task_ref, at);
+            task.status = TaskStatus::Scheduled;
+            task.attempt = task.attempt.max(1);
+            task.task_id = Some(child_run_id.clone());
+            task.input = input;
+            task.reason = None;
+            task.retry_at = None;
+        }
+        Change::ChildRunEnded {
+            child_run_id,
+            status,
+            ..
+        } => {
+            if let Some(link) = state.children.get_mut(child_run_id) {
+                link.status = *status;
+            }
+        }
+        Change::ChildOf {
+            parent_run_id,
+            parent_task_ref,
+            kind,
+            depth,
+        } => {
+            state.parent = Some(ParentLink {
+                run_id: parent_run_id.clone(),
+                task_ref: parent_task_ref.clone(),
+                kind: *kind,
+                depth: *depth,
+            });
+        }
+        _ => {}
+    }
 }

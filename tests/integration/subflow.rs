@@ -1,0 +1,513 @@
+//! SUB_WORKFLOW, START_WORKFLOW and `failureWorkflow` through the real binary: child runs
+//! with their own journals, linked to their parents.
+
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::fake_agent::{Answer, FakeAgent, register};
+use crate::support::{
+    TestEnv, journal_records, output_within, output_within_child, stderr, wait_for,
+};
+
+const CHILD: &str = r#"
+name: child
+version: 2
+tasks:
+  - {name: double, taskReferenceName: d, inputParameters: {x: "${workflow.input.x}"}}
+outputParameters:
+  result: "${d.output.y}"
+"#;
+
+/// Doubles `x`.
+fn doubler(message: &Value) -> Answer {
+    let x = message["input"]["x"].as_i64().unwrap_or(0);
+    Answer::Completed(json!({"y": x * 2}))
+}
+
+/// The records of run `run_id`'s journal.
+fn records_of(env: &TestEnv, run_id: &str) -> Vec<Value> {
+    let path = env.root().join(format!(".3ox/runs/{run_id}.journal.yaml"));
+    threeox::journal::read(&path)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .records
+        .iter()
+        .map(|r| serde_json::to_value(r).unwrap())
+        .collect()
+}
+
+fn journals(env: &TestEnv) -> usize {
+    std::fs::read_dir(env.root().join(".3ox/runs"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".journal.yaml"))
+        .count()
+}
+
+fn child_starts(env: &TestEnv) -> Vec<Value> {
+    journal_records(env)
+        .into_iter()
+        .filter(|r| r["event"] == "child_run_started")
+        .collect()
+}
+
+#[test]
+fn a_sub_workflow_by_name_is_a_child_run_whose_output_completes_the_task() {
+    let env = TestEnv::new();
+    env.write("templates/child.yaml", CHILD);
+    env.write(
+        "parent.yaml",
+        r#"
+name: parent
+tasks:
+  - name: sub
+    taskReferenceName: sub
+    type: SUB_WORKFLOW
+    subWorkflowParam: {name: child, version: 2}
+    inputParameters: {x: "${workflow.input.x}"}
+  - {name: double, taskReferenceName: again, inputParameters: {x: "${sub.output.result}"}}
+"#,
+    );
+    let _agent = FakeAgent::start(&env, "worker", &["double"], 2, doubler);
+    let (code, result, out) = env.run_flow("parent.yaml", &["-i", "x=5"]);
+    assert_eq!(code, 0, "{}", stderr(&out));
+    assert_eq!(result["status"], "COMPLETED");
+    assert_eq!(result["output"]["y"], 20, "{result}");
+    let parent = result["run_id"].as_str().unwrap();
+    // The child: a run of its own, linked to its parent, with the definition it ran.
+    let starts = child_starts(&env);
+    assert_eq!(starts.len(), 1);
+    let child = starts[0]["child_run_id"].as_str().unwrap();
+    assert_eq!(
+        starts[0]["workflow"]["name"], "child",
+        "the definition is fixed in the parent's journal"
+    );
+    let child_records = records_of(&env, child);
+    assert_eq!(child_records[0]["event"], "run_started");
+    assert_eq!(child_records[0]["workflow"]["version"], 2);
+    assert_eq!(child_records[1]["event"], "child_of");
+    assert_eq!(child_records[1]["parent_run_id"], parent);
+    assert_eq!(child_records[1]["parent_task_ref"], "sub");
+    assert_eq!(child_records.last().unwrap()["event"], "run_completed");
+    // The parent's task output: Conductor's subWorkflowId, plus the child's output.
+    let done = records_of(&env, parent)
+        .into_iter()
+        .find(|r| r["event"] == "task_completed" && r["task_ref"] == "sub")
+        .unwrap();
+    assert_eq!(
+        done["output"],
+        json!({"subWorkflowId": child, "result": 10})
+    );
+    // Both are runs of the station.
+    let list = env.run(&["list", "--json"]);
+    let text = String::from_utf8_lossy(&list.stdout);
+    assert!(text.contains(parent) && text.contains(child), "{text}");
+}
+
+#[test]
+fn an_inline_sub_workflow_definition_runs_without_any_file() {
+    let env = TestEnv::new();
+    env.write(
+        "parent.yaml",
+        r#"
+name: parent
+tasks:
+  - name: sub
+    taskReferenceName: sub
+    type: SUB_WORKFLOW
+    inputParameters: {x: 3}
+    subWorkflowParam:
+      name: inline_child
+      workflowDefinition:
+        name: inline_child
+        tasks:
+          - {name: double, taskReferenceName: d, inputParameters: {x: "${workflow.input.x}"}}
+"#,
+    );
+    let agent = FakeAgent::start(&env, "worker", &["double"], 1, doubler);
+    let (code, result, out) = env.run_flow("parent.yaml", &[]);
+    assert_eq!(code, 0, "{}", stderr(&out));
+    assert_eq!(result["output"]["y"], 6, "{result}");
+    assert!(result["output"]["subWorkflowId"].is_string());
+    // The child's `${workflow.input.x}` was the child's, not mapped by the parent.
+    assert_eq!(agent.messages()[0]["input"]["x"], 3);
+}
+
+#[test]
+fn a_failed_child_fails_the_parent_and_retrying_the_parent_resumes_that_child() {
+    let env = TestEnv::new();
+    env.write(
+        "workflows/two_steps.yaml",
+        "name: two_steps\ntasks:\n  - {name: one, taskReferenceName: one}\n  - {name: two, taskReferenceName: two}\n",
+    );
+    env.write(
+        "parent.yaml",
+        "name: parent\ntasks:\n  - {name: sub, taskReferenceName: sub, type: SUB_WORKFLOW, subWorkflowParam: {name: two_steps}}\n",
+    );
+    let twos = Arc::new(AtomicUsize::new(0));
+    let seen = twos.clone();
+    let agent = FakeAgent::start(&env, "worker", &["one", "two"], 1, move |m| {
+        if m["task"] == "two" && seen.fetch_add(1, Ordering::SeqCst) == 0 {
+            Answer::Failed("disk full".into())
+        } else {
+            Answer::Completed(json!({"did": m["task"]}))
+        }
+    });
+    let (code, result, out) = env.run_flow("parent.yaml", &[]);
+    assert_ne!(code, 0);
+    assert_eq!(result["status"], "FAILED", "{}", stderr(&out));
+    let reason = result["reason"].as_str().unwrap_or_default().to_string();
+    assert!(reason.contains("disk full"), "{reason}");
+    let parent = result["run_id"].as_str().unwrap().to_string();
+    let child = child_starts(&env)[0]["child_run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        records_of(&env, &child).last().unwrap()["event"],
+        "run_failed"
+    );
+
+    let retry = env.run(&["retry", &parent]);
+    assert_eq!(retry.status.code(), Some(0), "{}", stderr(&retry));
+    let resumed = output_within(
+        env.cmd(&["resume", &parent, "--no-agents", "--json"]),
+        Duration::from_secs(60),
+    );
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    let parent_records = records_of(&env, &parent);
+    assert_eq!(parent_records.last().unwrap()["event"], "run_completed");
+    // The same child, retried: no second child, `one` not done again.
+    assert_eq!(journals(&env), 2, "no new child run");
+    assert_eq!(child_starts(&env).len(), 1);
+    assert!(
+        parent_records
+            .iter()
+            .any(|r| r["event"] == "child_run_resumed"
+                && r["child_run_id"] == child.as_str()
+                && r["retry"] == true)
+    );
+    let child_records = records_of(&env, &child);
+    assert!(child_records.iter().any(|r| r["event"] == "run_retried"));
+    assert_eq!(child_records.last().unwrap()["event"], "run_completed");
+    let tasks: Vec<Value> = agent.messages().iter().map(|m| m["task"].clone()).collect();
+    assert_eq!(tasks, vec![json!("one"), json!("two"), json!("two")]);
+}
+
+#[test]
+fn start_workflow_returns_the_new_run_id_at_once_and_the_child_runs() {
+    let env = TestEnv::new();
+    env.write("templates/child.yaml", CHILD);
+    env.write(
+        "parent.yaml",
+        r#"
+name: parent
+tasks:
+  - name: start_workflow
+    taskReferenceName: st
+    type: START_WORKFLOW
+    inputParameters:
+      startWorkflow: {name: child, input: {x: "${workflow.input.x}"}, correlationId: order-7}
+outputParameters:
+  started: "${st.output.workflowId}"
+"#,
+    );
+    let _agent = FakeAgent::start(&env, "worker", &["double"], 1, doubler);
+    let (code, result, out) = env.run_flow("parent.yaml", &["-i", "x=21"]);
+    assert_eq!(code, 0, "{}", stderr(&out));
+    let child = result["output"]["started"].as_str().unwrap();
+    assert_eq!(child_starts(&env)[0]["kind"], "start_workflow");
+    // `3ox run` waited for the whole tree: the child ran to its end too.
+    let child_records = records_of(&env, child);
+    assert_eq!(child_records[1]["event"], "child_of");
+    let end = child_records.last().unwrap();
+    assert_eq!(end["event"], "run_completed");
+    assert_eq!(end["output"]["result"], 42);
+}
+
+const ORDER: &str = r#"
+name: order
+failureWorkflow: undo_order
+tasks:
+  - {name: charge, taskReferenceName: charge}
+  - {name: ship, taskReferenceName: ship}
+"#;
+
+const UNDO: &str = r#"
+name: undo_order
+tasks:
+  - name: refund
+    taskReferenceName: refund
+    inputParameters:
+      order: "${workflow.input.orderId}"
+      failed: "${workflow.input.workflowId}"
+      reason: "${workflow.input.reason}"
+      status: "${workflow.input.failureStatus}"
+      names: "${workflow.input.failedTaskNames}"
+      tasks: "${workflow.input.failedWorkflow.tasks}"
+"#;
+
+#[test]
+fn a_failed_run_starts_its_failure_workflow_once_with_what_compensation_needs() {
+    let env = TestEnv::new();
+    env.write("templates/undo_order.yaml", UNDO);
+    env.write("order.yaml", ORDER);
+    let agent =
+        FakeAgent::start(
+            &env,
+            "worker",
+            &["charge", "ship", "refund"],
+            1,
+            |m| match m["task"].as_str() {
+                Some("ship") => Answer::Terminal("no courier".into()),
+                _ => Answer::Completed(json!({"ok": m["task"]})),
+            },
+        );
+    let (code, result, out) = env.run_flow("order.yaml", &["-i", "orderId=A-1"]);
+    assert_ne!(code, 0);
+    assert_eq!(result["status"], "FAILED", "{}", stderr(&out));
+    let order = result["run_id"].as_str().unwrap().to_string();
+    // `3ox run` waited for the failure workflow too.
+    let refund = agent
+        .messages()
+        .into_iter()
+        .find(|m| m["task"] == "refund")
+        .expect("the failure workflow ran");
+    let input = &refund["input"];
+    assert_eq!(input["order"], "A-1", "the original input is passed on");
+    assert_eq!(input["failed"], order.as_str());
+    assert_eq!(input["status"], "FAILED");
+    assert!(
+        input["reason"].as_str().unwrap().contains("no courier"),
+        "{input}"
+    );
+    assert_eq!(input["names"], json!(["ship"]));
+    let statuses: Vec<(Value, Value)> = input["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["referenceTaskName"].clone(), t["status"].clone()))
+        .collect();
+    assert_eq!(
+        statuses,
+        vec![
+            (json!("charge"), json!("COMPLETED")),
+            (json!("ship"), json!("FAILED_WITH_TERMINAL_ERROR"))
+        ]
+    );
+    let starts = child_starts(&env);
+    assert_eq!(starts.len(), 1);
+    assert_eq!(starts[0]["kind"], "failure_workflow");
+    let undo = starts[0]["child_run_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        records_of(&env, &undo).last().unwrap()["event"],
+        "run_completed"
+    );
+    // Taking the ended run over again starts nothing more.
+    let again = output_within(
+        env.cmd(&["resume", &order, "--no-agents", "--json"]),
+        Duration::from_secs(30),
+    );
+    assert!(
+        again.status.success() || again.status.code() == Some(1),
+        "{}",
+        stderr(&again)
+    );
+    assert_eq!(child_starts(&env).len(), 1);
+    assert_eq!(journals(&env), 2);
+}
+
+#[test]
+fn a_definition_that_starts_itself_through_another_is_refused_before_it_runs() {
+    let env = TestEnv::new();
+    register(&env, "worker", &["step"], 1);
+    env.write(
+        "workflows/ping.yaml",
+        "name: ping\ntasks:\n  - {name: pong, taskReferenceName: pong, type: SUB_WORKFLOW, subWorkflowParam: {name: pong}}\n",
+    );
+    env.write(
+        "workflows/pong.yaml",
+        "name: pong\ntasks:\n  - {name: step, taskReferenceName: s}\n  - {name: ping, taskReferenceName: back, type: START_WORKFLOW, inputParameters: {startWorkflow: {name: ping}}}\n",
+    );
+    let out = env.run(&["validate", "workflows/ping.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("ping -> pong -> ping"), "{text}");
+    assert!(text.contains("ping.yaml:3:5"), "{text}");
+    let run = env.run(&["run", "workflows/ping.yaml", "--no-agents"]);
+    assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
+    assert!(stderr(&run).contains("starts itself"), "{}", stderr(&run));
+    assert_eq!(journals(&env), 0, "no run was started");
+    // A name the station does not have: refused with where to put it.
+    env.write(
+        "lost.yaml",
+        "name: lost\ntasks:\n  - {name: x, taskReferenceName: x, type: SUB_WORKFLOW, subWorkflowParam: {name: nowhere}}\n",
+    );
+    let run = env.run(&["run", "lost.yaml", "--no-agents"]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(
+        stderr(&run).contains("templates/nowhere.yaml"),
+        "{}",
+        stderr(&run)
+    );
+}
+
+/// kill -9 of the parent's driver while its child waits; then the two states a crash can
+/// leave: the child decided in the parent's journal but never created (its journal and
+/// message removed, exactly what a kill between the two writes leaves), and a child that ended
+/// while nobody drove the parent.
+#[test]
+fn after_kill_9_a_decided_child_is_created_once_and_an_ended_one_is_noticed() {
+    let env = TestEnv::new();
+    env.write("templates/child.yaml", CHILD);
+    env.write(
+        "parent.yaml",
+        "name: parent\ntasks:\n  - {name: sub, taskReferenceName: sub, type: SUB_WORKFLOW, subWorkflowParam: {name: child}, inputParameters: {x: 1}}\n",
+    );
+    let hold = Arc::new(AtomicUsize::new(1));
+    let gate = hold.clone();
+    let agent = FakeAgent::start(&env, "worker", &["double"], 1, move |m| {
+        if gate.load(Ordering::SeqCst) == 1 {
+            Answer::NotYet
+        } else {
+            doubler(m)
+        }
+    });
+    for case in ["never created", "ended meanwhile"] {
+        let mut run = env
+            .cmd(&["run", "parent.yaml", "--no-agents", "--json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let message = wait_for(Duration::from_secs(30), || {
+            agent
+                .messages()
+                .into_iter()
+                .find(|m| m["task"] == "double" && !agent_done(&env, m["run_id"].as_str().unwrap()))
+        })
+        .expect("the child's task reached the agent");
+        run.kill().unwrap();
+        let _ = run.wait();
+        let child = message["run_id"].as_str().unwrap().to_string();
+        let parent = child_starts(&env)
+            .into_iter()
+            .find(|r| r["child_run_id"] == child.as_str())
+            .map(|_| parent_of(&env, &child))
+            .unwrap();
+        if case == "never created" {
+            std::fs::remove_file(env.root().join(format!(".3ox/runs/{child}.journal.yaml")))
+                .unwrap();
+            let inbox = env.root().join("agents/worker/1N.3OX");
+            for entry in std::fs::read_dir(&inbox).unwrap().flatten() {
+                if entry.path().is_file() {
+                    std::fs::remove_file(entry.path()).unwrap();
+                }
+            }
+            hold.store(0, Ordering::SeqCst);
+        } else {
+            hold.store(0, Ordering::SeqCst);
+            let alone = output_within(
+                env.cmd(&["resume", &child, "--no-agents", "--json"]),
+                Duration::from_secs(30),
+            );
+            assert!(alone.status.success(), "{}", stderr(&alone));
+            assert_eq!(
+                records_of(&env, &child).last().unwrap()["event"],
+                "run_completed"
+            );
+        }
+        let mut resume = env
+            .cmd(&["resume", &parent, "--no-agents", "--json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = output_within_child(&mut resume, Duration::from_secs(60));
+        assert!(out.status.success(), "{case}: {}", stderr(&out));
+        let parent_records = records_of(&env, &parent);
+        let end = parent_records.last().unwrap();
+        assert_eq!(end["event"], "run_completed", "{case}");
+        assert_eq!(end["output"]["result"], 2, "{case}");
+        // One decision, one child, under the id chosen before the crash.
+        let decided: Vec<&Value> = parent_records
+            .iter()
+            .filter(|r| r["event"] == "child_run_started")
+            .collect();
+        assert_eq!(decided.len(), 1, "{case}");
+        assert_eq!(decided[0]["child_run_id"], child.as_str(), "{case}");
+        let child_records = records_of(&env, &child);
+        assert_eq!(
+            child_records
+                .iter()
+                .filter(|r| r["event"] == "run_started")
+                .count(),
+            1,
+            "{case}"
+        );
+        hold.store(1, Ordering::SeqCst);
+    }
+}
+
+/// Whether the run's journal says it ended.
+fn agent_done(env: &TestEnv, run_id: &str) -> bool {
+    let path = env.root().join(format!(".3ox/runs/{run_id}.journal.yaml"));
+    threeox::journal::read(&path).is_ok_and(|c| {
+        c.records.last().is_some_and(|r| {
+            let v = serde_json::to_value(r).unwrap();
+            v["event"] == "run_completed" || v["event"] == "run_failed"
+        })
+    })
+}
+
+/// The parent of child run `child`, from the parents' journals.
+fn parent_of(env: &TestEnv, child: &str) -> String {
+    let dir = env.root().join(".3ox/runs");
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(run) = name.strip_suffix(".journal.yaml") else {
+            continue;
+        };
+        if records_of(env, run)
+            .iter()
+            .any(|r| r["event"] == "child_run_started" && r["child_run_id"] == child)
+        {
+            return run.to_string();
+        }
+    }
+    panic!("no parent for {child}")
+}
+
+#[test]
+fn terminating_the_parent_terminates_its_running_child() {
+    let env = TestEnv::new();
+    env.write("templates/child.yaml", CHILD);
+    env.write(
+        "parent.yaml",
+        "name: parent\ntasks:\n  - {name: sub, taskReferenceName: sub, type: SUB_WORKFLOW, subWorkflowParam: {name: child}, inputParameters: {x: 1}}\n",
+    );
+    let agent = FakeAgent::start(&env, "worker", &["double"], 1, |_| Answer::NotYet);
+    let mut run = env
+        .cmd(&["run", "parent.yaml", "--no-agents", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let message = wait_for(Duration::from_secs(30), || {
+        agent.messages().into_iter().next()
+    })
+    .expect("the child's task reached the agent");
+    let child = message["run_id"].as_str().unwrap().to_string();
+    let parent = parent_of(&env, &child);
+    let term = env.run(&["terminate", &parent, "--reason", "stop it"]);
+    assert_eq!(term.status.code(), Some(0), "{}", stderr(&term));
+    let out = output_within_child(&mut run, Duration::from_secs(30));
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["status"], "TERMINATED");
+    let end = records_of(&env, &child).last().cloned().unwrap();
+    assert_eq!(end["event"], "run_terminated", "{end}");
+    assert_eq!(end["by"], format!("run {parent}"));
+}
