@@ -382,14 +382,17 @@ fn create_child(
     };
     let station = &actor.station;
     let path = Journal::path_for(&station.runs_dir(), child_run_id);
-    if let Ok(contents) = crate::journal::read(&path) {
-        if !contents.records.is_empty() {
-            return Ok(false);
+    match crate::journal::read(&path) {
+        Ok(contents) if contents.records.is_empty() => {
+            // Created but empty (a crash between creating the file and the first append).
+            std::fs::remove_file(&path)
+                .map_err(io("remove an empty child journal"))
+                .map_err(Err)?;
         }
-        // Created but empty (a crash between creating the file and the first append).
-        std::fs::remove_file(&path)
-            .map_err(io("remove an empty child journal"))
-            .map_err(Err)?;
+        // Created already (readable or not): never twice.
+        Ok(_) => return Ok(false),
+        Err(_) if path.exists() => return Ok(false),
+        Err(_) => {}
     }
     let workflow = child_definition(station, change).map_err(Ok)?;
     let agents = station.agents().map_err(|e| Err(e.into()))?;
@@ -493,9 +496,18 @@ pub(super) fn after_commit(
                     child_run_id,
                 );
             }
-            Change::RunTerminated { .. } => {
+            // A parent that ends without its SUB_WORKFLOW children (terminated, or failed in
+            // another branch) ends them too; so does skipping the task that waits for one.
+            Change::RunTerminated { .. }
+            | Change::RunFailed { .. }
+            | Change::TaskSkipped { .. } => {
+                let skipped = match &record.change {
+                    Change::TaskSkipped { task_ref, .. } => Some(task_ref.as_str()),
+                    _ => None,
+                };
                 let running: Vec<String> = running_children(&actor.state)
                     .filter(|c| c.kind == ChildKind::SubWorkflow)
+                    .filter(|c| skipped.is_none() || c.task_ref.as_deref() == skipped)
                     .map(|c| c.run_id.clone())
                     .collect();
                 for child in running {
@@ -518,15 +530,18 @@ pub(super) fn after_commit(
 /// it, else queued for its driver).
 fn operate(actor: &RunActor, child: &str, action: crate::engine::control::Action) {
     let reason = match action {
-        crate::engine::control::Action::Retry => "the parent run was retried",
-        _ => "the parent run was terminated",
+        crate::engine::control::Action::Retry => "the parent run was retried".to_string(),
+        _ => match &actor.state.status {
+            RunStatus::Running => "its task in the parent run was skipped".to_string(),
+            status => format!("the parent run ended ({status})"),
+        },
     };
     let request = super::control::ControlRequest {
         version: super::control::CONTROL_VERSION,
         action,
         by: format!("run {}", actor.state.run_id),
         uid: None,
-        reason: Some(reason.into()),
+        reason: Some(reason),
         task: None,
         at: Utc::now(),
     };
@@ -592,6 +607,12 @@ pub(super) fn poll(actor: &mut RunActor) -> Result<(), OrchestratorError> {
         let path = Journal::path_for(&actor.station.runs_dir(), &child);
         let contents = match crate::journal::read(&path) {
             Ok(contents) if !contents.records.is_empty() => contents,
+            Err(_) if path.exists() => {
+                // Unreadable (`3ox doctor` reports on it): the child's end cannot be known
+                // from it, and it is not created again either.
+                tracing::warn!(run = %child, "the journal of a child run cannot be read");
+                continue;
+            }
             _ => {
                 if let Some(change) = decision(actor, &child) {
                     start_child(actor, &change)?;
@@ -642,71 +663,75 @@ pub fn find_cycle(station: Option<&Station>, workflow: &WorkflowDef) -> Option<(
     cycle_in(station, workflow, &mut path, None)
 }
 
+/// A workflow another one names: where (a task reference, or `failureWorkflow`), how, and
+/// the definition when it is inline.
+struct Named {
+    site: String,
+    name: String,
+    inline: Option<WorkflowDef>,
+    version: Option<u32>,
+    how: &'static str,
+}
+
+fn named_in(tasks: &[TaskDef], out: &mut Vec<Named>) {
+    for task in tasks {
+        let (param, how) = match task.kind() {
+            TaskKind::SubWorkflow => (task.extra.get("subWorkflowParam"), "SUB_WORKFLOW"),
+            TaskKind::StartWorkflow => {
+                (task.input_parameters.get("startWorkflow"), "START_WORKFLOW")
+            }
+            _ => (None, ""),
+        };
+        if let Some(Value::Object(param)) = param {
+            let inline = param
+                .get("workflowDefinition")
+                .and_then(|d| serde_json::from_value::<WorkflowDef>(d.clone()).ok());
+            let name = inline
+                .as_ref()
+                .map(|d| d.name.clone())
+                .or_else(|| literal(param.get("name")).map(str::to_owned));
+            if let Some(name) = name {
+                out.push(Named {
+                    site: task.task_reference_name.clone(),
+                    name,
+                    inline,
+                    version: version_of(param.get("version")),
+                    how,
+                });
+            }
+        }
+        let children: Vec<TaskDef> = task.children().cloned().collect();
+        named_in(&children, out);
+    }
+}
+
 fn cycle_in(
     station: Option<&Station>,
     workflow: &WorkflowDef,
     path: &mut Vec<String>,
     at: Option<&str>,
 ) -> Option<(String, String)> {
-    let mut targets: Vec<(String, String, Option<WorkflowDef>, Option<u32>, &str)> = Vec::new();
+    let mut targets = Vec::new();
     if let Some(name) = failure_workflow(workflow) {
-        targets.push((
-            "failureWorkflow".into(),
-            name.to_string(),
-            None,
-            None,
-            "failureWorkflow",
-        ));
+        targets.push(Named {
+            site: "failureWorkflow".into(),
+            name: name.to_string(),
+            inline: None,
+            version: None,
+            how: "failureWorkflow",
+        });
     }
-    fn collect<'t>(
-        tasks: &'t [TaskDef],
-        out: &mut Vec<(
-            String,
-            String,
-            Option<WorkflowDef>,
-            Option<u32>,
-            &'static str,
-        )>,
-    ) {
-        for task in tasks {
-            let (param, how) = match task.kind() {
-                TaskKind::SubWorkflow => (task.extra.get("subWorkflowParam"), "SUB_WORKFLOW"),
-                TaskKind::StartWorkflow => {
-                    (task.input_parameters.get("startWorkflow"), "START_WORKFLOW")
-                }
-                _ => (None, ""),
-            };
-            if let Some(Value::Object(param)) = param {
-                let inline = param
-                    .get("workflowDefinition")
-                    .and_then(|d| serde_json::from_value::<WorkflowDef>(d.clone()).ok());
-                let name = inline
-                    .as_ref()
-                    .map(|d| d.name.clone())
-                    .or_else(|| literal(param.get("name")).map(str::to_owned));
-                if let Some(name) = name {
-                    out.push((
-                        task.task_reference_name.clone(),
-                        name,
-                        inline,
-                        version_of(param.get("version")),
-                        how,
-                    ));
-                }
-            }
-            let children: Vec<TaskDef> = task.children().cloned().collect();
-            collect(&children, out);
+    named_in(&workflow.tasks, &mut targets);
+    for target in targets {
+        let site = at.map_or_else(|| target.site.clone(), str::to_owned);
+        if path.contains(&target.name) {
+            return Some((site, cycle(path, &target.name, target.how)));
         }
-    }
-    collect(&workflow.tasks, &mut targets);
-    for (task_ref, name, inline, version, how) in targets {
-        let site = at.map_or_else(|| task_ref.clone(), str::to_owned);
-        if path.contains(&name) {
-            return Some((site, cycle(path, &name, how)));
-        }
-        let def = inline.or_else(|| station.and_then(|s| find(s, &name, version).ok()));
+        let def = target
+            .inline
+            .or_else(|| station.and_then(|s| find(s, &target.name, target.version).ok()));
         if let Some(def) = def {
-            path.push(name);
+            path.push(target.name);
             let found = cycle_in(station, &def, path, Some(&site));
             path.pop();
             if found.is_some() {

@@ -101,10 +101,24 @@ tasks:
         done["output"],
         json!({"subWorkflowId": child, "result": 10})
     );
-    // Both are runs of the station.
+    // Both are runs of the station, and each status shows the link.
     let list = env.run(&["list", "--json"]);
     let text = String::from_utf8_lossy(&list.stdout);
     assert!(text.contains(parent) && text.contains(child), "{text}");
+    let status = env.run(&["status", parent]);
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        text.contains(&format!("{child} COMPLETED `child` (SUB_WORKFLOW by sub)")),
+        "{text}"
+    );
+    let status = env.run(&["status", child]);
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        text.contains(&format!(
+            "started by: run {parent} (SUB_WORKFLOW, task sub)"
+        )),
+        "{text}"
+    );
 }
 
 #[test]
@@ -510,4 +524,61 @@ fn terminating_the_parent_terminates_its_running_child() {
     let end = records_of(&env, &child).last().cloned().unwrap();
     assert_eq!(end["event"], "run_terminated", "{end}");
     assert_eq!(end["by"], format!("run {parent}"));
+}
+
+#[test]
+fn malformed_child_references_are_refused_at_their_line() {
+    let env = TestEnv::new();
+    env.write(
+        "bad.yaml",
+        r#"name: bad
+failureWorkflow: [undo]
+tasks:
+  - {name: a, taskReferenceName: a, type: SUB_WORKFLOW}
+  - {name: b, taskReferenceName: b, type: SUB_WORKFLOW, subWorkflowParam: {name: 7}}
+  - {name: c, taskReferenceName: c, type: SUB_WORKFLOW, subWorkflowParam: {name: x, version: two}}
+  - {name: d, taskReferenceName: d, type: START_WORKFLOW, inputParameters: {startWorkflow: 5}}
+  - {name: e, taskReferenceName: e, type: START_WORKFLOW, inputParameters: {startWorkflow: {name: x, input: [1]}}}
+  - {name: f, taskReferenceName: f, type: SUB_WORKFLOW, subWorkflowParam: {workflowDefinition: {name: inner}}}
+"#,
+    );
+    let out = env.run(&["validate", "bad.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for (expected, at) in [
+        (
+            "`failureWorkflow` must be the name of a workflow (plain text), not a list",
+            "bad.yaml:2:18",
+        ),
+        (
+            "task `a` is a SUB_WORKFLOW without `subWorkflowParam`",
+            "bad.yaml:4:5",
+        ),
+        (
+            "`subWorkflowParam.name` of task `b` must be a workflow's name, not the number `7`",
+            "bad.yaml:5:82",
+        ),
+        (
+            "`subWorkflowParam.version` of task `c` must be a whole number",
+            "bad.yaml:6:",
+        ),
+        (
+            "`startWorkflow` of task `d` must be a mapping",
+            "bad.yaml:7:",
+        ),
+        (
+            "`startWorkflow.input` of task `e` must be a mapping",
+            "bad.yaml:8:",
+        ),
+        (
+            "the inline `workflowDefinition` of task `f` has no `tasks` list",
+            "bad.yaml:9:",
+        ),
+    ] {
+        let found = text
+            .split("error: ")
+            .find(|d| d.contains(expected))
+            .unwrap_or_else(|| panic!("no `{expected}` in:\n{text}"));
+        assert!(found.contains(at), "{expected} not at {at}:\n{found}");
+    }
 }

@@ -318,9 +318,21 @@ pub fn on_child_ended(
     emit(state, out, change, ctx.now);
 }
 
-/// After a run ended FAILED or TERMINATED: decides its `failureWorkflow` run, once per end.
-pub fn after_end(state: &mut RunState, ctx: &mut Ctx<'_>, out: &mut Vec<Change>) {
-    if !matches!(state.status, RunStatus::Failed | RunStatus::Terminated) {
+/// After a run ended FAILED, or TERMINATED in its own walk (a TERMINATE task): decides its
+/// `failureWorkflow` run, once per end. `walked` holds the changes of the walk just done. A
+/// person's `3ox terminate` does not start it (as in Conductor, where terminating through the
+/// API does not either).
+pub fn after_end(state: &mut RunState, ctx: &mut Ctx<'_>, walked: &mut Vec<Change>) {
+    let out = walked;
+    let ended_in_walk = out
+        .iter()
+        .any(|c| matches!(c, Change::RunTerminated { .. } | Change::RunFailed { .. }));
+    let failed = match state.status {
+        RunStatus::Failed => true,
+        RunStatus::Terminated => ended_in_walk,
+        _ => false,
+    };
+    if !failed {
         return;
     }
     let Some(name) = failure_workflow(&state.workflow) else {
@@ -521,5 +533,323 @@ pub fn apply(state: &mut RunState, change: &Change, at: DateTime<Utc>) {
             });
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use chrono::{TimeZone, Utc};
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::engine::control::{Action, Command};
+    use crate::engine::{Input, step};
+    use crate::station::AgentDirectory;
+
+    /// A run driven by hand with a fixed clock and counted ids.
+    struct Sim {
+        state: RunState,
+        agents: AgentDirectory,
+        ids: u64,
+        log: Vec<Change>,
+        times: Vec<DateTime<Utc>>,
+    }
+
+    impl Sim {
+        fn start(flow: &str) -> Sim {
+            let workflow = crate::definition::parse_str(flow, std::path::Path::new("t.yaml"))
+                .unwrap_or_else(|e| panic!("{e:?}"));
+            let mut sim = Sim {
+                state: RunState::default(),
+                agents: AgentDirectory::default(),
+                ids: 0,
+                log: Vec::new(),
+                times: Vec::new(),
+            };
+            sim.input(Input::Start {
+                run_id: "PARENT".into(),
+                source: "t.yaml".into(),
+                workflow: Arc::new(workflow),
+                input: json!({"order": "A-1"}),
+            });
+            sim
+        }
+
+        fn input(&mut self, input: Input) -> Vec<Change> {
+            let mut counter = self.ids;
+            let mut new_id = || {
+                counter += 1;
+                ulid::Ulid::from_parts(counter, u128::from(counter))
+            };
+            let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()
+                + chrono::Duration::seconds(i64::try_from(self.log.len()).unwrap());
+            let mut ctx = Ctx {
+                now,
+                agents: &self.agents,
+                new_id: &mut new_id,
+            };
+            let changes = step(&mut self.state, input, &mut ctx);
+            self.ids = counter;
+            self.log.extend(changes.iter().cloned());
+            self.times.extend(changes.iter().map(|_| now));
+            changes
+        }
+
+        fn children(&self, kind: ChildKind) -> Vec<String> {
+            self.log
+                .iter()
+                .filter_map(|c| match c {
+                    Change::ChildRunStarted {
+                        child_run_id,
+                        kind: k,
+                        ..
+                    } if *k == kind => Some(child_run_id.clone()),
+                    _ => None,
+                })
+                .collect()
+        }
+
+        fn ended(&mut self, child: &str, status: RunStatus, output: Value) -> Vec<Change> {
+            self.input(Input::ChildEnded {
+                child_run_id: child.to_string(),
+                status,
+                output,
+                reason: (status != RunStatus::Completed).then(|| "disk full".to_string()),
+            })
+        }
+
+        fn control(&mut self, action: Action) -> Vec<Change> {
+            self.input(Input::Control(Command {
+                action,
+                by: "ann".into(),
+                uid: None,
+                reason: None,
+                task: None,
+                new_run_id: None,
+            }))
+        }
+
+        /// Replaying the log gives the live state.
+        fn check_replay(&self) {
+            let mut replayed = RunState::default();
+            for (change, at) in self.log.iter().zip(&self.times) {
+                replayed.apply(change, *at);
+            }
+            assert_eq!(replayed.children, self.state.children);
+            assert_eq!(replayed.status, self.state.status);
+            assert_eq!(
+                replayed.tasks.keys().collect::<Vec<_>>(),
+                self.state.tasks.keys().collect::<Vec<_>>()
+            );
+        }
+    }
+
+    const PARENT: &str = r#"
+name: parent
+failureWorkflow: undo
+tasks:
+  - name: sub
+    taskReferenceName: sub
+    type: SUB_WORKFLOW
+    inputParameters: {order: "${workflow.input.order}"}
+    subWorkflowParam:
+      name: child
+      workflowDefinition:
+        name: child
+        tasks:
+          - {name: step, taskReferenceName: step, inputParameters: {o: "${workflow.input.order}"}}
+"#;
+
+    #[test]
+    fn a_child_that_completes_completes_the_task_with_its_output_and_subworkflowid() {
+        let mut sim = Sim::start(PARENT);
+        let children = sim.children(ChildKind::SubWorkflow);
+        assert_eq!(children.len(), 1);
+        let Some(Change::ChildRunStarted {
+            input, workflow, ..
+        }) = sim
+            .log
+            .iter()
+            .find(|c| matches!(c, Change::ChildRunStarted { .. }))
+        else {
+            unreachable!()
+        };
+        assert_eq!(input, &json!({"order": "A-1"}));
+        // The inline definition keeps its own `${...}` for the child.
+        let step = &workflow.as_ref().unwrap().tasks[0];
+        assert_eq!(step.input_parameters["o"], json!("${workflow.input.order}"));
+        assert_eq!(sim.state.tasks["sub"].status, TaskStatus::Scheduled);
+        // Nothing more happens on a tick while the child runs.
+        assert!(sim.input(Input::Tick).is_empty());
+        sim.ended(&children[0], RunStatus::Completed, json!({"total": 3}));
+        assert_eq!(sim.state.status, RunStatus::Completed);
+        assert_eq!(
+            sim.state.tasks["sub"].output,
+            json!({"subWorkflowId": children[0], "total": 3})
+        );
+        // A repeated notice changes nothing.
+        assert!(
+            sim.ended(&children[0], RunStatus::Completed, json!({}))
+                .is_empty()
+        );
+        assert!(sim.children(ChildKind::FailureWorkflow).is_empty());
+        sim.check_replay();
+    }
+
+    #[test]
+    fn retrying_the_parent_retries_the_failed_child_instead_of_starting_another() {
+        let mut sim = Sim::start(PARENT);
+        let child = sim.children(ChildKind::SubWorkflow)[0].clone();
+        sim.ended(&child, RunStatus::Failed, Value::Null);
+        assert_eq!(sim.state.status, RunStatus::Failed);
+        assert!(
+            sim.state
+                .failure
+                .as_ref()
+                .unwrap()
+                .reason
+                .contains("disk full")
+        );
+        let changes = sim.control(Action::Retry);
+        assert!(changes.iter().any(|c| matches!(c,
+            Change::ChildRunResumed { child_run_id, retry: true, .. } if *child_run_id == child)));
+        assert_eq!(sim.children(ChildKind::SubWorkflow), vec![child.clone()]);
+        assert_eq!(
+            sim.state.tasks["sub"].task_id.as_deref(),
+            Some(child.as_str())
+        );
+        sim.ended(&child, RunStatus::Completed, json!({"ok": true}));
+        assert_eq!(sim.state.status, RunStatus::Completed);
+        sim.check_replay();
+    }
+
+    #[test]
+    fn a_failed_run_decides_its_failure_workflow_once_with_the_failure_input() {
+        let mut sim = Sim::start(PARENT);
+        let child = sim.children(ChildKind::SubWorkflow)[0].clone();
+        let changes = sim.ended(&child, RunStatus::Failed, Value::Null);
+        let failure = sim.children(ChildKind::FailureWorkflow);
+        assert_eq!(failure.len(), 1);
+        // Decided in the same batch as the end.
+        let end = changes
+            .iter()
+            .position(|c| matches!(c, Change::RunFailed { .. }));
+        let decision = changes.iter().position(|c| {
+            matches!(
+                c,
+                Change::ChildRunStarted {
+                    kind: ChildKind::FailureWorkflow,
+                    ..
+                }
+            )
+        });
+        assert!(end.unwrap() < decision.unwrap());
+        let Some(Change::ChildRunStarted { input, name, .. }) = changes.get(decision.unwrap())
+        else {
+            unreachable!()
+        };
+        assert_eq!(name, "undo");
+        assert_eq!(input["order"], "A-1");
+        assert_eq!(input["workflowId"], "PARENT");
+        assert_eq!(input["failureStatus"], "FAILED");
+        assert_eq!(input["failureTaskId"], json!(child));
+        assert_eq!(input["failedReferenceTaskNames"], json!(["sub"]));
+        assert_eq!(
+            input["failedWorkflow"]["tasks"][0]["referenceTaskName"],
+            "sub"
+        );
+        assert!(sim.input(Input::Tick).is_empty(), "once per end");
+        sim.check_replay();
+        // Retried and failed again: a new end, a new failure run.
+        sim.control(Action::Retry);
+        sim.ended(&child, RunStatus::Failed, Value::Null);
+        assert_eq!(sim.children(ChildKind::FailureWorkflow).len(), 2);
+    }
+
+    #[test]
+    fn a_person_terminating_the_run_does_not_start_the_failure_workflow() {
+        let mut sim = Sim::start(PARENT);
+        sim.control(Action::Terminate);
+        assert_eq!(sim.state.status, RunStatus::Terminated);
+        assert!(sim.children(ChildKind::FailureWorkflow).is_empty());
+    }
+
+    #[test]
+    fn children_nested_too_deep_are_not_started() {
+        let mut sim = Sim::start(
+            "name: deep\ntasks:\n  - {name: step, taskReferenceName: first}\n  - {name: again, taskReferenceName: again, type: SUB_WORKFLOW, subWorkflowParam: {name: deep}}\n",
+        );
+        // A child at the deepest level allowed, before its tasks run.
+        let mut state = RunState::default();
+        for change in sim.log.iter().take(1) {
+            state.apply(change, Utc::now());
+        }
+        state.apply(
+            &Change::ChildOf {
+                parent_run_id: "UP".into(),
+                parent_task_ref: Some("again".into()),
+                kind: ChildKind::SubWorkflow,
+                depth: MAX_DEPTH,
+            },
+            Utc::now(),
+        );
+        state.apply(
+            &Change::TaskCompleted {
+                task_ref: "first".into(),
+                task_id: None,
+                input: None,
+                output: json!({}),
+            },
+            Utc::now(),
+        );
+        sim.state = state;
+        sim.log.clear();
+        sim.times.clear();
+        sim.input(Input::Tick);
+        assert_eq!(sim.state.status, RunStatus::Failed);
+        let reason = &sim.state.failure.as_ref().unwrap().reason;
+        assert!(reason.contains("17 deep (at most 16)"), "{reason}");
+        assert!(sim.children(ChildKind::SubWorkflow).is_empty());
+    }
+
+    #[test]
+    fn start_workflow_completes_at_once_with_the_new_run_id() {
+        let sim = Sim::start(
+            "name: p\ntasks:\n  - name: st\n    taskReferenceName: st\n    type: START_WORKFLOW\n    inputParameters:\n      startWorkflow: {name: other, version: 3, input: {o: \"${workflow.input.order}\"}}\n",
+        );
+        assert_eq!(sim.state.status, RunStatus::Completed);
+        let started = sim.children(ChildKind::StartWorkflow);
+        assert_eq!(
+            sim.state.tasks["st"].output,
+            json!({"workflowId": started[0]})
+        );
+        let Some(Change::ChildRunStarted {
+            input,
+            workflow_version,
+            workflow,
+            ..
+        }) = sim
+            .log
+            .iter()
+            .find(|c| matches!(c, Change::ChildRunStarted { .. }))
+        else {
+            unreachable!()
+        };
+        assert_eq!(input, &json!({"o": "A-1"}));
+        assert_eq!(*workflow_version, Some(3));
+        assert!(workflow.is_none(), "resolved by the orchestrator");
+        // The whole request given at run time, as Conductor's corpus does; a bad one fails.
+        let sim = Sim::start(
+            "name: p\ntasks:\n  - {name: st, taskReferenceName: st, type: START_WORKFLOW, inputParameters: {startWorkflow: \"${workflow.input.order}\"}}\n",
+        );
+        assert_eq!(sim.state.status, RunStatus::Failed);
+        let reason = &sim.state.failure.as_ref().unwrap().reason;
+        assert!(
+            reason.contains("needs `inputParameters.startWorkflow`"),
+            "{reason}"
+        );
+        sim.check_replay();
     }
 }
