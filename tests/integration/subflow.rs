@@ -582,3 +582,37 @@ tasks:
         assert!(found.contains(at), "{expected} not at {at}:\n{found}");
     }
 }
+
+#[test]
+fn up_drives_a_submitted_parent_and_all_its_children() {
+    let env = TestEnv::new();
+    env.write("templates/child.yaml", CHILD);
+    env.write(
+        "parent.yaml",
+        r#"
+name: parent
+tasks:
+  - {name: sub, taskReferenceName: sub, type: SUB_WORKFLOW, subWorkflowParam: {name: child}, inputParameters: {x: 1}}
+  - name: start
+    taskReferenceName: st
+    type: START_WORKFLOW
+    inputParameters: {startWorkflow: {name: child, input: {x: "${sub.output.result}"}}}
+"#,
+    );
+    let agent = FakeAgent::start(&env, "worker", &["double"], 2, doubler);
+    let submitted = env.run(&["start", "parent.yaml"]);
+    assert!(submitted.status.success(), "{}", stderr(&submitted));
+    let up = output_within(
+        env.cmd(&["up", "--until-idle", "--no-agents"]),
+        Duration::from_secs(60),
+    );
+    assert!(up.status.success(), "{}", stderr(&up));
+    let ends: Vec<Value> = journal_records(&env)
+        .into_iter()
+        .filter(|r| r["event"] == "run_completed")
+        .collect();
+    assert_eq!(ends.len(), 3, "parent and both children completed");
+    assert_eq!(journals(&env), 3);
+    let inputs: Vec<Value> = agent.messages().iter().map(|m| m["input"]["x"].clone()).collect();
+    assert_eq!(inputs, vec![json!(1), json!(2)]);
+}
