@@ -1412,7 +1412,8 @@ impl<'a> Validator<'a> {
     fn failure_workflow_field(&mut self, root: &Map<String, Value>) {
         match root.get("failureWorkflow") {
             None | Some(Value::Null) => {}
-            Some(Value::String(name)) if !name.trim().is_empty() && !name.contains("${") => {}
+            Some(Value::String(name))
+                if !name.contains("${") && crate::mailbox::name_problem(name).is_none() => {}
             Some(other) => self.error(
                 "/failureWorkflow",
                 format!(
@@ -1497,15 +1498,22 @@ impl<'a> Validator<'a> {
         let inline = param.get("workflowDefinition");
         match inline {
             None | Some(Value::Null) => {}
-            Some(Value::Object(def)) => {
-                if !def.get("tasks").is_some_and(Value::is_array) {
+            Some(def @ Value::Object(_)) => {
+                // A whole workflow: checked as a file of its own (children of children too).
+                let text = serde_json::to_string_pretty(def).unwrap_or_default();
+                let inner = match Source::parse(&text, "workflowDefinition") {
+                    Ok(src) => check(&src),
+                    Err(diagnostic) => vec![diagnostic],
+                };
+                for problem in inner.into_iter().filter(|d| d.severity == Severity::Error) {
                     self.error(
                         &push_pointer(pointer, "workflowDefinition"),
                         format!(
-                            "the inline `workflowDefinition` of {} has no `tasks` list",
-                            site.label()
+                            "the inline `workflowDefinition` of {}: {}",
+                            site.label(),
+                            problem.message
                         ),
-                        Some("write a whole workflow there: `name`, `tasks`, ...".into()),
+                        problem.hint,
                     );
                 }
             }
@@ -1520,7 +1528,20 @@ impl<'a> Validator<'a> {
             ),
         }
         match param.get("name") {
-            Some(Value::String(name)) if !name.trim().is_empty() => {}
+            Some(Value::String(name)) if !name.contains("${") => {
+                if let Some(problem) = crate::mailbox::name_problem(name) {
+                    self.error(
+                        &push_pointer(pointer, "name"),
+                        format!(
+                            "`{field}.name` of {}: `{}` is not usable as a workflow name: {problem}",
+                            site.label(),
+                            name.escape_debug()
+                        ),
+                        Some("name a workflow of the station's templates/ or workflows/ by its `name:`".into()),
+                    );
+                }
+            }
+            Some(Value::String(_)) => {}
             None | Some(Value::Null) if matches!(inline, Some(Value::Object(_))) => {}
             None | Some(Value::Null) => self.error(
                 pointer,

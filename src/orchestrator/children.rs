@@ -62,6 +62,13 @@ pub const NOTICE_SUFFIX: &str = ".child.yaml";
 
 /// The workflow `name` (at `version`, else the highest) of the station.
 pub fn find(station: &Station, name: &str, version: Option<u32>) -> Result<WorkflowDef, String> {
+    // The name becomes part of a file name: only a plain name may.
+    if let Some(problem) = crate::mailbox::name_problem(name) {
+        return Err(format!(
+            "`{}` is not usable as a workflow name: {problem}",
+            name.escape_debug()
+        ));
+    }
     let mut found: Vec<(PathBuf, WorkflowDef)> = Vec::new();
     let mut broken = Vec::new();
     for folder in WORKFLOW_FOLDERS {
@@ -96,7 +103,9 @@ pub fn find(station: &Station, name: &str, version: Option<u32>) -> Result<Workf
             }
             match definition::parse_str(&text, &path) {
                 Ok(def) => found.push((path, def)),
-                Err(error) => broken.push(format!("{}: {error}", station.relative(&path))),
+                Err(error) => {
+                    broken.push(format!("{}: {}", station.relative(&path), problems(&error)))
+                }
             }
         }
     }
@@ -121,6 +130,25 @@ pub fn find(station: &Station, name: &str, version: Option<u32>) -> Result<Workf
         ));
     }
     Err(message)
+}
+
+/// The errors of a definition that does not load, each with its line and hint.
+pub fn problems(error: &definition::LoadError) -> String {
+    match error {
+        definition::LoadError::Invalid { diagnostics, .. } => diagnostics
+            .iter()
+            .filter(|d| d.severity == definition::Severity::Error)
+            .map(|d| {
+                let hint = d
+                    .hint
+                    .as_deref()
+                    .map_or_else(String::new, |h| format!(" ({h})"));
+                format!("line {}: {}{hint}", d.line, d.message)
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
+    }
 }
 
 /// A literal (not `${...}`) text.
@@ -236,8 +264,12 @@ fn prepare_param(
     let mut def = match param.get("workflowDefinition") {
         Some(inline @ Value::Object(_)) => {
             let text = serde_json::to_string_pretty(inline).unwrap_or_default();
-            definition::parse_str(&text, Path::new("workflowDefinition"))
-                .map_err(|e| format!("{label}: its inline workflowDefinition is not valid: {e}"))?
+            definition::parse_str(&text, Path::new("workflowDefinition")).map_err(|e| {
+                format!(
+                    "{label}: its inline workflowDefinition is not valid: {}",
+                    problems(&e)
+                )
+            })?
         }
         _ => {
             let Some(name) = literal(param.get("name")) else {
@@ -356,7 +388,12 @@ fn child_definition(station: &Station, change: &Change) -> Result<WorkflowDef, S
         return Err("not a child run".into());
     };
     let mut def = match workflow {
-        Some(def) => (**def).clone(),
+        // Checked like a file (an inline definition may come from the run's input).
+        Some(def) => {
+            let text = serde_json::to_string_pretty(def).map_err(|e| e.to_string())?;
+            definition::parse_str(&text, Path::new("workflowDefinition"))
+                .map_err(|e| format!("the definition of `{name}` is not valid: {}", problems(&e)))?
+        }
         None => find(station, name, *version)?,
     };
     prepare(station, &mut def)?;

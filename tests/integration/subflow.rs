@@ -540,6 +540,7 @@ tasks:
   - {name: d, taskReferenceName: d, type: START_WORKFLOW, inputParameters: {startWorkflow: 5}}
   - {name: e, taskReferenceName: e, type: START_WORKFLOW, inputParameters: {startWorkflow: {name: x, input: [1]}}}
   - {name: f, taskReferenceName: f, type: SUB_WORKFLOW, subWorkflowParam: {workflowDefinition: {name: inner}}}
+  - {name: g, taskReferenceName: g, type: SUB_WORKFLOW, subWorkflowParam: {name: ../../etc/passwd}}
 "#,
     );
     let out = env.run(&["validate", "bad.yaml"]);
@@ -571,8 +572,12 @@ tasks:
             "bad.yaml:8:",
         ),
         (
-            "the inline `workflowDefinition` of task `f` has no `tasks` list",
+            "the inline `workflowDefinition` of task `f`: the workflow has no `tasks`",
             "bad.yaml:9:",
+        ),
+        (
+            "`subWorkflowParam.name` of task `g`: `../../etc/passwd` is not usable as a workflow name",
+            "bad.yaml:10:",
         ),
     ] {
         let found = text
@@ -613,6 +618,10 @@ tasks:
         .collect();
     assert_eq!(ends.len(), 3, "parent and both children completed");
     assert_eq!(journals(&env), 3);
-    let inputs: Vec<Value> = agent.messages().iter().map(|m| m["input"]["x"].clone()).collect();
+    let inputs: Vec<Value> = agent
+        .messages()
+        .iter()
+        .map(|m| m["input"]["x"].clone())
+        .collect();
     assert_eq!(inputs, vec![json!(1), json!(2)]);
 }
