@@ -314,8 +314,13 @@ fn drivers() -> &'static Mutex<Drivers> {
 }
 
 /// Waits for the children this process drives for `parent` (and theirs, which their own
-/// drivers wait for); with `stop`, tells them to stop driving first.
-pub async fn wait_for_children(parent: &str, stop: bool) {
+/// drivers wait for). With `stop`, or as soon as `control` says stop (Ctrl-C), tells them to
+/// stop driving (they stay RUNNING in their journals, for `3ox resume` or `3ox up`).
+pub async fn wait_for_children(
+    parent: &str,
+    mut stop: bool,
+    mut control: Option<&mut mpsc::Receiver<Control>>,
+) {
     loop {
         let batch = drivers()
             .lock()
@@ -324,13 +329,58 @@ pub async fn wait_for_children(parent: &str, stop: bool) {
         if batch.is_empty() {
             return;
         }
-        for (_, sender, handle) in batch {
+        let mut pending = batch.into_iter().collect::<std::collections::VecDeque<_>>();
+        while let Some((_, sender, mut handle)) = pending.pop_front() {
             if stop {
                 let _ = sender.send(Control::Stop).await;
+                let _ = handle.await;
+                continue;
             }
-            let _ = handle.await;
+            let asked = match control.as_deref_mut() {
+                Some(control) => tokio::select! {
+                    _ = &mut handle => false,
+                    _ = control.recv() => true,
+                },
+                None => {
+                    let _ = (&mut handle).await;
+                    false
+                }
+            };
+            if asked {
+                stop = true;
+                let _ = sender.send(Control::Stop).await;
+                let _ = handle.await;
+            }
         }
     }
+}
+
+/// Drives `actor`'s run from `first` (see `RunActor::drive`), then waits for the children
+/// this process drives for it: the whole tree. `control` stops both.
+pub(super) async fn drive_tree(
+    actor: &mut RunActor,
+    first: Input,
+    mut control: mpsc::Receiver<Control>,
+) -> Result<super::RunOutcome, OrchestratorError> {
+    let (tx, rx) = mpsc::channel(1);
+    let mut tx = Some(tx);
+    let outcome = {
+        let drive = actor.drive(first, rx);
+        tokio::pin!(drive);
+        loop {
+            tokio::select! {
+                outcome = &mut drive => break outcome,
+                message = control.recv(), if tx.is_some() => match (message, &tx) {
+                    (Some(message), Some(forward)) => { let _ = forward.send(message).await; }
+                    // The asker is gone: the driver sees its channel close, as without us.
+                    _ => tx = None,
+                },
+            }
+        }
+    };
+    let interrupted = outcome.as_ref().map_or(true, |o| o.interrupted) || tx.is_none();
+    wait_for_children(&actor.state.run_id, interrupted, Some(&mut control)).await;
+    outcome
 }
 
 /// Starts driving child `child` of `parent` in this process, when there is a runtime to do

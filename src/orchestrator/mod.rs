@@ -219,10 +219,8 @@ pub async fn run_workflow(
         workflow: Arc::new(workflow),
         input,
     };
-    let outcome = actor.drive(start, control).await;
-    // The whole tree: children this process drives (a stopped parent stops them too).
-    let interrupted = outcome.as_ref().map_or(true, |o| o.interrupted);
-    children::wait_for_children(&actor.state.run_id, interrupted).await;
+    // The whole tree: the children this process drives too.
+    let outcome = children::drive_tree(&mut actor, start, control).await;
     drop(lock);
     if let Some(managed) = managed {
         managed.stop().await;
@@ -357,12 +355,11 @@ pub async fn resume_run(
         // The run ended, maybe just before a crash: settle what it left in the outboxes.
         let agents: BTreeSet<String> = actor.agents.agents.keys().cloned().collect();
         actor.scan(&agents)?;
-        children::wait_for_children(run_id, false).await;
+        let mut control = control;
+        children::wait_for_children(run_id, false, Some(&mut control)).await;
         return Ok(actor.outcome(false));
     }
-    let outcome = actor.drive(Input::Tick, control).await;
-    let interrupted = outcome.as_ref().map_or(true, |o| o.interrupted);
-    children::wait_for_children(run_id, interrupted).await;
+    let outcome = children::drive_tree(&mut actor, Input::Tick, control).await;
     drop(lock);
     outcome
 }

@@ -625,3 +625,61 @@ tasks:
         .collect();
     assert_eq!(inputs, vec![json!(1), json!(2)]);
 }
+
+/// `3ox run` waits for a started child after its parent ended; Ctrl-C stops the waiting (the
+/// child stays RUNNING) and `3ox resume` finishes it.
+#[test]
+fn ctrl_c_while_run_waits_for_a_started_child_leaves_it_for_resume() {
+    let env = TestEnv::new();
+    env.write("templates/child.yaml", CHILD);
+    env.write(
+        "parent.yaml",
+        "name: parent\ntasks:\n  - {name: st, taskReferenceName: st, type: START_WORKFLOW, inputParameters: {startWorkflow: {name: child, input: {x: 4}}}}\n",
+    );
+    let hold = Arc::new(AtomicUsize::new(1));
+    let gate = hold.clone();
+    let agent = FakeAgent::start(&env, "worker", &["double"], 1, move |m| {
+        if gate.load(Ordering::SeqCst) == 1 {
+            Answer::NotYet
+        } else {
+            doubler(m)
+        }
+    });
+    let mut run = env
+        .cmd(&["run", "parent.yaml", "--no-agents", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let message = wait_for(Duration::from_secs(30), || {
+        agent.messages().into_iter().next()
+    })
+    .expect("the child's task reached the agent");
+    let child = message["run_id"].as_str().unwrap().to_string();
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        run.try_wait().unwrap().is_none(),
+        "`3ox run` waits for the child"
+    );
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &run.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = output_within_child(&mut run, Duration::from_secs(20));
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["status"], "COMPLETED", "the parent itself had ended");
+    assert_eq!(
+        records_of(&env, &child).last().unwrap()["event"],
+        "task_scheduled"
+    );
+    hold.store(0, Ordering::SeqCst);
+    let resumed = output_within(
+        env.cmd(&["resume", &child, "--no-agents", "--json"]),
+        Duration::from_secs(30),
+    );
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    let end = records_of(&env, &child).last().cloned().unwrap();
+    assert_eq!(end["event"], "run_completed");
+    assert_eq!(end["output"]["result"], 8);
+}
