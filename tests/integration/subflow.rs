@@ -265,7 +265,7 @@ tasks:
 "#;
 
 #[test]
-fn a_failed_run_starts_its_failure_workflow_once_with_what_compensation_needs() {
+fn a_saga_whose_last_step_fails_runs_its_compensation_once_with_what_to_undo() {
     let env = TestEnv::new();
     env.write("templates/undo_order.yaml", UNDO);
     env.write("order.yaml", ORDER);
@@ -277,7 +277,10 @@ fn a_failed_run_starts_its_failure_workflow_once_with_what_compensation_needs() 
             1,
             |m| match m["task"].as_str() {
                 Some("ship") => Answer::Terminal("no courier".into()),
-                _ => Answer::Completed(json!({"ok": m["task"]})),
+                Some("charge") => Answer::Completed(json!({"chargeId": "ch-9"})),
+                _ => Answer::Completed(
+                    json!({"refunded": m["input"]["tasks"][0]["outputData"]["chargeId"]}),
+                ),
             },
         );
     let (code, result, out) = env.run_flow("order.yaml", &["-i", "orderId=A-1"]);
@@ -312,14 +315,15 @@ fn a_failed_run_starts_its_failure_workflow_once_with_what_compensation_needs() 
             (json!("ship"), json!("FAILED_WITH_TERMINAL_ERROR"))
         ]
     );
+    // What the compensation undoes: the charge that completed, by its id.
+    assert_eq!(input["tasks"][0]["outputData"]["chargeId"], "ch-9");
     let starts = child_starts(&env);
     assert_eq!(starts.len(), 1);
     assert_eq!(starts[0]["kind"], "failure_workflow");
     let undo = starts[0]["child_run_id"].as_str().unwrap().to_string();
-    assert_eq!(
-        records_of(&env, &undo).last().unwrap()["event"],
-        "run_completed"
-    );
+    let undone = records_of(&env, &undo).last().cloned().unwrap();
+    assert_eq!(undone["event"], "run_completed");
+    assert_eq!(undone["output"]["refunded"], "ch-9");
     // Taking the ended run over again starts nothing more.
     let again = output_within(
         env.cmd(&["resume", &order, "--no-agents", "--json"]),

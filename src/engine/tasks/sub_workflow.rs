@@ -852,4 +852,69 @@ tasks:
         );
         sim.check_replay();
     }
+
+    #[test]
+    fn the_subflow_changes_read_back_from_a_journal_as_written() {
+        let def = crate::definition::parse_str(
+            "name: c\nversion: 3\ntasks:\n  - {name: s, taskReferenceName: s}\n",
+            std::path::Path::new("c.yaml"),
+        )
+        .unwrap();
+        let changes = vec![
+            Change::ChildRunStarted {
+                child_run_id: "C1".into(),
+                kind: ChildKind::SubWorkflow,
+                task_ref: Some("sub".into()),
+                name: "c".into(),
+                workflow_version: Some(3),
+                workflow: Some(Box::new(def)),
+                input: json!({"x": [1, "two"]}),
+                depth: 2,
+            },
+            Change::ChildRunStarted {
+                child_run_id: "C2".into(),
+                kind: ChildKind::FailureWorkflow,
+                task_ref: None,
+                name: "undo".into(),
+                workflow_version: None,
+                workflow: None,
+                input: json!({}),
+                depth: 1,
+            },
+            Change::ChildRunResumed {
+                task_ref: "sub".into(),
+                child_run_id: "C1".into(),
+                retry: true,
+            },
+            Change::ChildRunEnded {
+                child_run_id: "C1".into(),
+                status: RunStatus::Completed,
+                output: json!({"version": 7}),
+                reason: None,
+            },
+            Change::ChildOf {
+                parent_run_id: "P".into(),
+                parent_task_ref: Some("sub".into()),
+                kind: ChildKind::StartWorkflow,
+                depth: 1,
+            },
+        ];
+        let mut bytes = Vec::new();
+        let records: Vec<crate::journal::Record> = changes
+            .into_iter()
+            .enumerate()
+            .map(|(i, change)| crate::journal::Record {
+                version: 1,
+                seq: i as u64 + 1,
+                at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+                run: "P".into(),
+                change,
+            })
+            .collect();
+        for record in &records {
+            crate::journal::encode(record, &mut bytes);
+        }
+        let read = crate::journal::decode(&bytes, std::path::Path::new("j.yaml")).unwrap();
+        assert_eq!(read.records, records);
+    }
 }
