@@ -380,6 +380,11 @@ pub(super) async fn drive_tree(
     };
     let interrupted = outcome.as_ref().map_or(true, |o| o.interrupted) || tx.is_none();
     wait_for_children(&actor.state.run_id, interrupted, Some(&mut control)).await;
+    if outcome.is_ok() && !interrupted {
+        // The ends of the children that outlived the run (START_WORKFLOW, failureWorkflow)
+        // go into its journal too, so `3ox status` shows how they ended.
+        poll(actor)?;
+    }
     outcome
 }
 

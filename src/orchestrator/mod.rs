@@ -357,6 +357,7 @@ pub async fn resume_run(
         actor.scan(&agents)?;
         let mut control = control;
         children::wait_for_children(run_id, false, Some(&mut control)).await;
+        children::recover(&mut actor)?;
         return Ok(actor.outcome(false));
     }
     let outcome = children::drive_tree(&mut actor, Input::Tick, control).await;

@@ -321,6 +321,14 @@ fn a_saga_whose_last_step_fails_runs_its_compensation_once_with_what_to_undo() {
     assert_eq!(starts.len(), 1);
     assert_eq!(starts[0]["kind"], "failure_workflow");
     let undo = starts[0]["child_run_id"].as_str().unwrap().to_string();
+    // The failed run's journal records how its compensation ended.
+    assert!(
+        records_of(&env, &order)
+            .iter()
+            .any(|r| r["event"] == "child_run_ended"
+                && r["child_run_id"] == undo.as_str()
+                && r["status"] == "COMPLETED")
+    );
     let undone = records_of(&env, &undo).last().cloned().unwrap();
     assert_eq!(undone["event"], "run_completed");
     assert_eq!(undone["output"]["refunded"], "ch-9");
