@@ -473,7 +473,7 @@ fn create_child(
         return Ok(false);
     };
     let station = &actor.station;
-    let path = Journal::path_for(&station.runs_dir(), child_run_id);
+    let path = child_journal(station, child_run_id);
     match crate::journal::read(&path) {
         Ok(contents) if contents.records.is_empty() => {
             // Created but empty (a crash between creating the file and the first append).
@@ -489,6 +489,7 @@ fn create_child(
     let workflow = child_definition(station, change).map_err(Ok)?;
     let agents = station.agents().map_err(|e| Err(e.into()))?;
     super::preflight(&workflow, &agents).map_err(Ok)?;
+    let path = Journal::path_for(&station.runs_dir(), child_run_id);
     let mut journal =
         Journal::create(&path, actor.options.durability).map_err(|e| Err(e.into()))?;
     let changes = vec![
@@ -519,6 +520,24 @@ fn create_child(
         tracing::warn!(%error, "cannot write the state snapshot");
     }
     Ok(true)
+}
+
+/// The journal of run `run_id`: in `.3ox/runs/`, or where `3ox gc` archived it
+/// (`.3ox/archive/<yyyy-mm>/`), so a child collected while its parent was not driven is
+/// neither created again nor waited for forever.
+fn child_journal(station: &Station, run_id: &str) -> PathBuf {
+    let live = Journal::path_for(&station.runs_dir(), run_id);
+    if live.exists() {
+        return live;
+    }
+    let archive = station.runtime_dir().join("archive");
+    std::fs::read_dir(&archive)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|month| Journal::path_for(&month.path(), run_id))
+        .find(|p| p.exists())
+        .unwrap_or(live)
 }
 
 /// The `child_run_started` record of `child` in this run's journal.
@@ -696,7 +715,7 @@ pub(super) fn poll(actor: &mut RunActor) -> Result<(), OrchestratorError> {
         .collect();
     let mut inputs = Vec::new();
     for child in running {
-        let path = Journal::path_for(&actor.station.runs_dir(), &child);
+        let path = child_journal(&actor.station, &child);
         let contents = match crate::journal::read(&path) {
             Ok(contents) if !contents.records.is_empty() => contents,
             Err(_) if path.exists() => {

@@ -28,9 +28,19 @@ fn doubler(message: &Value) -> Answer {
     Answer::Completed(json!({"y": x * 2}))
 }
 
-/// The records of run `run_id`'s journal.
+/// The records of run `run_id`'s journal (in `.3ox/runs/`, or archived by `3ox gc`).
 fn records_of(env: &TestEnv, run_id: &str) -> Vec<Value> {
-    let path = env.root().join(format!(".3ox/runs/{run_id}.journal.yaml"));
+    let mut path = env.root().join(format!(".3ox/runs/{run_id}.journal.yaml"));
+    if !path.exists()
+        && let Ok(months) = std::fs::read_dir(env.root().join(".3ox/archive"))
+    {
+        for month in months.flatten() {
+            let archived = month.path().join(format!("{run_id}.journal.yaml"));
+            if archived.exists() {
+                path = archived;
+            }
+        }
+    }
     threeox::journal::read(&path)
         .unwrap_or_else(|e| panic!("{e}"))
         .records
@@ -445,6 +455,15 @@ fn after_kill_9_a_decided_child_is_created_once_and_an_ended_one_is_noticed() {
                 records_of(&env, &child).last().unwrap()["event"],
                 "run_completed"
             );
+            // And even collected by gc before the parent looks: found in the archive.
+            let gc = env.run(&["gc", "--older-than", "0s"]);
+            assert!(gc.status.success(), "{}", stderr(&gc));
+            assert!(
+                !env.root()
+                    .join(format!(".3ox/runs/{child}.journal.yaml"))
+                    .exists(),
+                "the child was archived"
+            );
         }
         let mut resume = env
             .cmd(&["resume", &parent, "--no-agents", "--json"])
@@ -474,6 +493,21 @@ fn after_kill_9_a_decided_child_is_created_once_and_an_ended_one_is_noticed() {
             1,
             "{case}"
         );
+        if case == "ended meanwhile" {
+            // Not created again from the archive's absence in .3ox/runs/, not run twice.
+            assert!(
+                !env.root()
+                    .join(format!(".3ox/runs/{child}.journal.yaml"))
+                    .exists(),
+                "the collected child was created again"
+            );
+            let runs_of_child = agent
+                .messages()
+                .iter()
+                .filter(|m| m["run_id"] == child.as_str())
+                .count();
+            assert_eq!(runs_of_child, 1);
+        }
         hold.store(1, Ordering::SeqCst);
     }
 }
