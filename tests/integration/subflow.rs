@@ -729,3 +729,80 @@ fn ctrl_c_while_run_waits_for_a_started_child_leaves_it_for_resume() {
     assert_eq!(end["event"], "run_completed");
     assert_eq!(end["output"]["result"], 8);
 }
+
+/// Conductor's own `workflow_that_starts_another_workflow.json` (from the corpus, unchanged):
+/// the whole start request comes from the run's input.
+const CONDUCTOR_STARTER: &str = r#"{
+  "name": "workflow_that_starts_another_workflow",
+  "description": "A workflow that uses START_WORKFLOW task to start another workflow",
+  "version": 1,
+  "tasks": [
+    {
+      "name": "start_workflow",
+      "taskReferenceName": "st",
+      "inputParameters": {
+        "startWorkflow": "${workflow.input.startWorkflow}"
+      },
+      "type": "START_WORKFLOW"
+    }
+  ],
+  "inputParameters": ["start_workflow"],
+  "outputParameters": {},
+  "schemaVersion": 2,
+  "restartable": true,
+  "workflowStatusListenerEnabled": false,
+  "timeoutPolicy": "ALERT_ONLY",
+  "timeoutSeconds": 0,
+  "ownerEmail": "test@harness.com"
+}"#;
+
+#[test]
+fn conductors_start_workflow_definition_runs_with_the_request_in_its_input() {
+    let env = TestEnv::new();
+    env.write(
+        "workflows/child.json",
+        &serde_json::to_string(&serde_yaml::from_str::<Value>(CHILD).unwrap()).unwrap(),
+    );
+    env.write("starter.json", CONDUCTOR_STARTER);
+    let _agent = FakeAgent::start(&env, "worker", &["double"], 1, doubler);
+    let (code, result, out) = env.run_flow(
+        "starter.json",
+        &[
+            "-i",
+            "startWorkflow={name: child, version: 2, input: {x: 8}}",
+        ],
+    );
+    assert_eq!(code, 0, "{}", stderr(&out));
+    let child = child_starts(&env)[0]["child_run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let done = records_of(&env, &result["run_id"].as_str().unwrap().to_string())
+        .into_iter()
+        .find(|r| r["event"] == "task_completed")
+        .unwrap();
+    assert_eq!(done["output"], json!({"workflowId": child}));
+    let child_records = records_of(&env, &child);
+    assert_eq!(
+        child_records[0]["workflow"]["name"], "child",
+        "looked up when the child started"
+    );
+    assert_eq!(child_records.last().unwrap()["output"]["result"], 16);
+    // A request naming a workflow the station does not have: the run goes on, the child fails
+    // to start and the parent records why.
+    let (code, result, _) = env.run_flow("starter.json", &["-i", "startWorkflow={name: nowhere}"]);
+    assert_eq!(code, 0);
+    let parent = result["run_id"].as_str().unwrap().to_string();
+    let ended = records_of(&env, &parent)
+        .into_iter()
+        .find(|r| r["event"] == "child_run_ended")
+        .expect("the failed start is recorded");
+    assert_eq!(ended["status"], "FAILED");
+    assert!(
+        ended["reason"]
+            .as_str()
+            .unwrap()
+            .contains("templates/nowhere.yaml"),
+        "{ended}"
+    );
+}
