@@ -777,7 +777,7 @@ fn conductors_start_workflow_definition_runs_with_the_request_in_its_input() {
         .as_str()
         .unwrap()
         .to_string();
-    let done = records_of(&env, &result["run_id"].as_str().unwrap().to_string())
+    let done = records_of(&env, result["run_id"].as_str().unwrap())
         .into_iter()
         .find(|r| r["event"] == "task_completed")
         .unwrap();
