@@ -78,6 +78,9 @@ pub struct ChildLink {
     /// The child's status as the parent last learned it.
     pub status: RunStatus,
     pub started_at: DateTime<Utc>,
+    /// The child's input (the SUB_WORKFLOW task's input, kept when a retry resumes it).
+    #[serde(skip)]
+    pub input: Value,
 }
 
 /// This run's depth: 0 for a top-level run.
@@ -471,6 +474,7 @@ pub fn apply(state: &mut RunState, change: &Change, at: DateTime<Utc>) {
                     name: name.clone(),
                     status: RunStatus::Running,
                     started_at: at,
+                    input: input.clone(),
                 },
             );
             match (kind, task_ref) {
@@ -494,13 +498,10 @@ pub fn apply(state: &mut RunState, change: &Change, at: DateTime<Utc>) {
             child_run_id,
             ..
         } => {
-            let input = state
-                .tasks
-                .get(task_ref)
-                .map(|t| t.input.clone())
-                .unwrap_or(Value::Null);
+            let mut input = Value::Null;
             if let Some(link) = state.children.get_mut(child_run_id) {
                 link.status = RunStatus::Running;
+                input = link.input.clone();
             }
             let task = state.task_entry(task_ref, at);
             task.status = TaskStatus::Scheduled;
@@ -720,6 +721,7 @@ tasks:
             sim.state.tasks["sub"].task_id.as_deref(),
             Some(child.as_str())
         );
+        assert_eq!(sim.state.tasks["sub"].input, json!({"order": "A-1"}));
         sim.ended(&child, RunStatus::Completed, json!({"ok": true}));
         assert_eq!(sim.state.status, RunStatus::Completed);
         sim.check_replay();
