@@ -748,6 +748,18 @@ pub(super) fn poll(actor: &mut RunActor) -> Result<(), OrchestratorError> {
     Ok(())
 }
 
+/// Before a taken-over run delivers anything: makes sure the station's snapshot lists it. A
+/// child's `run_started` is written by its parent, and a crash between that append and the
+/// snapshot update leaves the child unlisted; other runs' drivers would then judge (and
+/// refuse) the replies to its tasks as nobody's.
+pub(super) fn ensure_listed(actor: &mut RunActor) {
+    let listed = snapshot::read(&actor.station.snapshot_path())
+        .is_some_and(|s| s.runs.contains_key(&actor.state.run_id));
+    if !listed && !actor.state.run_id.is_empty() {
+        actor.write_snapshot();
+    }
+}
+
 /// After a restart: creates the children that were decided but not created, drives the
 /// running ones, and notices those that ended while nobody drove this run.
 pub(super) fn recover(actor: &mut RunActor) -> Result<(), OrchestratorError> {

@@ -349,6 +349,7 @@ pub async fn resume_run(
             "run {run_id}: the journal's last record was torn by a crash and was cut away"
         ));
     }
+    children::ensure_listed(&mut actor);
     actor.recover_mailboxes()?;
     children::recover(&mut actor)?;
     if actor.state.status != RunStatus::Running {

@@ -806,3 +806,121 @@ fn conductors_start_workflow_definition_runs_with_the_request_in_its_input() {
         "{ended}"
     );
 }
+
+/// kill -9 at random moments while a parent drives five children (four SUB_WORKFLOW in a
+/// fork, one START_WORKFLOW): every decided child is created exactly once under the id the
+/// parent chose, each runs its task once, and the tree completes.
+#[test]
+fn a_tree_of_runs_survives_kill_9_at_random_moments_and_starts_each_child_once() {
+    let env = TestEnv::new();
+    env.write("templates/child.yaml", CHILD);
+    let sub = |i: usize| {
+        format!(
+            "      - [{{name: sub, taskReferenceName: s{i}, type: SUB_WORKFLOW, subWorkflowParam: {{name: child}}, inputParameters: {{x: {i}}}}}]\n"
+        )
+    };
+    env.write(
+        "parent.yaml",
+        &format!(
+            "name: parent\ntasks:\n  - name: fan\n    taskReferenceName: fan\n    type: FORK_JOIN\n    forkTasks:\n{}  - {{name: join, taskReferenceName: join, type: JOIN}}\n  - {{name: st, taskReferenceName: st, type: START_WORKFLOW, inputParameters: {{startWorkflow: {{name: child, input: {{x: 10}}}}}}}}\n",
+            (0..4).map(sub).collect::<String>()
+        ),
+    );
+    let agent = FakeAgent::start(&env, "worker", &["double"], 8, |m| {
+        std::thread::sleep(Duration::from_millis(150));
+        doubler(m)
+    });
+    let submitted = env.run(&["start", "parent.yaml"]);
+    assert!(submitted.status.success(), "{}", stderr(&submitted));
+    let parent = String::from_utf8_lossy(&submitted.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let mut seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    eprintln!("subflow crash test seed {seed}");
+    let mut kills = 0;
+    for _ in 0..20 {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let pause = Duration::from_millis(5 + (seed >> 33) % 60);
+        let mut driver = env
+            .cmd(&["resume", &parent, "--no-agents", "--json"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(pause);
+        if driver.try_wait().unwrap().is_some() {
+            break;
+        }
+        driver.kill().unwrap();
+        let _ = driver.wait();
+        kills += 1;
+    }
+    let last = output_within(
+        env.cmd(&["resume", &parent, "--no-agents", "--json"]),
+        Duration::from_secs(60),
+    );
+    assert!(last.status.success(), "{}", stderr(&last));
+    // Runs a START_WORKFLOW child may still be finishing in: drive whatever is left.
+    let rest = output_within(env.cmd(&["resume", "--no-agents"]), Duration::from_secs(60));
+    assert!(rest.status.success(), "{}", stderr(&rest));
+    eprintln!("subflow crash test: {kills} kills");
+
+    let parent_records = records_of(&env, &parent);
+    assert!(
+        parent_records.iter().any(|r| r["event"] == "run_completed"),
+        "the parent completed (seed {seed})"
+    );
+    let decided: Vec<String> = parent_records
+        .iter()
+        .filter(|r| r["event"] == "child_run_started")
+        .map(|r| r["child_run_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        decided.len(),
+        5,
+        "one decision per child task (seed {seed})"
+    );
+    assert_eq!(
+        journals(&env),
+        6,
+        "no child created twice or orphaned (seed {seed})"
+    );
+    for child in &decided {
+        let records = records_of(&env, child);
+        assert_eq!(
+            records
+                .iter()
+                .filter(|r| r["event"] == "run_started")
+                .count(),
+            1
+        );
+        // (A late duplicate reply to a redelivered message may be refused after the end.)
+        assert!(
+            records.iter().any(|r| r["event"] == "run_completed"),
+            "{child} completed (seed {seed})"
+        );
+        let attempts: std::collections::HashSet<String> = records
+            .iter()
+            .filter(|r| r["event"] == "task_scheduled")
+            .map(|r| r["task_id"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            attempts.len(),
+            1,
+            "{child}'s task dispatched once (seed {seed})"
+        );
+    }
+    let answered: std::collections::HashSet<String> = agent
+        .messages()
+        .iter()
+        .map(|m| m["run_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(answered.len(), 5);
+}
