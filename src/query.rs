@@ -140,6 +140,12 @@ pub struct StatusView {
     pub failure: Option<Failure>,
     /// The journal, relative to the station.
     pub journal: String,
+    /// The run that started this one (SUB_WORKFLOW, START_WORKFLOW, failureWorkflow).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent: Option<crate::engine::tasks::sub_workflow::ParentLink>,
+    /// The runs this one started, in order, with their status as this run last saw it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub children: Vec<crate::engine::tasks::sub_workflow::ChildLink>,
 }
 
 /// One task of a run, as `3ox status` shows it.
@@ -519,6 +525,8 @@ pub fn status(
         output: state.output.clone(),
         failure: state.failure.clone(),
         journal: station.relative(&journal),
+        parent: state.parent.clone(),
+        children: state.children.values().cloned().collect(),
         run_id,
     })
 }
@@ -669,6 +677,10 @@ pub fn timeline(records: &[Record], state: &RunState) -> RunLog {
             Change::LoopIterationStarted { .. } => {}
 
             // ---- (subflow) ----
+            Change::ChildRunStarted { .. }
+            | Change::ChildRunResumed { .. }
+            | Change::ChildRunEnded { .. }
+            | Change::ChildOf { .. } => {}
 
             // ---- (timers) ----
             Change::WaitStarted { .. }

@@ -189,6 +189,31 @@ fn print_status(view: &StatusView) -> anyhow::Result<()> {
             writeln!(out, "  {line}")?;
         }
     }
+    if let Some(parent) = &view.parent {
+        let task = parent
+            .task_ref
+            .as_deref()
+            .map_or_else(String::new, |t| format!(", task {t}"));
+        writeln!(
+            out,
+            "started by: run {} ({}{task})",
+            parent.run_id, parent.kind
+        )?;
+    }
+    if !view.children.is_empty() {
+        writeln!(out, "child runs:")?;
+        for child in &view.children {
+            let task = child
+                .task_ref
+                .as_deref()
+                .map_or_else(String::new, |t| format!(" by {t}"));
+            writeln!(
+                out,
+                "  {} {} `{}` ({}{task})",
+                child.run_id, child.status, child.name, child.kind
+            )?;
+        }
+    }
     writeln!(out, "journal: {}", view.journal)?;
     Ok(())
 }

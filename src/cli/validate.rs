@@ -180,6 +180,7 @@ fn check_file(path: &Path, agents: Option<&crate::station::AgentDirectory>) -> F
                     &src, &workflow, agents,
                 ));
             }
+            diagnostics.extend(cycle_diagnostic(path, &shown, &text, &workflow));
             FileReport {
                 path: shown,
                 valid: !has_errors(&diagnostics),
@@ -194,6 +195,56 @@ fn check_file(path: &Path, agents: Option<&crate::station::AgentDirectory>) -> F
         Err(e @ LoadError::Io { .. }) => {
             failed(path, &e.to_string(), "check that the file is readable")
         }
+    }
+}
+
+/// A definition that starts itself (SUB_WORKFLOW, START_WORKFLOW, failureWorkflow), following
+/// names through the station the file is in, when it is in one.
+fn cycle_diagnostic(
+    path: &Path,
+    shown: &str,
+    text: &str,
+    def: &crate::definition::WorkflowDef,
+) -> Option<Diagnostic> {
+    let folder = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let station = crate::station::Station::discover(folder).ok();
+    let (task_ref, message) = crate::orchestrator::children::find_cycle(station.as_ref(), def)?;
+    let src = Source::parse(text, shown).ok()?;
+    let pointer = if task_ref == "failureWorkflow" {
+        "/failureWorkflow".to_string()
+    } else {
+        pointer_of(&src.value, "", &task_ref).unwrap_or_default()
+    };
+    Some(Diagnostic::error(
+        &src,
+        &pointer,
+        message,
+        Some(
+            "a child run cannot run its own parent: start another workflow, or loop with DO_WHILE"
+                .into(),
+        ),
+    ))
+}
+
+/// The JSON pointer of the task with reference `task_ref` in `value`.
+fn pointer_of(value: &serde_json::Value, at: &str, task_ref: &str) -> Option<String> {
+    match value {
+        serde_json::Value::Object(map) => {
+            if map.get("taskReferenceName").and_then(|v| v.as_str()) == Some(task_ref) {
+                return Some(at.to_string());
+            }
+            map.iter().find_map(|(k, v)| {
+                pointer_of(v, &crate::definition::source::push_pointer(at, k), task_ref)
+            })
+        }
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| pointer_of(v, &format!("{at}/{i}"), task_ref)),
+        _ => None,
     }
 }
 

@@ -240,7 +240,52 @@ pub enum Change {
         yielded: bool,
     },
     // ---- SUB_WORKFLOW / START_WORKFLOW / failureWorkflow (subflow) ----
-
+    /// A child run is decided (SUB_WORKFLOW, START_WORKFLOW, or the `failureWorkflow` after
+    /// the run failed), with its run id chosen now. Journaled before the child exists: the
+    /// orchestrator creates the child's journal right after (or on resume).
+    ChildRunStarted {
+        child_run_id: String,
+        kind: tasks::sub_workflow::ChildKind,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        task_ref: Option<String>,
+        /// The child workflow's name (and version, when given).
+        name: String,
+        /// (`version` is the journal record's own field, hence the longer name.)
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        workflow_version: Option<u32>,
+        /// The child's whole definition when it is fixed already (inline, or resolved by name
+        /// when this run started); else the orchestrator resolves `name` in the station when
+        /// it creates the child, and the child's own `run_started` records it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        workflow: Option<Box<WorkflowDef>>,
+        input: Value,
+        /// The child's nesting depth (1 for a child of a top-level run).
+        depth: u32,
+    },
+    /// The run was retried (or rerun) and a SUB_WORKFLOW task waits again for its child run:
+    /// with `retry`, the child had failed and is retried too (its completed work kept).
+    ChildRunResumed {
+        task_ref: String,
+        child_run_id: String,
+        retry: bool,
+    },
+    /// A child run ended (as its own journal says).
+    ChildRunEnded {
+        child_run_id: String,
+        status: RunStatus,
+        #[serde(default, skip_serializing_if = "Value::is_null")]
+        output: Value,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// In a child run's journal, right after `run_started`: the run that started it.
+    ChildOf {
+        parent_run_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parent_task_ref: Option<String>,
+        kind: tasks::sub_workflow::ChildKind,
+        depth: u32,
+    },
     // ---- WAIT, timeouts, startDelay, permissive (timers) ----
     /// A WAIT task began waiting: it completes at `until`, or, without, when completed from
     /// outside (`3ox complete`). The due time is chosen once, here.
@@ -396,7 +441,13 @@ pub enum Input {
     // ---- DO_WHILE (loop) ----
 
     // ---- SUB_WORKFLOW / START_WORKFLOW / failureWorkflow (subflow) ----
-
+    /// A child run ended: its parent's driver read the child's journal.
+    ChildEnded {
+        child_run_id: String,
+        status: RunStatus,
+        output: Value,
+        reason: Option<String>,
+    },
     // ---- WAIT, timeouts, startDelay, permissive (timers) ----
     /// The driver found the messages of these attempts claimed by a worker (asked when their
     /// poll deadline fell due, see [`timeouts::polls_due`]).
@@ -470,6 +521,20 @@ pub fn receive(state: &mut RunState, input: Input, ctx: &mut Ctx<'_>) -> Vec<Cha
             file,
             approval,
         } => tasks::human::on_approval(state, &mut out, ctx, agent, file, approval),
+        Input::ChildEnded {
+            child_run_id,
+            status,
+            output,
+            reason,
+        } => tasks::sub_workflow::on_child_ended(
+            state,
+            &mut out,
+            ctx,
+            child_run_id,
+            status,
+            output,
+            reason,
+        ),
         Input::BadReply {
             agent,
             file,
@@ -502,6 +567,8 @@ pub fn advance(state: &mut RunState, ctx: &mut Ctx<'_>) -> Vec<Change> {
     if state.status == RunStatus::Running && !state.paused {
         walk::advance(state, ctx, &mut out);
     }
+    // A run that has just failed (in the walk, or terminated) starts its failure workflow.
+    tasks::sub_workflow::after_end(state, ctx, &mut out);
     out
 }
 

@@ -187,7 +187,12 @@ pub struct RunState {
     /// kept of earlier ones (see `tasks::do_while`).
     pub loops: HashMap<String, super::tasks::do_while::LoopState>,
     // ---- SUB_WORKFLOW / START_WORKFLOW / failureWorkflow (subflow) ----
-
+    /// The run that started this one, when it is a child run (its `child_of` record).
+    pub parent: Option<super::tasks::sub_workflow::ParentLink>,
+    /// The child runs this run started, by child run id, in order.
+    pub children: IndexMap<String, super::tasks::sub_workflow::ChildLink>,
+    /// The failure workflow's run started for the latest end, and when it was decided.
+    pub failure_run: Option<(String, DateTime<Utc>)>,
     // ---- WAIT, timeouts, startDelay, permissive (timers) ----
     /// Timeouts, WAIT due times and start delays (see `engine::timeouts`).
     pub timers: super::timeouts::Timers,
@@ -312,7 +317,7 @@ impl RunState {
         }
     }
 
-    fn task_entry(&mut self, task_ref: &str, at: DateTime<Utc>) -> &mut TaskState {
+    pub(crate) fn task_entry(&mut self, task_ref: &str, at: DateTime<Utc>) -> &mut TaskState {
         if !self.tasks.contains_key(task_ref) {
             let def = self.def(task_ref);
             let task = TaskState {
@@ -579,6 +584,10 @@ impl RunState {
             // ---- SUB_WORKFLOW / START_WORKFLOW / failureWorkflow (subflow) ----
 
             // ---- SUB_WORKFLOW / START_WORKFLOW / failureWorkflow (subflow) ----
+            Change::ChildRunStarted { .. }
+            | Change::ChildRunResumed { .. }
+            | Change::ChildRunEnded { .. }
+            | Change::ChildOf { .. } => super::tasks::sub_workflow::apply(self, change, at),
 
             // ---- WAIT, timeouts, startDelay, permissive (timers) ----
             Change::WaitStarted {

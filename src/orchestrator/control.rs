@@ -226,6 +226,8 @@ fn owner(path: &Path) -> Option<u32> {
 impl RunActor {
     /// Applies every queued request of this run, oldest first.
     pub(super) fn scan_control(&mut self) -> Result<(), OrchestratorError> {
+        // Child runs' ends (their notices live in this folder too).
+        super::children::poll(self)?;
         let folder = dir(&self.station, &self.state.run_id);
         let files = match mailbox::list_mail(&folder) {
             Ok(files) => files,
@@ -236,7 +238,7 @@ impl RunActor {
             }
         };
         for path in files {
-            if !self.handled.contains(&path) {
+            if !self.handled.contains(&path) && !super::children::is_notice(&path) {
                 self.take_request(&path)?;
             }
         }

@@ -11,6 +11,7 @@
 //! the run's control folder, or are applied by the command itself when nobody drives the run
 //! ([`control`]).
 
+pub mod children;
 pub mod control;
 pub mod event;
 pub mod http;
@@ -193,6 +194,8 @@ pub async fn run_workflow(
 ) -> Result<RunOutcome, OrchestratorError> {
     station.prepare_runtime()?;
     let agents = station.agents()?;
+    let mut workflow = workflow;
+    children::prepare(station, &mut workflow).map_err(OrchestratorError::Refused)?;
     preflight(&workflow, &agents).map_err(OrchestratorError::Refused)?;
     let run_id = ulid::Ulid::new().to_string();
     let lock = RunLock::try_acquire(&station.runs_dir(), &run_id)
@@ -226,7 +229,8 @@ pub async fn run_workflow(
         workflow: Arc::new(workflow),
         input,
     };
-    let outcome = actor.drive(start, control).await;
+    // The whole tree: the children this process drives too.
+    let outcome = children::drive_tree(&mut actor, start, control).await;
     drop(lock);
     if let Some(managed) = managed {
         managed.stop().await;
@@ -264,6 +268,8 @@ pub fn submit_as(
 ) -> Result<String, OrchestratorError> {
     station.prepare_runtime()?;
     let agents = station.agents()?;
+    let mut workflow = workflow;
+    children::prepare(station, &mut workflow).map_err(OrchestratorError::Refused)?;
     preflight(&workflow, &agents).map_err(OrchestratorError::Refused)?;
     let mut journal =
         Journal::create(&Journal::path_for(&station.runs_dir(), &run_id), durability)?;
@@ -355,14 +361,19 @@ pub async fn resume_run(
             "run {run_id}: the journal's last record was torn by a crash and was cut away"
         ));
     }
+    children::ensure_listed(&mut actor);
     actor.recover_mailboxes()?;
+    children::recover(&mut actor)?;
     if actor.state.status != RunStatus::Running {
         // The run ended, maybe just before a crash: settle what it left in the outboxes.
         let agents: BTreeSet<String> = actor.agents.agents.keys().cloned().collect();
         actor.scan(&agents)?;
+        let mut control = control;
+        children::wait_for_children(run_id, false, Some(&mut control)).await;
+        children::recover(&mut actor)?;
         return Ok(actor.outcome(false));
     }
-    let outcome = actor.drive(Input::Tick, control).await;
+    let outcome = children::drive_tree(&mut actor, Input::Tick, control).await;
     drop(lock);
     outcome
 }
@@ -950,7 +961,8 @@ impl RunActor {
             // snapshot that this run is live, and leave its replies alone.
             self.write_snapshot();
         }
-        self.carry_out(&records)
+        self.carry_out(&records)?;
+        children::after_commit(self, &records)
     }
 
     /// Refreshes the snapshot at most twice a second, and when the run has ended. Called after

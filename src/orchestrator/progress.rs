@@ -231,7 +231,36 @@ fn describe(change: &Change, state: &RunState) -> Option<(String, bool)> {
             ..
         } => (format!("{task_ref} iteration {iteration}"), false),
         // ---- SUB_WORKFLOW / START_WORKFLOW / failureWorkflow (subflow) ----
-
+        Change::ChildRunStarted {
+            child_run_id,
+            kind,
+            name,
+            ..
+        } => (
+            format!("{kind} started run {child_run_id} of `{name}`"),
+            true,
+        ),
+        Change::ChildRunResumed {
+            task_ref,
+            child_run_id,
+            retry,
+        } => (
+            format!(
+                "{task_ref} waits again for run {child_run_id}{}",
+                if *retry { " (retried)" } else { "" }
+            ),
+            true,
+        ),
+        Change::ChildRunEnded {
+            child_run_id,
+            status,
+            ..
+        } => (format!("child run {child_run_id} ended {status}"), true),
+        Change::ChildOf {
+            parent_run_id,
+            kind,
+            ..
+        } => (format!("started by run {parent_run_id} ({kind})"), false),
         // ---- WAIT, timeouts, startDelay, permissive (timers) ----
         Change::WaitStarted {
             task_ref, until, ..

@@ -623,8 +623,7 @@ fn row_11_an_agent_folder_whose_name_is_not_plain_is_refused_and_a_dot_folder_ig
 }
 
 #[test]
-#[ignore = "SUB_WORKFLOW now parses; the subflow work replaces this with cycle detection"]
-fn row_12_a_sub_workflow_is_not_supported_yet_so_it_cannot_recurse() {
+fn row_12_a_sub_workflow_that_runs_itself_is_refused_with_the_chain() {
     let env = TestEnv::new();
     register(&env, "worker", &["step"], 1);
     env.write(
@@ -635,12 +634,13 @@ fn row_12_a_sub_workflow_is_not_supported_yet_so_it_cannot_recurse() {
     assert_eq!(out.status.code(), Some(2));
     let text = stdout(&out);
     assert!(
-        text.contains("error: task type `SUB_WORKFLOW` is not supported yet"),
+        text.contains("error: workflow `loop` starts itself (SUB_WORKFLOW): loop -> loop"),
         "{text}"
     );
-    assert!(text.contains(" --> loop.yaml:6:11"), "{text}");
+    assert!(text.contains(" --> loop.yaml:4:5"), "{text}");
     let run = env.run(&["run", "loop.yaml", "--no-agents"]);
     assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
+    assert!(stderr(&run).contains("loop -> loop"), "{}", stderr(&run));
     assert!(
         !env.root()
             .join(".3ox/runs")

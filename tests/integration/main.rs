@@ -17,6 +17,7 @@ mod validate;
 mod do_while;
 
 // ---- (subflow) ----
+mod subflow;
 
 // ---- (timers) ----
 mod timers;

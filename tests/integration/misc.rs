@@ -487,23 +487,35 @@ fn conductors_set_variable_workflow_outputs_its_variables() {
 
 #[test]
 fn conductors_terminate_failed_workflow_fails_with_its_reason_and_output() {
-    // The corpus workflow computes its output with a LAMBDA (script area); an agent plays
-    // that step here, with the output the LAMBDA gives for `a: 1`.
-    let mut flow: Value =
-        serde_json::from_str(&corpus("terminate_task_failed_workflow_integration")).unwrap();
-    flow["tasks"][0]["type"] = json!("SIMPLE");
+    // The corpus workflow and its failure workflow, both as written: the LAMBDA computes the
+    // output, TERMINATE fails the run, and `failure_workflow` (from the station's
+    // workflows/) is started for it.
     let env = TestEnv::new();
-    let worker = FakeAgent::start(&env, "worker", &["lambda", "integration_task_2"], 1, |_| {
-        Answer::Completed(json!({"result": {"testvalue": true}}))
+    let worker = FakeAgent::start(&env, "worker", &["integration_task_2"], 1, |_| {
+        Answer::Completed(json!({}))
     });
-    env.write("flow.json", &flow.to_string());
+    env.write(
+        "workflows/failure_workflow.json",
+        &corpus("failure_workflow_for_terminate_task_workflow"),
+    );
+    env.write(
+        "flow.json",
+        &corpus("terminate_task_failed_workflow_integration"),
+    );
     let (code, result, _) = env.run_flow("flow.json", &["-i", "a=1"]);
     assert_eq!(code, 1, "{result}");
     assert_eq!(result["status"], "FAILED");
     assert_eq!(result["reason"], "Early exit in terminate");
     assert_eq!(result["failed_task"], "terminate0");
     assert_eq!(result["output"], json!({"result": {"testvalue": true}}));
-    assert_eq!(refs(&worker), ["lambda0"], "t2 never runs");
+    assert!(refs(&worker).is_empty(), "t2 never runs");
+    let list = env.run(&["list", "--json"]);
+    let runs: Value = serde_json::from_slice(&list.stdout).unwrap();
+    let text = runs.to_string();
+    assert!(
+        text.contains("failure_workflow"),
+        "the failure workflow was started: {text}"
+    );
 }
 
 #[test]
