@@ -49,8 +49,24 @@
 //! applies it itself under the run's lock when nobody drives the run, else leaves a request
 //! file in `.3ox/control/<run>/` that the driver applies ([`orchestrator::control`]).
 //!
+//! **The other task types.** Most of Conductor's types never leave the engine: SWITCH,
+//! DO_WHILE (iterations run as `ref__N`), INLINE and JSON_JQ_TRANSFORM (JavaScript in an
+//! embedded QuickJS sandbox, jq in a child process, both with budgets: [`expr::script`]),
+//! SET_VARIABLE, TERMINATE, EXCLUSIVE_JOIN, DYNAMIC, NOOP. They decide during the walk and
+//! journal what they decided, so a replay reads the result instead of computing it again.
+//! Types that touch the outside world are decided by the engine and carried out by the
+//! orchestrator, which feeds the outcome back as an [`engine::Input`]: an HTTP call
+//! ([`orchestrator::http`]), an EVENT message file ([`orchestrator::event`]), a child run for
+//! SUB_WORKFLOW, START_WORKFLOW and `failureWorkflow` ([`orchestrator::children`]). WAIT,
+//! `startDelay`, timeouts and approval deadlines are times in the state
+//! ([`engine::timeouts`]); [`engine::RunState::next_wakeup`] is the one timer the driver arms.
+//! Conductor system types 3ox does not run (LLM, MCP, Kafka, ...) go to agents that declare
+//! them, like SIMPLE tasks. `3ox test --mock` drives the same engine in memory on a simulated
+//! clock ([`testing`]).
+//!
 //! Stations, agents and their `agent.yaml` are in [`station`]; read-only views of runs in
-//! [`query`]; `doctor` and `gc` in [`maintenance`]; the command line is in [`cli`].
+//! [`query`]; `doctor` and `gc` in [`maintenance`]; Conductor import, export and the JSON
+//! Schema in [`definition`]; the command line is in [`cli`].
 
 pub mod cli;
 pub mod definition;
