@@ -10,6 +10,12 @@
 //!     - {output: {problems: []}}     # status COMPLETED when absent
 //!   gate: [{decision: approve, by: ops, comment: fine}]
 //!   slow: {output: {}, after: 5m}    # one outcome is a list of one; `after`: time it takes
+//!   fetch:                           # HTTP: the response (statusCode 200 when absent)
+//!     - {status: FAILED, reason: connection refused}
+//!     - {output: {response: {statusCode: 200, body: {ok: true}}}}
+//!   child: {output: {total: 3}}      # SUB_WORKFLOW: the child run's end (output or status)
+//!   hold: {output: {by: ops}}        # WAIT with no duration: completed as `3ox complete` does
+//!   lost: {claimed: false}           # nobody claims the message (its pollTimeout falls due)
 //! default: {output: {}}              # for tasks not listed (without it they are an error)
 //! expect:                            # optional: makes the file a test (see `expect.rs`)
 //!   status: COMPLETED
@@ -98,6 +104,10 @@ pub struct Outcome {
     /// HUMAN tasks: the approver's comment.
     #[serde(default)]
     pub comment: Option<String>,
+    /// Agent-served tasks: `false` leaves the task's message unclaimed (no worker picks it
+    /// up, so no answer comes; its poll timeout, if any, falls due). Default: claimed at once.
+    #[serde(default)]
+    pub claimed: Option<bool>,
 }
 
 /// A mocked task's status.
@@ -336,7 +346,7 @@ impl Reader<'_> {
             Err(e) => {
                 let text = e.to_string();
                 let hint = if text.contains("unknown field") {
-                    "an outcome has status, output, reason, after, and for HUMAN tasks decision, by, comment"
+                    "an outcome has status, output, reason, after, claimed, and for HUMAN tasks decision, by, comment"
                 } else if text.contains("unknown variant") {
                     "status is COMPLETED, FAILED or FAILED_WITH_TERMINAL_ERROR; decision is approve or reject"
                 } else {
