@@ -14,6 +14,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 
 use crate::definition::{self, LoadError};
+use crate::engine::tasks::sub_workflow::ChildKind;
 use crate::engine::{Change, RunStatus};
 use crate::testing::{self, MockFile, MocksError, TestRun};
 
@@ -344,6 +345,132 @@ fn describe(run: &TestRun, change: &Change, verbose: bool) -> Option<(String, St
             format!("COMPLETED  output: {}", compact(output)),
         ),
         Change::RunFailed { reason, .. } => ("run".to_string(), format!("FAILED: {reason}")),
+        Change::HttpCallStarted {
+            task_ref,
+            attempt,
+            request,
+            input,
+            ..
+        } => {
+            let mut text = format!("HTTP attempt {attempt}: {} {}", request.method, request.uri);
+            if verbose {
+                text.push_str(&format!("  input: {}", compact(input)));
+            }
+            (task_ref.clone(), text)
+        }
+        Change::WaitStarted {
+            task_ref, until, ..
+        } => {
+            let text = match until {
+                Some(at) => format!("WAIT until {}", offset(run, *at)),
+                None => "WAIT for completion from outside (`3ox complete`)".to_string(),
+            };
+            (task_ref.clone(), text)
+        }
+        Change::TaskUpdatedBy {
+            task_ref,
+            status,
+            by,
+            reason,
+            ..
+        } => (
+            task_ref.clone(),
+            format!(
+                "{status} from outside by {by}{}",
+                reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
+            ),
+        ),
+        Change::ChildRunStarted {
+            kind,
+            task_ref,
+            name,
+            input,
+            ..
+        } => {
+            let mut shown = input.clone();
+            if !verbose && let Some(fields) = shown.as_object_mut() {
+                // The failed run as Conductor describes it: long, and the path shows it.
+                fields.remove("failedWorkflow");
+            }
+            let what = match kind {
+                ChildKind::SubWorkflow => "SUB_WORKFLOW starts child",
+                ChildKind::StartWorkflow => "START_WORKFLOW starts (not waited for)",
+                ChildKind::FailureWorkflow => "failureWorkflow starts",
+            };
+            (
+                task_ref.clone().unwrap_or_else(|| "run".to_string()),
+                format!("{what} `{name}`  input: {}", compact(&shown)),
+            )
+        }
+        Change::ChildRunEnded {
+            child_run_id,
+            status,
+            output,
+            reason,
+        } => {
+            let who = run
+                .state
+                .children
+                .get(child_run_id)
+                .and_then(|c| c.task_ref.clone())
+                .unwrap_or_else(|| "run".to_string());
+            let text = match reason {
+                Some(reason) => format!("child run ended {status}: {reason}"),
+                None => format!("child run ended {status}  output: {}", compact(output)),
+            };
+            (who, text)
+        }
+        Change::LoopIterationStarted {
+            task_ref,
+            iteration,
+            ..
+        } => (task_ref.clone(), format!("DO_WHILE iteration {iteration}")),
+        Change::EventPublished {
+            task_ref,
+            event_name,
+            payload,
+            ..
+        } => (
+            task_ref.clone(),
+            format!(
+                "EVENT published to {event_name}  payload: {}",
+                compact(payload)
+            ),
+        ),
+        Change::VariablesSet {
+            task_ref,
+            variables,
+        } => (
+            task_ref.clone(),
+            format!("SET_VARIABLE {}", compact(variables)),
+        ),
+        Change::DynamicTaskChosen {
+            task_ref,
+            task_name,
+        } => (task_ref.clone(), format!("DYNAMIC chose `{task_name}`")),
+        Change::RunEndedByTask {
+            task_ref,
+            status,
+            reason,
+            output,
+        } => (
+            task_ref.clone(),
+            format!(
+                "TERMINATE ends the run {status}{}  output: {}",
+                reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default(),
+                compact(output)
+            ),
+        ),
+        Change::TaskClaimed { task_ref, .. } => (task_ref.clone(), "message claimed".to_string()),
+        Change::TaskTimedOut {
+            task_ref, reason, ..
+        } => (task_ref.clone(), format!("timed out: {reason}")),
         // Changes other areas add: their event name and fields.
         other => {
             let mut fields = event_fields(other);
