@@ -25,7 +25,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::mocks::{MockFile, MockStatus, Outcome};
+use super::mocks::{ChildMode, MockFile, MockStatus, Outcome};
 use crate::definition::WorkflowDef;
 use crate::engine::complete::{Completion, CompletionStatus};
 use crate::engine::tasks::http::{HttpOutcome, HttpResponse};
@@ -61,6 +61,16 @@ pub struct TestRun {
     pub unused_mocks: Vec<String>,
     /// A mock that did not fit stopped the run here (the events show the path up to it).
     pub error: Option<MockError>,
+    /// The SUB_WORKFLOW children run in the simulation (`children: run`), in start order.
+    pub children: Vec<ChildTestRun>,
+}
+
+/// A SUB_WORKFLOW's child run, run in the same simulation (`children: run`).
+#[derive(Debug, Clone)]
+pub struct ChildTestRun {
+    pub task_ref: String,
+    pub child_run_id: String,
+    pub run: TestRun,
 }
 
 impl TestRun {
@@ -99,6 +109,10 @@ pub enum MockError {
         type_name: String,
         key: String,
     },
+    #[error(
+        "SUB_WORKFLOW `{task_ref}` names workflow `{name}`, which 3ox test could not find to run (`children: run`); put it in the station's templates/ or workflows/, write it inline, or mock the task under `tasks:`"
+    )]
+    ChildNotFound { task_ref: String, name: String },
     #[error("task `{task_ref}` is an HTTP task: its mock `{key}` {problem}")]
     BadHttp {
         task_ref: String,
@@ -129,7 +143,17 @@ pub struct Simulation<'m> {
     max_changes: usize,
     /// Task ids whose message no worker claims (mocked `claimed: false`).
     unclaimed: BTreeSet<String>,
+    /// The id of the run simulated ([`TEST_RUN_ID`], or a child's id).
+    run_id: String,
+    /// 0 for the workflow tested, 1 for its children, ...
+    depth: u32,
+    children: Vec<ChildTestRun>,
+    /// Children run here that did not end (why), so their parent waits for ever.
+    stuck_children: Vec<String>,
 }
+
+/// Children nested deeper than this are mocked even with `children: run`.
+pub const MAX_CHILD_DEPTH: u32 = 16;
 
 /// Runs `workflow` with `mocks` to its end (or until it is stuck).
 pub fn simulate(
@@ -158,6 +182,10 @@ impl<'m> Simulation<'m> {
             events: Vec::new(),
             max_changes: MAX_CHANGES,
             unclaimed: BTreeSet::new(),
+            run_id: TEST_RUN_ID.to_string(),
+            depth: 0,
+            children: Vec::new(),
+            stuck_children: Vec::new(),
         }
     }
 
@@ -170,13 +198,24 @@ impl<'m> Simulation<'m> {
 
     /// Starts the run and drives it until it ends, nothing more can happen, or a mock does
     /// not fit (then [`TestRun::error`] says which, and the events show the path so far).
-    pub fn run(mut self, workflow: Arc<WorkflowDef>, source: &str) -> TestRun {
+    pub fn run(self, workflow: Arc<WorkflowDef>, source: &str) -> TestRun {
+        let input = self.mocks.input.clone();
+        self.run_with(workflow, source, input).0
+    }
+
+    /// [`Simulation::run`] with `input`; also returns how much of each mock was used.
+    fn run_with(
+        mut self,
+        workflow: Arc<WorkflowDef>,
+        source: &str,
+        input: Value,
+    ) -> (TestRun, HashMap<String, usize>) {
         let started_at = self.now;
         let start = Input::Start {
-            run_id: TEST_RUN_ID.to_string(),
+            run_id: self.run_id.clone(),
             source: source.to_string(),
             workflow,
-            input: self.mocks.input.clone(),
+            input,
         };
         let (stuck, error) = match self.drive(start) {
             Ok(stuck) => (stuck, None),
@@ -188,14 +227,73 @@ impl<'m> Simulation<'m> {
             .filter(|k| !self.used.contains_key(*k))
             .map(str::to_owned)
             .collect();
-        TestRun {
+        let run = TestRun {
             state: self.state,
             started_at,
             events: self.events,
             stuck,
             unused_mocks,
             error,
+            children: self.children,
+        };
+        (run, self.used)
+    }
+
+    /// Runs a SUB_WORKFLOW's child to its end in this simulation (same mocks, same clock,
+    /// the mocks' lists shared), and queues its end for the parent at the time it ended.
+    fn run_child(
+        &mut self,
+        task_ref: &str,
+        child_run_id: &str,
+        workflow: &WorkflowDef,
+        input: &Value,
+    ) -> Result<(), MockError> {
+        let mut child = Simulation::new(self.mocks);
+        child.now = self.now;
+        child.run_id = child_run_id.to_string();
+        child.depth = self.depth + 1;
+        child.used = std::mem::take(&mut self.used);
+        // Ids distinct from the parent's and earlier children's.
+        child.ids = self.ids + 1_000_000 * (self.children.len() as u64 + 1);
+        child.max_changes = self.max_changes.saturating_sub(self.events.len()).max(1);
+        let source = format!("{} (child of `{task_ref}`)", workflow.name);
+        let (run, used) = child.run_with(Arc::new(workflow.clone()), &source, input.clone());
+        self.used = used;
+        let ended_at = run.events.last().map_or(self.now, |(_, at)| *at);
+        let state = &run.state;
+        let end = Input::ChildEnded {
+            child_run_id: child_run_id.to_string(),
+            status: state.status,
+            output: state
+                .output
+                .clone()
+                .unwrap_or_else(|| Value::Object(Default::default())),
+            reason: state.failure.as_ref().map(|f| f.reason.clone()),
+        };
+        let error = run.error.clone();
+        if let Some(stuck) = &run.stuck {
+            self.stuck_children.push(format!(
+                "child run {child_run_id} of `{task_ref}` did not end: {stuck}"
+            ));
         }
+        let ended = state.status != RunStatus::Running;
+        self.children.push(ChildTestRun {
+            task_ref: task_ref.to_string(),
+            child_run_id: child_run_id.to_string(),
+            run,
+        });
+        if let Some(error) = error {
+            return Err(error);
+        }
+        if ended {
+            self.seq += 1;
+            self.pending.push(Pending {
+                due: ended_at,
+                seq: self.seq,
+                input: end,
+            });
+        }
+        Ok(())
     }
 
     /// Feeds `start` and then every answer and timer in time order; returns why the run is
@@ -280,6 +378,8 @@ impl<'m> Simulation<'m> {
             .collect();
         if self.state.paused {
             "the run is paused".to_string()
+        } else if !self.stuck_children.is_empty() {
+            self.stuck_children.join("; ")
         } else if !outside.is_empty() {
             format!(
                 "WAIT {} waits to be completed from outside (`3ox complete`), and no mock completes it; give it one under `tasks:` (`{{output: {{...}}}}` or `{{status: FAILED}}`)",
@@ -544,8 +644,26 @@ impl<'m> Simulation<'m> {
                 kind: ChildKind::SubWorkflow,
                 task_ref: Some(task_ref),
                 input,
+                workflow,
+                name,
                 ..
-            } => self.end_child(task_ref, child_run_id, input)?,
+            } => {
+                let run = self.mocks.children == ChildMode::Run
+                    && self.depth < MAX_CHILD_DEPTH
+                    && !self.is_listed(task_ref);
+                match workflow {
+                    Some(workflow) if run => {
+                        self.run_child(task_ref, child_run_id, workflow, input)?;
+                    }
+                    None if run => {
+                        return Err(MockError::ChildNotFound {
+                            task_ref: task_ref.clone(),
+                            name: name.clone(),
+                        });
+                    }
+                    _ => self.end_child(task_ref, child_run_id, input)?,
+                }
+            }
             Change::ChildRunResumed {
                 task_ref,
                 child_run_id,
@@ -757,6 +875,21 @@ impl<'m> Simulation<'m> {
     /// reference, by reference without a loop suffix, by the name a DYNAMIC task chose, by
     /// task name.
     fn listed(&mut self, task_ref: &str) -> Option<(String, Outcome)> {
+        let key = self.listed_key(task_ref)?;
+        let list = &self.mocks.tasks[&key];
+        let used = self.used.entry(key.clone()).or_default();
+        let outcome = list[(*used).min(list.len() - 1)].clone();
+        *used += 1;
+        Some((key, outcome))
+    }
+
+    /// Whether `task_ref` has outcomes listed under `tasks:` (by any of its keys).
+    fn is_listed(&self, task_ref: &str) -> bool {
+        self.listed_key(task_ref).is_some()
+    }
+
+    /// The key under `tasks:` that `task_ref` is looked up by, when it has one.
+    fn listed_key(&self, task_ref: &str) -> Option<String> {
         let name = self.state.def(task_ref).map(|d| d.name.clone());
         let chosen = self.state.dynamic_choices.get(task_ref).cloned();
         let candidates = [
@@ -765,17 +898,11 @@ impl<'m> Simulation<'m> {
             chosen.as_deref(),
             name.as_deref(),
         ];
-        for key in candidates.into_iter().flatten() {
-            if let Some(list) = self.mocks.tasks.get(key)
-                && let Some(last) = list.len().checked_sub(1)
-            {
-                let used = self.used.entry(key.to_string()).or_default();
-                let outcome = list[(*used).min(last)].clone();
-                *used += 1;
-                return Some((key.to_string(), outcome));
-            }
-        }
-        None
+        candidates
+            .into_iter()
+            .flatten()
+            .find(|key| self.mocks.tasks.get(*key).is_some_and(|l| !l.is_empty()))
+            .map(str::to_owned)
     }
 }
 
@@ -1674,5 +1801,65 @@ tasks:
             let replayed = RunState::replay(run.events.iter().map(|(c, at)| (c, *at)));
             assert_eq!(replayed, run.state);
         }
+    }
+
+    #[test]
+    fn with_children_run_the_childs_definition_runs_with_the_same_mocks() {
+        let text = "
+version: 1
+children: run
+input: {commit: abc}
+tasks:
+  compile: [{status: FAILED, reason: flaky}, {output: {artifact: 'app-${workflow.input.commit}.tar'}, after: 2m}]
+  ship: {}
+";
+        let run = run(PARENT, text);
+        assert_eq!(run.state.status, RunStatus::Completed, "{:?}", run.stuck);
+        // The child ran its own task: its first failure failed the child, and the parent's
+        // retry started a second child that took the next outcome of the shared list.
+        assert_eq!(run.children.len(), 2);
+        assert_eq!(run.children[0].run.state.status, RunStatus::Failed);
+        let second = &run.children[1].run;
+        assert_eq!(second.state.status, RunStatus::Completed);
+        assert_eq!(second.state.run_id, run.children[1].child_run_id);
+        assert_eq!(second.state.tasks["compile"].input, json!({}));
+        assert_eq!(
+            run.state.tasks["build"].output["subWorkflowId"],
+            json!(run.children[1].child_run_id)
+        );
+        assert_eq!(
+            run.state.tasks["ship"].input,
+            json!({"artifact": "app-abc.tar"}),
+            "the child's default output is its last task's"
+        );
+        // The second child started after the 1m retry delay and took 2m.
+        let ended = times(&run, |c| matches!(c, Change::ChildRunEnded { .. }));
+        assert_eq!(ended, vec![0, 180]);
+        assert!(run.unused_mocks.is_empty(), "{:?}", run.unused_mocks);
+
+        // A SUB_WORKFLOW listed under `tasks:` is mocked even so.
+        let mocked = run_with_build_mock();
+        assert!(mocked.children.is_empty());
+        assert_eq!(mocked.state.tasks["build"].output["artifact"], "m");
+    }
+
+    fn run_with_build_mock() -> TestRun {
+        run(
+            PARENT,
+            "version: 1\nchildren: run\ntasks:\n  build: {output: {artifact: m}}\n  ship: {}\n",
+        )
+    }
+
+    #[test]
+    fn a_child_run_that_does_not_end_is_named_in_the_parents_stuck_reason() {
+        let flow = PARENT.replace(
+            "- {name: compile, taskReferenceName: compile}",
+            "- {name: hold, taskReferenceName: hold, type: WAIT}",
+        );
+        let run = run(&flow, "version: 1\nchildren: run\ndefault: {}\n");
+        assert_eq!(run.state.status, RunStatus::Running);
+        let stuck = run.stuck.clone().expect("stuck");
+        assert!(stuck.contains("of `build` did not end"), "{stuck}");
+        assert!(stuck.contains("WAIT `hold`"), "{stuck}");
     }
 }

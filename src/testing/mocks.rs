@@ -17,6 +17,7 @@
 //!   hold: {output: {by: ops}}        # WAIT with no duration: completed as `3ox complete` does
 //!   lost: {claimed: false}           # nobody claims the message (its pollTimeout falls due)
 //! default: {output: {}}              # for tasks not listed (without it they are an error)
+//! children: run                      # run SUB_WORKFLOW children not listed (default: mock)
 //! expect:                            # optional: makes the file a test (see `expect.rs`)
 //!   status: COMPLETED
 //!   output: {problems: []}
@@ -42,7 +43,9 @@ use crate::mailbox::approval::Decision;
 /// The version of the mocks format.
 pub const MOCKS_VERSION: u64 = 1;
 
-const TOP_KEYS: &[&str] = &["version", "input", "clock", "tasks", "default", "expect"];
+const TOP_KEYS: &[&str] = &[
+    "version", "input", "clock", "children", "tasks", "default", "expect",
+];
 
 /// A parsed mocks file.
 #[derive(Debug, Clone)]
@@ -56,7 +59,21 @@ pub struct MockFile {
     pub tasks: IndexMap<String, Vec<Outcome>>,
     /// The outcome of every task not listed; `None`: such a task is an error.
     pub default: Option<Outcome>,
+    /// What a SUB_WORKFLOW's child run is: its task's mock (default), or the child's own
+    /// definition run in the same simulation.
+    pub children: ChildMode,
     pub expect: Expect,
+}
+
+/// `children:` in a mocks file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ChildMode {
+    /// The child's end is the SUB_WORKFLOW task's mocked outcome.
+    #[default]
+    Mock,
+    /// The child's definition runs in the same simulation with the same mocks, unless the
+    /// SUB_WORKFLOW task is listed under `tasks:` (then its mock is the child's end).
+    Run,
 }
 
 impl Default for MockFile {
@@ -67,6 +84,7 @@ impl Default for MockFile {
             clock: default_clock(),
             tasks: IndexMap::new(),
             default: None,
+            children: ChildMode::Mock,
             expect: Expect::default(),
         }
     }
@@ -280,6 +298,16 @@ impl Reader<'_> {
                     "write an RFC 3339 time such as `2026-01-01T09:00:00Z`",
                 ),
             }
+        }
+        match top.get("children").map(|v| (v, v.as_str())) {
+            None => {}
+            Some((_, Some("mock"))) => mocks.children = ChildMode::Mock,
+            Some((_, Some("run"))) => mocks.children = ChildMode::Run,
+            Some((other, _)) => self.error(
+                "/children",
+                format!("`children: {other}` is not a choice"),
+                "write `children: mock` (a SUB_WORKFLOW's mock is its child's end) or `children: run` (run the child's definition too)",
+            ),
         }
         match top.get("tasks") {
             None | Some(Value::Null) => {}
