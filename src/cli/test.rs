@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 use crate::definition::{self, LoadError};
 use crate::engine::tasks::sub_workflow::ChildKind;
 use crate::engine::{Change, RunStatus};
-use crate::testing::{self, MockFile, MocksError, TestRun};
+use crate::testing::{self, ChildMode, MockFile, MocksError, TestRun};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -91,6 +91,22 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         mocks.expect.status = Some(status);
     }
     mocks.expect.status.get_or_insert(RunStatus::Completed);
+    let mut workflow = workflow;
+    if mocks.children == ChildMode::Run {
+        // Children named (not inline) are looked up as `3ox run` does, in the station the
+        // workflow file is in; without a station only inline children can run.
+        let dir = args
+            .workflow
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        if let Ok(station) = crate::station::Station::discover(dir)
+            && let Err(reason) = crate::orchestrator::children::prepare(&station, &mut workflow)
+        {
+            eprintln!("error: {reason}; nothing was run");
+            return Ok(super::EXIT_USAGE);
+        }
+    }
     let source = args.workflow.display().to_string();
     let run = testing::Simulation::new(&mocks).run(Arc::new(workflow), &source);
     if let Some(error) = &run.error {
@@ -194,13 +210,8 @@ fn render_path(args: &Args, run: &TestRun) -> String {
             .map(|m| format!(" with {}", m.display()))
             .unwrap_or_default()
     );
-    let lines: Vec<(String, String, String)> = run
-        .events
-        .iter()
-        .filter_map(|(change, at)| {
-            describe(run, change, args.verbose).map(|(who, what)| (offset(run, *at), who, what))
-        })
-        .collect();
+    let mut lines = Vec::new();
+    path_lines(run, run, "", args.verbose, &mut lines);
     let when_width = lines.iter().map(|l| l.0.len()).max().unwrap_or(0);
     let who_width = lines
         .iter()
@@ -214,8 +225,47 @@ fn render_path(args: &Args, run: &TestRun) -> String {
     out
 }
 
+/// The lines of `sub`'s path (`top` or one of its children, nested): (when, who, what),
+/// times counted from `top`'s start, subjects prefixed with `prefix`. A child run in the
+/// simulation (`children: run`) shows its own lines right after its start, under
+/// `<task>/`.
+fn path_lines(
+    top: &TestRun,
+    sub: &TestRun,
+    prefix: &str,
+    verbose: bool,
+    lines: &mut Vec<(String, String, String)>,
+) {
+    for (change, at) in &sub.events {
+        if let Some((who, what)) = describe(sub, top.started_at, change, verbose) {
+            lines.push((offset(top, *at), format!("{prefix}{who}"), what));
+        }
+        if let Change::ChildRunStarted { child_run_id, .. } = change
+            && let Some(child) = sub
+                .children
+                .iter()
+                .find(|c| &c.child_run_id == child_run_id)
+        {
+            let prefix = format!("{prefix}{}/", child.task_ref);
+            path_lines(top, &child.run, &prefix, verbose, lines);
+        }
+    }
+}
+
 /// The subject and text of a change's line; `None` for changes not worth a line.
-fn describe(run: &TestRun, change: &Change, verbose: bool) -> Option<(String, String)> {
+fn describe(
+    run: &TestRun,
+    origin: chrono::DateTime<chrono::Utc>,
+    change: &Change,
+    verbose: bool,
+) -> Option<(String, String)> {
+    // Times in the text count from the tested run's start (`origin`), children's too.
+    let offset = |_: &TestRun, at: chrono::DateTime<chrono::Utc>| {
+        format!(
+            "+{}",
+            humantime::format_duration((at - origin).to_std().unwrap_or_default())
+        )
+    };
     let type_of = |task_ref: &str| {
         run.state
             .tasks
@@ -504,23 +554,47 @@ fn event_fields(change: &Change) -> Map<String, Value> {
     fields
 }
 
-/// The `--json` document.
-fn report(args: &Args, mocks: &MockFile, run: &TestRun, mismatches: &[String]) -> Value {
-    let state = &run.state;
-    let events: Vec<Value> = run
-        .events
+/// `sub`'s events as JSON, times counted from `top`'s start.
+fn events_json(top: &TestRun, sub: &TestRun) -> Vec<Value> {
+    sub.events
         .iter()
         .map(|(change, at)| {
             let mut fields = Map::new();
-            fields.insert("at".into(), json!(offset(run, *at)));
+            fields.insert("at".into(), json!(offset(top, *at)));
             fields.insert(
                 "at_seconds".into(),
-                json!((*at - run.started_at).num_milliseconds() as f64 / 1000.0),
+                json!((*at - top.started_at).num_milliseconds() as f64 / 1000.0),
             );
             fields.extend(event_fields(change));
             Value::Object(fields)
         })
-        .collect();
+        .collect()
+}
+
+/// The child runs simulated under `sub` (`children: run`), each with its events and its own
+/// children.
+fn children_json(top: &TestRun, sub: &TestRun) -> Vec<Value> {
+    sub.children
+        .iter()
+        .map(|child| {
+            json!({
+                "task_ref": child.task_ref,
+                "run_id": child.child_run_id,
+                "workflow": child.run.state.workflow.name,
+                "status": child.run.state.status,
+                "output": child.run.state.output,
+                "stuck": child.run.stuck,
+                "events": events_json(top, &child.run),
+                "children": children_json(top, &child.run),
+            })
+        })
+        .collect()
+}
+
+/// The `--json` document.
+fn report(args: &Args, mocks: &MockFile, run: &TestRun, mismatches: &[String]) -> Value {
+    let state = &run.state;
+    let events = events_json(run, run);
     let tasks: Vec<Value> = state
         .tasks
         .values()
@@ -555,6 +629,7 @@ fn report(args: &Args, mocks: &MockFile, run: &TestRun, mismatches: &[String]) -
         "elapsed_seconds": run.elapsed().num_milliseconds() as f64 / 1000.0,
         "retries": state.retries,
         "events": events,
+        "children": children_json(run, run),
         "tasks": tasks,
         "unused_mocks": run.unused_mocks,
         "expect": {
