@@ -91,24 +91,22 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         mocks.expect.status = Some(status);
     }
     mocks.expect.status.get_or_insert(RunStatus::Completed);
-    let mut workflow = workflow;
-    if mocks.children == ChildMode::Run {
-        // Children named (not inline) are looked up as `3ox run` does, in the station the
-        // workflow file is in; without a station only inline children can run.
-        let dir = args
-            .workflow
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        if let Ok(station) = crate::station::Station::discover(dir)
-            && let Err(reason) = crate::orchestrator::children::prepare(&station, &mut workflow)
-        {
-            eprintln!("error: {reason}; nothing was run");
-            return Ok(super::EXIT_USAGE);
-        }
-    }
+    // With `children: run`, children named (not inline) are looked up as `3ox run` does, in
+    // the station the workflow file is in.
+    let station = (mocks.children == ChildMode::Run)
+        .then(|| {
+            let dir = args
+                .workflow
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            crate::station::Station::discover(dir).ok()
+        })
+        .flatten();
     let source = args.workflow.display().to_string();
-    let run = testing::Simulation::new(&mocks).run(Arc::new(workflow), &source);
+    let run = testing::Simulation::new(&mocks)
+        .station(station)
+        .run(Arc::new(workflow), &source);
     if let Some(error) = &run.error {
         // The path up to the task without a fitting mock, then what is missing.
         let text = if args.json {

@@ -33,7 +33,8 @@ use crate::engine::tasks::sub_workflow::ChildKind;
 use crate::engine::{self, Change, Ctx, Input, RunState, RunStatus, control, timeouts};
 use crate::mailbox::approval::{APPROVAL_KIND, APPROVAL_VERSION, Approval, Decision};
 use crate::mailbox::reply::{REPLY_VERSION, Reply, ReplyStatus};
-use crate::station::{AgentConfig, AgentDirectory};
+use crate::orchestrator::children;
+use crate::station::{AgentConfig, AgentDirectory, Station};
 
 /// The agent that serves every task in a simulated run.
 pub const MOCK_AGENT: &str = "mock";
@@ -110,9 +111,13 @@ pub enum MockError {
         key: String,
     },
     #[error(
-        "SUB_WORKFLOW `{task_ref}` names workflow `{name}`, which 3ox test could not find to run (`children: run`); put it in the station's templates/ or workflows/, write it inline, or mock the task under `tasks:`"
+        "SUB_WORKFLOW `{task_ref}` runs workflow `{name}`, which 3ox test cannot run (`children: run`): {problem}; put it in the station's templates/ or workflows/, write it inline, or mock the task under `tasks:`"
     )]
-    ChildNotFound { task_ref: String, name: String },
+    ChildNotFound {
+        task_ref: String,
+        name: String,
+        problem: String,
+    },
     #[error("task `{task_ref}` is an HTTP task: its mock `{key}` {problem}")]
     BadHttp {
         task_ref: String,
@@ -150,6 +155,8 @@ pub struct Simulation<'m> {
     children: Vec<ChildTestRun>,
     /// Children run here that did not end (why), so their parent waits for ever.
     stuck_children: Vec<String>,
+    /// Where children named (not inline) are looked up with `children: run`.
+    station: Option<Station>,
 }
 
 /// Children nested deeper than this are mocked even with `children: run`.
@@ -186,7 +193,15 @@ impl<'m> Simulation<'m> {
             depth: 0,
             children: Vec::new(),
             stuck_children: Vec::new(),
+            station: None,
         }
+    }
+
+    /// The station in which children named by a SUB_WORKFLOW are looked up (`children: run`),
+    /// as `3ox run` looks them up; without one only inline children can run.
+    pub fn station(mut self, station: Option<Station>) -> Self {
+        self.station = station;
+        self
     }
 
     /// Stops a run that has made `max_changes` changes without ending (default
@@ -253,11 +268,13 @@ impl<'m> Simulation<'m> {
         child.run_id = child_run_id.to_string();
         child.depth = self.depth + 1;
         child.used = std::mem::take(&mut self.used);
+        child.station = self.station.clone();
         // Ids distinct from the parent's and earlier children's.
         child.ids = self.ids + 1_000_000 * (self.children.len() as u64 + 1);
         child.max_changes = self.max_changes.saturating_sub(self.events.len()).max(1);
         let source = format!("{} (child of `{task_ref}`)", workflow.name);
         let (run, used) = child.run_with(Arc::new(workflow.clone()), &source, input.clone());
+        // (`run_with` hands `used` back: the lists go on where the child left them.)
         self.used = used;
         let ended_at = run.events.last().map_or(self.now, |(_, at)| *at);
         let state = &run.state;
@@ -645,23 +662,32 @@ impl<'m> Simulation<'m> {
                 task_ref: Some(task_ref),
                 input,
                 workflow,
+                workflow_version,
                 name,
                 ..
             } => {
                 let run = self.mocks.children == ChildMode::Run
                     && self.depth < MAX_CHILD_DEPTH
                     && !self.is_listed(task_ref);
-                match workflow {
-                    Some(workflow) if run => {
-                        self.run_child(task_ref, child_run_id, workflow, input)?;
-                    }
-                    None if run => {
+                if !run {
+                    return self.end_child(task_ref, child_run_id, input);
+                }
+                let found = match workflow {
+                    Some(workflow) => Ok(workflow.as_ref().clone()),
+                    None => match &self.station {
+                        Some(station) => children::find(station, name, *workflow_version),
+                        None => Err("no station holds this workflow file".to_string()),
+                    },
+                };
+                match found {
+                    Ok(workflow) => self.run_child(task_ref, child_run_id, &workflow, input)?,
+                    Err(problem) => {
                         return Err(MockError::ChildNotFound {
                             task_ref: task_ref.clone(),
                             name: name.clone(),
+                            problem,
                         });
                     }
-                    _ => self.end_child(task_ref, child_run_id, input)?,
                 }
             }
             Change::ChildRunResumed {
