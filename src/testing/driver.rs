@@ -9,10 +9,15 @@
 //!
 //! Everything the engine runs itself (SWITCH, FORK/JOIN, dynamic forks, and every system task
 //! that needs nothing from outside) runs for real. What a real run hands to the outside
-//! world is answered from the mocks ([`Simulation::answer`]): a `task_scheduled` (SIMPLE and
-//! every agent-served type) by a mocked reply, an `approval_requested` (HUMAN) by a mocked
-//! approval. Both go through the engine's own checks (task id, token, attempt) exactly like
-//! real files.
+//! world is answered from the mocks ([`Simulation::answer`]): a `task_scheduled` (SIMPLE,
+//! DYNAMIC and every agent-served type) by a mocked reply, an `approval_requested` (HUMAN) by
+//! a mocked approval, an `http_call_started` by a mocked [`HttpOutcome`], a `wait_started`
+//! with no due time by a mocked `3ox complete` (a control command, checked as the real one
+//! is), a SUB_WORKFLOW's `child_run_started` by a mocked child end (or, with
+//! `children: run`, by running the child in a nested simulation). All go through the
+//! engine's own checks (task id, token, attempt) exactly like real files. When a poll
+//! deadline falls due, every mocked message counts as claimed (as the orchestrator reports
+//! claimed messages), unless its mock says `claimed: false`.
 //!
 //! The agent directory is fake: one agent, `mock`, plus every agent a task names, each
 //! serving every task name and type the run knows of, with no concurrency limit. It grows as
