@@ -629,13 +629,12 @@ impl<'m> Simulation<'m> {
                 self.queue(&outcome, input);
             }
             Change::WaitStarted {
-                task_ref,
-                until: None,
-                input,
-                ..
+                task_ref, input, ..
             } => {
                 // Completed from outside: by its own mock only (not `default:`); without
-                // one the run ends stuck, and says so.
+                // one a WAIT with a due time ends then, and one without ends the run stuck,
+                // and says so. A mock of a WAIT with a due time completes it early (as
+                // `3ox complete` may), when its `after` comes first.
                 let Some((key, outcome)) = self.listed(task_ref) else {
                     return Ok(());
                 };
@@ -1892,5 +1891,36 @@ tasks:
         let stuck = run.stuck.clone().expect("stuck");
         assert!(stuck.contains("of `build` did not end"), "{stuck}");
         assert!(stuck.contains("WAIT `hold`"), "{stuck}");
+    }
+
+    #[test]
+    fn a_mock_completes_a_timed_wait_early_only_when_it_comes_first() {
+        let early = run(
+            WAITED,
+            "version: 1\ntasks:\n  cool: {output: {early: true}, after: 10m}\n  hold: {}\n  after: {}\n",
+        );
+        assert_eq!(
+            early.state.status,
+            RunStatus::Completed,
+            "{:?}",
+            early.stuck
+        );
+        assert_eq!(early.state.tasks["cool"].output, json!({"early": true}));
+        let cool = times(
+            &early,
+            |c| matches!(c, Change::TaskCompleted { task_ref, .. } if task_ref == "cool"),
+        );
+        assert_eq!(cool, vec![600]);
+        let late = run(
+            WAITED,
+            "version: 1\ntasks:\n  cool: {output: {early: true}, after: 2h}\n  hold: {}\n  after: {}\n",
+        );
+        assert_eq!(late.state.status, RunStatus::Completed, "{:?}", late.stuck);
+        assert_eq!(late.state.tasks["cool"].output, json!({}));
+        assert!(
+            events_named(&late, "task_updated_by")
+                .iter()
+                .all(|e| e["task_ref"] != "cool")
+        );
     }
 }

@@ -305,7 +305,10 @@ impl Reader<'_> {
             Some((_, Some("run"))) => mocks.children = ChildMode::Run,
             Some((other, _)) => self.error(
                 "/children",
-                format!("`children: {other}` is not a choice"),
+                format!(
+                    "`children: {}` is not a choice",
+                    other.as_str().map_or_else(|| other.to_string(), str::to_owned)
+                ),
                 "write `children: mock` (a SUB_WORKFLOW's mock is its child's end) or `children: run` (run the child's definition too)",
             ),
         }
@@ -489,5 +492,23 @@ mod tests {
         assert!(found[0].message.contains("not both"), "{found:?}");
         let found = problems("version: 1\ntasks:\n  g: {decision: reject, output: {}}\n");
         assert!(found[0].message.contains("cannot be mocked"), "{found:?}");
+    }
+
+    #[test]
+    fn children_and_claimed_are_read_and_checked() {
+        let mocks = MockFile::parse(
+            "version: 1\nchildren: run\ntasks:\n  a: {claimed: false}\n",
+            "m.yaml",
+        )
+        .unwrap();
+        assert_eq!(mocks.children, ChildMode::Run);
+        assert_eq!(mocks.tasks["a"][0].claimed, Some(false));
+        assert_eq!(
+            MockFile::parse("version: 1\n", "m.yaml").unwrap().children,
+            ChildMode::Mock
+        );
+        let found = problems("version: 1\nchildren: all\n");
+        assert!(found[0].message.contains("`children: all`"), "{found:?}");
+        assert_eq!((found[0].line, found[0].column), (2, 11));
     }
 }
