@@ -67,13 +67,15 @@ pub struct TestRun {
     pub unused_mocks: Vec<String>,
     /// A mock that did not fit stopped the run here (the events show the path up to it).
     pub error: Option<MockError>,
-    /// The SUB_WORKFLOW children run in the simulation (`children: run`), in start order.
+    /// The child runs run in the simulation (`children: run`: SUB_WORKFLOW, START_WORKFLOW
+    /// and failureWorkflow children), in start order.
     pub children: Vec<ChildTestRun>,
 }
 
 /// A SUB_WORKFLOW's child run, run in the same simulation (`children: run`).
 #[derive(Debug, Clone)]
 pub struct ChildTestRun {
+    /// The task that started it, or the failureWorkflow's name.
     pub task_ref: String,
     pub child_run_id: String,
     pub run: TestRun,
@@ -116,9 +118,10 @@ pub enum MockError {
         key: String,
     },
     #[error(
-        "SUB_WORKFLOW `{task_ref}` runs workflow `{name}`, which 3ox test cannot run (`children: run`): {problem}; put it in the station's templates/ or workflows/, write it inline, or mock the task under `tasks:`"
+        "{kind} `{task_ref}` runs workflow `{name}`, which 3ox test cannot run (`children: run`): {problem}; put it in the station's templates/ or workflows/, write it inline, or mock the task under `tasks:`"
     )]
     ChildNotFound {
+        kind: String,
         task_ref: String,
         name: String,
         problem: String,
@@ -259,14 +262,17 @@ impl<'m> Simulation<'m> {
         (run, self.used)
     }
 
-    /// Runs a SUB_WORKFLOW's child to its end in this simulation (same mocks, same clock,
-    /// the mocks' lists shared), and queues its end for the parent at the time it ended.
+    /// Runs a child run to its end in this simulation (same mocks, same clock, the mocks'
+    /// lists shared); when the parent `waited` for it (SUB_WORKFLOW), queues its end for the
+    /// parent at the time it ended. `label` names it in the path (the task, or the
+    /// failureWorkflow's name).
     fn run_child(
         &mut self,
         task_ref: &str,
         child_run_id: &str,
         workflow: &WorkflowDef,
         input: &Value,
+        waited: bool,
     ) -> Result<(), MockError> {
         let mut child = Simulation::new(self.mocks);
         child.now = self.now;
@@ -293,7 +299,7 @@ impl<'m> Simulation<'m> {
             reason: state.failure.as_ref().map(|f| f.reason.clone()),
         };
         let error = run.error.clone();
-        if let Some(stuck) = &run.stuck {
+        if let Some(stuck) = run.stuck.as_ref().filter(|_| waited) {
             self.stuck_children.push(format!(
                 "child run {child_run_id} of `{task_ref}` did not end: {stuck}"
             ));
@@ -307,7 +313,7 @@ impl<'m> Simulation<'m> {
         if let Some(error) = error {
             return Err(error);
         }
-        if ended {
+        if ended && waited {
             self.seq += 1;
             self.pending.push(Pending {
                 due: ended_at,
@@ -662,20 +668,29 @@ impl<'m> Simulation<'m> {
             }
             Change::ChildRunStarted {
                 child_run_id,
-                kind: ChildKind::SubWorkflow,
-                task_ref: Some(task_ref),
+                kind,
+                task_ref,
                 input,
                 workflow,
                 workflow_version,
                 name,
                 ..
             } => {
+                // A SUB_WORKFLOW's parent waits for its child; a START_WORKFLOW's and the
+                // failureWorkflow run (with `children: run`) but nothing waits for them.
+                let waited = (*kind == ChildKind::SubWorkflow)
+                    .then_some(task_ref.as_ref())
+                    .flatten();
                 let run = self.mocks.children == ChildMode::Run
                     && self.depth < MAX_CHILD_DEPTH
-                    && !self.is_listed(task_ref);
+                    && waited.is_none_or(|task_ref| !self.is_listed(task_ref));
                 if !run {
-                    return self.end_child(task_ref, child_run_id, input);
+                    if let Some(task_ref) = waited {
+                        self.end_child(task_ref, child_run_id, input)?;
+                    }
+                    return Ok(());
                 }
+                let label = task_ref.clone().unwrap_or_else(|| name.clone());
                 let found = match workflow {
                     Some(workflow) => Ok(workflow.as_ref().clone()),
                     None => match &self.station {
@@ -684,10 +699,14 @@ impl<'m> Simulation<'m> {
                     },
                 };
                 match found {
-                    Ok(workflow) => self.run_child(task_ref, child_run_id, &workflow, input)?,
+                    Ok(workflow) => {
+                        let waited = waited.is_some();
+                        self.run_child(&label, child_run_id, &workflow, input, waited)?;
+                    }
                     Err(problem) => {
                         return Err(MockError::ChildNotFound {
-                            task_ref: task_ref.clone(),
+                            kind: kind.to_string(),
+                            task_ref: label,
                             name: name.clone(),
                             problem,
                         });
@@ -1922,5 +1941,41 @@ tasks:
                 .iter()
                 .all(|e| e["task_ref"] != "cool")
         );
+    }
+
+    #[test]
+    fn with_children_run_a_started_workflow_runs_and_nothing_waits_for_it() {
+        let flow = "
+name: nightly
+tasks:
+  - name: kick
+    taskReferenceName: kick
+    type: START_WORKFLOW
+    inputParameters:
+      startWorkflow:
+        name: report
+        input: {day: monday}
+        workflowDefinition:
+          name: report
+          tasks:
+            - {name: write_report, taskReferenceName: write, inputParameters: {day: '${workflow.input.day}'}}
+  - {name: tidy, taskReferenceName: tidy}
+";
+        let run = run(
+            flow,
+            "version: 1\nchildren: run\ntasks:\n  write: {output: {pages: 3}, after: 1h}\n  tidy: {after: 1m}\n",
+        );
+        assert_eq!(run.state.status, RunStatus::Completed, "{:?}", run.stuck);
+        assert_eq!(run.elapsed().num_seconds(), 60, "the parent did not wait");
+        assert_eq!(run.children.len(), 1);
+        let child = &run.children[0];
+        assert_eq!(child.task_ref, "kick");
+        assert_eq!(child.run.state.status, RunStatus::Completed);
+        assert_eq!(
+            child.run.state.tasks["write"].input,
+            json!({"day": "monday"})
+        );
+        assert_eq!(child.run.elapsed().num_seconds(), 3600);
+        assert!(events_named(&run, "child_run_ended").is_empty());
     }
 }

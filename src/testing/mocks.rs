@@ -17,7 +17,8 @@
 //!   hold: {output: {by: ops}}        # WAIT with no duration: completed as `3ox complete` does
 //!   lost: {claimed: false}           # nobody claims the message (its pollTimeout falls due)
 //! default: {output: {}}              # for tasks not listed (without it they are an error)
-//! children: run                      # run SUB_WORKFLOW children not listed (default: mock)
+//! children: run                      # run child workflows (SUB_WORKFLOW not listed, START_WORKFLOW,
+//!                                    # failureWorkflow) in the simulation (default: mock)
 //! expect:                            # optional: makes the file a test (see `expect.rs`)
 //!   status: COMPLETED
 //!   output: {problems: []}
@@ -72,7 +73,8 @@ pub enum ChildMode {
     #[default]
     Mock,
     /// The child's definition runs in the same simulation with the same mocks, unless the
-    /// SUB_WORKFLOW task is listed under `tasks:` (then its mock is the child's end).
+    /// SUB_WORKFLOW task is listed under `tasks:` (then its mock is the child's end);
+    /// START_WORKFLOW children and the failureWorkflow run too.
     Run,
 }
 

@@ -578,3 +578,47 @@ fn children_run_runs_a_named_child_from_the_station_with_the_same_mocks() {
     assert_eq!(code(&out), 2, "{}{}", stdout(&out), stderr(&out));
     assert!(stderr(&out).contains("build_it"), "{}", stderr(&out));
 }
+
+#[test]
+fn children_run_runs_the_failure_workflow_so_a_saga_can_be_tested() {
+    let env = TestEnv::new();
+    env.write(
+        "templates/undo_order.workflow.yaml",
+        "name: undo_order\ntasks:\n  - name: refund\n    taskReferenceName: refund\n    inputParameters: {order: '${workflow.input.orderId}', failed: '${workflow.input.failedReferenceTaskNames}'}\n",
+    );
+    env.write(
+        "order.yaml",
+        "name: order\ninputParameters: [orderId]\nfailureWorkflow: undo_order\ntasks:\n  - {name: charge_card, taskReferenceName: charge}\n  - {name: ship, taskReferenceName: ship}\n",
+    );
+    env.write(
+        "m.yaml",
+        "version: 1\nchildren: run\ninput: {orderId: 9}\ntasks:\n  charge: {output: {charged: true}}\n  ship: {status: FAILED, reason: no stock}\n  refund: {output: {refunded: '${input.order}'}, after: 2m}\nexpect:\n  status: FAILED\n  reason: no stock\n",
+    );
+    let out = env.run(&["test", "order.yaml", "--mock", "m.yaml"]);
+    let text = stdout(&out);
+    assert_eq!(code(&out), 0, "{text}{}", stderr(&out));
+    for line in [
+        "run FAILED: task `ship` failed: no stock",
+        "run failureWorkflow starts `undo_order` input: {\"orderId\":9,",
+        "undo_order/refund SIMPLE attempt 1 scheduled",
+        "+2m undo_order/refund COMPLETED output: {\"refunded\":9}",
+        "+2m undo_order/run COMPLETED",
+    ] {
+        assert!(
+            squeeze(&text).contains(&squeeze(line)),
+            "missing `{line}` in:\n{text}"
+        );
+    }
+    let out = env.run(&["test", "order.yaml", "--mock", "m.yaml", "--json"]);
+    let report: Value = serde_json::from_str(&stdout(&out)).expect("one JSON document");
+    let child = &report["children"][0];
+    assert_eq!(child["workflow"], "undo_order");
+    assert_eq!(child["status"], "COMPLETED");
+    let refund = child["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event"] == "task_scheduled")
+        .unwrap();
+    assert_eq!(refund["input"]["order"], 9);
+}
