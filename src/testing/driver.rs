@@ -391,7 +391,18 @@ impl<'m> Simulation<'m> {
             .tasks
             .values()
             .filter(|t| !t.status.is_done() && !t.status.is_failed())
-            .map(|t| format!("`{}` ({}, {})", t.task_ref, t.type_name, t.status))
+            .map(|t| {
+                let unclaimed = t
+                    .task_id
+                    .as_ref()
+                    .is_some_and(|id| self.unclaimed.contains(id));
+                let note = if unclaimed {
+                    ", its message never claimed (`claimed: false`)"
+                } else {
+                    ""
+                };
+                format!("`{}` ({}, {}{note})", t.task_ref, t.type_name, t.status)
+            })
             .collect();
         let outside: Vec<String> = self
             .state
@@ -1977,5 +1988,48 @@ tasks:
         );
         assert_eq!(child.run.elapsed().num_seconds(), 3600);
         assert!(events_named(&run, "child_run_ended").is_empty());
+    }
+
+    #[test]
+    fn agent_served_types_are_mocked_and_scripts_run_for_real_on_their_output() {
+        let flow = "
+name: summarize
+tasks:
+  - name: ask
+    taskReferenceName: ask
+    type: LLM_CHAT_COMPLETE
+    inputParameters: {prompt: 'summarize ${workflow.input.doc}'}
+  - name: count
+    taskReferenceName: count
+    type: INLINE
+    inputParameters:
+      evaluatorType: javascript
+      expression: '$.text.split(\" \").length'
+      text: '${ask.output.text}'
+  - name: keep
+    taskReferenceName: keep
+    type: SET_VARIABLE
+    inputParameters: {words: '${count.output.result}'}
+  - name: pick
+    taskReferenceName: pick
+    type: JSON_JQ_TRANSFORM
+    inputParameters: {queryExpression: '.w * 10', w: '${workflow.variables.words}'}
+  - {name: lost, taskReferenceName: lost}
+";
+        let run = run(
+            flow,
+            "version: 1\ninput: {doc: a.txt}\ntasks:\n  ask: {output: {text: 'three short words', prompt: '${input.prompt}'}}\n  lost: {claimed: false}\n",
+        );
+        assert_eq!(run.state.tasks["ask"].output["prompt"], "summarize a.txt");
+        assert_eq!(run.state.tasks["count"].output["result"], 3);
+        assert_eq!(run.state.variables["words"], 3);
+        assert_eq!(run.state.tasks["pick"].output["result"], 30);
+        // Nobody claims `lost`, and it has no poll timeout: the run waits, and says why.
+        assert_eq!(run.state.status, RunStatus::Running);
+        let stuck = run.stuck.clone().expect("stuck");
+        assert!(
+            stuck.contains("`lost` (SIMPLE, SCHEDULED, its message never claimed"),
+            "{stuck}"
+        );
     }
 }
