@@ -14,8 +14,9 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 
 use crate::definition::{self, LoadError};
+use crate::engine::tasks::sub_workflow::ChildKind;
 use crate::engine::{Change, RunStatus};
-use crate::testing::{self, MockFile, MocksError, TestRun};
+use crate::testing::{self, ChildMode, MockFile, MocksError, TestRun};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -90,8 +91,22 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         mocks.expect.status = Some(status);
     }
     mocks.expect.status.get_or_insert(RunStatus::Completed);
+    // With `children: run`, children named (not inline) are looked up as `3ox run` does, in
+    // the station the workflow file is in.
+    let station = (mocks.children == ChildMode::Run)
+        .then(|| {
+            let dir = args
+                .workflow
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            crate::station::Station::discover(dir).ok()
+        })
+        .flatten();
     let source = args.workflow.display().to_string();
-    let run = testing::Simulation::new(&mocks).run(Arc::new(workflow), &source);
+    let run = testing::Simulation::new(&mocks)
+        .station(station)
+        .run(Arc::new(workflow), &source);
     if let Some(error) = &run.error {
         // The path up to the task without a fitting mock, then what is missing.
         let text = if args.json {
@@ -193,13 +208,8 @@ fn render_path(args: &Args, run: &TestRun) -> String {
             .map(|m| format!(" with {}", m.display()))
             .unwrap_or_default()
     );
-    let lines: Vec<(String, String, String)> = run
-        .events
-        .iter()
-        .filter_map(|(change, at)| {
-            describe(run, change, args.verbose).map(|(who, what)| (offset(run, *at), who, what))
-        })
-        .collect();
+    let mut lines = Vec::new();
+    path_lines(run, run, "", args.verbose, &mut lines);
     let when_width = lines.iter().map(|l| l.0.len()).max().unwrap_or(0);
     let who_width = lines
         .iter()
@@ -213,8 +223,47 @@ fn render_path(args: &Args, run: &TestRun) -> String {
     out
 }
 
+/// The lines of `sub`'s path (`top` or one of its children, nested): (when, who, what),
+/// times counted from `top`'s start, subjects prefixed with `prefix`. A child run in the
+/// simulation (`children: run`) shows its own lines right after its start, under
+/// `<task>/`.
+fn path_lines(
+    top: &TestRun,
+    sub: &TestRun,
+    prefix: &str,
+    verbose: bool,
+    lines: &mut Vec<(String, String, String)>,
+) {
+    for (change, at) in &sub.events {
+        if let Some((who, what)) = describe(sub, top.started_at, change, verbose) {
+            lines.push((offset(top, *at), format!("{prefix}{who}"), what));
+        }
+        if let Change::ChildRunStarted { child_run_id, .. } = change
+            && let Some(child) = sub
+                .children
+                .iter()
+                .find(|c| &c.child_run_id == child_run_id)
+        {
+            let prefix = format!("{prefix}{}/", child.task_ref);
+            path_lines(top, &child.run, &prefix, verbose, lines);
+        }
+    }
+}
+
 /// The subject and text of a change's line; `None` for changes not worth a line.
-fn describe(run: &TestRun, change: &Change, verbose: bool) -> Option<(String, String)> {
+fn describe(
+    run: &TestRun,
+    origin: chrono::DateTime<chrono::Utc>,
+    change: &Change,
+    verbose: bool,
+) -> Option<(String, String)> {
+    // Times in the text count from the tested run's start (`origin`), children's too.
+    let offset = |_: &TestRun, at: chrono::DateTime<chrono::Utc>| {
+        format!(
+            "+{}",
+            humantime::format_duration((at - origin).to_std().unwrap_or_default())
+        )
+    };
     let type_of = |task_ref: &str| {
         run.state
             .tasks
@@ -344,6 +393,132 @@ fn describe(run: &TestRun, change: &Change, verbose: bool) -> Option<(String, St
             format!("COMPLETED  output: {}", compact(output)),
         ),
         Change::RunFailed { reason, .. } => ("run".to_string(), format!("FAILED: {reason}")),
+        Change::HttpCallStarted {
+            task_ref,
+            attempt,
+            request,
+            input,
+            ..
+        } => {
+            let mut text = format!("HTTP attempt {attempt}: {} {}", request.method, request.uri);
+            if verbose {
+                text.push_str(&format!("  input: {}", compact(input)));
+            }
+            (task_ref.clone(), text)
+        }
+        Change::WaitStarted {
+            task_ref, until, ..
+        } => {
+            let text = match until {
+                Some(at) => format!("WAIT until {}", offset(run, *at)),
+                None => "WAIT for completion from outside (`3ox complete`)".to_string(),
+            };
+            (task_ref.clone(), text)
+        }
+        Change::TaskUpdatedBy {
+            task_ref,
+            status,
+            by,
+            reason,
+            ..
+        } => (
+            task_ref.clone(),
+            format!(
+                "{status} from outside by {by}{}",
+                reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
+            ),
+        ),
+        Change::ChildRunStarted {
+            kind,
+            task_ref,
+            name,
+            input,
+            ..
+        } => {
+            let mut shown = input.clone();
+            if !verbose && let Some(fields) = shown.as_object_mut() {
+                // The failed run as Conductor describes it: long, and the path shows it.
+                fields.remove("failedWorkflow");
+            }
+            let what = match kind {
+                ChildKind::SubWorkflow => "SUB_WORKFLOW starts child",
+                ChildKind::StartWorkflow => "START_WORKFLOW starts (not waited for)",
+                ChildKind::FailureWorkflow => "failureWorkflow starts",
+            };
+            (
+                task_ref.clone().unwrap_or_else(|| "run".to_string()),
+                format!("{what} `{name}`  input: {}", compact(&shown)),
+            )
+        }
+        Change::ChildRunEnded {
+            child_run_id,
+            status,
+            output,
+            reason,
+        } => {
+            let who = run
+                .state
+                .children
+                .get(child_run_id)
+                .and_then(|c| c.task_ref.clone())
+                .unwrap_or_else(|| "run".to_string());
+            let text = match reason {
+                Some(reason) => format!("child run ended {status}: {reason}"),
+                None => format!("child run ended {status}  output: {}", compact(output)),
+            };
+            (who, text)
+        }
+        Change::LoopIterationStarted {
+            task_ref,
+            iteration,
+            ..
+        } => (task_ref.clone(), format!("DO_WHILE iteration {iteration}")),
+        Change::EventPublished {
+            task_ref,
+            event_name,
+            payload,
+            ..
+        } => (
+            task_ref.clone(),
+            format!(
+                "EVENT published to {event_name}  payload: {}",
+                compact(payload)
+            ),
+        ),
+        Change::VariablesSet {
+            task_ref,
+            variables,
+        } => (
+            task_ref.clone(),
+            format!("SET_VARIABLE {}", compact(variables)),
+        ),
+        Change::DynamicTaskChosen {
+            task_ref,
+            task_name,
+        } => (task_ref.clone(), format!("DYNAMIC chose `{task_name}`")),
+        Change::RunEndedByTask {
+            task_ref,
+            status,
+            reason,
+            output,
+        } => (
+            task_ref.clone(),
+            format!(
+                "TERMINATE ends the run {status}{}  output: {}",
+                reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default(),
+                compact(output)
+            ),
+        ),
+        Change::TaskClaimed { task_ref, .. } => (task_ref.clone(), "message claimed".to_string()),
+        Change::TaskTimedOut {
+            task_ref, reason, ..
+        } => (task_ref.clone(), format!("timed out: {reason}")),
         // Changes other areas add: their event name and fields.
         other => {
             let mut fields = event_fields(other);
@@ -377,23 +552,47 @@ fn event_fields(change: &Change) -> Map<String, Value> {
     fields
 }
 
-/// The `--json` document.
-fn report(args: &Args, mocks: &MockFile, run: &TestRun, mismatches: &[String]) -> Value {
-    let state = &run.state;
-    let events: Vec<Value> = run
-        .events
+/// `sub`'s events as JSON, times counted from `top`'s start.
+fn events_json(top: &TestRun, sub: &TestRun) -> Vec<Value> {
+    sub.events
         .iter()
         .map(|(change, at)| {
             let mut fields = Map::new();
-            fields.insert("at".into(), json!(offset(run, *at)));
+            fields.insert("at".into(), json!(offset(top, *at)));
             fields.insert(
                 "at_seconds".into(),
-                json!((*at - run.started_at).num_milliseconds() as f64 / 1000.0),
+                json!((*at - top.started_at).num_milliseconds() as f64 / 1000.0),
             );
             fields.extend(event_fields(change));
             Value::Object(fields)
         })
-        .collect();
+        .collect()
+}
+
+/// The child runs simulated under `sub` (`children: run`), each with its events and its own
+/// children.
+fn children_json(top: &TestRun, sub: &TestRun) -> Vec<Value> {
+    sub.children
+        .iter()
+        .map(|child| {
+            json!({
+                "task_ref": child.task_ref,
+                "run_id": child.child_run_id,
+                "workflow": child.run.state.workflow.name,
+                "status": child.run.state.status,
+                "output": child.run.state.output,
+                "stuck": child.run.stuck,
+                "events": events_json(top, &child.run),
+                "children": children_json(top, &child.run),
+            })
+        })
+        .collect()
+}
+
+/// The `--json` document.
+fn report(args: &Args, mocks: &MockFile, run: &TestRun, mismatches: &[String]) -> Value {
+    let state = &run.state;
+    let events = events_json(run, run);
     let tasks: Vec<Value> = state
         .tasks
         .values()
@@ -428,6 +627,7 @@ fn report(args: &Args, mocks: &MockFile, run: &TestRun, mismatches: &[String]) -
         "elapsed_seconds": run.elapsed().num_milliseconds() as f64 / 1000.0,
         "retries": state.retries,
         "events": events,
+        "children": children_json(run, run),
         "tasks": tasks,
         "unused_mocks": run.unused_mocks,
         "expect": {

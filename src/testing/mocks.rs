@@ -10,7 +10,15 @@
 //!     - {output: {problems: []}}     # status COMPLETED when absent
 //!   gate: [{decision: approve, by: ops, comment: fine}]
 //!   slow: {output: {}, after: 5m}    # one outcome is a list of one; `after`: time it takes
+//!   fetch:                           # HTTP: the response (statusCode 200 when absent)
+//!     - {status: FAILED, reason: connection refused}
+//!     - {output: {response: {statusCode: 200, body: {ok: true}}}}
+//!   child: {output: {total: 3}}      # SUB_WORKFLOW: the child run's end (output or status)
+//!   hold: {output: {by: ops}}        # WAIT with no duration: completed as `3ox complete` does
+//!   lost: {claimed: false}           # nobody claims the message (its pollTimeout falls due)
 //! default: {output: {}}              # for tasks not listed (without it they are an error)
+//! children: run                      # run child workflows (SUB_WORKFLOW not listed, START_WORKFLOW,
+//!                                    # failureWorkflow) in the simulation (default: mock)
 //! expect:                            # optional: makes the file a test (see `expect.rs`)
 //!   status: COMPLETED
 //!   output: {problems: []}
@@ -36,7 +44,9 @@ use crate::mailbox::approval::Decision;
 /// The version of the mocks format.
 pub const MOCKS_VERSION: u64 = 1;
 
-const TOP_KEYS: &[&str] = &["version", "input", "clock", "tasks", "default", "expect"];
+const TOP_KEYS: &[&str] = &[
+    "version", "input", "clock", "children", "tasks", "default", "expect",
+];
 
 /// A parsed mocks file.
 #[derive(Debug, Clone)]
@@ -50,7 +60,22 @@ pub struct MockFile {
     pub tasks: IndexMap<String, Vec<Outcome>>,
     /// The outcome of every task not listed; `None`: such a task is an error.
     pub default: Option<Outcome>,
+    /// What a SUB_WORKFLOW's child run is: its task's mock (default), or the child's own
+    /// definition run in the same simulation.
+    pub children: ChildMode,
     pub expect: Expect,
+}
+
+/// `children:` in a mocks file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ChildMode {
+    /// The child's end is the SUB_WORKFLOW task's mocked outcome.
+    #[default]
+    Mock,
+    /// The child's definition runs in the same simulation with the same mocks, unless the
+    /// SUB_WORKFLOW task is listed under `tasks:` (then its mock is the child's end);
+    /// START_WORKFLOW children and the failureWorkflow run too.
+    Run,
 }
 
 impl Default for MockFile {
@@ -61,6 +86,7 @@ impl Default for MockFile {
             clock: default_clock(),
             tasks: IndexMap::new(),
             default: None,
+            children: ChildMode::Mock,
             expect: Expect::default(),
         }
     }
@@ -98,6 +124,10 @@ pub struct Outcome {
     /// HUMAN tasks: the approver's comment.
     #[serde(default)]
     pub comment: Option<String>,
+    /// Agent-served tasks: `false` leaves the task's message unclaimed (no worker picks it
+    /// up, so no answer comes; its poll timeout, if any, falls due). Default: claimed at once.
+    #[serde(default)]
+    pub claimed: Option<bool>,
 }
 
 /// A mocked task's status.
@@ -271,6 +301,19 @@ impl Reader<'_> {
                 ),
             }
         }
+        match top.get("children").map(|v| (v, v.as_str())) {
+            None => {}
+            Some((_, Some("mock"))) => mocks.children = ChildMode::Mock,
+            Some((_, Some("run"))) => mocks.children = ChildMode::Run,
+            Some((other, _)) => self.error(
+                "/children",
+                format!(
+                    "`children: {}` is not a choice",
+                    other.as_str().map_or_else(|| other.to_string(), str::to_owned)
+                ),
+                "write `children: mock` (a SUB_WORKFLOW's mock is its child's end) or `children: run` (run the child's definition too)",
+            ),
+        }
         match top.get("tasks") {
             None | Some(Value::Null) => {}
             Some(Value::Object(tasks)) => {
@@ -336,7 +379,7 @@ impl Reader<'_> {
             Err(e) => {
                 let text = e.to_string();
                 let hint = if text.contains("unknown field") {
-                    "an outcome has status, output, reason, after, and for HUMAN tasks decision, by, comment"
+                    "an outcome has status, output, reason, after, claimed, and for HUMAN tasks decision, by, comment"
                 } else if text.contains("unknown variant") {
                     "status is COMPLETED, FAILED or FAILED_WITH_TERMINAL_ERROR; decision is approve or reject"
                 } else {
@@ -451,5 +494,23 @@ mod tests {
         assert!(found[0].message.contains("not both"), "{found:?}");
         let found = problems("version: 1\ntasks:\n  g: {decision: reject, output: {}}\n");
         assert!(found[0].message.contains("cannot be mocked"), "{found:?}");
+    }
+
+    #[test]
+    fn children_and_claimed_are_read_and_checked() {
+        let mocks = MockFile::parse(
+            "version: 1\nchildren: run\ntasks:\n  a: {claimed: false}\n",
+            "m.yaml",
+        )
+        .unwrap();
+        assert_eq!(mocks.children, ChildMode::Run);
+        assert_eq!(mocks.tasks["a"][0].claimed, Some(false));
+        assert_eq!(
+            MockFile::parse("version: 1\n", "m.yaml").unwrap().children,
+            ChildMode::Mock
+        );
+        let found = problems("version: 1\nchildren: all\n");
+        assert!(found[0].message.contains("`children: all`"), "{found:?}");
+        assert_eq!((found[0].line, found[0].column), (2, 11));
     }
 }

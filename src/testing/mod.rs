@@ -14,4 +14,4 @@ pub mod mocks;
 
 pub use driver::{MockError, Simulation, TestRun, simulate};
 pub use expect::Expect;
-pub use mocks::{MockFile, MocksError, Outcome};
+pub use mocks::{ChildMode, MockFile, MocksError, Outcome};

@@ -364,3 +364,261 @@ fn validate_checks_mocks_files_as_mocks_files() {
     assert!(text.contains("mocks version 2 is not supported"), "{text}");
     assert!(text.contains("--> tests/flow.mocks.yaml:2:"), "{text}");
 }
+
+/// `text` with every run of spaces made one (the path's columns are as wide as needed).
+fn squeeze(text: &str) -> String {
+    text.split(' ')
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Every kind of task at once: an HTTP call that fails once, a WAIT of an hour, a WAIT
+/// completed from outside, a SUB_WORKFLOW (by name, not in the station: mocked), a DO_WHILE
+/// over items, an EVENT, then a SWITCH to a TERMINATE.
+const TOUR: &str = "
+name: tour
+inputParameters: [files]
+failureWorkflow: undo_tour
+tasks:
+  - name: fetch
+    taskReferenceName: fetch
+    type: HTTP
+    retry: {count: 2, logic: FIXED, delay: 30s}
+    inputParameters:
+      http_request: {uri: 'https://example.com/orders', method: POST, body: {files: '${workflow.input.files}'}}
+  - name: cool_down
+    taskReferenceName: cool
+    type: WAIT
+    inputParameters: {duration: 1 hour}
+  - name: sign_off
+    taskReferenceName: sign_off
+    type: WAIT
+  - name: build
+    taskReferenceName: build
+    type: SUB_WORKFLOW
+    subWorkflowParam: {name: build_it}
+    inputParameters: {order: '${fetch.output.response.body.order}'}
+  - name: each_file
+    taskReferenceName: each
+    type: DO_WHILE
+    inputParameters: {items: '${workflow.input.files}'}
+    loopOver:
+      - name: convert
+        taskReferenceName: convert
+        retry: {count: 1, delay: 10s}
+        inputParameters: {file: '${each.output.loopItem}'}
+  - name: tell
+    taskReferenceName: tell
+    type: EVENT
+    sink: conductor:converted
+    inputParameters: {artifact: '${build.output.artifact}', by: '${sign_off.output.by}'}
+  - name: route
+    taskReferenceName: route
+    type: SWITCH
+    expression: ok
+    inputParameters: {ok: '${convert.output.ok}'}
+    decisionCases:
+      'false':
+        - name: stop
+          taskReferenceName: stop
+          type: TERMINATE
+          inputParameters: {terminationStatus: FAILED, terminationReason: 'last file did not convert'}
+  - {name: publish, taskReferenceName: publish}
+";
+
+const TOUR_MOCKS: &str = "version: 1
+input: {files: [a.doc, b.doc]}
+tasks:
+  fetch:
+    - {status: FAILED, reason: connection refused}
+    - {output: {response: {statusCode: 201, body: {order: 42}}}}
+  sign_off: {output: {by: ops}, after: 15m}
+  build: {output: {artifact: 'order-${input.order}.tar'}}
+  convert__2: [{status: FAILED, reason: corrupt}, {output: {file: '${input.file}', ok: true}}]
+  convert: {output: {file: '${input.file}', ok: true}}
+  publish: {}
+expect:
+  status: COMPLETED
+  ran: [publish, cool, sign_off]
+  not_ran: [stop]
+  tasks:
+    fetch: {attempts: 2}
+    convert__2: {attempts: 2}
+    tell: {output: {artifact: order-42.tar, by: ops}}
+";
+
+#[test]
+fn every_task_type_runs_without_agents_on_simulated_time() {
+    let env = TestEnv::new();
+    env.write("tour.yaml", TOUR);
+    env.write("tour.mocks.yaml", TOUR_MOCKS);
+    let before = tree(env.root());
+    let started = Instant::now();
+    let out = env.run(&["test", "tour.yaml", "--mock", "tour.mocks.yaml"]);
+    let text = stdout(&out);
+    assert_eq!(code(&out), 0, "{text}{}", stderr(&out));
+    assert!(started.elapsed() < Duration::from_secs(30));
+    for line in [
+        "fetch         HTTP attempt 1: POST https://example.com/orders",
+        "fetch         FAILED: POST https://example.com/orders failed: connection refused; retry at +30s",
+        "+30s  fetch         HTTP attempt 2: POST https://example.com/orders",
+        "cool          WAIT until +1h 30s",
+        "+1h 30s  cool          COMPLETED",
+        "sign_off      WAIT for completion from outside (`3ox complete`)",
+        "+1h 15m 30s  sign_off      COMPLETED from outside by mock",
+        "build         SUB_WORKFLOW starts child `build_it`  input: {\"order\":42}",
+        "build         child run ended COMPLETED  output: {\"artifact\":\"order-42.tar\"}",
+        "each          DO_WHILE iteration 2",
+        "convert__2    FAILED: corrupt; retry at +1h 15m 40s",
+        "tell          EVENT published to conductor:tour:converted",
+        "route         SWITCH chose case `true`",
+        "result: COMPLETED after 1h 15m 40s of simulated time",
+        "PASS: 8 expectations met",
+    ] {
+        assert!(
+            squeeze(&text).contains(&squeeze(line)),
+            "missing `{line}` in:\n{text}"
+        );
+    }
+    assert_eq!(tree(env.root()), before, "3ox test wrote into the station");
+
+    // The last file fails to convert: the SWITCH takes the TERMINATE, the run fails, and the
+    // failureWorkflow it would start is shown with its input.
+    let failing = TOUR_MOCKS
+        .replace(
+            "convert: {output: {file: '${input.file}', ok: true}}",
+            "convert: {output: {file: '${input.file}', ok: false}}",
+        )
+        .replace(
+            "convert__2: [{status: FAILED, reason: corrupt}, {output: {file: '${input.file}', ok: true}}]",
+            "",
+        )
+        .replace("status: COMPLETED", "status: FAILED")
+        .replace("ran: [publish, cool, sign_off]", "ran: [stop]")
+        .replace("not_ran: [stop]", "not_ran: [publish]")
+        .replace("    convert__2: {attempts: 2}\n", "");
+    env.write("stop.mocks.yaml", &failing);
+    let out = env.run(&["test", "tour.yaml", "--mock", "stop.mocks.yaml"]);
+    let text = stdout(&out);
+    assert_eq!(code(&out), 0, "{text}{}", stderr(&out));
+    for line in [
+        "stop          TERMINATE ends the run FAILED: last file did not convert",
+        "run           FAILED: last file did not convert",
+        "run           failureWorkflow starts `undo_tour`  input: {\"files\":[\"a.doc\",\"b.doc\"],\"workflowId\":\"test\"",
+        "note: the mock for `publish` was not used",
+    ] {
+        assert!(
+            squeeze(&text).contains(&squeeze(line)),
+            "missing `{line}` in:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn an_outside_wait_without_a_mock_fails_the_test_and_says_why() {
+    let env = TestEnv::new();
+    env.write("tour.yaml", TOUR);
+    env.write("m.yaml", "version: 1\ndefault: {output: {}}\n");
+    let out = env.run(&["test", "tour.yaml", "--mock", "m.yaml"]);
+    let text = stdout(&out);
+    assert_eq!(code(&out), 1, "{text}{}", stderr(&out));
+    assert!(
+        text.contains("WAIT `sign_off` waits to be completed from outside (`3ox complete`), and no mock completes it"),
+        "{text}"
+    );
+}
+
+#[test]
+fn children_run_runs_a_named_child_from_the_station_with_the_same_mocks() {
+    let env = TestEnv::new();
+    env.write(
+        "templates/build_it.workflow.yaml",
+        "name: build_it\ntasks:\n  - {name: compile, taskReferenceName: compile, inputParameters: {order: '${workflow.input.order}'}}\noutputParameters:\n  artifact: ${compile.output.artifact}\n",
+    );
+    env.write(
+        "parent.yaml",
+        "name: parent\ntasks:\n  - name: build\n    taskReferenceName: build\n    type: SUB_WORKFLOW\n    subWorkflowParam: {name: build_it}\n    inputParameters: {order: 7}\n",
+    );
+    env.write(
+        "m.yaml",
+        "version: 1\nchildren: run\ntasks:\n  compile: {output: {artifact: 'order-${input.order}.tar'}, after: 3m}\nexpect:\n  output: {artifact: order-7.tar}\n",
+    );
+    let out = env.run(&["test", "parent.yaml", "--mock", "m.yaml"]);
+    let text = stdout(&out);
+    assert_eq!(code(&out), 0, "{text}{}", stderr(&out));
+    for line in [
+        "build          SUB_WORKFLOW starts child `build_it`  input: {\"order\":7}",
+        "build/compile  SIMPLE attempt 1 scheduled",
+        "+3m  build/compile  COMPLETED  output: {\"artifact\":\"order-7.tar\"}",
+        "+3m  build          child run ended COMPLETED",
+    ] {
+        assert!(
+            squeeze(&text).contains(&squeeze(line)),
+            "missing `{line}` in:\n{text}"
+        );
+    }
+    let out = env.run(&["test", "parent.yaml", "--mock", "m.yaml", "--json"]);
+    let report: Value = serde_json::from_str(&stdout(&out)).expect("one JSON document");
+    let child = &report["children"][0];
+    assert_eq!(child["task_ref"], "build");
+    assert_eq!(child["workflow"], "build_it");
+    assert_eq!(child["status"], "COMPLETED");
+    assert!(
+        child["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["event"] == "task_scheduled" && e["task_ref"] == "compile")
+    );
+
+    // A child that is not in the station cannot run: bad usage, naming it.
+    std::fs::remove_file(env.root().join("templates/build_it.workflow.yaml")).unwrap();
+    let out = env.run(&["test", "parent.yaml", "--mock", "m.yaml"]);
+    assert_eq!(code(&out), 2, "{}{}", stdout(&out), stderr(&out));
+    assert!(stderr(&out).contains("build_it"), "{}", stderr(&out));
+}
+
+#[test]
+fn children_run_runs_the_failure_workflow_so_a_saga_can_be_tested() {
+    let env = TestEnv::new();
+    env.write(
+        "templates/undo_order.workflow.yaml",
+        "name: undo_order\ntasks:\n  - name: refund\n    taskReferenceName: refund\n    inputParameters: {order: '${workflow.input.orderId}', failed: '${workflow.input.failedReferenceTaskNames}'}\n",
+    );
+    env.write(
+        "order.yaml",
+        "name: order\ninputParameters: [orderId]\nfailureWorkflow: undo_order\ntasks:\n  - {name: charge_card, taskReferenceName: charge}\n  - {name: ship, taskReferenceName: ship}\n",
+    );
+    env.write(
+        "m.yaml",
+        "version: 1\nchildren: run\ninput: {orderId: 9}\ntasks:\n  charge: {output: {charged: true}}\n  ship: {status: FAILED, reason: no stock}\n  refund: {output: {refunded: '${input.order}'}, after: 2m}\nexpect:\n  status: FAILED\n  reason: no stock\n",
+    );
+    let out = env.run(&["test", "order.yaml", "--mock", "m.yaml"]);
+    let text = stdout(&out);
+    assert_eq!(code(&out), 0, "{text}{}", stderr(&out));
+    for line in [
+        "run FAILED: task `ship` failed: no stock",
+        "run failureWorkflow starts `undo_order` input: {\"orderId\":9,",
+        "undo_order/refund SIMPLE attempt 1 scheduled",
+        "+2m undo_order/refund COMPLETED output: {\"refunded\":9}",
+        "+2m undo_order/run COMPLETED",
+    ] {
+        assert!(
+            squeeze(&text).contains(&squeeze(line)),
+            "missing `{line}` in:\n{text}"
+        );
+    }
+    let out = env.run(&["test", "order.yaml", "--mock", "m.yaml", "--json"]);
+    let report: Value = serde_json::from_str(&stdout(&out)).expect("one JSON document");
+    let child = &report["children"][0];
+    assert_eq!(child["workflow"], "undo_order");
+    assert_eq!(child["status"], "COMPLETED");
+    let refund = child["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event"] == "task_scheduled")
+        .unwrap();
+    assert_eq!(refund["input"]["order"], 9);
+}
