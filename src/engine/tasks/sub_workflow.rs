@@ -423,10 +423,12 @@ pub fn failure_input(state: &RunState) -> Value {
     let failure = state.failure.clone();
     let failed_ref = failure.as_ref().and_then(|f| f.task_ref.clone());
     let failed_task = failed_ref.as_ref().and_then(|r| state.tasks.get(r));
+    // The failed tasks, and the task that ended the run (a TERMINATE task completes, yet it
+    // is the one that failed the run), each once.
     let failed: Vec<_> = state
         .tasks
         .values()
-        .filter(|t| t.status.is_failed())
+        .filter(|t| t.status.is_failed() || Some(&t.task_ref) == failed_ref.as_ref())
         .collect();
     let reason = failure
         .as_ref()
@@ -480,7 +482,7 @@ pub fn failure_input(state: &RunState) -> Value {
             "input": state.input,
             "output": state.output,
             "reasonForIncompletion": reason,
-            "failedReferenceTaskNames": failed_ref.into_iter().collect::<Vec<_>>(),
+            "failedReferenceTaskNames": failed.iter().map(|t| t.task_ref.clone()).collect::<Vec<_>>(),
             "tasks": tasks,
         }),
     );
@@ -802,6 +804,32 @@ tasks:
         sim.control(Action::Retry);
         sim.ended(&child, RunStatus::Failed, Value::Null);
         assert_eq!(sim.children(ChildKind::FailureWorkflow).len(), 2);
+    }
+
+    #[test]
+    fn a_terminate_task_that_fails_the_run_is_named_as_the_failed_task() {
+        let flow = "name: parent\nfailureWorkflow: undo\ntasks:\n  - name: stop\n    taskReferenceName: stop\n    type: TERMINATE\n    inputParameters: {terminationStatus: FAILED, terminationReason: no stock}\n";
+        let mut sim = Sim::start(flow);
+        let failure = sim.children(ChildKind::FailureWorkflow);
+        assert_eq!(failure.len(), 1);
+        let input = sim
+            .log
+            .iter()
+            .find_map(|c| match c {
+                Change::ChildRunStarted {
+                    kind: ChildKind::FailureWorkflow,
+                    input,
+                    ..
+                } => Some(input.clone()),
+                _ => None,
+            })
+            .expect("the failure workflow's input");
+        assert_eq!(input["failedReferenceTaskNames"], json!(["stop"]));
+        assert_eq!(input["failedTaskNames"], json!(["stop"]));
+        assert_eq!(
+            input["failedWorkflow"]["failedReferenceTaskNames"],
+            json!(["stop"])
+        );
     }
 
     #[test]
