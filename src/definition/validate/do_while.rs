@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::{Site, Validator, describe, nearest};
+use super::{Site, Validator, nearest};
 use crate::definition::TaskKind;
 use crate::definition::source::push_pointer;
 
@@ -26,13 +26,11 @@ impl Validator<'_> {
                 format!("DO_WHILE {} has no tasks in `loopOver`", site.label()),
                 Some(hint.into()),
             ),
-            Some(other) => self.error(
-                &site.field_pointer("loopOver"),
-                format!(
-                    "`loopOver` of {} must be a list of tasks, not {}",
-                    site.label(),
-                    describe(other)
-                ),
+            Some(other) => self.field_must_be(
+                site,
+                "loopOver",
+                "a list of tasks",
+                other,
                 Some(hint.into()),
             ),
         }
@@ -61,9 +59,11 @@ impl Validator<'_> {
             None | Some(Value::Null) => "javascript",
             Some(Value::String(e)) => e.as_str(),
             Some(other) => {
-                self.error(
+                self.must_be(
                     &site.field_pointer("evaluatorType"),
-                    format!("`evaluatorType` must be text, not {}", describe(other)),
+                    "`evaluatorType`",
+                    "text",
+                    other,
                     Some("use `javascript` (Conductor's default) or `expression`".into()),
                 );
                 return;
@@ -87,13 +87,11 @@ impl Validator<'_> {
             Some(Value::String(c)) if c.trim().is_empty() => None,
             Some(Value::String(c)) => Some(c.as_str()),
             Some(other) => {
-                self.error(
-                    &site.field_pointer("loopCondition"),
-                    format!(
-                        "`loopCondition` of {} must be text, not {}",
-                        site.label(),
-                        describe(other)
-                    ),
+                self.field_must_be(
+                    site,
+                    "loopCondition",
+                    "text",
+                    other,
                     Some("write the condition as text, e.g. `$.loop['iteration'] < 3`".into()),
                 );
                 return;
@@ -155,12 +153,11 @@ impl Validator<'_> {
             .is_some_and(|n| n >= 1 && n <= u64::from(u32::MAX));
         let expression = mapped && keep.as_str().is_some_and(|s| s.contains("${"));
         if !whole && !expression {
-            self.error(
+            self.must_be(
                 pointer,
-                format!(
-                    "`keepLastN` must be a whole number of at least 1, not {}",
-                    describe(keep)
-                ),
+                "`keepLastN`",
+                "a whole number of at least 1",
+                keep,
                 Some("keep the last N iterations, e.g. `keepLastN: 5`".into()),
             );
         }
@@ -173,12 +170,11 @@ impl Validator<'_> {
             _ => false,
         };
         if !ok {
-            self.error(
+            self.must_be(
                 pointer,
-                format!(
-                    "`items` must be a list or a `${{...}}` naming one, not {}",
-                    describe(items)
-                ),
+                "`items`",
+                "a list or a `${...}` naming one",
+                items,
                 Some("e.g. `items: ${workflow.input.files}`".into()),
             );
         }

@@ -25,14 +25,11 @@ impl Validator<'_> {
                                 Some("add tasks to it or remove it".into()),
                             );
                         }
-                        other => self.error(
+                        other => self.must_be(
                             &at,
-                            format!(
-                                "branch {} of FORK_JOIN {} must be a list of tasks, not {}",
-                                i + 1,
-                                site.label(),
-                                describe(other)
-                            ),
+                            &format!("branch {} of FORK_JOIN {}", i + 1, site.label()),
+                            "a list of tasks",
+                            other,
                             Some(hint.into()),
                         ),
                     }
@@ -48,13 +45,11 @@ impl Validator<'_> {
                 format!("FORK_JOIN {} has no branches", site.label()),
                 Some(hint.into()),
             ),
-            Some(other) => self.error(
+            Some(other) => self.must_be(
                 &pointer,
-                format!(
-                    "`forkTasks` of {} must be a list of branches, not {}",
-                    site.label(),
-                    describe(other)
-                ),
+                &format!("`forkTasks` of {}", site.label()),
+                "a list of branches",
+                other,
                 Some(hint.into()),
             ),
         }
@@ -127,31 +122,29 @@ impl Validator<'_> {
         }
     }
 
-    pub(super) fn join_on_shape(&mut self, site: &Site<'_>) {
-        let pointer = site.field_pointer("joinOn");
-        match site.task.get("joinOn") {
+    /// `field` of the task, when written, is a list of task reference names.
+    pub(super) fn reference_name_list(&mut self, site: &Site<'_>, field: &str) {
+        let pointer = site.field_pointer(field);
+        match site.task.get(field) {
             None | Some(Value::Null) => {}
             Some(Value::Array(items)) => {
                 for (i, item) in items.iter().enumerate() {
                     if !item.is_string() {
-                        self.error(
+                        self.must_be(
                             &push_pointer(&pointer, &i.to_string()),
-                            format!(
-                                "`joinOn` entries must be task reference names, not {}",
-                                describe(item)
-                            ),
+                            &format!("`{field}` entries"),
+                            "task reference names",
+                            item,
                             None,
                         );
                     }
                 }
             }
-            Some(other) => self.error(
+            Some(other) => self.must_be(
                 &pointer,
-                format!(
-                    "`joinOn` of {} must be a list of task reference names, not {}",
-                    site.label(),
-                    describe(other)
-                ),
+                &format!("`{field}` of {}", site.label()),
+                "a list of task reference names",
+                other,
                 None,
             ),
         }
@@ -253,34 +246,8 @@ impl Validator<'_> {
 
     /// EXCLUSIVE_JOIN on its own: `joinOn` and `defaultExclusiveJoinTask` are lists of names.
     pub(super) fn exclusive_join_shape(&mut self, site: &Site<'_>) {
-        self.join_on_shape(site);
-        let pointer = site.field_pointer("defaultExclusiveJoinTask");
-        match site.task.get("defaultExclusiveJoinTask") {
-            None | Some(Value::Null) => {}
-            Some(Value::Array(items)) => {
-                for (i, item) in items.iter().enumerate() {
-                    if !item.is_string() {
-                        self.error(
-                            &push_pointer(&pointer, &i.to_string()),
-                            format!(
-                                "`defaultExclusiveJoinTask` entries must be task reference names, not {}",
-                                describe(item)
-                            ),
-                            None,
-                        );
-                    }
-                }
-            }
-            Some(other) => self.error(
-                &pointer,
-                format!(
-                    "`defaultExclusiveJoinTask` of {} must be a list of task reference names, not {}",
-                    site.label(),
-                    describe(other)
-                ),
-                None,
-            ),
-        }
+        self.reference_name_list(site, "joinOn");
+        self.reference_name_list(site, "defaultExclusiveJoinTask");
     }
 
     /// In each list, an EXCLUSIVE_JOIN directly follows a SWITCH (or DECISION); its `joinOn`

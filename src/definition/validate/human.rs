@@ -13,13 +13,11 @@ impl Validator<'_> {
                 Some(Value::String(name)) if !name.trim().is_empty() => {
                     self.plain_name(site, field, name);
                 }
-                Some(other) => self.error(
+                Some(other) => self.must_be(
                     &site.field_pointer(field),
-                    format!(
-                        "`{field}` of {} must be the name of an agent (the Commander's mailbox), not {}",
-                        site.label(),
-                        describe(other)
-                    ),
+                    &format!("`{field}` of {}", site.label()),
+                    "the name of an agent (the Commander's mailbox)",
+                    other,
                     Some("write the folder name under agents/, e.g. `commander`".into()),
                 ),
             }
@@ -70,15 +68,7 @@ impl Validator<'_> {
         if let Some(flag) = site.task.get("failOnReject")
             && !flag.is_boolean()
         {
-            self.error(
-                &site.field_pointer("failOnReject"),
-                format!(
-                    "`failOnReject` of {} must be true or false, not {}",
-                    site.label(),
-                    describe(flag)
-                ),
-                None,
-            );
+            self.field_must_be(site, "failOnReject", "true or false", flag, None);
         }
     }
 }

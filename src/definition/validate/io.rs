@@ -35,13 +35,11 @@ impl Validator<'_> {
             Some(v) if dynamic(v) => return,
             Some(Value::Object(spec)) => (spec, push_pointer(&inputs_pointer, "http_request")),
             Some(other) => {
-                self.error(
+                self.must_be(
                     &push_pointer(&inputs_pointer, "http_request"),
-                    format!(
-                        "`http_request` of {} must be a mapping with uri and method, not {}",
-                        site.label(),
-                        describe(other)
-                    ),
+                    &format!("`http_request` of {}", site.label()),
+                    "a mapping with uri and method",
+                    other,
                     Some("write `http_request: {uri: https://..., method: GET}`".into()),
                 );
                 return;
@@ -79,13 +77,11 @@ impl Validator<'_> {
                     );
                 }
             }
-            Some(other) => self.error(
+            Some(other) => self.must_be(
                 &at("uri"),
-                format!(
-                    "`uri` of {} must be text, not {}",
-                    site.label(),
-                    describe(other)
-                ),
+                &format!("`uri` of {}", site.label()),
+                "text",
+                other,
                 None,
             ),
         }
@@ -119,13 +115,11 @@ impl Validator<'_> {
             && !headers.is_null()
             && !dynamic(headers)
         {
-            self.error(
+            self.must_be(
                 &at("headers"),
-                format!(
-                    "`headers` of {} must be a mapping of header names to values, not {}",
-                    site.label(),
-                    describe(headers)
-                ),
+                &format!("`headers` of {}", site.label()),
+                "a mapping of header names to values",
+                headers,
                 Some("write e.g. `headers: {Authorization: Bearer ...}`".into()),
             );
         }
@@ -163,13 +157,11 @@ impl Validator<'_> {
             if let Some(value) = spec.get(field)
                 && !matches!(value, Value::String(_) | Value::Null)
             {
-                self.error(
+                self.must_be(
                     &at(field),
-                    format!(
-                        "`{field}` of {} must be text, not {}",
-                        site.label(),
-                        describe(value)
-                    ),
+                    &format!("`{field}` of {}", site.label()),
+                    "text",
+                    value,
                     Some("for example `application/json`".into()),
                 );
             }
@@ -201,13 +193,11 @@ impl Validator<'_> {
                     self.error(&pointer, problem, Some(hint.into()));
                 }
             }
-            Some(other) => self.error(
+            Some(other) => self.must_be(
                 &pointer,
-                format!(
-                    "`sink` of {} must be text, not {}",
-                    site.label(),
-                    describe(other)
-                ),
+                &format!("`sink` of {}", site.label()),
+                "text",
+                other,
                 Some(hint.into()),
             ),
         }

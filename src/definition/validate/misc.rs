@@ -54,13 +54,11 @@ impl Validator<'_> {
             if let Some(value) = site.input_parameters().and_then(|m| m.get(field))
                 && !matches!(value, Value::String(_) | Value::Null)
             {
-                self.error(
+                self.must_be(
                     &push_pointer(&site.field_pointer("inputParameters"), field),
-                    format!(
-                        "`{field}` of {} must be text, not {}",
-                        site.label(),
-                        describe(value)
-                    ),
+                    &format!("`{field}` of {}", site.label()),
+                    "text",
+                    value,
                     None,
                 );
             }
@@ -112,13 +110,11 @@ impl Validator<'_> {
                     );
                 }
             }
-            Some(other) => self.error(
-                &site.field_pointer("dynamicTaskNameParam"),
-                format!(
-                    "`dynamicTaskNameParam` of {} must be the name of an input, not {}",
-                    site.label(),
-                    describe(other)
-                ),
+            Some(other) => self.field_must_be(
+                site,
+                "dynamicTaskNameParam",
+                "the name of an input",
+                other,
                 Some(hint.into()),
             ),
         }

@@ -299,6 +299,36 @@ impl<'a> Validator<'a> {
             .push(Diagnostic::error_at_key(self.src, pointer, message, hint));
     }
 
+    /// Reports a value of the wrong kind: "{subject} must be {expected}, not {what it is}".
+    fn must_be(
+        &mut self,
+        pointer: &str,
+        subject: &str,
+        expected: &str,
+        found: &Value,
+        hint: Option<String>,
+    ) {
+        self.error(
+            pointer,
+            format!("{subject} must be {expected}, not {}", describe(found)),
+            hint,
+        );
+    }
+
+    /// Reports that `field` of the task holds a value of the wrong kind: "`field` of task `t`
+    /// must be {expected}, not {what it is}", at the field's value.
+    fn field_must_be(
+        &mut self,
+        site: &Site<'_>,
+        field: &str,
+        expected: &str,
+        found: &Value,
+        hint: Option<String>,
+    ) {
+        let subject = format!("`{field}` of {}", site.label());
+        self.must_be(&site.field_pointer(field), &subject, expected, found, hint);
+    }
+
     /// Reports each field of `map` that is not in `known`, with the nearest known spelling.
     fn unknown_fields(
         &mut self,

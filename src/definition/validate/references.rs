@@ -1,8 +1,7 @@
 //! Rules across the workflow: unique reference names and `${...}` references that name
 //! defined tasks (in inputs, outputs and Orkes' `inputExpression`).
 
-use serde_json::Map;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::collections::HashMap;
 
 use super::{CURRENT_TASK_ID, Site, Validator, nearest, string_leaves};

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{EVALUATORS, Site, Validator, describe, has_script_field, nearest, unknown_evaluator};
+use super::{EVALUATORS, Site, Validator, has_script_field, nearest, unknown_evaluator};
 use crate::definition::diagnostic::Diagnostic;
 use crate::definition::source::{Position, push_pointer};
 use crate::expr::{jq, script};
@@ -107,11 +107,7 @@ impl Validator<'_> {
                 format!("JSON_JQ_TRANSFORM {} has no `queryExpression` in its inputParameters", site.label()),
                 Some("add `queryExpression:` (a jq program over the inputParameters) to inputParameters".into()),
             ),
-            Some(other) => self.error(
-                &pointer,
-                format!("`queryExpression` of {} must be text, not {}", site.label(), describe(other)),
-                None,
-            ),
+            Some(other) => self.must_be(&pointer, &format!("`queryExpression` of {}", site.label()), "text", other, None),
         }
     }
 
@@ -138,13 +134,11 @@ impl Validator<'_> {
             Value::String(text) => Some((pointer, text.as_str())),
             Value::Null => None,
             other => {
-                self.error(
+                self.must_be(
                     &pointer,
-                    format!(
-                        "`{field}` of {} must be text, not {}",
-                        site.label(),
-                        describe(other)
-                    ),
+                    &format!("`{field}` of {}", site.label()),
+                    "text",
+                    other,
                     None,
                 );
                 None

@@ -1,9 +1,8 @@
 //! SUB_WORKFLOW and START_WORKFLOW: the workflow they start; the workflow's `failureWorkflow`.
 
-use serde_json::Map;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
-use super::{Site, Validator, check, describe};
+use super::{Site, Validator, check};
 use crate::definition::diagnostic::Severity;
 use crate::definition::source::{Source, push_pointer};
 
@@ -19,14 +18,7 @@ impl Validator<'_> {
                 if name.starts_with("$workflow.input.") || name.starts_with("${") => {}
             Some(Value::String(name))
                 if !name.contains('$') && crate::mailbox::name_problem(name).is_none() => {}
-            Some(other) => self.error(
-                "/failureWorkflow",
-                format!(
-                    "`failureWorkflow` must be the name of a workflow (plain text), not {}",
-                    describe(other)
-                ),
-                Some("name a workflow of the station's templates/ or workflows/, e.g. `failureWorkflow: undo_order`, or let the input choose it: `failureWorkflow: $workflow.input.onFailure`".into()),
-            ),
+            Some(other) => self.must_be("/failureWorkflow", "`failureWorkflow`", "the name of a workflow (plain text)", other, Some("name a workflow of the station's templates/ or workflows/, e.g. `failureWorkflow: undo_order`, or let the input choose it: `failureWorkflow: $workflow.input.onFailure`".into())),
         }
     }
 
@@ -40,15 +32,7 @@ impl Validator<'_> {
                 format!("{} is a SUB_WORKFLOW without `subWorkflowParam`", site.label()),
                 Some("add `subWorkflowParam: {name: other_workflow, version: 1}` (or an inline `workflowDefinition`)".into()),
             ),
-            Some(other) => self.error(
-                &pointer,
-                format!(
-                    "`subWorkflowParam` of {} must be a mapping, not {}",
-                    site.label(),
-                    describe(other)
-                ),
-                Some("write `subWorkflowParam: {name: other_workflow, version: 1}`".into()),
-            ),
+            Some(other) => self.must_be(&pointer, &format!("`subWorkflowParam` of {}", site.label()), "a mapping", other, Some("write `subWorkflowParam: {name: other_workflow, version: 1}`".into())),
         }
     }
 
@@ -63,13 +47,11 @@ impl Validator<'_> {
                 match request.get("input") {
                     None | Some(Value::Null | Value::Object(_)) => {}
                     Some(Value::String(s)) if s.contains("${") => {}
-                    Some(other) => self.error(
+                    Some(other) => self.must_be(
                         &push_pointer(&pointer, "input"),
-                        format!(
-                            "`startWorkflow.input` of {} must be a mapping (the new run's input), not {}",
-                            site.label(),
-                            describe(other)
-                        ),
+                        &format!("`startWorkflow.input` of {}", site.label()),
+                        "a mapping (the new run's input)",
+                        other,
                         None,
                     ),
                 }
@@ -77,16 +59,20 @@ impl Validator<'_> {
             Some(Value::String(s)) if s.contains("${") => {}
             None | Some(Value::Null) => self.error(
                 &site.pointer,
-                format!("{} is a START_WORKFLOW without `inputParameters.startWorkflow`", site.label()),
-                Some("add `inputParameters: {startWorkflow: {name: other_workflow, input: {...}}}`".into()),
-            ),
-            Some(other) => self.error(
-                &pointer,
                 format!(
-                    "`startWorkflow` of {} must be a mapping with `name`, `version`, `input`, `correlationId`, not {}",
-                    site.label(),
-                    describe(other)
+                    "{} is a START_WORKFLOW without `inputParameters.startWorkflow`",
+                    site.label()
                 ),
+                Some(
+                    "add `inputParameters: {startWorkflow: {name: other_workflow, input: {...}}}`"
+                        .into(),
+                ),
+            ),
+            Some(other) => self.must_be(
+                &pointer,
+                &format!("`startWorkflow` of {}", site.label()),
+                "a mapping with `name`, `version`, `input`, `correlationId`",
+                other,
                 None,
             ),
         }
@@ -122,13 +108,11 @@ impl Validator<'_> {
                     );
                 }
             }
-            Some(other) => self.error(
+            Some(other) => self.must_be(
                 &push_pointer(pointer, "workflowDefinition"),
-                format!(
-                    "`{field}.workflowDefinition` of {} must be a workflow definition (a mapping), not {}",
-                    site.label(),
-                    describe(other)
-                ),
+                &format!("`{field}.workflowDefinition` of {}", site.label()),
+                "a workflow definition (a mapping)",
+                other,
                 None,
             ),
         }
@@ -153,27 +137,17 @@ impl Validator<'_> {
                 format!("`{field}` of {} names no workflow", site.label()),
                 Some("add `name: other_workflow` (a workflow of the station's templates/ or workflows/), or an inline `workflowDefinition`".into()),
             ),
-            Some(other) => self.error(
-                &push_pointer(pointer, "name"),
-                format!(
-                    "`{field}.name` of {} must be a workflow's name, not {}",
-                    site.label(),
-                    describe(other)
-                ),
-                None,
-            ),
+            Some(other) => self.must_be(&push_pointer(pointer, "name"), &format!("`{field}.name` of {}", site.label()), "a workflow's name", other, None),
         }
         match param.get("version") {
             None | Some(Value::Null) => {}
             Some(Value::Number(n)) if n.as_u64().is_some_and(|v| v <= u64::from(u32::MAX)) => {}
             Some(Value::String(s)) if s.contains("${") || s.trim().parse::<u32>().is_ok() => {}
-            Some(other) => self.error(
+            Some(other) => self.must_be(
                 &push_pointer(pointer, "version"),
-                format!(
-                    "`{field}.version` of {} must be a whole number, not {}",
-                    site.label(),
-                    describe(other)
-                ),
+                &format!("`{field}.version` of {}", site.label()),
+                "a whole number",
+                other,
                 Some("write `version: 1`, or leave it out for the highest version".into()),
             ),
         }

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::{EVALUATORS, Site, Validator, describe, nearest, unknown_evaluator};
+use super::{EVALUATORS, Site, Validator, nearest, unknown_evaluator};
 use crate::definition::source::push_pointer;
 use crate::expr::{condition, script};
 
@@ -23,9 +23,11 @@ impl Validator<'_> {
             None | Some(Value::Null) => Some("value-param"),
             Some(Value::String(e)) => Some(e.as_str()),
             Some(other) => {
-                self.error(
+                self.must_be(
                     &site.field_pointer("evaluatorType"),
-                    format!("`evaluatorType` must be text, not {}", describe(other)),
+                    "`evaluatorType`",
+                    "text",
+                    other,
                     Some(evaluator_hint.into()),
                 );
                 None
@@ -40,15 +42,7 @@ impl Validator<'_> {
             }
             Some(Value::String(e)) => Some(e.as_str()),
             Some(other) => {
-                self.error(
-                    &site.field_pointer("expression"),
-                    format!(
-                        "`expression` of {} must be text, not {}",
-                        site.label(),
-                        describe(other)
-                    ),
-                    None,
-                );
+                self.field_must_be(site, "expression", "text", other, None);
                 None
             }
         };
@@ -136,40 +130,24 @@ impl Validator<'_> {
                 for (case, tasks) in cases {
                     if !tasks.is_array() {
                         let pointer = push_pointer(&site.field_pointer("decisionCases"), case);
-                        self.error(
+                        self.must_be(
                             &pointer,
-                            format!(
-                                "case `{case}` of {} must be a list of tasks, not {}",
-                                site.label(),
-                                describe(tasks)
-                            ),
+                            &format!("case `{case}` of {}", site.label()),
+                            "a list of tasks",
+                            tasks,
                             Some(hint.into()),
                         );
                     }
                 }
             }
-            Some(other) => self.error(
-                &site.field_pointer("decisionCases"),
-                format!(
-                    "`decisionCases` of {} must be a mapping, not {}",
-                    site.label(),
-                    describe(other)
-                ),
-                Some(hint.into()),
-            ),
+            Some(other) => {
+                self.field_must_be(site, "decisionCases", "a mapping", other, Some(hint.into()))
+            }
         }
         if let Some(default) = site.task.get("defaultCase")
             && !matches!(default, Value::Array(_) | Value::Null)
         {
-            self.error(
-                &site.field_pointer("defaultCase"),
-                format!(
-                    "`defaultCase` of {} must be a list of tasks, not {}",
-                    site.label(),
-                    describe(default)
-                ),
-                None,
-            );
+            self.field_must_be(site, "defaultCase", "a list of tasks", default, None);
         }
     }
 

@@ -25,7 +25,7 @@ impl Validator<'_> {
             Some(TaskKind::Switch) => self.switch(site),
             Some(TaskKind::ForkJoin) => self.fork_join(site),
             Some(TaskKind::ForkJoinDynamic) => self.fork_join_dynamic(site),
-            Some(TaskKind::Join) => self.join_on_shape(site),
+            Some(TaskKind::Join) => self.reference_name_list(site, "joinOn"),
             Some(TaskKind::Human) => self.human(site),
             Some(TaskKind::DoWhile) => self.do_while(site),
             Some(TaskKind::SubWorkflow) => self.sub_workflow(site),
@@ -69,13 +69,11 @@ impl Validator<'_> {
                         self.plain_name(site, field, s);
                     }
                 }
-                Some(other) => self.error(
+                Some(other) => self.must_be(
                     &site.field_pointer(field),
-                    format!(
-                        "`{field}` of {} must be non-empty text, not {}",
-                        site.label(),
-                        describe(other)
-                    ),
+                    &format!("`{field}` of {}", site.label()),
+                    "non-empty text",
+                    other,
                     Some(hint.to_string()),
                 ),
             }
@@ -88,13 +86,11 @@ impl Validator<'_> {
             return;
         };
         let Some(name) = type_value.as_str() else {
-            self.error(
+            self.must_be(
                 &pointer,
-                format!(
-                    "`type` of {} must be text, not {}",
-                    site.label(),
-                    describe(type_value)
-                ),
+                &format!("`type` of {}", site.label()),
+                "text",
+                type_value,
                 Some(format!("use one of {}", SUPPORTED_TYPES.join(", "))),
             );
             return;
@@ -117,27 +113,17 @@ impl Validator<'_> {
         if let Some(optional) = site.task.get("optional")
             && !optional.is_boolean()
         {
-            self.error(
-                &site.field_pointer("optional"),
-                format!(
-                    "`optional` of {} must be true or false, not {}",
-                    site.label(),
-                    describe(optional)
-                ),
-                None,
-            );
+            self.field_must_be(site, "optional", "true or false", optional, None);
         }
         if let Some(agent) = site.task.get("agent")
             && !matches!(agent, Value::String(s) if !s.trim().is_empty())
             && !agent.is_null()
         {
-            self.error(
-                &site.field_pointer("agent"),
-                format!(
-                    "`agent` of {} must be the name of an agent, not {}",
-                    site.label(),
-                    describe(agent)
-                ),
+            self.field_must_be(
+                site,
+                "agent",
+                "the name of an agent",
+                agent,
                 Some(
                     "write the folder name of the agent under agents/, e.g. `agent: checker`"
                         .into(),
@@ -152,26 +138,16 @@ impl Validator<'_> {
         if let Some(description) = site.task.get("description")
             && !matches!(description, Value::String(_) | Value::Null)
         {
-            self.error(
-                &site.field_pointer("description"),
-                format!(
-                    "`description` of {} must be text, not {}",
-                    site.label(),
-                    describe(description)
-                ),
-                None,
-            );
+            self.field_must_be(site, "description", "text", description, None);
         }
         if let Some(inputs) = site.task.get("inputParameters")
             && !inputs.is_object()
         {
-            self.error(
-                &site.field_pointer("inputParameters"),
-                format!(
-                    "`inputParameters` of {} must be a mapping, not {}",
-                    site.label(),
-                    describe(inputs)
-                ),
+            self.field_must_be(
+                site,
+                "inputParameters",
+                "a mapping",
+                inputs,
                 Some(
                     "write one `key: value` per input, e.g. `folder: ${workflow.input.folder}`"
                         .into(),
@@ -202,13 +178,11 @@ impl Validator<'_> {
         };
         let Some(retry) = retry.as_object() else {
             if !retry.is_null() {
-                self.error(
+                self.must_be(
                     &pointer,
-                    format!(
-                        "`retry` of {} must be a mapping, not {}",
-                        site.label(),
-                        describe(retry)
-                    ),
+                    &format!("`retry` of {}", site.label()),
+                    "a mapping",
+                    retry,
                     Some(
                         "write e.g. `retry: {count: 3, logic: EXPONENTIAL_BACKOFF, delay: 2s}`"
                             .into(),
@@ -228,12 +202,11 @@ impl Validator<'_> {
         if let Some(count) = retry.get("count")
             && count.as_u64().and_then(|c| u32::try_from(c).ok()).is_none()
         {
-            self.error(
+            self.must_be(
                 &field("count"),
-                format!(
-                    "`retry.count` must be a whole number of retries, not {}",
-                    describe(count)
-                ),
+                "`retry.count`",
+                "a whole number of retries",
+                count,
                 Some("write e.g. `count: 3` (retries after the first attempt)".into()),
             );
         }
@@ -256,12 +229,11 @@ impl Validator<'_> {
         if let Some(scale) = retry.get("backoffScale")
             && !scale.as_f64().is_some_and(|s| s.is_finite() && s > 0.0)
         {
-            self.error(
+            self.must_be(
                 &field("backoffScale"),
-                format!(
-                    "`retry.backoffScale` must be a number above 0, not {}",
-                    describe(scale)
-                ),
+                "`retry.backoffScale`",
+                "a number above 0",
+                scale,
                 Some(
                     "EXPONENTIAL_BACKOFF multiplies the delay by it at each retry; 2 doubles it"
                         .into(),
@@ -299,15 +271,7 @@ impl Validator<'_> {
             match def.as_object() {
                 Some(def) => places.push((site.field_pointer("taskDefinition"), def)),
                 None if def.is_null() => {}
-                None => self.error(
-                    &site.field_pointer("taskDefinition"),
-                    format!(
-                        "`taskDefinition` of {} must be a mapping, not {}",
-                        site.label(),
-                        describe(def)
-                    ),
-                    None,
-                ),
+                None => self.field_must_be(site, "taskDefinition", "a mapping", def, None),
             }
         }
         for (pointer, map) in places {
@@ -316,13 +280,11 @@ impl Validator<'_> {
                 if let Some(value) = map.get(name)
                     && !value.is_u64()
                 {
-                    self.error(
+                    self.must_be(
                         &at(name),
-                        format!(
-                            "`{name}` of {} must be a whole number, not {}",
-                            site.label(),
-                            describe(value)
-                        ),
+                        &format!("`{name}` of {}", site.label()),
+                        "a whole number",
+                        value,
                         None,
                     );
                 }
@@ -335,13 +297,11 @@ impl Validator<'_> {
                 if let Some(value) = map.get(name)
                     && !value.as_f64().is_some_and(|v| v.is_finite() && v >= 0.0)
                 {
-                    self.error(
+                    self.must_be(
                         &at(name),
-                        format!(
-                            "`{name}` of {} must be a number of 0 or more, not {}",
-                            site.label(),
-                            describe(value)
-                        ),
+                        &format!("`{name}` of {}", site.label()),
+                        "a number of 0 or more",
+                        value,
                         None,
                     );
                 }
@@ -411,13 +371,11 @@ impl Validator<'_> {
         if let Some(template) = site.task.get("inputTemplate")
             && !matches!(template, Value::Object(_) | Value::Null)
         {
-            self.error(
-                &site.field_pointer("inputTemplate"),
-                format!(
-                    "`inputTemplate` of {} must be a mapping of default inputs, not {}",
-                    site.label(),
-                    describe(template)
-                ),
+            self.field_must_be(
+                site,
+                "inputTemplate",
+                "a mapping of default inputs",
+                template,
                 Some("write one `key: default` per input; inputParameters override them".into()),
             );
         }
@@ -428,13 +386,11 @@ impl Validator<'_> {
         let hint = "write `inputExpression: {type: JSON_PATH, expression: $.workflow.input}`";
         let Some(map) = expression.as_object() else {
             if !expression.is_null() {
-                self.error(
+                self.must_be(
                     &pointer,
-                    format!(
-                        "`inputExpression` of {} must be a mapping with `type` and `expression`, not {}",
-                        site.label(),
-                        describe(expression)
-                    ),
+                    &format!("`inputExpression` of {}", site.label()),
+                    "a mapping with `type` and `expression`",
+                    expression,
                     Some(hint.into()),
                 );
             }

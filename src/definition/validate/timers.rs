@@ -1,7 +1,6 @@
 //! Timers: task timeouts and their policies, the workflow's timeout, and WAIT.
 
-use serde_json::Map;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::{Site, Validator, describe, nearest};
 use crate::definition::DurationSpec;
@@ -62,12 +61,11 @@ impl Validator<'_> {
             && !flag.is_boolean()
             && !flag.is_null()
         {
-            self.error(
+            self.must_be(
                 &site.field_pointer("permissive"),
-                format!(
-                    "`permissive` of {label} must be true or false, not {}",
-                    describe(flag)
-                ),
+                &format!("`permissive` of {label}"),
+                "true or false",
+                flag,
                 None,
             );
         }

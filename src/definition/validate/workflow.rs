@@ -1,10 +1,9 @@
 //! The workflow's own fields: `name`, `tasks`, `version`, `description`, the input names,
 //! `outputParameters` and the workflow-level defaults.
 
-use serde_json::Map;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
-use super::{Validator, WORKFLOW_FIELDS, describe};
+use super::{Validator, WORKFLOW_FIELDS};
 use crate::definition::source::push_pointer;
 
 impl Validator<'_> {
@@ -17,12 +16,11 @@ impl Validator<'_> {
                 Some("add `name: my_workflow` at the top".into()),
             ),
             Some(Value::String(s)) if !s.trim().is_empty() => {}
-            Some(other) => self.error(
+            Some(other) => self.must_be(
                 "/name",
-                format!(
-                    "the workflow's `name` must be non-empty text, not {}",
-                    describe(other)
-                ),
+                "the workflow's `name`",
+                "non-empty text",
+                other,
                 None,
             ),
         }
@@ -40,12 +38,11 @@ impl Validator<'_> {
                 );
             }
             Some(Value::Array(_)) => {}
-            Some(other) => self.error(
+            Some(other) => self.must_be(
                 "/tasks",
-                format!(
-                    "the workflow's `tasks` must be a list of tasks, not {}",
-                    describe(other)
-                ),
+                "the workflow's `tasks`",
+                "a list of tasks",
+                other,
                 Some("write each task as a list item starting with `- name: ...`".into()),
             ),
         }
@@ -55,24 +52,22 @@ impl Validator<'_> {
                 .and_then(|v| u32::try_from(v).ok())
                 .is_none()
         {
-            self.error(
+            self.must_be(
                 "/version",
-                format!(
-                    "the workflow's `version` must be a whole number, not {}",
-                    describe(version)
-                ),
+                "the workflow's `version`",
+                "a whole number",
+                version,
                 Some("write `version: 1`".into()),
             );
         }
         if let Some(description) = root.get("description")
             && !matches!(description, Value::String(_) | Value::Null)
         {
-            self.error(
+            self.must_be(
                 "/description",
-                format!(
-                    "the workflow's `description` must be text, not {}",
-                    describe(description)
-                ),
+                "the workflow's `description`",
+                "text",
+                description,
                 None,
             );
         }
@@ -80,12 +75,11 @@ impl Validator<'_> {
         if let Some(output) = root.get("outputParameters")
             && !output.is_object()
         {
-            self.error(
+            self.must_be(
                 "/outputParameters",
-                format!(
-                    "the workflow's `outputParameters` must be a mapping, not {}",
-                    describe(output)
-                ),
+                "the workflow's `outputParameters`",
+                "a mapping",
+                output,
                 Some(
                     "write one `key: value` per output, e.g. `report: ${report.output.text}`"
                         .into(),
@@ -108,20 +102,21 @@ impl Validator<'_> {
                 for (i, item) in items.iter().enumerate() {
                     if !item.is_string() {
                         let pointer = format!("/inputParameters/{i}");
-                        self.error(
+                        self.must_be(
                             &pointer,
-                            format!("a workflow input name must be text, not {}", describe(item)),
+                            "a workflow input name",
+                            "text",
+                            item,
                             hint.clone(),
                         );
                     }
                 }
             }
-            other => self.error(
+            other => self.must_be(
                 "/inputParameters",
-                format!(
-                    "the workflow's `inputParameters` must be a list of input names, not {}",
-                    describe(other)
-                ),
+                "the workflow's `inputParameters`",
+                "a list of input names",
+                other,
                 hint,
             ),
         }
@@ -140,12 +135,11 @@ impl Validator<'_> {
             if let Some(value) = root.get(field)
                 && !matches!(value, Value::Object(_) | Value::Null)
             {
-                self.error(
+                self.must_be(
                     &push_pointer("", field),
-                    format!(
-                        "the workflow's `{field}` must be a mapping ({what}), not {}",
-                        describe(value)
-                    ),
+                    &format!("the workflow's `{field}`"),
+                    &format!("a mapping ({what})"),
+                    value,
                     Some(format!("write `{field}:` with one `name: value` per line")),
                 );
             }
