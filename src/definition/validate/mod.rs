@@ -18,6 +18,7 @@
 use serde_json::{Map, Value};
 
 use super::TaskKind;
+use super::conductor::{CONDUCTOR_TASK_FIELDS, CONDUCTOR_WORKFLOW_FIELDS};
 use super::diagnostic::Diagnostic;
 use super::source::{Source, push_pointer};
 use crate::expr::mapping;
@@ -36,77 +37,18 @@ mod task;
 mod timers;
 mod workflow;
 
-/// Top-level fields of a Conductor workflow definition (plus what Orkes adds).
-const WORKFLOW_FIELDS: &[&str] = &[
-    "name",
-    "description",
-    "version",
-    "tasks",
-    "inputParameters",
-    "outputParameters",
-    "failureWorkflow",
-    "schemaVersion",
-    "restartable",
-    "workflowStatusListenerEnabled",
-    "workflowStatusListenerSink",
-    "ownerEmail",
-    "ownerApp",
-    "createTime",
-    "updateTime",
-    "createdBy",
-    "updatedBy",
-    "timeoutPolicy",
-    "timeoutSeconds",
-    "variables",
-    "inputTemplate",
-    "inputSchema",
-    "outputSchema",
-    "enforceSchema",
-    "rateLimitConfig",
-    "metadata",
-    "maskedFields",
-    "tags",
-    "accessPolicy",
-];
+/// Top-level fields of a workflow: Conductor's (plus what Orkes adds), nothing more.
+const WORKFLOW_FIELDS: &[&str] = CONDUCTOR_WORKFLOW_FIELDS;
 
-/// Fields of a Conductor workflow task, Conductor's retry fields (which 3ox also reads on the
-/// task itself), and the 3ox additions `agent` and `retry`.
-const TASK_FIELDS: &[&str] = &[
-    "name",
-    "taskReferenceName",
-    "description",
-    "inputParameters",
-    "type",
-    "dynamicTaskNameParam",
-    "caseValueParam",
-    "caseExpression",
-    "scriptExpression",
-    "decisionCases",
-    "dynamicForkJoinTasksParam",
-    "dynamicForkTasksParam",
-    "dynamicForkTasksInputParamName",
-    "defaultCase",
-    "forkTasks",
-    "startDelay",
-    "subWorkflowParam",
-    "joinOn",
-    "sink",
-    "optional",
-    "taskDefinition",
-    "rateLimited",
-    "defaultExclusiveJoinTask",
-    "asyncComplete",
-    "loopCondition",
-    "loopOver",
-    "retryCount",
-    "evaluatorType",
-    "expression",
-    "onStateChange",
-    "permissive",
-    "callbackFromWorker",
-    "joinMode",
-    "joinStatus",
-    "cacheConfig",
+/// Fields of a task: Conductor's workflow-task fields, then what 3ox reads on the task
+/// besides ([`TASK_FIELDS_BEYOND_CONDUCTOR`]).
+const TASK_FIELDS: &[&str] = &concat::<
+    { CONDUCTOR_TASK_FIELDS.len() + TASK_FIELDS_BEYOND_CONDUCTOR.len() },
+>(CONDUCTOR_TASK_FIELDS, TASK_FIELDS_BEYOND_CONDUCTOR);
+
+/// Task fields that are not Conductor workflow-task fields: Conductor's task-definition
+/// fields, which 3ox also reads on the task itself, and the 3ox additions.
+const TASK_FIELDS_BEYOND_CONDUCTOR: &[&str] = &[
     // Conductor's task-definition retry fields, accepted on the task as well.
     "retryLogic",
     "retryDelaySeconds",
@@ -129,14 +71,27 @@ const TASK_FIELDS: &[&str] = &[
     "onDeadline",
     "escalateTo",
     "failOnReject",
-    // Task-level defaults and Orkes' computed input (see docs/workflow-language.md).
+    // Task-level defaults (see docs/workflow-language.md).
     "inputTemplate",
-    "inputExpression",
-    // DO_WHILE: Conductor OSS's `items`, and `keepLastN` beside `loopCondition` (3ox; Conductor
-    // reads it from inputParameters, which works too).
-    "items",
+    // DO_WHILE: `keepLastN` beside `loopCondition` (3ox; Conductor reads it from
+    // inputParameters, which works too).
     "keepLastN",
 ];
+
+/// `a` followed by `b`, as one array (`N` is their total length).
+const fn concat<const N: usize>(a: &[&'static str], b: &[&'static str]) -> [&'static str; N] {
+    let mut out = [""; N];
+    let mut i = 0;
+    while i < a.len() {
+        out[i] = a[i];
+        i += 1;
+    }
+    while i < N {
+        out[i] = b[i - a.len()];
+        i += 1;
+    }
+    out
+}
 
 /// Values of a HUMAN task's `onDeadline`.
 const DEADLINE_POLICIES: &[&str] = &["REJECT", "FAIL", "ESCALATE"];
@@ -517,6 +472,18 @@ outputParameters:
   first: ${fan_0.output}
   decided: ${decide.output.selectedCase}
 ";
+
+    #[test]
+    fn each_task_field_is_listed_once() {
+        let mut fields = TASK_FIELDS.to_vec();
+        fields.sort_unstable();
+        fields.dedup();
+        assert_eq!(fields.len(), TASK_FIELDS.len());
+        assert_eq!(
+            &TASK_FIELDS[..CONDUCTOR_TASK_FIELDS.len()],
+            CONDUCTOR_TASK_FIELDS
+        );
+    }
 
     #[test]
     fn a_valid_workflow_has_no_diagnostics() {
