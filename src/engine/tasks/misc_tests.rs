@@ -3,32 +3,20 @@
 //! those types. Every test also checks that replaying the journaled changes rebuilds the
 //! live state.
 
-use std::sync::Arc;
-
-use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Value, json};
 
 use crate::definition::{Diagnostic, LoadError, WorkflowDef};
+use crate::engine::control::{self, Action};
 use crate::engine::state::{ApprovalStatus, RunState, RunStatus, TaskStatus};
-use crate::engine::{Change, Ctx, Input, step};
+use crate::engine::testkit::{self, Driver};
+use crate::engine::{Change, Input};
 use crate::mailbox::reply::{Reply, ReplyStatus};
-use crate::station::{AgentConfig, AgentDirectory};
+use crate::station::AgentDirectory;
 
+/// Agents with these capabilities, four tasks at a time each.
 fn agents(list: &[(&str, &[&str])]) -> AgentDirectory {
-    let mut dir = AgentDirectory::default();
-    for (name, caps) in list {
-        dir.agents.insert(
-            name.to_string(),
-            AgentConfig {
-                version: 1,
-                description: None,
-                capabilities: caps.iter().map(|c| c.to_string()).collect(),
-                concurrency: 4,
-                command: None,
-            },
-        );
-    }
-    dir
+    let list: Vec<_> = list.iter().map(|(name, caps)| (*name, *caps, 4)).collect();
+    testkit::agents(&list)
 }
 
 fn parse(yaml: &str) -> Result<WorkflowDef, Vec<Diagnostic>> {
@@ -49,13 +37,9 @@ fn errors(yaml: &str) -> Vec<(usize, usize, String, Option<String>)> {
     }
 }
 
-struct Sim {
-    state: RunState,
-    agents: AgentDirectory,
-    now: DateTime<Utc>,
-    ids: u64,
-    log: Vec<(Change, DateTime<Utc>)>,
-}
+/// The run these tests drive by hand, with their helpers.
+type Sim = testkit::Sim<Misc>;
+struct Misc;
 
 impl RunState {
     fn images_in_flight(&self) -> usize {
@@ -65,59 +49,12 @@ impl RunState {
 
 impl Sim {
     fn start(flow: &str, input: Value, agents: AgentDirectory) -> Sim {
-        let workflow = Arc::new(parse(flow).unwrap_or_else(|d| panic!("{d:?}")));
-        let mut sim = Sim {
-            state: RunState::default(),
-            agents,
-            now: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
-            ids: 0,
-            log: Vec::new(),
-        };
-        sim.input(Input::Start {
-            run_id: "RUN".into(),
-            source: "test.yaml".into(),
-            workflow,
-            input,
-        });
-        sim
-    }
-
-    fn input(&mut self, input: Input) -> Vec<Change> {
-        let mut counter = self.ids;
-        let mut new_id = || {
-            counter += 1;
-            ulid::Ulid::from_parts(counter, u128::from(counter) * 7919)
-        };
-        let mut ctx = Ctx {
-            now: self.now,
-            agents: &self.agents,
-            new_id: &mut new_id,
-        };
-        let changes = step(&mut self.state, input, &mut ctx);
-        self.ids = counter;
-        self.log
-            .extend(changes.iter().map(|c| (c.clone(), self.now)));
-        changes
+        Sim::new(Driver::start(testkit::workflow(flow), input, agents))
     }
 
     /// A person's operation on the run (checked first, like the CLI does).
-    fn control(&mut self, command: crate::engine::control::Command) -> Vec<Change> {
-        let mut counter = self.ids;
-        let mut new_id = || {
-            counter += 1;
-            ulid::Ulid::from_parts(counter, u128::from(counter) * 7919)
-        };
-        let mut ctx = Ctx {
-            now: self.now,
-            agents: &self.agents,
-            new_id: &mut new_id,
-        };
-        let changes = crate::engine::command(&mut self.state, command, &mut ctx)
-            .unwrap_or_else(|e| panic!("{e}"));
-        self.ids = counter;
-        self.log
-            .extend(changes.iter().map(|c| (c.clone(), self.now)));
-        changes
+    fn control(&mut self, command: control::Command) -> Vec<Change> {
+        self.command(command).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Completes the in-flight task `task_ref` with `output`.
@@ -161,22 +98,6 @@ impl Sim {
                     .to_string()
             })
             .collect()
-    }
-
-    /// Replays the journal (through YAML, as the journal stores it) and checks it rebuilds
-    /// exactly the live state.
-    fn assert_replays(&self) {
-        let decoded: Vec<(Change, DateTime<Utc>)> = self
-            .log
-            .iter()
-            .map(|(c, at)| {
-                let yaml = serde_yaml::to_string(c).unwrap();
-                (serde_yaml::from_str(&yaml).unwrap(), *at)
-            })
-            .collect();
-        assert_eq!(decoded, self.log, "changes survive the journal's YAML");
-        let replayed = RunState::replay(decoded.iter().map(|(c, at)| (c, *at)));
-        assert_eq!(replayed, self.state);
     }
 }
 
@@ -453,14 +374,9 @@ fn exclusive_join_falls_back_to_the_default_tasks_in_order() {
 #[test]
 fn exclusive_join_passes_over_a_skipped_task() {
     let mut sim = exclusive(json!({"d1": true, "d2": true}), &["task1", "task2"]);
-    let command = crate::engine::control::Command {
-        action: crate::engine::control::Action::Skip,
-        by: "ana".into(),
-        uid: None,
-        reason: None,
+    let command = control::Command {
         task: Some("task3".into()),
-        new_run_id: None,
-        completion: None,
+        ..testkit::command(Action::Skip, "ana")
     };
     sim.control(command);
     assert_eq!(sim.state.tasks["task3"].status, TaskStatus::Skipped);
@@ -570,15 +486,7 @@ fn retrying_a_run_whose_dynamic_task_failed_runs_the_chosen_task_again() {
     }
     assert_eq!(sim.state.status, RunStatus::Failed);
     assert_eq!(sim.state.images_in_flight(), 0);
-    let command = crate::engine::control::Command {
-        action: crate::engine::control::Action::Retry,
-        by: "ana".into(),
-        uid: None,
-        reason: None,
-        task: None,
-        new_run_id: None,
-        completion: None,
-    };
+    let command = testkit::command(Action::Retry, "ana");
     sim.control(command);
     let task = &sim.state.tasks["pick"];
     assert_eq!(task.attempt, 3, "the next attempt, not a fresh task");
