@@ -139,6 +139,14 @@ impl Driver {
         })
     }
 
+    /// Why the run failed (or was terminated); panics when it has not.
+    pub(crate) fn failure_reason(&self) -> &str {
+        let failure = self.state.failure.as_ref();
+        &failure
+            .unwrap_or_else(|| panic!("the run has not failed"))
+            .reason
+    }
+
     /// The state that replaying the recorded changes gives.
     pub(crate) fn replayed(&self) -> RunState {
         RunState::replay(self.log.iter().map(|(c, at)| (c, *at)))

@@ -435,14 +435,7 @@ fn a_rejection_completes_the_task_unless_fail_on_reject() {
     assert_eq!(sim.state.next_wakeup(), None, "no deadline, no timer");
     sim.approval("commander", decision(&request, Decision::Reject));
     assert_eq!(sim.state.status, RunStatus::Failed);
-    assert!(
-        sim.state
-            .failure
-            .as_ref()
-            .unwrap()
-            .reason
-            .contains("rejected by Ada: not today")
-    );
+    assert!(sim.failure_reason().contains("rejected by Ada: not today"));
     assert_eq!(sim.replayed(), sim.state);
 }
 
@@ -561,7 +554,7 @@ fn terminate_ends_the_run_with_the_reason_and_later_commands_are_refused() {
     sim.command(by(Terminate, None)).unwrap();
     assert_eq!(sim.state.status, RunStatus::Terminated);
     assert!(!sim.state.paused);
-    assert_eq!(sim.state.failure.as_ref().unwrap().reason, "because");
+    assert_eq!(sim.failure_reason(), "because");
     // A reply after the end is refused as too late.
     assert!(refused(
         &sim.reply("a", ReplyStatus::Completed, json!({})),

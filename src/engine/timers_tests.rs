@@ -302,14 +302,7 @@ tasks:
         sim.state.tasks["w"].status,
         TaskStatus::FailedWithTerminalError
     );
-    assert!(
-        sim.state
-            .failure
-            .as_ref()
-            .unwrap()
-            .reason
-            .contains("not a duration")
-    );
+    assert!(sim.failure_reason().contains("not a duration"));
 
     let flow = r#"
 name: w
@@ -428,14 +421,7 @@ tasks:
     // The second attempt times out too: no retry left, the run fails.
     sim.tick_at(30);
     assert_eq!(sim.state.status, RunStatus::Failed);
-    assert!(
-        sim.state
-            .failure
-            .as_ref()
-            .unwrap()
-            .reason
-            .contains("responseTimeoutSeconds")
-    );
+    assert!(sim.failure_reason().contains("responseTimeoutSeconds"));
     sim.assert_replays();
 }
 

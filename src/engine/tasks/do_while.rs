@@ -839,7 +839,7 @@ tasks:
     fn items_that_are_not_a_list_fail_the_loop_with_the_reason() {
         let sim = Sim::start(ITEMS, json!({"files": "a,b"}));
         assert_eq!(sim.state.status, RunStatus::Failed);
-        let reason = &sim.state.failure.as_ref().unwrap().reason;
+        let reason = &sim.failure_reason();
         assert!(reason.contains("`items` should be a list"), "{reason}");
     }
 
@@ -923,7 +923,7 @@ tasks:
         let mut sim = Sim::start(&flow, json!({"times": 3}));
         sim.complete("step__1", json!({}));
         assert_eq!(sim.state.status, RunStatus::Failed);
-        let reason = &sim.state.failure.as_ref().unwrap().reason;
+        let reason = &sim.failure_reason();
         assert!(
             reason.contains("loopCondition of `count` failed after iteration 1"),
             "{reason}"

@@ -470,7 +470,7 @@ mod tests {
             outcome: HttpOutcome::Error("connection refused".into()),
         });
         assert_eq!(sim.state.status, RunStatus::Failed);
-        let reason = &sim.state.failure.as_ref().unwrap().reason;
+        let reason = &sim.failure_reason();
         assert!(
             reason.contains("POST http://h/5 failed: connection refused"),
             "{reason}"
@@ -551,14 +551,7 @@ mod tests {
         let sim = Sim::start(flow, &[]);
         assert!(sim.state.http_calls.is_empty());
         assert_eq!(sim.state.status, RunStatus::Failed);
-        assert!(
-            sim.state
-                .failure
-                .as_ref()
-                .unwrap()
-                .reason
-                .contains("not usable")
-        );
+        assert!(sim.failure_reason().contains("not usable"));
     }
 
     #[test]

@@ -277,10 +277,7 @@ tasks:
 "#;
     let sim = Sim::start(flow, json!({}), agents(&[("commander", &[])]));
     assert_eq!(sim.state.status, RunStatus::Failed);
-    assert_eq!(
-        sim.state.failure.as_ref().unwrap().reason,
-        "ended by TERMINATE task `stop`"
-    );
+    assert_eq!(sim.failure_reason(), "ended by TERMINATE task `stop`");
     assert!(
         sim.state
             .approvals
@@ -300,11 +297,7 @@ tasks:
     let sim = Sim::start(flow, json!({"s": "DONE"}), agents(&[]));
     assert_eq!(sim.state.status, RunStatus::Failed);
     assert!(
-        sim.state
-            .failure
-            .as_ref()
-            .unwrap()
-            .reason
+        sim.failure_reason()
             .contains("terminationStatus `DONE` is not one of COMPLETED, FAILED, TERMINATED")
     );
     sim.assert_replays();
@@ -504,7 +497,7 @@ fn dynamic_refuses_engine_types_and_missing_names() {
     ] {
         let sim = Sim::start(DYNAMIC_FLOW, json!({"which": which}), agents(&[]));
         assert_eq!(sim.state.status, RunStatus::Failed);
-        let reason = &sim.state.failure.as_ref().unwrap().reason;
+        let reason = &sim.failure_reason();
         assert!(reason.contains(expected), "{reason}");
         sim.assert_replays();
     }
@@ -514,7 +507,7 @@ fn dynamic_refuses_engine_types_and_missing_names() {
 fn dynamic_with_no_agent_for_the_chosen_name_fails_with_the_reason() {
     let sim = Sim::start(DYNAMIC_FLOW, json!({"which": "paint"}), agents(&[]));
     assert_eq!(sim.state.status, RunStatus::Failed);
-    let reason = &sim.state.failure.as_ref().unwrap().reason;
+    let reason = &sim.failure_reason();
     assert!(
         reason.contains("no agent of this station serves task `paint`"),
         "{reason}"
