@@ -14,6 +14,7 @@ use serde_json::Value;
 use super::control::{self, Action, ControlError};
 use super::{Change, Ctx, Input, RunState, step};
 use crate::definition::WorkflowDef;
+use crate::mailbox::reply::{Reply, ReplyStatus};
 use crate::station::{AgentConfig, AgentDirectory};
 
 /// When every simulated run starts: 2026-01-01 00:00 UTC.
@@ -56,6 +57,21 @@ pub(crate) fn command(action: Action, by: &str) -> control::Command {
         task: None,
         new_run_id: None,
         completion: None,
+    }
+}
+
+/// An agent's reply to `task_id` with every optional field empty; set the ones a test needs
+/// with struct update syntax (`Reply { token, ..reply(id, status, output) }`).
+pub(crate) fn reply(task_id: impl Into<String>, status: ReplyStatus, output: Value) -> Reply {
+    Reply {
+        version: 1,
+        task_id: task_id.into(),
+        status,
+        output,
+        reason: None,
+        run_id: None,
+        token: None,
+        logs: Vec::new(),
     }
 }
 

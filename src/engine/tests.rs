@@ -64,14 +64,9 @@ impl Sim {
         output: Value,
     ) -> Vec<Change> {
         let reply = Reply {
-            version: 1,
-            task_id: task_id.into(),
-            status,
-            output,
             reason: Some("because".into()),
-            run_id: None,
             token,
-            logs: vec![],
+            ..testkit::reply(task_id, status, output)
         };
         self.input(Input::Reply {
             agent: agent.into(),

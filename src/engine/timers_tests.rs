@@ -71,14 +71,9 @@ impl Sim {
     fn reply_to(&mut self, task_id: &str, status: ReplyStatus) -> Vec<Change> {
         let token = self.token_of(task_id);
         let reply = Reply {
-            version: 1,
-            task_id: task_id.into(),
-            status,
-            output: json!({"from": task_id}),
             reason: Some("because".into()),
-            run_id: None,
             token,
-            logs: vec![],
+            ..testkit::reply(task_id, status, json!({"from": task_id}))
         };
         self.input(Input::Reply {
             agent: "a".into(),

@@ -659,14 +659,9 @@ mod tests_support {
             let task = self.state.tasks[task_ref].clone();
             assert!(task.status.is_in_flight(), "{task_ref} is not in flight");
             let reply = Reply {
-                version: 1,
-                task_id: task.task_id.clone().unwrap(),
-                status,
-                output,
                 reason: Some("broken".into()),
-                run_id: None,
                 token: task.token.clone(),
-                logs: Vec::new(),
+                ..crate::engine::testkit::reply(task.task_id.clone().unwrap(), status, output)
             };
             self.input(Input::Reply {
                 agent: task.agent.clone().unwrap(),

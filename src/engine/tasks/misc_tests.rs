@@ -62,14 +62,12 @@ impl Sim {
         let task = &self.state.tasks[task_ref];
         assert!(task.status.is_in_flight(), "{task_ref} is not in flight");
         let reply = Reply {
-            version: 1,
-            task_id: task.task_id.clone().unwrap(),
-            status: ReplyStatus::Completed,
-            output,
-            reason: None,
-            run_id: None,
             token: task.token.clone(),
-            logs: vec![],
+            ..testkit::reply(
+                task.task_id.clone().unwrap(),
+                ReplyStatus::Completed,
+                output,
+            )
         };
         let agent = task.agent.clone().unwrap();
         self.input(Input::Reply {
@@ -420,14 +418,9 @@ fn dynamic_runs_the_chosen_task_once_chosen_and_journaled() {
     // A retry runs the same chosen task, and nothing chooses again.
     let task_id = task.task_id.clone().unwrap();
     let reply = Reply {
-        version: 1,
-        task_id,
-        status: ReplyStatus::Failed,
-        output: json!({}),
         reason: Some("busy".into()),
-        run_id: None,
         token: task.token.clone(),
-        logs: vec![],
+        ..testkit::reply(task_id, ReplyStatus::Failed, json!({}))
     };
     sim.input(Input::Reply {
         agent: "images".into(),
@@ -460,14 +453,13 @@ fn retrying_a_run_whose_dynamic_task_failed_runs_the_chosen_task_again() {
         let task = sim.state.tasks["pick"].clone();
         assert_eq!(task.attempt, attempt);
         let reply = Reply {
-            version: 1,
-            task_id: task.task_id.clone().unwrap(),
-            status: ReplyStatus::Failed,
-            output: json!({}),
             reason: Some("broken".into()),
-            run_id: None,
             token: task.token.clone(),
-            logs: vec![],
+            ..testkit::reply(
+                task.task_id.clone().unwrap(),
+                ReplyStatus::Failed,
+                json!({}),
+            )
         };
         sim.input(Input::Reply {
             agent: "images".into(),
@@ -556,14 +548,8 @@ tasks:
         json!({"id": id, "text": format!("task {id}"), "lit": "${CPEWF_TASK_ID}"})
     );
     let reply = Reply {
-        version: 1,
-        task_id: id.clone(),
-        status: ReplyStatus::Failed,
-        output: json!({}),
-        reason: None,
-        run_id: None,
         token: task.token.clone(),
-        logs: vec![],
+        ..testkit::reply(id.clone(), ReplyStatus::Failed, json!({}))
     };
     sim.input(Input::Reply {
         agent: "w".into(),
