@@ -55,19 +55,9 @@ impl Validator<'_> {
     }
 
     fn loop_condition(&mut self, site: &Site<'_>, has_items: bool) {
-        let evaluator = match site.task.get("evaluatorType") {
-            None | Some(Value::Null) => "javascript",
-            Some(Value::String(e)) => e.as_str(),
-            Some(other) => {
-                self.must_be(
-                    &site.field_pointer("evaluatorType"),
-                    "`evaluatorType`",
-                    "text",
-                    other,
-                    Some("use `javascript` (Conductor's default) or `expression`".into()),
-                );
-                return;
-            }
+        let hint = "use `javascript` (Conductor's default) or `expression`";
+        let Some(evaluator) = self.evaluator_type(site, "javascript", hint) else {
+            return;
         };
         const LOOP_EVALUATORS: &[&str] = &["javascript", "graaljs", "expression", "value-param"];
         if !LOOP_EVALUATORS.contains(&evaluator) {

@@ -284,6 +284,31 @@ impl<'a> Validator<'a> {
         self.must_be(&site.field_pointer(field), &subject, expected, found, hint);
     }
 
+    /// The task's `evaluatorType`, `default` when absent; reports one that is not text (with
+    /// `hint`) and gives `None`.
+    fn evaluator_type<'s>(
+        &mut self,
+        site: &'s Site<'_>,
+        default: &'static str,
+        hint: &str,
+    ) -> Option<&'s str> {
+        match site.task.get("evaluatorType") {
+            None | Some(Value::Null) => Some(default),
+            Some(Value::String(e)) => Some(e.as_str()),
+            Some(other) => {
+                let pointer = site.field_pointer("evaluatorType");
+                self.must_be(
+                    &pointer,
+                    "`evaluatorType`",
+                    "text",
+                    other,
+                    Some(hint.into()),
+                );
+                None
+            }
+        }
+    }
+
     /// Reports each field of `map` that is not in `known`, with the nearest known spelling.
     fn unknown_fields(
         &mut self,

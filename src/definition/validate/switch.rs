@@ -19,20 +19,7 @@ impl Validator<'_> {
     fn switch_evaluator(&mut self, site: &Site<'_>) {
         let evaluator_hint = "use `evaluatorType: value-param` (the expression names an input), `evaluatorType: expression` (a condition such as `count > 0`) or `evaluatorType: javascript` (`$.count > 0`)";
         // Conductor's default, and the engine's.
-        let evaluator = match site.task.get("evaluatorType") {
-            None | Some(Value::Null) => Some("value-param"),
-            Some(Value::String(e)) => Some(e.as_str()),
-            Some(other) => {
-                self.must_be(
-                    &site.field_pointer("evaluatorType"),
-                    "`evaluatorType`",
-                    "text",
-                    other,
-                    Some(evaluator_hint.into()),
-                );
-                None
-            }
-        };
+        let evaluator = self.evaluator_type(site, "value-param", evaluator_hint);
         let expression = match site.task.get("expression") {
             None | Some(Value::Null) => {
                 self.error(&site.pointer, format!("SWITCH {} has no `expression`", site.label()), Some(
