@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::{Site, Validator, nearest};
+use super::{Site, Validator, suggest};
 use crate::definition::TaskKind;
 use crate::definition::source::push_pointer;
 
@@ -61,10 +61,11 @@ impl Validator<'_> {
         };
         const LOOP_EVALUATORS: &[&str] = &["javascript", "graaljs", "expression", "value-param"];
         if !LOOP_EVALUATORS.contains(&evaluator) {
-            let hint = match nearest(evaluator, LOOP_EVALUATORS.iter().copied()) {
-                Some(best) => format!("did you mean `{best}`?"),
-                None => format!("use one of: {}", LOOP_EVALUATORS.join(", ")),
-            };
+            let hint = suggest(
+                evaluator,
+                LOOP_EVALUATORS.iter().copied(),
+                format!("use one of: {}", LOOP_EVALUATORS.join(", ")),
+            );
             self.error(
                 &site.field_pointer("evaluatorType"),
                 format!("unknown evaluator `{evaluator}` in {}", site.label()),

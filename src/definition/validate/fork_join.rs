@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{Site, TaskList, Validator, collect_lists, describe, nearest};
+use super::{Site, TaskList, Validator, collect_lists, describe, nearest, suggest};
 use crate::definition::TaskKind;
 use crate::definition::source::push_pointer;
 
@@ -103,10 +103,11 @@ impl Validator<'_> {
                     let known: Vec<&str> = inputs
                         .map(|m| m.keys().map(String::as_str).collect())
                         .unwrap_or_default();
-                    let hint = match nearest(name, known.iter().copied()) {
-                        Some(best) => format!("did you mean `{best}`?"),
-                        None => format!("add `{name}: ${{...}}` to the task's inputParameters"),
-                    };
+                    let hint = suggest(
+                        name,
+                        known.iter().copied(),
+                        format!("add `{name}: ${{...}}` to the task's inputParameters"),
+                    );
                     self.error(&pointer, format!("`{field}` of {} names input `{name}`, which is not in its inputParameters", site.label()), Some(hint));
                 }
                 Some(other) => self.error(
@@ -324,10 +325,11 @@ impl Validator<'_> {
                             "tasks",
                         )
                     };
-                    let hint = match nearest(name, allowed.iter().copied()) {
-                        Some(best) => format!("did you mean `{best}`?"),
-                        None => format!("{listed}: {}", allowed.join(", ")),
-                    };
+                    let hint = suggest(
+                        name,
+                        allowed.iter().copied(),
+                        format!("{listed}: {}", allowed.join(", ")),
+                    );
                     self.error(
                         &push_pointer(&site.field_pointer(field), &n.to_string()),
                         message,

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::{Site, Validator, describe, nearest};
+use super::{Site, Validator, describe, nearest, suggest};
 use crate::definition::source::push_pointer;
 
 impl Validator<'_> {
@@ -96,10 +96,11 @@ impl Validator<'_> {
                     .map(|m| m.keys().map(String::as_str).collect())
                     .unwrap_or_default();
                 if !inputs.contains(&name.as_str()) && site.task.get("inputExpression").is_none() {
-                    let hint = match nearest(name, inputs.iter().copied()) {
-                        Some(best) => format!("did you mean `{best}`?"),
-                        None => format!("add `{name}: ${{...}}` to the task's inputParameters"),
-                    };
+                    let hint = suggest(
+                        name,
+                        inputs.iter().copied(),
+                        format!("add `{name}: ${{...}}` to the task's inputParameters"),
+                    );
                     self.error(
                         &site.field_pointer("dynamicTaskNameParam"),
                         format!(

@@ -322,10 +322,11 @@ impl<'a> Validator<'a> {
             if known.contains(&key.as_str()) {
                 continue;
             }
-            let hint = match nearest(key, known.iter().copied()) {
-                Some(best) => format!("did you mean `{best}`?"),
-                None => format!("see docs/workflow-language.md for the fields a {what} takes"),
-            };
+            let hint = suggest(
+                key,
+                known.iter().copied(),
+                format!("see docs/workflow-language.md for the fields a {what} takes"),
+            );
             self.error_at_key(
                 &push_pointer(pointer, key),
                 format!("unknown field `{key}` in {owner}"),
@@ -424,6 +425,18 @@ fn describe(value: &Value) -> String {
         Value::String(s) => format!("the text `{s}`"),
         Value::Array(_) => "a list".to_string(),
         Value::Object(_) => "a mapping".to_string(),
+    }
+}
+
+/// "did you mean `x`?" for the candidate closest to `word`, or `otherwise`.
+fn suggest<'c>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'c str>,
+    otherwise: String,
+) -> String {
+    match nearest(word, candidates) {
+        Some(best) => format!("did you mean `{best}`?"),
+        None => otherwise,
     }
 }
 

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
-use super::{CURRENT_TASK_ID, Site, Validator, nearest, string_leaves};
+use super::{CURRENT_TASK_ID, Site, Validator, nearest, string_leaves, suggest};
 use crate::definition::TaskKind;
 use crate::definition::diagnostic::Diagnostic;
 use crate::definition::source::{Position, push_pointer};
@@ -171,10 +171,11 @@ impl Validator<'_> {
             if root.is_empty() || root == "workflow" || known.contains(&root) {
                 continue;
             }
-            let hint = match nearest(root, known.iter().copied()) {
-                Some(best) => format!("did you mean `{best}`?"),
-                None => "start the path with `$.workflow` or `$.<taskReferenceName>`".to_string(),
-            };
+            let hint = suggest(
+                root,
+                known.iter().copied(),
+                "start the path with `$.workflow` or `$.<taskReferenceName>`".to_string(),
+            );
             self.error(
                 &push_pointer(&site.field_pointer("inputExpression"), "expression"),
                 format!(

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{EVALUATORS, Site, Validator, has_script_field, nearest, unknown_evaluator};
+use super::{EVALUATORS, Site, Validator, has_script_field, suggest, unknown_evaluator};
 use crate::definition::diagnostic::Diagnostic;
 use crate::definition::source::{Position, push_pointer};
 use crate::expr::{jq, script};
@@ -37,10 +37,7 @@ impl Validator<'_> {
         }
         let evaluator = match self.script_text(site, "evaluatorType", true) {
             Some((pointer, e)) if !EVALUATORS.contains(&e) && !e.contains("${") => {
-                let hint = match nearest(e, EVALUATORS.iter().copied()) {
-                    Some(best) => format!("did you mean `{best}`?"),
-                    None => "use `evaluatorType: javascript` (or graaljs), or `expression` for 3ox's condition language".into(),
-                };
+                let hint = suggest(e, EVALUATORS.iter().copied(), "use `evaluatorType: javascript` (or graaljs), or `expression` for 3ox's condition language".into());
                 self.error(&pointer, unknown_evaluator(e, &site.label()), Some(hint));
                 return;
             }

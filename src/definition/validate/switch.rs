@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::{EVALUATORS, Site, Validator, nearest, unknown_evaluator};
+use super::{EVALUATORS, Site, Validator, nearest, suggest, unknown_evaluator};
 use crate::definition::source::push_pointer;
 use crate::expr::{condition, script};
 
@@ -63,10 +63,7 @@ impl Validator<'_> {
             }
             Some(e) => {
                 let all = EVALUATORS.iter().copied();
-                let hint = match nearest(e, all) {
-                    Some(best) => format!("did you mean `{best}`?"),
-                    None => evaluator_hint.to_string(),
-                };
+                let hint = suggest(e, all, evaluator_hint.to_string());
                 self.error(&pointer, unknown_evaluator(e, &site.label()), Some(hint));
             }
             None => {}

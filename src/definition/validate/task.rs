@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::{RETRY_FIELDS, RETRY_LOGICS, Site, TASK_FIELDS, Validator, describe, nearest};
+use super::{RETRY_FIELDS, RETRY_LOGICS, Site, TASK_FIELDS, Validator, describe, nearest, suggest};
 use crate::definition::source::push_pointer;
 use crate::definition::{AGENT_SERVED_TYPES, DurationSpec, SUPPORTED_TYPES, TaskKind};
 use crate::expr::mapping;
@@ -97,10 +97,11 @@ impl Validator<'_> {
         };
         if TaskKind::parse(name).is_none() {
             let all = SUPPORTED_TYPES.iter().chain(AGENT_SERVED_TYPES).copied();
-            let hint = match nearest(name, all) {
-                Some(best) => format!("did you mean `{best}`?"),
-                None => format!("3ox runs {}", SUPPORTED_TYPES.join(", ")),
-            };
+            let hint = suggest(
+                name,
+                all,
+                format!("3ox runs {}", SUPPORTED_TYPES.join(", ")),
+            );
             self.error(
                 &pointer,
                 format!("unknown task type `{name}` in {}", site.label()),
