@@ -25,6 +25,8 @@ pub mod timeouts;
 pub mod walk;
 
 #[cfg(test)]
+pub(crate) mod testkit;
+#[cfg(test)]
 mod tests;
 
 use std::sync::Arc;

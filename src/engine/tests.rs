@@ -1,80 +1,21 @@
 //! The engine with plain values: no files, no clock, no processes.
 
-use std::sync::Arc;
-
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::Duration;
 use serde_json::{Value, json};
 
+use super::testkit::{self, Driver, agents, workflow};
 use super::*;
 use crate::mailbox::approval::{Approval, Decision};
 use crate::mailbox::reply::{Reply, ReplyStatus};
-use crate::station::{AgentConfig, AgentDirectory};
+use crate::station::AgentDirectory;
 
-fn agents(list: &[(&str, &[&str], usize)]) -> AgentDirectory {
-    let mut dir = AgentDirectory::default();
-    for (name, caps, concurrency) in list {
-        let config = AgentConfig {
-            version: 1,
-            description: None,
-            capabilities: caps.iter().map(|c| c.to_string()).collect(),
-            concurrency: *concurrency,
-            command: None,
-        };
-        dir.agents.insert(name.to_string(), config);
-    }
-    dir
-}
-
-fn workflow(yaml: &str) -> Arc<WorkflowDef> {
-    Arc::new(
-        crate::definition::parse_str(yaml, std::path::Path::new("test.yaml"))
-            .unwrap_or_else(|e| panic!("{e:?}")),
-    )
-}
-
-/// A run driven by hand, recording every change with its time.
-struct Sim {
-    state: RunState,
-    agents: AgentDirectory,
-    now: DateTime<Utc>,
-    ids: u64,
-    log: Vec<(Change, DateTime<Utc>)>,
-}
+/// The run these tests drive by hand, with their helpers.
+type Sim = testkit::Sim<Engine>;
+struct Engine;
 
 impl Sim {
     fn start(flow: &str, input: Value, agents: AgentDirectory) -> Sim {
-        let mut sim = Sim {
-            state: RunState::default(),
-            agents,
-            now: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
-            ids: 0,
-            log: Vec::new(),
-        };
-        sim.input(Input::Start {
-            run_id: "RUN".into(),
-            source: "test.yaml".into(),
-            workflow: workflow(flow),
-            input,
-        });
-        sim
-    }
-
-    fn input(&mut self, input: Input) -> Vec<Change> {
-        let mut counter = self.ids;
-        let mut new_id = || {
-            counter += 1;
-            ulid::Ulid::from_parts(counter, u128::from(counter) * 7919)
-        };
-        let mut ctx = Ctx {
-            now: self.now,
-            agents: &self.agents,
-            new_id: &mut new_id,
-        };
-        let changes = step(&mut self.state, input, &mut ctx);
-        self.ids = counter;
-        self.log
-            .extend(changes.iter().map(|c| (c.clone(), self.now)));
-        changes
+        Sim::new(Driver::start(workflow(flow), input, agents))
     }
 
     /// Tasks waiting for a reply: (reference, task id, attempt, agent).
@@ -103,16 +44,6 @@ impl Sim {
         self.reply_as(&agent, &task_id, status, output)
     }
 
-    /// The token issued with task id `task_id` (the task's current one, or none).
-    fn token_of(&self, task_id: &str) -> Option<String> {
-        self.log.iter().find_map(|(c, _)| match c {
-            Change::TaskScheduled {
-                task_id: id, token, ..
-            } if id == task_id => Some(token.clone()),
-            _ => None,
-        })
-    }
-
     fn reply_as(
         &mut self,
         agent: &str,
@@ -133,24 +64,15 @@ impl Sim {
         output: Value,
     ) -> Vec<Change> {
         let reply = Reply {
-            version: 1,
-            task_id: task_id.into(),
-            status,
-            output,
             reason: Some("because".into()),
-            run_id: None,
             token,
-            logs: vec![],
+            ..testkit::reply(task_id, status, output)
         };
         self.input(Input::Reply {
             agent: agent.into(),
             file: format!("{task_id}.yaml"),
             reply,
         })
-    }
-
-    fn replayed(&self) -> RunState {
-        RunState::replay(self.log.iter().map(|(c, at)| (c, *at)))
     }
 }
 
@@ -508,14 +430,7 @@ fn a_rejection_completes_the_task_unless_fail_on_reject() {
     assert_eq!(sim.state.next_wakeup(), None, "no deadline, no timer");
     sim.approval("commander", decision(&request, Decision::Reject));
     assert_eq!(sim.state.status, RunStatus::Failed);
-    assert!(
-        sim.state
-            .failure
-            .as_ref()
-            .unwrap()
-            .reason
-            .contains("rejected by Ada: not today")
-    );
+    assert!(sim.failure_reason().contains("rejected by Ada: not today"));
     assert_eq!(sim.replayed(), sim.state);
 }
 
@@ -584,37 +499,14 @@ tasks:
 
 fn by(action: control::Action, task: Option<&str>) -> control::Command {
     control::Command {
-        action,
-        by: "alice".into(),
         uid: Some(1000),
         reason: Some("because".into()),
         task: task.map(str::to_owned),
-        new_run_id: None,
-        completion: None,
+        ..testkit::command(action, "alice")
     }
 }
 
 impl Sim {
-    fn command(&mut self, command: control::Command) -> Result<Vec<Change>, control::ControlError> {
-        let mut counter = self.ids;
-        let mut new_id = || {
-            counter += 1;
-            ulid::Ulid::from_parts(counter, u128::from(counter) * 7919)
-        };
-        let mut ctx = Ctx {
-            now: self.now,
-            agents: &self.agents,
-            new_id: &mut new_id,
-        };
-        let result = super::command(&mut self.state, command, &mut ctx);
-        self.ids = counter;
-        if let Ok(changes) = &result {
-            self.log
-                .extend(changes.iter().map(|c| (c.clone(), self.now)));
-        }
-        result
-    }
-
     fn in_flight_refs(&self) -> Vec<String> {
         self.in_flight().into_iter().map(|t| t.0).collect()
     }
@@ -657,7 +549,7 @@ fn terminate_ends_the_run_with_the_reason_and_later_commands_are_refused() {
     sim.command(by(Terminate, None)).unwrap();
     assert_eq!(sim.state.status, RunStatus::Terminated);
     assert!(!sim.state.paused);
-    assert_eq!(sim.state.failure.as_ref().unwrap().reason, "because");
+    assert_eq!(sim.failure_reason(), "because");
     // A reply after the end is refused as too late.
     assert!(refused(
         &sim.reply("a", ReplyStatus::Completed, json!({})),

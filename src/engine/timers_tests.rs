@@ -2,49 +2,25 @@
 //! the workflow's timeout, `3ox complete`, optional and permissive, and retry delays. Each
 //! test also checks that replaying the journal rebuilds the live state.
 
-use std::sync::Arc;
-
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
-use crate::definition::WorkflowDef;
 use crate::engine::complete::{Completion, CompletionStatus};
 use crate::engine::control::{self, Action};
+use crate::engine::testkit::{self, Driver};
 use crate::engine::timeouts::TimeoutKind;
-use crate::engine::{Change, Ctx, Input, RunState, RunStatus, TaskStatus, command, step};
+use crate::engine::{Change, Input, RunStatus, TaskStatus};
 use crate::mailbox::reply::{Reply, ReplyStatus};
-use crate::station::{AgentConfig, AgentDirectory};
+use crate::station::AgentDirectory;
 
+/// One agent, `a`, serving `caps`.
 fn agents(caps: &[&str], concurrency: usize) -> AgentDirectory {
-    let mut dir = AgentDirectory::default();
-    dir.agents.insert(
-        "a".to_string(),
-        AgentConfig {
-            version: 1,
-            description: None,
-            capabilities: caps.iter().map(|c| c.to_string()).collect(),
-            concurrency,
-            command: None,
-        },
-    );
-    dir
+    testkit::agents(&[("a", caps, concurrency)])
 }
 
-fn workflow(yaml: &str) -> Arc<WorkflowDef> {
-    Arc::new(
-        crate::definition::parse_str(yaml, std::path::Path::new("test.yaml"))
-            .unwrap_or_else(|e| panic!("{e:?}")),
-    )
-}
-
-struct Sim {
-    state: RunState,
-    agents: AgentDirectory,
-    t0: DateTime<Utc>,
-    now: DateTime<Utc>,
-    ids: u64,
-    log: Vec<(Change, DateTime<Utc>)>,
-}
+/// The run these tests drive by hand, with their helpers.
+type Sim = testkit::Sim<Timers>;
+struct Timers;
 
 impl Sim {
     fn start(flow: &str, caps: &[&str]) -> Sim {
@@ -52,49 +28,13 @@ impl Sim {
     }
 
     fn start_with(flow: &str, agents: AgentDirectory) -> Sim {
-        let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
-        let mut sim = Sim {
-            state: RunState::default(),
-            agents,
-            t0,
-            now: t0,
-            ids: 0,
-            log: Vec::new(),
-        };
-        sim.input(Input::Start {
-            run_id: "RUN".into(),
-            source: "test.yaml".into(),
-            workflow: workflow(flow),
-            input: json!({"approver": "ann"}),
-        });
-        sim
+        let input = json!({"approver": "ann"});
+        Sim::new(Driver::start(testkit::workflow(flow), input, agents))
     }
 
+    /// The time `secs` after the start.
     fn at(&self, secs: i64) -> DateTime<Utc> {
-        self.t0 + Duration::seconds(secs)
-    }
-
-    fn ctx_run<T>(&mut self, f: impl FnOnce(&mut RunState, &mut Ctx<'_>) -> T) -> T {
-        let mut counter = self.ids;
-        let mut new_id = || {
-            counter += 1;
-            ulid::Ulid::from_parts(counter, u128::from(counter) * 7919)
-        };
-        let mut ctx = Ctx {
-            now: self.now,
-            agents: &self.agents,
-            new_id: &mut new_id,
-        };
-        let result = f(&mut self.state, &mut ctx);
-        self.ids = counter;
-        result
-    }
-
-    fn input(&mut self, input: Input) -> Vec<Change> {
-        let changes = self.ctx_run(|state, ctx| step(state, input, ctx));
-        let now = self.now;
-        self.log.extend(changes.iter().map(|c| (c.clone(), now)));
-        changes
+        testkit::t0() + Duration::seconds(secs)
     }
 
     /// Moves the clock to `secs` after the start and ticks.
@@ -110,20 +50,13 @@ impl Sim {
         completion: Option<Completion>,
     ) -> Result<Vec<Change>, control::ControlError> {
         let cmd = control::Command {
-            action,
-            by: "ann".into(),
             uid: Some(1000),
             reason: Some("checked by hand".into()),
             task: Some(task.into()),
-            new_run_id: None,
             completion,
+            ..testkit::command(action, "ann")
         };
-        let result = self.ctx_run(|state, ctx| command(state, cmd, ctx));
-        if let Ok(changes) = &result {
-            let now = self.now;
-            self.log.extend(changes.iter().map(|c| (c.clone(), now)));
-        }
-        result
+        Driver::command(self, cmd)
     }
 
     fn task_id(&self, task_ref: &str) -> String {
@@ -136,21 +69,11 @@ impl Sim {
     }
 
     fn reply_to(&mut self, task_id: &str, status: ReplyStatus) -> Vec<Change> {
-        let token = self.log.iter().find_map(|(c, _)| match c {
-            Change::TaskScheduled {
-                task_id: id, token, ..
-            } if id == task_id => Some(token.clone()),
-            _ => None,
-        });
+        let token = self.token_of(task_id);
         let reply = Reply {
-            version: 1,
-            task_id: task_id.into(),
-            status,
-            output: json!({"from": task_id}),
             reason: Some("because".into()),
-            run_id: None,
             token,
-            logs: vec![],
+            ..testkit::reply(task_id, status, json!({"from": task_id}))
         };
         self.input(Input::Reply {
             agent: "a".into(),
@@ -166,11 +89,6 @@ impl Sim {
                 |(c, _)| matches!(c, Change::TaskScheduled { task_ref: r, .. } if r == task_ref),
             )
             .count()
-    }
-
-    fn assert_replays(&self) {
-        let replayed = RunState::replay(self.log.iter().map(|(c, at)| (c, *at)));
-        assert_eq!(replayed, self.state, "replay differs from the live state");
     }
 }
 
@@ -379,14 +297,7 @@ tasks:
         sim.state.tasks["w"].status,
         TaskStatus::FailedWithTerminalError
     );
-    assert!(
-        sim.state
-            .failure
-            .as_ref()
-            .unwrap()
-            .reason
-            .contains("not a duration")
-    );
+    assert!(sim.failure_reason().contains("not a duration"));
 
     let flow = r#"
 name: w
@@ -505,14 +416,7 @@ tasks:
     // The second attempt times out too: no retry left, the run fails.
     sim.tick_at(30);
     assert_eq!(sim.state.status, RunStatus::Failed);
-    assert!(
-        sim.state
-            .failure
-            .as_ref()
-            .unwrap()
-            .reason
-            .contains("responseTimeoutSeconds")
-    );
+    assert!(sim.failure_reason().contains("responseTimeoutSeconds"));
     sim.assert_replays();
 }
 

@@ -630,69 +630,19 @@ pub fn kept_iterations(state: &RunState, task_ref: &str) -> Vec<TaskDef> {
 
 #[cfg(test)]
 mod tests_support {
-    use chrono::TimeZone;
-
     use super::*;
-    use crate::engine::{Ctx, Input, step};
+    use crate::engine::Input;
+    use crate::engine::testkit::{self, Driver};
     use crate::mailbox::reply::{Reply, ReplyStatus};
-    use crate::station::{AgentConfig, AgentDirectory};
 
     /// A run driven by hand with a fake clock and one agent `worker` serving `work`.
-    pub struct Sim {
-        pub state: RunState,
-        agents: AgentDirectory,
-        pub now: DateTime<Utc>,
-        ids: u64,
-        pub log: Vec<(Change, DateTime<Utc>)>,
-    }
+    pub(super) type Sim = testkit::Sim<DoWhile>;
+    pub(super) struct DoWhile;
 
     impl Sim {
         pub fn start(flow: &str, input: Value) -> Sim {
-            let mut agents = AgentDirectory::default();
-            agents.agents.insert(
-                "worker".into(),
-                AgentConfig {
-                    version: 1,
-                    description: None,
-                    capabilities: vec!["work".into()],
-                    concurrency: 4,
-                    command: None,
-                },
-            );
-            let workflow = crate::definition::parse_str(flow, std::path::Path::new("t.yaml"))
-                .unwrap_or_else(|e| panic!("{e:?}"));
-            let mut sim = Sim {
-                state: RunState::default(),
-                agents,
-                now: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
-                ids: 0,
-                log: Vec::new(),
-            };
-            sim.input(Input::Start {
-                run_id: "RUN".into(),
-                source: "t.yaml".into(),
-                workflow: Arc::new(workflow),
-                input,
-            });
-            sim
-        }
-
-        pub fn input(&mut self, input: Input) -> Vec<Change> {
-            let mut counter = self.ids;
-            let mut new_id = || {
-                counter += 1;
-                ulid::Ulid::from_parts(counter, u128::from(counter) * 31)
-            };
-            let mut ctx = Ctx {
-                now: self.now,
-                agents: &self.agents,
-                new_id: &mut new_id,
-            };
-            let changes = step(&mut self.state, input, &mut ctx);
-            self.ids = counter;
-            self.log
-                .extend(changes.iter().map(|c| (c.clone(), self.now)));
-            changes
+            let agents = testkit::agents(&[("worker", &["work"], 4)]);
+            Sim::new(Driver::start(testkit::workflow(flow), input, agents))
         }
 
         pub fn in_flight(&self) -> Vec<String> {
@@ -709,14 +659,9 @@ mod tests_support {
             let task = self.state.tasks[task_ref].clone();
             assert!(task.status.is_in_flight(), "{task_ref} is not in flight");
             let reply = Reply {
-                version: 1,
-                task_id: task.task_id.clone().unwrap(),
-                status,
-                output,
                 reason: Some("broken".into()),
-                run_id: None,
                 token: task.token.clone(),
-                logs: Vec::new(),
+                ..crate::engine::testkit::reply(task.task_id.clone().unwrap(), status, output)
             };
             self.input(Input::Reply {
                 agent: task.agent.clone().unwrap(),
@@ -728,10 +673,6 @@ mod tests_support {
         pub fn complete(&mut self, task_ref: &str, output: Value) {
             self.reply(task_ref, ReplyStatus::Completed, output);
         }
-
-        pub fn replayed(&self) -> RunState {
-            RunState::replay(self.log.iter().map(|(c, at)| (c, *at)))
-        }
     }
 }
 
@@ -741,6 +682,8 @@ mod tests {
 
     use super::tests_support::Sim;
     use super::*;
+    use crate::engine::control::{self, Action};
+    use crate::engine::testkit;
     use crate::engine::{Input, RunStatus};
     use crate::mailbox::reply::ReplyStatus;
 
@@ -891,7 +834,7 @@ tasks:
     fn items_that_are_not_a_list_fail_the_loop_with_the_reason() {
         let sim = Sim::start(ITEMS, json!({"files": "a,b"}));
         assert_eq!(sim.state.status, RunStatus::Failed);
-        let reason = &sim.state.failure.as_ref().unwrap().reason;
+        let reason = &sim.failure_reason();
         assert!(reason.contains("`items` should be a list"), "{reason}");
     }
 
@@ -914,15 +857,7 @@ tasks:
             sim.state.tasks["count"].status,
             TaskStatus::FailedWithTerminalError
         );
-        let retry = crate::engine::control::Command {
-            action: crate::engine::control::Action::Retry,
-            by: "ann".into(),
-            uid: None,
-            reason: None,
-            task: None,
-            new_run_id: None,
-            completion: None,
-        };
+        let retry = testkit::command(Action::Retry, "ann");
         sim.input(Input::Control(retry));
         assert_eq!(sim.state.status, RunStatus::Running);
         assert_eq!(sim.state.tasks["count"].status, TaskStatus::InProgress);
@@ -983,7 +918,7 @@ tasks:
         let mut sim = Sim::start(&flow, json!({"times": 3}));
         sim.complete("step__1", json!({}));
         assert_eq!(sim.state.status, RunStatus::Failed);
-        let reason = &sim.state.failure.as_ref().unwrap().reason;
+        let reason = &sim.failure_reason();
         assert!(
             reason.contains("loopCondition of `count` failed after iteration 1"),
             "{reason}"
@@ -1074,16 +1009,11 @@ tasks:
         }
         sim.complete("after", json!({}));
         assert_eq!(sim.state.status, RunStatus::Completed);
-        let rerun = |task: &str| crate::engine::control::Command {
-            action: crate::engine::control::Action::RerunFrom,
-            by: "ann".into(),
-            uid: None,
-            reason: None,
+        let rerun = |task: &str| control::Command {
             task: Some(task.into()),
-            new_run_id: None,
-            completion: None,
+            ..testkit::command(Action::RerunFrom, "ann")
         };
-        crate::engine::control::check(&sim.state, &rerun("step__2")).unwrap();
+        control::check(&sim.state, &rerun("step__2")).unwrap();
         sim.input(Input::Control(rerun("step__2")));
         assert_eq!(sim.in_flight(), vec!["step__2".to_string()]);
         assert!(!sim.state.tasks.contains_key("step__3"));
@@ -1117,26 +1047,13 @@ tasks:
             let mut sim = Sim::start(&flow, json!({"times": rng.u32(1..12)}));
             for _ in 0..60 {
                 if sim.state.status == RunStatus::Failed {
-                    sim.input(Input::Control(crate::engine::control::Command {
-                        action: crate::engine::control::Action::Retry,
-                        by: "t".into(),
-                        uid: None,
-                        reason: None,
-                        task: None,
-                        new_run_id: None,
-                        completion: None,
-                    }));
+                    sim.input(Input::Control(testkit::command(Action::Retry, "t")));
                 } else if sim.state.status == RunStatus::Completed {
                     let started: Vec<String> = sim.state.tasks.keys().cloned().collect();
                     let from = started[rng.usize(..started.len())].clone();
-                    sim.input(Input::Control(crate::engine::control::Command {
-                        action: crate::engine::control::Action::RerunFrom,
-                        by: "t".into(),
-                        uid: None,
-                        reason: None,
+                    sim.input(Input::Control(control::Command {
                         task: Some(from),
-                        new_run_id: None,
-                        completion: None,
+                        ..testkit::command(Action::RerunFrom, "t")
                     }));
                 } else if let Some(task_ref) = sim.in_flight().first().cloned() {
                     let status = match rng.u8(..10) {
@@ -1160,19 +1077,14 @@ tasks:
     fn operations_name_an_iteration_not_the_task_as_written() {
         let mut sim = Sim::start(COUNTED, json!({"times": 3}));
         sim.complete("step__1", json!({"seen": 1}));
-        let skip = |task: &str| crate::engine::control::Command {
-            action: crate::engine::control::Action::Skip,
-            by: "ann".into(),
-            uid: None,
-            reason: None,
+        let skip = |task: &str| control::Command {
             task: Some(task.into()),
-            new_run_id: None,
-            completion: None,
+            ..testkit::command(Action::Skip, "ann")
         };
-        let err = crate::engine::control::check(&sim.state, &skip("step")).unwrap_err();
+        let err = control::check(&sim.state, &skip("step")).unwrap_err();
         assert!(err.to_string().contains("has no task `step`"), "{err}");
         assert!(err.hint().contains("step__1, step__2"), "{}", err.hint());
-        crate::engine::control::check(&sim.state, &skip("step__2")).unwrap();
+        control::check(&sim.state, &skip("step__2")).unwrap();
         sim.input(Input::Control(skip("step__2")));
         assert_eq!(sim.state.tasks["step__2"].status, TaskStatus::Skipped);
         assert_eq!(

@@ -380,72 +380,23 @@ pub struct HttpCall {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use chrono::{DateTime, Duration, TimeZone, Utc};
+    use chrono::Duration;
 
     use super::*;
-    use crate::engine::{Input, RunState, step};
-    use crate::station::{AgentConfig, AgentDirectory};
+    use crate::engine::Input;
+    use crate::engine::testkit::{self, Driver};
 
     /// A run of the pure engine with a fake clock and counted ids, recording every change.
-    struct Sim {
-        state: RunState,
-        agents: AgentDirectory,
-        now: DateTime<Utc>,
-        ids: u64,
-        log: Vec<(Change, DateTime<Utc>)>,
-    }
+    type Sim = testkit::Sim<Http>;
+    struct Http;
 
     impl Sim {
+        /// A run of `flow` with these agents (serving nothing, one task at a time).
         fn start(flow: &str, agents: &[&str]) -> Sim {
-            let mut directory = AgentDirectory::default();
-            for name in agents {
-                directory.agents.insert(
-                    name.to_string(),
-                    AgentConfig {
-                        version: 1,
-                        description: None,
-                        capabilities: vec![],
-                        concurrency: 1,
-                        command: None,
-                    },
-                );
-            }
-            let mut sim = Sim {
-                state: RunState::default(),
-                agents: directory,
-                now: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
-                ids: 0,
-                log: Vec::new(),
-            };
-            let workflow = crate::definition::parse_str(flow, std::path::Path::new("t.yaml"))
-                .unwrap_or_else(|e| panic!("{e:?}"));
-            sim.input(Input::Start {
-                run_id: "RUN".into(),
-                source: "t.yaml".into(),
-                workflow: Arc::new(workflow),
-                input: json!({"n": 5}),
-            });
-            sim
-        }
-
-        fn input(&mut self, input: Input) -> Vec<Change> {
-            let mut counter = self.ids;
-            let mut new_id = || {
-                counter += 1;
-                ulid::Ulid::from_parts(counter, u128::from(counter))
-            };
-            let mut ctx = Ctx {
-                now: self.now,
-                agents: &self.agents,
-                new_id: &mut new_id,
-            };
-            let changes = step(&mut self.state, input, &mut ctx);
-            self.ids = counter;
-            self.log
-                .extend(changes.iter().map(|c| (c.clone(), self.now)));
-            changes
+            let agents: Vec<_> = agents.iter().map(|name| (*name, &[][..], 1)).collect();
+            let agents = testkit::agents(&agents);
+            let input = json!({"n": 5});
+            Sim::new(Driver::start(testkit::workflow(flow), input, agents))
         }
 
         fn call_of(&self, task_ref: &str) -> HttpCall {
@@ -462,10 +413,6 @@ mod tests {
                     body,
                 }),
             })
-        }
-
-        fn replayed(&self) -> RunState {
-            RunState::replay(self.log.iter().map(|(c, at)| (c, *at)))
         }
     }
 
@@ -523,7 +470,7 @@ mod tests {
             outcome: HttpOutcome::Error("connection refused".into()),
         });
         assert_eq!(sim.state.status, RunStatus::Failed);
-        let reason = &sim.state.failure.as_ref().unwrap().reason;
+        let reason = &sim.failure_reason();
         assert!(
             reason.contains("POST http://h/5 failed: connection refused"),
             "{reason}"
@@ -604,14 +551,7 @@ mod tests {
         let sim = Sim::start(flow, &[]);
         assert!(sim.state.http_calls.is_empty());
         assert_eq!(sim.state.status, RunStatus::Failed);
-        assert!(
-            sim.state
-                .failure
-                .as_ref()
-                .unwrap()
-                .reason
-                .contains("not usable")
-        );
+        assert!(sim.failure_reason().contains("not usable"));
     }
 
     #[test]

@@ -3,32 +3,20 @@
 //! those types. Every test also checks that replaying the journaled changes rebuilds the
 //! live state.
 
-use std::sync::Arc;
-
-use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Value, json};
 
 use crate::definition::{Diagnostic, LoadError, WorkflowDef};
+use crate::engine::control::{self, Action};
 use crate::engine::state::{ApprovalStatus, RunState, RunStatus, TaskStatus};
-use crate::engine::{Change, Ctx, Input, step};
+use crate::engine::testkit::{self, Driver};
+use crate::engine::{Change, Input};
 use crate::mailbox::reply::{Reply, ReplyStatus};
-use crate::station::{AgentConfig, AgentDirectory};
+use crate::station::AgentDirectory;
 
+/// Agents with these capabilities, four tasks at a time each.
 fn agents(list: &[(&str, &[&str])]) -> AgentDirectory {
-    let mut dir = AgentDirectory::default();
-    for (name, caps) in list {
-        dir.agents.insert(
-            name.to_string(),
-            AgentConfig {
-                version: 1,
-                description: None,
-                capabilities: caps.iter().map(|c| c.to_string()).collect(),
-                concurrency: 4,
-                command: None,
-            },
-        );
-    }
-    dir
+    let list: Vec<_> = list.iter().map(|(name, caps)| (*name, *caps, 4)).collect();
+    testkit::agents(&list)
 }
 
 fn parse(yaml: &str) -> Result<WorkflowDef, Vec<Diagnostic>> {
@@ -49,13 +37,9 @@ fn errors(yaml: &str) -> Vec<(usize, usize, String, Option<String>)> {
     }
 }
 
-struct Sim {
-    state: RunState,
-    agents: AgentDirectory,
-    now: DateTime<Utc>,
-    ids: u64,
-    log: Vec<(Change, DateTime<Utc>)>,
-}
+/// The run these tests drive by hand, with their helpers.
+type Sim = testkit::Sim<Misc>;
+struct Misc;
 
 impl RunState {
     fn images_in_flight(&self) -> usize {
@@ -65,59 +49,12 @@ impl RunState {
 
 impl Sim {
     fn start(flow: &str, input: Value, agents: AgentDirectory) -> Sim {
-        let workflow = Arc::new(parse(flow).unwrap_or_else(|d| panic!("{d:?}")));
-        let mut sim = Sim {
-            state: RunState::default(),
-            agents,
-            now: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
-            ids: 0,
-            log: Vec::new(),
-        };
-        sim.input(Input::Start {
-            run_id: "RUN".into(),
-            source: "test.yaml".into(),
-            workflow,
-            input,
-        });
-        sim
-    }
-
-    fn input(&mut self, input: Input) -> Vec<Change> {
-        let mut counter = self.ids;
-        let mut new_id = || {
-            counter += 1;
-            ulid::Ulid::from_parts(counter, u128::from(counter) * 7919)
-        };
-        let mut ctx = Ctx {
-            now: self.now,
-            agents: &self.agents,
-            new_id: &mut new_id,
-        };
-        let changes = step(&mut self.state, input, &mut ctx);
-        self.ids = counter;
-        self.log
-            .extend(changes.iter().map(|c| (c.clone(), self.now)));
-        changes
+        Sim::new(Driver::start(testkit::workflow(flow), input, agents))
     }
 
     /// A person's operation on the run (checked first, like the CLI does).
-    fn control(&mut self, command: crate::engine::control::Command) -> Vec<Change> {
-        let mut counter = self.ids;
-        let mut new_id = || {
-            counter += 1;
-            ulid::Ulid::from_parts(counter, u128::from(counter) * 7919)
-        };
-        let mut ctx = Ctx {
-            now: self.now,
-            agents: &self.agents,
-            new_id: &mut new_id,
-        };
-        let changes = crate::engine::command(&mut self.state, command, &mut ctx)
-            .unwrap_or_else(|e| panic!("{e}"));
-        self.ids = counter;
-        self.log
-            .extend(changes.iter().map(|c| (c.clone(), self.now)));
-        changes
+    fn control(&mut self, command: control::Command) -> Vec<Change> {
+        self.command(command).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Completes the in-flight task `task_ref` with `output`.
@@ -125,14 +62,12 @@ impl Sim {
         let task = &self.state.tasks[task_ref];
         assert!(task.status.is_in_flight(), "{task_ref} is not in flight");
         let reply = Reply {
-            version: 1,
-            task_id: task.task_id.clone().unwrap(),
-            status: ReplyStatus::Completed,
-            output,
-            reason: None,
-            run_id: None,
             token: task.token.clone(),
-            logs: vec![],
+            ..testkit::reply(
+                task.task_id.clone().unwrap(),
+                ReplyStatus::Completed,
+                output,
+            )
         };
         let agent = task.agent.clone().unwrap();
         self.input(Input::Reply {
@@ -161,22 +96,6 @@ impl Sim {
                     .to_string()
             })
             .collect()
-    }
-
-    /// Replays the journal (through YAML, as the journal stores it) and checks it rebuilds
-    /// exactly the live state.
-    fn assert_replays(&self) {
-        let decoded: Vec<(Change, DateTime<Utc>)> = self
-            .log
-            .iter()
-            .map(|(c, at)| {
-                let yaml = serde_yaml::to_string(c).unwrap();
-                (serde_yaml::from_str(&yaml).unwrap(), *at)
-            })
-            .collect();
-        assert_eq!(decoded, self.log, "changes survive the journal's YAML");
-        let replayed = RunState::replay(decoded.iter().map(|(c, at)| (c, *at)));
-        assert_eq!(replayed, self.state);
     }
 }
 
@@ -356,10 +275,7 @@ tasks:
 "#;
     let sim = Sim::start(flow, json!({}), agents(&[("commander", &[])]));
     assert_eq!(sim.state.status, RunStatus::Failed);
-    assert_eq!(
-        sim.state.failure.as_ref().unwrap().reason,
-        "ended by TERMINATE task `stop`"
-    );
+    assert_eq!(sim.failure_reason(), "ended by TERMINATE task `stop`");
     assert!(
         sim.state
             .approvals
@@ -379,11 +295,7 @@ tasks:
     let sim = Sim::start(flow, json!({"s": "DONE"}), agents(&[]));
     assert_eq!(sim.state.status, RunStatus::Failed);
     assert!(
-        sim.state
-            .failure
-            .as_ref()
-            .unwrap()
-            .reason
+        sim.failure_reason()
             .contains("terminationStatus `DONE` is not one of COMPLETED, FAILED, TERMINATED")
     );
     sim.assert_replays();
@@ -453,14 +365,9 @@ fn exclusive_join_falls_back_to_the_default_tasks_in_order() {
 #[test]
 fn exclusive_join_passes_over_a_skipped_task() {
     let mut sim = exclusive(json!({"d1": true, "d2": true}), &["task1", "task2"]);
-    let command = crate::engine::control::Command {
-        action: crate::engine::control::Action::Skip,
-        by: "ana".into(),
-        uid: None,
-        reason: None,
+    let command = control::Command {
         task: Some("task3".into()),
-        new_run_id: None,
-        completion: None,
+        ..testkit::command(Action::Skip, "ana")
     };
     sim.control(command);
     assert_eq!(sim.state.tasks["task3"].status, TaskStatus::Skipped);
@@ -511,14 +418,9 @@ fn dynamic_runs_the_chosen_task_once_chosen_and_journaled() {
     // A retry runs the same chosen task, and nothing chooses again.
     let task_id = task.task_id.clone().unwrap();
     let reply = Reply {
-        version: 1,
-        task_id,
-        status: ReplyStatus::Failed,
-        output: json!({}),
         reason: Some("busy".into()),
-        run_id: None,
         token: task.token.clone(),
-        logs: vec![],
+        ..testkit::reply(task_id, ReplyStatus::Failed, json!({}))
     };
     sim.input(Input::Reply {
         agent: "images".into(),
@@ -551,14 +453,13 @@ fn retrying_a_run_whose_dynamic_task_failed_runs_the_chosen_task_again() {
         let task = sim.state.tasks["pick"].clone();
         assert_eq!(task.attempt, attempt);
         let reply = Reply {
-            version: 1,
-            task_id: task.task_id.clone().unwrap(),
-            status: ReplyStatus::Failed,
-            output: json!({}),
             reason: Some("broken".into()),
-            run_id: None,
             token: task.token.clone(),
-            logs: vec![],
+            ..testkit::reply(
+                task.task_id.clone().unwrap(),
+                ReplyStatus::Failed,
+                json!({}),
+            )
         };
         sim.input(Input::Reply {
             agent: "images".into(),
@@ -570,15 +471,7 @@ fn retrying_a_run_whose_dynamic_task_failed_runs_the_chosen_task_again() {
     }
     assert_eq!(sim.state.status, RunStatus::Failed);
     assert_eq!(sim.state.images_in_flight(), 0);
-    let command = crate::engine::control::Command {
-        action: crate::engine::control::Action::Retry,
-        by: "ana".into(),
-        uid: None,
-        reason: None,
-        task: None,
-        new_run_id: None,
-        completion: None,
-    };
+    let command = testkit::command(Action::Retry, "ana");
     sim.control(command);
     let task = &sim.state.tasks["pick"];
     assert_eq!(task.attempt, 3, "the next attempt, not a fresh task");
@@ -596,7 +489,7 @@ fn dynamic_refuses_engine_types_and_missing_names() {
     ] {
         let sim = Sim::start(DYNAMIC_FLOW, json!({"which": which}), agents(&[]));
         assert_eq!(sim.state.status, RunStatus::Failed);
-        let reason = &sim.state.failure.as_ref().unwrap().reason;
+        let reason = &sim.failure_reason();
         assert!(reason.contains(expected), "{reason}");
         sim.assert_replays();
     }
@@ -606,7 +499,7 @@ fn dynamic_refuses_engine_types_and_missing_names() {
 fn dynamic_with_no_agent_for_the_chosen_name_fails_with_the_reason() {
     let sim = Sim::start(DYNAMIC_FLOW, json!({"which": "paint"}), agents(&[]));
     assert_eq!(sim.state.status, RunStatus::Failed);
-    let reason = &sim.state.failure.as_ref().unwrap().reason;
+    let reason = &sim.failure_reason();
     assert!(
         reason.contains("no agent of this station serves task `paint`"),
         "{reason}"
@@ -655,14 +548,8 @@ tasks:
         json!({"id": id, "text": format!("task {id}"), "lit": "${CPEWF_TASK_ID}"})
     );
     let reply = Reply {
-        version: 1,
-        task_id: id.clone(),
-        status: ReplyStatus::Failed,
-        output: json!({}),
-        reason: None,
-        run_id: None,
         token: task.token.clone(),
-        logs: vec![],
+        ..testkit::reply(id.clone(), ReplyStatus::Failed, json!({}))
     };
     sim.input(Input::Reply {
         agent: "w".into(),

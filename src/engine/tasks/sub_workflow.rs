@@ -580,7 +580,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::engine::control::{Action, Command};
+    use crate::engine::control::Action;
     use crate::engine::{Input, step};
     use crate::station::AgentDirectory;
 
@@ -657,15 +657,9 @@ mod tests {
         }
 
         fn control(&mut self, action: Action) -> Vec<Change> {
-            self.input(Input::Control(Command {
-                action,
-                by: "ann".into(),
-                uid: None,
-                reason: None,
-                task: None,
-                new_run_id: None,
-                completion: None,
-            }))
+            self.input(Input::Control(crate::engine::testkit::command(
+                action, "ann",
+            )))
         }
 
         /// Replaying the log gives the live state.
