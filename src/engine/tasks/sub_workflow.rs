@@ -803,7 +803,7 @@ tasks:
     #[test]
     fn a_terminate_task_that_fails_the_run_is_named_as_the_failed_task() {
         let flow = "name: parent\nfailureWorkflow: undo\ntasks:\n  - name: stop\n    taskReferenceName: stop\n    type: TERMINATE\n    inputParameters: {terminationStatus: FAILED, terminationReason: no stock}\n";
-        let mut sim = Sim::start(flow);
+        let sim = Sim::start(flow);
         let failure = sim.children(ChildKind::FailureWorkflow);
         assert_eq!(failure.len(), 1);
         let input = sim
