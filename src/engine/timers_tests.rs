@@ -1027,3 +1027,41 @@ tasks:
     assert!(sim.state.tasks["slow"].status.is_in_flight());
     sim.assert_replays();
 }
+
+#[test]
+fn a_due_retry_without_a_free_slot_is_not_a_wakeup_after_an_idle_walk() {
+    let flow = r#"
+name: slots
+tasks:
+  - name: both
+    taskReferenceName: both
+    type: FORK_JOIN
+    forkTasks:
+      - - {name: x, taskReferenceName: a, retryCount: 1, retryDelaySeconds: 1}
+      - - {name: x, taskReferenceName: b, responseTimeoutSeconds: 60}
+  - {name: j, taskReferenceName: j, type: JOIN, joinOn: [a, b]}
+"#;
+    let mut sim = Sim::start_with(flow, agents(&["x"], 1));
+    assert_eq!(sim.scheduled("a"), 1);
+    assert_eq!(sim.scheduled("b"), 0, "one slot: b waits");
+    sim.reply("a", ReplyStatus::Failed);
+    assert_eq!(sim.state.tasks["a"].status, TaskStatus::RetryWait);
+    assert_eq!(sim.scheduled("b"), 1, "a's slot went to b");
+    // a's retry falls due while b holds the only slot: the walk changes nothing.
+    assert!(sim.tick_at(2).is_empty());
+    assert_eq!(
+        sim.state.next_wakeup(),
+        Some(sim.at(1)),
+        "still due, in the past"
+    );
+    // After that idle walk the driver asks for what comes later: b's response timeout, not
+    // the past retry again (that would spin until b replies).
+    assert_eq!(
+        sim.state.next_wakeup_after(Some(sim.at(2))),
+        Some(sim.at(60))
+    );
+    // b's reply frees the slot and the walk it causes schedules a's retry.
+    sim.reply("b", ReplyStatus::Completed);
+    assert_eq!(sim.scheduled("a"), 2);
+    sim.assert_replays();
+}
