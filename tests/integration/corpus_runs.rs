@@ -1,10 +1,14 @@
 //! Conductor's bigger definitions run end to end, unchanged, through the real binary: fake
 //! agents serve their SIMPLE tasks and a local server their HTTP calls.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
 use serde_json::{Value, json};
 
 use crate::fake_agent::{Answer, FakeAgent};
-use crate::support::{TestEnv, stderr};
+use crate::support::{TestEnv, stderr, wait_for};
 
 /// Copies corpus file `name` unchanged into the station; returns its file name.
 fn corpus_file(env: &TestEnv, name: &str) -> String {
@@ -154,4 +158,235 @@ fn do_while_keep_last_n_switch_runs_26_iterations_and_keeps_three() {
     assert_eq!(kept, ["24", "25", "26"]);
     assert_eq!(output["26"]["max_loop_ctrl_ref"]["result"], "stop");
     assert_eq!(output["25"]["inline_ref"]["result"], 3);
+}
+
+/// A local HTTP server on 127.0.0.1 answering with `route(method, path, body)`; records
+/// `METHOD path body idempotency-key` lines. Stops when dropped.
+struct Server {
+    port: u16,
+    seen: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Server {
+    fn start(route: impl Fn(&str, &str, &Value) -> (u16, Value) + Send + 'static) -> Server {
+        let server = tiny_http::Server::http("127.0.0.1:0").expect("bind a local port");
+        let port = server.server_addr().to_ip().expect("an ip address").port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (seen2, stop2) = (seen.clone(), stop.clone());
+        let handle = std::thread::spawn(move || {
+            while !stop2.load(Ordering::Relaxed) {
+                let Ok(Some(mut request)) = server.recv_timeout(Duration::from_millis(50)) else {
+                    continue;
+                };
+                let mut text = String::new();
+                let _ = request.as_reader().read_to_string(&mut text);
+                let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                let key = request
+                    .headers()
+                    .iter()
+                    .find(|h| h.field.equiv("Idempotency-Key"))
+                    .map(|h| h.value.to_string())
+                    .unwrap_or_default();
+                let method = request.method().as_str().to_string();
+                let path = request.url().to_string();
+                seen2
+                    .lock()
+                    .unwrap()
+                    .push(format!("{method} {path} {text} {key}"));
+                let (status, answer) = route(&method, &path, &body);
+                let json_type =
+                    tiny_http::Header::from_bytes(&b"Content-Type"[..], &b"application/json"[..])
+                        .unwrap();
+                let _ = request.respond(
+                    tiny_http::Response::from_string(answer.to_string())
+                        .with_status_code(status)
+                        .with_header(json_type),
+                );
+            }
+        });
+        Server {
+            port,
+            seen,
+            stop,
+            handle: Some(handle),
+        }
+    }
+
+    fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn seen(&self) -> Vec<String> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+/// Corpus file `name` with `from` replaced by `to` everywhere (a URL that needs the internet
+/// or a fixed port), written into the station under `as_name`.
+fn corpus_file_with(env: &TestEnv, name: &str, as_name: &str, from: &str, to: &str) -> String {
+    let path = crate::support::conductor_corpus().join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(text.contains(from), "{name} has no {from}");
+    env.write(as_name, &text.replace(from, to));
+    as_name.to_string()
+}
+
+/// The daily report's HTTP GET (jsonplaceholder replaced by a local server) and its output
+/// `${fetch_report_data_ref.output.response.body.length()}`, a Jayway path function.
+#[test]
+fn daily_report_fetches_over_http_and_counts_the_items_with_length() {
+    let env = TestEnv::new();
+    let server = Server::start(|_, path, _| {
+        assert_eq!(path, "/todos?userId=1");
+        let todos: Vec<Value> = (1..=20).map(|id| json!({"userId": 1, "id": id})).collect();
+        (200, Value::Array(todos))
+    });
+    let flow = corpus_file_with(
+        &env,
+        "daily-report-workflow.json",
+        "daily-report-workflow.json",
+        "https://jsonplaceholder.typicode.com",
+        &server.base(),
+    );
+    let (code, result, out) = env.run_flow(&flow, &[]);
+    assert_eq!(code, 0, "{result}\n{}", stderr(&out));
+    assert_eq!(
+        result["output"],
+        json!({"statusCode": 200, "itemCount": 20})
+    );
+    assert_eq!(server.seen().len(), 1);
+}
+
+fn saga_server() -> Server {
+    Server::start(|_, path, _| {
+        if path.starts_with("/inventory/reserve") {
+            (200, json!({"reservationId": "res-1"}))
+        } else if path.starts_with("/payments/charge") {
+            (200, json!({"chargeId": "ch-1"}))
+        } else if path.starts_with("/shipping/book") && path.contains("status=fail") {
+            (500, json!({"error": "no courier"}))
+        } else {
+            (200, json!({"ok": true}))
+        }
+    })
+}
+
+fn saga_station(env: &TestEnv, server: &Server) -> String {
+    let base = server.base();
+    corpus_file_with(
+        env,
+        "saga-order-compensation.json",
+        "templates/saga_order_compensation.json",
+        "http://localhost:8088",
+        &base,
+    );
+    corpus_file_with(
+        env,
+        "saga-order-fulfillment.json",
+        "saga.json",
+        "http://localhost:8088",
+        &base,
+    )
+}
+
+/// The saga's happy path: three HTTP calls, the output picks the ids from their bodies.
+#[test]
+fn saga_order_fulfillment_completes_with_the_ids_from_the_http_bodies() {
+    let env = TestEnv::new();
+    let server = saga_server();
+    let flow = saga_station(&env, &server);
+    let (code, result, out) = env.run_flow(
+        &flow,
+        &[
+            "-i",
+            "orderId=o-7",
+            "-i",
+            "amount=42",
+            "-i",
+            "shipmentStatus=ok",
+        ],
+    );
+    assert_eq!(code, 0, "{result}\n{}", stderr(&out));
+    assert_eq!(
+        result["output"],
+        json!({"orderId": "o-7", "reservationId": "res-1", "chargeId": "ch-1"})
+    );
+    let seen = server.seen();
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert!(
+        seen[1].ends_with(r#"{"orderId":"o-7","amount":42} o-7-charge"#),
+        "{seen:?}"
+    );
+}
+
+/// The shipment fails (after its retry): the failure workflow (JSON_JQ_TRANSFORM over the
+/// failed run's tasks, SWITCH on its result, HTTP) refunds the charge and releases the stock.
+#[test]
+fn saga_failure_runs_the_compensation_workflow_which_undoes_what_completed() {
+    let env = TestEnv::new();
+    let server = saga_server();
+    let flow = saga_station(&env, &server);
+    let (code, result, out) = env.run_flow(
+        &flow,
+        &[
+            "-i",
+            "orderId=o-7",
+            "-i",
+            "amount=42",
+            "-i",
+            "shipmentStatus=fail",
+        ],
+    );
+    assert_ne!(code, 0);
+    assert_eq!(result["status"], "FAILED", "{result}\n{}", stderr(&out));
+    assert_eq!(result["failed_task"], "book_shipment");
+    let compensation = wait_for(Duration::from_secs(20), || {
+        let out = env.run(&["list", "--json"]);
+        let list: Value = serde_json::from_slice(&out.stdout).ok()?;
+        list["runs"]
+            .as_array()?
+            .iter()
+            .find(|r| r["workflow"] == "saga_order_compensation" && r["status"] == "COMPLETED")
+            .cloned()
+    })
+    .expect("the compensation run completes");
+    let run = status(&env, compensation["run_id"].as_str().unwrap());
+    let output = &run["output"];
+    assert_eq!(output["compensatedOrder"], "o-7", "{run}");
+    assert_eq!(
+        output["stepsCompleted"],
+        json!(["reserve_inventory", "charge_payment"])
+    );
+    assert_eq!(output["paymentRefunded"], true);
+    assert_eq!(output["inventoryReleased"], true);
+    assert!(
+        output["originalFailure"]
+            .as_str()
+            .unwrap()
+            .contains("book_shipment"),
+        "{run}"
+    );
+    let seen = server.seen();
+    assert!(
+        seen.iter()
+            .any(|s| s.starts_with("POST /payments/refund") && s.ends_with("o-7-refund")),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|s| s.starts_with("POST /inventory/release") && s.ends_with("o-7-release")),
+        "{seen:?}"
+    );
 }
