@@ -331,7 +331,14 @@ fn quote_segments(path: &str) -> String {
     let mut out = String::with_capacity(path.len() + 8);
     let mut chars = path.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
-        if c == '.' {
+        if c == '.' && path[i + 1..].starts_with('.') {
+            // `..name`: JSONPath's descendant segment, every `name` at any depth.
+            out.push('.');
+            if path[i + 2..].starts_with('[') {
+                out.push('.');
+                chars.next();
+            }
+        } else if c == '.' {
             let end = path[i + 1..]
                 .find(['.', '['])
                 .map_or(path.len(), |e| i + 1 + e);
@@ -343,6 +350,10 @@ fn quote_segments(path: &str) -> String {
                 out.push('.');
                 out.push_str(name);
             } else {
+                if out.ends_with('.') {
+                    // After a descendant `.`: `..['some-name']`.
+                    out.push('.');
+                }
                 out.push_str("['");
                 out.push_str(&name.replace('\\', "\\\\").replace('\'', "\\'"));
                 out.push_str("']");
@@ -380,6 +391,19 @@ mod tests {
             "workflow": {"input": {"n": 3, "folders": ["a", "b"], "station-root": "/s"}},
             "check": {"output": {"problems": [{"file": "x"}], "count": 1}},
         }))
+    }
+
+    #[test]
+    fn descendant_segments_find_a_key_at_any_depth() {
+        let s = Fixed(json!({"es": {"output": {"response": {"body": {"hits": [
+            {"_source": {"status": "COMPLETED", "workflow-id": "w1"}},
+            {"_source": {"status": "FAILED", "workflow-id": "w2"}},
+        ]}}}}}));
+        let r = |e: &str| resolve(&json!(e), &s);
+        assert_eq!(r("${es.output..status}"), json!(["COMPLETED", "FAILED"]));
+        assert_eq!(r("${es.output..workflow-id}"), json!(["w1", "w2"]));
+        assert_eq!(r("${es.output..hits[1]._source.status}"), json!("FAILED"));
+        assert_eq!(r("${es.output..nothing}"), Value::Null);
     }
 
     #[test]
