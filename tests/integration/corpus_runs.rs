@@ -390,3 +390,137 @@ fn saga_failure_runs_the_compensation_workflow_which_undoes_what_completed() {
         "{seen:?}"
     );
 }
+
+/// An agent answering with its input, the decision inputs `mod` and `oddEven`, and for
+/// `task_4` the dynamic fork's tasks and their inputs.
+fn kitchen_agent(env: &TestEnv, odd_even: u32) -> FakeAgent {
+    let caps = [
+        "task_1", "task_3", "task_4", "task_5", "task_6", "task_10", "task_11", "task_30",
+    ];
+    FakeAgent::start(env, "worker", &caps, 4, move |m: &Value| {
+        let mut out = m["input"].as_object().cloned().unwrap_or_default();
+        out.insert("mod".into(), json!(2));
+        out.insert("oddEven".into(), json!(odd_even));
+        if m["task_ref"] == "task_4" {
+            out.insert(
+                "dynamicTasks".into(),
+                json!([
+                    {"name": "task_10", "taskReferenceName": "dyn_a"},
+                    {"name": "task_11", "taskReferenceName": "dyn_b"},
+                ]),
+            );
+            out.insert(
+                "inputs".into(),
+                json!({"dyn_a": {"n": 1}, "dyn_b": {"n": 2}}),
+            );
+        }
+        Answer::Completed(Value::Object(out))
+    })
+}
+
+fn kitchen_station(env: &TestEnv, server: &Server) -> String {
+    corpus_file(env, "sub_flow_1.json");
+    let text = env.read("sub_flow_1.json");
+    env.write("templates/sub_flow_1.json", &text);
+    std::fs::remove_file(env.root().join("sub_flow_1.json")).unwrap();
+    corpus_file_with(
+        env,
+        "kitchensink.json",
+        "kitchensink.json",
+        "http://localhost:9200",
+        &server.base(),
+    )
+}
+
+fn es_server() -> Server {
+    Server::start(|_, path, _| {
+        assert_eq!(path, "/conductor/_search?size=10");
+        (
+            200,
+            json!({"hits": {"hits": [
+                {"_source": {"workflowId": "w1", "status": "COMPLETED"}},
+                {"_source": {"workflowId": "w2", "status": "FAILED"}},
+            ]}}),
+        )
+    })
+}
+
+/// kitchensink, the even path: EVENT, DYNAMIC (task_3 by name), DECISION on the dynamic
+/// task's output, FORK_JOIN_DYNAMIC over the tasks task_4 returns, HTTP, and outputs that
+/// collect with JSONPath's `..status`.
+#[test]
+fn kitchensink_even_path_forks_dynamically_and_collects_with_descendant_paths() {
+    let env = TestEnv::new();
+    let server = es_server();
+    let worker = kitchen_agent(&env, 0);
+    let flow = kitchen_station(&env, &server);
+    let (code, result, out) = env.run_flow(
+        &flow,
+        &["-i", "mod=2", "-i", "oddEven=0", "-i", "task2Name=task_3"],
+    );
+    assert_eq!(code, 0, "{result}\n{}", stderr(&out));
+    assert_eq!(
+        result["output"],
+        json!({"statues": ["COMPLETED", "FAILED"], "workflowIds": ["w1", "w2"]})
+    );
+    assert_eq!(
+        refs(&worker),
+        ["dyn_a", "dyn_b", "task_1", "task_2", "task_30", "task_4"]
+    );
+    let dyn_a = worker
+        .messages()
+        .into_iter()
+        .find(|m| m["task_ref"] == "dyn_a")
+        .unwrap();
+    assert_eq!(dyn_a["input"], json!({"n": 1}));
+    assert_eq!(dyn_a["task"], "task_10");
+    let task_30 = worker
+        .messages()
+        .into_iter()
+        .find(|m| m["task_ref"] == "task_30")
+        .unwrap();
+    assert_eq!(task_30["input"]["statuses"], json!(["COMPLETED", "FAILED"]));
+    let events = crate::support::files_in(&env, ".3ox/events/kitchensink/event_0");
+    assert_eq!(events.len(), 1, "{events:?}");
+}
+
+/// kitchensink, the odd path: a FORK_JOIN with two SUB_WORKFLOW branches (sub_flow_1 from
+/// templates/), each a run of its own.
+#[test]
+fn kitchensink_odd_path_runs_two_sub_workflows_in_a_fork() {
+    let env = TestEnv::new();
+    let server = es_server();
+    let worker = kitchen_agent(&env, 1);
+    let flow = kitchen_station(&env, &server);
+    let (code, result, out) = env.run_flow(
+        &flow,
+        &["-i", "mod=2", "-i", "oddEven=1", "-i", "task2Name=task_3"],
+    );
+    assert_eq!(code, 0, "{result}\n{}", stderr(&out));
+    assert_eq!(result["output"]["workflowIds"], json!(["w1", "w2"]));
+    let seen = refs(&worker);
+    assert_eq!(
+        seen,
+        [
+            "task_1", "task_10", "task_11", "task_2", "task_30", "task_5", "task_5", "task_6",
+            "task_6"
+        ]
+    );
+    let run = status(&env, result["run_id"].as_str().unwrap());
+    let children: Vec<&Value> = run["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["type"] == "SUB_WORKFLOW")
+        .collect();
+    assert_eq!(children.len(), 2, "{run}");
+    let list = env.run(&["list", "--json"]);
+    let list: Value = serde_json::from_slice(&list.stdout).unwrap();
+    let subs = list["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["workflow"] == "sub_flow_1" && r["status"] == "COMPLETED")
+        .count();
+    assert_eq!(subs, 2, "{list}");
+}
