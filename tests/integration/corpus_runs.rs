@@ -524,3 +524,82 @@ fn kitchensink_odd_path_runs_two_sub_workflows_in_a_fork() {
         .count();
     assert_eq!(subs, 2, "{list}");
 }
+
+/// wf1 is an old definition whose inputs are written without `${}` (`workflow.input.mod`):
+/// they are plain text, so its DYNAMIC task asks for a task named `workflow.input.task2Name`
+/// and the run fails there, as in Conductor (no such task).
+#[test]
+fn wf1_fails_at_its_dynamic_task_because_its_inputs_are_plain_text() {
+    let env = TestEnv::new();
+    let caps: Vec<String> = (1..=30).map(|n| format!("task_{n}")).collect();
+    let caps: Vec<&str> = caps.iter().map(String::as_str).collect();
+    let worker = FakeAgent::start(&env, "worker", &caps, 4, echo);
+    corpus_file(&env, "sub_flow_1.json");
+    std::fs::rename(
+        env.root().join("sub_flow_1.json"),
+        env.root().join("templates/sub_flow_1.json"),
+    )
+    .unwrap();
+    let flow = corpus_file(&env, "wf1.json");
+    let (code, result, _) = env.run_flow(&flow, &["-i", "mod=1", "-i", "task2Name=task_3"]);
+    assert_ne!(code, 0);
+    assert_eq!(result["status"], "FAILED");
+    assert_eq!(result["failed_task"], "task_2");
+    assert!(
+        result["reason"]
+            .as_str()
+            .unwrap()
+            .contains("`workflow.input.task2Name`"),
+        "{result}"
+    );
+    let task_1 = &worker.messages()[0];
+    assert_eq!(
+        task_1["input"],
+        json!({"mod": "workflow.input.mod", "oddEven": "workflow.input.oddEven"})
+    );
+}
+
+/// http-poll-external-job: the job is submitted over HTTP (a local server stands for the job
+/// API), HTTP_POLL is served by an agent that declares it, the SWITCH on the state it
+/// returns runs JSON_JQ_TRANSFORM (SUCCEEDED) or TERMINATE with FAILED (FAILED).
+#[test]
+fn http_poll_external_job_submits_polls_through_an_agent_and_routes_on_the_state() {
+    for state in ["SUCCEEDED", "FAILED"] {
+        let env = TestEnv::new();
+        let server = Server::start(|method, path, body| {
+            assert_eq!((method, path), ("POST", "/jobs"));
+            assert_eq!(body, &json!({"dataset": "sales"}));
+            (201, json!({"jobId": "job-9"}))
+        });
+        let poller = FakeAgent::start(&env, "poller", &["HTTP_POLL"], 1, move |m: &Value| {
+            let uri = m["input"]["http_request"]["uri"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            assert!(uri.ends_with("/jobs/job-9"), "{uri}");
+            Answer::Completed(json!({"response": {"statusCode": 200, "body": {
+                "jobId": "job-9", "state": state, "error": "disk full",
+                "result": {"rows": 42, "artifact": "s3://bucket/out.csv"},
+            }}}))
+        });
+        let flow = corpus_file(&env, "http-poll-external-job.json");
+        let url = format!("jobApiUrl={}", server.base());
+        let (code, result, out) = env.run_flow(&flow, &["-i", &url, "-i", "dataset=sales"]);
+        assert_eq!(poller.messages()[0]["type"], "HTTP_POLL");
+        if state == "SUCCEEDED" {
+            assert_eq!(code, 0, "{result}\n{}", stderr(&out));
+            assert_eq!(
+                result["output"],
+                json!({"jobId": "job-9", "finalState": "SUCCEEDED", "rows": 42,
+                       "artifact": "s3://bucket/out.csv"})
+            );
+        } else {
+            assert_eq!(result["status"], "FAILED", "{result}");
+            assert_eq!(result["failed_task"], "terminate_job_failed");
+            assert_eq!(
+                result["output"],
+                json!({"error": "remote_job_failed", "jobId": "job-9", "detail": "disk full"})
+            );
+        }
+    }
+}
