@@ -624,9 +624,12 @@ impl RunState {
             | Change::TaskClaimed { .. }
             | Change::TaskTimedOut { .. }
             | Change::TimeoutAlert { .. }
-            | Change::RunTimedOut { .. }
-            | Change::TaskUpdatedBy { .. } => {
+            | Change::RunTimedOut { .. } => {
                 // Timers only: see `timeouts::observe` below.
+            }
+            Change::TaskUpdatedBy { task_ref, .. } => {
+                // A HUMAN task completed from outside (Conductor's way): its request closes.
+                super::control::withdraw(self, Some(task_ref), at);
             }
 
             // ---- INLINE / LAMBDA / JSON_JQ_TRANSFORM / DECISION / javascript (script) ----

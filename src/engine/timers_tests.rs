@@ -1065,3 +1065,38 @@ tasks:
     assert_eq!(sim.scheduled("a"), 2);
     sim.assert_replays();
 }
+
+#[test]
+fn complete_ends_a_human_task_with_its_output_and_withdraws_the_request() {
+    let flow = r#"
+name: h
+tasks:
+  - {name: decide, taskReferenceName: decide, type: HUMAN, deadline: 1h}
+  - {name: ship, taskReferenceName: ship, inputParameters: {ok: "${decide.output.approved}", who: "${decide.output.approver}"}}
+"#;
+    let mut sim = Sim::start(flow, &["ship"]);
+    let request = sim
+        .state
+        .open_approval("decide")
+        .unwrap()
+        .request_id
+        .clone();
+    let completion = Completion {
+        status: CompletionStatus::Completed,
+        output: json!({"approved": true, "approver": "ann"}),
+    };
+    sim.command(Action::Complete, "decide", Some(completion))
+        .unwrap();
+    assert_eq!(sim.state.tasks["decide"].status, TaskStatus::Completed);
+    assert_eq!(
+        sim.state.tasks["ship"].input,
+        json!({"ok": true, "who": "ann"})
+    );
+    assert_eq!(
+        sim.state.approvals[&request].status,
+        crate::engine::ApprovalStatus::Withdrawn,
+        "no decision or deadline acts on it any more"
+    );
+    assert_eq!(sim.state.next_wakeup(), None, "the deadline is gone");
+    sim.assert_replays();
+}

@@ -1032,7 +1032,9 @@ impl RunActor {
                     }
                     self.archive_withdrawn();
                 }
-                Change::RunRetried { .. } | Change::RunRerunFrom { .. } => {
+                Change::RunRetried { .. }
+                | Change::RunRerunFrom { .. }
+                | Change::TaskUpdatedBy { .. } => {
                     self.archive_withdrawn();
                 }
                 Change::RunTerminated { .. } => {

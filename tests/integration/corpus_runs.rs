@@ -603,3 +603,98 @@ fn http_poll_external_job_submits_polls_through_an_agent_and_routes_on_the_state
         }
     }
 }
+
+/// Starts `3ox run <flow> --json --no-agents <extra>` in the background and waits until
+/// the run is listed; returns the child and the run id.
+fn spawn_run(env: &TestEnv, flow: &str, extra: &[&str]) -> (std::process::Child, String) {
+    let mut args = vec!["run", flow, "--json", "--no-agents"];
+    args.extend_from_slice(extra);
+    let child = env
+        .cmd(&args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let run_id = wait_for(Duration::from_secs(20), || {
+        let out = env.run(&["list", "--json"]);
+        let list: Value = serde_json::from_slice(&out.stdout).ok()?;
+        Some(
+            list["runs"].as_array()?.first()?["run_id"]
+                .as_str()?
+                .to_string(),
+        )
+    })
+    .expect("the run is listed");
+    (child, run_id)
+}
+
+/// hitl-approval: an LLM agent drafts (LLM_CHAT_COMPLETE served by an agent), the HUMAN task
+/// is completed from outside with Conductor-style output (`3ox complete`), the decision is
+/// normalised with jq, recorded with SET_VARIABLE and the approved action is POSTed.
+#[test]
+fn hitl_approval_drafts_waits_for_the_human_and_delivers_the_approved_action() {
+    let env = TestEnv::new();
+    let server = Server::start(|_, _, _| (200, json!({"delivered": true})));
+    let _llm = FakeAgent::start(&env, "llm", &["LLM_CHAT_COMPLETE"], 1, |_: &Value| {
+        Answer::Completed(json!({"result": {
+            "summary": "late parcel", "proposedMessage": "It ships today.", "riskFlags": [],
+        }}))
+    });
+    env.write("agents/commander/agent.yaml", "version: 1\n");
+    let flow = corpus_file(&env, "hitl-approval.json");
+    let url = format!("deliveryUrl={}/deliver", server.base());
+    let (mut child, run_id) = spawn_run(
+        &env,
+        &flow,
+        &[
+            "-i",
+            "customerId=c-1",
+            "-i",
+            "conversation=where is it",
+            "-i",
+            "actionKey=k-1",
+            "-i",
+            &url,
+        ],
+    );
+    let inbox = "agents/commander/1N.3OX";
+    wait_for(Duration::from_secs(20), || {
+        crate::support::files_in(&env, inbox)
+            .iter()
+            .any(|f| f.ends_with(".approval-request.yaml"))
+            .then_some(())
+    })
+    .expect("the HUMAN task asks the commander");
+    let out = env.run(&[
+        "complete",
+        &run_id,
+        "human_decision",
+        "--output",
+        r#"{"approved": true, "approver": "ann", "note": "fine"}"#,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = crate::support::output_within_child(&mut child, Duration::from_secs(30));
+    let result: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
+    assert_eq!(result["status"], "COMPLETED", "{result}");
+    assert_eq!(
+        result["output"]["approval"],
+        json!({"status": "decided", "approved": true, "approver": "ann", "note": "fine"})
+    );
+    assert_eq!(
+        result["output"]["delivery"],
+        json!({"status": "sent", "idempotencyKey": "k-1"})
+    );
+    assert_eq!(
+        server.seen(),
+        [
+            r#"POST /deliver {"customerId":"c-1","message":"It ships today.","approvedBy":"ann"} k-1"#
+        ]
+    );
+    assert!(
+        !crate::support::files_in(&env, inbox)
+            .iter()
+            .any(|f| f.ends_with(".approval-request.yaml")),
+        "the request left the commander's inbox"
+    );
+}
