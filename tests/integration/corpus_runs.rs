@@ -698,3 +698,135 @@ fn hitl_approval_drafts_waits_for_the_human_and_delivers_the_approved_action() {
         "the request left the commander's inbox"
     );
 }
+
+/// wait-for-approval-workflow: a WAIT with no duration, completed by `3ox complete`; the run's
+/// output is the WAIT's output.
+#[test]
+fn wait_for_approval_is_completed_from_outside_and_outputs_what_was_given() {
+    let env = TestEnv::new();
+    let flow = corpus_file(&env, "wait-for-approval-workflow.json");
+    let (mut child, run_id) = spawn_run(&env, &flow, &["-i", "orderId=o-1"]);
+    wait_for(Duration::from_secs(20), || {
+        let run = status(&env, &run_id);
+        (run["tasks"].get(0)?["status"] == "IN_PROGRESS").then_some(())
+    })
+    .expect("the WAIT starts");
+    let out = env.run(&["complete", &run_id, "approval", "--set", "approved=true"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = crate::support::output_within_child(&mut child, Duration::from_secs(30));
+    let result: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
+    assert_eq!(result["status"], "COMPLETED");
+    assert_eq!(result["output"], json!({"approval": {"approved": true}}));
+}
+
+/// simple_workflow_with_resp_time_out: unchanged it is two SIMPLE tasks (its response
+/// timeout lives in Conductor's task definition of `task_rt`, registered apart); with that
+/// definition given as `taskDefinition` (responseTimeoutSeconds 1, one retry), an attempt
+/// that never answers times out and the retry completes the run with Conductor's outputs.
+#[test]
+fn resp_time_out_retries_an_attempt_that_stops_answering() {
+    let env = TestEnv::new();
+    let worker = FakeAgent::start(
+        &env,
+        "worker",
+        &["task_rt", "integration_task_2"],
+        2,
+        |m: &Value| match (m["task_ref"].as_str().unwrap(), m["attempt"].as_u64()) {
+            ("t1", Some(1)) => Answer::NotYet,
+            ("t1", _) => Answer::Completed(json!({"op": "t1-op"})),
+            _ => Answer::Completed(json!({"uuid": "u-2"})),
+        },
+    );
+    let mut def: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            crate::support::conductor_corpus()
+                .join("simple_workflow_with_resp_time_out_integration_test.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    def["tasks"][0]["taskDefinition"] = json!({
+        "name": "task_rt", "responseTimeoutSeconds": 1, "timeoutSeconds": 0,
+        "retryCount": 1, "retryDelaySeconds": 0,
+    });
+    env.write("rto.json", &def.to_string());
+    let (code, result, out) = env.run_flow("rto.json", &["-i", "param1=p1", "-i", "param2=p2"]);
+    assert_eq!(code, 0, "{result}\n{}", stderr(&out));
+    assert_eq!(
+        result["output"],
+        json!({"o1": "p1", "o2": "u-2", "o3": "t1-op"})
+    );
+    let attempts: Vec<u64> = worker
+        .messages()
+        .iter()
+        .filter(|m| m["task_ref"] == "t1")
+        .map(|m| m["attempt"].as_u64().unwrap())
+        .collect();
+    assert_eq!(attempts, [1, 2]);
+    let t2 = worker
+        .messages()
+        .into_iter()
+        .find(|m| m["task_ref"] == "t2")
+        .unwrap();
+    assert_eq!(t2["input"], json!({"tp1": "p1", "tp2": "t1-op"}));
+}
+
+/// do_while_sub_workflow: each iteration's SUB_WORKFLOW (`st1__1`, `st1__2`) is a child run
+/// of its own; the second child fails, the loop and the run fail, and `3ox retry` of the
+/// parent resumes that same child, which completes the loop.
+#[test]
+fn do_while_sub_workflow_runs_a_child_per_iteration_and_retry_resumes_the_failed_one() {
+    let env = TestEnv::new();
+    let fixed = Arc::new(AtomicBool::new(false));
+    let children = Arc::new(Mutex::new(Vec::<String>::new()));
+    let (fixed2, children2) = (fixed.clone(), children.clone());
+    let caps = [
+        "integration_task_0",
+        "integration_task_1",
+        "integration_task_2",
+        "simple_task_in_sub_wf",
+    ];
+    let _worker = FakeAgent::start(&env, "worker", &caps, 4, move |m: &Value| {
+        if m["task"] == "simple_task_in_sub_wf" {
+            let run = m["run_id"].as_str().unwrap().to_string();
+            let mut seen = children2.lock().unwrap();
+            if !seen.contains(&run) {
+                seen.push(run.clone());
+            }
+            if seen.len() == 2 && seen[1] == run && !fixed2.load(Ordering::SeqCst) {
+                return Answer::Failed("the second child breaks".into());
+            }
+        }
+        echo(m)
+    });
+    env.write(
+        "templates/sub_workflow.yaml",
+        "name: sub_workflow\ntasks:\n  - {name: simple_task_in_sub_wf, taskReferenceName: t1}\n",
+    );
+    let flow = corpus_file(&env, "do_while_sub_workflow_integration_test.json");
+    let (code, result, _) = env.run_flow(&flow, &["-i", "loop=2"]);
+    assert_ne!(code, 0);
+    assert_eq!(result["failed_task"], "loopTask", "{result}");
+    assert!(
+        result["reason"].as_str().unwrap().contains("st1__2"),
+        "{result}"
+    );
+    let run_id = result["run_id"].as_str().unwrap().to_string();
+    fixed.store(true, Ordering::SeqCst);
+    let out = env.run(&["retry", &run_id]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = crate::support::output_within(
+        env.cmd(&["resume", &run_id, "--json"]),
+        Duration::from_secs(60),
+    );
+    let result: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
+    assert_eq!(result["status"], "COMPLETED", "{result}");
+    let output = &result["output"];
+    assert_eq!(output["iteration"], 2);
+    let seen = children.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2, "no third child: the failed one was resumed");
+    assert_eq!(output["1"]["st1"]["subWorkflowId"], seen[0]);
+    assert_eq!(output["2"]["st1"]["subWorkflowId"], seen[1]);
+}
