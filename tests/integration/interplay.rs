@@ -97,3 +97,100 @@ tasks:
         "the run used {during:?} of CPU in 2 s while waiting for a slot"
     );
 }
+
+fn run_within(env: &TestEnv, flow: &str, limit: Duration) -> Value {
+    let out =
+        crate::support::output_within(env.cmd(&["run", flow, "--json", "--no-agents"]), limit);
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)))
+}
+
+fn list(env: &TestEnv) -> Vec<Value> {
+    let out = env.run(&["list", "--json"]);
+    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+    list["runs"].as_array().unwrap().clone()
+}
+
+/// A parent that times out (its `timeoutSeconds`) terminates its running SUB_WORKFLOW child,
+/// as a terminated or failed parent does; before, the child (a WAIT for `3ox complete`) ran
+/// on and `3ox run` never returned.
+#[test]
+fn a_parent_that_times_out_terminates_its_running_child() {
+    let env = TestEnv::new();
+    env.write(
+        "templates/waiter.yaml",
+        "name: waiter\ntasks:\n  - {name: gate, taskReferenceName: gate, type: WAIT}\n",
+    );
+    env.write(
+        "flow.yaml",
+        r#"
+name: parent
+timeoutSeconds: 1
+tasks:
+  - {name: waiter, taskReferenceName: sub, type: SUB_WORKFLOW, subWorkflowParam: {name: waiter}}
+"#,
+    );
+    let result = run_within(&env, "flow.yaml", Duration::from_secs(20));
+    assert_eq!(result["status"], "TIMED_OUT", "{result}");
+    let child = list(&env)
+        .into_iter()
+        .find(|r| r["workflow"] == "waiter")
+        .unwrap();
+    assert_eq!(child["status"], "TERMINATED", "{child}");
+}
+
+/// A TERMINATE task (COMPLETED) in one fork branch ends the run; the SUB_WORKFLOW child
+/// running in the other branch is terminated with it.
+#[test]
+fn a_terminate_task_in_a_fork_branch_terminates_the_child_of_another_branch() {
+    let env = TestEnv::new();
+    env.write(
+        "templates/waiter.yaml",
+        "name: waiter\ntasks:\n  - {name: gate, taskReferenceName: gate, type: WAIT}\n",
+    );
+    env.write(
+        "flow.yaml",
+        r#"
+name: parent
+tasks:
+  - name: f
+    taskReferenceName: f
+    type: FORK_JOIN
+    forkTasks:
+      - - {name: waiter, taskReferenceName: sub, type: SUB_WORKFLOW, subWorkflowParam: {name: waiter}}
+      - - {name: nap, taskReferenceName: nap, type: WAIT, inputParameters: {duration: 1s}}
+        - {name: end, taskReferenceName: end, type: TERMINATE, inputParameters: {terminationStatus: COMPLETED, workflowOutput: {done: early}}}
+  - {name: j, taskReferenceName: j, type: JOIN, joinOn: [sub, end]}
+"#,
+    );
+    let result = run_within(&env, "flow.yaml", Duration::from_secs(20));
+    assert_eq!(result["status"], "COMPLETED", "{result}");
+    assert_eq!(result["output"], json!({"done": "early"}));
+    let child = list(&env)
+        .into_iter()
+        .find(|r| r["workflow"] == "waiter")
+        .unwrap();
+    assert_eq!(child["status"], "TERMINATED", "{child}");
+}
+
+/// A child that times out tells its parent at once (not at the parent's next rescan, 2 s
+/// later): the parent fails right after the child's 1 s timeout.
+#[test]
+fn a_child_that_times_out_fails_its_parent_at_once() {
+    let env = TestEnv::new();
+    env.write(
+        "templates/slowkid.yaml",
+        "name: slowkid\ntimeoutSeconds: 1\ntasks:\n  - {name: gate, taskReferenceName: gate, type: WAIT}\n",
+    );
+    env.write(
+        "flow.yaml",
+        "name: parent\ntasks:\n  - {name: slowkid, taskReferenceName: sub, type: SUB_WORKFLOW, subWorkflowParam: {name: slowkid}}\n",
+    );
+    let result = run_within(&env, "flow.yaml", Duration::from_secs(20));
+    assert_eq!(result["status"], "FAILED", "{result}");
+    assert!(
+        result["reason"].as_str().unwrap().contains("TIMED_OUT"),
+        "{result}"
+    );
+    let elapsed = result["elapsed_ms"].as_u64().unwrap();
+    assert!(elapsed < 1700, "the parent learned after {elapsed} ms");
+}
