@@ -162,7 +162,7 @@ fn do_while_keep_last_n_switch_runs_26_iterations_and_keeps_three() {
 
 /// A local HTTP server on 127.0.0.1 answering with `route(method, path, body)`; records
 /// `METHOD path body idempotency-key` lines. Stops when dropped.
-struct Server {
+pub(crate) struct Server {
     port: u16,
     seen: Arc<Mutex<Vec<String>>>,
     stop: Arc<AtomicBool>,
@@ -170,7 +170,9 @@ struct Server {
 }
 
 impl Server {
-    fn start(route: impl Fn(&str, &str, &Value) -> (u16, Value) + Send + 'static) -> Server {
+    pub(crate) fn start(
+        route: impl Fn(&str, &str, &Value) -> (u16, Value) + Send + 'static,
+    ) -> Server {
         let server = tiny_http::Server::http("127.0.0.1:0").expect("bind a local port");
         let port = server.server_addr().to_ip().expect("an ip address").port();
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -215,11 +217,11 @@ impl Server {
         }
     }
 
-    fn base(&self) -> String {
+    pub(crate) fn base(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    fn seen(&self) -> Vec<String> {
+    pub(crate) fn seen(&self) -> Vec<String> {
         self.seen.lock().unwrap().clone()
     }
 }

@@ -194,3 +194,189 @@ fn a_child_that_times_out_fails_its_parent_at_once() {
     let elapsed = result["elapsed_ms"].as_u64().unwrap();
     assert!(elapsed < 1700, "the parent learned after {elapsed} ms");
 }
+
+fn echo(message: &Value) -> Answer {
+    Answer::Completed(json!({"ref": message["task_ref"], "attempt": message["attempt"]}))
+}
+
+/// Tasks forked by FORK_JOIN_DYNAMIC keep their own `startDelay`, `optional` and
+/// `permissive`: the delayed one starts a second late, the optional failure lets the run
+/// complete, and a permissive failure lets it go on to the end and fail there.
+#[test]
+fn dynamic_forks_keep_start_delay_optional_and_permissive() {
+    for (flag, status) in [("optional", "COMPLETED"), ("permissive", "FAILED")] {
+        let env = TestEnv::new();
+        let worker = FakeAgent::start(&env, "worker", &["good", "bad"], 4, |m: &Value| {
+            if m["task"] == "bad" {
+                Answer::Failed("bad is bad".into())
+            } else {
+                echo(m)
+            }
+        });
+        env.write(
+            "flow.yaml",
+            &format!(
+                r#"
+name: fd
+tasks:
+  - name: fan
+    taskReferenceName: fan
+    type: FORK_JOIN_DYNAMIC
+    inputParameters:
+      dynamicTasks:
+        - {{name: good, taskReferenceName: slow, startDelay: 1}}
+        - {{name: bad, taskReferenceName: flag, {flag}: true}}
+      dynamicTasksInput: {{slow: {{}}, flag: {{}}}}
+    dynamicForkTasksParam: dynamicTasks
+    dynamicForkTasksInputParamName: dynamicTasksInput
+  - {{name: join, taskReferenceName: join, type: JOIN}}
+  - {{name: good, taskReferenceName: after}}
+"#
+            ),
+        );
+        let began = Instant::now();
+        let (_, result, out) = env.run_flow("flow.yaml", &[]);
+        assert_eq!(
+            result["status"],
+            status,
+            "{flag}: {result}\n{}",
+            stderr(&out)
+        );
+        assert!(
+            began.elapsed() >= Duration::from_secs(1),
+            "startDelay ignored"
+        );
+        let seen: Vec<String> = worker
+            .messages()
+            .iter()
+            .map(|m| m["task_ref"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(seen, ["flag", "slow", "after"], "{flag}");
+    }
+}
+
+/// A response timeout inside a DO_WHILE iteration retries that iteration's attempt; the loop
+/// goes on with the next iteration.
+#[test]
+fn a_response_timeout_inside_a_loop_iteration_retries_that_attempt() {
+    let env = TestEnv::new();
+    let worker = FakeAgent::start(&env, "worker", &["slow", "good"], 4, |m: &Value| {
+        if m["task"] == "slow" && m["attempt"] == 1 {
+            Answer::NotYet
+        } else {
+            echo(m)
+        }
+    });
+    env.write(
+        "flow.yaml",
+        r#"
+name: lp
+tasks:
+  - name: loop
+    taskReferenceName: loop
+    type: DO_WHILE
+    loopCondition: loop.iteration < 2
+    evaluatorType: expression
+    loopOver:
+      - {name: slow, taskReferenceName: slow, responseTimeoutSeconds: 1, retryCount: 1, retryDelaySeconds: 0}
+      - {name: good, taskReferenceName: inner, inputParameters: {prev: "${slow.output.attempt}"}}
+"#,
+    );
+    let (code, result, out) = env.run_flow("flow.yaml", &[]);
+    assert_eq!(code, 0, "{result}\n{}", stderr(&out));
+    assert_eq!(result["output"]["1"]["slow"]["attempt"], 2);
+    assert_eq!(result["output"]["2"]["slow"]["attempt"], 2);
+    let inner: Vec<Value> = worker
+        .messages()
+        .into_iter()
+        .filter(|m| m["task"] == "good")
+        .map(|m| m["input"].clone())
+        .collect();
+    assert_eq!(inner, [json!({"prev": 2}), json!({"prev": 2})]);
+}
+
+/// HTTP, INLINE (JavaScript), a WAIT and a startDelay inside an `items` loop: each
+/// iteration calls with its item, computes on the response and waits its second.
+#[test]
+fn http_inline_wait_and_start_delay_inside_an_items_loop() {
+    let env = TestEnv::new();
+    let server = crate::corpus_runs::Server::start(|_, path, body| {
+        (200, json!({"path": path, "index": body["i"]}))
+    });
+    let _worker = FakeAgent::start(&env, "worker", &["good"], 4, echo);
+    env.write(
+        "flow.yaml",
+        &format!(
+            r#"
+name: a
+tasks:
+  - name: loop
+    taskReferenceName: loop
+    type: DO_WHILE
+    items: [a, b]
+    loopOver:
+      - {{name: call, taskReferenceName: call, type: HTTP, inputParameters: {{http_request: {{uri: "{}/echo/${{loop.output.loopItem}}", method: POST, body: {{i: "${{loop.output.loopIndex}}"}}}}}}}}
+      - {{name: calc, taskReferenceName: calc, type: INLINE, inputParameters: {{evaluatorType: javascript, expression: "$.p + '#' + $.i", p: "${{call.output.response.body.path}}", i: "${{call.output.response.body.index}}"}}}}
+      - {{name: nap, taskReferenceName: nap, type: WAIT, inputParameters: {{duration: 1s}}}}
+      - {{name: good, taskReferenceName: later, startDelay: 1}}
+outputParameters:
+  last: "${{calc.output.result}}"
+"#,
+            server.base()
+        ),
+    );
+    let began = Instant::now();
+    let (code, result, out) = env.run_flow("flow.yaml", &[]);
+    assert_eq!(code, 0, "{result}\n{}", stderr(&out));
+    assert!(
+        began.elapsed() >= Duration::from_secs(4),
+        "2 x (1 s WAIT + 1 s delay)"
+    );
+    assert_eq!(result["output"]["last"], "/echo/b#1");
+    assert_eq!(server.seen().len(), 2);
+}
+
+/// `3ox skip` of a WAIT (one waiting for `3ox complete`, one for an hour) lets the run go on.
+#[test]
+fn skip_of_a_wait_lets_the_run_go_on() {
+    let env = TestEnv::new();
+    let _worker = FakeAgent::start(&env, "worker", &["good"], 4, echo);
+    env.write(
+        "flow.yaml",
+        r#"
+name: wt
+tasks:
+  - {name: gate, taskReferenceName: gate, type: WAIT}
+  - {name: nap, taskReferenceName: nap, type: WAIT, inputParameters: {duration: "1 hours"}}
+  - {name: good, taskReferenceName: after, inputParameters: {g: "${gate.output}"}}
+"#,
+    );
+    let mut child = env
+        .cmd(&["run", "flow.yaml", "--json", "--no-agents"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let run_id = crate::support::wait_for(Duration::from_secs(20), || {
+        Some(list(&env).first()?["run_id"].as_str()?.to_string())
+    })
+    .unwrap();
+    for task in ["gate", "nap"] {
+        crate::support::wait_for(Duration::from_secs(20), || {
+            let out = env.run(&["status", &run_id, "--json"]);
+            let run: Value = serde_json::from_slice(&out.stdout).ok()?;
+            run["tasks"]
+                .as_array()?
+                .iter()
+                .any(|t| t["task_ref"] == task || t["ref"] == task)
+                .then_some(())
+        })
+        .unwrap_or_else(|| panic!("{task} starts"));
+        let out = env.run(&["skip", &run_id, task]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    let out = output_within_child(&mut child, Duration::from_secs(20));
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["status"], "COMPLETED", "{result}");
+    assert_eq!(result["output"]["ref"], "after");
+}
