@@ -380,3 +380,194 @@ tasks:
     assert_eq!(result["status"], "COMPLETED", "{result}");
     assert_eq!(result["output"]["ref"], "after");
 }
+
+/// kill -9 of `3ox run` while a WAIT waits, an HTTP call is in flight and a SUB_WORKFLOW child
+/// runs; `3ox resume` carries each on (the HTTP call again, the same child), `3ox complete`
+/// ends the WAIT, and the run completes with all three outputs.
+#[test]
+fn kill_9_with_a_wait_an_http_call_and_a_child_in_flight_resumes_all_three() {
+    let env = TestEnv::new();
+    let server = crate::corpus_runs::Server::start(|_, _, _| {
+        std::thread::sleep(Duration::from_millis(1500));
+        (200, json!({"slow": "done"}))
+    });
+    let children = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let children2 = children.clone();
+    let _worker = FakeAgent::start(&env, "worker", &["sleepy"], 4, move |m: &Value| {
+        children2
+            .lock()
+            .unwrap()
+            .push(m["run_id"].as_str().unwrap().to_string());
+        echo(m)
+    });
+    env.write(
+        "templates/kid.yaml",
+        "name: kid\ntasks:\n  - {name: sleepy, taskReferenceName: zz}\n  - {name: nap, taskReferenceName: nap, type: WAIT, inputParameters: {duration: 2s}}\noutputParameters: {kid: \"${zz.output.ref}\"}\n",
+    );
+    env.write(
+        "flow.yaml",
+        &format!(
+            r#"
+name: kr
+tasks:
+  - name: f
+    taskReferenceName: f
+    type: FORK_JOIN
+    forkTasks:
+      - - {{name: gate, taskReferenceName: gate, type: WAIT}}
+      - - {{name: call, taskReferenceName: call, type: HTTP, inputParameters: {{http_request: {{uri: "{}/slow", method: GET}}}}}}
+      - - {{name: kid, taskReferenceName: sub, type: SUB_WORKFLOW, subWorkflowParam: {{name: kid}}}}
+  - {{name: join, taskReferenceName: join, type: JOIN, joinOn: [gate, call, sub]}}
+outputParameters:
+  gate: "${{gate.output}}"
+  http: "${{call.output.response.body}}"
+  kid: "${{sub.output.kid}}"
+"#,
+            server.base()
+        ),
+    );
+    let mut first = env
+        .cmd(&["run", "flow.yaml", "--json", "--no-agents"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // All three in flight: the child's agent task answered, the HTTP request received.
+    crate::support::wait_for(Duration::from_secs(20), || {
+        (!children.lock().unwrap().is_empty() && !server.seen().is_empty()).then_some(())
+    })
+    .expect("the child and the HTTP call start");
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let run_id = list(&env)
+        .into_iter()
+        .find(|r| r["workflow"] == "kr")
+        .unwrap()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut resumed = env
+        .cmd(&["resume", &run_id, "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = env.run(&["complete", &run_id, "gate", "--set", "ok=yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = output_within_child(&mut resumed, Duration::from_secs(30));
+    let result: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
+    assert_eq!(result["status"], "COMPLETED", "{result}");
+    assert_eq!(
+        result["output"],
+        json!({"gate": {"ok": "yes"}, "http": {"slow": "done"}, "kid": "zz"})
+    );
+    assert_eq!(
+        children.lock().unwrap().len(),
+        1,
+        "one child, one agent task"
+    );
+    let kids: Vec<Value> = list(&env)
+        .into_iter()
+        .filter(|r| r["workflow"] == "kid")
+        .collect();
+    assert_eq!(kids.len(), 1);
+    assert_eq!(kids[0]["status"], "COMPLETED");
+}
+
+/// `3ox rerun --from` the task after a SUB_WORKFLOW keeps the child's output; from the
+/// SUB_WORKFLOW itself it starts a new child.
+#[test]
+fn rerun_from_after_a_sub_workflow_keeps_it_and_from_it_starts_a_new_child() {
+    let env = TestEnv::new();
+    let worker = FakeAgent::start(&env, "worker", &["good"], 4, |m: &Value| {
+        Answer::Completed(json!({"ref": m["task_ref"], "run": m["run_id"], "got": m["input"]}))
+    });
+    env.write(
+        "templates/kid.yaml",
+        "name: kid\ntasks:\n  - {name: good, taskReferenceName: k}\noutputParameters: {run: \"${k.output.run}\"}\n",
+    );
+    env.write(
+        "flow.yaml",
+        r#"
+name: p
+tasks:
+  - {name: kid, taskReferenceName: sub, type: SUB_WORKFLOW, subWorkflowParam: {name: kid}}
+  - {name: good, taskReferenceName: after, inputParameters: {child: "${sub.output.run}"}}
+outputParameters: {child: "${after.output.got.child}"}
+"#,
+    );
+    let (code, first, _) = env.run_flow("flow.yaml", &[]);
+    assert_eq!(code, 0, "{first}");
+    let run_id = first["run_id"].as_str().unwrap().to_string();
+    let child = first["output"]["child"].as_str().unwrap().to_string();
+    let rerun = |from: &str| {
+        let out = env.run(&["rerun", &run_id, "--from", from]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let out = crate::support::output_within(
+            env.cmd(&["resume", &run_id, "--json"]),
+            Duration::from_secs(30),
+        );
+        serde_json::from_slice::<Value>(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)))
+    };
+    let again = rerun("after");
+    assert_eq!(again["status"], "COMPLETED");
+    assert_eq!(again["output"]["child"], child, "the same child's output");
+    let anew = rerun("sub");
+    assert_eq!(anew["status"], "COMPLETED");
+    assert_ne!(anew["output"]["child"], child, "a new child");
+    let kids = list(&env)
+        .into_iter()
+        .filter(|r| r["workflow"] == "kid")
+        .count();
+    assert_eq!(kids, 2);
+    assert_eq!(
+        worker
+            .messages()
+            .iter()
+            .filter(|m| m["task_ref"] == "after")
+            .count(),
+        3
+    );
+}
+
+/// TERMINATE inside a DO_WHILE ends the run from the middle of the loop with its output.
+#[test]
+fn terminate_inside_a_loop_ends_the_run_with_its_output() {
+    let env = TestEnv::new();
+    let worker = FakeAgent::start(&env, "worker", &["good"], 4, echo);
+    env.write(
+        "flow.yaml",
+        r#"
+name: tl
+tasks:
+  - name: loop
+    taskReferenceName: loop
+    type: DO_WHILE
+    loopCondition: "true"
+    evaluatorType: expression
+    loopOver:
+      - {name: good, taskReferenceName: work}
+      - name: check
+        taskReferenceName: check
+        type: SWITCH
+        evaluatorType: javascript
+        expression: "$.i >= 3 ? 'stop' : 'go'"
+        inputParameters: {i: "${loop.output.iteration}"}
+        decisionCases:
+          stop:
+            - {name: end, taskReferenceName: end, type: TERMINATE, inputParameters: {terminationStatus: COMPLETED, terminationReason: "three is enough", workflowOutput: {last: "${work.output.ref}"}}}
+  - {name: good, taskReferenceName: never}
+"#,
+    );
+    let (code, result, out) = env.run_flow("flow.yaml", &[]);
+    assert_eq!(code, 0, "{result}\n{}", stderr(&out));
+    assert_eq!(result["output"], json!({"last": "work__3"}));
+    let seen: Vec<Value> = worker
+        .messages()
+        .iter()
+        .map(|m| m["task_ref"].clone())
+        .collect();
+    assert_eq!(seen, [json!("work__1"), json!("work__2"), json!("work__3")]);
+}
