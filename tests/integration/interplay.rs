@@ -452,6 +452,14 @@ outputParameters:
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // Once resume drives the run (else `3ox complete` may take the run's lock for a moment
+    // itself, and a resume starting then refuses to drive).
+    crate::support::wait_for(Duration::from_secs(20), || {
+        let out = env.run(&["status", &run_id, "--json"]);
+        let run: Value = serde_json::from_slice(&out.stdout).ok()?;
+        (run["driver"]["held"] == true).then_some(())
+    })
+    .expect("resume drives the run");
     let out = env.run(&["complete", &run_id, "gate", "--set", "ok=yes"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let out = output_within_child(&mut resumed, Duration::from_secs(30));
