@@ -394,6 +394,9 @@ pub struct RunActor {
     started: Instant,
     /// (io) HTTP calls under way.
     http: http::HttpCalls,
+    /// How many commits journaled changes: the driver's idle-timer rule holds only while the
+    /// state has not changed since its idle walk.
+    commits: u64,
 }
 
 impl RunActor {
@@ -417,6 +420,7 @@ impl RunActor {
             snapshot_stale: true,
             started: Instant::now(),
             http: http::HttpCalls::default(),
+            commits: 0,
         }
     }
 
@@ -444,13 +448,17 @@ impl RunActor {
         let mut rescan = tokio::time::interval(self.options.rescan_every);
         rescan.tick().await;
         let mut interrupted = false;
-        // The time of the last timer walk that changed nothing: wakeups due by then wait for
-        // a free slot, not for time, and are not slept for again (see `next_wakeup_after`).
-        let mut idle_since: Option<chrono::DateTime<Utc>> = None;
+        // The time of the last timer walk that changed nothing (and the commit count then):
+        // while nothing has changed since, the wakeups due by then wait for a free slot, not
+        // for time, and are not slept for again (see `next_wakeup_after`).
+        let mut idle_since: Option<(chrono::DateTime<Utc>, u64)> = None;
         while self.state.status == RunStatus::Running {
+            let idle = idle_since
+                .filter(|(_, commits)| *commits == self.commits)
+                .map(|(at, _)| at);
             let wait = self
                 .state
-                .next_wakeup_after(idle_since)
+                .next_wakeup_after(idle)
                 .map(|at| (at - Utc::now()).to_std().unwrap_or(Duration::ZERO));
             tokio::select! {
                 Some(wake) = wakes.recv() => {
@@ -475,7 +483,7 @@ impl RunActor {
                 () = sleep_for(wait), if wait.is_some() => {
                     let now = Utc::now();
                     if !self.step_all_at(vec![Input::Tick], now)? {
-                        idle_since = Some(now);
+                        idle_since = Some((now, self.commits));
                     }
                 }
                 Some(done) = http_results.recv() => {
@@ -968,6 +976,7 @@ impl RunActor {
             return Ok(());
         }
         let records = self.journal.append(&self.state.run_id, now, changes)?;
+        self.commits += 1;
         self.snapshot_stale = true;
         self.progress.show(&records, &self.state);
         if records
