@@ -431,6 +431,87 @@ impl<'m> Simulation<'m> {
                 };
                 self.queue(&outcome, input);
             }
+            // An HTTP call: the mock's output is the response (`{response: {statusCode, body,
+            // headers}}` as Conductor reports it, or just the body); a failure is a call that
+            // could not be made (retried by the task's policy), a terminal one a bad request.
+            Change::HttpCallStarted {
+                task_ref,
+                task_id,
+                input,
+                ..
+            } => {
+                let (key, outcome) = self.outcome(task_ref)?;
+                let reason = || {
+                    outcome
+                        .reason
+                        .clone()
+                        .unwrap_or_else(|| format!("mock `{key}` failed"))
+                };
+                let result = match outcome.status.unwrap_or(MockStatus::Completed) {
+                    MockStatus::Completed => {
+                        let output = match &outcome.output {
+                            Some(output) => crate::expr::resolve(
+                                output,
+                                &MockScope {
+                                    input,
+                                    state: &self.state,
+                                },
+                            ),
+                            None => Value::Null,
+                        };
+                        engine::tasks::http::HttpOutcome::Response(mocked_response(output))
+                    }
+                    MockStatus::Failed => engine::tasks::http::HttpOutcome::Error(reason()),
+                    MockStatus::FailedWithTerminalError => {
+                        engine::tasks::http::HttpOutcome::Invalid(reason())
+                    }
+                };
+                let input = Input::HttpResult {
+                    task_id: task_id.clone(),
+                    outcome: result,
+                };
+                self.queue(&outcome, input);
+            }
+            // A SUB_WORKFLOW child: mocked as a whole by the SUB_WORKFLOW task's reference
+            // (its output is the child's output; a failure fails the child).
+            Change::ChildRunStarted {
+                child_run_id,
+                kind: engine::tasks::sub_workflow::ChildKind::SubWorkflow,
+                task_ref: Some(task_ref),
+                input,
+                ..
+            } => {
+                let (key, outcome) = self.outcome(task_ref)?;
+                let completed =
+                    outcome.status.unwrap_or(MockStatus::Completed) == MockStatus::Completed;
+                let output = match (&outcome.output, completed) {
+                    (Some(output), true) => crate::expr::resolve(
+                        output,
+                        &MockScope {
+                            input,
+                            state: &self.state,
+                        },
+                    ),
+                    (None, true) => Value::Object(Default::default()),
+                    (_, false) => Value::Null,
+                };
+                let input = Input::ChildEnded {
+                    child_run_id: child_run_id.clone(),
+                    status: if completed {
+                        RunStatus::Completed
+                    } else {
+                        RunStatus::Failed
+                    },
+                    output,
+                    reason: (!completed).then(|| {
+                        outcome
+                            .reason
+                            .clone()
+                            .unwrap_or_else(|| format!("mock `{key}` failed"))
+                    }),
+                };
+                self.queue(&outcome, input);
+            }
             // Extension point: arms for changes other task types add (see above).
             _ => {}
         }
@@ -477,6 +558,49 @@ impl<'m> Simulation<'m> {
                 },
             }),
         }
+    }
+}
+
+/// The response of a mocked HTTP call: the mock's `response` (Conductor's output form), or
+/// the whole output as the body; status 200 unless it says otherwise.
+fn mocked_response(output: Value) -> engine::tasks::http::HttpResponse {
+    let response = match output.get("response") {
+        Some(response) if response.is_object() => response.clone(),
+        _ => serde_json::json!({ "body": output }),
+    };
+    let status_code = response
+        .get("statusCode")
+        .and_then(Value::as_u64)
+        .and_then(|n| u16::try_from(n).ok())
+        .unwrap_or(200);
+    let headers = response
+        .get("headers")
+        .and_then(Value::as_object)
+        .map(|h| {
+            h.iter()
+                .map(|(k, v)| {
+                    let values = match v {
+                        Value::Array(items) => items
+                            .iter()
+                            .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_string))
+                            .collect(),
+                        Value::String(text) => vec![text.clone()],
+                        other => vec![other.to_string()],
+                    };
+                    (k.to_ascii_lowercase(), values)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    engine::tasks::http::HttpResponse {
+        status_code,
+        reason_phrase: response
+            .get("reasonPhrase")
+            .and_then(Value::as_str)
+            .unwrap_or(if status_code < 400 { "OK" } else { "Error" })
+            .to_string(),
+        headers,
+        body: response.get("body").cloned().unwrap_or(Value::Null),
     }
 }
 

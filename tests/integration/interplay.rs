@@ -579,3 +579,88 @@ tasks:
         .collect();
     assert_eq!(seen, [json!("work__1"), json!("work__2"), json!("work__3")]);
 }
+
+/// `3ox test --mock` answers HTTP calls from the mocks file: a failed call (retried on
+/// simulated time), then a response given in Conductor's output form.
+#[test]
+fn mock_test_answers_http_calls_with_failures_and_responses() {
+    let env = TestEnv::new();
+    env.write(
+        "flow.yaml",
+        r#"
+name: hm
+tasks:
+  - {name: call, taskReferenceName: call, type: HTTP, retryCount: 1, retryDelaySeconds: 30, inputParameters: {http_request: {uri: "http://example.invalid/x", method: GET}}}
+outputParameters:
+  code: "${call.output.response.statusCode}"
+  x: "${call.output.response.body.x}"
+"#,
+    );
+    env.write(
+        "m.yaml",
+        r#"
+version: 1
+tasks:
+  call:
+    - {status: FAILED, reason: connection refused}
+    - {output: {response: {statusCode: 201, body: {x: 7}}}}
+expect:
+  status: COMPLETED
+  output: {code: 201, x: 7}
+"#,
+    );
+    let out = env.run(&["test", "flow.yaml", "--mock", "m.yaml", "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stderr(&out),
+        crate::support::stdout(&out)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["output"], json!({"code": 201, "x": 7}));
+    assert_eq!(report["elapsed_seconds"], 30.0);
+}
+
+/// `3ox test --mock` answers a SUB_WORKFLOW (here inside a DO_WHILE: Conductor's
+/// do_while_sub_workflow) by the task's reference, once per iteration; before, the run stuck at
+/// the first child.
+#[test]
+fn mock_test_answers_sub_workflows_inside_a_loop() {
+    let env = TestEnv::new();
+    let corpus =
+        crate::support::conductor_corpus().join("do_while_sub_workflow_integration_test.json");
+    env.write("flow.json", &std::fs::read_to_string(corpus).unwrap());
+    env.write(
+        "m.yaml",
+        r#"
+version: 1
+input: {loop: 2}
+tasks:
+  integration_task_0: {output: {a: 0}}
+  integration_task_1: {output: {a: 1}}
+  integration_task_2: {output: {a: 2}}
+  st1:
+    - {output: {child: "${input.n}"}}
+    - {status: FAILED, reason: the second child failed}
+expect:
+  status: FAILED
+"#,
+    );
+    let out = env.run(&["test", "flow.json", "--mock", "m.yaml", "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stderr(&out),
+        crate::support::stdout(&out)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["status"], "FAILED");
+    assert_eq!(
+        report["failed_task"].as_str().unwrap_or("loopTask"),
+        "loopTask"
+    );
+    let text = report.to_string();
+    assert!(text.contains("the second child failed"), "{report}");
+}
