@@ -1,7 +1,8 @@
 //! Completing a task from outside (`3ox complete RUN TASK`): the operation that ends a WAIT
 //! task with neither `duration` nor `until` (Conductor's "complete task" API), and that may
-//! also settle any WAIT still waiting or a SIMPLE task in flight (its late reply is then
-//! refused as a duplicate).
+//! also settle any WAIT still waiting, a SIMPLE task in flight (its late reply is then
+//! refused as a duplicate), or a HUMAN task waiting for a decision with the output given
+//! (how Conductor's HUMAN tasks end; its approval request is withdrawn).
 //!
 //! Like the other operations it is a [`Command`] ([`Action::Complete`]) checked by [`check`]
 //! and journaled as `task_updated_by` (who, with which status) followed by the usual
@@ -65,6 +66,8 @@ pub fn check(state: &RunState, command: &Command, task: String) -> Result<(), Co
         Some(t) if t.status.is_in_flight() && (t.agent.is_some() || t.type_name == "WAIT") => {
             Ok(())
         }
+        // A HUMAN task waiting for a decision: Conductor completes it with any output.
+        Some(t) if t.status.is_in_flight() && state.open_approval(&task).is_some() => Ok(()),
         Some(t) => Err(ControlError::NotCompletable {
             task,
             status: Some(t.status),

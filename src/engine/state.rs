@@ -246,6 +246,14 @@ impl RunState {
     /// When the engine must look again by itself: the earliest retry due or approval
     /// deadline.
     pub fn next_wakeup(&self) -> Option<DateTime<Utc>> {
+        self.next_wakeup_after(None)
+    }
+
+    /// The earliest wakeup strictly later than `after` (all of them when `None`). The driver
+    /// passes the time of a walk that changed nothing: what fell due by then is waiting for
+    /// something other than time (a free agent slot), and the next reply or rescan walks
+    /// again, so waking for it again would only spin.
+    pub fn next_wakeup_after(&self, after: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
         if self.status != RunStatus::Running {
             return None;
         }
@@ -275,7 +283,11 @@ impl RunState {
         // ---- SET_VARIABLE / TERMINATE / NOOP / EXCLUSIVE_JOIN / DYNAMIC / mapping (misc) ----
 
         // ---- import / export / schema / test --mock (interop) ----
-        retries.chain(deadlines).chain(timers).min()
+        retries
+            .chain(deadlines)
+            .chain(timers)
+            .filter(|at| after.is_none_or(|after| *at > after))
+            .min()
     }
 
     /// The `workflow` root of `${...}` references: `{input, workflowId, ...}`.
@@ -612,9 +624,12 @@ impl RunState {
             | Change::TaskClaimed { .. }
             | Change::TaskTimedOut { .. }
             | Change::TimeoutAlert { .. }
-            | Change::RunTimedOut { .. }
-            | Change::TaskUpdatedBy { .. } => {
+            | Change::RunTimedOut { .. } => {
                 // Timers only: see `timeouts::observe` below.
+            }
+            Change::TaskUpdatedBy { task_ref, .. } => {
+                // A HUMAN task completed from outside (Conductor's way): its request closes.
+                super::control::withdraw(self, Some(task_ref), at);
             }
 
             // ---- INLINE / LAMBDA / JSON_JQ_TRANSFORM / DECISION / javascript (script) ----

@@ -931,3 +931,76 @@ tasks:
     assert!(sim.state.tasks["slow"].status.is_in_flight());
     sim.assert_replays();
 }
+
+#[test]
+fn a_due_retry_without_a_free_slot_is_not_a_wakeup_after_an_idle_walk() {
+    let flow = r#"
+name: slots
+tasks:
+  - name: both
+    taskReferenceName: both
+    type: FORK_JOIN
+    forkTasks:
+      - - {name: x, taskReferenceName: a, retryCount: 1, retryDelaySeconds: 1}
+      - - {name: x, taskReferenceName: b, responseTimeoutSeconds: 60}
+  - {name: j, taskReferenceName: j, type: JOIN, joinOn: [a, b]}
+"#;
+    let mut sim = Sim::start_with(flow, agents(&["x"], 1));
+    assert_eq!(sim.scheduled("a"), 1);
+    assert_eq!(sim.scheduled("b"), 0, "one slot: b waits");
+    sim.reply("a", ReplyStatus::Failed);
+    assert_eq!(sim.state.tasks["a"].status, TaskStatus::RetryWait);
+    assert_eq!(sim.scheduled("b"), 1, "a's slot went to b");
+    // a's retry falls due while b holds the only slot: the walk changes nothing.
+    assert!(sim.tick_at(2).is_empty());
+    assert_eq!(
+        sim.state.next_wakeup(),
+        Some(sim.at(1)),
+        "still due, in the past"
+    );
+    // After that idle walk the driver asks for what comes later: b's response timeout, not
+    // the past retry again (that would spin until b replies).
+    assert_eq!(
+        sim.state.next_wakeup_after(Some(sim.at(2))),
+        Some(sim.at(60))
+    );
+    // b's reply frees the slot and the walk it causes schedules a's retry.
+    sim.reply("b", ReplyStatus::Completed);
+    assert_eq!(sim.scheduled("a"), 2);
+    sim.assert_replays();
+}
+
+#[test]
+fn complete_ends_a_human_task_with_its_output_and_withdraws_the_request() {
+    let flow = r#"
+name: h
+tasks:
+  - {name: decide, taskReferenceName: decide, type: HUMAN, deadline: 1h}
+  - {name: ship, taskReferenceName: ship, inputParameters: {ok: "${decide.output.approved}", who: "${decide.output.approver}"}}
+"#;
+    let mut sim = Sim::start(flow, &["ship"]);
+    let request = sim
+        .state
+        .open_approval("decide")
+        .unwrap()
+        .request_id
+        .clone();
+    let completion = Completion {
+        status: CompletionStatus::Completed,
+        output: json!({"approved": true, "approver": "ann"}),
+    };
+    sim.command(Action::Complete, "decide", Some(completion))
+        .unwrap();
+    assert_eq!(sim.state.tasks["decide"].status, TaskStatus::Completed);
+    assert_eq!(
+        sim.state.tasks["ship"].input,
+        json!({"ok": true, "who": "ann"})
+    );
+    assert_eq!(
+        sim.state.approvals[&request].status,
+        crate::engine::ApprovalStatus::Withdrawn,
+        "no decision or deadline acts on it any more"
+    );
+    assert_eq!(sim.state.next_wakeup(), None, "the deadline is gone");
+    sim.assert_replays();
+}

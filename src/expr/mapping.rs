@@ -258,8 +258,14 @@ fn resolve_string(s: &str, scope: &dyn Scope) -> Value {
     Value::String(out)
 }
 
-/// Looks up one expression such as `workflow.input.x` or `check.output.items[0]`.
+/// Looks up one expression such as `workflow.input.x` or `check.output.items[0]`. A trailing
+/// function of Conductor's JSONPath (Jayway) applies to what the path finds:
+/// `${fetch.output.response.body.length()}`, and `keys()`, `first()`, `last()`, `sum()`,
+/// `min()`, `max()`, `avg()`.
 pub fn lookup(expr: &str, scope: &dyn Scope) -> Option<Value> {
+    if let Some((path, function)) = trailing_function(expr) {
+        return apply_function(function, &lookup(path, scope)?);
+    }
     let root = root_of(expr);
     let doc = scope.root(root)?;
     let rest = &expr[root.len()..];
@@ -275,12 +281,64 @@ pub fn lookup(expr: &str, scope: &dyn Scope) -> Option<Value> {
     }
 }
 
+/// `("a.b", "length")` for `a.b.length()`.
+fn trailing_function(expr: &str) -> Option<(&str, &str)> {
+    let head = expr.strip_suffix("()")?;
+    let (path, function) = head.rsplit_once('.')?;
+    matches!(
+        function,
+        "length" | "keys" | "first" | "last" | "sum" | "min" | "max" | "avg"
+    )
+    .then_some((path, function))
+}
+
+/// Jayway's path functions over the value found.
+fn apply_function(function: &str, value: &Value) -> Option<Value> {
+    let numbers = || -> Option<Vec<f64>> { value.as_array()?.iter().map(Value::as_f64).collect() };
+    let number = |n: f64| serde_json::Number::from_f64(n).map(Value::Number);
+    match function {
+        "length" => match value {
+            Value::Array(items) => Some(items.len().into()),
+            Value::Object(map) => Some(map.len().into()),
+            Value::String(text) => Some(text.chars().count().into()),
+            _ => None,
+        },
+        "keys" => Some(Value::Array(
+            value
+                .as_object()?
+                .keys()
+                .cloned()
+                .map(Value::String)
+                .collect(),
+        )),
+        "first" => value.as_array()?.first().cloned(),
+        "last" => value.as_array()?.last().cloned(),
+        "sum" => number(numbers()?.iter().sum()),
+        "min" => number(numbers()?.into_iter().reduce(f64::min)?),
+        "max" => number(numbers()?.into_iter().reduce(f64::max)?),
+        "avg" => {
+            let all = numbers()?;
+            (!all.is_empty())
+                .then(|| all.iter().sum::<f64>() / all.len() as f64)
+                .and_then(number)
+        }
+        _ => None,
+    }
+}
+
 /// Rewrites `.some-name` segments that JSONPath's shorthand does not allow into `['some-name']`.
 fn quote_segments(path: &str) -> String {
     let mut out = String::with_capacity(path.len() + 8);
     let mut chars = path.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
-        if c == '.' {
+        if c == '.' && path[i + 1..].starts_with('.') {
+            // `..name`: JSONPath's descendant segment, every `name` at any depth.
+            out.push('.');
+            if path[i + 2..].starts_with('[') {
+                out.push('.');
+                chars.next();
+            }
+        } else if c == '.' {
             let end = path[i + 1..]
                 .find(['.', '['])
                 .map_or(path.len(), |e| i + 1 + e);
@@ -292,6 +350,10 @@ fn quote_segments(path: &str) -> String {
                 out.push('.');
                 out.push_str(name);
             } else {
+                if out.ends_with('.') {
+                    // After a descendant `.`: `..['some-name']`.
+                    out.push('.');
+                }
                 out.push_str("['");
                 out.push_str(&name.replace('\\', "\\\\").replace('\'', "\\'"));
                 out.push_str("']");
@@ -329,6 +391,30 @@ mod tests {
             "workflow": {"input": {"n": 3, "folders": ["a", "b"], "station-root": "/s"}},
             "check": {"output": {"problems": [{"file": "x"}], "count": 1}},
         }))
+    }
+
+    #[test]
+    fn descendant_segments_find_a_key_at_any_depth() {
+        let s = Fixed(json!({"es": {"output": {"response": {"body": {"hits": [
+            {"_source": {"status": "COMPLETED", "workflow-id": "w1"}},
+            {"_source": {"status": "FAILED", "workflow-id": "w2"}},
+        ]}}}}}));
+        let r = |e: &str| resolve(&json!(e), &s);
+        assert_eq!(r("${es.output..status}"), json!(["COMPLETED", "FAILED"]));
+        assert_eq!(r("${es.output..workflow-id}"), json!(["w1", "w2"]));
+        assert_eq!(r("${es.output..hits[1]._source.status}"), json!("FAILED"));
+        assert_eq!(r("${es.output..nothing}"), Value::Null);
+    }
+
+    #[test]
+    fn jayway_path_functions_apply_to_what_the_path_finds() {
+        let s = scope();
+        let r = |e: &str| resolve(&json!(e), &s);
+        assert_eq!(r("${workflow.input.folders.length()}"), json!(2));
+        assert_eq!(r("${check.output.length()}"), json!(2));
+        assert_eq!(r("${workflow.input.folders.last()}"), json!("b"));
+        assert_eq!(r("n=${workflow.input.folders.length()}"), json!("n=2"));
+        assert_eq!(r("${workflow.input.missing.length()}"), Value::Null);
     }
 
     #[test]

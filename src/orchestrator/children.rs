@@ -610,10 +610,13 @@ pub(super) fn after_commit(
                     child_run_id,
                 );
             }
-            // A parent that ends without its SUB_WORKFLOW children (terminated, or failed in
-            // another branch) ends them too; so does skipping the task that waits for one.
+            // A parent that ends without its SUB_WORKFLOW children (terminated, failed in
+            // another branch, timed out, or ended by a TERMINATE task) ends them too; so does
+            // skipping the task that waits for one.
             Change::RunTerminated { .. }
             | Change::RunFailed { .. }
+            | Change::RunTimedOut { .. }
+            | Change::RunCompleted { .. }
             | Change::TaskSkipped { .. } => {
                 let skipped = match &record.change {
                     Change::TaskSkipped { task_ref, .. } => Some(task_ref.as_str()),
@@ -632,7 +635,10 @@ pub(super) fn after_commit(
         }
         if matches!(
             record.change,
-            Change::RunCompleted { .. } | Change::RunFailed { .. } | Change::RunTerminated { .. }
+            Change::RunCompleted { .. }
+                | Change::RunFailed { .. }
+                | Change::RunTerminated { .. }
+                | Change::RunTimedOut { .. }
         ) {
             notify_parent(actor);
         }

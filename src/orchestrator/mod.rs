@@ -394,6 +394,9 @@ pub struct RunActor {
     started: Instant,
     /// (io) HTTP calls under way.
     http: http::HttpCalls,
+    /// How many commits journaled changes: the driver's idle-timer rule holds only while the
+    /// state has not changed since its idle walk.
+    commits: u64,
 }
 
 impl RunActor {
@@ -417,6 +420,7 @@ impl RunActor {
             snapshot_stale: true,
             started: Instant::now(),
             http: http::HttpCalls::default(),
+            commits: 0,
         }
     }
 
@@ -444,10 +448,17 @@ impl RunActor {
         let mut rescan = tokio::time::interval(self.options.rescan_every);
         rescan.tick().await;
         let mut interrupted = false;
+        // The time of the last timer walk that changed nothing (and the commit count then):
+        // while nothing has changed since, the wakeups due by then wait for a free slot, not
+        // for time, and are not slept for again (see `next_wakeup_after`).
+        let mut idle_since: Option<(chrono::DateTime<Utc>, u64)> = None;
         while self.state.status == RunStatus::Running {
+            let idle = idle_since
+                .filter(|(_, commits)| *commits == self.commits)
+                .map(|(at, _)| at);
             let wait = self
                 .state
-                .next_wakeup()
+                .next_wakeup_after(idle)
                 .map(|at| (at - Utc::now()).to_std().unwrap_or(Duration::ZERO));
             tokio::select! {
                 Some(wake) = wakes.recv() => {
@@ -469,7 +480,12 @@ impl RunActor {
                         self.scan_control()?;
                     }
                 }
-                () = sleep_for(wait), if wait.is_some() => self.step_all(vec![Input::Tick])?,
+                () = sleep_for(wait), if wait.is_some() => {
+                    let now = Utc::now();
+                    if !self.step_all_at(vec![Input::Tick], now)? {
+                        idle_since = Some((now, self.commits));
+                    }
+                }
                 Some(done) = http_results.recv() => {
                     let mut inputs = Vec::new();
                     for done in std::iter::once(done).chain(std::iter::from_fn(|| http_results.try_recv().ok())) {
@@ -930,15 +946,24 @@ impl RunActor {
     }
 
     fn step_all(&mut self, inputs: Vec<Input>) -> Result<(), OrchestratorError> {
-        let now = Utc::now();
+        self.step_all_at(inputs, Utc::now()).map(|_| ())
+    }
+
+    /// `step_all` at `now`; says whether the inputs changed anything.
+    fn step_all_at(
+        &mut self,
+        inputs: Vec<Input>,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<bool, OrchestratorError> {
         self.note_claims(now)?;
         let mut changes = Vec::new();
         for input in inputs {
             changes.extend(self.step(input, now));
         }
+        let changed = !changes.is_empty();
         self.commit(changes, now)?;
         self.refresh_snapshot();
-        Ok(())
+        Ok(changed)
     }
 
     /// Journals `changes` (decided at `now`), then carries them out.
@@ -951,6 +976,7 @@ impl RunActor {
             return Ok(());
         }
         let records = self.journal.append(&self.state.run_id, now, changes)?;
+        self.commits += 1;
         self.snapshot_stale = true;
         self.progress.show(&records, &self.state);
         if records
@@ -1015,7 +1041,9 @@ impl RunActor {
                     }
                     self.archive_withdrawn();
                 }
-                Change::RunRetried { .. } | Change::RunRerunFrom { .. } => {
+                Change::RunRetried { .. }
+                | Change::RunRerunFrom { .. }
+                | Change::TaskUpdatedBy { .. } => {
                     self.archive_withdrawn();
                 }
                 Change::RunTerminated { .. } => {

@@ -4,10 +4,12 @@
 mod agent;
 mod bad_input;
 mod control;
+mod corpus_runs;
 mod demo;
 mod durability;
 mod fake_agent;
 mod human;
+mod interplay;
 mod maintenance;
 mod ops;
 mod run;

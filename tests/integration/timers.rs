@@ -330,7 +330,7 @@ fn a_poll_timeout_takes_back_an_unclaimed_message_but_not_a_claimed_one() {
     fake_agent::register(&env, "w", &["job"], 2);
     env.write(
         "flow.yaml",
-        "name: poll\ntasks:\n  - {name: job, taskReferenceName: job, pollTimeoutSeconds: 1, timeoutPolicy: RETRY, retryCount: 1}\n",
+        "name: poll\ntasks:\n  - {name: job, taskReferenceName: job, pollTimeoutSeconds: 3, timeoutPolicy: RETRY, retryCount: 1}\n",
     );
     let run_id = start(&env, "flow.yaml");
     let inbox = env.root().join("agents/w/1N.3OX");
@@ -349,7 +349,7 @@ fn a_poll_timeout_takes_back_an_unclaimed_message_but_not_a_claimed_one() {
     let (path, message) = message;
     std::fs::create_dir_all(inbox.join("claimed")).unwrap();
     std::fs::rename(&path, inbox.join("claimed").join(path.file_name().unwrap())).unwrap();
-    std::thread::sleep(Duration::from_millis(1600));
+    std::thread::sleep(Duration::from_millis(3300));
     fake_agent::put(
         &outbox,
         "answer.reply.yaml",
