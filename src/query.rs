@@ -672,17 +672,14 @@ pub fn timeline(records: &[Record], state: &RunState) -> RunLog {
             | Change::ApprovalRequested { .. }
             | Change::ApprovalDecided { .. }
             | Change::ApprovalExpired { .. } => {}
-            // ---- (loop) ----
             // An iteration's tasks show under their own references (`<ref>__<n>`).
             Change::LoopIterationStarted { .. } => {}
 
-            // ---- (subflow) ----
             Change::ChildRunStarted { .. }
             | Change::ChildRunResumed { .. }
             | Change::ChildRunEnded { .. }
             | Change::ChildOf { .. } => {}
 
-            // ---- (timers) ----
             Change::WaitStarted { .. }
             | Change::TaskDelayed { .. }
             | Change::TaskDelayEnded { .. }
@@ -731,9 +728,6 @@ pub fn timeline(records: &[Record], state: &RunState) -> RunLog {
                 });
             }
 
-            // ---- (script) ----
-
-            // ---- (io) ----
             Change::EventPublished { .. } => {}
             Change::HttpCallStarted {
                 task_ref,
@@ -759,12 +753,10 @@ pub fn timeline(records: &[Record], state: &RunState) -> RunLog {
                     });
             }
 
-            // ---- (misc) ----
             Change::VariablesSet { .. }
             | Change::DynamicTaskChosen { .. }
             | Change::RunEndedByTask { .. } => {}
 
-            // ---- (interop) ----
             Change::TaskScheduled {
                 task_ref,
                 task_id,

@@ -23,26 +23,15 @@ pub mod status;
 pub mod terminate;
 pub mod up;
 pub mod validate;
-// ---- (loop) ----
 
-// ---- (subflow) ----
-
-// ---- (timers) ----
 pub mod complete;
 
-// ---- (script) ----
 pub mod jq_sandbox;
 
-// ---- (io) ----
-
-// ---- (misc) ----
-
-// ---- (interop) ----
 pub mod export;
 pub mod import;
 pub mod schema;
 
-// ---- (mock) ----
 pub mod test;
 
 use std::path::PathBuf;
@@ -118,31 +107,19 @@ pub enum Command {
     /// Agent commands.
     #[command(subcommand)]
     Agent(agent::AgentCommand),
-    // ---- (loop) ----
 
-    // ---- (subflow) ----
-
-    // ---- (timers) ----
     /// Complete (or fail) a waiting task from outside: a WAIT, or an attempt in flight.
     Complete(complete::Args),
-    // (end of timers)
-
-    // ---- (script) ----
     /// The child process JSON_JQ_TRANSFORM programs run in (internal).
     #[command(name = "jq-sandbox", hide = true)]
     JqSandbox(jq_sandbox::Args),
-    // ---- (io) ----
 
-    // ---- (misc) ----
-
-    // ---- (interop) ----
     /// A Conductor workflow definition (JSON) as readable 3ox YAML.
     Import(import::Args),
     /// A 3ox workflow as Conductor JSON; what Conductor cannot say is reported.
     Export(export::Args),
     /// Print the JSON Schema of the workflow format (for editors).
     Schema(schema::Args),
-    // ---- (mock) ----
     /// Run a workflow with mocked task outcomes (no agents, no station) and print its path.
     Test(test::Args),
 }
@@ -172,25 +149,13 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Reject(args) => reject::run(cli.station.as_deref(), args),
         Command::Keygen(args) => keygen::run(args),
         Command::Agent(cmd) => agent::run(cli.station.as_deref(), cmd),
-        // ---- (loop) ----
 
-        // ---- (subflow) ----
-
-        // ---- (timers) ----
         Command::Complete(args) => complete::run(cli.station.as_deref(), args),
-        // (end of timers)
-
-        // ---- (script) ----
         Command::JqSandbox(args) => jq_sandbox::run(args),
-        // ---- (io) ----
 
-        // ---- (misc) ----
-
-        // ---- (interop) ----
         Command::Import(args) => import::run(args),
         Command::Export(args) => export::run(args),
         Command::Schema(args) => schema::run(args),
-        // ---- (mock) ----
         Command::Test(args) => test::run(args),
     }
 }

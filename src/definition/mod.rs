@@ -115,7 +115,6 @@ pub struct TaskDef {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub fail_on_reject: bool,
 
-    // ---- DO_WHILE (loop) ----
     /// The condition evaluated after each iteration (with `evaluatorType`, JavaScript by
     /// default as in Conductor); another iteration runs while it is true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -132,11 +131,6 @@ pub struct TaskDef {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub items: Option<Value>,
 
-    // ---- SUB_WORKFLOW / START_WORKFLOW (subflow) ----
-
-    // ---- WAIT, timeouts, startDelay, permissive (timers) ----
-
-    // ---- INLINE / LAMBDA / JSON_JQ_TRANSFORM / DECISION (script) ----
     /// DECISION (legacy SWITCH): the input parameter whose value is the case.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub case_value_param: Option<String>,
@@ -148,12 +142,10 @@ pub struct TaskDef {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub script_expression: Option<String>,
 
-    // ---- HTTP / EVENT (io) ----
     /// EVENT: where the message goes (`agent:<name>`, `conductor[:<queue>]`, `3ox:<topic>`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sink: Option<String>,
 
-    // ---- SET_VARIABLE / TERMINATE / EXCLUSIVE_JOIN / DYNAMIC (misc) ----
     /// DYNAMIC: the input whose value names the task to run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dynamic_task_name_param: Option<String>,

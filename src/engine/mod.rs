@@ -222,7 +222,6 @@ pub enum Change {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
-    // ---- DO_WHILE (loop) ----
     /// Iteration `iteration` of DO_WHILE `task_ref` starts: its tasks run as `<ref>__<n>`
     /// (see `engine/tasks/do_while.rs`). The first iteration's change also carries the
     /// DO_WHILE's resolved input, the items iterated over and `keepLastN`; with `keepLastN`,
@@ -241,7 +240,6 @@ pub enum Change {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         yielded: bool,
     },
-    // ---- SUB_WORKFLOW / START_WORKFLOW / failureWorkflow (subflow) ----
     /// A child run is decided (SUB_WORKFLOW, START_WORKFLOW, or the `failureWorkflow` after
     /// the run failed), with its run id chosen now. Journaled before the child exists: the
     /// orchestrator creates the child's journal right after (or on resume).
@@ -288,7 +286,6 @@ pub enum Change {
         kind: tasks::sub_workflow::ChildKind,
         depth: u32,
     },
-    // ---- WAIT, timeouts, startDelay, permissive (timers) ----
     /// A WAIT task began waiting: it completes at `until`, or, without, when completed from
     /// outside (`3ox complete`). The due time is chosen once, here.
     WaitStarted {
@@ -351,11 +348,6 @@ pub enum Change {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
-    // (end of timers)
-
-    // ---- INLINE / LAMBDA / JSON_JQ_TRANSFORM / DECISION / javascript (script) ----
-
-    // ---- HTTP / EVENT / agent-served types (io) ----
     /// An HTTP task's attempt starts: the orchestrator makes the call (again, after a crash
     /// before its result was journaled) and feeds the result back as [`Input::HttpResult`].
     HttpCallStarted {
@@ -380,7 +372,6 @@ pub enum Change {
         /// The message's payload: the task's input plus the workflow's id, type and version.
         payload: Value,
     },
-    // ---- SET_VARIABLE / TERMINATE / NOOP / EXCLUSIVE_JOIN / DYNAMIC / mapping (misc) ----
     /// A SET_VARIABLE task set `variables` (its resolved input): merged into the run's
     /// variables, read as `${workflow.variables.<name>}`. The task's completion follows.
     VariablesSet {
@@ -403,7 +394,6 @@ pub enum Change {
         reason: Option<String>,
         output: Value,
     },
-    // ---- import / export / schema / test --mock (interop) ----
 }
 
 /// What happened, from the engine's point of view.
@@ -440,9 +430,7 @@ pub enum Input {
     /// A person's operation on the run (see [`control`]); check it first with
     /// [`control::check`] (or use [`command`]), a refused one changes nothing.
     Control(control::Command),
-    // ---- DO_WHILE (loop) ----
 
-    // ---- SUB_WORKFLOW / START_WORKFLOW / failureWorkflow (subflow) ----
     /// A child run ended: its parent's driver read the child's journal.
     ChildEnded {
         child_run_id: String,
@@ -450,23 +438,14 @@ pub enum Input {
         output: Value,
         reason: Option<String>,
     },
-    // ---- WAIT, timeouts, startDelay, permissive (timers) ----
     /// The driver found the messages of these attempts claimed by a worker (asked when their
     /// poll deadline fell due, see [`timeouts::polls_due`]).
     Claimed { task_ids: Vec<String> },
-    // (end of timers)
-
-    // ---- INLINE / LAMBDA / JSON_JQ_TRANSFORM / DECISION / javascript (script) ----
-
-    // ---- HTTP / EVENT / agent-served types (io) ----
     /// The result of the HTTP call made for task id `task_id` (see `tasks::http`).
     HttpResult {
         task_id: String,
         outcome: tasks::http::HttpOutcome,
     },
-    // ---- SET_VARIABLE / TERMINATE / NOOP / EXCLUSIVE_JOIN / DYNAMIC / mapping (misc) ----
-
-    // ---- import / export / schema / test --mock (interop) ----
 }
 
 /// What the engine may consult: the time, a source of ids, the station's agents.

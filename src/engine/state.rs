@@ -182,36 +182,26 @@ pub struct RunState {
     pub retries: u32,
     /// Every approval request of the run's HUMAN tasks, by request id, in order.
     pub approvals: IndexMap<String, ApprovalState>,
-    // ---- DO_WHILE (loop) ----
     /// DO_WHILE loops that have started, by reference: their current iteration and what is
     /// kept of earlier ones (see `tasks::do_while`).
     pub loops: HashMap<String, super::tasks::do_while::LoopState>,
-    // ---- SUB_WORKFLOW / START_WORKFLOW / failureWorkflow (subflow) ----
     /// The run that started this one, when it is a child run (its `child_of` record).
     pub parent: Option<super::tasks::sub_workflow::ParentLink>,
     /// The child runs this run started, by child run id, in order.
     pub children: IndexMap<String, super::tasks::sub_workflow::ChildLink>,
     /// The failure workflow's run started for the latest end, and when it was decided.
     pub failure_run: Option<(String, DateTime<Utc>)>,
-    // ---- WAIT, timeouts, startDelay, permissive (timers) ----
     /// Timeouts, WAIT due times and start delays (see `engine::timeouts`).
     pub timers: super::timeouts::Timers,
-    // (end of timers)
-
-    // ---- INLINE / LAMBDA / JSON_JQ_TRANSFORM / DECISION / javascript (script) ----
-
-    // ---- HTTP / EVENT / agent-served types (io) ----
     /// The current (or last) HTTP call of each HTTP task, by task reference.
     pub http_calls: IndexMap<String, super::tasks::http::HttpCall>,
     /// Every event published by the run's EVENT tasks, by message id, in order.
     pub events: IndexMap<String, super::tasks::event::PublishedEvent>,
-    // ---- SET_VARIABLE / TERMINATE / NOOP / EXCLUSIVE_JOIN / DYNAMIC / mapping (misc) ----
     /// Variables set by SET_VARIABLE tasks, by name (over the workflow's `variables`; see
     /// [`RunState::variables_doc`]).
     pub variables: serde_json::Map<String, Value>,
     /// The task each DYNAMIC task chose to run, by the DYNAMIC task's reference.
     pub dynamic_choices: HashMap<String, String>,
-    // ---- import / export / schema / test --mock (interop) ----
 }
 
 impl Default for WorkflowDef {
@@ -268,21 +258,10 @@ impl RunState {
             .values()
             .filter(|a| a.status == ApprovalStatus::Open)
             .filter_map(|a| a.deadline);
-        // ---- DO_WHILE (loop) ----
         let deadlines = deadlines.chain(super::tasks::do_while::wakeups(self));
 
-        // ---- SUB_WORKFLOW / START_WORKFLOW / failureWorkflow (subflow) ----
-
-        // ---- WAIT, timeouts, startDelay, permissive (timers) ----
         let timers = super::timeouts::next_due(self);
 
-        // ---- INLINE / LAMBDA / JSON_JQ_TRANSFORM / DECISION / javascript (script) ----
-
-        // ---- HTTP / EVENT / agent-served types (io) ----
-
-        // ---- SET_VARIABLE / TERMINATE / NOOP / EXCLUSIVE_JOIN / DYNAMIC / mapping (misc) ----
-
-        // ---- import / export / schema / test --mock (interop) ----
         retries
             .chain(deadlines)
             .chain(timers)
@@ -575,7 +554,6 @@ impl RunState {
                 super::control::reopen(self);
             }
             Change::RunRestarted { .. } => {}
-            // ---- DO_WHILE (loop) ----
             Change::LoopIterationStarted {
                 task_ref,
                 iteration,
@@ -593,15 +571,12 @@ impl RunState {
                 *yielded,
                 at,
             ),
-            // ---- SUB_WORKFLOW / START_WORKFLOW / failureWorkflow (subflow) ----
 
-            // ---- SUB_WORKFLOW / START_WORKFLOW / failureWorkflow (subflow) ----
             Change::ChildRunStarted { .. }
             | Change::ChildRunResumed { .. }
             | Change::ChildRunEnded { .. }
             | Change::ChildOf { .. } => super::tasks::sub_workflow::apply(self, change, at),
 
-            // ---- WAIT, timeouts, startDelay, permissive (timers) ----
             Change::WaitStarted {
                 task_ref,
                 task_id,
@@ -632,9 +607,6 @@ impl RunState {
                 super::control::withdraw(self, Some(task_ref), at);
             }
 
-            // ---- INLINE / LAMBDA / JSON_JQ_TRANSFORM / DECISION / javascript (script) ----
-
-            // ---- HTTP / EVENT / agent-served types (io) ----
             Change::VariablesSet { variables, .. } => {
                 if let Value::Object(set) = variables {
                     self.variables
@@ -723,27 +695,16 @@ impl RunState {
 
 impl Scope for RunState {
     fn root(&self, name: &str) -> Option<Value> {
-        // ---- DO_WHILE (loop) ----
         if let Some(latest) = super::tasks::do_while::latest(self, name) {
             return self.root(&latest);
         }
 
-        // ---- SUB_WORKFLOW / START_WORKFLOW / failureWorkflow (subflow) ----
-
-        // ---- WAIT, timeouts, startDelay, permissive (timers) ----
-
-        // ---- INLINE / LAMBDA / JSON_JQ_TRANSFORM / DECISION / javascript (script) ----
-
-        // ---- HTTP / EVENT / agent-served types (io) ----
-
-        // ---- SET_VARIABLE / TERMINATE / NOOP / EXCLUSIVE_JOIN / DYNAMIC / mapping (misc) ----
         if name == "workflow" {
             let mut doc = self.workflow_doc();
             doc["variables"] = self.variables_doc();
             return Some(doc);
         }
 
-        // ---- import / export / schema / test --mock (interop) ----
         if name == "workflow" {
             return Some(self.workflow_doc());
         }

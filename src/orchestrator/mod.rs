@@ -1076,11 +1076,7 @@ impl RunActor {
                         self.archive_message(&agent, task_id);
                     }
                 }
-                // ---- DO_WHILE (loop) ----
 
-                // ---- SUB_WORKFLOW / START_WORKFLOW / failureWorkflow (subflow) ----
-
-                // ---- WAIT, timeouts, startDelay, permissive (timers) ----
                 Change::RunTimedOut { .. } => {
                     self.archive_withdrawn();
                     // Nothing in flight will be waited for: its messages leave the inboxes.
@@ -1096,9 +1092,6 @@ impl RunActor {
                     }
                 }
 
-                // ---- INLINE / LAMBDA / JSON_JQ_TRANSFORM / DECISION / javascript (script) ----
-
-                // ---- HTTP / EVENT / agent-served types (io) ----
                 Change::HttpCallStarted {
                     task_id, request, ..
                 } => self.http.start(task_id, request),
@@ -1110,7 +1103,6 @@ impl RunActor {
                     }
                 }
 
-                // ---- SET_VARIABLE / TERMINATE / NOOP / EXCLUSIVE_JOIN / DYNAMIC / mapping (misc) ----
                 Change::RunEndedByTask { .. } => {
                     // As for `3ox terminate`: what is in flight leaves the inboxes, including
                     // messages of this same batch not delivered yet.
@@ -1132,7 +1124,6 @@ impl RunActor {
                     }
                 }
 
-                // ---- import / export / schema / test --mock (interop) ----
                 _ => {}
             }
         }

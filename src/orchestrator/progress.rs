@@ -224,13 +224,11 @@ fn describe(change: &Change, state: &RunState) -> Option<(String, bool)> {
             true,
         ),
         Change::RunCompleted { .. } | Change::RunFailed { .. } => return None,
-        // ---- DO_WHILE (loop) ----
         Change::LoopIterationStarted {
             task_ref,
             iteration,
             ..
         } => (format!("{task_ref} iteration {iteration}"), false),
-        // ---- SUB_WORKFLOW / START_WORKFLOW / failureWorkflow (subflow) ----
         Change::ChildRunStarted {
             child_run_id,
             kind,
@@ -261,7 +259,6 @@ fn describe(change: &Change, state: &RunState) -> Option<(String, bool)> {
             kind,
             ..
         } => (format!("started by run {parent_run_id} ({kind})"), false),
-        // ---- WAIT, timeouts, startDelay, permissive (timers) ----
         Change::WaitStarted {
             task_ref, until, ..
         } => (
@@ -299,11 +296,6 @@ fn describe(change: &Change, state: &RunState) -> Option<(String, bool)> {
             by,
             ..
         } => (format!("{task_ref} set {status} by {by}"), true),
-        // (end of timers)
-
-        // ---- INLINE / LAMBDA / JSON_JQ_TRANSFORM / DECISION / javascript (script) ----
-
-        // ---- HTTP / EVENT / agent-served types (io) ----
         Change::HttpCallStarted {
             task_ref,
             attempt,
@@ -325,7 +317,6 @@ fn describe(change: &Change, state: &RunState) -> Option<(String, bool)> {
             event_name,
             ..
         } => (format!("{task_ref} published {event_name}"), false),
-        // ---- SET_VARIABLE / TERMINATE / NOOP / EXCLUSIVE_JOIN / DYNAMIC / mapping (misc) ----
         Change::VariablesSet {
             task_ref,
             variables,
@@ -343,7 +334,6 @@ fn describe(change: &Change, state: &RunState) -> Option<(String, bool)> {
         Change::RunEndedByTask {
             task_ref, status, ..
         } => (format!("{task_ref} ends the run: {status}"), true),
-        // ---- import / export / schema / test --mock (interop) ----
     })
 }
 

@@ -6,6 +6,7 @@ mod bad_input;
 mod control;
 mod corpus_runs;
 mod demo;
+mod do_while;
 mod durability;
 mod fake_agent;
 mod human;
@@ -15,26 +16,17 @@ mod ops;
 mod run;
 mod support;
 mod validate;
-// ---- (loop) ----
-mod do_while;
 
-// ---- (subflow) ----
 mod subflow;
 
-// ---- (timers) ----
 mod timers;
 
-// ---- (script) ----
 mod script;
 
-// ---- (io) ----
 mod io;
 
-// ---- (misc) ----
 mod misc;
 
-// ---- (interop) ----
 mod interop;
 
-// ---- (mock) ----
 mod mock;
