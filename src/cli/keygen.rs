@@ -14,7 +14,7 @@ use crate::mailbox::signing;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Where to write the private key (default: ~/.config/3ox/<APPROVER>.key).
+    /// Where to write the private key (default: ~/.config/3ox/APPROVER.key).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// The approver (agent) the key is for, used in the printed station.yaml lines and the

@@ -1,4 +1,4 @@
-//! The command line: one file per subcommand. `main` parses with clap and calls [`run`].
+//! The command line: one file per subcommand. `main` parses with clap and calls [`run()`].
 
 pub mod agent;
 pub mod approve;

@@ -22,7 +22,7 @@ pub fn write(path: &Path, bytes: &[u8], durability: Durability) -> std::io::Resu
     write_with_mode(path, bytes, durability, None)
 }
 
-/// [`write`], with the file created with permission bits `mode` (Unix; ignored elsewhere),
+/// [`write()`], with the file created with permission bits `mode` (Unix; ignored elsewhere),
 /// so it never exists, even under its dot name, with looser permissions.
 pub fn write_with_mode(
     path: &Path,

@@ -22,7 +22,7 @@
 //! **Creating.** A child is created after its `child_run_started` is durable in the parent's
 //! journal: its journal is written with `run_started` and `child_of` in one append. The id was
 //! chosen in the parent's journal, and a child whose journal exists is never created again, so
-//! nothing starts twice; after kill -9, [`recover`] creates what was decided but not created.
+//! nothing starts twice; after kill -9, `recover` creates what was decided but not created.
 //!
 //! **Driving.** The process that drives a parent drives its children (a task per child on
 //! the same runtime, each holding its child's lock like any driver); `3ox run` and
@@ -31,7 +31,7 @@
 //!
 //! **Ends.** A child that ends writes a notice `<child>.child.yaml` into its parent's control
 //! folder (`.3ox/control/<parent>/`), which wakes the parent's driver; the parent then reads
-//! the child's journal ([`poll`], also at every periodic rescan, in case a notice is lost,
+//! the child's journal (`poll`, also at every periodic rescan, in case a notice is lost,
 //! and on resume, for a child that ended while the parent was down) and feeds
 //! `Input::ChildEnded`. Terminating a parent terminates its running SUB_WORKFLOW children;
 //! retrying it retries its failed child (see `engine/tasks/sub_workflow.rs`).

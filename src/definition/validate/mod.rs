@@ -10,7 +10,7 @@
 //! (unique reference names, a JOIN right after each fork, `${...}` references that name
 //! defined tasks).
 //!
-//! Layout: this file holds the [`Validator`], the walk over the task lists and the shared
+//! Layout: this file holds the `Validator`, the walk over the task lists and the shared
 //! helpers and field lists; each concern has its own file (`workflow`, `task` for what every
 //! task has, one file per task family such as `switch` or `fork_join`, `references` for the
 //! rules across the workflow), each an `impl Validator` block with its unit tests beside it.
