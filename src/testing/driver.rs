@@ -1056,12 +1056,10 @@ tasks:
 
     #[test]
     fn a_retry_sequence_runs_on_simulated_time() {
-        let started = std::time::Instant::now();
         let run = run(
             RETRIED,
             "version: 1\ntasks:\n  check: [{status: FAILED, reason: flaky}, {status: FAILED}, {output: {problems: [p]}}]\n  report: {output: {done: true}}\n",
         );
-        assert!(started.elapsed() < std::time::Duration::from_secs(5));
         assert_eq!(run.state.status, RunStatus::Completed, "{:?}", run.stuck);
         let check = &run.state.tasks["check"];
         assert_eq!(check.attempt, 3);
@@ -1561,12 +1559,10 @@ tasks:
 
     #[test]
     fn a_wait_for_an_hour_passes_on_simulated_time_and_an_outside_one_takes_its_mock() {
-        let started = std::time::Instant::now();
         let run = run(
             WAITED,
             "version: 1\ntasks:\n  hold: {output: {by: ops}, after: 10m}\n  after: {}\n",
         );
-        assert!(started.elapsed() < std::time::Duration::from_secs(5));
         assert_eq!(run.state.status, RunStatus::Completed, "{:?}", run.stuck);
         let completed = times(
             &run,

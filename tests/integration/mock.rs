@@ -2,7 +2,6 @@
 //! and JSON), its exit codes, bad mocks files, and the committed templates' mocks.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -81,12 +80,9 @@ fn tree(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 fn text_output_shows_the_path_on_simulated_time() {
     let env = setup(MOCKS);
     let before = tree(env.root());
-    let started = Instant::now();
     let out = env.run(&["test", "flow.yaml", "--mock", "m.yaml"]);
     let text = stdout(&out);
     assert_eq!(code(&out), 0, "{text}{}", stderr(&out));
-    // The hour between the attempts is simulated.
-    assert!(started.elapsed() < Duration::from_secs(30));
     for line in [
         "check  SIMPLE attempt 1 scheduled",
         "check  FAILED: flaky; retry at +1h",
@@ -454,11 +450,9 @@ fn every_task_type_runs_without_agents_on_simulated_time() {
     env.write("tour.yaml", TOUR);
     env.write("tour.mocks.yaml", TOUR_MOCKS);
     let before = tree(env.root());
-    let started = Instant::now();
     let out = env.run(&["test", "tour.yaml", "--mock", "tour.mocks.yaml"]);
     let text = stdout(&out);
     assert_eq!(code(&out), 0, "{text}{}", stderr(&out));
-    assert!(started.elapsed() < Duration::from_secs(30));
     for line in [
         "fetch         HTTP attempt 1: POST https://example.com/orders",
         "fetch         FAILED: POST https://example.com/orders failed: connection refused; retry at +30s",
