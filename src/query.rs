@@ -738,19 +738,8 @@ pub fn timeline(records: &[Record], state: &RunState) -> RunLog {
                 ids.insert(task_id.clone(), (task_ref.clone(), *attempt));
                 task_log(&mut tasks, state, task_ref)
                     .attempts
-                    .push(AttemptLog {
-                        attempt: *attempt,
-                        task_id: task_id.clone(),
-                        // Made by 3ox itself, not by an agent.
-                        agent: "(http)".to_string(),
-                        scheduled: stamp(at),
-                        ended: None,
-                        took_ms: None,
-                        outcome: TaskStatus::Scheduled,
-                        reason: None,
-                        retry_at: None,
-                        heartbeats: Vec::new(),
-                    });
+                    // Made by 3ox itself, not by an agent.
+                    .push(AttemptLog::started(*attempt, task_id, "(http)", stamp(at)));
             }
 
             Change::VariablesSet { .. }
@@ -767,18 +756,7 @@ pub fn timeline(records: &[Record], state: &RunState) -> RunLog {
                 ids.insert(task_id.clone(), (task_ref.clone(), *attempt));
                 task_log(&mut tasks, state, task_ref)
                     .attempts
-                    .push(AttemptLog {
-                        attempt: *attempt,
-                        task_id: task_id.clone(),
-                        agent: agent.clone(),
-                        scheduled: stamp(at),
-                        ended: None,
-                        took_ms: None,
-                        outcome: TaskStatus::Scheduled,
-                        reason: None,
-                        retry_at: None,
-                        heartbeats: Vec::new(),
-                    });
+                    .push(AttemptLog::started(*attempt, task_id, agent, stamp(at)));
             }
             Change::TaskHeartbeat {
                 task_ref,
@@ -994,6 +972,24 @@ fn operation(change: &Change, at: Stamp) -> Option<Operation> {
 }
 
 /// The timeline entry of `task_ref`, made on its first record.
+impl AttemptLog {
+    /// An attempt just sent to `agent` (or made by 3ox itself), with no outcome yet.
+    fn started(attempt: u32, task_id: &str, agent: &str, scheduled: Stamp) -> AttemptLog {
+        AttemptLog {
+            attempt,
+            task_id: task_id.to_string(),
+            agent: agent.to_string(),
+            scheduled,
+            ended: None,
+            took_ms: None,
+            outcome: TaskStatus::Scheduled,
+            reason: None,
+            retry_at: None,
+            heartbeats: Vec::new(),
+        }
+    }
+}
+
 fn task_log<'a>(
     tasks: &'a mut IndexMap<String, TaskLog>,
     state: &RunState,
