@@ -69,6 +69,12 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     };
     match &args.output {
         Some(path) => {
+            // A bare file name is in the current folder (the atomic writer needs its folder).
+            let path = &if path.parent().is_some_and(|p| p.as_os_str().is_empty()) {
+                std::path::Path::new(".").join(path)
+            } else {
+                path.clone()
+            };
             atomic::write(path, out.as_bytes(), Durability::Durable)
                 .with_context(|| format!("cannot write {}", path.display()))?;
             eprintln!("wrote {}", path.display());
