@@ -159,10 +159,7 @@ fn place_block(
         Block::Task(n) => place_node(out, *n, x, y, w, members),
         Block::Split { node, groups } => {
             place_node(out, *node, x, y, w, members);
-            let total: f64 = groups
-                .iter()
-                .map(|g| group_size(g, false).0)
-                .sum::<f64>()
+            let total: f64 = groups.iter().map(|g| group_size(g, false).0).sum::<f64>()
                 + H_GAP * groups.len().saturating_sub(1) as f64;
             let mut gx = x + (w - total) / 2.0;
             for g in groups {
@@ -174,12 +171,28 @@ fn place_block(
         Block::Loop { node, body } => {
             place_node(out, *node, x, y, w, members);
             let (gw, _) = group_size(body, true);
-            place_group(out, body, x + (w - gw) / 2.0, y + NODE_H + V_GAP, gw, true, cluster);
+            place_group(
+                out,
+                body,
+                x + (w - gw) / 2.0,
+                y + NODE_H + V_GAP,
+                gw,
+                true,
+                cluster,
+            );
         }
         Block::Sub { node, body } => {
             place_node(out, *node, x, y, w, members);
             let (gw, _) = group_size(body, false);
-            place_group(out, body, x + (w - gw) / 2.0, y + NODE_H + V_GAP, gw, false, cluster);
+            place_group(
+                out,
+                body,
+                x + (w - gw) / 2.0,
+                y + NODE_H + V_GAP,
+                gw,
+                false,
+                cluster,
+            );
         }
     }
 }

@@ -41,11 +41,20 @@ pub struct Node {
 pub enum Block {
     Task(usize),
     /// A node followed by groups side by side (fork branches, switch cases).
-    Split { node: usize, groups: Vec<Group> },
+    Split {
+        node: usize,
+        groups: Vec<Group>,
+    },
     /// A DO_WHILE: its node, then the body that repeats.
-    Loop { node: usize, body: Group },
+    Loop {
+        node: usize,
+        body: Group,
+    },
     /// A SUB_WORKFLOW with its definition inline: its node, then the child's tasks.
-    Sub { node: usize, body: Group },
+    Sub {
+        node: usize,
+        body: Group,
+    },
 }
 
 /// A cluster: a labelled sequence of blocks.
@@ -141,7 +150,12 @@ impl Builder {
         });
     }
 
-    fn group(&mut self, label: String, tasks: &[TaskDef], path: &mut Vec<String>) -> (Group, Option<usize>, Exits) {
+    fn group(
+        &mut self,
+        label: String,
+        tasks: &[TaskDef],
+        path: &mut Vec<String>,
+    ) -> (Group, Option<usize>, Exits) {
         self.groups += 1;
         let id = format!("cluster_{}", self.groups);
         let (blocks, entry, exits) = self.sequence(tasks, path);
@@ -149,7 +163,11 @@ impl Builder {
     }
 
     /// Lays down a sequence; returns its blocks, its first node and its exits.
-    fn sequence(&mut self, tasks: &[TaskDef], path: &mut Vec<String>) -> (Vec<Block>, Option<usize>, Exits) {
+    fn sequence(
+        &mut self,
+        tasks: &[TaskDef],
+        path: &mut Vec<String>,
+    ) -> (Vec<Block>, Option<usize>, Exits) {
         let mut blocks = Vec::new();
         let mut entry = None;
         let mut exits: Exits = Vec::new();

@@ -24,7 +24,10 @@ pub fn render(layout: &Layout) -> String {
     let _ = writeln!(out, "<title>{}</title>", xml(&g.title));
     out.push_str(r##"<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#555"/></marker></defs>"##);
     out.push('\n');
-    let _ = writeln!(out, r##"<rect width="100%" height="100%" fill="#ffffff"/>"##);
+    let _ = writeln!(
+        out,
+        r##"<rect width="100%" height="100%" fill="#ffffff"/>"##
+    );
     let _ = writeln!(
         out,
         r##"<text x="{:.1}" y="18" font-size="14" font-weight="bold" fill="#222">{}</text>"##,
@@ -59,7 +62,13 @@ pub fn render(layout: &Layout) -> String {
             let body_right = layout
                 .clusters
                 .iter()
-                .filter(|c| c.x <= a.x && a.x + NODE_W <= c.x + c.w && c.y <= a.y && a.y <= c.y + c.h && c.y > b.y)
+                .filter(|c| {
+                    c.x <= a.x
+                        && a.x + NODE_W <= c.x + c.w
+                        && c.y <= a.y
+                        && a.y <= c.y + c.h
+                        && c.y > b.y
+                })
                 .map(|c| c.x + c.w)
                 .fold(a.x + NODE_W, f64::max);
             let (sx, sy) = (a.x + NODE_W, a.y + NODE_H / 2.0);
@@ -127,15 +136,32 @@ pub fn render(layout: &Layout) -> String {
                 let i = 14.0;
                 format!(
                     r#"<polygon points="{:.1},{:.1} {:.1},{:.1} {:.1},{:.1} {:.1},{:.1} {:.1},{:.1} {:.1},{:.1}" fill="{fill}" stroke="{stroke}" stroke-width="1.5"/>"#,
-                    x + i, y, x + NODE_W - i, y, x + NODE_W, y + NODE_H / 2.0,
-                    x + NODE_W - i, y + NODE_H, x + i, y + NODE_H, x, y + NODE_H / 2.0
+                    x + i,
+                    y,
+                    x + NODE_W - i,
+                    y,
+                    x + NODE_W,
+                    y + NODE_H / 2.0,
+                    x + NODE_W - i,
+                    y + NODE_H,
+                    x + i,
+                    y + NODE_H,
+                    x,
+                    y + NODE_H / 2.0
                 )
             }
             Shape::Fork => {
                 let i = 12.0;
                 format!(
                     r#"<polygon points="{:.1},{:.1} {:.1},{:.1} {:.1},{:.1} {:.1},{:.1}" fill="{fill}" stroke="{stroke}" stroke-width="1.5"/>"#,
-                    x + i, y, x + NODE_W - i, y, x + NODE_W, y + NODE_H, x, y + NODE_H
+                    x + i,
+                    y,
+                    x + NODE_W - i,
+                    y,
+                    x + NODE_W,
+                    y + NODE_H,
+                    x,
+                    y + NODE_H
                 )
             }
             Shape::Human | Shape::Terminal => format!(

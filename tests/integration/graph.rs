@@ -72,7 +72,11 @@ fn graph_svg_is_well_formed_xml_with_one_box_per_task() {
 fn graph_draws_nested_structure_as_clusters() {
     let env = TestEnv::new();
     let corpus = conductor_corpus();
-    let dot = graph(&env, &corpus.join("nested_fork_join_integration_test.json"), "dot");
+    let dot = graph(
+        &env,
+        &corpus.join("nested_fork_join_integration_test.json"),
+        "dot",
+    );
     // A fork inside a fork branch: a cluster inside a cluster.
     let mut depth = 0usize;
     let mut deepest = 0usize;
@@ -86,14 +90,31 @@ fn graph_draws_nested_structure_as_clusters() {
     }
     assert!(deepest >= 2, "no nested cluster in:\n{dot}");
 
-    let mermaid = graph(&env, &corpus.join("do_while_integration_test.json"), "mermaid");
+    let mermaid = graph(
+        &env,
+        &corpus.join("do_while_integration_test.json"),
+        "mermaid",
+    );
     assert!(mermaid.starts_with("---\ntitle:"), "{mermaid}");
     assert!(mermaid.contains("flowchart TD\n"), "{mermaid}");
-    assert!(mermaid.contains("subgraph cluster_1[\"loop body\"]"), "{mermaid}");
-    assert!(mermaid.contains("t_join -.->|\"loop\"| t_loopTask"), "{mermaid}");
+    assert!(
+        mermaid.contains("subgraph cluster_1[\"loop body\"]"),
+        "{mermaid}"
+    );
+    assert!(
+        mermaid.contains("t_join -.->|\"loop\"| t_loopTask"),
+        "{mermaid}"
+    );
 
-    let switch = graph(&env, &corpus.join("simple_switch_task_integration_test.json"), "mermaid");
-    assert!(switch.contains("{\"switchTask (SWITCH)\"}") || switch.contains("(SWITCH)\"}"), "{switch}");
+    let switch = graph(
+        &env,
+        &corpus.join("simple_switch_task_integration_test.json"),
+        "mermaid",
+    );
+    assert!(
+        switch.contains("{\"switchTask (SWITCH)\"}") || switch.contains("(SWITCH)\"}"),
+        "{switch}"
+    );
 }
 
 #[test]
@@ -108,7 +129,10 @@ fn graph_escapes_task_data_in_every_format() {
     assert!(!svg.contains("<script>"), "{svg}");
     assert!(svg.contains("&lt;script&gt;"), "{svg}");
     let mermaid = graph(&env, &file, "mermaid");
-    assert!(mermaid.contains("#lt;script#gt;") && mermaid.contains("#quot;"), "{mermaid}");
+    assert!(
+        mermaid.contains("#lt;script#gt;") && mermaid.contains("#quot;"),
+        "{mermaid}"
+    );
     let dot = graph(&env, &file, "dot");
     assert!(dot.contains("\\\"&"), "{dot}");
 }
@@ -119,11 +143,22 @@ fn graph_refuses_a_file_that_is_not_a_workflow_and_writes_to_a_file() {
     let bad = env.write("flows/bad.yaml", "just: [a, list]\n");
     let out = env.run(&["graph", bad.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("not a workflow definition"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not a workflow definition"),
+        "{}",
+        stderr(&out)
+    );
     assert!(stderr(&out).contains("hint:"), "{}", stderr(&out));
 
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/approval-gate.workflow.yaml");
-    let out = env.run(&["graph", file.to_str().unwrap(), "--format", "svg", "-o", "out.svg"]);
+    let out = env.run(&[
+        "graph",
+        file.to_str().unwrap(),
+        "--format",
+        "svg",
+        "-o",
+        "out.svg",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).is_empty());
     roxmltree::Document::parse(&env.read("out.svg")).expect("the written SVG parses");
