@@ -72,6 +72,7 @@ pub mod cli;
 pub mod definition;
 pub mod engine;
 pub mod expr;
+pub mod graph;
 pub mod journal;
 pub mod mailbox;
 pub mod maintenance;

@@ -34,6 +34,8 @@ pub mod schema;
 
 pub mod test;
 
+pub mod graph;
+
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -122,6 +124,8 @@ pub enum Command {
     Schema(schema::Args),
     /// Run a workflow with mocked task outcomes (no agents, no station) and print its path.
     Test(test::Args),
+    /// Draw a workflow as a diagram: Mermaid, Graphviz DOT or SVG.
+    Graph(graph::Args),
 }
 
 /// Runs a parsed command line; returns the process exit code.
@@ -157,6 +161,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Export(args) => export::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Test(args) => test::run(args),
+        Command::Graph(args) => graph::run(args),
     }
 }
 
