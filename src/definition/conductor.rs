@@ -1289,12 +1289,12 @@ tasks:
         let (json, notes) = exported(text);
         assert_eq!(
             json["tasks"][0]["decisionCases"]["true"][0],
-            json!({"name": "a", "taskReferenceName": "a"})
+            json!({"name": "a", "taskReferenceName": "a", "retryCount": 0})
         );
         let child = &json["tasks"][0]["defaultCase"][0]["subWorkflowParam"]["workflowDefinition"];
         assert_eq!(
             child["tasks"][0],
-            json!({"name": "c", "taskReferenceName": "c", "taskDefinition": {"name": "c", "timeoutSeconds": 60}})
+            json!({"name": "c", "taskReferenceName": "c", "retryCount": 0, "taskDefinition": {"name": "c", "timeoutSeconds": 60}})
         );
         assert_eq!(notes.len(), 3, "{notes:?}");
         assert!(
