@@ -877,6 +877,15 @@ fn export_task(value: &Value, notes: &mut Vec<Note>) -> Value {
             ),
         }
     }
+    // Without a retry policy 3ox makes one attempt; Conductor gives an unregistered SIMPLE
+    // task its TaskDef default of 3 retries, 60 s apart. Say 3ox's meaning explicitly so a
+    // cluster does not repeat a task that may not be idempotent.
+    if type_name == "SIMPLE"
+        && !out.contains_key("retryCount")
+        && !task_definition.contains_key("retryCount")
+    {
+        out.insert("retryCount".into(), Value::from(0));
+    }
     // Conductor requires a task definition's `name`: the task's.
     if (definition_changed || had_definition)
         && !task_definition.contains_key("name")
@@ -1280,12 +1289,12 @@ tasks:
         let (json, notes) = exported(text);
         assert_eq!(
             json["tasks"][0]["decisionCases"]["true"][0],
-            json!({"name": "a", "taskReferenceName": "a"})
+            json!({"name": "a", "taskReferenceName": "a", "retryCount": 0})
         );
         let child = &json["tasks"][0]["defaultCase"][0]["subWorkflowParam"]["workflowDefinition"];
         assert_eq!(
             child["tasks"][0],
-            json!({"name": "c", "taskReferenceName": "c", "taskDefinition": {"name": "c", "timeoutSeconds": 60}})
+            json!({"name": "c", "taskReferenceName": "c", "retryCount": 0, "taskDefinition": {"name": "c", "timeoutSeconds": 60}})
         );
         assert_eq!(notes.len(), 3, "{notes:?}");
         assert!(

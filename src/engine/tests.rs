@@ -774,3 +774,18 @@ fn a_dynamic_fork_by_type_alone_sends_each_item_to_an_agent_serving_the_type() {
         Some(json!({"fan_0": {"hits": 3}, "fan_1": {"page": "x"}}))
     );
 }
+
+#[test]
+fn join_output_leaves_out_tasks_with_empty_output() {
+    let flow = "name: j\ntasks:\n  - name: fan\n    taskReferenceName: fan\n    type: FORK_JOIN\n    forkTasks:\n      - [{name: work, taskReferenceName: a}]\n      - [{name: work, taskReferenceName: b}]\n  - {name: join, taskReferenceName: join, type: JOIN, joinOn: [a, b]}\noutputParameters:\n  joined: ${join.output}\n";
+    let mut sim = Sim::start(flow, json!({}), agents(&[("w", &["work"], 2)]));
+    sim.reply("a", ReplyStatus::Completed, json!({}));
+    sim.reply("b", ReplyStatus::Completed, json!({"side": "B"}));
+    assert_eq!(sim.state.status, RunStatus::Completed);
+    assert_eq!(
+        sim.state.output,
+        Some(json!({"joined": {"b": {"side": "B"}}})),
+        "as Conductor's Join, `a: {{}}` is left out"
+    );
+    assert_eq!(sim.replayed(), sim.state);
+}

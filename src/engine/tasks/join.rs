@@ -3,7 +3,8 @@
 //! The walk reaches a JOIN only once the fork before it is done (every branch finished), so
 //! a JOIN never waits on its own and can never be left stuck in RUNNING. Its output maps each
 //! joined task reference to that task's output: the `joinOn` list for a static fork (or each
-//! branch's last task when `joinOn` is empty), every forked task for a dynamic fork.
+//! branch's last task when `joinOn` is empty), every forked task for a dynamic fork. A task
+//! whose output is empty (`{}` or none) is left out, as in Conductor.
 
 use serde_json::{Map, Value};
 
@@ -38,7 +39,10 @@ pub fn walk(w: &mut Walker<'_, '_, '_>, task: &TaskDef, previous: Option<&TaskDe
     };
     let mut output = Map::new();
     for joined_ref in joined {
-        if let Some(done) = w.state.tasks.get(&joined_ref) {
+        // As Conductor's Join, a joined task with no output is left out.
+        if let Some(done) = w.state.tasks.get(&joined_ref)
+            && !is_empty_output(&done.output)
+        {
             output.insert(joined_ref, done.output.clone());
         }
     }
@@ -50,4 +54,12 @@ pub fn walk(w: &mut Walker<'_, '_, '_>, task: &TaskDef, previous: Option<&TaskDe
         output: Value::Object(output),
     });
     Progress::Done
+}
+
+fn is_empty_output(output: &Value) -> bool {
+    match output {
+        Value::Null => true,
+        Value::Object(map) => map.is_empty(),
+        _ => false,
+    }
 }
