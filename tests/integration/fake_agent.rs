@@ -129,7 +129,7 @@ pub fn register(env: &TestEnv, name: &str, capabilities: &[&str], concurrency: u
     );
 }
 
-fn visible_yaml(dir: &Path) -> Vec<PathBuf> {
+pub fn visible_yaml(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|entries| {
             entries
