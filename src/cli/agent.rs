@@ -1,5 +1,6 @@
 //! `3ox agent`: run a command as an agent (`agent run`) and list a station's agents (`agent list`).
 
+use super::out::outln;
 use std::path::Path;
 use std::time::Duration;
 
@@ -217,17 +218,17 @@ fn list(station: &Station, args: &ListArgs) -> anyhow::Result<u8> {
         })
         .collect();
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&rows).context("cannot write JSON")?
-        );
+        )?;
         return Ok(super::EXIT_OK);
     }
     if rows.is_empty() {
-        println!(
+        outln!(
             "no agents in {} (add agents/<name>/agent.yaml)",
             station.root.display()
-        );
+        )?;
         return Ok(super::EXIT_OK);
     }
     let name_width = rows
@@ -243,19 +244,19 @@ fn list(station: &Station, args: &ListArgs) -> anyhow::Result<u8> {
         .max()
         .unwrap_or(0)
         .max("CAPABILITIES".len());
-    println!(
+    outln!(
         "{:<name_width$}  {:<caps_width$}  {:>4}  {:>7}  {:>7}  COMMAND",
         "AGENT", "CAPABILITIES", "CONC", "WAITING", "CLAIMED"
-    );
+    )?;
     for (row, caps) in rows.iter().zip(&caps) {
         let command = row
             .command
             .as_ref()
             .map_or_else(|| "-".to_string(), |argv| argv.join(" "));
-        println!(
+        outln!(
             "{:<name_width$}  {:<caps_width$}  {:>4}  {:>7}  {:>7}  {command}",
             row.name, caps, row.concurrency, row.waiting, row.claimed
-        );
+        )?;
     }
     Ok(super::EXIT_OK)
 }

@@ -26,6 +26,8 @@ pub mod validate;
 
 pub mod complete;
 
+pub mod out;
+
 pub mod jq_sandbox;
 
 pub mod export;

@@ -30,3 +30,5 @@ mod misc;
 mod interop;
 
 mod mock;
+
+mod cli_defects;

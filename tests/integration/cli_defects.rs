@@ -1,0 +1,95 @@
+//! Regression tests for the crashes, hangs and friction of issue 9 (items 14 to 23), each
+//! named after its item, through the real binary in a temporary station.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::{TestEnv, files_in, output_within, stderr, stdout, wait_for};
+
+/// A workflow that ends at once without any agent.
+const TINY: &str = "name: tiny\ntasks:\n  - name: set\n    taskReferenceName: set\n    type: SET_VARIABLE\n    inputParameters:\n      x: 1\n";
+
+/// A workflow whose one task waits for the Commander's approval.
+const GATE: &str = "name: gate\ntasks:\n  - name: gate\n    taskReferenceName: gate\n    type: HUMAN\n    approver: commander\n";
+
+/// Runs `cmd` with its stdout a pipe whose reading end is already closed: every write to it
+/// fails with EPIPE, as when `| head -1` has gone.
+fn with_closed_stdout(mut cmd: Command) -> std::process::Output {
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    cmd.stdout(writer).stderr(Stdio::piped());
+    let child = cmd.spawn().expect("spawn 3ox");
+    let out = child.wait_with_output().expect("wait for 3ox");
+    drop(cmd);
+    out
+}
+
+fn assert_quiet_success(what: &str, out: &std::process::Output) {
+    let err = stderr(out);
+    assert!(
+        !err.contains("panicked") && !err.contains("Broken pipe"),
+        "{what}: {err}"
+    );
+    assert_eq!(out.status.code(), Some(0), "{what}: {err}");
+}
+
+#[test]
+fn broken_pipe_is_not_an_error() {
+    let env = TestEnv::new();
+    env.write("flow.yaml", TINY);
+    env.write("gate.yaml", GATE);
+    env.write("agents/commander/agent.yaml", "version: 1\n");
+    env.write(
+        "agents/worker/agent.yaml",
+        "version: 1\ncapabilities: [a, b, c]\n",
+    );
+    // One finished run, so the listings have lines to print.
+    let (code, _, _) = env.run_flow("flow.yaml", &[]);
+    assert_eq!(code, 0);
+
+    for args in [
+        &["run", "flow.yaml", "--no-agents"][..],
+        &["run", "flow.yaml", "--json", "--no-agents"],
+        &["start", "flow.yaml"],
+        &["gc", "--older-than", "1s", "--dry-run"],
+        &["doctor"],
+        &["doctor", "--json"],
+        &["agent", "list"],
+        &["list"],
+        &["status"],
+        &["history"],
+        &["validate", "flow.yaml"],
+        &["init", "."],
+        &["schema"],
+    ] {
+        let out = with_closed_stdout(env.cmd(args));
+        assert_quiet_success(&format!("3ox {}", args.join(" ")), &out);
+    }
+
+    // `approve` prints what it wrote: a run waits at the gate first.
+    let mut run = env
+        .cmd(&["run", "gate.yaml", "--json", "--no-agents"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let run_id = wait_for(Duration::from_secs(30), || {
+        files_in(&env, "agents/commander/1N.3OX")
+            .into_iter()
+            .find(|n| n.ends_with(".approval-request.yaml"))
+            .map(|n| {
+                let text = env.read(&format!("agents/commander/1N.3OX/{n}"));
+                let request: Value = serde_yaml::from_str(&text).unwrap();
+                request["run_id"].as_str().unwrap().to_string()
+            })
+    })
+    .expect("an approval request");
+    let out = with_closed_stdout(env.cmd(&["approve", &run_id, "gate"]));
+    assert_quiet_success("3ox approve", &out);
+    let done = crate::support::output_within_child(&mut run, Duration::from_secs(60));
+    assert_eq!(done.status.code(), Some(0), "{}", stderr(&done));
+    let result: Value = serde_json::from_slice(&done.stdout).unwrap();
+    assert_eq!(result["status"], "COMPLETED", "{result}");
+}
