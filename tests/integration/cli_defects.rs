@@ -93,3 +93,30 @@ fn broken_pipe_is_not_an_error() {
     let result: Value = serde_json::from_slice(&done.stdout).unwrap();
     assert_eq!(result["status"], "COMPLETED", "{result}");
 }
+
+#[test]
+fn import_to_a_bare_file_name() {
+    let env = TestEnv::new();
+    env.write(
+        "conductor.json",
+        r#"{"name": "bare", "version": 1, "schemaVersion": 2,
+            "tasks": [{"name": "set", "taskReferenceName": "set", "type": "SET_VARIABLE",
+                       "inputParameters": {"x": 1}}]}"#,
+    );
+    // The parent of `a.yaml` is the empty path; the file and its folder sync must use `.`.
+    let out = env.run(&["import", "conductor.json", "-o", "a.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("wrote a.yaml"), "{}", stderr(&out));
+    assert!(env.read("a.yaml").contains("name: bare"));
+    // The same for `export`, which writes the same way.
+    let out = env.run(&["export", "a.yaml", "-o", "b.json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let exported: Value = serde_json::from_str(&env.read("b.json")).unwrap();
+    assert_eq!(exported["name"], "bare");
+    // No temporary file is left beside them.
+    let left: Vec<String> = files_in(&env, ".")
+        .into_iter()
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
