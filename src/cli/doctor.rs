@@ -136,7 +136,9 @@ fn print_report(report: &Report, repair: bool) -> std::io::Result<()> {
         };
         outln!(
             "  {}: {what} of run {}, which ended {}",
-            mail.file, mail.run_id, mail.run_status
+            mail.file,
+            mail.run_id,
+            mail.run_status
         )?;
         if let Some(target) = &mail.moved_to {
             outln!("    moved to {target}")?;

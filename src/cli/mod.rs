@@ -27,6 +27,7 @@ pub mod validate;
 pub mod complete;
 
 pub mod out;
+pub mod table;
 
 pub mod jq_sandbox;
 

@@ -1,7 +1,7 @@
 //! `3ox run <workflow> [--input key=value ...] [--input-file f.yaml]`: start a run in this
 //! station and drive it to the end in the foreground.
 
-use super::out::{outln, out};
+use super::out::{out, outln};
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::{TestEnv, files_in, output_within, stderr, stdout, wait_for};
+use crate::support::{TestEnv, files_in, stderr, stdout, wait_for};
 
 /// A workflow that ends at once without any agent.
 const TINY: &str = "name: tiny\ntasks:\n  - name: set\n    taskReferenceName: set\n    type: SET_VARIABLE\n    inputParameters:\n      x: 1\n";
@@ -119,4 +119,67 @@ fn import_to_a_bare_file_name() {
         .filter(|n| n.starts_with('.'))
         .collect();
     assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn table_cells_wider_than_u16_do_not_panic() {
+    let env = TestEnv::new();
+    // An agent with 10,000 capabilities (agent.yaml accepts them).
+    let capabilities: Vec<String> = (0..10_000).map(|i| format!("capability_{i}")).collect();
+    env.write(
+        "agents/wide/agent.yaml",
+        &format!("version: 1\ncapabilities: [{}]\n", capabilities.join(", ")),
+    );
+    let out = env.run(&["agent", "list"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("wide"))
+        .expect("the agent's row");
+    assert!(row.contains("capability_0,capability_1"), "{row}");
+    assert!(row.contains("more)"), "{row}");
+    assert!(row.chars().count() < 200, "{row}");
+    // The JSON keeps them all.
+    let out = env.run(&["agent", "list", "--json"]);
+    let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows[0]["capabilities"].as_array().unwrap().len(), 10_000);
+
+    // A 70,000-character workflow name is refused at validate (and so at run and start).
+    let long = "w".repeat(70_000);
+    env.write(
+        "long.yaml",
+        &TINY.replace("name: tiny", &format!("name: {long}")),
+    );
+    for args in [&["validate", "long.yaml"][..], &["start", "long.yaml"]] {
+        let out = env.run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            stderr(&out).contains("the limit is 128") || stdout(&out).contains("the limit is 128"),
+            "{args:?}: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn set_variable_without_input_parameters_is_a_warning() {
+    let env = TestEnv::new();
+    // As Conductor's Python SDK writes it: no inputParameters at all.
+    env.write(
+        "sdk.json",
+        r#"{"name": "sdk", "version": 1, "tasks": [
+            {"name": "set", "taskReferenceName": "set", "type": "SET_VARIABLE"}]}"#,
+    );
+    let out = env.run(&["validate", "sdk.json"]);
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("warning: SET_VARIABLE task `set` sets nothing"),
+        "{text}"
+    );
+    let (code, result, _) = env.run_flow("sdk.json", &[]);
+    assert_eq!(code, 0, "{result}");
+    assert_eq!(result["status"], "COMPLETED");
 }
