@@ -37,6 +37,9 @@ pub mod schema;
 
 pub mod test;
 
+pub mod completions;
+pub mod man;
+
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -125,6 +128,12 @@ pub enum Command {
     Schema(schema::Args),
     /// Run a workflow with mocked task outcomes (no agents, no station) and print its path.
     Test(test::Args),
+
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(alias = "completion")]
+    Completions(completions::Args),
+    /// Print the manual page (roff): `3ox man | man -l -`.
+    Man(man::Args),
 }
 
 /// Runs a parsed command line; returns the process exit code.
@@ -160,6 +169,9 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Export(args) => export::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Test(args) => test::run(args),
+
+        Command::Completions(args) => completions::run(args),
+        Command::Man(args) => man::run(args),
     }
 }
 

@@ -183,3 +183,59 @@ fn set_variable_without_input_parameters_is_a_warning() {
     assert_eq!(code, 0, "{result}");
     assert_eq!(result["status"], "COMPLETED");
 }
+
+/// Compares `generated` with the committed `docs/<rel>`; with `UPDATE_SNAPSHOTS=1` writes it.
+fn check_committed(rel: &str, generated: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("docs")
+        .join(rel);
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some_and(|v| v == "1") {
+        std::fs::write(&path, generated).unwrap();
+        return;
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "docs/{rel} differs from what the binary generates; run scripts/regenerate-cli-docs \
+         (or UPDATE_SNAPSHOTS=1 cargo test --test integration completions) and commit it"
+    );
+}
+
+#[test]
+fn completions_and_man_page_are_generated_and_match_the_committed_copies() {
+    let env = TestEnv::new();
+    for (shell, rel) in [
+        ("bash", "completions/3ox.bash"),
+        ("zsh", "completions/_3ox"),
+        ("fish", "completions/3ox.fish"),
+    ] {
+        let out = env.run(&["completions", shell]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let script = stdout(&out);
+        // `completions` is a command of its own; `complete` (which finishes tasks) is another.
+        assert!(script.contains("completions"), "{shell}");
+        assert!(script.contains("complete"), "{shell}");
+        // The internal child-process command is not offered.
+        assert!(!script.contains("jq-sandbox"), "{shell}");
+        check_committed(rel, &script);
+    }
+    // The singular is accepted too, instead of a hint towards `complete`.
+    let out = env.run(&["completion", "bash"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    let out = env.run(&["man"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let page = stdout(&out);
+    assert!(page.contains(".TH 3ox 1"), "{page}");
+    assert!(page.contains("completions"), "{page}");
+    check_committed("man/3ox.1", &page);
+
+    // `--dir` writes a page per subcommand.
+    let out = env.run(&["man", "--dir", "pages"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let pages = files_in(&env, "pages");
+    for page in ["3ox.1", "3ox-run.1", "3ox-complete.1", "3ox-agent-run.1"] {
+        assert!(pages.contains(&page.to_string()), "{pages:?}");
+    }
+    assert!(!pages.iter().any(|p| p.contains("jq-sandbox")), "{pages:?}");
+}
