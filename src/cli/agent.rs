@@ -1,5 +1,6 @@
 //! `3ox agent`: run a command as an agent (`agent run`) and list a station's agents (`agent list`).
 
+use super::out::outln;
 use std::path::Path;
 use std::time::Duration;
 
@@ -217,45 +218,69 @@ fn list(station: &Station, args: &ListArgs) -> anyhow::Result<u8> {
         })
         .collect();
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&rows).context("cannot write JSON")?
-        );
+        )?;
         return Ok(super::EXIT_OK);
     }
     if rows.is_empty() {
-        println!(
+        outln!(
             "no agents in {} (add agents/<name>/agent.yaml)",
             station.root.display()
-        );
+        )?;
         return Ok(super::EXIT_OK);
     }
-    let name_width = rows
-        .iter()
-        .map(|r| r.name.len())
-        .max()
-        .unwrap_or(0)
-        .max("AGENT".len());
-    let caps: Vec<String> = rows.iter().map(|r| r.capabilities.join(",")).collect();
-    let caps_width = caps
-        .iter()
-        .map(String::len)
-        .max()
-        .unwrap_or(0)
-        .max("CAPABILITIES".len());
-    println!(
-        "{:<name_width$}  {:<caps_width$}  {:>4}  {:>7}  {:>7}  COMMAND",
-        "AGENT", "CAPABILITIES", "CONC", "WAITING", "CLAIMED"
-    );
-    for (row, caps) in rows.iter().zip(&caps) {
+    let mut table = vec![
+        [
+            "AGENT",
+            "CAPABILITIES",
+            "CONC",
+            "WAITING",
+            "CLAIMED",
+            "COMMAND",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
+    for row in &rows {
         let command = row
             .command
             .as_ref()
             .map_or_else(|| "-".to_string(), |argv| argv.join(" "));
-        println!(
-            "{:<name_width$}  {:<caps_width$}  {:>4}  {:>7}  {:>7}  {command}",
-            row.name, caps, row.concurrency, row.waiting, row.claimed
-        );
+        table.push(vec![
+            row.name.clone(),
+            capabilities(&row.capabilities),
+            row.concurrency.to_string(),
+            row.waiting.to_string(),
+            row.claimed.to_string(),
+            command,
+        ]);
+    }
+    for line in super::table::lines(&table) {
+        outln!("{line}")?;
     }
     Ok(super::EXIT_OK)
+}
+
+/// An agent's capabilities for the table: as many as fit in a cell, then how many more.
+fn capabilities(all: &[String]) -> String {
+    let joined = all.join(",");
+    if joined.chars().count() <= super::table::MAX_CELL_CHARS {
+        return joined;
+    }
+    let mut shown = String::new();
+    for (i, capability) in all.iter().enumerate() {
+        let more = format!(" (+{} more)", all.len() - i);
+        let next = if shown.is_empty() {
+            capability.clone()
+        } else {
+            format!("{shown},{capability}")
+        };
+        if next.chars().count() + more.chars().count() > super::table::MAX_CELL_CHARS {
+            return format!("{shown}{more}");
+        }
+        shown = next;
+    }
+    shown
 }

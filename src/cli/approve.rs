@@ -6,6 +6,7 @@
 //! [`decide`]. With `--key FILE` (or `THREEOX_SIGNING_KEY`) the file is signed; when
 //! `station.yaml` gives the approver a key, an unsigned decision is not written at all.
 
+use super::out::outln;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -134,14 +135,14 @@ pub fn decide(
     }
     atomic::write_with_mode(&target, text.as_bytes(), Durability::Durable, Some(0o644))
         .with_context(|| format!("cannot write {}", target.display()))?;
-    println!(
+    outln!(
         "{} task `{task}` of run {run_id}: wrote {}",
         match decision {
             Decision::Approve => "approved",
             Decision::Reject => "rejected",
         },
         station.relative(&target)
-    );
+    )?;
     Ok(super::EXIT_OK)
 }
 

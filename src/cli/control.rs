@@ -7,6 +7,7 @@
 //! run or task); 1 when the run's driver did not take the request within `--wait` (it stays
 //! queued and the driver applies it later).
 
+use super::out::outln;
 use std::path::Path;
 use std::time::Duration;
 
@@ -160,7 +161,7 @@ pub fn send_with(
                             request.by
                         );
                         if let Some(id) = &result.new_run_id {
-                            println!("{id}");
+                            outln!("{id}")?;
                         }
                     }
                     Ok(Done::Applied { direct })

@@ -5,6 +5,7 @@
 //! 1 when a journal is corrupt or unreadable, or a torn tail or stuck mail was left in place,
 //! 2 on usage errors.
 
+use super::out::outln;
 use std::path::Path;
 
 use anyhow::Context as _;
@@ -36,9 +37,9 @@ pub fn run(station_flag: Option<&Path>, args: Args) -> anyhow::Result<u8> {
     )
     .with_context(|| format!("cannot check the station {}", station.root.display()))?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?)?;
     } else {
-        print_report(&report, args.repair);
+        print_report(&report, args.repair)?;
     }
     Ok(if report.problems == 0 {
         super::EXIT_OK
@@ -47,16 +48,16 @@ pub fn run(station_flag: Option<&Path>, args: Args) -> anyhow::Result<u8> {
     })
 }
 
-fn print_report(report: &Report, repair: bool) {
-    println!("journals: {}", report.journals.len());
+fn print_report(report: &Report, repair: bool) -> std::io::Result<()> {
+    outln!("journals: {}", report.journals.len())?;
     for journal in &report.journals {
         match &journal.verdict {
-            Verdict::Ok { records, status } => println!(
+            Verdict::Ok { records, status } => outln!(
                 "  OK         {} ({}, {})",
                 journal.run_id,
                 count(*records, "record"),
                 status_text(*status)
-            ),
+            )?,
             Verdict::TornTail {
                 records,
                 status,
@@ -65,20 +66,20 @@ fn print_report(report: &Report, repair: bool) {
                 repaired,
                 left_because,
             } => {
-                println!("  TORN TAIL  {} at byte {offset}: {problem}", journal.file);
-                println!(
+                outln!("  TORN TAIL  {} at byte {offset}: {problem}", journal.file)?;
+                outln!(
                     "             {} before it, {}",
                     count(*records, "complete record"),
                     status_text(*status)
-                );
+                )?;
                 if *repaired {
-                    println!("             repaired: cut at byte {offset}");
+                    outln!("             repaired: cut at byte {offset}")?;
                 } else if let Some(reason) = left_because {
-                    println!("             not repaired: {reason}");
+                    outln!("             not repaired: {reason}")?;
                 } else {
-                    println!(
+                    outln!(
                         "             normal after a crash; `3ox doctor --repair` (or `3ox resume`) cuts it away"
-                    );
+                    )?;
                 }
             }
             Verdict::Corrupt {
@@ -86,13 +87,13 @@ fn print_report(report: &Report, repair: bool) {
                 offset,
                 problem,
             } => {
-                println!(
+                outln!(
                     "  CORRUPT    {} record {record} at byte {offset}: {problem}",
                     journal.file
-                );
-                println!("             hint: {}", corrupt_hint());
+                )?;
+                outln!("             hint: {}", corrupt_hint())?;
             }
-            Verdict::Unreadable { error } => println!("  UNREADABLE {}: {error}", journal.file),
+            Verdict::Unreadable { error } => outln!("  UNREADABLE {}: {error}", journal.file)?,
         }
     }
     let snapshot = &report.snapshot;
@@ -115,43 +116,46 @@ fn print_report(report: &Report, repair: bool) {
     } else {
         String::new()
     };
-    println!("snapshot {}: {state}{action}", snapshot.file);
+    outln!("snapshot {}: {state}{action}", snapshot.file)?;
     for difference in &snapshot.differences {
-        println!("  {}", describe(difference));
+        outln!("  {}", describe(difference))?;
     }
     for run_id in &snapshot.unverified {
-        println!("  run {run_id}: entry kept unchecked (its journal cannot be read)");
+        outln!("  run {run_id}: entry kept unchecked (its journal cannot be read)")?;
     }
     for run_id in &snapshot.left_to_owner {
-        println!("  run {run_id}: entry left to the process that drives the run");
+        outln!("  run {run_id}: entry left to the process that drives the run")?;
     }
     if !report.stuck_mail.is_empty() {
-        println!("mail of ended runs: {}", report.stuck_mail.len());
+        outln!("mail of ended runs: {}", report.stuck_mail.len())?;
     }
     for mail in &report.stuck_mail {
         let what = match mail.kind {
             MailKind::TaskMessage => "task message",
             MailKind::Reply => "reply",
         };
-        println!(
+        outln!(
             "  {}: {what} of run {}, which ended {}",
-            mail.file, mail.run_id, mail.run_status
-        );
+            mail.file,
+            mail.run_id,
+            mail.run_status
+        )?;
         if let Some(target) = &mail.moved_to {
-            println!("    moved to {target}");
+            outln!("    moved to {target}")?;
         } else if let Some(reason) = &mail.left_because {
-            println!("    left in place: {reason}");
+            outln!("    left in place: {reason}")?;
         }
     }
     match (report.problems, report.repaired) {
-        (0, 0) => println!("doctor: all good"),
-        (0, repaired) => println!("doctor: all good after {}", count(repaired, "repair")),
-        (problems, _) if !repair => println!(
+        (0, 0) => outln!("doctor: all good")?,
+        (0, repaired) => outln!("doctor: all good after {}", count(repaired, "repair"))?,
+        (problems, _) if !repair => outln!(
             "doctor: {}; `3ox doctor --repair` fixes torn tails and stuck mail, never corrupt journals",
             count(problems, "problem")
-        ),
-        (problems, _) => println!("doctor: {} left", count(problems, "problem")),
+        )?,
+        (problems, _) => outln!("doctor: {} left", count(problems, "problem"))?,
     }
+    Ok(())
 }
 
 /// `1 run`, `2 runs`.

@@ -5,6 +5,7 @@
 //! Exit 0 when everything due was collected (or listed, with `--dry-run`), 1 when something
 //! could not be read or collected, 2 on usage errors.
 
+use super::out::outln;
 use std::path::Path;
 
 use anyhow::Context as _;
@@ -47,9 +48,9 @@ pub fn run(station_flag: Option<&Path>, args: Args) -> anyhow::Result<u8> {
     let report = gc::collect(&station, &options)
         .with_context(|| format!("cannot collect in the station {}", station.root.display()))?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?)?;
     } else {
-        print_report(&report, args.older_than);
+        print_report(&report, args.older_than)?;
     }
     Ok(if report.problems.is_empty() {
         super::EXIT_OK
@@ -58,7 +59,7 @@ pub fn run(station_flag: Option<&Path>, args: Args) -> anyhow::Result<u8> {
     })
 }
 
-fn print_report(report: &Report, older_than: std::time::Duration) {
+fn print_report(report: &Report, older_than: std::time::Duration) -> std::io::Result<()> {
     let (would, prefix) = if report.dry_run {
         ("would be ", "dry run: nothing changed; ")
     } else {
@@ -69,25 +70,25 @@ fn print_report(report: &Report, older_than: std::time::Duration) {
             Some(target) => format!("{would}archived to {target}"),
             None => format!("{would}deleted"),
         };
-        println!(
+        outln!(
             "run {} ({}, ended {}): {action}",
             run.run_id,
             run.status,
             run.ended_at
                 .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-        );
+        )?;
     }
     for skipped in &report.skipped {
-        println!("run {} kept: {}", skipped.run_id, skipped.reason);
+        outln!("run {} kept: {}", skipped.run_id, skipped.reason)?;
     }
     for file in &report.mail {
-        println!("mail {} {would}removed", file.file);
+        outln!("mail {} {would}removed", file.file)?;
     }
     for problem in &report.problems {
-        println!("problem: {}: {}", problem.file, problem.problem);
+        outln!("problem: {}: {}", problem.file, problem.problem)?;
     }
     let s = &report.summary;
-    println!(
+    outln!(
         "{prefix}older than {}: runs {} archived, {} deleted; mail {} removed; {} bytes freed; kept {} running and {} younger runs",
         humantime::format_duration(older_than),
         s.runs_archived,
@@ -96,5 +97,6 @@ fn print_report(report: &Report, older_than: std::time::Duration) {
         s.bytes_freed,
         report.kept.running,
         report.kept.young,
-    );
+    )?;
+    Ok(())
 }

@@ -5,6 +5,7 @@
 //! public key with the `station.yaml` lines that make the station require approvals signed
 //! with it. Never overwrites a key unless `--force`. Format: [`crate::mailbox::signing`].
 
+use super::out::outln;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -61,26 +62,26 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     )
     .with_context(|| format!("cannot write {}", path.display()))?;
     let public = signing::public_key_text(&key.verifying_key());
-    println!(
+    outln!(
         "wrote the private key to {} (mode 600): keep it secret",
         path.display()
-    );
-    println!("public key: {public}");
-    println!();
-    println!("To accept only approvals signed with it, add to the station's station.yaml:");
-    println!();
-    println!("version: 1");
-    println!("approvers:");
-    println!("  {}:", args.approver);
+    )?;
+    outln!("public key: {public}")?;
+    outln!()?;
+    outln!("To accept only approvals signed with it, add to the station's station.yaml:")?;
+    outln!()?;
+    outln!("version: 1")?;
+    outln!("approvers:")?;
+    outln!("  {}:", args.approver)?;
     if let Some(uid) = owner_uid(&path) {
-        println!("    users: [{uid}]");
+        outln!("    users: [{uid}]")?;
     }
-    println!("    key: {public}");
-    println!();
-    println!(
+    outln!("    key: {public}")?;
+    outln!()?;
+    outln!(
         "Then sign: 3ox approve <RUN> <TASK> --key {} (or set THREEOX_SIGNING_KEY)",
         path.display()
-    );
+    )?;
     Ok(super::EXIT_OK)
 }
 

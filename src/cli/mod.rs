@@ -26,6 +26,9 @@ pub mod validate;
 
 pub mod complete;
 
+pub mod out;
+pub mod table;
+
 pub mod jq_sandbox;
 
 pub mod export;
@@ -35,6 +38,8 @@ pub mod schema;
 pub mod test;
 
 pub mod graph;
+pub mod completions;
+pub mod man;
 
 use std::path::PathBuf;
 
@@ -126,6 +131,12 @@ pub enum Command {
     Test(test::Args),
     /// Draw a workflow as a diagram: Mermaid, Graphviz DOT or SVG.
     Graph(graph::Args),
+
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(alias = "completion")]
+    Completions(completions::Args),
+    /// Print the manual page (roff): `3ox man | man -l -`.
+    Man(man::Args),
 }
 
 /// Runs a parsed command line; returns the process exit code.
@@ -162,6 +173,9 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Schema(args) => schema::run(args),
         Command::Test(args) => test::run(args),
         Command::Graph(args) => graph::run(args),
+
+        Command::Completions(args) => completions::run(args),
+        Command::Man(args) => man::run(args),
     }
 }
 

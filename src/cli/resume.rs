@@ -7,6 +7,7 @@
 //! nobody drives it, this command then drives it in the foreground; when a driver does, the
 //! driver takes the request and this command only reports it (exit 0; 2 refused; 1 queued).
 
+use super::out::outln;
 use std::path::Path;
 
 use anyhow::Context as _;
@@ -136,7 +137,7 @@ pub fn run(station_flag: Option<&Path>, args: Args) -> anyhow::Result<u8> {
         } else {
             serde_json::Value::Array(documents)
         };
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        outln!("{}", serde_json::to_string_pretty(&doc)?)?;
     }
     Ok(code)
 }

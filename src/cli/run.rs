@@ -1,6 +1,7 @@
 //! `3ox run <workflow> [--input key=value ...] [--input-file f.yaml]`: start a run in this
 //! station and drive it to the end in the foreground.
 
+use super::out::{out, outln};
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 
@@ -230,7 +231,7 @@ pub fn outcome_json(outcome: &RunOutcome) -> Value {
 /// Prints how a run ended: text, or JSON with `json`.
 pub fn report(outcome: &RunOutcome, json: bool) -> anyhow::Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(&outcome_json(outcome))?);
+        outln!("{}", serde_json::to_string_pretty(&outcome_json(outcome))?)?;
         return Ok(());
     }
     let retries = match outcome.retries {
@@ -238,18 +239,18 @@ pub fn report(outcome: &RunOutcome, json: bool) -> anyhow::Result<()> {
         1 => ", 1 retry".to_string(),
         n => format!(", {n} retries"),
     };
-    println!(
+    outln!(
         "run {} {} in {:.2}s ({} tasks{retries})",
         outcome.run_id,
         outcome.status,
         outcome.elapsed.as_secs_f64(),
         outcome.tasks
-    );
+    )?;
     if outcome.interrupted {
-        println!(
+        outln!(
             "interrupted: the run is still RUNNING in the journal {}",
             outcome.journal.display()
-        );
+        )?;
     }
     if let Some(failure) = &outcome.failure {
         if let Some(task) = &failure.task_ref {
@@ -257,14 +258,14 @@ pub fn report(outcome: &RunOutcome, json: bool) -> anyhow::Result<()> {
                 .failed_attempt
                 .map(|a| format!(" (attempt {a})"))
                 .unwrap_or_default();
-            println!("failed task: {task}{attempt}");
+            outln!("failed task: {task}{attempt}")?;
         }
-        println!("reason: {}", failure.reason);
+        outln!("reason: {}", failure.reason)?;
     }
     if let Some(output) = &outcome.output {
-        print!("output:\n{}", indent(&serde_yaml::to_string(output)?));
+        out!("output:\n{}", indent(&serde_yaml::to_string(output)?))?;
     }
-    println!("journal: {}", outcome.journal.display());
+    outln!("journal: {}", outcome.journal.display())?;
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 //! The run's journal is created with its `run_started` record and nothing else; `3ox up` (a
 //! long-lived orchestrator) or `3ox resume <run>` drives it.
 
+use super::out::outln;
 use std::path::Path;
 
 use anyhow::Context as _;
@@ -55,18 +56,18 @@ pub fn run(station_flag: Option<&Path>, args: Args) -> anyhow::Result<u8> {
         Err(e) => return Err(e).context("cannot submit the run"),
     };
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({ "run_id": run_id, "workflow": name, "existing": existing })
-        );
+        )?;
     } else if existing {
-        println!("{run_id}");
+        outln!("{run_id}")?;
         eprintln!(
             "key {:?} already started run {run_id}; nothing new was submitted",
             args.key.as_deref().unwrap_or_default()
         );
     } else {
-        println!("{run_id}");
+        outln!("{run_id}")?;
         eprintln!(
             "submitted run {run_id} of {name}; `3ox up` drives it (or `3ox resume {run_id}`)"
         );

@@ -72,34 +72,9 @@ pub(crate) fn brief(value: &serde_json::Value, max: usize) -> String {
     }
 }
 
-/// Lines of `rows` with each column padded to its widest cell (the last one is not padded).
+/// Lines of `rows` with each column padded to its widest cell (see [`super::table`]).
 pub(crate) fn table(rows: &[Vec<String>]) -> Vec<String> {
-    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..columns)
-        .map(|i| {
-            rows.iter()
-                .filter_map(|r| r.get(i))
-                .map(|c| c.chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    rows.iter()
-        .map(|row| {
-            let cells: Vec<String> = row
-                .iter()
-                .enumerate()
-                .map(|(i, c)| {
-                    if i + 1 == row.len() {
-                        c.clone()
-                    } else {
-                        format!("{c:<width$}", width = widths[i])
-                    }
-                })
-                .collect();
-            cells.join("  ").trim_end().to_string()
-        })
-        .collect()
+    super::table::lines(rows)
 }
 
 fn print_status(view: &StatusView) -> anyhow::Result<()> {

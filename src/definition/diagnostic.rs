@@ -50,6 +50,19 @@ impl Diagnostic {
         Diagnostic::at(&src.file, &src.text, src.position(pointer), message, hint)
     }
 
+    /// A warning at the node found at `pointer`: reported, but the workflow is valid.
+    pub fn warning(
+        src: &Source,
+        pointer: &str,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(src, pointer, message, hint)
+        }
+    }
+
     /// An error at the key of the mapping entry at `pointer` (for "unknown field").
     pub fn error_at_key(
         src: &Source,

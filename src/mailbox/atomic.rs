@@ -30,7 +30,7 @@ pub fn write_with_mode(
     durability: Durability,
     mode: Option<u32>,
 ) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    let dir = parent_dir(path);
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let unique = COUNTER.fetch_add(1, Ordering::Relaxed);
     let tmp = dir.join(format!(".{name}.{}-{unique}.tmp", std::process::id()));
@@ -68,6 +68,15 @@ pub fn write_with_mode(
     result
 }
 
+/// The folder `path` is in: `.` for a bare file name such as `a.yaml`, whose parent is the
+/// empty path (which no system call opens), and for a path without a parent.
+pub fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    }
+}
+
 /// fsyncs a folder so a rename or a new file in it survives a power cut.
 pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
@@ -96,7 +105,7 @@ pub fn write_batch(
     let temps: Vec<std::path::PathBuf> = files
         .iter()
         .map(|(path, _)| {
-            let dir = path.parent().unwrap_or(Path::new("."));
+            let dir = parent_dir(path);
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
             let unique = COUNTER.fetch_add(1, Ordering::Relaxed);
             dir.join(format!(".{name}.{}-{unique}.tmp", std::process::id()))
@@ -138,7 +147,7 @@ pub fn write_batch(
     let mut dirs = std::collections::BTreeSet::new();
     for (tmp, (path, _)) in temps.iter().zip(files) {
         std::fs::rename(tmp, path)?;
-        dirs.insert(path.parent().unwrap_or(Path::new(".")).to_path_buf());
+        dirs.insert(parent_dir(path).to_path_buf());
     }
     if durability == Durability::Durable {
         dirs.iter().try_for_each(|d| sync_dir(d))?;

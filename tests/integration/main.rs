@@ -32,3 +32,4 @@ mod interop;
 mod mock;
 
 mod graph;
+mod cli_defects;

@@ -3,6 +3,7 @@
 use serde_json::Value;
 
 use super::{Site, Validator, describe, nearest, suggest};
+use crate::definition::Diagnostic;
 use crate::definition::source::push_pointer;
 
 impl Validator<'_> {
@@ -65,19 +66,22 @@ impl Validator<'_> {
         }
     }
 
-    /// SET_VARIABLE: its inputParameters are the variables, so it needs some.
+    /// SET_VARIABLE: its inputParameters are the variables; without any it sets nothing.
     pub(super) fn set_variable(&mut self, site: &Site<'_>) {
         let has_input = site.input_parameters().is_some_and(|m| !m.is_empty())
             || site.task.get("inputExpression").is_some();
+        // Conductor accepts it (its Python SDK writes SET_VARIABLE tasks without
+        // inputParameters): a warning, and the task sets nothing.
         if !has_input {
-            self.error(
+            self.out.push(Diagnostic::warning(
+                self.src,
                 &site.pointer,
                 format!(
                     "SET_VARIABLE {} sets nothing: it has no inputParameters",
                     site.label()
                 ),
                 Some("add `inputParameters:` with the variables to set, e.g. `count: ${step.output.count}`".into()),
-            );
+            ));
         }
     }
 

@@ -15,6 +15,17 @@ impl Validator<'_> {
                 "the workflow has no `name`",
                 Some("add `name: my_workflow` at the top".into()),
             ),
+            Some(Value::String(s)) if s.chars().count() > crate::mailbox::MAX_NAME_CHARS => {
+                self.error(
+                    "/name",
+                    format!(
+                        "the workflow's `name` has {} characters; the limit is {}",
+                        s.chars().count(),
+                        crate::mailbox::MAX_NAME_CHARS
+                    ),
+                    Some("use a short name; say more in `description`".into()),
+                );
+            }
             Some(Value::String(s)) if !s.trim().is_empty() => {}
             Some(other) => self.must_be(
                 "/name",

@@ -635,9 +635,18 @@ fn terminate_status_is_checked_with_a_hint() {
 }
 
 #[test]
-fn set_variable_needs_input_parameters() {
-    let errs = errors("name: x\ntasks:\n  - {name: s, taskReferenceName: s, type: SET_VARIABLE}\n");
-    has(&errs, 3, 5, "sets nothing");
+fn set_variable_without_input_parameters_is_a_warning() {
+    // Conductor accepts it (its Python SDK writes it): valid, and the task sets nothing.
+    let flow = "name: x\ntasks:\n  - {name: s, taskReferenceName: s, type: SET_VARIABLE}\n";
+    assert!(errors(flow).is_empty(), "{:?}", errors(flow));
+    let src = crate::definition::source::Source::parse(flow, "x.yaml").unwrap();
+    let found = crate::definition::validate::check(&src);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].severity, crate::definition::Severity::Warning);
+    assert!(found[0].message.contains("sets nothing"), "{found:?}");
+    assert_eq!((found[0].line, found[0].column), (3, 5));
+    let sim = Sim::start(flow, json!({}), agents(&[]));
+    assert_eq!(sim.state.status, RunStatus::Completed);
 }
 
 #[test]

@@ -4,7 +4,8 @@
 //! variables (a later SET_VARIABLE overwrites a name, others are kept), which tasks read as
 //! `${workflow.variables.<name>}`. The workflow's own `variables` mapping gives initial
 //! values. The task then completes with an empty output, as in Conductor. A task whose input
-//! is empty sets nothing (the validator refuses one without inputParameters).
+//! is empty sets nothing (the validator warns about one without inputParameters, which
+//! Conductor accepts).
 
 use serde_json::{Value, json};
 
