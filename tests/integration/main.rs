@@ -30,3 +30,5 @@ mod misc;
 mod interop;
 
 mod mock;
+
+mod views;
