@@ -1,10 +1,13 @@
-//! What a person watching runs reads: `3ox up`'s progress lines name the run they belong to.
+//! What a person watching runs reads: `3ox up`'s progress lines name the run they belong to;
+//! `3ox status` shows who a HUMAN task waits for, until when, and who decided it.
 
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::{TestEnv, output_within, stderr};
+use crate::support::{
+    TestEnv, events, journal_records, output_within, output_within_child, stderr, stdout, wait_for,
+};
 
 const TWO_STEPS: &str = r#"
 name: two_steps
@@ -50,4 +53,49 @@ fn up_names_the_run_on_each_progress_line() {
             "a progress line names no run: {line}\n{err}"
         );
     }
+}
+
+#[test]
+fn status_shows_who_a_human_task_waits_for_and_who_decided() {
+    let env = TestEnv::new();
+    env.write("agents/commander/agent.yaml", "version: 1\n");
+    env.write(
+        "gate.yaml",
+        "name: gate\ntasks:\n  - {name: gate, taskReferenceName: gate, type: HUMAN, deadline: 1h, inputParameters: {question: ship?}}\n",
+    );
+    let mut run = env
+        .cmd(&["run", "gate.yaml", "--json", "--no-agents"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let run_id = wait_for(Duration::from_secs(60), || {
+        let records = journal_records(&env);
+        events(&records)
+            .iter()
+            .any(|e| e == "approval_requested")
+            .then(|| records[0]["run_id"].as_str().map(str::to_string))
+            .flatten()
+    })
+    .expect("the HUMAN task asks for approval");
+    let out = env.run(&["status", &run_id]);
+    let text = stdout(&out);
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("gate "))
+        .unwrap_or_default();
+    assert!(
+        line.contains("waits for approval by commander (deadline "),
+        "{text}"
+    );
+    let out = env.run(&["approve", &run_id, "gate"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let done = output_within_child(&mut run, Duration::from_secs(60));
+    assert_eq!(done.status.code(), Some(0), "{}", stderr(&done));
+    let text = stdout(&env.run(&["status", &run_id]));
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("gate "))
+        .unwrap_or_default();
+    assert!(line.contains("approved by "), "{text}");
 }
