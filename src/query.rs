@@ -164,6 +164,21 @@ pub struct TaskLine {
     /// A WAIT that is waiting: when it ends (absent: until `3ox complete`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub waits_until: Option<DateTime<Utc>>,
+    /// A HUMAN task: its latest approval request (who must decide, by when, who did).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval: Option<TaskApproval>,
+}
+
+/// The latest approval request of a HUMAN task, as `3ox status` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TaskApproval {
+    pub approver: String,
+    pub requested_at: DateTime<Utc>,
+    pub deadline: Option<DateTime<Utc>>,
+    /// `open`, `decided`, `expired` or `withdrawn`.
+    pub status: crate::engine::ApprovalStatus,
+    pub decided_by: Option<String>,
+    pub closed_at: Option<DateTime<Utc>>,
 }
 
 /// `3ox list`: one run per line. An unreadable journal gives a line with `status: null` and
@@ -519,6 +534,19 @@ pub fn status(
                     .copied()
                     .flatten()
                     .filter(|_| t.status.is_in_flight()),
+                approval: state
+                    .approvals
+                    .values()
+                    .rev()
+                    .find(|a| a.task_ref == t.task_ref)
+                    .map(|a| TaskApproval {
+                        approver: a.approver.clone(),
+                        requested_at: a.requested_at,
+                        deadline: a.deadline,
+                        status: a.status,
+                        decided_by: a.decided_by.clone(),
+                        closed_at: a.closed_at,
+                    }),
             })
             .collect(),
         retries: state.retries,

@@ -138,6 +138,21 @@ fn print_status(view: &StatusView) -> anyhow::Result<()> {
             if let Some(until) = t.waits_until {
                 note = format!("waits until {}", when(until));
             }
+            if let Some(a) = &t.approval {
+                let deadline = a
+                    .deadline
+                    .map(|d| format!(" (deadline {})", when(d)))
+                    .unwrap_or_default();
+                note = match (&a.status, &a.decided_by, a.closed_at) {
+                    (crate::engine::ApprovalStatus::Open, _, _) => {
+                        format!("waits for approval by {}{deadline}", a.approver)
+                    }
+                    (crate::engine::ApprovalStatus::Decided(d), Some(by), Some(at)) => {
+                        format!("{} by {by} at {}", d.outcome(), when(at))
+                    }
+                    _ => note,
+                };
+            }
             vec![
                 format!("  {}", t.task_ref),
                 t.type_name.clone(),

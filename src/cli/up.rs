@@ -29,7 +29,10 @@ pub fn run(station_flag: Option<&Path>, args: Args) -> anyhow::Result<u8> {
     let station = super::station(station_flag)?;
     station.prepare_runtime()?;
     let agents = station.agents()?;
-    let options = args.drive.options();
+    let options = orchestrator::RunOptions {
+        name_run: true,
+        ..args.drive.options()
+    };
     let (runtime, mut control) = runtime_with_stop()?;
     runtime.block_on(async {
         let managed = if options.start_agents { Some(ManagedAgents::start(&station, &agents).context("cannot start the managed agents")?) } else { None };

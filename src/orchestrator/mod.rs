@@ -54,6 +54,8 @@ pub struct RunOptions {
     pub progress: progress::Mode,
     /// Start the station's agents that have a `command`.
     pub start_agents: bool,
+    /// Put the run id on every progress line (`3ox up` drives many runs on one stderr).
+    pub name_run: bool,
 }
 
 impl Default for RunOptions {
@@ -63,6 +65,7 @@ impl Default for RunOptions {
             rescan_every: Duration::from_secs(2),
             progress: progress::Mode::Plain,
             start_agents: true,
+            name_run: false,
         }
     }
 }
@@ -407,7 +410,7 @@ impl RunActor {
         state: RunState,
         options: RunOptions,
     ) -> RunActor {
-        let progress = progress::Progress::new(options.progress);
+        let progress = progress::Progress::for_run(options.progress, &state, options.name_run);
         RunActor {
             station,
             agents,

@@ -23,14 +23,30 @@ pub struct Progress {
     mode: Mode,
     started: Instant,
     bar: Option<ProgressBar>,
+    /// `run <id>: ` before every line, when several runs share one stderr (`3ox up`).
+    prefix: String,
 }
 
 impl Progress {
+    /// `name_run` puts the run id on every line (for `3ox up`, which drives many runs at
+    /// once); the bar starts from the tasks `state` already has (a resumed run).
+    pub fn for_run(mode: Mode, state: &RunState, name_run: bool) -> Progress {
+        let mut progress = Progress::new(mode);
+        if name_run {
+            progress.prefix = format!("run {}: ", state.run_id);
+            if let Some(bar) = &progress.bar {
+                bar.set_prefix(progress.prefix.clone());
+            }
+        }
+        progress.count(state);
+        progress
+    }
+
     pub fn new(mode: Mode) -> Progress {
         let bar = (mode == Mode::Live).then(|| {
             let bar = ProgressBar::new(0);
             let style = ProgressStyle::with_template(
-                "{spinner:.cyan} {elapsed_precise} [{bar:30.cyan/blue}] {pos}/{len} tasks  {msg}",
+                "{prefix}{spinner:.cyan} {elapsed_precise} [{bar:30.cyan/blue}] {pos}/{len} tasks  {msg}",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> ");
@@ -42,6 +58,7 @@ impl Progress {
             mode,
             started: Instant::now(),
             bar,
+            prefix: String::new(),
         }
     }
 
@@ -54,6 +71,7 @@ impl Progress {
             let Some((line, important)) = describe(&record.change, state) else {
                 continue;
             };
+            let line = format!("{}{line}", self.prefix);
             match &self.bar {
                 Some(bar) => {
                     if important {
@@ -68,13 +86,13 @@ impl Progress {
                 }
             }
         }
+        self.count(state);
+    }
+
+    /// Sets the bar to the tasks done out of the tasks the run has so far.
+    fn count(&self, state: &RunState) {
         if let Some(bar) = &self.bar {
-            let total = state.tasks.len() as u64;
-            let done = state
-                .tasks
-                .values()
-                .filter(|t| t.status.is_done() || t.status.is_failed())
-                .count() as u64;
+            let (done, total) = task_counts(state);
             bar.set_length(total);
             bar.set_position(done);
         }
@@ -84,9 +102,9 @@ impl Progress {
     pub fn note(&self, line: &str) {
         match (&self.bar, self.mode) {
             (_, Mode::Quiet) => {}
-            (Some(bar), _) => bar.println(line),
+            (Some(bar), _) => bar.println(format!("{}{line}", self.prefix)),
             (None, _) => {
-                let _ = writeln!(std::io::stderr().lock(), "{line}");
+                let _ = writeln!(std::io::stderr().lock(), "{}{line}", self.prefix);
             }
         }
     }
@@ -96,6 +114,17 @@ impl Progress {
             bar.finish_and_clear();
         }
     }
+}
+
+/// (tasks done or failed, tasks known) of a run: the bar's position and length.
+pub fn task_counts(state: &RunState) -> (u64, u64) {
+    let total = state.tasks.len() as u64;
+    let done = state
+        .tasks
+        .values()
+        .filter(|t| t.status.is_done() || t.status.is_failed())
+        .count() as u64;
+    (done, total)
 }
 
 /// One line for a change, and whether it matters enough to stay on screen.

@@ -33,3 +33,4 @@ mod mock;
 
 mod graph;
 mod cli_defects;
+mod views;
