@@ -250,7 +250,8 @@ fn resolve_string(s: &str, scope: &dyn Scope) -> Value {
             Piece::Text(t) => out.push_str(t),
             Piece::Expr(expr) => match lookup(expr, scope) {
                 Some(Value::String(v)) => out.push_str(&v),
-                Some(Value::Null) | None => {}
+                // Conductor writes a missing value as `null` (`Objects.toString`).
+                Some(Value::Null) | None => out.push_str("null"),
                 Some(other) => out.push_str(&other.to_string()),
             },
         }
@@ -456,7 +457,16 @@ mod tests {
         assert_eq!(resolve(&json!("${ghost.output.x}"), &scope()), Value::Null);
         assert_eq!(
             resolve(&json!("a${ghost.output.x}b"), &scope()),
-            json!("ab")
+            json!("anullb")
+        );
+    }
+
+    /// Issue 12, row 9: a missing reference inside text is written `null`, as Conductor does.
+    #[test]
+    fn row_9_a_missing_reference_inside_text_is_null() {
+        assert_eq!(
+            resolve(&json!("x=${workflow.input.nope}!"), &scope()),
+            json!("x=null!")
         );
     }
 
