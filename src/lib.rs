@@ -78,6 +78,7 @@ pub mod mailbox;
 pub mod maintenance;
 pub mod orchestrator;
 pub mod query;
+pub mod schedule;
 pub mod station;
 pub mod testing;
 pub mod worker;
