@@ -37,6 +37,9 @@ _3ox() {
             3ox,gc)
                 cmd="3ox__subcmd__gc"
                 ;;
+            3ox,graph)
+                cmd="3ox__subcmd__graph"
+                ;;
             3ox,help)
                 cmd="3ox__subcmd__help"
                 ;;
@@ -145,6 +148,9 @@ _3ox() {
             3ox__subcmd__help,gc)
                 cmd="3ox__subcmd__help__subcmd__gc"
                 ;;
+            3ox__subcmd__help,graph)
+                cmd="3ox__subcmd__help__subcmd__graph"
+                ;;
             3ox__subcmd__help,help)
                 cmd="3ox__subcmd__help__subcmd__help"
                 ;;
@@ -227,7 +233,7 @@ _3ox() {
 
     case "${cmd}" in
         3ox)
-            opts="-h -V --station --help --version init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject keygen agent complete import export schema test completions man help"
+            opts="-h -V --station --help --version init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject keygen agent complete import export schema test graph completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -518,8 +524,38 @@ _3ox() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        3ox__subcmd__graph)
+            opts="-o -h --format --output --station --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -W "mermaid dot svg" -- "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --station)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         3ox__subcmd__help)
-            opts="init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject keygen agent complete import export schema test completions man help"
+            opts="init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject keygen agent complete import export schema test graph completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -645,6 +681,20 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__help__subcmd__gc)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        3ox__subcmd__help__subcmd__graph)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
