@@ -276,6 +276,35 @@ fn item_8_a_63_deep_output_mapped_one_level_deeper_reads_back_from_the_journal()
 }
 
 #[test]
+fn item_8_a_system_task_whose_input_is_mapped_too_deep_fails_cleanly() {
+    let env = TestEnv::new();
+    let _worker = FakeAgent::start(&env, "worker", &["step"], 1, |_| {
+        Answer::Completed(nested(64))
+    });
+    env.write(
+        "flow.yaml",
+        "name: deeper
+tasks:
+  - {name: step, taskReferenceName: first}
+  - name: keep
+    taskReferenceName: second
+    type: SET_VARIABLE
+    inputParameters:
+      kept: ${first.output}
+",
+    );
+    let (code, result, out) = env.run_flow("flow.yaml", &[]);
+    assert_ne!(code, 0, "{result}\n{}", stderr(&out));
+    assert_eq!(result["failed_task"], "second", "{result}");
+    let reason = result["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("mapped input nests 65 levels") && reason.contains("limit of 64"),
+        "{reason}"
+    );
+    assert_reads_back(&env, result["run_id"].as_str().unwrap());
+}
+
+#[test]
 fn item_22_run_name_runs_the_station_template_or_hints_at_close_names() {
     let env = TestEnv::new();
     let _worker = FakeAgent::start(&env, "worker", &["step"], 1, |_| {
