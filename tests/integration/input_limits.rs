@@ -305,6 +305,44 @@ tasks:
 }
 
 #[test]
+fn item_8_a_script_result_nested_too_deep_fails_the_task_instead_of_being_journaled() {
+    let env = TestEnv::new();
+    env.write(
+        "flow.yaml",
+        "name: deep_script
+tasks:
+  - name: build
+    taskReferenceName: build
+    type: INLINE
+    inputParameters:
+      evaluatorType: javascript
+      expression: |
+        function e() {
+          var v = {};
+          for (var i = 0; i < 100; i++) { v = { d: v }; }
+          return v;
+        }
+        e();
+",
+    );
+    let (code, result, out) = env.run_flow("flow.yaml", &[]);
+    assert_ne!(code, 0, "{result}\n{}", stderr(&out));
+    assert_eq!(result["failed_task"], "build", "{result}");
+    let reason = result["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("the task's output nests") && reason.contains("limit of 64"),
+        "{reason}"
+    );
+    let doctor = output_within(env.cmd(&["doctor"]), Duration::from_secs(30));
+    assert_eq!(doctor.status.code(), Some(0), "{}", stdout(&doctor));
+    assert!(
+        journal_records(&env)
+            .iter()
+            .all(|r| r["output"].get("result").is_none())
+    );
+}
+
+#[test]
 fn item_22_run_name_runs_the_station_template_or_hints_at_close_names() {
     let env = TestEnv::new();
     let _worker = FakeAgent::start(&env, "worker", &["step"], 1, |_| {
