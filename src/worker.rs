@@ -18,7 +18,10 @@
 //!
 //! The worker never moves a claimed message afterwards: the orchestrator archives it into
 //! `1N.3OX/done/` once it has applied the final reply. A message that does not parse goes to
-//! `1N.3OX/rejected/` with a `<name>.why.yaml` note.
+//! `1N.3OX/rejected/` with a `<name>.why.yaml` note; when its first lines still name a task
+//! id and token ([`MessageHeader`]), the worker first answers it with a FAILED reply
+//! `<task_id>.refused.reply.yaml` giving the reason, so the attempt fails (and is retried by
+//! its policy) instead of waiting forever.
 //!
 //! While a claimed message runs, the worker holds a lock on it (`File::try_lock`); a worker
 //! starting up skips claimed messages that another live worker holds. Locks die with their
@@ -37,7 +40,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use crate::mailbox::atomic::{self, Durability};
-use crate::mailbox::message::TaskMessage;
+use crate::mailbox::message::{MessageHeader, TaskMessage};
 use crate::mailbox::reply::{self, REPLY_VERSION, Reply, ReplyStatus};
 use crate::mailbox::{self, CLAIMED, DONE, REJECTED};
 use crate::station::Station;
@@ -369,8 +372,34 @@ impl Actor {
         });
     }
 
-    /// Moves a claimed message that does not parse into `1N.3OX/rejected/` with a note.
+    /// Moves a claimed message that does not parse into `1N.3OX/rejected/` with a note and,
+    /// when its header names a task id and token, answers it with a FAILED reply giving the
+    /// reason, so that the orchestrator fails the attempt instead of waiting for it.
     fn reject(&self, claimed: &Path, reason: &str) {
+        // Before the move: the reply is what the orchestrator waits for; written first, a
+        // crash between the two leaves the message claimed, and the next start refuses it
+        // again under the same reply name (the orchestrator applies one reply per attempt).
+        if let Some(header) = MessageHeader::read(claimed) {
+            let reply = Reply {
+                version: REPLY_VERSION,
+                task_id: header.task_id.clone(),
+                status: ReplyStatus::Failed,
+                output: Value::Object(Default::default()),
+                reason: Some(format!(
+                    "agent `{}` refused the task message: {reason}",
+                    self.config.agent
+                )),
+                run_id: header.run_id,
+                token: Some(header.token),
+                logs: vec![],
+            };
+            let path = self
+                .outbox
+                .join(format!("{}.refused.reply.yaml", header.task_id));
+            if let Err(e) = atomic::write(&path, reply.to_yaml().as_bytes(), Durability::Durable) {
+                tracing::error!(agent = %self.config.agent, task_id = %header.task_id, "cannot write the refusal reply {}: {e}", path.display());
+            }
+        }
         // The name is the sender's text: no control characters in logs or file names, and
         // an earlier refused file of the same name is kept (the newcomer gets `x.2.yaml`).
         let file = crate::mailbox::display_name(claimed);

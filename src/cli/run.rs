@@ -67,7 +67,10 @@ impl StartArgs {
         &self,
         station: &crate::station::Station,
     ) -> anyhow::Result<Result<Prepared, u8>> {
-        let workflow = match definition::load_file(&self.workflow) {
+        let Some(path) = resolve_workflow(&self.workflow, station) else {
+            return Ok(Err(super::EXIT_USAGE));
+        };
+        let workflow = match definition::load_file(&path) {
             Ok(workflow) => workflow,
             Err(LoadError::Invalid { path, diagnostics }) => {
                 for diagnostic in &diagnostics {
@@ -76,18 +79,106 @@ impl StartArgs {
                 eprintln!("error: {path} is not a valid workflow; nothing was started");
                 return Ok(Err(super::EXIT_USAGE));
             }
-            Err(e @ LoadError::Io { .. }) => return Err(e.into()),
+            Err(LoadError::Io { path, source }) => {
+                // Once, not also as the error's cause (`{err:#}` would print it twice).
+                eprintln!("error: cannot read {path}: {source}; nothing was started");
+                return Ok(Err(super::EXIT_USAGE));
+            }
         };
         let input = collect_input(self)?;
-        let source = station.relative(
-            &std::path::absolute(&self.workflow).unwrap_or_else(|_| self.workflow.clone()),
-        );
+        if let Some(problem) = crate::mailbox::limits::input_problem("the workflow input", &input) {
+            eprintln!("error: {problem}; nothing was started");
+            return Ok(Err(super::EXIT_USAGE));
+        }
+        let source = station.relative(&std::path::absolute(&path).unwrap_or_else(|_| path.clone()));
         Ok(Ok(Prepared {
             workflow,
             input,
             source,
         }))
     }
+}
+
+/// The file `3ox run NAME` means: NAME itself when it exists or looks like a path, else the
+/// station's `templates/NAME.yaml` (or `.yml`, `.json`). `None` when NAME is neither; the
+/// reason, with the closest template names, is already printed.
+fn resolve_workflow(given: &Path, station: &crate::station::Station) -> Option<PathBuf> {
+    let bare = given.components().count() == 1
+        && !given
+            .as_os_str()
+            .to_string_lossy()
+            .contains(std::path::MAIN_SEPARATOR);
+    if given.exists() || !bare {
+        return Some(given.to_path_buf());
+    }
+    let folder = station.root.join("templates");
+    let name = given.to_string_lossy();
+    let candidates = [
+        name.to_string(),
+        format!("{name}.yaml"),
+        format!("{name}.yml"),
+        format!("{name}.json"),
+    ];
+    if let Some(found) = candidates
+        .iter()
+        .map(|c| folder.join(c))
+        .find(|p| p.is_file())
+    {
+        return Some(found);
+    }
+    let mut known: Vec<String> = std::fs::read_dir(&folder)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let file = entry.file_name().to_string_lossy().into_owned();
+            let stem = file
+                .strip_suffix(".yaml")
+                .or_else(|| file.strip_suffix(".yml"))
+                .or_else(|| file.strip_suffix(".json"))?;
+            (!stem.starts_with('.')).then(|| stem.to_string())
+        })
+        .collect();
+    known.sort();
+    known.dedup();
+    let stem = name
+        .trim_end_matches(".yaml")
+        .trim_end_matches(".yml")
+        .trim_end_matches(".json");
+    let mut close: Vec<&String> = known
+        .iter()
+        .filter(|k| {
+            strsim::jaro_winkler(k, stem) > 0.8 || k.contains(stem) || stem.contains(k.as_str())
+        })
+        .collect();
+    close.sort_by(|a, b| strsim::jaro_winkler(b, stem).total_cmp(&strsim::jaro_winkler(a, stem)));
+    close.truncate(5);
+    let hint = if close.is_empty() && known.is_empty() {
+        "the station's templates/ folder holds no workflows".to_string()
+    } else if close.is_empty() {
+        format!(
+            "templates in this station: {}",
+            known
+                .iter()
+                .take(10)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    } else {
+        format!(
+            "did you mean {}?",
+            close
+                .iter()
+                .map(|c| format!("`{c}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    eprintln!(
+        "error: no workflow file {name} and no template templates/{stem}.yaml in this station; nothing was started\n  = hint: {hint}"
+    );
+    None
 }
 
 impl DriveArgs {

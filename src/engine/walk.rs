@@ -77,6 +77,20 @@ impl Walker<'_, '_, '_> {
         if let Some(held) = super::timeouts::delay(self, task) {
             return held;
         }
+        // Every value journaled must read back: a system task whose mapped input nests too
+        // deep fails before it records anything (SIMPLE tasks check when they schedule).
+        if !matches!(
+            task.kind(),
+            TaskKind::Simple | TaskKind::AgentServed(_) | TaskKind::Dynamic
+        ) && !self.state.tasks.contains_key(&task.task_reference_name)
+            && let Some(reason) = crate::mailbox::limits::nesting_problem(
+                "the task's mapped input",
+                &self.resolve_input(task),
+            )
+        {
+            let progress = self.fail_system_task(task, reason);
+            return super::permissive::pass(task, progress);
+        }
         let progress = match task.kind() {
             TaskKind::Simple => tasks::simple::walk(self, task, None),
             TaskKind::Switch => tasks::switch::walk(self, task),

@@ -114,3 +114,59 @@ impl TaskMessage {
         super::yaml::to_string(self).expect("a task message always serialises")
     }
 }
+
+/// Who a message that cannot be read whole is for: its `task_id`, `run_id` and `token`, read
+/// from the top-level fields before `input:` (3ox writes them first) in the file's first
+/// [`HEADER_BYTES`]. A worker that refuses a message answers with a FAILED reply carrying
+/// these, so that the attempt fails (and is retried by its policy) instead of waiting forever.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageHeader {
+    pub task_id: String,
+    pub run_id: Option<String>,
+    pub token: String,
+}
+
+/// How much of a refused message [`MessageHeader::read`] looks at.
+pub const HEADER_BYTES: u64 = 64 * 1024;
+
+impl MessageHeader {
+    /// The header of the plain file at `path`, or `None` when it has no task id and token.
+    pub fn read(path: &Path) -> Option<MessageHeader> {
+        use std::io::Read as _;
+        let meta = std::fs::symlink_metadata(path).ok()?;
+        if !meta.is_file() {
+            return None;
+        }
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .ok()?
+            .take(HEADER_BYTES)
+            .read_to_end(&mut bytes)
+            .ok()?;
+        MessageHeader::parse(&String::from_utf8_lossy(&bytes))
+    }
+
+    /// The header of message text (possibly cut short).
+    pub fn parse(text: &str) -> Option<MessageHeader> {
+        let mut head = String::new();
+        for line in text.lines() {
+            if line.starts_with("input:") || line.starts_with("reply:") {
+                break;
+            }
+            // Only top-level `key: value` lines: a cut or odd file may hold anything else.
+            if line.starts_with(|c: char| c.is_ascii_alphabetic()) && line.contains(": ") {
+                head.push_str(line);
+                head.push('\n');
+            }
+        }
+        let value: Value = serde_yaml::from_str(&head).ok()?;
+        let field = |name: &str| value.get(name)?.as_str().map(str::to_string);
+        let task_id = field("task_id")?;
+        super::name_problem(&task_id).is_none().then_some(())?;
+        Some(MessageHeader {
+            task_id,
+            run_id: field("run_id"),
+            token: field("token")?,
+        })
+    }
+}

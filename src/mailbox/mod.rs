@@ -9,7 +9,8 @@
 //!   Commander writes back (`kind: approval`), and who may write it;
 //! - [`atomic`]: the one way anybody exposes a file here: write under a dot name, fsync,
 //!   rename into place (and fsync the folder), so nobody ever reads half a file;
-//! - [`yaml`]: the guard every YAML file written by others passes before serde reads it.
+//! - [`yaml`]: the guard every YAML file written by others passes before serde reads it;
+//! - [`limits`]: how deep and how big a reply's output or a task's input may be.
 //!
 //! Files whose names start with `.` are in progress and every reader ignores them. Handled
 //! files move into `done/` below the folder they were in; refused replies move into
@@ -19,6 +20,7 @@
 pub mod approval;
 pub mod atomic;
 pub mod event;
+pub mod limits;
 pub mod message;
 pub mod reply;
 pub mod signing;

@@ -109,6 +109,9 @@ impl Reply {
         if !reply.output.is_object() && !reply.output.is_null() {
             return Err("`output` must be a mapping (key: value pairs)".to_string());
         }
+        if let Some(problem) = super::limits::nesting_problem("`output`", &reply.output) {
+            return Err(problem);
+        }
         Ok(reply)
     }
 

@@ -33,4 +33,5 @@ mod mock;
 
 mod cli_defects;
 mod graph;
+mod input_limits;
 mod views;

@@ -100,12 +100,18 @@ impl HttpResponse {
     }
 
     /// The body as Conductor reads it: JSON when it parses, else the text; null when empty.
+    /// JSON nested so deep that the task output (`response.body`, two levels more) would pass
+    /// [`crate::mailbox::limits::MAX_NESTING_DEPTH`] is kept as text, so the journal reads back.
     pub fn parse_body(bytes: &[u8]) -> Value {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Value::Null;
         }
         serde_json::from_slice(bytes)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
+            .ok()
+            .filter(|body| {
+                crate::mailbox::limits::depth(body) + 2 <= crate::mailbox::limits::MAX_NESTING_DEPTH
+            })
+            .unwrap_or_else(|| Value::String(String::from_utf8_lossy(bytes).into_owned()))
     }
 }
 
@@ -630,6 +636,17 @@ mod tests {
             let err = parse_request(&input).unwrap_err();
             assert!(err.contains(expected), "{input}: {err}");
         }
+    }
+
+    #[test]
+    fn bodies_nested_too_deep_for_the_journal_are_kept_as_text() {
+        let deep = format!("{}{}", "[".repeat(63), "]".repeat(63));
+        assert_eq!(
+            HttpResponse::parse_body(deep.as_bytes()),
+            Value::String(deep.clone())
+        );
+        let fits = format!("{}{}", "[".repeat(62), "]".repeat(62));
+        assert!(HttpResponse::parse_body(fits.as_bytes()).is_array());
     }
 
     #[test]

@@ -85,6 +85,13 @@ pub fn finish(
     outcome: Result<Value, String>,
 ) -> Progress {
     let task_ref = &task.task_reference_name;
+    // Every value journaled must read back: a result nested too deep fails the task.
+    let outcome = outcome.and_then(|output| {
+        match crate::mailbox::limits::nesting_problem("the task's output", &output) {
+            Some(problem) => Err(problem),
+            None => Ok(output),
+        }
+    });
     match outcome {
         Ok(output) => {
             w.emit(Change::TaskCompleted {

@@ -74,6 +74,27 @@ fn schedule(
         Some(given) => given.clone(),
         None => w.resolve_input_for(task, &task_id),
     };
+    // A message the worker would refuse, or a record the journal could not read back: the
+    // attempt fails here, before anything is delivered, and the same input would fail again.
+    if let Some(reason) = crate::mailbox::limits::input_problem("the task's mapped input", &input) {
+        let change = retry::failure(
+            Some(task),
+            &task.task_reference_name,
+            None,
+            reason.clone(),
+            true,
+            attempt,
+            Value::Null,
+            w.ctx,
+        );
+        let optional = matches!(&change, Change::TaskFailed { outcome, .. } if outcome.is_done());
+        w.emit(change);
+        return if optional {
+            Progress::Done
+        } else {
+            Progress::Failed(failure_of(&task.task_reference_name, Some(&reason)))
+        };
+    }
     let token = format!("tk-{:020x}", (w.ctx.new_id)().random());
     w.emit(Change::TaskScheduled {
         task_ref: task.task_reference_name.clone(),
