@@ -265,6 +265,13 @@ fn check_journal(
                 error: source.to_string(),
             }
         }
+        // Only appends report a replaced journal; a read never does.
+        Err(error @ JournalError::Replaced { .. }) => {
+            truth.unverified.insert(run_id.clone());
+            Verdict::Unreadable {
+                error: error.to_string(),
+            }
+        }
     };
     JournalCheck {
         file,
