@@ -469,6 +469,22 @@ fn compare(run_id: &str, entry: &RunSummary, rebuilt: &RunSummary) -> Vec<Differ
 }
 
 /// Task messages in inboxes (or `claimed/`) and replies in outboxes whose run has ended.
+/// Moves the leftover mail of ended runs out of the mailboxes, as `3ox doctor --repair` does,
+/// and returns what it found: `3ox up` calls this when it starts, so a crash between a run's
+/// end and the tidying of its mail does not leave mail that nothing ever moves. Only journals
+/// that read cleanly count (a torn or corrupt one is doctor's to report).
+pub fn tidy_ended_mail(station: &Station) -> Result<Vec<StuckMail>, MaintenanceError> {
+    let mut truth = Truth::default();
+    for path in journal_paths(station)? {
+        if let Ok(contents) = read_journal(&path)
+            && contents.torn_tail.is_none()
+        {
+            learn(station, &contents, &mut truth);
+        }
+    }
+    find_stuck_mail(station, &truth, Options { repair: true })
+}
+
 fn find_stuck_mail(
     station: &Station,
     truth: &Truth,

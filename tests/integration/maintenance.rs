@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use threeox::journal::{self, Record};
 
 use crate::fake_agent::{Answer, FakeAgent, put, reply};
-use crate::support::{TestEnv, files_in, stdout};
+use crate::support::{TestEnv, files_in, output_within, stderr, stdout};
 
 const FLOW: &str = r#"
 name: two_steps
@@ -596,4 +596,36 @@ fn doctor_and_gc_find_nothing_to_do_in_a_fresh_station() {
         report["summary"],
         json!({"runs_archived": 0, "runs_deleted": 0, "files_removed": 0, "bytes_freed": 0})
     );
+}
+
+#[test]
+fn up_tidies_the_mail_a_crash_right_after_a_run_ended_left_behind() {
+    let (env, _agent) = station();
+    run(&env, false);
+    // As if the process had died between journaling the run's end and archiving its mail.
+    let name = files_in(&env, "agents/worker/1N.3OX/done")[0].clone();
+    std::fs::rename(
+        env.root().join("agents/worker/1N.3OX/done").join(&name),
+        env.root().join("agents/worker/1N.3OX").join(&name),
+    )
+    .unwrap();
+    let (code, _) = json_of(&env, &["doctor", "--json"]);
+    assert_eq!(code, 1, "doctor sees the leftover message");
+
+    let out = output_within(
+        env.cmd(&["up", "--until-idle", "--no-agents"]),
+        std::time::Duration::from_secs(60),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("tidied 1 leftover mail file(s) of ended runs"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        files_in(&env, "agents/worker/1N.3OX/done").contains(&name),
+        "the message is archived"
+    );
+    let (code, report) = json_of(&env, &["doctor", "--json"]);
+    assert_eq!((code, &report["stuck_mail"]), (0, &json!([])), "{report:#}");
 }
