@@ -559,6 +559,61 @@ pub fn status(
     })
 }
 
+/// `3ox approvals`: one open approval request of a running run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WaitingApproval {
+    pub run_id: String,
+    pub workflow: String,
+    pub task_ref: String,
+    pub request_id: String,
+    pub approver: String,
+    /// Who it was escalated from, when a deadline passed it on.
+    pub escalated_from: Option<String>,
+    /// The HUMAN task's input: what the approver is asked to decide on.
+    pub input: Value,
+    pub requested_at: DateTime<Utc>,
+    pub deadline: Option<DateTime<Utc>>,
+    /// The request file in the approver's inbox, relative to the station root.
+    pub request_file: String,
+}
+
+/// Every open approval request of the station's running runs (for `approver` only, when
+/// given), oldest request first. Unreadable journals are left out (`3ox list` shows them).
+pub fn approvals(
+    station: &Station,
+    approver: Option<&str>,
+) -> Result<Vec<WaitingApproval>, QueryError> {
+    let mut waiting: Vec<WaitingApproval> = all_runs(station)?
+        .into_iter()
+        .filter_map(|(run_id, run)| run.ok().map(|state| (run_id, state)))
+        .filter(|(_, state)| state.status == RunStatus::Running)
+        .flat_map(|(run_id, state)| {
+            state
+                .approvals
+                .values()
+                .filter(|a| a.status == crate::engine::ApprovalStatus::Open)
+                .filter(|a| approver.is_none_or(|who| who == a.approver))
+                .map(|a| WaitingApproval {
+                    run_id: run_id.clone(),
+                    workflow: state.workflow.name.clone(),
+                    task_ref: a.task_ref.clone(),
+                    request_id: a.request_id.clone(),
+                    approver: a.approver.clone(),
+                    escalated_from: a.escalated_from.clone(),
+                    input: a.input.clone(),
+                    requested_at: a.requested_at,
+                    deadline: a.deadline,
+                    request_file: station.relative(&station.inbox(&a.approver).join(
+                        crate::mailbox::approval::ApprovalRequest::file_name(&a.request_id),
+                    )),
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    waiting.sort_by(|a, b| (a.requested_at, &a.run_id).cmp(&(b.requested_at, &b.run_id)));
+    Ok(waiting)
+}
+
 /// A run id and its state, or why its journal cannot be read.
 type Scanned = (String, Result<RunState, QueryError>);
 

@@ -146,6 +146,26 @@ fn print_report(report: &Report, repair: bool) -> std::io::Result<()> {
             outln!("    left in place: {reason}")?;
         }
     }
+    if !report.orphan_replies.is_empty() {
+        outln!("replies no run can take: {}", report.orphan_replies.len())?;
+    }
+    for orphan in &report.orphan_replies {
+        let named = orphan
+            .run_id
+            .as_ref()
+            .map_or_else(|| "names no run".to_string(), |r| format!("names run {r}"));
+        outln!(
+            "  {}: {named}, answers task {} (written {} s ago)",
+            orphan.file,
+            orphan.task_id,
+            orphan.age_seconds
+        )?;
+        if let Some(target) = &orphan.moved_to {
+            outln!("    refused into {target}")?;
+        } else if let Some(reason) = &orphan.left_because {
+            outln!("    left in place: {reason}")?;
+        }
+    }
     match (report.problems, report.repaired) {
         (0, 0) => outln!("doctor: all good")?,
         (0, repaired) => outln!("doctor: all good after {}", count(repaired, "repair"))?,

@@ -37,6 +37,7 @@ pub mod schema;
 
 pub mod test;
 
+pub mod approvals;
 pub mod completions;
 pub mod graph;
 pub mod man;
@@ -109,6 +110,8 @@ pub enum Command {
     Approve(approve::Args),
     /// Reject a HUMAN task's open request (writes the approval file).
     Reject(reject::Args),
+    /// List the approval requests waiting, and for whom.
+    Approvals(approvals::Args),
     /// Make a signing key for approvals; prints the station.yaml lines that require it.
     Keygen(keygen::Args),
     /// Agent commands.
@@ -162,6 +165,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Gc(args) => gc::run(cli.station.as_deref(), args),
         Command::Approve(args) => approve::run(cli.station.as_deref(), args),
         Command::Reject(args) => reject::run(cli.station.as_deref(), args),
+        Command::Approvals(args) => approvals::run(cli.station.as_deref(), args),
         Command::Keygen(args) => keygen::run(args),
         Command::Agent(cmd) => agent::run(cli.station.as_deref(), cmd),
 

@@ -28,6 +28,20 @@ pub struct Args {
 pub fn run(station_flag: Option<&Path>, args: Args) -> anyhow::Result<u8> {
     let station = super::station(station_flag)?;
     station.prepare_runtime()?;
+    // Mail a crash left behind right after its run ended: nothing else would ever move it.
+    match crate::maintenance::doctor::tidy_ended_mail(&station) {
+        Ok((tidied, orphans)) => {
+            let moved = tidied.iter().filter(|m| m.moved_to.is_some()).count();
+            if moved > 0 {
+                eprintln!("3ox up: tidied {moved} leftover mail file(s) of ended runs");
+            }
+            let refused = orphans.iter().filter(|m| m.moved_to.is_some()).count();
+            if refused > 0 {
+                eprintln!("3ox up: refused {refused} reply file(s) that no run can take");
+            }
+        }
+        Err(error) => tracing::warn!(%error, "cannot tidy the leftover mail of ended runs"),
+    }
     let agents = station.agents()?;
     let options = orchestrator::RunOptions {
         name_run: true,

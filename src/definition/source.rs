@@ -166,6 +166,12 @@ struct Index {
 enum IndexError {
     Scan(ScanError),
     TooLarge,
+    /// A key given twice in one mapping; `first` is the line of its first use.
+    DuplicateKey {
+        key: String,
+        at: Position,
+        first: usize,
+    },
 }
 
 impl IndexError {
@@ -186,6 +192,16 @@ impl IndexError {
                     Some(yaml_hint(text)),
                 )
             }
+            IndexError::DuplicateKey { key, at, first } => Diagnostic::at(
+                file,
+                text,
+                *at,
+                format!("duplicate key `{key}` (first given at line {first})"),
+                Some(
+                    "give each key once: YAML and JSON readers keep only the last one, so the first value would be dropped silently"
+                        .to_string(),
+                ),
+            ),
             IndexError::TooLarge => Diagnostic::at(
                 file,
                 text,
@@ -265,10 +281,15 @@ fn index_positions(text: &str) -> Result<Index, IndexError> {
             };
             if let (Some(token), Some(pointer)) = (&token, pointer.as_deref()) {
                 let entry = push_pointer(pointer, token);
-                index
-                    .keys
-                    .entry(entry)
-                    .or_insert_with(|| Position::from_span(&span));
+                let at = Position::from_span(&span);
+                if let Some(first) = index.keys.get(&entry) {
+                    return Err(IndexError::DuplicateKey {
+                        key: token.clone(),
+                        at,
+                        first: first.line,
+                    });
+                }
+                index.keys.insert(entry, at);
             }
             *key = Some(token);
             if let Event::Scalar(..) | Event::Alias(_) = event {
@@ -444,6 +465,27 @@ mod tests {
             "{}",
             err.message
         );
+    }
+
+    #[test]
+    fn a_duplicate_key_is_refused_at_its_second_use() {
+        let text = "name: a\ntasks:\n  - {name: t, taskReferenceName: t, type: NOOP, name: u}\n";
+        let diagnostic = Source::parse(text, "w.yaml").unwrap_err();
+        let shown = diagnostic.to_string();
+        assert!(
+            shown.contains("duplicate key `name` (first given at line 3)"),
+            "{shown}"
+        );
+        assert_eq!(diagnostic.line, 3, "{shown}");
+        let json = "{\"name\": \"a\", \"tasks\": [], \"name\": \"b\"}";
+        assert!(
+            Source::parse(json, "w.json")
+                .unwrap_err()
+                .to_string()
+                .contains("duplicate key `name`")
+        );
+        // Equal keys in different mappings are fine.
+        assert!(Source::parse("a: {k: 1}\nb: {k: 2}\n", "x.yaml").is_ok());
     }
 
     #[test]

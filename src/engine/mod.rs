@@ -525,10 +525,10 @@ pub fn receive(state: &mut RunState, input: Input, ctx: &mut Ctx<'_>) -> Vec<Cha
                 state,
                 &mut out,
                 Change::ReplyRejected {
-                    file,
+                    file: bounded(file),
                     agent,
                     task_id: None,
-                    reason,
+                    reason: bounded(reason),
                 },
                 ctx.now,
             );
@@ -564,6 +564,57 @@ pub fn command(
     Ok(step(state, Input::Control(command), ctx))
 }
 
+/// The shortest time between two journaled heartbeats of one attempt: a tenth of the task's
+/// `responseTimeoutSeconds`, and at most [`HEARTBEAT_INTERVAL_MAX`]. A heartbeat sooner than
+/// this after the attempt was scheduled or last beat, that neither starts the task (SCHEDULED
+/// to IN_PROGRESS) nor changes its note, is taken (moved to `done/`) but not journaled, so an
+/// agent that beats in a tight loop cannot grow the journal faster than this; the response
+/// deadline it would have moved is then at most this much earlier.
+pub fn heartbeat_interval(def: Option<&TaskDef>) -> std::time::Duration {
+    def.and_then(|d| timeouts::TaskTimeouts::of(d).response)
+        .map_or(HEARTBEAT_INTERVAL_MAX, |response| {
+            (response / 10).min(HEARTBEAT_INTERVAL_MAX)
+        })
+}
+
+/// See [`heartbeat_interval`].
+pub const HEARTBEAT_INTERVAL_MAX: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Whether an IN_PROGRESS reply to a task in flight would change nothing worth a journal
+/// record (see [`heartbeat_interval`]).
+fn heartbeat_is_redundant(
+    state: &RunState,
+    task_ref: &str,
+    reply: &Reply,
+    now: DateTime<Utc>,
+) -> bool {
+    let task = &state.tasks[task_ref];
+    let Some(beat_at) = task.beat_at else {
+        return false;
+    };
+    let interval = heartbeat_interval(state.def(task_ref).as_deref());
+    let since = (now - beat_at).to_std().unwrap_or_default();
+    task.status == TaskStatus::InProgress && reply.reason == task.reason && since < interval
+}
+
+/// The most of a refused file's name, task id or reason that its `reply_rejected` record
+/// keeps (the refusal note beside the file has the whole reason): what a sender controls
+/// costs the journal a bounded amount per file.
+pub const REFUSAL_TEXT_MAX: usize = 1000;
+
+/// `text` cut to [`REFUSAL_TEXT_MAX`] bytes at a character boundary, marked with `...`.
+fn bounded(mut text: String) -> String {
+    if text.len() > REFUSAL_TEXT_MAX {
+        let mut end = REFUSAL_TEXT_MAX - 3;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push_str("...");
+    }
+    text
+}
+
 /// Applies `change` to `state` and records it in `out`.
 pub(crate) fn emit(state: &mut RunState, out: &mut Vec<Change>, change: Change, at: DateTime<Utc>) {
     apply(state, &change, at);
@@ -579,10 +630,10 @@ fn on_reply(
     reply: Reply,
 ) {
     let reject = |reason: String| Change::ReplyRejected {
-        file: file.clone(),
+        file: bounded(file.clone()),
         agent: agent.clone(),
-        task_id: Some(reply.task_id.clone()),
-        reason,
+        task_id: Some(bounded(reply.task_id.clone())),
+        reason: bounded(reason),
     };
     let Some((task_ref, attempt)) = state.task_ids.get(&reply.task_id).cloned() else {
         let reason = format!(
@@ -629,6 +680,12 @@ fn on_reply(
             task.status
         );
         return emit(state, out, reject(reason), ctx.now);
+    }
+    if reply.status == ReplyStatus::InProgress
+        && heartbeat_is_redundant(state, &task_ref, &reply, ctx.now)
+    {
+        // Consumed as handled with nothing journaled: see `heartbeat_interval`.
+        return;
     }
     let task_id = Some(reply.task_id.clone());
     let output = if reply.output.is_null() {

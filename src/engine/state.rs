@@ -118,6 +118,10 @@ pub struct TaskState {
     pub retry_at: Option<DateTime<Utc>>,
     pub first_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// When the current attempt was scheduled or last sent a journaled heartbeat: a heartbeat
+    /// sooner than [`crate::engine::heartbeat_interval`] after it is coalesced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beat_at: Option<DateTime<Utc>>,
 }
 
 /// Where an approval request stands.
@@ -330,6 +334,7 @@ impl RunState {
                 retry_at: None,
                 first_at: at,
                 updated_at: at,
+                beat_at: None,
             };
             self.tasks.insert(task_ref.to_string(), task);
         }
@@ -386,6 +391,7 @@ impl RunState {
                 task.input = input.clone();
                 task.retry_at = None;
                 task.reason = None;
+                task.beat_at = Some(at);
                 *self.in_flight.entry(agent.clone()).or_default() += 1;
                 self.task_ids
                     .insert(task_id.clone(), (task_ref.clone(), *attempt));
@@ -401,6 +407,7 @@ impl RunState {
                 if note.is_some() {
                     task.reason.clone_from(note);
                 }
+                task.beat_at = Some(at);
             }
             Change::TaskCompleted {
                 task_ref,

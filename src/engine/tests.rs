@@ -74,6 +74,24 @@ impl Sim {
             reply,
         })
     }
+
+    fn heartbeat_with_note(&mut self, task_ref: &str, note: &str) -> Vec<Change> {
+        let (_, task_id, _, agent) = self
+            .in_flight()
+            .into_iter()
+            .find(|t| t.0 == task_ref)
+            .unwrap_or_else(|| panic!("{task_ref} is not in flight"));
+        let reply = Reply {
+            reason: Some(note.into()),
+            token: self.token_of(&task_id),
+            ..testkit::reply(&task_id, ReplyStatus::InProgress, json!({}))
+        };
+        self.input(Input::Reply {
+            agent,
+            file: format!("{task_id}.yaml"),
+            reply,
+        })
+    }
 }
 
 const FLOW: &str = r#"
@@ -788,4 +806,63 @@ fn join_output_leaves_out_tasks_with_empty_output() {
         "as Conductor's Join, `a: {{}}` is left out"
     );
     assert_eq!(sim.replayed(), sim.state);
+}
+
+#[test]
+fn agents_cannot_grow_a_journal_without_limit_through_heartbeats() {
+    // responseTimeoutSeconds 10: at most one journaled heartbeat per second per attempt.
+    let flow =
+        "name: hb\ntasks:\n  - {name: slow, taskReferenceName: slow, responseTimeoutSeconds: 10}\n";
+    let mut sim = Sim::start(flow, json!({}), agents(&[("a", &["slow"], 1)]));
+    let beats = |changes: &[Change]| {
+        changes
+            .iter()
+            .filter(|c| matches!(c, Change::TaskHeartbeat { .. }))
+            .count()
+    };
+    // The first heartbeat starts the task (SCHEDULED to IN_PROGRESS) and is journaled.
+    assert_eq!(
+        beats(&sim.reply("slow", ReplyStatus::InProgress, json!({}))),
+        1
+    );
+    // 1,000 more within 100 ms: taken, nothing journaled.
+    let mut journaled = 0;
+    for _ in 0..1000 {
+        sim.now += Duration::microseconds(100);
+        journaled += beats(&sim.reply("slow", ReplyStatus::InProgress, json!({})));
+    }
+    assert_eq!(journaled, 0);
+    // One that says something new is journaled at once.
+    let mut noted = sim.heartbeat_with_note("slow", "half way");
+    assert_eq!(beats(&noted), 1);
+    noted = sim.heartbeat_with_note("slow", "half way");
+    assert_eq!(beats(&noted), 0, "the same note again is redundant");
+    // After the interval a plain heartbeat is journaled again, and it moves the deadline:
+    // beating every 1.5 s for 30 s (three response timeouts) keeps the task alive.
+    let mut journaled = 0;
+    for _ in 0..20 {
+        sim.now += Duration::milliseconds(1500);
+        sim.input(Input::Tick);
+        journaled += beats(&sim.reply("slow", ReplyStatus::InProgress, json!({})));
+    }
+    assert_eq!(journaled, 20);
+    assert_eq!(sim.state.tasks["slow"].status, TaskStatus::InProgress);
+    assert_eq!(sim.state.tasks["slow"].attempt, 1);
+    assert_eq!(sim.replayed(), sim.state);
+}
+
+#[test]
+fn the_journal_keeps_a_bounded_part_of_what_a_refused_file_says() {
+    let flow = "name: r\ntasks:\n  - {name: t, taskReferenceName: t}\n";
+    let mut sim = Sim::start(flow, json!({}), agents(&[("a", &["t"], 1)]));
+    let changes = sim.input(Input::BadReply {
+        agent: "a".into(),
+        file: "x".repeat(4000),
+        reason: "é".repeat(100_000),
+    });
+    let Some(Change::ReplyRejected { file, reason, .. }) = changes.first() else {
+        panic!("{changes:?}");
+    };
+    assert!(file.len() <= REFUSAL_TEXT_MAX && file.ends_with("..."));
+    assert!(reason.len() <= REFUSAL_TEXT_MAX && reason.ends_with("..."));
 }

@@ -58,6 +58,10 @@ pub enum JournalError {
         path: String,
         source: std::io::Error,
     },
+    #[error(
+        "journal {path} is no longer the file this run writes to (it was deleted, moved or replaced while the run was driven); nothing more was written"
+    )]
+    Replaced { path: String },
     #[error("journal {path} is corrupt at record {record} (byte {offset}): {problem}")]
     Corrupt {
         path: String,
@@ -72,6 +76,9 @@ impl JournalError {
         match self {
             JournalError::Io { .. } => {
                 "check the permissions and free space of the station's .3ox folder"
+            }
+            JournalError::Replaced { .. } => {
+                "something removed the station's .3ox folder (or this run's journal) under a running driver; restore it from a backup, or start the run again"
             }
             JournalError::Corrupt { .. } => {
                 "the journal was changed by something other than 3ox; restore it from a backup, or move it aside to give up the run"
@@ -160,6 +167,24 @@ impl Journal {
         &self.path
     }
 
+    /// Whether the open file is still the one at the journal's path: a journal deleted (say,
+    /// with the whole `.3ox/`) or replaced under a running driver must not be written to, or
+    /// the records go to a file nobody can read again.
+    fn is_at_its_path(&self) -> bool {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt as _;
+            match (self.file.metadata(), std::fs::metadata(&self.path)) {
+                (Ok(open), Ok(named)) => open.dev() == named.dev() && open.ino() == named.ino(),
+                _ => false,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            self.path.exists()
+        }
+    }
+
     /// Appends one record per change, in one write and (when durable) one fsync, under an
     /// exclusive lock. Returns the records written.
     pub fn append(
@@ -187,6 +212,12 @@ impl Journal {
         }
         let path = self.path.clone();
         self.file.lock().map_err(io_err(&path))?;
+        if !self.is_at_its_path() {
+            let _ = self.file.unlock();
+            return Err(JournalError::Replaced {
+                path: path.display().to_string(),
+            });
+        }
         let written = self
             .file
             .write_all(&bytes)

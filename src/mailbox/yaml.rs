@@ -21,17 +21,26 @@ pub const MAX_EXPANDED_NODES: u64 = 1_000_000;
 pub fn check(text: &str) -> Result<(), String> {
     // Subtree sizes of the lists and mappings still open, innermost last.
     let mut open: Vec<(usize, u64)> = Vec::new();
+    // Per open collection: `Some` for a mapping (the keys seen, and whether a key comes next).
+    let mut keys: Vec<Option<MappingKeys>> = Vec::new();
     let mut anchors: HashMap<usize, u64> = HashMap::new();
     let mut expanded: u64 = 0;
     for item in Parser::new_from_str(text) {
-        let (event, _) = item.map_err(|e| format!("not valid YAML: {e}"))?;
+        let (event, span) = item.map_err(|e| format!("not valid YAML: {e}"))?;
+        if !matches!(event, Event::SequenceEnd | Event::MappingEnd)
+            && let Some(Some(mapping)) = keys.last_mut()
+        {
+            mapping.next(&event, span.start.line())?;
+        }
         let (size, anchor) = match event {
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                keys.push(matches!(event, Event::MappingStart(..)).then(MappingKeys::default));
                 open.push((anchor, 1));
                 expanded += 1;
                 continue;
             }
             Event::SequenceEnd | Event::MappingEnd => {
+                keys.pop();
                 let (anchor, size) = open.pop().unwrap_or((0, 1));
                 // The node itself was counted when it opened; only its size moves up.
                 if let Some(parent) = open.last_mut() {
@@ -62,9 +71,52 @@ pub fn check(text: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The keys of one open mapping, to refuse a key given twice (serde_yaml would keep the last
+/// silently, so the sender would never learn that one of its values was dropped).
+#[derive(Default)]
+struct MappingKeys {
+    seen: std::collections::HashSet<String>,
+    /// Whether the next node is a value (else a key).
+    at_value: bool,
+}
+
+impl MappingKeys {
+    /// Takes the next node of the mapping (a key or a value, in turn).
+    fn next(&mut self, event: &Event<'_>, line: usize) -> Result<(), String> {
+        let at_key = !self.at_value;
+        self.at_value = at_key;
+        if at_key
+            && let Event::Scalar(key, ..) = event
+            && !self.seen.insert(key.to_string())
+        {
+            return Err(format!(
+                "duplicate key `{key}` at line {line}: each key may be given once"
+            ));
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_duplicate_key_is_refused_with_its_line_at_any_depth() {
+        assert_eq!(
+            check("task_id: a\nstatus: COMPLETED\ntask_id: b\n"),
+            Err("duplicate key `task_id` at line 3: each key may be given once".into())
+        );
+        let nested = "output:\n  list:\n    - {x: 1, y: 2, x: 3}\n";
+        assert!(
+            check(nested)
+                .unwrap_err()
+                .contains("duplicate key `x` at line 3")
+        );
+        // The same key in sibling mappings, and values equal to keys, are fine.
+        assert_eq!(check("a: {k: 1}\nb: {k: a}\nc: [k, k]\n"), Ok(()));
+        assert_eq!(check("a: {b: 1}\nb: 2\n"), Ok(()));
+    }
 
     /// The classic "billion laughs": nine levels, each aliasing the one below ten times.
     pub(crate) fn billion_laughs() -> String {

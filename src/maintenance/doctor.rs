@@ -38,6 +38,9 @@ pub struct Report {
     pub journals: Vec<JournalCheck>,
     pub snapshot: SnapshotCheck,
     pub stuck_mail: Vec<StuckMail>,
+    /// Replies no run on the station can take: they name a run that has no journal here (or
+    /// none, and answer no task any journal knows).
+    pub orphan_replies: Vec<OrphanReply>,
     /// Findings that still need attention (a corrupt or unreadable journal, a torn tail or
     /// stuck mail left in place). Zero means the station is in order now.
     pub problems: usize,
@@ -169,6 +172,27 @@ pub struct StuckMail {
     pub left_because: Option<String>,
 }
 
+/// A reply that no run can take (see [`Report::orphan_replies`]).
+#[derive(Debug, Serialize)]
+pub struct OrphanReply {
+    pub agent: String,
+    /// Relative to the station root.
+    pub file: String,
+    /// The run it names, if it names one.
+    pub run_id: Option<String>,
+    pub task_id: String,
+    /// Seconds since the file was last written.
+    pub age_seconds: u64,
+    /// Where `repair` refused it to (only once it is older than [`ORPHAN_GRACE`]).
+    pub moved_to: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub left_because: Option<String>,
+}
+
+/// How old a reply no run can take must be before `repair` (and `3ox up` when it starts)
+/// refuses it: younger ones may answer a run whose journal another process is creating.
+pub const ORPHAN_GRACE: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// What the journals say about the runs.
 #[derive(Default)]
 struct Truth {
@@ -188,7 +212,7 @@ pub fn check(station: &Station, options: Options) -> Result<Report, MaintenanceE
         journals.push(check_journal(station, &path, options, &mut truth));
     }
     let snapshot = check_snapshot(station, &truth)?;
-    let stuck_mail = find_stuck_mail(station, &truth, options)?;
+    let (stuck_mail, orphan_replies) = find_stuck_mail(station, &truth, options)?;
     let journal_problems = journals
         .iter()
         .filter(|j| {
@@ -203,12 +227,19 @@ pub fn check(station: &Station, options: Options) -> Result<Report, MaintenanceE
         .filter(|j| matches!(j.verdict, Verdict::TornTail { repaired: true, .. }))
         .count();
     let mail_problems = stuck_mail.iter().filter(|m| m.moved_to.is_none()).count();
+    let orphans_left = orphan_replies
+        .iter()
+        .filter(|m| m.moved_to.is_none())
+        .count();
     Ok(Report {
-        problems: journal_problems + mail_problems,
-        repaired: journal_repairs + (stuck_mail.len() - mail_problems),
+        problems: journal_problems + mail_problems + orphans_left,
+        repaired: journal_repairs
+            + (stuck_mail.len() - mail_problems)
+            + (orphan_replies.len() - orphans_left),
         journals,
         snapshot,
         stuck_mail,
+        orphan_replies,
     })
 }
 
@@ -263,6 +294,13 @@ fn check_journal(
             truth.unverified.insert(run_id.clone());
             Verdict::Unreadable {
                 error: source.to_string(),
+            }
+        }
+        // Only appends report a replaced journal; a read never does.
+        Err(error @ JournalError::Replaced { .. }) => {
+            truth.unverified.insert(run_id.clone());
+            Verdict::Unreadable {
+                error: error.to_string(),
             }
         }
     };
@@ -462,11 +500,30 @@ fn compare(run_id: &str, entry: &RunSummary, rebuilt: &RunSummary) -> Vec<Differ
 }
 
 /// Task messages in inboxes (or `claimed/`) and replies in outboxes whose run has ended.
+/// Moves the leftover mail of ended runs out of the mailboxes, as `3ox doctor --repair` does,
+/// and returns what it found: `3ox up` calls this when it starts, so a crash between a run's
+/// end and the tidying of its mail does not leave mail that nothing ever moves. Only journals
+/// that read cleanly count (a torn or corrupt one is doctor's to report).
+pub fn tidy_ended_mail(
+    station: &Station,
+) -> Result<(Vec<StuckMail>, Vec<OrphanReply>), MaintenanceError> {
+    let mut truth = Truth::default();
+    for path in journal_paths(station)? {
+        if let Ok(contents) = read_journal(&path)
+            && contents.torn_tail.is_none()
+        {
+            learn(station, &contents, &mut truth);
+        }
+    }
+    find_stuck_mail(station, &truth, Options { repair: true })
+}
+
 fn find_stuck_mail(
     station: &Station,
     truth: &Truth,
     options: Options,
-) -> Result<Vec<StuckMail>, MaintenanceError> {
+) -> Result<(Vec<StuckMail>, Vec<OrphanReply>), MaintenanceError> {
+    let mut orphans = Vec::new();
     let ended = |run_id: &str| {
         truth
             .runs
@@ -513,7 +570,9 @@ fn find_stuck_mail(
                 .run_id
                 .clone()
                 .or_else(|| truth.task_runs.get(&reply.task_id).cloned())
+                .filter(|run| truth.runs.contains_key(run) || truth.unverified.contains(run))
             else {
+                orphans.push(orphan(station, &agent, &path, reply, options));
                 continue;
             };
             let Some(status) = ended(&run_id) else {
@@ -542,7 +601,54 @@ fn find_stuck_mail(
             stuck.push(mail);
         }
     }
-    Ok(stuck)
+    Ok((stuck, orphans))
+}
+
+/// A reply no run can take; refused with `repair` once older than [`ORPHAN_GRACE`].
+fn orphan(
+    station: &Station,
+    agent: &str,
+    path: &Path,
+    reply: Reply,
+    options: Options,
+) -> OrphanReply {
+    let age = std::fs::symlink_metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .unwrap_or_default();
+    let mut found = OrphanReply {
+        agent: agent.to_string(),
+        file: station.relative(path),
+        run_id: reply.run_id.clone(),
+        task_id: reply.task_id.clone(),
+        age_seconds: age.as_secs(),
+        moved_to: None,
+        left_because: None,
+    };
+    if options.repair {
+        if age < ORPHAN_GRACE {
+            found.left_because = Some(format!(
+                "younger than {} s; refused once older",
+                ORPHAN_GRACE.as_secs()
+            ));
+        } else {
+            let reason = match &reply.run_id {
+                Some(run) => format!(
+                    "no run `{run}` on this station (never started here, or archived by gc); reply only to task messages you received"
+                ),
+                None => format!(
+                    "no run on this station has a task with id `{}`; reply to a task message you received",
+                    reply.task_id
+                ),
+            };
+            match reply::reject(path, &reason, Utc::now()) {
+                Ok(target) => found.moved_to = Some(station.relative(&target)),
+                Err(e) => found.left_because = Some(e.to_string()),
+            }
+        }
+    }
+    found
 }
 
 fn list(dir: &Path) -> Result<Vec<PathBuf>, MaintenanceError> {

@@ -177,11 +177,16 @@ pub fn call(request: &HttpRequest) -> HttpOutcome {
         Ok(bytes) => bytes,
         Err(problem) => return HttpOutcome::Error(describe(&problem, request)),
     };
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.first())
+        .map(String::as_str);
+    let body = HttpResponse::parse_body(&bytes, content_type);
     HttpOutcome::Response(HttpResponse {
         status_code: status.as_u16(),
         reason_phrase: status.canonical_reason().unwrap_or_default().to_string(),
         headers,
-        body: HttpResponse::parse_body(&bytes),
+        body,
     })
 }
 

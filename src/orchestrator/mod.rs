@@ -693,13 +693,18 @@ impl RunActor {
                     }
                     Ok(Mail::Reply(reply)) => match self.owner_elsewhere(agent, &reply) {
                         Some((_, RunStatus::Running)) => continue,
-                        Some((owner, status)) => Input::BadReply {
-                            agent: agent.clone(),
-                            file,
-                            reason: format!(
+                        Some((owner, status)) => {
+                            // Not this run's: refused with its note, but not journaled here
+                            // (it would be a record of another run's business in this one).
+                            let reason = format!(
                                 "run {owner} has ended ({status}); the reply came too late"
-                            ),
-                        },
+                            );
+                            if let Err(error) = reply::reject(&path, &reason, Utc::now()) {
+                                tracing::warn!(file = %path.display(), %error, "cannot refuse a late reply of another run");
+                                self.handled.insert(path);
+                            }
+                            continue;
+                        }
                         None => Input::Reply {
                             agent: agent.clone(),
                             file,

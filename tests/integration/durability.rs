@@ -428,3 +428,66 @@ fn a_start_key_submits_one_run_however_often_and_however_concurrently_it_is_used
         stderr(&bad)
     );
 }
+
+#[test]
+fn deleting_dot_3ox_under_a_running_driver_stops_it_with_a_clear_error() {
+    let env = TestEnv::new();
+    crate::fake_agent::register(&env, "w", &["job"], 1);
+    env.write(
+        "flow.yaml",
+        "name: gone\ntasks:\n  - {name: job, taskReferenceName: job}\n  - {name: job, taskReferenceName: again}\n",
+    );
+    let out = env.run(&["start", "flow.yaml", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let run_id = serde_json::from_slice::<Value>(&out.stdout).unwrap()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut driver = env
+        .cmd(&["resume", &run_id, "--no-agents", "--json", "-q"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let inbox = env.root().join("agents/w/1N.3OX");
+    let (path, message) = crate::support::wait_for(Duration::from_secs(20), || {
+        crate::fake_agent::visible_yaml(&inbox)
+            .into_iter()
+            .find_map(|path| {
+                let message: Value =
+                    serde_yaml::from_str(&std::fs::read_to_string(&path).ok()?).ok()?;
+                Some((path, message))
+            })
+    })
+    .expect("the first task was never delivered");
+    drop(path);
+    // Someone tidies up the wrong folder while the run is driven.
+    std::fs::remove_dir_all(env.root().join(".3ox")).unwrap();
+    crate::fake_agent::put(
+        &env.root().join("agents/w/0UT.3OX"),
+        "answer.reply.yaml",
+        &crate::fake_agent::reply(&message, "COMPLETED", json!({"ok": true}), ""),
+    );
+    let out = output_within_child(&mut driver, Duration::from_secs(30));
+    assert_ne!(
+        out.status.code(),
+        Some(0),
+        "the driver must not complete a run whose journal is gone: {}",
+        stdout(&out)
+    );
+    // Whichever the driver notices first: its journal is not the file at the path any more,
+    // or the run's control folder it watches is gone. Either way it names what vanished.
+    let said = stderr(&out);
+    assert!(
+        said.contains("no longer the file this run writes to") || said.contains("/.3ox/control/"),
+        "{said}"
+    );
+    let delivered: Vec<String> = crate::fake_agent::visible_yaml(&inbox)
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    assert!(
+        delivered.iter().all(|m| !m.contains("again")),
+        "nothing more was delivered: {delivered:?}"
+    );
+}

@@ -14,6 +14,9 @@ use serde_json::{Value, json};
 use crate::fake_agent::{Answer, FakeAgent, register};
 use crate::support::{TestEnv, files_in, journal_records, output_within, stderr, stdout};
 
+/// The start of a PNG file: bytes that are not UTF-8 (0x89, 0xff, 0xfe) and not JSON.
+const PNG_BYTES: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe\x00\x01";
+
 /// A request as the test server saw it.
 #[derive(Debug, Clone)]
 struct Seen {
@@ -34,7 +37,7 @@ struct TestServer {
 impl TestServer {
     /// Routes: `GET /hello` (JSON), `POST /echo` (201, echoes body and two headers),
     /// `/fail` (500 always), `/flaky` (500 the first time, then 200), `/slow` (answers after
-    /// 3 s), `/text` (plain text).
+    /// 3 s), `/text` (plain text), `/png` ([`PNG_BYTES`], image/png).
     fn start() -> TestServer {
         let server = tiny_http::Server::http("127.0.0.1:0").expect("bind a local port");
         let port = server.server_addr().to_ip().expect("an ip address").port();
@@ -69,6 +72,16 @@ impl TestServer {
                 let flaky_hits = flaky_hits.clone();
                 // Each request on its own thread, so a slow answer holds up no other.
                 std::thread::spawn(move || {
+                    if seen_now.path == "/png" {
+                        let png_type =
+                            tiny_http::Header::from_bytes(&b"Content-Type"[..], &b"image/png"[..])
+                                .unwrap();
+                        let _ = request.respond(
+                            tiny_http::Response::from_data(PNG_BYTES.to_vec())
+                                .with_header(png_type),
+                        );
+                        return;
+                    }
                     let json_type = tiny_http::Header::from_bytes(
                         &b"Content-Type"[..],
                         &b"application/json"[..],
@@ -767,4 +780,26 @@ fn a_managed_command_serving_a_system_type_is_told_the_type() {
         result["output"],
         json!({"type": "LLM_TEXT_COMPLETE", "task": "summarize", "input": {"prompt": "hi"}})
     );
+}
+
+#[test]
+fn a_binary_http_response_body_is_kept_whole_as_base64_with_its_content_type() {
+    use base64::Engine as _;
+    let server = TestServer::start();
+    let env = TestEnv::new();
+    env.write(
+        "flow.yaml",
+        &format!(
+            "name: png\ntasks:\n  - {{name: get, taskReferenceName: get, type: HTTP, inputParameters: {{http_request: {{uri: \"{}\"}}}}}}\noutputParameters:\n  body: ${{get.output.response.body}}\n",
+            server.url("/png")
+        ),
+    );
+    let (code, result, out) = env.run_flow("flow.yaml", &[]);
+    assert_eq!(code, 0, "{result}\n{}", stderr(&out));
+    let body = &result["output"]["body"];
+    assert_eq!(body["contentType"], "image/png", "{body}");
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(body["base64"].as_str().expect("base64 text"))
+        .unwrap();
+    assert_eq!(bytes, PNG_BYTES, "the bytes come back exactly");
 }

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use threeox::journal::{self, Record};
 
 use crate::fake_agent::{Answer, FakeAgent, put, reply};
-use crate::support::{TestEnv, files_in, stdout};
+use crate::support::{TestEnv, files_in, output_within, stderr, stdout};
 
 const FLOW: &str = r#"
 name: two_steps
@@ -596,4 +596,114 @@ fn doctor_and_gc_find_nothing_to_do_in_a_fresh_station() {
         report["summary"],
         json!({"runs_archived": 0, "runs_deleted": 0, "files_removed": 0, "bytes_freed": 0})
     );
+}
+
+#[test]
+fn up_tidies_the_mail_a_crash_right_after_a_run_ended_left_behind() {
+    let (env, _agent) = station();
+    run(&env, false);
+    // As if the process had died between journaling the run's end and archiving its mail.
+    let name = files_in(&env, "agents/worker/1N.3OX/done")[0].clone();
+    std::fs::rename(
+        env.root().join("agents/worker/1N.3OX/done").join(&name),
+        env.root().join("agents/worker/1N.3OX").join(&name),
+    )
+    .unwrap();
+    let (code, _) = json_of(&env, &["doctor", "--json"]);
+    assert_eq!(code, 1, "doctor sees the leftover message");
+
+    let out = output_within(
+        env.cmd(&["up", "--until-idle", "--no-agents"]),
+        std::time::Duration::from_secs(60),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("tidied 1 leftover mail file(s) of ended runs"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        files_in(&env, "agents/worker/1N.3OX/done").contains(&name),
+        "the message is archived"
+    );
+    let (code, report) = json_of(&env, &["doctor", "--json"]);
+    assert_eq!((code, &report["stuck_mail"]), (0, &json!([])), "{report:#}");
+}
+
+#[test]
+fn replies_that_no_run_can_take_are_reported_by_doctor_and_refused_once_old() {
+    let (env, _agent) = station();
+    run(&env, false);
+    let outbox = env.root().join("agents/worker/0UT.3OX");
+    // One names a run that never existed here; one names no run and answers no known task.
+    let mut stray: Value = serde_yaml::from_str(&reply(
+        &json!({"task_id": "01JDNOSUCHTASK0000000000AA", "token": "t"}),
+        "COMPLETED",
+        json!({}),
+        "",
+    ))
+    .unwrap();
+    stray["run_id"] = json!("01JDNOSUCHRUN00000000000AA");
+    put(
+        &outbox,
+        "stray.yaml",
+        &serde_yaml::to_string(&stray).unwrap(),
+    );
+    put(
+        &outbox,
+        "nobody.yaml",
+        &reply(
+            &json!({"task_id": "01JDNOSUCHTASK0000000000BB", "token": "t"}),
+            "COMPLETED",
+            json!({}),
+            "",
+        ),
+    );
+
+    let (code, report) = json_of(&env, &["doctor", "--json"]);
+    assert_eq!(code, 1, "{report:#}");
+    let mut files: Vec<&str> = report["orphan_replies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["file"].as_str().unwrap())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "agents/worker/0UT.3OX/nobody.yaml",
+            "agents/worker/0UT.3OX/stray.yaml"
+        ]
+    );
+
+    // Young ones are left for a run that may be starting.
+    let (code, report) = json_of(&env, &["doctor", "--repair", "--json"]);
+    assert_eq!(code, 1, "{report:#}");
+    assert!(outbox.join("stray.yaml").exists());
+
+    // Older than the grace period: refused with a note the sender can read.
+    let old = SystemTime::now() - Duration::from_secs(3600);
+    for name in ["stray.yaml", "nobody.yaml"] {
+        std::fs::File::options()
+            .write(true)
+            .open(outbox.join(name))
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+    }
+    let (code, report) = json_of(&env, &["doctor", "--repair", "--json"]);
+    assert_eq!(code, 0, "{report:#}");
+    let note = env.read("agents/worker/0UT.3OX/rejected/stray.yaml.why.yaml");
+    assert!(
+        note.contains("no run `01JDNOSUCHRUN00000000000AA`"),
+        "{note}"
+    );
+    let note = env.read("agents/worker/0UT.3OX/rejected/nobody.yaml.why.yaml");
+    assert!(
+        note.contains("no run on this station has a task with id"),
+        "{note}"
+    );
+    let (code, report) = json_of(&env, &["doctor", "--json"]);
+    assert_eq!((code, &report["orphan_replies"]), (0, &json!([])));
 }

@@ -99,3 +99,71 @@ fn status_shows_who_a_human_task_waits_for_and_who_decided() {
         .unwrap_or_default();
     assert!(line.contains("approved by "), "{text}");
 }
+
+#[test]
+fn approvals_lists_what_waits_for_whom_until_it_is_decided() {
+    let env = TestEnv::new();
+    env.write("agents/commander/agent.yaml", "version: 1\n");
+    env.write(
+        "gate.yaml",
+        "name: gate\ntasks:\n  - {name: gate, taskReferenceName: ship_gate, type: HUMAN, deadline: 1h, inputParameters: {question: ship it?}}\n",
+    );
+    let out = env.run(&["approvals"]);
+    assert_eq!(stdout(&out).trim(), "no approvals waiting");
+    let mut run = env
+        .cmd(&["run", "gate.yaml", "--json", "--no-agents"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let run_id = wait_for(Duration::from_secs(60), || {
+        let records = journal_records(&env);
+        events(&records)
+            .iter()
+            .any(|e| e == "approval_requested")
+            .then(|| records[0]["run_id"].as_str().map(str::to_string))
+            .flatten()
+    })
+    .expect("the HUMAN task asks for approval");
+
+    let out = env.run(&["approvals"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("commander "))
+        .unwrap_or_else(|| panic!("no line for commander:\n{text}"));
+    for part in [run_id.as_str(), "gate", "ship_gate", "ship it?"] {
+        assert!(line.contains(part), "{part} missing: {line}");
+    }
+    assert!(text.contains("3ox approve RUN TASK"), "{text}");
+
+    let out = env.run(&["approvals", "--approver", "commander", "--json"]);
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let waiting = doc["approvals"].as_array().unwrap();
+    assert_eq!(waiting.len(), 1, "{doc:#}");
+    assert_eq!(waiting[0]["run_id"], run_id.as_str());
+    assert_eq!(waiting[0]["task_ref"], "ship_gate");
+    assert_eq!(waiting[0]["input"]["question"], "ship it?");
+    assert!(waiting[0]["deadline"].is_string());
+    let request = waiting[0]["request_file"].as_str().unwrap();
+    assert!(
+        env.root().join(request).is_file(),
+        "{request} is where the request waits"
+    );
+
+    let out = env.run(&["approvals", "--approver", "someone_else", "--json"]);
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["approvals"], serde_json::json!([]));
+
+    let out = env.run(&["approve", &run_id, "ship_gate"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let done = output_within_child(&mut run, Duration::from_secs(60));
+    assert_eq!(done.status.code(), Some(0), "{}", stderr(&done));
+    let out = env.run(&["approvals"]);
+    assert_eq!(
+        stdout(&out).trim(),
+        "no approvals waiting",
+        "decided: no longer waiting"
+    );
+}

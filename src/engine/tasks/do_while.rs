@@ -460,6 +460,7 @@ fn task_entry<'s>(state: &'s mut RunState, def: &TaskDef, at: DateTime<Utc>) -> 
             retry_at: None,
             first_at: at,
             updated_at: at,
+            beat_at: None,
         });
     task.updated_at = at;
     task

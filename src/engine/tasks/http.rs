@@ -89,7 +89,8 @@ pub struct HttpResponse {
     pub reason_phrase: String,
     /// Header values by name (lower case), as lists: a header may come more than once.
     pub headers: IndexMap<String, Vec<String>>,
-    /// The body parsed as JSON when it is JSON, else the text; null when empty.
+    /// The body parsed as JSON when it is JSON, else the text; null when empty; a body that is
+    /// not UTF-8 text is `{contentType, base64}` (see [`HttpResponse::parse_body`]).
     pub body: Value,
 }
 
@@ -100,18 +101,31 @@ impl HttpResponse {
     }
 
     /// The body as Conductor reads it: JSON when it parses, else the text; null when empty.
-    /// JSON nested so deep that the task output (`response.body`, two levels more) would pass
-    /// [`crate::mailbox::limits::MAX_NESTING_DEPTH`] is kept as text, so the journal reads back.
-    pub fn parse_body(bytes: &[u8]) -> Value {
+    /// Bytes that are not UTF-8 text (an image, an archive) are kept whole rather than
+    /// mangled into text: `{contentType: <the Content-Type header, else
+    /// application/octet-stream>, base64: <standard base64 of the bytes>}`.
+    pub fn parse_body(bytes: &[u8], content_type: Option<&str>) -> Value {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Value::Null;
         }
-        serde_json::from_slice(bytes)
-            .ok()
-            .filter(|body| {
-                crate::mailbox::limits::depth(body) + 2 <= crate::mailbox::limits::MAX_NESTING_DEPTH
-            })
-            .unwrap_or_else(|| Value::String(String::from_utf8_lossy(bytes).into_owned()))
+        // JSON nested so deep that the task output (`response.body`, two levels more) would
+        // pass [`crate::mailbox::limits::MAX_NESTING_DEPTH`] is kept as text, so the journal
+        // reads back.
+        if let Ok(json) = serde_json::from_slice::<Value>(bytes)
+            && crate::mailbox::limits::depth(&json) + 2 <= crate::mailbox::limits::MAX_NESTING_DEPTH
+        {
+            return json;
+        }
+        match std::str::from_utf8(bytes) {
+            Ok(text) => Value::String(text.to_string()),
+            Err(_) => {
+                use base64::Engine as _;
+                json!({
+                    "contentType": content_type.unwrap_or("application/octet-stream"),
+                    "base64": base64::engine::general_purpose::STANDARD.encode(bytes),
+                })
+            }
+        }
     }
 }
 
@@ -642,17 +656,23 @@ mod tests {
     fn bodies_nested_too_deep_for_the_journal_are_kept_as_text() {
         let deep = format!("{}{}", "[".repeat(63), "]".repeat(63));
         assert_eq!(
-            HttpResponse::parse_body(deep.as_bytes()),
+            HttpResponse::parse_body(deep.as_bytes(), None),
             Value::String(deep.clone())
         );
         let fits = format!("{}{}", "[".repeat(62), "]".repeat(62));
-        assert!(HttpResponse::parse_body(fits.as_bytes()).is_array());
+        assert!(HttpResponse::parse_body(fits.as_bytes(), None).is_array());
     }
 
     #[test]
     fn bodies_are_parsed_as_json_when_they_are_json() {
-        assert_eq!(HttpResponse::parse_body(br#"{"a":[1]}"#), json!({"a": [1]}));
-        assert_eq!(HttpResponse::parse_body(b"plain text"), json!("plain text"));
-        assert_eq!(HttpResponse::parse_body(b"  "), Value::Null);
+        assert_eq!(
+            HttpResponse::parse_body(br#"{"a":[1]}"#, None),
+            json!({"a": [1]})
+        );
+        assert_eq!(
+            HttpResponse::parse_body(b"plain text", None),
+            json!("plain text")
+        );
+        assert_eq!(HttpResponse::parse_body(b"  ", None), Value::Null);
     }
 }
