@@ -34,3 +34,4 @@ mod mock;
 mod graph;
 mod cli_defects;
 mod views;
+mod conductor_status;
