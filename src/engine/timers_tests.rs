@@ -1015,18 +1015,27 @@ fn row_6_a_timeout_with_no_retry_left_ends_the_task_and_the_run_timed_out() {
     // ALERT_ONLY changes nothing.
     for (task, policy) in [
         ("responseTimeoutSeconds: 10, retryCount: 0", "response"),
-        ("timeoutSeconds: 10, timeoutPolicy: RETRY, retryCount: 0", "RETRY"),
-        ("timeoutSeconds: 10, timeoutPolicy: TIME_OUT_WF, retryCount: 2", "TIME_OUT_WF"),
+        (
+            "timeoutSeconds: 10, timeoutPolicy: RETRY, retryCount: 0",
+            "RETRY",
+        ),
+        (
+            "timeoutSeconds: 10, timeoutPolicy: TIME_OUT_WF, retryCount: 2",
+            "TIME_OUT_WF",
+        ),
     ] {
-        let flow = format!(
-            "name: t\ntasks:\n  - {{name: slow, taskReferenceName: slow, {task}}}\n"
-        );
+        let flow =
+            format!("name: t\ntasks:\n  - {{name: slow, taskReferenceName: slow, {task}}}\n");
         let mut sim = Sim::start(&flow, &["slow"]);
         let changes = sim.tick_at(10);
         assert!(
             has(&changes, |c| matches!(
                 c,
-                Change::TaskFailed { outcome: TaskStatus::TimedOut, retry_at: None, .. }
+                Change::TaskFailed {
+                    outcome: TaskStatus::TimedOut,
+                    retry_at: None,
+                    ..
+                }
             )),
             "{policy}: {changes:?}"
         );
@@ -1034,7 +1043,11 @@ fn row_6_a_timeout_with_no_retry_left_ends_the_task_and_the_run_timed_out() {
             matches!(changes.last(), Some(Change::RunTimedOut { task_ref: Some(r), .. }) if r == "slow"),
             "{policy}: {changes:?}"
         );
-        assert_eq!(sim.state.tasks["slow"].status, TaskStatus::TimedOut, "{policy}");
+        assert_eq!(
+            sim.state.tasks["slow"].status,
+            TaskStatus::TimedOut,
+            "{policy}"
+        );
         assert_eq!(sim.state.status, RunStatus::TimedOut, "{policy}");
         assert_eq!(sim.scheduled("slow"), 1, "{policy}");
         sim.assert_replays();

@@ -34,4 +34,5 @@ mod mock;
 mod graph;
 mod cli_defects;
 mod views;
+
 mod conductor_status;
