@@ -611,6 +611,7 @@ fn task_status() -> impl Strategy<Value = TaskStatus> {
         TaskStatus::CompletedWithErrors,
         TaskStatus::Failed,
         TaskStatus::FailedWithTerminalError,
+        TaskStatus::TimedOut,
         TaskStatus::Skipped,
     ])
 }

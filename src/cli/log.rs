@@ -163,6 +163,7 @@ fn attempt_line(attempt: &AttemptLog) -> String {
         },
         TaskStatus::Failed => format!("failed: {reason}"),
         TaskStatus::FailedWithTerminalError => format!("failed (terminal): {reason}"),
+        TaskStatus::TimedOut => format!("timed out: {reason}"),
         TaskStatus::CompletedWithErrors => {
             format!("failed (optional task, the run went on): {reason}")
         }

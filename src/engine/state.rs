@@ -52,6 +52,9 @@ pub enum TaskStatus {
     CompletedWithErrors,
     Failed,
     FailedWithTerminalError,
+    /// A timeout with no retry left ended it (as Conductor's TIMED_OUT task); the run ends
+    /// TIMED_OUT.
+    TimedOut,
     /// A person skipped it (`3ox skip`): done, with an empty output.
     Skipped,
 }
@@ -67,7 +70,7 @@ impl TaskStatus {
     pub fn is_failed(self) -> bool {
         matches!(
             self,
-            TaskStatus::Failed | TaskStatus::FailedWithTerminalError
+            TaskStatus::Failed | TaskStatus::FailedWithTerminalError | TaskStatus::TimedOut
         )
     }
 

@@ -567,7 +567,7 @@ fn fire(
         outcome: if optional {
             TaskStatus::CompletedWithErrors
         } else {
-            TaskStatus::Failed
+            TaskStatus::TimedOut
         },
         output: Value::Null,
     };
@@ -606,10 +606,38 @@ fn fire(
                 format!("{reason}; no retry, totalTimeoutSeconds would pass first"),
                 optional,
             ),
+            // As in Conductor, a timeout with no retry left ends the task TIMED_OUT, and
+            // with it the run.
+            (
+                Change::TaskFailed {
+                    retry_at: None,
+                    outcome: TaskStatus::Failed | TaskStatus::FailedWithTerminalError,
+                    ..
+                },
+                _,
+            ) => final_failure(reason, false),
             _ => change,
         }
     };
+    let ends_run = matches!(
+        &change,
+        Change::TaskFailed {
+            outcome: TaskStatus::TimedOut,
+            ..
+        }
+    );
+    let failure_reason = match &change {
+        Change::TaskFailed { reason, .. } => reason.clone(),
+        _ => String::new(),
+    };
     emit(state, out, change, ctx.now);
+    if ends_run && state.status == RunStatus::Running {
+        let change = Change::RunTimedOut {
+            reason: format!("task `{task_ref}` {failure_reason}"),
+            task_ref: Some(task_ref.to_string()),
+        };
+        emit(state, out, change, ctx.now);
+    }
 }
 
 /// `startDelay`: the first walk over a task with a delay journals when it is due

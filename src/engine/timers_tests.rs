@@ -413,9 +413,11 @@ tasks:
         &late,
         |c| matches!(c, Change::ReplyRejected { reason, .. } if reason.contains("stale"))
     ));
-    // The second attempt times out too: no retry left, the run fails.
+    // The second attempt times out too: no retry left; as in Conductor the task and the run
+    // end TIMED_OUT (issue 12 row 6).
     sim.tick_at(30);
-    assert_eq!(sim.state.status, RunStatus::Failed);
+    assert_eq!(sim.state.tasks["slow"].status, TaskStatus::TimedOut);
+    assert_eq!(sim.state.status, RunStatus::TimedOut);
     assert!(sim.failure_reason().contains("responseTimeoutSeconds"));
     sim.assert_replays();
 }
@@ -538,7 +540,8 @@ tasks:
         "the new attempt has its own clock"
     );
     sim.tick_at(25);
-    assert_eq!(sim.state.status, RunStatus::Failed);
+    assert_eq!(sim.state.tasks["slow"].status, TaskStatus::TimedOut);
+    assert_eq!(sim.state.status, RunStatus::TimedOut);
     sim.assert_replays();
 }
 
@@ -567,8 +570,8 @@ tasks:
             ..
         }
     )));
-    assert_eq!(sim.state.tasks["flaky"].status, TaskStatus::Failed);
-    assert_eq!(sim.state.status, RunStatus::Failed);
+    assert_eq!(sim.state.tasks["flaky"].status, TaskStatus::TimedOut);
+    assert_eq!(sim.state.status, RunStatus::TimedOut);
     assert_eq!(sim.scheduled("flaky"), 2);
     sim.assert_replays();
 }
@@ -1003,4 +1006,55 @@ tasks:
     );
     assert_eq!(sim.state.next_wakeup(), None, "the deadline is gone");
     sim.assert_replays();
+}
+
+#[test]
+fn row_6_a_timeout_with_no_retry_left_ends_the_task_and_the_run_timed_out() {
+    // Conductor: a response timeout (always retried) with the retries used up, RETRY with the
+    // retries used up, and TIME_OUT_WF all end the task TIMED_OUT and the workflow TIMED_OUT;
+    // ALERT_ONLY changes nothing.
+    for (task, policy) in [
+        ("responseTimeoutSeconds: 10, retryCount: 0", "response"),
+        (
+            "timeoutSeconds: 10, timeoutPolicy: RETRY, retryCount: 0",
+            "RETRY",
+        ),
+        (
+            "timeoutSeconds: 10, timeoutPolicy: TIME_OUT_WF, retryCount: 2",
+            "TIME_OUT_WF",
+        ),
+    ] {
+        let flow =
+            format!("name: t\ntasks:\n  - {{name: slow, taskReferenceName: slow, {task}}}\n");
+        let mut sim = Sim::start(&flow, &["slow"]);
+        let changes = sim.tick_at(10);
+        assert!(
+            has(&changes, |c| matches!(
+                c,
+                Change::TaskFailed {
+                    outcome: TaskStatus::TimedOut,
+                    retry_at: None,
+                    ..
+                }
+            )),
+            "{policy}: {changes:?}"
+        );
+        assert!(
+            matches!(changes.last(), Some(Change::RunTimedOut { task_ref: Some(r), .. }) if r == "slow"),
+            "{policy}: {changes:?}"
+        );
+        assert_eq!(
+            sim.state.tasks["slow"].status,
+            TaskStatus::TimedOut,
+            "{policy}"
+        );
+        assert_eq!(sim.state.status, RunStatus::TimedOut, "{policy}");
+        assert_eq!(sim.scheduled("slow"), 1, "{policy}");
+        sim.assert_replays();
+    }
+    let flow = "name: t\ntasks:\n  - {name: slow, taskReferenceName: slow, timeoutSeconds: 10, timeoutPolicy: ALERT_ONLY}\n";
+    let mut sim = Sim::start(flow, &["slow"]);
+    sim.tick_at(10);
+    assert_eq!(sim.state.tasks["slow"].status, TaskStatus::Scheduled);
+    assert_eq!(sim.state.status, RunStatus::Running);
 }

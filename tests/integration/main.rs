@@ -35,3 +35,5 @@ mod cli_defects;
 mod graph;
 mod input_limits;
 mod views;
+
+mod conductor_status;

@@ -279,7 +279,7 @@ pub fn walk(w: &mut Walker<'_, '_, '_>, task: &TaskDef) -> Progress {
         TaskStatus::Completed | TaskStatus::CompletedWithErrors | TaskStatus::Skipped => {
             Progress::Done
         }
-        TaskStatus::Failed | TaskStatus::FailedWithTerminalError => {
+        TaskStatus::Failed | TaskStatus::FailedWithTerminalError | TaskStatus::TimedOut => {
             Progress::Failed(failure_of(task_ref, current.reason.as_deref()))
         }
     }
