@@ -222,10 +222,12 @@ fn check_request_file(meta: &std::fs::Metadata, station: &Station) -> Result<(),
         .chain(crate::mailbox::approval::owner_uid(&station.root))
         .collect();
     crate::mailbox::approval::check_meta(meta, Some(&allowed)).map_err(|reason| {
-        reason.replace("the approval file", "the control request").replace(
-            "may not approve here",
-            "may not operate this run (only the driver's user and the station's owner may)",
-        )
+        reason
+            .replace("the approval file", "the control request")
+            .replace(
+                "may not approve here",
+                "may not operate this run (only the driver's user and the station's owner may)",
+            )
     })
 }
 
@@ -431,7 +433,11 @@ impl RunActor {
             _ => Some(format!(
                 "HUMAN task `{task}` waits for `{approver}`; uid {} may not decide for it (allowed: {}; see station.yaml `approvers`)",
                 uid.map_or("unknown".to_string(), |u| u.to_string()),
-                allowed.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
+                allowed
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )),
         }
     }
