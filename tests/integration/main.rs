@@ -34,4 +34,5 @@ mod mock;
 mod cli_defects;
 mod graph;
 mod input_limits;
+mod security;
 mod views;
