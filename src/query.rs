@@ -42,6 +42,8 @@ pub enum QueryError {
     NoRuns,
     #[error("no run matches `{query}`")]
     NoSuchRun { query: String, newest: Vec<String> },
+    #[error("`{query}` is not a run id: {problem}")]
+    NotARunId { query: String, problem: String },
     #[error("`{prefix}` is ambiguous: it starts {} run ids ({})", .matches.len(), few(.matches))]
     Ambiguous {
         prefix: String,
@@ -71,6 +73,9 @@ impl QueryError {
         match self {
             QueryError::Io { .. } => "check that --station names a station".to_string(),
             QueryError::NoRuns => "start one with `3ox run FLOW` or `3ox start FLOW`".to_string(),
+            QueryError::NotARunId { .. } => {
+                "give a run id (or a prefix of one) as `3ox list` shows it, not a path".to_string()
+            }
             QueryError::NoSuchRun { newest, .. } if newest.is_empty() => {
                 "this station has no runs yet".to_string()
             }
@@ -399,6 +404,12 @@ pub fn resolve(station: &Station, query: Option<&str>) -> Result<String, QueryEr
     let Some(query) = query else {
         return ids.into_iter().next().ok_or(QueryError::NoRuns);
     };
+    if let Some(problem) = run_id_problem(query) {
+        return Err(QueryError::NotARunId {
+            query: query.to_string(),
+            problem,
+        });
+    }
     if ids.iter().any(|id| id == query) {
         return Ok(query.to_string());
     }
@@ -423,6 +434,21 @@ pub fn resolve(station: &Station, query: Option<&str>) -> Result<String, QueryEr
             matches,
         }),
     }
+}
+
+/// Why `id` cannot be a run id (or a prefix of one), if it cannot: run ids are ulids, and
+/// 3ox makes a run's files from its id, so a path (`../x`), a dot name or a character
+/// beyond letters, digits, `-` and `_` never names a run.
+pub fn run_id_problem(id: &str) -> Option<String> {
+    if id.is_empty() {
+        return Some("it is empty".to_string());
+    }
+    if id.len() > 64 {
+        return Some(format!("it has {} characters (a run id has 26)", id.len()));
+    }
+    id.chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+        .map(|c| format!("it holds {c:?}; a run id has only letters, digits, `-` and `_`"))
 }
 
 /// A run's records and the state they fold into.

@@ -166,6 +166,14 @@ fn print_report(report: &Report, repair: bool) -> std::io::Result<()> {
             outln!("    left in place: {reason}")?;
         }
     }
+    for folder in &report.open_folders {
+        outln!(
+            "warning: {} is writable by group or others (mode {}): anyone who can write it can answer or operate in its name; `chmod go-w {}`",
+            folder.path,
+            folder.mode,
+            folder.path
+        )?;
+    }
     match (report.problems, report.repaired) {
         (0, 0) => outln!("doctor: all good")?,
         (0, repaired) => outln!("doctor: all good after {}", count(repaired, "repair"))?,

@@ -43,9 +43,16 @@ pub fn run(station_flag: Option<&Path>, args: Args) -> anyhow::Result<u8> {
     let station = super::station(station_flag)?;
     station.prepare_runtime()?;
     let agents = station.agents()?;
-    let mut run = args.run.clone();
-    if let Some(given) = &args.run
-        && let Ok(run_id) = crate::query::resolve(&station, Some(given))
+    // A run is named by its id (or a prefix), never by a path: resolve it among the
+    // station's runs first.
+    let mut run = match &args.run {
+        None => None,
+        Some(given) => match crate::query::resolve(&station, Some(given)) {
+            Ok(run_id) => Some(run_id),
+            Err(e) => return Ok(super::status::refuse(&e)),
+        },
+    };
+    if let Some(run_id) = run.clone()
         && paused(&station, &run_id)
     {
         let control_args = ControlArgs {

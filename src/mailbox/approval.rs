@@ -126,16 +126,24 @@ pub enum Mail {
 /// Reads an outbox file: an approval when it says `kind: approval`, else a task reply
 /// (parsed exactly as before approvals existed).
 pub fn read_mail(path: &Path) -> Result<Mail, String> {
-    let text = read_limited(path)?;
+    read_mail_opened(path).map(|(mail, _)| mail)
+}
+
+/// [`read_mail`], with the metadata of the file it read: the file is opened once (no symlink
+/// followed) and an approval's owner and mode are judged on that open file ([`check_meta`]),
+/// so a name swapped after the read cannot lend its owner to other text.
+pub fn read_mail_opened(path: &Path) -> Result<(Mail, std::fs::Metadata), String> {
+    let (text, meta) = super::reply::read_opened(path)?;
     let kind = super::yaml::check(&text)
         .ok()
         .and_then(|()| serde_yaml::from_str::<Value>(&text).ok())
         .and_then(|v| v.get("kind").and_then(Value::as_str).map(str::to_owned));
-    if kind.as_deref() == Some(APPROVAL_KIND) {
+    let mail = if kind.as_deref() == Some(APPROVAL_KIND) {
         Approval::parse(&text).map(Mail::Approval)
     } else {
-        Reply::read(path).map(Mail::Reply)
-    }
+        Reply::check_name(path).and_then(|()| Reply::parse(&text).map(Mail::Reply))
+    }?;
+    Ok((mail, meta))
 }
 
 /// The approval request: what the Commander reads.
@@ -329,14 +337,15 @@ impl StationConfig {
     }
 }
 
+/// The uid owning `path` (Unix).
 #[cfg(unix)]
-fn owner_uid(path: &Path) -> Option<u32> {
+pub fn owner_uid(path: &Path) -> Option<u32> {
     use std::os::unix::fs::MetadataExt as _;
     std::fs::metadata(path).ok().map(|m| m.uid())
 }
 
 #[cfg(not(unix))]
-fn owner_uid(_path: &Path) -> Option<u32> {
+pub fn owner_uid(_path: &Path) -> Option<u32> {
     None
 }
 
@@ -345,6 +354,12 @@ fn owner_uid(_path: &Path) -> Option<u32> {
 /// platforms than Unix only the symlink check is made (see `docs/security.md`).
 pub fn check_file(path: &Path, allowed: Option<&[u32]>) -> Result<(), String> {
     let meta = std::fs::symlink_metadata(path).map_err(|e| format!("cannot read the file: {e}"))?;
+    check_meta(&meta, allowed)
+}
+
+/// [`check_file`] on metadata already taken: that of the open file that was read (see
+/// [`read_mail_opened`]), so the check and the read are about the same file.
+pub fn check_meta(meta: &std::fs::Metadata, allowed: Option<&[u32]>) -> Result<(), String> {
     if meta.file_type().is_symlink() {
         return Err("the approval file is a symlink; write the file itself".to_string());
     }

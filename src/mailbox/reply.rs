@@ -118,6 +118,12 @@ impl Reply {
     /// Reads and parses a reply file. A file whose name holds a control character or is not
     /// UTF-8 is refused unread: such names garble listings, logs and terminals.
     pub fn read(path: &Path) -> Result<Reply, String> {
+        Reply::check_name(path)?;
+        Reply::parse(&read_limited(path)?)
+    }
+
+    /// Refuses a reply file name that is not UTF-8 or holds a control character.
+    pub fn check_name(path: &Path) -> Result<(), String> {
         let name = path.file_name().unwrap_or_default();
         match name.to_str() {
             None => {
@@ -130,7 +136,7 @@ impl Reply {
             }
             Some(_) => {}
         }
-        Reply::parse(&read_limited(path)?)
+        Ok(())
     }
 
     pub fn to_yaml(&self) -> String {
@@ -154,6 +160,13 @@ fn clip(reason: String) -> String {
 /// not UTF-8 (UTF-16, as Windows PowerShell 5 writes with `>`, is named as such). A UTF-8
 /// byte order mark is dropped.
 pub fn read_limited(path: &Path) -> Result<String, String> {
+    read_opened(path).map(|(text, _)| text)
+}
+
+/// [`read_limited`], with the metadata of the file that was opened and read (`fstat` of the
+/// open file, not a second look at the path): whoever judges the file by its owner or mode
+/// judges the very file whose text it got, even if the name is swapped meanwhile.
+pub fn read_opened(path: &Path) -> Result<(String, std::fs::Metadata), String> {
     let meta = std::fs::symlink_metadata(path).map_err(|e| format!("cannot read the file: {e}"))?;
     let kind = meta.file_type();
     if !kind.is_file() {
@@ -178,14 +191,17 @@ pub fn read_limited(path: &Path) -> Result<String, String> {
         return Err(too_large(meta.len()));
     }
     let file = open_plain(path).map_err(|e| format!("cannot read the file: {e}"))?;
+    let opened = file
+        .metadata()
+        .map_err(|e| format!("cannot read the file: {e}"))?;
+    if !opened.is_file() {
+        return Err("not a plain file: only plain files are read".to_string());
+    }
     // The name may have been swapped since it was looked at: read only the file that was
     // looked at.
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt as _;
-        let opened = file
-            .metadata()
-            .map_err(|e| format!("cannot read the file: {e}"))?;
         if (opened.dev(), opened.ino()) != (meta.dev(), meta.ino()) {
             return Err("the file was replaced while it was being read; write replies once, then rename them into place".to_string());
         }
@@ -201,8 +217,9 @@ pub fn read_limited(path: &Path) -> Result<String, String> {
         return Err("the file is UTF-16 text; write UTF-8 (in Windows PowerShell 5: `Set-Content -Encoding utf8`, not `>`)".to_string());
     }
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
-    String::from_utf8(bytes.to_vec())
-        .map_err(|e| format!("the file is not UTF-8 text ({e}); write replies as UTF-8"))
+    let text = String::from_utf8(bytes.to_vec())
+        .map_err(|e| format!("the file is not UTF-8 text ({e}); write replies as UTF-8"))?;
+    Ok((text, opened))
 }
 
 /// Opens `path` for reading without following a symlink and without blocking on a FIFO

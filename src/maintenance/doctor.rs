@@ -41,6 +41,9 @@ pub struct Report {
     /// Replies no run on the station can take: they name a run that has no journal here (or
     /// none, and answer no task any journal knows).
     pub orphan_replies: Vec<OrphanReply>,
+    /// Mail and control folders that users other than their owner may write: whoever can
+    /// write an outbox can answer its agent's tasks (see docs/security.md).
+    pub open_folders: Vec<OpenFolder>,
     /// Findings that still need attention (a corrupt or unreadable journal, a torn tail or
     /// stuck mail left in place). Zero means the station is in order now.
     pub problems: usize,
@@ -172,6 +175,48 @@ pub struct StuckMail {
     pub left_because: Option<String>,
 }
 
+/// A folder group or others may write (see [`Report::open_folders`]).
+#[derive(Debug, Serialize)]
+pub struct OpenFolder {
+    /// Relative to the station root.
+    pub path: String,
+    /// Its permission bits, in octal (`777`).
+    pub mode: String,
+}
+
+/// Every inbox, outbox and control folder of the station that group or others may write.
+fn find_open_folders(station: &Station) -> Result<Vec<OpenFolder>, MaintenanceError> {
+    let mut folders = Vec::new();
+    for agent in agent_names(station)? {
+        folders.push(station.inbox(&agent));
+        folders.push(station.outbox(&agent));
+    }
+    let control = station.root.join(".3ox/control");
+    folders.push(control.clone());
+    if let Ok(runs) = std::fs::read_dir(&control) {
+        folders.extend(runs.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
+    }
+    let mut open = Vec::new();
+    #[cfg(unix)]
+    for folder in folders {
+        use std::os::unix::fs::PermissionsExt as _;
+        let Ok(meta) = std::fs::symlink_metadata(&folder) else {
+            continue;
+        };
+        let mode = meta.permissions().mode() & 0o7777;
+        // A sticky world-writable folder (like /tmp) still lets others add files.
+        if mode & 0o022 != 0 {
+            open.push(OpenFolder {
+                path: station.relative(&folder),
+                mode: format!("{mode:o}"),
+            });
+        }
+    }
+    #[cfg(not(unix))]
+    drop(folders);
+    Ok(open)
+}
+
 /// A reply that no run can take (see [`Report::orphan_replies`]).
 #[derive(Debug, Serialize)]
 pub struct OrphanReply {
@@ -213,6 +258,7 @@ pub fn check(station: &Station, options: Options) -> Result<Report, MaintenanceE
     }
     let snapshot = check_snapshot(station, &truth)?;
     let (stuck_mail, orphan_replies) = find_stuck_mail(station, &truth, options)?;
+    let open_folders = find_open_folders(station)?;
     let journal_problems = journals
         .iter()
         .filter(|j| {
@@ -232,7 +278,7 @@ pub fn check(station: &Station, options: Options) -> Result<Report, MaintenanceE
         .filter(|m| m.moved_to.is_none())
         .count();
     Ok(Report {
-        problems: journal_problems + mail_problems + orphans_left,
+        problems: journal_problems + mail_problems + orphans_left + open_folders.len(),
         repaired: journal_repairs
             + (stuck_mail.len() - mail_problems)
             + (orphan_replies.len() - orphans_left),
@@ -240,6 +286,7 @@ pub fn check(station: &Station, options: Options) -> Result<Report, MaintenanceE
         snapshot,
         stuck_mail,
         orphan_replies,
+        open_folders,
     })
 }
 

@@ -22,7 +22,7 @@ use super::{OrchestratorError, RunActor, RunOptions, io, progress};
 use crate::engine::{self, Ctx, RunStatus, control::Action, control::Command};
 use crate::journal::Journal;
 use crate::mailbox::atomic::{self, Durability};
-use crate::mailbox::{self, DONE, MAX_FILE_BYTES};
+use crate::mailbox::{self, DONE};
 use crate::station::Station;
 
 /// The version of the request and result file formats.
@@ -99,7 +99,9 @@ pub fn send(
     wait: Duration,
 ) -> Result<Sent, OrchestratorError> {
     let runs_dir = station.runs_dir();
-    if !Journal::path_for(&runs_dir, run_id).exists() {
+    if crate::query::run_id_problem(run_id).is_some()
+        || !Journal::path_for(&runs_dir, run_id).exists()
+    {
         return Err(OrchestratorError::NoSuchRun {
             run_id: run_id.to_string(),
             path: station.relative(&Journal::path_for(&runs_dir, run_id)),
@@ -107,7 +109,8 @@ pub fn send(
     }
     if let Some(lock) = RunLock::try_acquire(&runs_dir, run_id).map_err(io("lock the run"))? {
         let mut actor = open(station, run_id)?;
-        let result = actor.apply_request(request, request.uid)?;
+        // Applied by this process: the asker is this process's user, whatever it states.
+        let result = actor.apply_request(request, own_uid().or(request.uid))?;
         drop(lock);
         return Ok(Sent::Done {
             result,
@@ -115,11 +118,12 @@ pub fn send(
         });
     }
     let folder = dir(station, run_id);
-    std::fs::create_dir_all(&folder).map_err(io("make the control folder"))?;
+    crate::station::create_mail_dir(&folder).map_err(io("make the control folder"))?;
     let name = format!("{}.yaml", ulid::Ulid::new());
     let path = folder.join(&name);
     let text = crate::mailbox::yaml::to_string(request).expect("a request serializes");
-    atomic::write(&path, text.as_bytes(), Durability::Durable)
+    // Only the asker may write it (the driver refuses a request others could have written).
+    atomic::write_with_mode(&path, text.as_bytes(), Durability::Durable, Some(0o600))
         .map_err(io("write the control request"))?;
     let result_path = folder.join(DONE).join(result_name(&name));
     let deadline = Instant::now() + wait;
@@ -184,16 +188,16 @@ fn read_result(path: &Path) -> Option<ControlResult> {
 }
 
 /// Reads a request file, refusing what is not one: too big, not a plain file, not YAML of
-/// the request's shape, another version, no `by`.
+/// the request's shape, another version, no `by`. The file is opened once without following
+/// a symlink and judged by what was opened (see [`crate::mailbox::reply::read_opened`]).
 pub fn read_request(path: &Path) -> Result<ControlRequest, String> {
-    let meta = std::fs::symlink_metadata(path).map_err(|e| format!("cannot read it: {e}"))?;
-    if !meta.is_file() {
-        return Err("it is not a plain file (a symlink or a special file)".into());
-    }
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(format!("it is larger than {MAX_FILE_BYTES} bytes"));
-    }
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read it: {e}"))?;
+    read_request_from(path).map(|(request, _)| request)
+}
+
+/// [`read_request`], with the opened file's metadata.
+fn read_request_from(path: &Path) -> Result<(ControlRequest, std::fs::Metadata), String> {
+    let (text, meta) =
+        crate::mailbox::reply::read_opened(path).map_err(|e| format!("cannot read it: {e}"))?;
     let request: ControlRequest = serde_yaml::from_str(&text).map_err(|e| {
         format!("it is not a control request (version, action, by, uid, reason, task, at): {e}")
     })?;
@@ -206,19 +210,49 @@ pub fn read_request(path: &Path) -> Result<ControlRequest, String> {
     if request.by.trim().is_empty() {
         return Err("`by` is empty: say who asks".into());
     }
-    Ok(request)
+    Ok((request, meta))
 }
 
-/// The uid owning `path` (Unix), which no request can forge.
-fn owner(path: &Path) -> Option<u32> {
+/// Refuses a request file that someone other than those who may operate the run could have
+/// written, like an approval (see [`crate::mailbox::approval::check_meta`]): writable by
+/// group or others, or owned by a uid that is neither the driver's nor the station owner's.
+fn check_request_file(meta: &std::fs::Metadata, station: &Station) -> Result<(), String> {
+    let allowed: Vec<u32> = own_uid()
+        .into_iter()
+        .chain(crate::mailbox::approval::owner_uid(&station.root))
+        .collect();
+    crate::mailbox::approval::check_meta(meta, Some(&allowed)).map_err(|reason| {
+        reason
+            .replace("the approval file", "the control request")
+            .replace(
+                "may not approve here",
+                "may not operate this run (only the driver's user and the station's owner may)",
+            )
+    })
+}
+
+/// This process's uid (Unix).
+fn own_uid() -> Option<u32> {
     #[cfg(unix)]
     {
-        use std::os::unix::fs::MetadataExt as _;
-        std::fs::symlink_metadata(path).ok().map(|m| m.uid())
+        Some(nix::unistd::getuid().as_raw())
     }
     #[cfg(not(unix))]
     {
-        let _ = path;
+        None
+    }
+}
+
+/// The uid owning the opened request file (Unix), which no request can forge.
+fn file_owner(meta: &std::fs::Metadata) -> Option<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        Some(meta.uid())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
         None
     }
 }
@@ -248,8 +282,13 @@ impl RunActor {
     /// Applies (or refuses) the request file `path`, writes its result beside it in `done/`
     /// and moves it there.
     pub(super) fn take_request(&mut self, path: &Path) -> Result<(), OrchestratorError> {
-        let result = match read_request(path) {
-            Ok(request) => self.apply_request(&request, owner(path).or(request.uid))?,
+        let read = read_request_from(path).and_then(|(request, meta)| {
+            check_request_file(&meta, &self.station)
+                .map(|()| (request, file_owner(&meta)))
+                .map_err(|problem| format!("refused: {problem}"))
+        });
+        let result = match read {
+            Ok((request, owner)) => self.apply_request(&request, owner.or(request.uid))?,
             Err(problem) => {
                 tracing::warn!(file = %path.display(), %problem, "refused a control request");
                 ControlResult {
@@ -314,6 +353,19 @@ impl RunActor {
             result.status = Some(self.state.status);
             return Ok(result);
         }
+        if request.action == Action::Complete
+            && let Some(task) = &request.task
+            && let Some(reason) = self.human_complete_refusal(task, uid)
+        {
+            result.outcome = Outcome::Refused;
+            result.reason = Some(reason);
+            result.hint = Some(format!(
+                "decide a HUMAN task with `3ox approve {run} {task}` or `3ox reject {run} {task} --reason ...` (with `--key FILE` when station.yaml gives the approver a key)",
+                run = self.state.run_id
+            ));
+            result.status = Some(self.state.status);
+            return Ok(result);
+        }
         let command = Command {
             action: request.action.clone(),
             by: request.by.clone(),
@@ -353,5 +405,40 @@ impl RunActor {
         }
         result.status = Some(self.state.status);
         Ok(result)
+    }
+
+    /// Why `3ox complete` may not decide HUMAN task `task` for the user `uid`, if it may
+    /// not: a HUMAN task waiting for a decision is decided only under its approver's rules
+    /// in `station.yaml` (see [`crate::mailbox::approval`]). An approver with a `key` takes
+    /// only signed approvals, which a completion is not; otherwise the asker must be one of
+    /// the uids allowed to decide for the approver.
+    fn human_complete_refusal(&self, task: &str, uid: Option<u32>) -> Option<String> {
+        let approver = self.state.open_approval(task)?.approver.clone();
+        let config = match crate::mailbox::approval::StationConfig::load(&self.station.root) {
+            Ok(config) => config,
+            Err(problem) => {
+                return Some(format!(
+                    "the station's approver list cannot be read, so nobody may decide HUMAN task `{task}`: {problem}"
+                ));
+            }
+        };
+        if config.approver_key(&approver).is_some() {
+            return Some(format!(
+                "HUMAN task `{task}` waits for `{approver}`, whose approvals must be signed (station.yaml gives it a key); `3ox complete` carries no signature"
+            ));
+        }
+        let allowed = config.allowed_uids(&approver, &self.station.root)?;
+        match uid {
+            Some(uid) if allowed.contains(&uid) => None,
+            _ => Some(format!(
+                "HUMAN task `{task}` waits for `{approver}`; uid {} may not decide for it (allowed: {}; see station.yaml `approvers`)",
+                uid.map_or("unknown".to_string(), |u| u.to_string()),
+                allowed
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        }
     }
 }

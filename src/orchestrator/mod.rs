@@ -339,7 +339,7 @@ pub async fn resume_run(
 ) -> Result<RunOutcome, OrchestratorError> {
     let runs_dir = station.runs_dir();
     let path = Journal::path_for(&runs_dir, run_id);
-    if !path.exists() {
+    if crate::query::run_id_problem(run_id).is_some() || !path.exists() {
         return Err(OrchestratorError::NoSuchRun {
             run_id: run_id.to_string(),
             path: station.relative(&path),
@@ -444,7 +444,7 @@ impl RunActor {
         let mut http_results = self.http.results();
         self.step_all(vec![first])?;
         let control_dir = control::dir(&self.station, &self.state.run_id);
-        std::fs::create_dir_all(&control_dir).map_err(io("make the control folder"))?;
+        crate::station::create_mail_dir(&control_dir).map_err(io("make the control folder"))?;
         let _control_watcher = watch::watch_control(&control_dir, tx)?;
         self.scan(&outboxes.iter().map(|(a, _)| a.clone()).collect())?;
         self.scan_control()?;
@@ -684,14 +684,14 @@ impl RunActor {
                 }
                 // Journaled and shown without control characters (a name is the sender's text).
                 let file = mailbox::display_name(&path);
-                let input = match approval::read_mail(&path) {
-                    Ok(Mail::Approval(approval)) => {
-                        match self.approval_input(agent, &path, file, approval) {
+                let input = match approval::read_mail_opened(&path) {
+                    Ok((Mail::Approval(approval), opened)) => {
+                        match self.approval_input(agent, &opened, file, approval) {
                             Some(input) => input,
                             None => continue,
                         }
                     }
-                    Ok(Mail::Reply(reply)) => match self.owner_elsewhere(agent, &reply) {
+                    Ok((Mail::Reply(reply), _)) => match self.owner_elsewhere(agent, &reply) {
                         Some((_, RunStatus::Running)) => continue,
                         Some((owner, status)) => {
                             // Not this run's: refused with its note, but not journaled here
@@ -791,7 +791,7 @@ impl RunActor {
     fn approval_input(
         &self,
         agent: &str,
-        path: &std::path::Path,
+        opened: &std::fs::Metadata,
         file: String,
         approval: approval::Approval,
     ) -> Option<Input> {
@@ -809,7 +809,7 @@ impl RunActor {
             }
         };
         let allowed = config.allowed_uids(agent, &self.station.root);
-        if let Err(reason) = approval::check_file(path, allowed.as_deref()) {
+        if let Err(reason) = approval::check_meta(opened, allowed.as_deref()) {
             return Some(bad(reason));
         }
         if let Err(reason) = config.check_signature(agent, &approval) {

@@ -167,7 +167,7 @@ impl AgentDirectory {
             }
             let config = AgentConfig::read(&config_path)?;
             for sub in [station.inbox(&name), station.outbox(&name)] {
-                std::fs::create_dir_all(&sub).map_err(|source| StationError::Io {
+                super::create_mail_dir(&sub).map_err(|source| StationError::Io {
                     action: "create",
                     path: sub.display().to_string(),
                     source,

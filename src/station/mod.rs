@@ -62,6 +62,33 @@ fn io<'a>(
     }
 }
 
+/// The mode 3ox gives the folders others write into (mailboxes, control folders): only the
+/// owner may write, whatever the umask (see `docs/security.md`).
+pub const MAIL_DIR_MODE: u32 = 0o755;
+
+/// Creates `dir` (and missing parents) with [`MAIL_DIR_MODE`] for the folders it creates; a
+/// folder that exists is left as it is (`3ox doctor` reports one others may write).
+pub fn create_mail_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        builder.mode(MAIL_DIR_MODE);
+    }
+    builder.create(dir)?;
+    // The umask may have taken bits away, never added them; set the mode exactly.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(MAIL_DIR_MODE))?;
+    }
+    Ok(())
+}
+
 impl Station {
     /// Finds the station containing `start`: the nearest folder at or above it with a `.3ox/`
     /// or an `agents/` folder.
@@ -94,9 +121,10 @@ impl Station {
             RUNTIME_DIR,
             ".3ox/runs",
             ".3ox/logs",
+            ".3ox/control",
         ] {
             let dir = root.join(sub);
-            std::fs::create_dir_all(&dir).map_err(io("create", &dir))?;
+            create_mail_dir(&dir).map_err(io("create", &dir))?;
         }
         let ignore = root.join(RUNTIME_DIR).join(".gitignore");
         if !ignore.exists() {

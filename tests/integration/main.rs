@@ -34,6 +34,7 @@ mod mock;
 mod cli_defects;
 mod graph;
 mod input_limits;
+mod security;
 mod views;
 
 mod conductor_status;
