@@ -37,8 +37,8 @@ pub mod schema;
 
 pub mod test;
 
-pub mod graph;
 pub mod completions;
+pub mod graph;
 pub mod man;
 
 use std::path::PathBuf;

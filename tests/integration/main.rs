@@ -31,6 +31,6 @@ mod interop;
 
 mod mock;
 
-mod graph;
 mod cli_defects;
+mod graph;
 mod views;

@@ -36,8 +36,9 @@ impl Validator<'_> {
         }
         let inputs = site.input_parameters();
         let has_items = site.task.get("items").is_some_and(|v| !v.is_null())
-            || inputs.is_some_and(|m| m.contains_key("items"));
+            || inputs.is_some_and(|m| m.contains_key("items") || m.contains_key("_items"));
         self.loop_condition(site, has_items);
+        self.endless_loop(site, has_items);
         if let Some(keep) = site.task.get("keepLastN") {
             self.keep_last_n(&site.field_pointer("keepLastN"), keep, false);
         }
@@ -48,9 +49,44 @@ impl Validator<'_> {
         if let Some(items) = site.task.get("items") {
             self.loop_items(&site.field_pointer("items"), items);
         }
-        if let Some(items) = inputs.and_then(|m| m.get("items")) {
-            let pointer = push_pointer(&site.field_pointer("inputParameters"), "items");
-            self.loop_items(&pointer, items);
+        for key in ["items", "_items"] {
+            if let Some(items) = inputs.and_then(|m| m.get(key)) {
+                let pointer = push_pointer(&site.field_pointer("inputParameters"), key);
+                self.loop_items(&pointer, items);
+            }
+        }
+    }
+
+    /// A loopCondition that is always true, with no list to iterate over and no TERMINATE
+    /// in `loopOver`, never ends: refused (an error, not a warning), since such a run only
+    /// grows its journal until someone terminates it.
+    fn endless_loop(&mut self, site: &Site<'_>, has_items: bool) {
+        let Some(Value::String(condition)) = site.task.get("loopCondition") else {
+            return;
+        };
+        let constant = condition.trim().trim_end_matches(';').trim();
+        let always = matches!(constant, "true" | "1" | "(true)" | "!false");
+        let terminates = site
+            .task
+            .get("loopOver")
+            .and_then(Value::as_array)
+            .is_some_and(|tasks| {
+                tasks
+                    .iter()
+                    .any(|t| t.get("type").and_then(Value::as_str) == Some("TERMINATE"))
+            });
+        if always && !has_items && !terminates {
+            self.error(
+                &site.field_pointer("loopCondition"),
+                format!(
+                    "the loopCondition of DO_WHILE {} is always true and it has no `items`: the loop never ends",
+                    site.label()
+                ),
+                Some(format!(
+                    "iterate over a list with `items:` (or `inputParameters._items`), or bound the loop, e.g. `$.{}['iteration'] < 10`",
+                    site.reference().unwrap_or("loop")
+                )),
+            );
         }
     }
 
