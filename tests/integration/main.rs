@@ -34,3 +34,4 @@ mod mock;
 mod cli_defects;
 mod graph;
 mod views;
+mod conductor_fork;
