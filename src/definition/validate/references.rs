@@ -54,6 +54,24 @@ impl Validator<'_> {
             .filter(|s| s.kind() == Some(TaskKind::ForkJoinDynamic))
             .filter_map(|s| s.reference())
             .collect();
+        // The `forkTaskName` form names its forks `_<forkTaskName>_<i>` (Conductor's naming);
+        // with a name given by `${...}` any `_...` reference may be one of them.
+        let fork_names: Vec<String> = sites
+            .iter()
+            .filter(|s| s.kind() == Some(TaskKind::ForkJoinDynamic))
+            .filter_map(|s| {
+                let inputs = s.input_parameters()?;
+                let name = inputs
+                    .get("forkTaskName")
+                    .or_else(|| inputs.get("forkTaskType"))?
+                    .as_str()?;
+                Some(if name.contains("${") {
+                    "_".to_string()
+                } else {
+                    format!("_{name}_")
+                })
+            })
+            .collect();
         let loop_members = Self::loop_members(sites);
         let mut places: Vec<(String, &Value)> = Vec::new();
         if let Some(output) = root.get("outputParameters") {
@@ -86,7 +104,8 @@ impl Validator<'_> {
                         || dynamic_forks.iter().any(|fork| {
                             root.strip_prefix(fork)
                                 .is_some_and(|rest| rest.starts_with('_'))
-                        });
+                        })
+                        || fork_names.iter().any(|prefix| root.starts_with(prefix.as_str()));
                     if !defined {
                         self.unknown_reference(&pointer, &reference, &known);
                     }
@@ -244,8 +263,8 @@ mod tests {
 
     #[test]
     fn dynamic_fork_children_may_be_referenced() {
-        let text = "name: x\ntasks:\n  - name: f\n    taskReferenceName: fan\n    type: FORK_JOIN_DYNAMIC\n    inputParameters: {forkTaskName: w, forkTaskInputs: [1, 2]}\n  - name: j\n    taskReferenceName: j\n    type: JOIN\noutputParameters:\n  a: ${fan_1.output}\n  b: ${fanx.output}\n";
+        let text = "name: x\ntasks:\n  - name: f\n    taskReferenceName: fan\n    type: FORK_JOIN_DYNAMIC\n    inputParameters: {forkTaskName: w, forkTaskInputs: [1, 2]}\n  - name: j\n    taskReferenceName: j\n    type: JOIN\noutputParameters:\n  a: ${fan_1.output}\n  c: ${_w_1.output}\n  b: ${fanx.output}\n";
         let d = one(text);
-        assert_eq!(d.line, 12);
+        assert_eq!(d.line, 13);
     }
 }
