@@ -148,7 +148,10 @@ fn replaying_the_changes_rebuilds_exactly_the_live_state() {
         sim.state.output,
         Some(json!({"joined": {"left": {"side": "L"}, "right": {"side": "R"}}, "chosen": "true"}))
     );
-    assert_eq!(sim.state.tasks["_work_1"].input, json!({"item": 2, "__index": 1}));
+    assert_eq!(
+        sim.state.tasks["_work_1"].input,
+        json!({"item": 2, "__index": 1})
+    );
     assert_eq!(sim.replayed(), sim.state);
 }
 
@@ -764,13 +767,24 @@ fn a_dynamic_fork_by_type_alone_sends_each_item_to_an_agent_serving_the_type() {
     let flying = sim.in_flight();
     assert_eq!(flying.len(), 2, "{flying:?}");
     assert!(flying.iter().all(|t| t.3 == "bridge"), "{flying:?}");
-    assert_eq!(sim.state.tasks["_CALL_MCP_TOOL_0"].type_name, "CALL_MCP_TOOL");
+    assert_eq!(
+        sim.state.tasks["_CALL_MCP_TOOL_0"].type_name,
+        "CALL_MCP_TOOL"
+    );
     assert_eq!(
         sim.state.tasks["_CALL_MCP_TOOL_1"].input,
         json!({"tool": "fetch", "__index": 1})
     );
-    sim.reply("_CALL_MCP_TOOL_0", ReplyStatus::Completed, json!({"hits": 3}));
-    sim.reply("_CALL_MCP_TOOL_1", ReplyStatus::Completed, json!({"page": "x"}));
+    sim.reply(
+        "_CALL_MCP_TOOL_0",
+        ReplyStatus::Completed,
+        json!({"hits": 3}),
+    );
+    sim.reply(
+        "_CALL_MCP_TOOL_1",
+        ReplyStatus::Completed,
+        json!({"page": "x"}),
+    );
     assert_eq!(sim.state.status, RunStatus::Completed);
     assert_eq!(
         sim.state.output,

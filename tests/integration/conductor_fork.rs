@@ -115,7 +115,7 @@ tasks:
 }
 
 #[test]
-fn row_13_validate_refuses_an_always_true_loop_with_no_items() {
+fn row_13_validate_warns_about_an_always_true_loop_with_no_items() {
     let env = TestEnv::new();
     env.write(
         "flow.yaml",
@@ -131,8 +131,68 @@ tasks:
 "#,
     );
     let out = env.run(&["validate", "flow.yaml"]);
-    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
     let text = stdout(&out);
+    assert!(text.contains("warning: the loopCondition"), "{text}");
     assert!(text.contains("always true"), "{text}");
     assert!(text.contains("flow.yaml:7:"), "{text}");
+}
+
+#[test]
+fn row_4_dynamic_forks_are_named_underscore_name_index_and_get_index_input() {
+    let env = TestEnv::new();
+    let worker = FakeAgent::start(&env, "worker", &["work"], 2, echo);
+    env.write(
+        "flow.yaml",
+        r#"
+name: fan
+tasks:
+  - name: fan
+    taskReferenceName: fan
+    type: FORK_JOIN_DYNAMIC
+    inputParameters: {forkTaskName: work, forkTaskInputs: [{n: a}, {n: b}]}
+  - {name: join, taskReferenceName: join, type: JOIN}
+outputParameters:
+  second: "${_work_1.output.got}"
+"#,
+    );
+    let out = env.run(&["validate", "flow.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let (code, result, out) = env.run_flow("flow.yaml", &[]);
+    assert_eq!(code, 0, "{result}\n{}", stderr(&out));
+    assert_eq!(
+        input_of(&worker, "_work_0"),
+        json!({"n": "a", "__index": 0})
+    );
+    assert_eq!(
+        input_of(&worker, "_work_1"),
+        json!({"n": "b", "__index": 1})
+    );
+    assert_eq!(result["output"]["second"], json!({"n": "b", "__index": 1}));
+}
+
+#[test]
+fn row_4_validate_warns_when_two_dynamic_forks_would_name_their_forks_alike() {
+    let env = TestEnv::new();
+    env.write(
+        "flow.yaml",
+        r#"
+name: twice
+tasks:
+  - name: one
+    taskReferenceName: one
+    type: FORK_JOIN_DYNAMIC
+    inputParameters: {forkTaskName: work, forkTaskInputs: [1]}
+  - {name: join, taskReferenceName: j1, type: JOIN}
+  - name: two
+    taskReferenceName: two
+    type: FORK_JOIN_DYNAMIC
+    inputParameters: {forkTaskName: work, forkTaskInputs: [2]}
+  - {name: join, taskReferenceName: j2, type: JOIN}
+"#,
+    );
+    let out = env.run(&["validate", "flow.yaml"]);
+    let text = stdout(&out);
+    assert!(text.contains("warning:"), "{text}");
+    assert!(text.contains("collide"), "{text}");
+    assert!(text.contains("flow.yaml:12:"), "{text}");
 }

@@ -32,6 +32,6 @@ mod interop;
 mod mock;
 
 mod cli_defects;
+mod conductor_fork;
 mod graph;
 mod views;
-mod conductor_fork;

@@ -58,25 +58,18 @@ impl Validator<'_> {
     }
 
     /// A loopCondition that is always true, with no list to iterate over and no TERMINATE
-    /// in `loopOver`, never ends: refused (an error, not a warning), since such a run only
-    /// grows its journal until someone terminates it.
+    /// in `loopOver`, never ends: a warning, not an error, as Conductor accepts it and
+    /// `3ox terminate` still ends such a run (the run only grows its journal until then).
     fn endless_loop(&mut self, site: &Site<'_>, has_items: bool) {
         let Some(Value::String(condition)) = site.task.get("loopCondition") else {
             return;
         };
         let constant = condition.trim().trim_end_matches(';').trim();
         let always = matches!(constant, "true" | "1" | "(true)" | "!false");
-        let terminates = site
-            .task
-            .get("loopOver")
-            .and_then(Value::as_array)
-            .is_some_and(|tasks| {
-                tasks
-                    .iter()
-                    .any(|t| t.get("type").and_then(Value::as_str) == Some("TERMINATE"))
-            });
+        let terminates = site.task.get("loopOver").is_some_and(has_terminate);
         if always && !has_items && !terminates {
-            self.error(
+            self.out.push(crate::definition::Diagnostic::warning(
+                self.src,
                 &site.field_pointer("loopCondition"),
                 format!(
                     "the loopCondition of DO_WHILE {} is always true and it has no `items`: the loop never ends",
@@ -86,7 +79,7 @@ impl Validator<'_> {
                     "iterate over a list with `items:` (or `inputParameters._items`), or bound the loop, e.g. `$.{}['iteration'] < 10`",
                     site.reference().unwrap_or("loop")
                 )),
-            );
+            ));
         }
     }
 
@@ -288,5 +281,23 @@ impl Validator<'_> {
             }
         }
         out
+    }
+}
+
+/// Whether a TERMINATE task is anywhere in `value` (tasks, SWITCH cases, fork branches).
+fn has_terminate(value: &Value) -> bool {
+    match value {
+        Value::Array(items) => items.iter().any(has_terminate),
+        Value::Object(map) => {
+            map.get("type").and_then(Value::as_str) == Some("TERMINATE")
+                || ["loopOver", "decisionCases", "defaultCase", "forkTasks"]
+                    .iter()
+                    .filter_map(|k| map.get(*k))
+                    .any(|v| match v {
+                        Value::Object(cases) => cases.values().any(has_terminate),
+                        other => has_terminate(other),
+                    })
+        }
+        _ => false,
     }
 }

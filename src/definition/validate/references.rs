@@ -72,6 +72,7 @@ impl Validator<'_> {
                 })
             })
             .collect();
+        self.colliding_dynamic_forks(sites);
         let loop_members = Self::loop_members(sites);
         let mut places: Vec<(String, &Value)> = Vec::new();
         if let Some(output) = root.get("outputParameters") {
@@ -105,11 +106,52 @@ impl Validator<'_> {
                             root.strip_prefix(fork)
                                 .is_some_and(|rest| rest.starts_with('_'))
                         })
-                        || fork_names.iter().any(|prefix| root.starts_with(prefix.as_str()));
+                        || fork_names
+                            .iter()
+                            .any(|prefix| root.starts_with(prefix.as_str()));
                     if !defined {
                         self.unknown_reference(&pointer, &reference, &known);
                     }
                 }
+            }
+        }
+    }
+
+    /// Two FORK_JOIN_DYNAMIC tasks of the `forkTaskName` form that fork the same task name
+    /// give their forks the same references (`_<name>_0`, ...), on Conductor as in 3ox: a
+    /// warning (Conductor accepts it); at run time 3ox fails the second fork with the reason.
+    fn colliding_dynamic_forks(&mut self, sites: &[&Site<'_>]) {
+        let mut first: HashMap<String, String> = HashMap::new();
+        for site in sites {
+            if site.kind() != Some(TaskKind::ForkJoinDynamic) {
+                continue;
+            }
+            let Some(name) = site.input_parameters().and_then(|inputs| {
+                inputs
+                    .get("forkTaskName")
+                    .or_else(|| inputs.get("forkTaskType"))
+                    .and_then(Value::as_str)
+            }) else {
+                continue;
+            };
+            if name.contains("${") {
+                continue;
+            }
+            let label = site.label();
+            if let Some(earlier) = first.get(name) {
+                self.out.push(Diagnostic::warning(
+                    self.src,
+                    &site.field_pointer("inputParameters"),
+                    format!(
+                        "FORK_JOIN_DYNAMIC {label} forks `{name}` as {earlier} does: both name their forks `_{name}_0`, `_{name}_1`, ..., so the references collide (on Conductor too)"
+                    ),
+                    Some(
+                        "if both forks run in one run, the second fails; fork one of them through a task with another name, or use `dynamicForkTasksParam` with references of your own"
+                            .into(),
+                    ),
+                ));
+            } else {
+                first.insert(name.to_string(), label);
             }
         }
     }

@@ -1277,22 +1277,36 @@ mod validation_tests {
     }
 
     #[test]
-    fn row_13_a_loop_that_is_always_true_with_no_items_is_refused() {
+    fn row_13_a_loop_that_is_always_true_with_no_items_is_warned_about() {
+        let warnings = |text: &str| -> Vec<(usize, String, String)> {
+            let src = crate::definition::source::Source::parse(text, "t.yaml").unwrap();
+            crate::definition::validate::check(&src)
+                .into_iter()
+                .filter(|d| d.severity == Severity::Warning)
+                .map(|d| (d.line, d.message, d.hint.unwrap_or_default()))
+                .collect()
+        };
         let endless = "name: w\ntasks:\n  - name: l\n    taskReferenceName: l\n    type: DO_WHILE\n    loopCondition: 'true'\n    loopOver: [{name: a, taskReferenceName: a}]\n";
-        let (line, _, msg, hint) = one(endless);
-        assert_eq!(line, 6);
-        assert!(msg.contains("always true"), "{msg}");
-        assert!(hint.contains("_items"), "{hint}");
+        assert!(errors(endless).is_empty());
+        let found = warnings(endless);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, 6);
+        assert!(found[0].1.contains("always true"), "{found:?}");
+        assert!(found[0].2.contains("_items"), "{found:?}");
         let with_items = endless.replace(
             "    loopOver:",
             "    inputParameters: {_items: [1, 2]}\n    loopOver:",
         );
-        assert!(errors(&with_items).is_empty(), "{:?}", errors(&with_items));
+        assert!(warnings(&with_items).is_empty());
         let terminated = endless.replace(
             "[{name: a, taskReferenceName: a}]",
-            "[{name: a, taskReferenceName: a}, {name: t, taskReferenceName: t, type: TERMINATE, inputParameters: {terminationStatus: COMPLETED}}]",
+            "[{name: a, taskReferenceName: a}, {name: s, taskReferenceName: s, type: SWITCH, expression: x, inputParameters: {x: a}, decisionCases: {a: [{name: t, taskReferenceName: t, type: TERMINATE, inputParameters: {terminationStatus: COMPLETED}}]}}]",
         );
-        assert!(errors(&terminated).is_empty(), "{:?}", errors(&terminated));
+        assert!(
+            warnings(&terminated).is_empty(),
+            "{:?}",
+            warnings(&terminated)
+        );
     }
 }
 
