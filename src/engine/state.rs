@@ -719,13 +719,53 @@ impl Scope for RunState {
             return Some(self.workflow_doc());
         }
         let task = self.tasks.get(name)?;
-        Some(json!({
+        Some(self.task_doc(task))
+    }
+}
+
+impl RunState {
+    /// `${<ref>...}`: a task's document, with the fields Conductor's `ParametersUtils` maps
+    /// (`referenceTaskName`, `taskType`, `retryCount`, times in epoch milliseconds, ...) and
+    /// 3ox's own `attempt`. A field 3ox does not keep is given as Conductor's default for it.
+    fn task_doc(&self, task: &TaskState) -> Value {
+        let millis = |at: DateTime<Utc>| at.timestamp_millis();
+        let ended = task.status.is_done() || task.status.is_failed();
+        let end_time = if ended { millis(task.updated_at) } else { 0 };
+        // A worker task counts as polled once its agent holds it (or has answered).
+        let picked = task.agent.is_some() && task.status != TaskStatus::Scheduled;
+        // Inside a DO_WHILE, `check__3` is iteration 3 of the loop member `check`.
+        let iteration = task
+            .task_ref
+            .rsplit_once("__")
+            .filter(|(member, _)| {
+                self.loops
+                    .values()
+                    .any(|l| l.members.iter().any(|m| m == member))
+            })
+            .and_then(|(_, n)| n.parse::<u32>().ok())
+            .unwrap_or(0);
+        json!({
             "input": task.input,
             "output": task.output,
             "status": task.status,
             "taskId": task.task_id,
             "attempt": task.attempt,
             "reasonForIncompletion": task.reason,
-        }))
+            "referenceTaskName": task.task_ref,
+            "taskType": task.type_name,
+            "taskDefName": task.name,
+            "retryCount": task.attempt.saturating_sub(1),
+            "scheduledTime": millis(task.first_at),
+            "startTime": millis(task.first_at),
+            "endTime": end_time,
+            "updateTime": millis(task.updated_at),
+            "workflowInstanceId": self.run_id,
+            "workflowType": self.workflow.name,
+            "correlationId": Value::Null,
+            "pollCount": u32::from(picked || (ended && task.agent.is_some())),
+            "callbackAfterSeconds": 0,
+            "workerId": task.agent,
+            "iteration": iteration,
+        })
     }
 }

@@ -149,16 +149,16 @@ fn replaying_the_changes_rebuilds_exactly_the_live_state() {
     sim.reply("right", ReplyStatus::Completed, json!({"side": "R"}));
     // Three forks but a concurrency of 2: the third waits for a free slot.
     assert_eq!(sim.in_flight().len(), 2);
-    sim.reply("many_0", ReplyStatus::Completed, json!({"n": 0}));
+    sim.reply("_work_0", ReplyStatus::Completed, json!({"n": 0}));
     assert_eq!(
         sim.in_flight()
             .iter()
             .map(|t| t.0.as_str())
             .collect::<Vec<_>>(),
-        ["many_1", "many_2"]
+        ["_work_1", "_work_2"]
     );
-    sim.reply("many_1", ReplyStatus::Completed, json!({"n": 1}));
-    sim.reply("many_2", ReplyStatus::Completed, json!({"n": 2}));
+    sim.reply("_work_1", ReplyStatus::Completed, json!({"n": 1}));
+    sim.reply("_work_2", ReplyStatus::Completed, json!({"n": 2}));
     sim.reply("big", ReplyStatus::Completed, json!({"done": true}));
 
     assert_eq!(sim.state.status, RunStatus::Completed);
@@ -166,7 +166,10 @@ fn replaying_the_changes_rebuilds_exactly_the_live_state() {
         sim.state.output,
         Some(json!({"joined": {"left": {"side": "L"}, "right": {"side": "R"}}, "chosen": "true"}))
     );
-    assert_eq!(sim.state.tasks["many_1"].input, json!({"item": 2}));
+    assert_eq!(
+        sim.state.tasks["_work_1"].input,
+        json!({"item": 2, "__index": 1})
+    );
     assert_eq!(sim.replayed(), sim.state);
 }
 
@@ -715,7 +718,7 @@ mod control_replay {
         "right",
         "join",
         "many",
-        "many_0",
+        "_work_0",
         "join_many",
         "choose",
         "big",
@@ -782,14 +785,28 @@ fn a_dynamic_fork_by_type_alone_sends_each_item_to_an_agent_serving_the_type() {
     let flying = sim.in_flight();
     assert_eq!(flying.len(), 2, "{flying:?}");
     assert!(flying.iter().all(|t| t.3 == "bridge"), "{flying:?}");
-    assert_eq!(sim.state.tasks["fan_0"].type_name, "CALL_MCP_TOOL");
-    assert_eq!(sim.state.tasks["fan_1"].input, json!({"tool": "fetch"}));
-    sim.reply("fan_0", ReplyStatus::Completed, json!({"hits": 3}));
-    sim.reply("fan_1", ReplyStatus::Completed, json!({"page": "x"}));
+    assert_eq!(
+        sim.state.tasks["_CALL_MCP_TOOL_0"].type_name,
+        "CALL_MCP_TOOL"
+    );
+    assert_eq!(
+        sim.state.tasks["_CALL_MCP_TOOL_1"].input,
+        json!({"tool": "fetch", "__index": 1})
+    );
+    sim.reply(
+        "_CALL_MCP_TOOL_0",
+        ReplyStatus::Completed,
+        json!({"hits": 3}),
+    );
+    sim.reply(
+        "_CALL_MCP_TOOL_1",
+        ReplyStatus::Completed,
+        json!({"page": "x"}),
+    );
     assert_eq!(sim.state.status, RunStatus::Completed);
     assert_eq!(
         sim.state.output,
-        Some(json!({"fan_0": {"hits": 3}, "fan_1": {"page": "x"}}))
+        Some(json!({"_CALL_MCP_TOOL_0": {"hits": 3}, "_CALL_MCP_TOOL_1": {"page": "x"}}))
     );
 }
 

@@ -73,25 +73,38 @@ pub fn task_input(task: &TaskDef, scope: &dyn Scope, task_id: Option<&str>) -> V
             }
         };
     }
-    let mut params = Map::new();
-    if let Some(Value::Object(defaults)) = task
+    let mut defaults = Map::new();
+    if let Some(Value::Object(given)) = task
         .extra
         .get("taskDefinition")
         .and_then(|d| d.get("inputTemplate"))
     {
-        params.extend(defaults.iter().map(|(k, v)| (k.clone(), v.clone())));
+        defaults.extend(given.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
-    params.extend(
+    defaults.extend(
         task.input_template
             .iter()
             .map(|(k, v)| (k.clone(), v.clone())),
     );
+    let mut params = defaults.clone();
     params.extend(
         task.input_parameters
             .iter()
             .map(|(k, v)| (k.clone(), v.clone())),
     );
-    resolve(&Value::Object(params), &scope)
+    let mut input = resolve(&Value::Object(params), &scope);
+    // As Conductor's `ParametersUtils.getTaskInputV2`: a key whose mapped value is null takes
+    // its `inputTemplate` default.
+    if let Value::Object(resolved) = &mut input {
+        for (key, value) in resolved.iter_mut() {
+            if value.is_null()
+                && let Some(default) = defaults.get(key)
+            {
+                *value = resolve(default, &scope);
+            }
+        }
+    }
+    input
 }
 
 /// Evaluates an `inputExpression` path such as `$.workflow.input` or `$.fetch.output.items`.

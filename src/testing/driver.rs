@@ -1175,8 +1175,8 @@ tasks:
         assert_eq!(
             run.state.tasks["gather"].output,
             json!({
-                "fan_0": {"folder": "a", "note": "checked a of [\"a\",\"b\"]"},
-                "fan_1": {"folder": "b", "note": "checked b of [\"a\",\"b\"]"},
+                "_check_folder_0": {"folder": "a", "note": "checked a of [\"a\",\"b\"]"},
+                "_check_folder_1": {"folder": "b", "note": "checked b of [\"a\",\"b\"]"},
             })
         );
     }
@@ -1209,17 +1209,17 @@ version: 1
 input: {folders: [a, b, c]}
 tasks:
   check_folder: {output: {ok: true}}
-  fan_1: [{status: FAILED, reason: disk}, {output: {ok: false}}]
+  _check_folder_1: [{status: FAILED, reason: disk}, {output: {ok: false}}]
   left: {output: {side: l}}
   right: {output: {side: r}}
 ",
         );
         assert_eq!(run.state.status, RunStatus::Completed, "{:?}", run.stuck);
         let gathered = &run.state.tasks["gather"].output;
-        assert_eq!(gathered["fan_0"], json!({"ok": true}));
-        assert_eq!(gathered["fan_1"], json!({"ok": false}));
-        assert_eq!(gathered["fan_2"], json!({"ok": true}));
-        assert_eq!(run.state.tasks["fan_1"].attempt, 2);
+        assert_eq!(gathered["_check_folder_0"], json!({"ok": true}));
+        assert_eq!(gathered["_check_folder_1"], json!({"ok": false}));
+        assert_eq!(gathered["_check_folder_2"], json!({"ok": true}));
+        assert_eq!(run.state.tasks["_check_folder_1"].attempt, 2);
         assert_eq!(
             run.state.tasks["meet"].output,
             json!({"left": {"side": "l"}, "right": {"side": "r"}})
@@ -1227,7 +1227,7 @@ tasks:
         // The three children were in flight together.
         let first = times(
             &run,
-            |c| matches!(c, Change::TaskScheduled { attempt: 1, task_ref, .. } if task_ref.starts_with("fan_")),
+            |c| matches!(c, Change::TaskScheduled { attempt: 1, task_ref, .. } if task_ref.starts_with("_check_folder_")),
         );
         assert_eq!(first, vec![0, 0, 0]);
     }

@@ -590,7 +590,7 @@ fn the_demo_agents_check_the_sample_station() {
             &message_to(
                 "inventory-checker",
                 "validate_folder",
-                &format!("validate_folders_{i}"),
+                &format!("_validate_folder_{i}"),
                 &id,
                 input,
                 attempt,
@@ -617,10 +617,10 @@ fn the_demo_agents_check_the_sample_station() {
             folders[i],
             reply.reason
         );
-        results.insert(format!("validate_folders_{i}"), reply.output);
+        results.insert(format!("_validate_folder_{i}"), reply.output);
     }
     let kinds = |i: usize| -> Vec<String> {
-        let problems = results[&format!("validate_folders_{i}")]["problems"]
+        let problems = results[&format!("_validate_folder_{i}")]["problems"]
             .as_array()
             .unwrap()
             .clone();
@@ -630,14 +630,14 @@ fn the_demo_agents_check_the_sample_station() {
             .collect()
     };
     assert_eq!(
-        results["validate_folders_0"]["ok"], true,
+        results["_validate_folder_0"]["ok"], true,
         "{:?}",
-        results["validate_folders_0"]
+        results["_validate_folder_0"]
     );
     assert_eq!(
-        results["validate_folders_2"]["ok"], true,
+        results["_validate_folder_2"]["ok"], true,
         "{:?}",
-        results["validate_folders_2"]
+        results["_validate_folder_2"]
     );
     let broken = kinds(1);
     assert!(
@@ -645,7 +645,7 @@ fn the_demo_agents_check_the_sample_station() {
         "{broken:?}"
     );
     // The YAML check needs PyYAML; without it the checker says so in `warnings`.
-    let pyyaml = results["validate_folders_1"]["warnings"]
+    let pyyaml = results["_validate_folder_1"]["warnings"]
         .as_array()
         .unwrap()
         .is_empty();
@@ -653,7 +653,7 @@ fn the_demo_agents_check_the_sample_station() {
         broken.contains(&"yaml".to_string()),
         pyyaml,
         "{:?}",
-        results["validate_folders_1"]
+        results["_validate_folder_1"]
     );
     assert_eq!(kinds(3), ["folder"]);
 

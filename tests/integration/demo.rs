@@ -99,7 +99,7 @@ fn the_inventory_validation_demo_validates_in_parallel_retries_and_reports() {
                 && r["task_ref"]
                     .as_str()
                     .unwrap()
-                    .starts_with("validate_folders_")
+                    .starts_with("_validate_folder_")
         })
         .collect();
     assert_eq!(
@@ -117,7 +117,7 @@ fn the_inventory_validation_demo_validates_in_parallel_retries_and_reports() {
                 && r["task_ref"]
                     .as_str()
                     .unwrap()
-                    .starts_with("validate_folders_")
+                    .starts_with("_validate_folder_")
         })
         .unwrap();
     let third_scheduled = records

@@ -32,6 +32,7 @@ mod interop;
 mod mock;
 
 mod cli_defects;
+mod conductor_fork;
 mod graph;
 mod input_limits;
 mod security;

@@ -197,7 +197,7 @@ tasks:
     assert_eq!(output.len(), 10);
     for i in 0..10 {
         assert_eq!(
-            output[&format!("fan_{i}")],
+            output[&format!("_square_{i}")],
             json!({"square": i * i, "unit": "m2"})
         );
     }

@@ -36,8 +36,9 @@ impl Validator<'_> {
         }
         let inputs = site.input_parameters();
         let has_items = site.task.get("items").is_some_and(|v| !v.is_null())
-            || inputs.is_some_and(|m| m.contains_key("items"));
+            || inputs.is_some_and(|m| m.contains_key("items") || m.contains_key("_items"));
         self.loop_condition(site, has_items);
+        self.endless_loop(site, has_items);
         if let Some(keep) = site.task.get("keepLastN") {
             self.keep_last_n(&site.field_pointer("keepLastN"), keep, false);
         }
@@ -48,9 +49,37 @@ impl Validator<'_> {
         if let Some(items) = site.task.get("items") {
             self.loop_items(&site.field_pointer("items"), items);
         }
-        if let Some(items) = inputs.and_then(|m| m.get("items")) {
-            let pointer = push_pointer(&site.field_pointer("inputParameters"), "items");
-            self.loop_items(&pointer, items);
+        for key in ["items", "_items"] {
+            if let Some(items) = inputs.and_then(|m| m.get(key)) {
+                let pointer = push_pointer(&site.field_pointer("inputParameters"), key);
+                self.loop_items(&pointer, items);
+            }
+        }
+    }
+
+    /// A loopCondition that is always true, with no list to iterate over and no TERMINATE
+    /// in `loopOver`, never ends: a warning, not an error, as Conductor accepts it and
+    /// `3ox terminate` still ends such a run (the run only grows its journal until then).
+    fn endless_loop(&mut self, site: &Site<'_>, has_items: bool) {
+        let Some(Value::String(condition)) = site.task.get("loopCondition") else {
+            return;
+        };
+        let constant = condition.trim().trim_end_matches(';').trim();
+        let always = matches!(constant, "true" | "1" | "(true)" | "!false");
+        let terminates = site.task.get("loopOver").is_some_and(has_terminate);
+        if always && !has_items && !terminates {
+            self.out.push(crate::definition::Diagnostic::warning(
+                self.src,
+                &site.field_pointer("loopCondition"),
+                format!(
+                    "the loopCondition of DO_WHILE {} is always true and it has no `items`: the loop never ends",
+                    site.label()
+                ),
+                Some(format!(
+                    "iterate over a list with `items:` (or `inputParameters._items`), or bound the loop, e.g. `$.{}['iteration'] < 10`",
+                    site.reference().unwrap_or("loop")
+                )),
+            ));
         }
     }
 
@@ -252,5 +281,23 @@ impl Validator<'_> {
             }
         }
         out
+    }
+}
+
+/// Whether a TERMINATE task is anywhere in `value` (tasks, SWITCH cases, fork branches).
+fn has_terminate(value: &Value) -> bool {
+    match value {
+        Value::Array(items) => items.iter().any(has_terminate),
+        Value::Object(map) => {
+            map.get("type").and_then(Value::as_str) == Some("TERMINATE")
+                || ["loopOver", "decisionCases", "defaultCase", "forkTasks"]
+                    .iter()
+                    .filter_map(|k| map.get(*k))
+                    .any(|v| match v {
+                        Value::Object(cases) => cases.values().any(has_terminate),
+                        other => has_terminate(other),
+                    })
+        }
+        _ => false,
     }
 }

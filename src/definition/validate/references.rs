@@ -54,6 +54,25 @@ impl Validator<'_> {
             .filter(|s| s.kind() == Some(TaskKind::ForkJoinDynamic))
             .filter_map(|s| s.reference())
             .collect();
+        // The `forkTaskName` form names its forks `_<forkTaskName>_<i>` (Conductor's naming);
+        // with a name given by `${...}` any `_...` reference may be one of them.
+        let fork_names: Vec<String> = sites
+            .iter()
+            .filter(|s| s.kind() == Some(TaskKind::ForkJoinDynamic))
+            .filter_map(|s| {
+                let inputs = s.input_parameters()?;
+                let name = inputs
+                    .get("forkTaskName")
+                    .or_else(|| inputs.get("forkTaskType"))?
+                    .as_str()?;
+                Some(if name.contains("${") {
+                    "_".to_string()
+                } else {
+                    format!("_{name}_")
+                })
+            })
+            .collect();
+        self.colliding_dynamic_forks(sites);
         let loop_members = Self::loop_members(sites);
         let mut places: Vec<(String, &Value)> = Vec::new();
         if let Some(output) = root.get("outputParameters") {
@@ -86,11 +105,53 @@ impl Validator<'_> {
                         || dynamic_forks.iter().any(|fork| {
                             root.strip_prefix(fork)
                                 .is_some_and(|rest| rest.starts_with('_'))
-                        });
+                        })
+                        || fork_names
+                            .iter()
+                            .any(|prefix| root.starts_with(prefix.as_str()));
                     if !defined {
                         self.unknown_reference(&pointer, &reference, &known);
                     }
                 }
+            }
+        }
+    }
+
+    /// Two FORK_JOIN_DYNAMIC tasks of the `forkTaskName` form that fork the same task name
+    /// give their forks the same references (`_<name>_0`, ...), on Conductor as in 3ox: a
+    /// warning (Conductor accepts it); at run time 3ox fails the second fork with the reason.
+    fn colliding_dynamic_forks(&mut self, sites: &[&Site<'_>]) {
+        let mut first: HashMap<String, String> = HashMap::new();
+        for site in sites {
+            if site.kind() != Some(TaskKind::ForkJoinDynamic) {
+                continue;
+            }
+            let Some(name) = site.input_parameters().and_then(|inputs| {
+                inputs
+                    .get("forkTaskName")
+                    .or_else(|| inputs.get("forkTaskType"))
+                    .and_then(Value::as_str)
+            }) else {
+                continue;
+            };
+            if name.contains("${") {
+                continue;
+            }
+            let label = site.label();
+            if let Some(earlier) = first.get(name) {
+                self.out.push(Diagnostic::warning(
+                    self.src,
+                    &site.field_pointer("inputParameters"),
+                    format!(
+                        "FORK_JOIN_DYNAMIC {label} forks `{name}` as {earlier} does: both name their forks `_{name}_0`, `_{name}_1`, ..., so the references collide (on Conductor too)"
+                    ),
+                    Some(
+                        "if both forks run in one run, the second fails; fork one of them through a task with another name, or use `dynamicForkTasksParam` with references of your own"
+                            .into(),
+                    ),
+                ));
+            } else {
+                first.insert(name.to_string(), label);
             }
         }
     }
@@ -244,8 +305,8 @@ mod tests {
 
     #[test]
     fn dynamic_fork_children_may_be_referenced() {
-        let text = "name: x\ntasks:\n  - name: f\n    taskReferenceName: fan\n    type: FORK_JOIN_DYNAMIC\n    inputParameters: {forkTaskName: w, forkTaskInputs: [1, 2]}\n  - name: j\n    taskReferenceName: j\n    type: JOIN\noutputParameters:\n  a: ${fan_1.output}\n  b: ${fanx.output}\n";
+        let text = "name: x\ntasks:\n  - name: f\n    taskReferenceName: fan\n    type: FORK_JOIN_DYNAMIC\n    inputParameters: {forkTaskName: w, forkTaskInputs: [1, 2]}\n  - name: j\n    taskReferenceName: j\n    type: JOIN\noutputParameters:\n  a: ${fan_1.output}\n  c: ${_w_1.output}\n  b: ${fanx.output}\n";
         let d = one(text);
-        assert_eq!(d.line, 12);
+        assert_eq!(d.line, 13);
     }
 }

@@ -186,11 +186,13 @@ fn keep_last_n(task: &TaskDef, input: &Value) -> Result<Option<u32>, String> {
     }
 }
 
-/// The list to iterate over: the task's `items` (resolved) or `inputParameters.items`.
+/// The list to iterate over: the task's `items` (resolved) or `inputParameters.items` (or
+/// `inputParameters._items`).
 fn items(task: &TaskDef, input: &Value, state: &RunState) -> Result<Option<Vec<Value>>, String> {
     let value = match &task.items {
         Some(written) => expr::resolve(written, state),
-        None => match input.get("items") {
+        // Conductor's DoWhile reads `inputParameters._items` (Orkes writes `items`).
+        None => match input.get("items").or_else(|| input.get("_items")) {
             None => return Ok(None),
             Some(value) => value.clone(),
         },
@@ -1094,6 +1096,26 @@ tasks:
             "the loop goes on"
         );
     }
+
+    #[test]
+    fn row_13_inputparameters_underscore_items_iterate_like_items() {
+        let flow = ITEMS
+            .replace(
+                "{items: '${workflow.input.files}'}",
+                "{_items: '${workflow.input.files}'}",
+            )
+            .replace("    loopOver:", "    loopCondition: 'true'\n    loopOver:");
+        let mut sim = Sim::start(&flow, json!({"files": ["a", "b"]}));
+        for (i, name) in ["a", "b"].iter().enumerate() {
+            let r = format!("file__{}", i + 1);
+            assert_eq!(sim.in_flight(), vec![r.clone()]);
+            assert_eq!(sim.state.tasks[&r].input, json!({"item": name, "index": i}));
+            sim.complete(&r, json!({"done": name}));
+        }
+        assert_eq!(sim.state.status, RunStatus::Completed);
+        assert_eq!(sim.state.tasks["each"].output["iteration"], json!(2));
+        assert_eq!(sim.replayed(), sim.state);
+    }
 }
 
 /// The validator's DO_WHILE rules (`definition::validate`), through the public loader.
@@ -1253,6 +1275,39 @@ mod validation_tests {
         let text = "name: w\ntasks:\n  - {name: b, taskReferenceName: b, inputParameters: {x: '${zz__2.output.x}'}}\n";
         let (_, _, msg, _) = one(text);
         assert!(msg.contains("`zz__2`"), "{msg}");
+    }
+
+    #[test]
+    fn row_13_a_loop_that_is_always_true_with_no_items_is_warned_about() {
+        let warnings = |text: &str| -> Vec<(usize, String, String)> {
+            let src = crate::definition::source::Source::parse(text, "t.yaml").unwrap();
+            crate::definition::validate::check(&src)
+                .into_iter()
+                .filter(|d| d.severity == Severity::Warning)
+                .map(|d| (d.line, d.message, d.hint.unwrap_or_default()))
+                .collect()
+        };
+        let endless = "name: w\ntasks:\n  - name: l\n    taskReferenceName: l\n    type: DO_WHILE\n    loopCondition: 'true'\n    loopOver: [{name: a, taskReferenceName: a}]\n";
+        assert!(errors(endless).is_empty());
+        let found = warnings(endless);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, 6);
+        assert!(found[0].1.contains("always true"), "{found:?}");
+        assert!(found[0].2.contains("_items"), "{found:?}");
+        let with_items = endless.replace(
+            "    loopOver:",
+            "    inputParameters: {_items: [1, 2]}\n    loopOver:",
+        );
+        assert!(warnings(&with_items).is_empty());
+        let terminated = endless.replace(
+            "[{name: a, taskReferenceName: a}]",
+            "[{name: a, taskReferenceName: a}, {name: s, taskReferenceName: s, type: SWITCH, expression: x, inputParameters: {x: a}, decisionCases: {a: [{name: t, taskReferenceName: t, type: TERMINATE, inputParameters: {terminationStatus: COMPLETED}}]}}]",
+        );
+        assert!(
+            warnings(&terminated).is_empty(),
+            "{:?}",
+            warnings(&terminated)
+        );
     }
 }
 

@@ -4,9 +4,12 @@
 //! - `dynamicForkTasksParam` names an input holding a list of task definitions and
 //!   `dynamicForkTasksInputParamName` an input holding a map from task reference to input;
 //! - the input `forkTaskName` (with optional `forkTaskType`, default SIMPLE; or
-//!   `forkTaskType` alone, which also names the tasks) and a list `forkTaskInputs`: fork `i` runs that task with reference `<forkRef>_<i>`; its input is
-//!   the fork's other inputs merged with the item (an object is merged in, any other value is
-//!   given as `item`).
+//!   `forkTaskType` alone, which also names the tasks) and a list `forkTaskInputs`: fork `i`
+//!   runs that task with reference `_<forkTaskName>_<i>` (Conductor's naming; inside a
+//!   DO_WHILE iteration `n`, `_<forkTaskName>_<i>__<n>`); its input is the fork's other inputs
+//!   merged with the item (an object is merged in, any other value is given as `item`) and
+//!   `__index: i`. Two such forks of the same task name in one run would take the same
+//!   references: `validate` warns, and the second fork fails with the reason at run time.
 //!
 //! Forked tasks take the fork task's `agent` and `retry` unless they set their own. The
 //! expansion is journaled (`fork_expanded`) before any forked task starts, so the set of
@@ -135,6 +138,14 @@ fn by_name(fork: &TaskDef, input: &Value) -> Result<Vec<TaskDef>, String> {
                 .collect()
         })
         .unwrap_or_default();
+    // Inside a DO_WHILE the fork is `<ref>__<n>`; its forks carry the same `__<n>` so that
+    // each iteration's forks have references of their own.
+    let loop_suffix = fork
+        .task_reference_name
+        .rsplit_once("__")
+        .filter(|(_, n)| n.parse::<u32>().is_ok())
+        .map(|(_, n)| format!("__{n}"))
+        .unwrap_or_default();
     let mut tasks = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
         let mut task_input: IndexMap<String, Value> =
@@ -145,9 +156,11 @@ fn by_name(fork: &TaskDef, input: &Value) -> Result<Vec<TaskDef>, String> {
                 task_input.insert("item".to_string(), other);
             }
         }
+        // Conductor's ForkJoinDynamicTaskMapper: `__index` is the fork's 0-based index.
+        task_input.insert("__index".to_string(), json!(i));
         let def = json!({
             "name": name,
-            "taskReferenceName": format!("{}_{i}", fork.task_reference_name),
+            "taskReferenceName": format!("{}{}", forked_ref(name, i), loop_suffix),
             "type": type_name,
         });
         let mut task: TaskDef = serde_json::from_value(def).map_err(|e| e.to_string())?;
@@ -155,6 +168,12 @@ fn by_name(fork: &TaskDef, input: &Value) -> Result<Vec<TaskDef>, String> {
         tasks.push(task);
     }
     Ok(tasks)
+}
+
+/// The reference of fork `i` of the `forkTaskName` form, as Conductor names it:
+/// `_<forkTaskName>_<i>`.
+pub fn forked_ref(name: &str, i: usize) -> String {
+    format!("_{name}_{i}")
 }
 
 /// Refuses forked tasks whose type 3ox cannot run here or whose reference is taken.

@@ -752,3 +752,74 @@ fn the_conductor_corpus_files_of_these_types_load() {
         assert!(!def.tasks.is_empty());
     }
 }
+
+// ---- issue 12: Conductor's mapping ----
+
+#[test]
+fn row_11_input_template_default_is_used_for_a_key_mapped_to_null() {
+    let flow = r#"
+name: m
+tasks:
+  - name: work
+    taskReferenceName: a
+    taskDefinition: {inputTemplate: {region: eu, size: 2}}
+    inputTemplate: {level: low}
+    inputParameters: {region: "${workflow.input.nope}", size: "${workflow.input.size}", level: null, other: "${workflow.input.nope}"}
+"#;
+    let sim = Sim::start(flow, json!({"size": 5}), agents(&[("w", &["work"])]));
+    assert_eq!(
+        sim.state.tasks["a"].input,
+        json!({"region": "eu", "size": 5, "level": "low", "other": null})
+    );
+    sim.assert_replays();
+}
+
+#[test]
+fn row_12_task_fields_conductor_maps_are_mapped() {
+    let flow = r#"
+name: m
+tasks:
+  - name: work
+    taskReferenceName: a
+  - name: after
+    taskReferenceName: b
+    inputParameters:
+      ref: "${a.referenceTaskName}"
+      retryCount: "${a.retryCount}"
+      type: "${a.taskType}"
+      status: "${a.status}"
+      taskId: "${a.taskId}"
+      start: "${a.startTime}"
+      end: "${a.endTime}"
+      scheduled: "${a.scheduledTime}"
+      run: "${a.workflowInstanceId}"
+      reason: "${a.reasonForIncompletion}"
+      polls: "${a.pollCount}"
+      defName: "${a.taskDefName}"
+      correlationId: "${a.correlationId}"
+      callback: "${a.callbackAfterSeconds}"
+      worker: "${a.workerId}"
+      iteration: "${a.iteration}"
+"#;
+    let mut sim = Sim::start(flow, json!({}), agents(&[("w", &["work", "after"])]));
+    sim.complete("a", json!({"x": 1}));
+    let a = sim.state.tasks["a"].clone();
+    let input = &sim.state.tasks["b"].input;
+    assert_eq!(input["ref"], json!("a"));
+    assert_eq!(input["retryCount"], json!(0));
+    assert_eq!(input["type"], json!("SIMPLE"));
+    assert_eq!(input["status"], json!("COMPLETED"));
+    assert_eq!(input["taskId"], json!(a.task_id.unwrap()));
+    assert_eq!(input["start"], json!(a.first_at.timestamp_millis()));
+    assert_eq!(input["scheduled"], json!(a.first_at.timestamp_millis()));
+    assert_eq!(input["end"], json!(a.updated_at.timestamp_millis()));
+    assert_eq!(input["run"], json!(sim.state.run_id));
+    assert_eq!(input["reason"], Value::Null);
+    assert_eq!(input["polls"], json!(1));
+    assert_eq!(input["defName"], json!("work"));
+    assert_eq!(input["correlationId"], Value::Null);
+    assert_eq!(input["callback"], json!(0));
+    assert_eq!(input["worker"], json!("w"));
+    assert_eq!(input["iteration"], json!(0));
+    sim.assert_replays();
+}
