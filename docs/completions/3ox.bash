@@ -233,7 +233,7 @@ _3ox() {
 
     case "${cmd}" in
         3ox)
-            opts="-h -V --station --help --version init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject keygen agent complete import export schema test graph completions man help"
+            opts="-h -V --station --log-format --help --version init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject keygen agent complete import export schema test graph completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -241,6 +241,10 @@ _3ox() {
             case "${prev}" in
                 --station)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -251,7 +255,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__agent)
-            opts="-h --station --help run list help"
+            opts="-h --station --log-format --help run list help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -259,6 +263,10 @@ _3ox() {
             case "${prev}" in
                 --station)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -325,7 +333,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__agent__subcmd__list)
-            opts="-h --json --station --help"
+            opts="-h --json --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -333,6 +341,10 @@ _3ox() {
             case "${prev}" in
                 --station)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -343,7 +355,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__agent__subcmd__run)
-            opts="-h --concurrency --heartbeat --station --help"
+            opts="-h --concurrency --heartbeat --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -361,6 +373,10 @@ _3ox() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -369,7 +385,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__approve)
-            opts="-h --comment --by --key --station --help"
+            opts="-h --comment --by --key --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -391,6 +407,10 @@ _3ox() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -399,7 +419,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__complete)
-            opts="-h --output --set --failed --terminal --reason --by --wait --json --station --help"
+            opts="-h --output --set --failed --terminal --reason --by --wait --json --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -429,6 +449,10 @@ _3ox() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -437,7 +461,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__completions)
-            opts="-h --station --help bash elvish fish powershell zsh"
+            opts="-h --station --log-format --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -445,6 +469,10 @@ _3ox() {
             case "${prev}" in
                 --station)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -455,7 +483,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__doctor)
-            opts="-h --repair --json --station --help"
+            opts="-h --repair --json --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -463,6 +491,10 @@ _3ox() {
             case "${prev}" in
                 --station)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -473,7 +505,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__export)
-            opts="-o -h --format --output --strict --station --help"
+            opts="-o -h --format --output --strict --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -495,6 +527,10 @@ _3ox() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -503,7 +539,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__gc)
-            opts="-h --older-than --archive --delete --dry-run --json --station --help"
+            opts="-h --older-than --archive --delete --dry-run --json --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -517,6 +553,10 @@ _3ox() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -525,7 +565,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__graph)
-            opts="-o -h --format --output --station --help"
+            opts="-o -h --format --output --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -545,6 +585,10 @@ _3ox() {
                     ;;
                 --station)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1031,7 +1075,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__history)
-            opts="-h --workflow --limit --json --station --help"
+            opts="-h --workflow --limit --json --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1049,6 +1093,10 @@ _3ox() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1057,7 +1105,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__import)
-            opts="-o -h --output --schema --station --help"
+            opts="-o -h --output --schema --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1079,6 +1127,10 @@ _3ox() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1087,7 +1139,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__init)
-            opts="-h --station --help"
+            opts="-h --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1095,6 +1147,10 @@ _3ox() {
             case "${prev}" in
                 --station)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1105,7 +1161,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__keygen)
-            opts="-h --out --approver --force --station --help"
+            opts="-h --out --approver --force --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1123,6 +1179,10 @@ _3ox() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1131,7 +1191,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__list)
-            opts="-h --status --workflow --limit --json --station --help"
+            opts="-h --status --workflow --limit --json --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1153,6 +1213,10 @@ _3ox() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1161,7 +1225,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__log)
-            opts="-h --json --station --help"
+            opts="-h --json --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1169,6 +1233,10 @@ _3ox() {
             case "${prev}" in
                 --station)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1179,7 +1247,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__man)
-            opts="-h --dir --station --help"
+            opts="-h --dir --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1193,6 +1261,10 @@ _3ox() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1201,7 +1273,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__pause)
-            opts="-h --reason --by --wait --json --station --help"
+            opts="-h --reason --by --wait --json --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1223,6 +1295,10 @@ _3ox() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1231,7 +1307,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__reject)
-            opts="-h --reason --comment --by --key --station --help"
+            opts="-h --reason --comment --by --key --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1257,6 +1333,10 @@ _3ox() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1265,7 +1345,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__rerun)
-            opts="-h --from --reason --by --wait --json --station --help"
+            opts="-h --from --reason --by --wait --json --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1291,6 +1371,10 @@ _3ox() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1299,7 +1383,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__restart)
-            opts="-h --reason --by --wait --json --station --help"
+            opts="-h --reason --by --wait --json --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1319,6 +1403,10 @@ _3ox() {
                     ;;
                 --station)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1329,7 +1417,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__resume)
-            opts="-q -h --by --reason --json --quiet --no-agents --relaxed --station --help"
+            opts="-q -h --by --reason --json --quiet --no-agents --relaxed --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1347,6 +1435,10 @@ _3ox() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1355,7 +1447,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__retry)
-            opts="-h --reason --by --wait --json --station --help"
+            opts="-h --reason --by --wait --json --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1377,6 +1469,10 @@ _3ox() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1385,7 +1481,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__run)
-            opts="-i -q -h --input --input-file --json --quiet --no-agents --relaxed --station --help"
+            opts="-i -q -h --input --input-file --json --quiet --no-agents --relaxed --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1407,6 +1503,10 @@ _3ox() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1415,7 +1515,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__schema)
-            opts="-h --station --help"
+            opts="-h --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1423,6 +1523,10 @@ _3ox() {
             case "${prev}" in
                 --station)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1433,7 +1537,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__skip)
-            opts="-h --reason --by --wait --json --station --help"
+            opts="-h --reason --by --wait --json --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1455,6 +1559,10 @@ _3ox() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1463,7 +1571,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__start)
-            opts="-i -h --input --input-file --json --key --station --help"
+            opts="-i -h --input --input-file --json --key --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1489,6 +1597,10 @@ _3ox() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1497,7 +1609,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__status)
-            opts="-h --json --station --help"
+            opts="-h --json --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1505,6 +1617,10 @@ _3ox() {
             case "${prev}" in
                 --station)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1515,7 +1631,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__terminate)
-            opts="-h --reason --by --wait --json --station --help"
+            opts="-h --reason --by --wait --json --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1537,6 +1653,10 @@ _3ox() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1545,7 +1665,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__test)
-            opts="-m -i -v -h --mock --input --expect-status --json --verbose --station --help"
+            opts="-m -i -v -h --mock --input --expect-status --json --verbose --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1575,6 +1695,10 @@ _3ox() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1583,7 +1707,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__up)
-            opts="-q -h --json --quiet --no-agents --relaxed --until-idle --station --help"
+            opts="-q -h --json --quiet --no-agents --relaxed --until-idle --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1591,6 +1715,10 @@ _3ox() {
             case "${prev}" in
                 --station)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1601,7 +1729,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__validate)
-            opts="-h --json --station --help"
+            opts="-h --json --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1609,6 +1737,10 @@ _3ox() {
             case "${prev}" in
                 --station)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)

@@ -31,6 +31,7 @@ mod interop;
 
 mod mock;
 
-mod graph;
 mod cli_defects;
+mod graph;
+mod ops_defects;
 mod views;

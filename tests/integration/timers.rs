@@ -341,11 +341,13 @@ fn a_poll_timeout_takes_back_an_unclaimed_message_but_not_a_claimed_one() {
     let message = wait_for(Duration::from_secs(20), || {
         // Only delivered messages: a `.…tmp` file is a delivery still being written and
         // is renamed away under us.
-        fake_agent::visible_yaml(&inbox).into_iter().find_map(|path| {
-            let text = std::fs::read_to_string(&path).ok()?;
-            let message: Value = serde_yaml::from_str(&text).ok()?;
-            (message["attempt"] == 2).then_some((path, message))
-        })
+        fake_agent::visible_yaml(&inbox)
+            .into_iter()
+            .find_map(|path| {
+                let text = std::fs::read_to_string(&path).ok()?;
+                let message: Value = serde_yaml::from_str(&text).ok()?;
+                (message["attempt"] == 2).then_some((path, message))
+            })
     })
     .expect("attempt 2 was never delivered");
     let (path, message) = message;
