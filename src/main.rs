@@ -9,13 +9,15 @@ fn main() -> ExitCode {
     quiet_broken_pipe();
     let cli = threeox::cli::Cli::parse();
     let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
-        .with_writer(std::io::stderr)
-        .with_ansi(colour)
-        .init();
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        threeox::cli::LogFormat::Text => logs.with_ansi(colour).init(),
+        threeox::cli::LogFormat::Json => logs.json().flatten_event(true).init(),
+    }
     match threeox::cli::run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,

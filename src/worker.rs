@@ -297,6 +297,7 @@ impl Actor {
                     return;
                 }
             };
+            tracing::trace!(agent = %self.config.agent, path = %self.inbox.display(), messages = files.len(), "inbox scanned");
             let mut claimed_any = false;
             for file in files {
                 if self.running.len() >= self.config.concurrency {
@@ -352,7 +353,7 @@ impl Actor {
         if message.agent != self.config.agent {
             tracing::warn!(agent = %self.config.agent, task_id = %message.task_id, "the message is addressed to agent `{}`; running it anyway", message.agent);
         }
-        tracing::info!(agent = %self.config.agent, task_id = %message.task_id, task = %message.task, attempt = message.attempt, recovered, "claimed");
+        tracing::info!(agent = %self.config.agent, task_id = %message.task_id, task = %message.task, attempt = message.attempt, recovered, path = %claimed.display(), "claimed");
         self.emit(WorkerEvent::Started {
             task_id: message.task_id.clone(),
             task: message.task.clone(),

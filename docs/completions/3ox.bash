@@ -19,9 +19,6 @@ _3ox() {
             3ox,agent)
                 cmd="3ox__subcmd__agent"
                 ;;
-            3ox,approvals)
-                cmd="3ox__subcmd__approvals"
-                ;;
             3ox,approve)
                 cmd="3ox__subcmd__approve"
                 ;;
@@ -133,9 +130,6 @@ _3ox() {
             3ox__subcmd__help,agent)
                 cmd="3ox__subcmd__help__subcmd__agent"
                 ;;
-            3ox__subcmd__help,approvals)
-                cmd="3ox__subcmd__help__subcmd__approvals"
-                ;;
             3ox__subcmd__help,approve)
                 cmd="3ox__subcmd__help__subcmd__approve"
                 ;;
@@ -239,7 +233,7 @@ _3ox() {
 
     case "${cmd}" in
         3ox)
-            opts="-h -V --station --help --version init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject approvals keygen agent complete import export schema test graph completions man help"
+            opts="-h -V --station --log-format --help --version init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject keygen agent complete import export schema test graph completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -247,6 +241,10 @@ _3ox() {
             case "${prev}" in
                 --station)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -257,7 +255,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__agent)
-            opts="-h --station --help run list help"
+            opts="-h --station --log-format --help run list help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -265,6 +263,10 @@ _3ox() {
             case "${prev}" in
                 --station)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -331,7 +333,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__agent__subcmd__list)
-            opts="-h --json --station --help"
+            opts="-h --json --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -339,6 +341,10 @@ _3ox() {
             case "${prev}" in
                 --station)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -349,7 +355,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__agent__subcmd__run)
-            opts="-h --concurrency --heartbeat --station --help"
+            opts="-h --concurrency --heartbeat --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -367,26 +373,8 @@ _3ox() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        3ox__subcmd__approvals)
-            opts="-h --approver --json --station --help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --approver)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --station)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -397,7 +385,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__approve)
-            opts="-h --comment --by --key --station --help"
+            opts="-h --comment --by --key --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -419,6 +407,10 @@ _3ox() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -427,7 +419,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__complete)
-            opts="-h --output --set --failed --terminal --reason --by --wait --json --station --help"
+            opts="-h --output --set --failed --terminal --reason --by --wait --json --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -457,6 +449,10 @@ _3ox() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -465,7 +461,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__completions)
-            opts="-h --station --help bash elvish fish powershell zsh"
+            opts="-h --station --log-format --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -473,6 +469,10 @@ _3ox() {
             case "${prev}" in
                 --station)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -483,7 +483,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__doctor)
-            opts="-h --repair --json --station --help"
+            opts="-h --repair --json --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -491,6 +491,10 @@ _3ox() {
             case "${prev}" in
                 --station)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -501,7 +505,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__export)
-            opts="-o -h --format --output --strict --station --help"
+            opts="-o -h --format --output --strict --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -523,6 +527,10 @@ _3ox() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -531,7 +539,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__gc)
-            opts="-h --older-than --archive --delete --dry-run --json --station --help"
+            opts="-h --older-than --archive --delete --dry-run --json --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -545,6 +553,10 @@ _3ox() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -553,7 +565,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__graph)
-            opts="-o -h --format --output --station --help"
+            opts="-o -h --format --output --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -575,6 +587,10 @@ _3ox() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -583,7 +599,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__help)
-            opts="init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject approvals keygen agent complete import export schema test graph completions man help"
+            opts="init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject keygen agent complete import export schema test graph completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -627,20 +643,6 @@ _3ox() {
         3ox__subcmd__help__subcmd__agent__subcmd__run)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        3ox__subcmd__help__subcmd__approvals)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1073,7 +1075,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__history)
-            opts="-h --workflow --limit --json --station --help"
+            opts="-h --workflow --limit --json --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1091,6 +1093,10 @@ _3ox() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1099,7 +1105,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__import)
-            opts="-o -h --output --schema --station --help"
+            opts="-o -h --output --schema --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1121,6 +1127,10 @@ _3ox() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1129,7 +1139,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__init)
-            opts="-h --station --help"
+            opts="-h --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1137,6 +1147,10 @@ _3ox() {
             case "${prev}" in
                 --station)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1147,7 +1161,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__keygen)
-            opts="-h --out --approver --force --station --help"
+            opts="-h --out --approver --force --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1165,6 +1179,10 @@ _3ox() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1173,7 +1191,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__list)
-            opts="-h --status --workflow --limit --json --station --help"
+            opts="-h --status --workflow --limit --json --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1195,6 +1213,10 @@ _3ox() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1203,7 +1225,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__log)
-            opts="-h --json --station --help"
+            opts="-h --json --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1211,6 +1233,10 @@ _3ox() {
             case "${prev}" in
                 --station)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1221,7 +1247,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__man)
-            opts="-h --dir --station --help"
+            opts="-h --dir --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1235,6 +1261,10 @@ _3ox() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1243,7 +1273,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__pause)
-            opts="-h --reason --by --wait --json --station --help"
+            opts="-h --reason --by --wait --json --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1265,6 +1295,10 @@ _3ox() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1273,7 +1307,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__reject)
-            opts="-h --reason --comment --by --key --station --help"
+            opts="-h --reason --comment --by --key --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1299,6 +1333,10 @@ _3ox() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1307,7 +1345,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__rerun)
-            opts="-h --from --reason --by --wait --json --station --help"
+            opts="-h --from --reason --by --wait --json --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1333,6 +1371,10 @@ _3ox() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1341,7 +1383,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__restart)
-            opts="-h --reason --by --wait --json --station --help"
+            opts="-h --reason --by --wait --json --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1361,6 +1403,10 @@ _3ox() {
                     ;;
                 --station)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1371,7 +1417,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__resume)
-            opts="-q -h --by --reason --json --quiet --no-agents --relaxed --station --help"
+            opts="-q -h --by --reason --json --quiet --no-agents --relaxed --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1389,6 +1435,10 @@ _3ox() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1397,7 +1447,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__retry)
-            opts="-h --reason --by --wait --json --station --help"
+            opts="-h --reason --by --wait --json --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1419,6 +1469,10 @@ _3ox() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1427,7 +1481,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__run)
-            opts="-i -q -h --input --input-file --json --quiet --no-agents --relaxed --station --help"
+            opts="-i -q -h --input --input-file --json --quiet --no-agents --relaxed --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1449,6 +1503,10 @@ _3ox() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1457,7 +1515,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__schema)
-            opts="-h --station --help"
+            opts="-h --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1465,6 +1523,10 @@ _3ox() {
             case "${prev}" in
                 --station)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1475,7 +1537,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__skip)
-            opts="-h --reason --by --wait --json --station --help"
+            opts="-h --reason --by --wait --json --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1497,6 +1559,10 @@ _3ox() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1505,7 +1571,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__start)
-            opts="-i -h --input --input-file --json --key --station --help"
+            opts="-i -h --input --input-file --json --key --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1531,6 +1597,10 @@ _3ox() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1539,7 +1609,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__status)
-            opts="-h --json --station --help"
+            opts="-h --json --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1547,6 +1617,10 @@ _3ox() {
             case "${prev}" in
                 --station)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1557,7 +1631,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__terminate)
-            opts="-h --reason --by --wait --json --station --help"
+            opts="-h --reason --by --wait --json --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1579,6 +1653,10 @@ _3ox() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1587,7 +1665,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__test)
-            opts="-m -i -v -h --mock --input --expect-status --json --verbose --station --help"
+            opts="-m -i -v -h --mock --input --expect-status --json --verbose --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1617,6 +1695,10 @@ _3ox() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1625,7 +1707,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__up)
-            opts="-q -h --json --quiet --no-agents --relaxed --until-idle --station --help"
+            opts="-q -h --json --quiet --no-agents --relaxed --until-idle --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1633,6 +1715,10 @@ _3ox() {
             case "${prev}" in
                 --station)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1643,7 +1729,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__validate)
-            opts="-h --json --station --help"
+            opts="-h --json --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1651,6 +1737,10 @@ _3ox() {
             case "${prev}" in
                 --station)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)

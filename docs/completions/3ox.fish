@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_3ox_global_optspecs
-    string join \n station= h/help V/version
+    string join \n station= log-format= h/help V/version
 end
 
 function __fish_3ox_needs_command
@@ -25,7 +25,9 @@ function __fish_3ox_using_subcommand
 end
 
 complete -c 3ox -n "__fish_3ox_needs_command" -l station -d 'The station to work in (default: the nearest folder at or above the current one with `.3ox/` or `agents/`)' -r -F
-complete -c 3ox -n "__fish_3ox_needs_command" -s h -l help -d 'Print help'
+complete -c 3ox -n "__fish_3ox_needs_command" -l log-format -d 'How log lines on stderr look: `text` for people, `json` (one object a line) for machines. What is logged is set with `RUST_LOG` (default `warn`)' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object a line, with the event\'s fields (`run`, `task`, `agent`, `path`)'"
+complete -c 3ox -n "__fish_3ox_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c 3ox -n "__fish_3ox_needs_command" -s V -l version -d 'Print version'
 complete -c 3ox -n "__fish_3ox_needs_command" -f -a "init" -d 'Make a station: agents/, stations/, templates/ and .3ox/'
 complete -c 3ox -n "__fish_3ox_needs_command" -f -a "validate" -d 'Check workflow files and report every problem with file:line:col and a hint'
@@ -47,7 +49,6 @@ complete -c 3ox -n "__fish_3ox_needs_command" -f -a "doctor" -d 'Check the stati
 complete -c 3ox -n "__fish_3ox_needs_command" -f -a "gc" -d 'Archive or delete finished runs and old handled mail'
 complete -c 3ox -n "__fish_3ox_needs_command" -f -a "approve" -d 'Approve a HUMAN task\'s open request (writes the approval file)'
 complete -c 3ox -n "__fish_3ox_needs_command" -f -a "reject" -d 'Reject a HUMAN task\'s open request (writes the approval file)'
-complete -c 3ox -n "__fish_3ox_needs_command" -f -a "approvals" -d 'List the approval requests waiting, and for whom'
 complete -c 3ox -n "__fish_3ox_needs_command" -f -a "keygen" -d 'Make a signing key for approvals; prints the station.yaml lines that require it'
 complete -c 3ox -n "__fish_3ox_needs_command" -f -a "agent" -d 'Agent commands'
 complete -c 3ox -n "__fish_3ox_needs_command" -f -a "complete" -d 'Complete (or fail) a waiting task from outside: a WAIT, or an attempt in flight'
@@ -60,79 +61,105 @@ complete -c 3ox -n "__fish_3ox_needs_command" -f -a "completions" -d 'Print a sh
 complete -c 3ox -n "__fish_3ox_needs_command" -f -a "man" -d 'Print the manual page (roff): `3ox man | man -l -`'
 complete -c 3ox -n "__fish_3ox_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c 3ox -n "__fish_3ox_using_subcommand init" -l station -d 'The station to work in (default: the nearest folder at or above the current one with `.3ox/` or `agents/`)' -r -F
-complete -c 3ox -n "__fish_3ox_using_subcommand init" -s h -l help -d 'Print help'
+complete -c 3ox -n "__fish_3ox_using_subcommand init" -l log-format -d 'How log lines on stderr look: `text` for people, `json` (one object a line) for machines. What is logged is set with `RUST_LOG` (default `warn`)' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object a line, with the event\'s fields (`run`, `task`, `agent`, `path`)'"
+complete -c 3ox -n "__fish_3ox_using_subcommand init" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c 3ox -n "__fish_3ox_using_subcommand validate" -l station -d 'The station to work in (default: the nearest folder at or above the current one with `.3ox/` or `agents/`)' -r -F
+complete -c 3ox -n "__fish_3ox_using_subcommand validate" -l log-format -d 'How log lines on stderr look: `text` for people, `json` (one object a line) for machines. What is logged is set with `RUST_LOG` (default `warn`)' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object a line, with the event\'s fields (`run`, `task`, `agent`, `path`)'"
 complete -c 3ox -n "__fish_3ox_using_subcommand validate" -l json -d 'Print one JSON document `{files: [{path, valid, diagnostics}]}` instead of text'
-complete -c 3ox -n "__fish_3ox_using_subcommand validate" -s h -l help -d 'Print help'
+complete -c 3ox -n "__fish_3ox_using_subcommand validate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c 3ox -n "__fish_3ox_using_subcommand run" -s i -l input -d 'An input value; VALUE is read as YAML, so `n=3`, `folders=[a, b]` and `on=true` keep their types. Repeatable; later values win' -r
 complete -c 3ox -n "__fish_3ox_using_subcommand run" -l input-file -d 'A YAML or JSON file with a mapping of inputs (applied before --input values)' -r -F
 complete -c 3ox -n "__fish_3ox_using_subcommand run" -l station -d 'The station to work in (default: the nearest folder at or above the current one with `.3ox/` or `agents/`)' -r -F
+complete -c 3ox -n "__fish_3ox_using_subcommand run" -l log-format -d 'How log lines on stderr look: `text` for people, `json` (one object a line) for machines. What is logged is set with `RUST_LOG` (default `warn`)' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object a line, with the event\'s fields (`run`, `task`, `agent`, `path`)'"
 complete -c 3ox -n "__fish_3ox_using_subcommand run" -l json -d 'Print the result as JSON on stdout'
 complete -c 3ox -n "__fish_3ox_using_subcommand run" -s q -l quiet -d 'Show no progress, only the result'
 complete -c 3ox -n "__fish_3ox_using_subcommand run" -l no-agents -d 'Do not start the station\'s managed agents (their `command`); someone else runs them'
 complete -c 3ox -n "__fish_3ox_using_subcommand run" -l relaxed -d 'Skip fsync of the journal and of task messages: faster, but a power cut may lose the last changes. Process crashes lose nothing either way'
-complete -c 3ox -n "__fish_3ox_using_subcommand run" -s h -l help -d 'Print help'
+complete -c 3ox -n "__fish_3ox_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c 3ox -n "__fish_3ox_using_subcommand start" -s i -l input -d 'An input value; VALUE is read as YAML, so `n=3`, `folders=[a, b]` and `on=true` keep their types. Repeatable; later values win' -r
 complete -c 3ox -n "__fish_3ox_using_subcommand start" -l input-file -d 'A YAML or JSON file with a mapping of inputs (applied before --input values)' -r -F
 complete -c 3ox -n "__fish_3ox_using_subcommand start" -l key -d 'Start at most one run per KEY: a second start with the same key prints the run the first one started and submits nothing' -r
 complete -c 3ox -n "__fish_3ox_using_subcommand start" -l station -d 'The station to work in (default: the nearest folder at or above the current one with `.3ox/` or `agents/`)' -r -F
+complete -c 3ox -n "__fish_3ox_using_subcommand start" -l log-format -d 'How log lines on stderr look: `text` for people, `json` (one object a line) for machines. What is logged is set with `RUST_LOG` (default `warn`)' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object a line, with the event\'s fields (`run`, `task`, `agent`, `path`)'"
 complete -c 3ox -n "__fish_3ox_using_subcommand start" -l json -d 'Print `{"run_id": ..., "workflow": ..., "existing": ...}` as JSON'
-complete -c 3ox -n "__fish_3ox_using_subcommand start" -s h -l help -d 'Print help'
+complete -c 3ox -n "__fish_3ox_using_subcommand start" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c 3ox -n "__fish_3ox_using_subcommand up" -l station -d 'The station to work in (default: the nearest folder at or above the current one with `.3ox/` or `agents/`)' -r -F
+complete -c 3ox -n "__fish_3ox_using_subcommand up" -l log-format -d 'How log lines on stderr look: `text` for people, `json` (one object a line) for machines. What is logged is set with `RUST_LOG` (default `warn`)' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object a line, with the event\'s fields (`run`, `task`, `agent`, `path`)'"
 complete -c 3ox -n "__fish_3ox_using_subcommand up" -l json -d 'Print the result as JSON on stdout'
 complete -c 3ox -n "__fish_3ox_using_subcommand up" -s q -l quiet -d 'Show no progress, only the result'
 complete -c 3ox -n "__fish_3ox_using_subcommand up" -l no-agents -d 'Do not start the station\'s managed agents (their `command`); someone else runs them'
 complete -c 3ox -n "__fish_3ox_using_subcommand up" -l relaxed -d 'Skip fsync of the journal and of task messages: faster, but a power cut may lose the last changes. Process crashes lose nothing either way'
 complete -c 3ox -n "__fish_3ox_using_subcommand up" -l until-idle -d 'Exit once no run is left to drive (for scripts and tests) instead of waiting for more'
-complete -c 3ox -n "__fish_3ox_using_subcommand up" -s h -l help -d 'Print help'
+complete -c 3ox -n "__fish_3ox_using_subcommand up" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c 3ox -n "__fish_3ox_using_subcommand resume" -l by -d 'Who unpauses a paused run, as recorded in the journal (default: $USER or $USERNAME)' -r
 complete -c 3ox -n "__fish_3ox_using_subcommand resume" -l reason -d 'Why a paused run is unpaused (recorded in the journal)' -r
 complete -c 3ox -n "__fish_3ox_using_subcommand resume" -l station -d 'The station to work in (default: the nearest folder at or above the current one with `.3ox/` or `agents/`)' -r -F
+complete -c 3ox -n "__fish_3ox_using_subcommand resume" -l log-format -d 'How log lines on stderr look: `text` for people, `json` (one object a line) for machines. What is logged is set with `RUST_LOG` (default `warn`)' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object a line, with the event\'s fields (`run`, `task`, `agent`, `path`)'"
 complete -c 3ox -n "__fish_3ox_using_subcommand resume" -l json -d 'Print the result as JSON on stdout'
 complete -c 3ox -n "__fish_3ox_using_subcommand resume" -s q -l quiet -d 'Show no progress, only the result'
 complete -c 3ox -n "__fish_3ox_using_subcommand resume" -l no-agents -d 'Do not start the station\'s managed agents (their `command`); someone else runs them'
 complete -c 3ox -n "__fish_3ox_using_subcommand resume" -l relaxed -d 'Skip fsync of the journal and of task messages: faster, but a power cut may lose the last changes. Process crashes lose nothing either way'
-complete -c 3ox -n "__fish_3ox_using_subcommand resume" -s h -l help -d 'Print help'
+complete -c 3ox -n "__fish_3ox_using_subcommand resume" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c 3ox -n "__fish_3ox_using_subcommand pause" -l reason -d 'Why (recorded in the journal)' -r
 complete -c 3ox -n "__fish_3ox_using_subcommand pause" -l by -d 'Who asks, as recorded in the journal (default: the user name from $USER or $USERNAME)' -r
 complete -c 3ox -n "__fish_3ox_using_subcommand pause" -l wait -d 'How long to wait for the run\'s driver to take the request' -r
 complete -c 3ox -n "__fish_3ox_using_subcommand pause" -l station -d 'The station to work in (default: the nearest folder at or above the current one with `.3ox/` or `agents/`)' -r -F
+complete -c 3ox -n "__fish_3ox_using_subcommand pause" -l log-format -d 'How log lines on stderr look: `text` for people, `json` (one object a line) for machines. What is logged is set with `RUST_LOG` (default `warn`)' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object a line, with the event\'s fields (`run`, `task`, `agent`, `path`)'"
 complete -c 3ox -n "__fish_3ox_using_subcommand pause" -l json -d 'Print the outcome as JSON on stdout'
-complete -c 3ox -n "__fish_3ox_using_subcommand pause" -s h -l help -d 'Print help'
+complete -c 3ox -n "__fish_3ox_using_subcommand pause" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c 3ox -n "__fish_3ox_using_subcommand terminate" -l reason -d 'Why (recorded in the journal)' -r
 complete -c 3ox -n "__fish_3ox_using_subcommand terminate" -l by -d 'Who asks, as recorded in the journal (default: the user name from $USER or $USERNAME)' -r
 complete -c 3ox -n "__fish_3ox_using_subcommand terminate" -l wait -d 'How long to wait for the run\'s driver to take the request' -r
 complete -c 3ox -n "__fish_3ox_using_subcommand terminate" -l station -d 'The station to work in (default: the nearest folder at or above the current one with `.3ox/` or `agents/`)' -r -F
+complete -c 3ox -n "__fish_3ox_using_subcommand terminate" -l log-format -d 'How log lines on stderr look: `text` for people, `json` (one object a line) for machines. What is logged is set with `RUST_LOG` (default `warn`)' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object a line, with the event\'s fields (`run`, `task`, `agent`, `path`)'"
 complete -c 3ox -n "__fish_3ox_using_subcommand terminate" -l json -d 'Print the outcome as JSON on stdout'
-complete -c 3ox -n "__fish_3ox_using_subcommand terminate" -s h -l help -d 'Print help'
+complete -c 3ox -n "__fish_3ox_using_subcommand terminate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c 3ox -n "__fish_3ox_using_subcommand retry" -l reason -d 'Why (recorded in the journal)' -r
 complete -c 3ox -n "__fish_3ox_using_subcommand retry" -l by -d 'Who asks, as recorded in the journal (default: the user name from $USER or $USERNAME)' -r
 complete -c 3ox -n "__fish_3ox_using_subcommand retry" -l wait -d 'How long to wait for the run\'s driver to take the request' -r
 complete -c 3ox -n "__fish_3ox_using_subcommand retry" -l station -d 'The station to work in (default: the nearest folder at or above the current one with `.3ox/` or `agents/`)' -r -F
+complete -c 3ox -n "__fish_3ox_using_subcommand retry" -l log-format -d 'How log lines on stderr look: `text` for people, `json` (one object a line) for machines. What is logged is set with `RUST_LOG` (default `warn`)' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object a line, with the event\'s fields (`run`, `task`, `agent`, `path`)'"
 complete -c 3ox -n "__fish_3ox_using_subcommand retry" -l json -d 'Print the outcome as JSON on stdout'
-complete -c 3ox -n "__fish_3ox_using_subcommand retry" -s h -l help -d 'Print help'
+complete -c 3ox -n "__fish_3ox_using_subcommand retry" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c 3ox -n "__fish_3ox_using_subcommand restart" -l reason -d 'Why (recorded in the journal)' -r
 complete -c 3ox -n "__fish_3ox_using_subcommand restart" -l by -d 'Who asks, as recorded in the journal (default: the user name from $USER or $USERNAME)' -r
 complete -c 3ox -n "__fish_3ox_using_subcommand restart" -l wait -d 'How long to wait for the run\'s driver to take the request' -r
 complete -c 3ox -n "__fish_3ox_using_subcommand restart" -l station -d 'The station to work in (default: the nearest folder at or above the current one with `.3ox/` or `agents/`)' -r -F
+complete -c 3ox -n "__fish_3ox_using_subcommand restart" -l log-format -d 'How log lines on stderr look: `text` for people, `json` (one object a line) for machines. What is logged is set with `RUST_LOG` (default `warn`)' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object a line, with the event\'s fields (`run`, `task`, `agent`, `path`)'"
 complete -c 3ox -n "__fish_3ox_using_subcommand restart" -l json -d 'Print the outcome as JSON on stdout'
-complete -c 3ox -n "__fish_3ox_using_subcommand restart" -s h -l help -d 'Print help'
+complete -c 3ox -n "__fish_3ox_using_subcommand restart" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c 3ox -n "__fish_3ox_using_subcommand rerun" -l from -d 'The first task to run again (its taskReferenceName)' -r
 complete -c 3ox -n "__fish_3ox_using_subcommand rerun" -l reason -d 'Why (recorded in the journal)' -r
 complete -c 3ox -n "__fish_3ox_using_subcommand rerun" -l by -d 'Who asks, as recorded in the journal (default: the user name from $USER or $USERNAME)' -r
 complete -c 3ox -n "__fish_3ox_using_subcommand rerun" -l wait -d 'How long to wait for the run\'s driver to take the request' -r
 complete -c 3ox -n "__fish_3ox_using_subcommand rerun" -l station -d 'The station to work in (default: the nearest folder at or above the current one with `.3ox/` or `agents/`)' -r -F
+complete -c 3ox -n "__fish_3ox_using_subcommand rerun" -l log-format -d 'How log lines on stderr look: `text` for people, `json` (one object a line) for machines. What is logged is set with `RUST_LOG` (default `warn`)' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object a line, with the event\'s fields (`run`, `task`, `agent`, `path`)'"
 complete -c 3ox -n "__fish_3ox_using_subcommand rerun" -l json -d 'Print the outcome as JSON on stdout'
-complete -c 3ox -n "__fish_3ox_using_subcommand rerun" -s h -l help -d 'Print help'
+complete -c 3ox -n "__fish_3ox_using_subcommand rerun" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c 3ox -n "__fish_3ox_using_subcommand skip" -l reason -d 'Why (recorded in the journal)' -r
 complete -c 3ox -n "__fish_3ox_using_subcommand skip" -l by -d 'Who asks, as recorded in the journal (default: the user name from $USER or $USERNAME)' -r
 complete -c 3ox -n "__fish_3ox_using_subcommand skip" -l wait -d 'How long to wait for the run\'s driver to take the request' -r
 complete -c 3ox -n "__fish_3ox_using_subcommand skip" -l station -d 'The station to work in (default: the nearest folder at or above the current one with `.3ox/` or `agents/`)' -r -F
+complete -c 3ox -n "__fish_3ox_using_subcommand skip" -l log-format -d 'How log lines on stderr look: `text` for people, `json` (one object a line) for machines. What is logged is set with `RUST_LOG` (default `warn`)' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object a line, with the event\'s fields (`run`, `task`, `agent`, `path`)'"
 complete -c 3ox -n "__fish_3ox_using_subcommand skip" -l json -d 'Print the outcome as JSON on stdout'
-complete -c 3ox -n "__fish_3ox_using_subcommand skip" -s h -l help -d 'Print help'
+complete -c 3ox -n "__fish_3ox_using_subcommand skip" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c 3ox -n "__fish_3ox_using_subcommand status" -l station -d 'The station to work in (default: the nearest folder at or above the current one with `.3ox/` or `agents/`)' -r -F
+complete -c 3ox -n "__fish_3ox_using_subcommand status" -l log-format -d 'How log lines on stderr look: `text` for people, `json` (one object a line) for machines. What is logged is set with `RUST_LOG` (default `warn`)' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object a line, with the event\'s fields (`run`, `task`, `agent`, `path`)'"
 complete -c 3ox -n "__fish_3ox_using_subcommand status" -l json -d 'Print the run as JSON on stdout'
-complete -c 3ox -n "__fish_3ox_using_subcommand status" -s h -l help -d 'Print help'
+complete -c 3ox -n "__fish_3ox_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c 3ox -n "__fish_3ox_using_subcommand list" -l status -d 'Only runs with this status' -r -f -a "RUNNING\t''
 COMPLETED\t''
 FAILED\t''
@@ -141,59 +168,77 @@ TIMED_OUT\t''"
 complete -c 3ox -n "__fish_3ox_using_subcommand list" -l workflow -d 'Only runs of the workflow with this name' -r
 complete -c 3ox -n "__fish_3ox_using_subcommand list" -l limit -d 'At most N runs (the newest)' -r
 complete -c 3ox -n "__fish_3ox_using_subcommand list" -l station -d 'The station to work in (default: the nearest folder at or above the current one with `.3ox/` or `agents/`)' -r -F
+complete -c 3ox -n "__fish_3ox_using_subcommand list" -l log-format -d 'How log lines on stderr look: `text` for people, `json` (one object a line) for machines. What is logged is set with `RUST_LOG` (default `warn`)' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object a line, with the event\'s fields (`run`, `task`, `agent`, `path`)'"
 complete -c 3ox -n "__fish_3ox_using_subcommand list" -l json -d 'Print the runs as JSON on stdout'
-complete -c 3ox -n "__fish_3ox_using_subcommand list" -s h -l help -d 'Print help'
+complete -c 3ox -n "__fish_3ox_using_subcommand list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c 3ox -n "__fish_3ox_using_subcommand log" -l station -d 'The station to work in (default: the nearest folder at or above the current one with `.3ox/` or `agents/`)' -r -F
+complete -c 3ox -n "__fish_3ox_using_subcommand log" -l log-format -d 'How log lines on stderr look: `text` for people, `json` (one object a line) for machines. What is logged is set with `RUST_LOG` (default `warn`)' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object a line, with the event\'s fields (`run`, `task`, `agent`, `path`)'"
 complete -c 3ox -n "__fish_3ox_using_subcommand log" -l json -d 'Print the timeline as JSON on stdout (with absolute times)'
-complete -c 3ox -n "__fish_3ox_using_subcommand log" -s h -l help -d 'Print help'
+complete -c 3ox -n "__fish_3ox_using_subcommand log" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c 3ox -n "__fish_3ox_using_subcommand history" -l workflow -d 'Only runs of the workflow with this name' -r
 complete -c 3ox -n "__fish_3ox_using_subcommand history" -l limit -d 'At most N runs (the newest)' -r
 complete -c 3ox -n "__fish_3ox_using_subcommand history" -l station -d 'The station to work in (default: the nearest folder at or above the current one with `.3ox/` or `agents/`)' -r -F
+complete -c 3ox -n "__fish_3ox_using_subcommand history" -l log-format -d 'How log lines on stderr look: `text` for people, `json` (one object a line) for machines. What is logged is set with `RUST_LOG` (default `warn`)' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object a line, with the event\'s fields (`run`, `task`, `agent`, `path`)'"
 complete -c 3ox -n "__fish_3ox_using_subcommand history" -l json -d 'Print the runs as JSON on stdout'
-complete -c 3ox -n "__fish_3ox_using_subcommand history" -s h -l help -d 'Print help'
+complete -c 3ox -n "__fish_3ox_using_subcommand history" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c 3ox -n "__fish_3ox_using_subcommand doctor" -l station -d 'The station to work in (default: the nearest folder at or above the current one with `.3ox/` or `agents/`)' -r -F
+complete -c 3ox -n "__fish_3ox_using_subcommand doctor" -l log-format -d 'How log lines on stderr look: `text` for people, `json` (one object a line) for machines. What is logged is set with `RUST_LOG` (default `warn`)' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object a line, with the event\'s fields (`run`, `task`, `agent`, `path`)'"
 complete -c 3ox -n "__fish_3ox_using_subcommand doctor" -l repair -d 'Also repair: cut torn journal tails away, move task messages of ended runs into `1N.3OX/done/` and refuse their replies into `0UT.3OX/rejected/`. Corrupt journals are never changed'
 complete -c 3ox -n "__fish_3ox_using_subcommand doctor" -l json -d 'Print the report as JSON on stdout'
-complete -c 3ox -n "__fish_3ox_using_subcommand doctor" -s h -l help -d 'Print help'
+complete -c 3ox -n "__fish_3ox_using_subcommand doctor" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c 3ox -n "__fish_3ox_using_subcommand gc" -l older-than -d 'Collect runs that ended, and handled mail written, longer ago than this (`30d`, `12h`, `2w 3d`)' -r
 complete -c 3ox -n "__fish_3ox_using_subcommand gc" -l station -d 'The station to work in (default: the nearest folder at or above the current one with `.3ox/` or `agents/`)' -r -F
+complete -c 3ox -n "__fish_3ox_using_subcommand gc" -l log-format -d 'How log lines on stderr look: `text` for people, `json` (one object a line) for machines. What is logged is set with `RUST_LOG` (default `warn`)' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object a line, with the event\'s fields (`run`, `task`, `agent`, `path`)'"
 complete -c 3ox -n "__fish_3ox_using_subcommand gc" -l archive -d 'Move collected journals into `.3ox/archive/<yyyy-mm>/` (the default)'
 complete -c 3ox -n "__fish_3ox_using_subcommand gc" -l delete -d 'Delete collected journals instead of archiving them'
 complete -c 3ox -n "__fish_3ox_using_subcommand gc" -l dry-run -d 'List what would go; change nothing'
 complete -c 3ox -n "__fish_3ox_using_subcommand gc" -l json -d 'Print the report as JSON on stdout'
-complete -c 3ox -n "__fish_3ox_using_subcommand gc" -s h -l help -d 'Print help'
+complete -c 3ox -n "__fish_3ox_using_subcommand gc" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c 3ox -n "__fish_3ox_using_subcommand approve" -l comment -d 'A comment for the record' -r
 complete -c 3ox -n "__fish_3ox_using_subcommand approve" -l by -d 'Who decides (for the record; default: the approver\'s name)' -r
 complete -c 3ox -n "__fish_3ox_using_subcommand approve" -l key -d 'Sign the approval with this private key file (from `3ox keygen`)' -r -F
 complete -c 3ox -n "__fish_3ox_using_subcommand approve" -l station -d 'The station to work in (default: the nearest folder at or above the current one with `.3ox/` or `agents/`)' -r -F
-complete -c 3ox -n "__fish_3ox_using_subcommand approve" -s h -l help -d 'Print help'
+complete -c 3ox -n "__fish_3ox_using_subcommand approve" -l log-format -d 'How log lines on stderr look: `text` for people, `json` (one object a line) for machines. What is logged is set with `RUST_LOG` (default `warn`)' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object a line, with the event\'s fields (`run`, `task`, `agent`, `path`)'"
+complete -c 3ox -n "__fish_3ox_using_subcommand approve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c 3ox -n "__fish_3ox_using_subcommand reject" -l reason -d 'Why (required, for the record)' -r
 complete -c 3ox -n "__fish_3ox_using_subcommand reject" -l comment -d 'A comment for the record' -r
 complete -c 3ox -n "__fish_3ox_using_subcommand reject" -l by -d 'Who decides (for the record; default: the approver\'s name)' -r
 complete -c 3ox -n "__fish_3ox_using_subcommand reject" -l key -d 'Sign the rejection with this private key file (from `3ox keygen`)' -r -F
 complete -c 3ox -n "__fish_3ox_using_subcommand reject" -l station -d 'The station to work in (default: the nearest folder at or above the current one with `.3ox/` or `agents/`)' -r -F
-complete -c 3ox -n "__fish_3ox_using_subcommand reject" -s h -l help -d 'Print help'
-complete -c 3ox -n "__fish_3ox_using_subcommand approvals" -l approver -d 'Only requests waiting for this approver (an agent name, such as `commander`)' -r
-complete -c 3ox -n "__fish_3ox_using_subcommand approvals" -l station -d 'The station to work in (default: the nearest folder at or above the current one with `.3ox/` or `agents/`)' -r -F
-complete -c 3ox -n "__fish_3ox_using_subcommand approvals" -l json -d 'Print the requests as JSON on stdout, with each task\'s input'
-complete -c 3ox -n "__fish_3ox_using_subcommand approvals" -s h -l help -d 'Print help'
+complete -c 3ox -n "__fish_3ox_using_subcommand reject" -l log-format -d 'How log lines on stderr look: `text` for people, `json` (one object a line) for machines. What is logged is set with `RUST_LOG` (default `warn`)' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object a line, with the event\'s fields (`run`, `task`, `agent`, `path`)'"
+complete -c 3ox -n "__fish_3ox_using_subcommand reject" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c 3ox -n "__fish_3ox_using_subcommand keygen" -l out -d 'Where to write the private key (default: ~/.config/3ox/APPROVER.key)' -r -F
 complete -c 3ox -n "__fish_3ox_using_subcommand keygen" -l approver -d 'The approver (agent) the key is for, used in the printed station.yaml lines and the default file name' -r
 complete -c 3ox -n "__fish_3ox_using_subcommand keygen" -l station -d 'The station to work in (default: the nearest folder at or above the current one with `.3ox/` or `agents/`)' -r -F
+complete -c 3ox -n "__fish_3ox_using_subcommand keygen" -l log-format -d 'How log lines on stderr look: `text` for people, `json` (one object a line) for machines. What is logged is set with `RUST_LOG` (default `warn`)' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object a line, with the event\'s fields (`run`, `task`, `agent`, `path`)'"
 complete -c 3ox -n "__fish_3ox_using_subcommand keygen" -l force -d 'Replace an existing key file (approvals signed with the old key stop counting once station.yaml names the new one)'
-complete -c 3ox -n "__fish_3ox_using_subcommand keygen" -s h -l help -d 'Print help'
+complete -c 3ox -n "__fish_3ox_using_subcommand keygen" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c 3ox -n "__fish_3ox_using_subcommand agent; and not __fish_seen_subcommand_from run list help" -l station -d 'The station to work in (default: the nearest folder at or above the current one with `.3ox/` or `agents/`)' -r -F
-complete -c 3ox -n "__fish_3ox_using_subcommand agent; and not __fish_seen_subcommand_from run list help" -s h -l help -d 'Print help'
+complete -c 3ox -n "__fish_3ox_using_subcommand agent; and not __fish_seen_subcommand_from run list help" -l log-format -d 'How log lines on stderr look: `text` for people, `json` (one object a line) for machines. What is logged is set with `RUST_LOG` (default `warn`)' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object a line, with the event\'s fields (`run`, `task`, `agent`, `path`)'"
+complete -c 3ox -n "__fish_3ox_using_subcommand agent; and not __fish_seen_subcommand_from run list help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c 3ox -n "__fish_3ox_using_subcommand agent; and not __fish_seen_subcommand_from run list help" -f -a "run" -d 'Serve an agent\'s inbox: run a command once per task message and write its reply'
 complete -c 3ox -n "__fish_3ox_using_subcommand agent; and not __fish_seen_subcommand_from run list help" -f -a "list" -d 'List the station\'s agents: capabilities, concurrency, command and waiting messages'
 complete -c 3ox -n "__fish_3ox_using_subcommand agent; and not __fish_seen_subcommand_from run list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c 3ox -n "__fish_3ox_using_subcommand agent; and __fish_seen_subcommand_from run" -l concurrency -d 'Tasks run at once (default: `concurrency` in agent.yaml)' -r
 complete -c 3ox -n "__fish_3ox_using_subcommand agent; and __fish_seen_subcommand_from run" -l heartbeat -d 'How often a running task sends an IN_PROGRESS heartbeat reply' -r
 complete -c 3ox -n "__fish_3ox_using_subcommand agent; and __fish_seen_subcommand_from run" -l station -d 'The station to work in (default: the nearest folder at or above the current one with `.3ox/` or `agents/`)' -r -F
+complete -c 3ox -n "__fish_3ox_using_subcommand agent; and __fish_seen_subcommand_from run" -l log-format -d 'How log lines on stderr look: `text` for people, `json` (one object a line) for machines. What is logged is set with `RUST_LOG` (default `warn`)' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object a line, with the event\'s fields (`run`, `task`, `agent`, `path`)'"
 complete -c 3ox -n "__fish_3ox_using_subcommand agent; and __fish_seen_subcommand_from run" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c 3ox -n "__fish_3ox_using_subcommand agent; and __fish_seen_subcommand_from list" -l station -d 'The station to work in (default: the nearest folder at or above the current one with `.3ox/` or `agents/`)' -r -F
+complete -c 3ox -n "__fish_3ox_using_subcommand agent; and __fish_seen_subcommand_from list" -l log-format -d 'How log lines on stderr look: `text` for people, `json` (one object a line) for machines. What is logged is set with `RUST_LOG` (default `warn`)' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object a line, with the event\'s fields (`run`, `task`, `agent`, `path`)'"
 complete -c 3ox -n "__fish_3ox_using_subcommand agent; and __fish_seen_subcommand_from list" -l json -d 'Print JSON instead of a table'
-complete -c 3ox -n "__fish_3ox_using_subcommand agent; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c 3ox -n "__fish_3ox_using_subcommand agent; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c 3ox -n "__fish_3ox_using_subcommand agent; and __fish_seen_subcommand_from help" -f -a "run" -d 'Serve an agent\'s inbox: run a command once per task message and write its reply'
 complete -c 3ox -n "__fish_3ox_using_subcommand agent; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the station\'s agents: capabilities, concurrency, command and waiting messages'
 complete -c 3ox -n "__fish_3ox_using_subcommand agent; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -203,70 +248,85 @@ complete -c 3ox -n "__fish_3ox_using_subcommand complete" -l reason -d 'Why (rec
 complete -c 3ox -n "__fish_3ox_using_subcommand complete" -l by -d 'Who asks, as recorded in the journal (default: the user name from $USER or $USERNAME)' -r
 complete -c 3ox -n "__fish_3ox_using_subcommand complete" -l wait -d 'How long to wait for the run\'s driver to take the request' -r
 complete -c 3ox -n "__fish_3ox_using_subcommand complete" -l station -d 'The station to work in (default: the nearest folder at or above the current one with `.3ox/` or `agents/`)' -r -F
+complete -c 3ox -n "__fish_3ox_using_subcommand complete" -l log-format -d 'How log lines on stderr look: `text` for people, `json` (one object a line) for machines. What is logged is set with `RUST_LOG` (default `warn`)' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object a line, with the event\'s fields (`run`, `task`, `agent`, `path`)'"
 complete -c 3ox -n "__fish_3ox_using_subcommand complete" -l failed -d 'Fail the task instead of completing it (its retry policy applies)'
 complete -c 3ox -n "__fish_3ox_using_subcommand complete" -l terminal -d 'Fail the task with FAILED_WITH_TERMINAL_ERROR: never retried'
 complete -c 3ox -n "__fish_3ox_using_subcommand complete" -l json -d 'Print the outcome as JSON on stdout'
-complete -c 3ox -n "__fish_3ox_using_subcommand complete" -s h -l help -d 'Print help'
+complete -c 3ox -n "__fish_3ox_using_subcommand complete" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c 3ox -n "__fish_3ox_using_subcommand import" -s o -l output -d 'Write the YAML here instead of to stdout' -r -F
 complete -c 3ox -n "__fish_3ox_using_subcommand import" -l schema -d 'Start the file with a `# yaml-language-server: $schema=SCHEMA` modeline (a path relative to the written file, or a URL), so editors complete and check it' -r
 complete -c 3ox -n "__fish_3ox_using_subcommand import" -l station -d 'The station to work in (default: the nearest folder at or above the current one with `.3ox/` or `agents/`)' -r -F
-complete -c 3ox -n "__fish_3ox_using_subcommand import" -s h -l help -d 'Print help'
+complete -c 3ox -n "__fish_3ox_using_subcommand import" -l log-format -d 'How log lines on stderr look: `text` for people, `json` (one object a line) for machines. What is logged is set with `RUST_LOG` (default `warn`)' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object a line, with the event\'s fields (`run`, `task`, `agent`, `path`)'"
+complete -c 3ox -n "__fish_3ox_using_subcommand import" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c 3ox -n "__fish_3ox_using_subcommand export" -l format -d 'The target format' -r -f -a "conductor\t'Conductor\'s workflow definition JSON (POST /api/metadata/workflow)'"
 complete -c 3ox -n "__fish_3ox_using_subcommand export" -s o -l output -d 'Write the JSON here instead of to stdout' -r -F
 complete -c 3ox -n "__fish_3ox_using_subcommand export" -l station -d 'The station to work in (default: the nearest folder at or above the current one with `.3ox/` or `agents/`)' -r -F
+complete -c 3ox -n "__fish_3ox_using_subcommand export" -l log-format -d 'How log lines on stderr look: `text` for people, `json` (one object a line) for machines. What is logged is set with `RUST_LOG` (default `warn`)' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object a line, with the event\'s fields (`run`, `task`, `agent`, `path`)'"
 complete -c 3ox -n "__fish_3ox_using_subcommand export" -l strict -d 'Fail (exit 2, nothing written) when something has no Conductor equivalent or the workflow does not validate'
 complete -c 3ox -n "__fish_3ox_using_subcommand export" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c 3ox -n "__fish_3ox_using_subcommand schema" -l station -d 'The station to work in (default: the nearest folder at or above the current one with `.3ox/` or `agents/`)' -r -F
-complete -c 3ox -n "__fish_3ox_using_subcommand schema" -s h -l help -d 'Print help'
+complete -c 3ox -n "__fish_3ox_using_subcommand schema" -l log-format -d 'How log lines on stderr look: `text` for people, `json` (one object a line) for machines. What is logged is set with `RUST_LOG` (default `warn`)' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object a line, with the event\'s fields (`run`, `task`, `agent`, `path`)'"
+complete -c 3ox -n "__fish_3ox_using_subcommand schema" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c 3ox -n "__fish_3ox_using_subcommand test" -s m -l mock -d 'The mocks file: task outcomes, the workflow input, approvals, `expect:`. Without it only tasks the engine runs itself can run' -r -F
 complete -c 3ox -n "__fish_3ox_using_subcommand test" -s i -l input -d 'An input value over the mocks file\'s `input` (VALUE is read as YAML, like `3ox run --input`). Repeatable; later values win' -r
 complete -c 3ox -n "__fish_3ox_using_subcommand test" -l expect-status -d 'The status the run must end with (default: the mocks file\'s `expect.status`, else COMPLETED)' -r
 complete -c 3ox -n "__fish_3ox_using_subcommand test" -l station -d 'The station to work in (default: the nearest folder at or above the current one with `.3ox/` or `agents/`)' -r -F
+complete -c 3ox -n "__fish_3ox_using_subcommand test" -l log-format -d 'How log lines on stderr look: `text` for people, `json` (one object a line) for machines. What is logged is set with `RUST_LOG` (default `warn`)' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object a line, with the event\'s fields (`run`, `task`, `agent`, `path`)'"
 complete -c 3ox -n "__fish_3ox_using_subcommand test" -l json -d 'Print one JSON document (the path, the result, the expectations) instead of text'
 complete -c 3ox -n "__fish_3ox_using_subcommand test" -s v -l verbose -d 'Show each task\'s input too'
-complete -c 3ox -n "__fish_3ox_using_subcommand test" -s h -l help -d 'Print help'
+complete -c 3ox -n "__fish_3ox_using_subcommand test" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c 3ox -n "__fish_3ox_using_subcommand graph" -l format -d 'The output format' -r -f -a "mermaid\t'Mermaid `flowchart TD` (renders on GitHub and in many editors)'
 dot\t'Graphviz DOT'
 svg\t'A standalone SVG image, laid out by 3ox'"
 complete -c 3ox -n "__fish_3ox_using_subcommand graph" -s o -l output -d 'Write the diagram here instead of to stdout' -r -F
 complete -c 3ox -n "__fish_3ox_using_subcommand graph" -l station -d 'The station to work in (default: the nearest folder at or above the current one with `.3ox/` or `agents/`)' -r -F
+complete -c 3ox -n "__fish_3ox_using_subcommand graph" -l log-format -d 'How log lines on stderr look: `text` for people, `json` (one object a line) for machines. What is logged is set with `RUST_LOG` (default `warn`)' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object a line, with the event\'s fields (`run`, `task`, `agent`, `path`)'"
 complete -c 3ox -n "__fish_3ox_using_subcommand graph" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c 3ox -n "__fish_3ox_using_subcommand completions" -l station -d 'The station to work in (default: the nearest folder at or above the current one with `.3ox/` or `agents/`)' -r -F
-complete -c 3ox -n "__fish_3ox_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c 3ox -n "__fish_3ox_using_subcommand completions" -l log-format -d 'How log lines on stderr look: `text` for people, `json` (one object a line) for machines. What is logged is set with `RUST_LOG` (default `warn`)' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object a line, with the event\'s fields (`run`, `task`, `agent`, `path`)'"
+complete -c 3ox -n "__fish_3ox_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c 3ox -n "__fish_3ox_using_subcommand man" -l dir -d 'Write `3ox.1` and a page per subcommand into DIR instead of printing `3ox.1`' -r -F
 complete -c 3ox -n "__fish_3ox_using_subcommand man" -l station -d 'The station to work in (default: the nearest folder at or above the current one with `.3ox/` or `agents/`)' -r -F
-complete -c 3ox -n "__fish_3ox_using_subcommand man" -s h -l help -d 'Print help'
-complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject approvals keygen agent complete import export schema test graph completions man help" -f -a "init" -d 'Make a station: agents/, stations/, templates/ and .3ox/'
-complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject approvals keygen agent complete import export schema test graph completions man help" -f -a "validate" -d 'Check workflow files and report every problem with file:line:col and a hint'
-complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject approvals keygen agent complete import export schema test graph completions man help" -f -a "run" -d 'Start a run of a workflow in this station and drive it to the end'
-complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject approvals keygen agent complete import export schema test graph completions man help" -f -a "start" -d 'Submit a run and print its id at once; `3ox up` (or `3ox resume`) drives it'
-complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject approvals keygen agent complete import export schema test graph completions man help" -f -a "up" -d 'Drive every submitted or orphaned run of the station until stopped'
-complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject approvals keygen agent complete import export schema test graph completions man help" -f -a "resume" -d 'Resume runs after a crash (one run, or every run nobody drives) in the foreground; unpauses a paused run first'
-complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject approvals keygen agent complete import export schema test graph completions man help" -f -a "pause" -d 'Pause a run: nothing new is delivered until `3ox resume RUN`'
-complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject approvals keygen agent complete import export schema test graph completions man help" -f -a "terminate" -d 'End a run now: TERMINATED, with a reason'
-complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject approvals keygen agent complete import export schema test graph completions man help" -f -a "retry" -d 'Retry a FAILED run from its failed task(s), keeping completed work'
-complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject approvals keygen agent complete import export schema test graph completions man help" -f -a "restart" -d 'Start a new run with an ended run\'s definition and input'
-complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject approvals keygen agent complete import export schema test graph completions man help" -f -a "rerun" -d 'Run an ended run again from a task (it and what follows it)'
-complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject approvals keygen agent complete import export schema test graph completions man help" -f -a "skip" -d 'Skip a pending or failed task: SKIPPED with an empty output; the run goes on'
-complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject approvals keygen agent complete import export schema test graph completions man help" -f -a "status" -d 'Show one run (default: the newest): status, tasks, attempts, agents, output'
-complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject approvals keygen agent complete import export schema test graph completions man help" -f -a "list" -d 'List the station\'s runs, filtered by status or workflow'
-complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject approvals keygen agent complete import export schema test graph completions man help" -f -a "log" -d 'A run\'s journal as a readable timeline of tasks and attempts'
-complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject approvals keygen agent complete import export schema test graph completions man help" -f -a "history" -d 'Finished runs, newest first'
-complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject approvals keygen agent complete import export schema test graph completions man help" -f -a "doctor" -d 'Check the station: verify every journal, rebuild and compare the state snapshot'
-complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject approvals keygen agent complete import export schema test graph completions man help" -f -a "gc" -d 'Archive or delete finished runs and old handled mail'
-complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject approvals keygen agent complete import export schema test graph completions man help" -f -a "approve" -d 'Approve a HUMAN task\'s open request (writes the approval file)'
-complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject approvals keygen agent complete import export schema test graph completions man help" -f -a "reject" -d 'Reject a HUMAN task\'s open request (writes the approval file)'
-complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject approvals keygen agent complete import export schema test graph completions man help" -f -a "approvals" -d 'List the approval requests waiting, and for whom'
-complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject approvals keygen agent complete import export schema test graph completions man help" -f -a "keygen" -d 'Make a signing key for approvals; prints the station.yaml lines that require it'
-complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject approvals keygen agent complete import export schema test graph completions man help" -f -a "agent" -d 'Agent commands'
-complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject approvals keygen agent complete import export schema test graph completions man help" -f -a "complete" -d 'Complete (or fail) a waiting task from outside: a WAIT, or an attempt in flight'
-complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject approvals keygen agent complete import export schema test graph completions man help" -f -a "import" -d 'A Conductor workflow definition (JSON) as readable 3ox YAML'
-complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject approvals keygen agent complete import export schema test graph completions man help" -f -a "export" -d 'A 3ox workflow as Conductor JSON; what Conductor cannot say is reported'
-complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject approvals keygen agent complete import export schema test graph completions man help" -f -a "schema" -d 'Print the JSON Schema of the workflow format (for editors)'
-complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject approvals keygen agent complete import export schema test graph completions man help" -f -a "test" -d 'Run a workflow with mocked task outcomes (no agents, no station) and print its path'
-complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject approvals keygen agent complete import export schema test graph completions man help" -f -a "graph" -d 'Draw a workflow as a diagram: Mermaid, Graphviz DOT or SVG'
-complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject approvals keygen agent complete import export schema test graph completions man help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
-complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject approvals keygen agent complete import export schema test graph completions man help" -f -a "man" -d 'Print the manual page (roff): `3ox man | man -l -`'
-complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject approvals keygen agent complete import export schema test graph completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c 3ox -n "__fish_3ox_using_subcommand man" -l log-format -d 'How log lines on stderr look: `text` for people, `json` (one object a line) for machines. What is logged is set with `RUST_LOG` (default `warn`)' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object a line, with the event\'s fields (`run`, `task`, `agent`, `path`)'"
+complete -c 3ox -n "__fish_3ox_using_subcommand man" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject keygen agent complete import export schema test graph completions man help" -f -a "init" -d 'Make a station: agents/, stations/, templates/ and .3ox/'
+complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject keygen agent complete import export schema test graph completions man help" -f -a "validate" -d 'Check workflow files and report every problem with file:line:col and a hint'
+complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject keygen agent complete import export schema test graph completions man help" -f -a "run" -d 'Start a run of a workflow in this station and drive it to the end'
+complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject keygen agent complete import export schema test graph completions man help" -f -a "start" -d 'Submit a run and print its id at once; `3ox up` (or `3ox resume`) drives it'
+complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject keygen agent complete import export schema test graph completions man help" -f -a "up" -d 'Drive every submitted or orphaned run of the station until stopped'
+complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject keygen agent complete import export schema test graph completions man help" -f -a "resume" -d 'Resume runs after a crash (one run, or every run nobody drives) in the foreground; unpauses a paused run first'
+complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject keygen agent complete import export schema test graph completions man help" -f -a "pause" -d 'Pause a run: nothing new is delivered until `3ox resume RUN`'
+complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject keygen agent complete import export schema test graph completions man help" -f -a "terminate" -d 'End a run now: TERMINATED, with a reason'
+complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject keygen agent complete import export schema test graph completions man help" -f -a "retry" -d 'Retry a FAILED run from its failed task(s), keeping completed work'
+complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject keygen agent complete import export schema test graph completions man help" -f -a "restart" -d 'Start a new run with an ended run\'s definition and input'
+complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject keygen agent complete import export schema test graph completions man help" -f -a "rerun" -d 'Run an ended run again from a task (it and what follows it)'
+complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject keygen agent complete import export schema test graph completions man help" -f -a "skip" -d 'Skip a pending or failed task: SKIPPED with an empty output; the run goes on'
+complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject keygen agent complete import export schema test graph completions man help" -f -a "status" -d 'Show one run (default: the newest): status, tasks, attempts, agents, output'
+complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject keygen agent complete import export schema test graph completions man help" -f -a "list" -d 'List the station\'s runs, filtered by status or workflow'
+complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject keygen agent complete import export schema test graph completions man help" -f -a "log" -d 'A run\'s journal as a readable timeline of tasks and attempts'
+complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject keygen agent complete import export schema test graph completions man help" -f -a "history" -d 'Finished runs, newest first'
+complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject keygen agent complete import export schema test graph completions man help" -f -a "doctor" -d 'Check the station: verify every journal, rebuild and compare the state snapshot'
+complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject keygen agent complete import export schema test graph completions man help" -f -a "gc" -d 'Archive or delete finished runs and old handled mail'
+complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject keygen agent complete import export schema test graph completions man help" -f -a "approve" -d 'Approve a HUMAN task\'s open request (writes the approval file)'
+complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject keygen agent complete import export schema test graph completions man help" -f -a "reject" -d 'Reject a HUMAN task\'s open request (writes the approval file)'
+complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject keygen agent complete import export schema test graph completions man help" -f -a "keygen" -d 'Make a signing key for approvals; prints the station.yaml lines that require it'
+complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject keygen agent complete import export schema test graph completions man help" -f -a "agent" -d 'Agent commands'
+complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject keygen agent complete import export schema test graph completions man help" -f -a "complete" -d 'Complete (or fail) a waiting task from outside: a WAIT, or an attempt in flight'
+complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject keygen agent complete import export schema test graph completions man help" -f -a "import" -d 'A Conductor workflow definition (JSON) as readable 3ox YAML'
+complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject keygen agent complete import export schema test graph completions man help" -f -a "export" -d 'A 3ox workflow as Conductor JSON; what Conductor cannot say is reported'
+complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject keygen agent complete import export schema test graph completions man help" -f -a "schema" -d 'Print the JSON Schema of the workflow format (for editors)'
+complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject keygen agent complete import export schema test graph completions man help" -f -a "test" -d 'Run a workflow with mocked task outcomes (no agents, no station) and print its path'
+complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject keygen agent complete import export schema test graph completions man help" -f -a "graph" -d 'Draw a workflow as a diagram: Mermaid, Graphviz DOT or SVG'
+complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject keygen agent complete import export schema test graph completions man help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
+complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject keygen agent complete import export schema test graph completions man help" -f -a "man" -d 'Print the manual page (roff): `3ox man | man -l -`'
+complete -c 3ox -n "__fish_3ox_using_subcommand help; and not __fish_seen_subcommand_from init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject keygen agent complete import export schema test graph completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c 3ox -n "__fish_3ox_using_subcommand help; and __fish_seen_subcommand_from agent" -f -a "run" -d 'Serve an agent\'s inbox: run a command once per task message and write its reply'
 complete -c 3ox -n "__fish_3ox_using_subcommand help; and __fish_seen_subcommand_from agent" -f -a "list" -d 'List the station\'s agents: capabilities, concurrency, command and waiting messages'

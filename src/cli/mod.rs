@@ -63,8 +63,28 @@ pub struct Cli {
     #[arg(long, global = true, env = "THREEOX_STATION", value_name = "DIR")]
     pub station: Option<PathBuf>,
 
+    /// How log lines on stderr look: `text` for people, `json` (one object a line) for
+    /// machines. What is logged is set with `RUST_LOG` (default `warn`).
+    #[arg(
+        long,
+        global = true,
+        env = "THREEOX_LOG_FORMAT",
+        value_name = "FORMAT",
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The form of the log lines on stderr (`--log-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object a line, with the event's fields (`run`, `task`, `agent`, `path`).
+    Json,
 }
 
 #[derive(Debug, Subcommand)]

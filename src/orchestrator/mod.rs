@@ -485,6 +485,7 @@ impl RunActor {
                 }
                 () = sleep_for(wait), if wait.is_some() => {
                     let now = Utc::now();
+                    tracing::debug!(run = %self.state.run_id, "timers due");
                     if !self.step_all_at(vec![Input::Tick], now)? {
                         idle_since = Some((now, self.commits));
                     }
@@ -498,6 +499,7 @@ impl RunActor {
                     self.step_all(inputs)?;
                 }
                 _ = rescan.tick() => {
+                    tracing::trace!(run = %self.state.run_id, "rescan");
                     self.scan(&outboxes.iter().map(|(a, _)| a.clone()).collect())?;
                     self.scan_control()?;
                     self.refresh_snapshot();
@@ -730,19 +732,32 @@ impl RunActor {
         let mut changes = Vec::new();
         let mut dispositions = Vec::with_capacity(batch.len());
         for (path, input) in batch {
+            let agent = match &input {
+                Input::Reply { agent, .. } | Input::BadReply { agent, .. } => Some(agent.clone()),
+                _ => None,
+            };
             let received = self.receive(input, now);
             let refused = received.iter().find_map(|c| match c {
                 Change::ReplyRejected { reason, .. } => Some(reason.clone()),
                 _ => None,
             });
-            dispositions.push((path, refused));
+            dispositions.push((path, agent, refused));
             changes.extend(received);
         }
         // One walk for the whole batch (see `engine::receive`).
         changes.extend(self.advance(now));
         self.commit(changes, now)?;
         // The journal now holds what the replies meant: only now may they leave the outbox.
-        for (path, refused) in dispositions {
+        for (path, agent, refused) in dispositions {
+            let agent = agent.unwrap_or_default();
+            match &refused {
+                None => {
+                    tracing::debug!(run = %self.state.run_id, %agent, path = %path.display(), "reply applied")
+                }
+                Some(reason) => {
+                    tracing::debug!(run = %self.state.run_id, %agent, path = %path.display(), %reason, "reply refused")
+                }
+            }
             let moved = match &refused {
                 None => mailbox::move_into(&path, DONE).map(drop),
                 Some(reason) => reply::reject(&path, reason, now).map(drop),
@@ -984,6 +999,16 @@ impl RunActor {
             return Ok(());
         }
         let records = self.journal.append(&self.state.run_id, now, changes)?;
+        for record in &records {
+            tracing::trace!(run = %self.state.run_id, seq = record.seq, change = ?record.change, "journal record");
+        }
+        tracing::debug!(
+            run = %self.state.run_id,
+            records = records.len(),
+            last_seq = records.last().map(|r| r.seq),
+            path = %self.journal.path().display(),
+            "journal append"
+        );
         self.commits += 1;
         self.snapshot_stale = true;
         self.progress.show(&records, &self.state);
@@ -1013,6 +1038,8 @@ impl RunActor {
 
     fn carry_out(&mut self, records: &[Record]) -> Result<(), OrchestratorError> {
         let mut deliveries = Vec::new();
+        // (task, agent, path) of the task messages among `deliveries`, for the log.
+        let mut delivered = Vec::new();
         for record in records {
             match &record.change {
                 Change::TaskScheduled {
@@ -1029,6 +1056,7 @@ impl RunActor {
                         .station
                         .inbox(agent)
                         .join(TaskMessage::file_name(task_id));
+                    delivered.push((task_ref.clone(), agent.clone(), path.clone()));
                     deliveries.push((path, message.to_yaml().into_bytes()));
                 }
                 Change::ApprovalRequested { request_id, .. } => {
@@ -1136,7 +1164,13 @@ impl RunActor {
             }
         }
         atomic::write_batch(&deliveries, self.options.durability)
-            .map_err(io("deliver task messages"))
+            .map_err(io("deliver task messages"))?;
+        for (task, agent, path) in delivered {
+            if deliveries.iter().any(|(p, _)| *p == path) {
+                tracing::debug!(run = %self.state.run_id, %task, %agent, path = %path.display(), "task message delivered");
+            }
+        }
+        Ok(())
     }
 
     #[allow(clippy::too_many_arguments)]

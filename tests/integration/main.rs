@@ -35,6 +35,7 @@ mod cli_defects;
 mod conductor_fork;
 mod graph;
 mod input_limits;
+mod ops_defects;
 mod security;
 mod views;
 
