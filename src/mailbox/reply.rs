@@ -255,19 +255,38 @@ pub fn reject(
     reason: &str,
     now: DateTime<Utc>,
 ) -> std::io::Result<std::path::PathBuf> {
-    let moved = super::move_as(
-        path,
-        super::REJECTED,
-        std::ffi::OsStr::new(&super::display_name(path)),
-    )?;
+    let original = super::display_name(path);
+    let kept = kept_name(&original);
+    let moved = super::move_as(path, super::REJECTED, std::ffi::OsStr::new(&kept))?;
     let name = super::display_name(&moved);
     write_rejection_note(
         &moved.with_file_name(format!("{name}.why.yaml")),
-        &name,
+        if kept == original { &name } else { &original },
         reason,
         now,
     )?;
     Ok(moved)
+}
+
+/// The longest file name a refused file keeps in `rejected/`: its note (`<name>.why.yaml`)
+/// and the note's temporary file must still fit the filesystem's 255-byte limit.
+pub const KEPT_NAME_MAX: usize = 160;
+
+/// `name`, or for a name longer than [`KEPT_NAME_MAX`] bytes its first 140 bytes, `~`, the
+/// CRC-32 of the whole name in hex and `.yaml`; the note's `file` then gives the whole name.
+pub fn kept_name(name: &str) -> String {
+    if name.len() <= KEPT_NAME_MAX {
+        return name.to_string();
+    }
+    let mut end = 140;
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!(
+        "{}~{:08x}.yaml",
+        &name[..end],
+        crc32fast::hash(name.as_bytes())
+    )
 }
 
 /// Writes a rejection note at `note_path`.

@@ -889,3 +889,59 @@ fn row_15_a_reply_for_a_run_that_has_ended() {
         "a run writes no record for a reply that belongs to another run: {records:#?}"
     );
 }
+
+#[test]
+fn a_refused_reply_with_a_255_byte_name_gets_its_note_and_the_name_can_be_used_again() {
+    let env = TestEnv::new();
+    let long = format!("{}.yaml", "r".repeat(250));
+    let planted = long.clone();
+    let result = run_planted(
+        &env,
+        ONE_TASK,
+        1,
+        move |_, outbox| put_short_tmp(outbox, &planted, "not: [valid"),
+        // Then the good reply comes under the very same 255-byte name.
+        {
+            let (long, outbox) = (long.clone(), env.root().join("agents/worker/0UT.3OX"));
+            let written = AtomicBool::new(false);
+            move |m| {
+                if !written.swap(true, Ordering::SeqCst) {
+                    put_short_tmp(
+                        &outbox,
+                        &long,
+                        &reply(m, "COMPLETED", json!({"ok": true}), ""),
+                    );
+                }
+                Answer::NotYet
+            }
+        },
+    );
+    assert_eq!(result["output"], json!({"ok": true}));
+    let rejected = env.root().join("agents/worker/0UT.3OX/rejected");
+    let notes: Vec<String> = std::fs::read_dir(&rejected)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| n.ends_with(".why.yaml"))
+        .collect();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(
+        notes[0].len() < 200,
+        "a name the filesystem takes: {}",
+        notes[0]
+    );
+    let note: Value =
+        serde_yaml::from_str(&std::fs::read_to_string(rejected.join(&notes[0])).unwrap()).unwrap();
+    assert_eq!(note["file"], long.as_str(), "the note gives the whole name");
+    assert!(
+        note["reason"].as_str().unwrap().contains("not valid YAML"),
+        "{note}"
+    );
+}
+
+/// Like `put`, with a temporary name short enough that `name` may be 255 bytes.
+fn put_short_tmp(dir: &Path, name: &str, text: &str) {
+    let tmp = dir.join(".long.tmp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, dir.join(name)).unwrap();
+}
