@@ -675,8 +675,11 @@ fn change() -> impl Strategy<Value = Change> {
             }
         ),
         json_value().prop_map(|output| Change::RunCompleted { output }),
-        (text(), prop::option::of(text()))
-            .prop_map(|(reason, task_ref)| Change::RunFailed { reason, task_ref }),
+        (text(), prop::option::of(text())).prop_map(|(reason, task_ref)| Change::RunFailed {
+            reason,
+            task_ref,
+            output: None,
+        }),
         prop::sample::select(change_samples()),
     ]
 }

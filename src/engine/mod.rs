@@ -156,6 +156,10 @@ pub enum Change {
         reason: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         task_ref: Option<String>,
+        /// The run's output, as Conductor gives a failed workflow: `outputParameters` mapped
+        /// (the failed task's output included), or a FAILED TERMINATE's `workflowOutput`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        output: Option<Value>,
     },
     /// A person paused the run: nothing new is scheduled until it is resumed (replies to what
     /// is in flight still apply).

@@ -516,7 +516,14 @@ impl RunState {
                 self.output = Some(output.clone());
                 self.ended_at = Some(at);
             }
-            Change::RunFailed { reason, task_ref } => {
+            Change::RunFailed {
+                reason,
+                task_ref,
+                output,
+            } => {
+                if let Some(output) = output {
+                    self.output = Some(output.clone());
+                }
                 self.status = RunStatus::Failed;
                 self.failure = Some(Failure {
                     task_ref: task_ref.clone(),

@@ -176,6 +176,7 @@ pub fn advance(state: &mut RunState, ctx: &mut Ctx<'_>, out: &mut Vec<Change>) {
                 let change = Change::RunFailed {
                     reason,
                     task_ref: failure.task_ref,
+                    output: failed_output(state),
                 };
                 emit(state, out, change, ctx.now);
                 return;
@@ -194,6 +195,7 @@ pub fn advance(state: &mut RunState, ctx: &mut Ctx<'_>, out: &mut Vec<Change>) {
                 Change::RunFailed {
                     reason,
                     task_ref: failure.task_ref,
+                    output: failed_output(state),
                 },
                 ctx.now,
             );
@@ -203,6 +205,12 @@ pub fn advance(state: &mut RunState, ctx: &mut Ctx<'_>, out: &mut Vec<Change>) {
         state.status != RunStatus::Running
             || !out.iter().any(|c| matches!(c, Change::RunCompleted { .. }))
     );
+}
+
+/// A failed run's output, as Conductor evaluates it: `outputParameters` mapped (with the
+/// failed task's output), or none when the workflow declares none.
+fn failed_output(state: &RunState) -> Option<Value> {
+    (!state.workflow.output_parameters.is_empty()).then(|| run_output(state))
 }
 
 /// The run's output: `outputParameters` mapped, or the last completed task's output.

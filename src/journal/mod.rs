@@ -482,6 +482,7 @@ mod marker_tests {
             let change = Change::RunFailed {
                 reason: text.clone(),
                 task_ref: Some(text.clone()),
+                output: None,
             };
             let record = Record {
                 version: 1,

@@ -50,3 +50,44 @@ fn row_6_a_response_timeout_with_no_retry_left_ends_the_task_and_the_run_timed_o
     let list = env.run(&["list", "--status", "TIMED_OUT", "--json"]);
     assert!(stdout(&list).contains(&run_id), "{}", stdout(&list));
 }
+
+#[test]
+fn row_8_the_output_parameters_of_a_failed_run_are_still_evaluated() {
+    let env = TestEnv::new();
+    let _agent = FakeAgent::start(&env, "w", &["prep", "risky"], 1, |m| {
+        if m["task"] == "prep" {
+            Answer::Completed(serde_json::json!({"rows": 7}))
+        } else {
+            Answer::Raw(crate::fake_agent::reply(
+                m,
+                "FAILED_WITH_TERMINAL_ERROR",
+                serde_json::json!({"code": 42}),
+                "the disk is gone",
+            ))
+        }
+    });
+    env.write(
+        "flow.yaml",
+        "name: out\ntasks:\n  - {name: prep, taskReferenceName: prep}\n  - {name: risky, taskReferenceName: risky}\noutputParameters:\n  rows: ${prep.output.rows}\n  code: ${risky.output.code}\n  why: ${risky.reasonForIncompletion}\n",
+    );
+    let (code, doc, out) = env.run_flow("flow.yaml", &[]);
+    assert_eq!(code, 1, "{}", stderr(&out));
+    assert_eq!(doc["status"], "FAILED", "{doc}");
+    assert_eq!(doc["output"]["rows"], 7, "{doc}");
+    assert_eq!(
+        doc["output"]["code"], 42,
+        "the failed task's output is included: {doc}"
+    );
+    let records = journal_records(&env);
+    let failed = records
+        .iter()
+        .find(|r| r["event"] == "run_failed")
+        .expect("run_failed");
+    assert_eq!(
+        failed["output"]["rows"], 7,
+        "journaled with the end: {failed}"
+    );
+    let status = env.run(&["status", doc["run_id"].as_str().unwrap(), "--json"]);
+    let status: Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["output"]["code"], 42, "{status}");
+}

@@ -67,6 +67,7 @@ pub fn walk(w: &mut Walker<'_, '_, '_>, task: &TaskDef) -> Progress {
         RunStatus::Failed => Change::RunFailed {
             reason: why,
             task_ref: Some(task_ref.clone()),
+            output: Some(output),
         },
         _ => Change::RunTerminated {
             by: format!("TERMINATE task `{task_ref}`"),
