@@ -162,7 +162,7 @@ fn item_2_an_approval_that_is_a_symlink_or_group_writable_is_refused() {
     .expect("the group-writable file is refused");
     assert!(note.contains("writable"), "{note}");
     assert!(!gate_completed(&env));
-    let out = env.run(&["approve", &request["run_id"].as_str().unwrap(), "gate"]);
+    let out = env.run(&["approve", request["run_id"].as_str().unwrap(), "gate"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let done = output_within_child(&mut driver, Duration::from_secs(60));
     assert_eq!(done.status.code(), Some(0), "{}", stderr(&done));
