@@ -1185,7 +1185,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__init)
-            opts="-h --station --log-format --help"
+            opts="-h --example --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -64,6 +64,7 @@ complete -c 3ox -n "__fish_3ox_needs_command" -f -a "help" -d 'Print this messag
 complete -c 3ox -n "__fish_3ox_using_subcommand init" -l station -d 'The station to work in (default: the nearest folder at or above the current one with `.3ox/` or `agents/`)' -r -F
 complete -c 3ox -n "__fish_3ox_using_subcommand init" -l log-format -d 'How log lines on stderr look: `text` for people, `json` (one object a line) for machines. What is logged is set with `RUST_LOG` (default `warn`)' -r -f -a "text\t'Human-readable lines'
 json\t'One JSON object a line, with the event\'s fields (`run`, `task`, `agent`, `path`)'"
+complete -c 3ox -n "__fish_3ox_using_subcommand init" -l example -d 'Also write the runnable demo: the inventory-validation workflow, its agents (Python), the `commander` approver, sample folders and the approval-gate template. Files that exist are kept'
 complete -c 3ox -n "__fish_3ox_using_subcommand init" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c 3ox -n "__fish_3ox_using_subcommand validate" -l station -d 'The station to work in (default: the nearest folder at or above the current one with `.3ox/` or `agents/`)' -r -F
 complete -c 3ox -n "__fish_3ox_using_subcommand validate" -l log-format -d 'How log lines on stderr look: `text` for people, `json` (one object a line) for machines. What is logged is set with `RUST_LOG` (default `warn`)' -r -f -a "text\t'Human-readable lines'

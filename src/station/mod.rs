@@ -10,6 +10,7 @@
 //! ```
 
 pub mod agent;
+pub mod example;
 pub mod start_keys;
 
 use std::path::{Path, PathBuf};

@@ -160,3 +160,78 @@ fn the_inventory_validation_demo_validates_in_parallel_retries_and_reports() {
     );
     assert!(env.root().join(".3ox/logs/inventory-checker.log").exists());
 }
+
+#[test]
+fn init_example_makes_a_station_whose_demo_runs_and_approval_gate_has_its_approver() {
+    let env = TestEnv::new();
+    let out = env.run(&["init", "--example", "demo"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("3ox run templates/inventory-validation.workflow.yaml"),
+        "{}",
+        stdout(&out)
+    );
+    let station = env.root().join("demo");
+    assert!(
+        station.join("agents/commander/agent.yaml").is_file(),
+        "HUMAN tasks have their approver"
+    );
+    // Every file the repository's demo has is in the example (no drift from the repo).
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for dir in ["agents", "stations", "templates"] {
+        for entry in walkdir::WalkDir::new(repo.join(dir)).into_iter().flatten() {
+            let rel = entry.path().strip_prefix(repo).unwrap();
+            let in_mailbox = rel
+                .components()
+                .any(|c| matches!(c.as_os_str().to_str(), Some("1N.3OX" | "0UT.3OX")));
+            if entry.file_type().is_file() && !in_mailbox {
+                assert_eq!(
+                    std::fs::read(station.join(rel)).ok(),
+                    Some(std::fs::read(entry.path()).unwrap()),
+                    "{} is in the example as in the repository",
+                    rel.display()
+                );
+            }
+        }
+    }
+    let out = output_within(
+        {
+            let mut cmd = env.cmd(&[
+                "run",
+                "templates/inventory-validation.workflow.yaml",
+                "--input",
+                "station_root=stations/sample",
+                "--input",
+                "folders=[inventory-clean, inventory-broken, inventory-flaky]",
+                "--json",
+            ]);
+            cmd.current_dir(&station);
+            cmd
+        },
+        Duration::from_secs(120),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["status"], "COMPLETED");
+    assert_eq!(result["output"]["problem_count"], 3, "{result}");
+    // Validate finds the approval-gate template served (commander is there).
+    let out = env.run(&[
+        "--station",
+        station.to_str().unwrap(),
+        "validate",
+        station.join("templates").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+}
