@@ -16,6 +16,27 @@ tasks:
   - {name: second, taskReferenceName: second, type: SET_VARIABLE, inputParameters: {done: true}}
 "#;
 
+/// Drives `flow` with `3ox run` (no managed agents) until its HUMAN task asks for approval;
+/// returns the driver and the run id.
+fn run_until_approval_requested(env: &TestEnv, flow: &str) -> (std::process::Child, String) {
+    let run = env
+        .cmd(&["run", flow, "--json", "--no-agents"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let run_id = wait_for(Duration::from_secs(60), || {
+        let records = journal_records(env);
+        events(&records)
+            .iter()
+            .any(|e| e == "approval_requested")
+            .then(|| records[0]["run_id"].as_str().map(str::to_string))
+            .flatten()
+    })
+    .expect("the HUMAN task asks for approval");
+    (run, run_id)
+}
+
 fn start(env: &TestEnv, flow: &str) -> String {
     let out = env.run(&["start", flow, "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -63,21 +84,7 @@ fn status_shows_who_a_human_task_waits_for_and_who_decided() {
         "gate.yaml",
         "name: gate\ntasks:\n  - {name: gate, taskReferenceName: gate, type: HUMAN, deadline: 1h, inputParameters: {question: ship?}}\n",
     );
-    let mut run = env
-        .cmd(&["run", "gate.yaml", "--json", "--no-agents"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let run_id = wait_for(Duration::from_secs(60), || {
-        let records = journal_records(&env);
-        events(&records)
-            .iter()
-            .any(|e| e == "approval_requested")
-            .then(|| records[0]["run_id"].as_str().map(str::to_string))
-            .flatten()
-    })
-    .expect("the HUMAN task asks for approval");
+    let (mut run, run_id) = run_until_approval_requested(&env, "gate.yaml");
     let out = env.run(&["status", &run_id]);
     let text = stdout(&out);
     let line = text
@@ -110,21 +117,7 @@ fn approvals_lists_what_waits_for_whom_until_it_is_decided() {
     );
     let out = env.run(&["approvals"]);
     assert_eq!(stdout(&out).trim(), "no approvals waiting");
-    let mut run = env
-        .cmd(&["run", "gate.yaml", "--json", "--no-agents"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let run_id = wait_for(Duration::from_secs(60), || {
-        let records = journal_records(&env);
-        events(&records)
-            .iter()
-            .any(|e| e == "approval_requested")
-            .then(|| records[0]["run_id"].as_str().map(str::to_string))
-            .flatten()
-    })
-    .expect("the HUMAN task asks for approval");
+    let (mut run, run_id) = run_until_approval_requested(&env, "gate.yaml");
 
     let out = env.run(&["approvals"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));

@@ -48,26 +48,7 @@ fn schedule(
     let agent = match pick_agent(w, task) {
         Ok(Some(agent)) => agent,
         Ok(None) => return Progress::Pending,
-        Err(reason) => {
-            let change = retry::failure(
-                Some(task),
-                &task.task_reference_name,
-                None,
-                reason.clone(),
-                true,
-                attempt,
-                Value::Null,
-                w.ctx,
-            );
-            let optional =
-                matches!(&change, Change::TaskFailed { outcome, .. } if outcome.is_done());
-            w.emit(change);
-            return if optional {
-                Progress::Done
-            } else {
-                Progress::Failed(failure_of(&task.task_reference_name, Some(&reason)))
-            };
-        }
+        Err(reason) => return fail_before_delivery(w, task, attempt, reason),
     };
     let task_id = (w.ctx.new_id)().to_string();
     let input = match input {
@@ -77,23 +58,7 @@ fn schedule(
     // A message the worker would refuse, or a record the journal could not read back: the
     // attempt fails here, before anything is delivered, and the same input would fail again.
     if let Some(reason) = crate::mailbox::limits::input_problem("the task's mapped input", &input) {
-        let change = retry::failure(
-            Some(task),
-            &task.task_reference_name,
-            None,
-            reason.clone(),
-            true,
-            attempt,
-            Value::Null,
-            w.ctx,
-        );
-        let optional = matches!(&change, Change::TaskFailed { outcome, .. } if outcome.is_done());
-        w.emit(change);
-        return if optional {
-            Progress::Done
-        } else {
-            Progress::Failed(failure_of(&task.task_reference_name, Some(&reason)))
-        };
+        return fail_before_delivery(w, task, attempt, reason);
     }
     let token = format!("tk-{:020x}", (w.ctx.new_id)().random());
     w.emit(Change::TaskScheduled {
@@ -105,6 +70,34 @@ fn schedule(
         input,
     });
     Progress::Pending
+}
+
+/// Fails attempt `attempt` of `task` for good before any message is delivered (no agent can
+/// take it, or its input cannot travel): an optional task ends COMPLETED_WITH_ERRORS and the
+/// run goes on, any other fails the run.
+fn fail_before_delivery(
+    w: &mut Walker<'_, '_, '_>,
+    task: &TaskDef,
+    attempt: u32,
+    reason: String,
+) -> Progress {
+    let change = retry::failure(
+        Some(task),
+        &task.task_reference_name,
+        None,
+        reason.clone(),
+        true,
+        attempt,
+        Value::Null,
+        w.ctx,
+    );
+    let optional = matches!(&change, Change::TaskFailed { outcome, .. } if outcome.is_done());
+    w.emit(change);
+    if optional {
+        Progress::Done
+    } else {
+        Progress::Failed(failure_of(&task.task_reference_name, Some(&reason)))
+    }
 }
 
 /// The agent to send `task` to: the one named in `agent:`, else the least busy agent whose
