@@ -19,6 +19,7 @@ The table goes to stdout and to target/bench-peers.md. Ratios are each cell divi
 3ox durable cell of the same workload (below 1.0: that tool is faster than 3ox).
 """
 
+import json
 import os
 import shutil
 import statistics
@@ -178,7 +179,8 @@ def threeox_setup(d: Path, kind, cmd, conc, relaxed):
     agent.mkdir(parents=True, exist_ok=True)
     (agent / "agent.yaml").write_text(
         "version: 1\ncapabilities: [work]\n"
-        f"concurrency: {conc}\ncommand: [{', '.join(cmd)}]\n")
+        # JSON strings: a bare `true` would be read as a YAML boolean.
+        f"concurrency: {conc}\ncommand: {json.dumps(cmd)}\n")
     if kind == "chain":
         tasks = ["  - {name: work, taskReferenceName: t0}"]
         tasks += [f"  - {{name: work, taskReferenceName: t{i}, inputParameters: "
