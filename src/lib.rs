@@ -23,9 +23,10 @@
 //!    rename, fsync the folder) with [`mailbox::atomic`]. The message says how to reply.
 //! 5. **Agent** (any process; [`worker`] turns a command into one). It reads the message, does
 //!    the work and writes a reply into `agents/<agent>/0UT.3OX/` the same atomic way.
-//! 6. **Reply** ([`mailbox::reply`], [`orchestrator`]). A notify watcher
-//!    ([`orchestrator::watch`]) tells the run's actor that an outbox changed; the actor scans
-//!    it, parses each reply and feeds it to [`engine::step`]. A valid reply becomes a
+//! 6. **Reply** ([`mailbox::reply`], [`orchestrator`]). One notify watcher per process, the
+//!    station runtime ([`orchestrator::runtime`]), routes each new outbox file to the run
+//!    that owns the task it is named after; that run's actor parses the reply and feeds it to
+//!    [`engine::step`]. A valid reply becomes a
 //!    `task_completed` or `task_failed` change (with a retry time from the task's retry
 //!    policy); a bad one becomes `reply_rejected` and the file moves into `rejected/` with a
 //!    note. Only after the journal append is durable does the reply move into `done/`.

@@ -85,9 +85,11 @@ pub fn run(station_flag: Option<&Path>, args: Args) -> anyhow::Result<u8> {
         return Ok(super::EXIT_OK);
     }
     let options = args.drive.options();
-    let (runtime, mut control) = runtime_with_stop()?;
+    let (runtime, mut control) = runtime_with_stop(runs.len() > 1)?;
     let results: Vec<(String, Result<RunOutcome, OrchestratorError>)> = runtime.block_on(async {
         let managed = if options.start_agents { Some(ManagedAgents::start(&station, &agents).context("cannot start the managed agents")?) } else { None };
+        // One station runtime for all the runs resumed here.
+        let options = crate::orchestrator::RunOptions { runtime: Some(crate::orchestrator::runtime::StationRuntime::from_env(&station)), ..options };
         let mut stops = Vec::new();
         let mut tasks = tokio::task::JoinSet::new();
         for run_id in runs {

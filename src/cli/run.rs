@@ -204,14 +204,23 @@ impl DriveArgs {
 }
 
 /// The runtime for driving runs, with a Ctrl-C watcher; the receiver gets `Control::Stop` on
-/// Ctrl-C. One thread: each wake-up (a reply seen by the watcher) reaches the run's actor with
-/// a single hand-over instead of bouncing between worker threads, which is what a task costs
-/// on a busy machine; the actor's file work is short and synchronous anyway.
-pub fn runtime_with_stop() -> anyhow::Result<(
+/// Ctrl-C. One thread by default: each wake-up (a reply seen by the watcher) reaches the run's
+/// actor with a single hand-over instead of bouncing between worker threads, which is what a
+/// task costs on a busy machine, and one run's file work is short and synchronous anyway.
+/// `many_runs` (`3ox up`): a thread per core, so that many runs' work goes on side by side
+/// and one slow run (a slow disk, a long script) does not hold the others up.
+pub fn runtime_with_stop(
+    many_runs: bool,
+) -> anyhow::Result<(
     tokio::runtime::Runtime,
     tokio::sync::mpsc::Receiver<Control>,
 )> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    let mut builder = if many_runs {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    let runtime = builder
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
@@ -256,7 +265,7 @@ pub fn run(station_flag: Option<&Path>, args: Args) -> anyhow::Result<u8> {
         Err(code) => return Ok(code),
     };
     let options = args.drive.options();
-    let (runtime, control) = runtime_with_stop()?;
+    let (runtime, control) = runtime_with_stop(false)?;
     let outcome = runtime.block_on(orchestrator::run_workflow(
         &station, workflow, source, input, options, control,
     ));

@@ -5,16 +5,69 @@
 //! orphaned by a crashed orchestrator. It notices new runs through a notify watcher on
 //! `.3ox/runs/` (plus a rescan every 2 s as a safety net) and runs until Ctrl-C, when it stops
 //! driving (the runs stay RUNNING in their journals, ready for the next `up` or `resume`).
+//!
+//! All the runs share one station runtime (`orchestrator::runtime`): one watcher, one
+//! rescan, replies routed to the run that owns them. The run index (`orchestrator::index`)
+//! reads a journal only when it changed. A run that cannot be driven for a passing reason is
+//! tried again with backoff; one that cannot be driven at all (a corrupt journal) is reported,
+//! and `--until-idle` then exits 1 naming it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use notify::Watcher as _;
 
 use super::run::{DriveArgs, runtime_with_stop};
+use crate::orchestrator::index::RunIndex;
+use crate::orchestrator::runtime::StationRuntime;
 use crate::orchestrator::{self, Control, OrchestratorError, managed::ManagedAgents};
+
+/// How many times a run that failed to be driven for a passing reason is tried again.
+const RETRIES: u32 = 5;
+
+/// A run `up` could not drive, and what it does about it.
+#[derive(Debug)]
+struct Undriven {
+    why: String,
+    /// Tried again no more: the trouble lasts (or the retries are spent).
+    lasting: bool,
+    attempts: u32,
+    backoff: Duration,
+    retry_at: Option<Instant>,
+}
+
+impl Undriven {
+    fn new(why: String, lasting: bool) -> Undriven {
+        Undriven {
+            why,
+            lasting,
+            attempts: 0,
+            backoff: Duration::from_secs(1),
+            retry_at: None,
+        }
+    }
+
+    fn failed(&mut self, why: String, lasting: bool, now: Instant) {
+        self.why = why;
+        self.attempts += 1;
+        self.lasting = lasting || self.attempts > RETRIES;
+        if self.attempts > 1 {
+            self.backoff = (self.backoff * 2).min(Duration::from_secs(30));
+        }
+        self.retry_at = (!self.lasting).then(|| now + self.backoff);
+    }
+
+    fn given_up(&self) -> bool {
+        self.lasting
+    }
+
+    /// True when it may be tried again (a lasting one only once its journal changed, which the
+    /// index notices).
+    fn due(&self, now: Instant) -> bool {
+        self.retry_at.is_some_and(|at| at <= now)
+    }
+}
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -47,35 +100,42 @@ pub fn run(station_flag: Option<&Path>, args: Args) -> anyhow::Result<u8> {
         name_run: true,
         ..args.drive.options()
     };
-    let (runtime, mut control) = runtime_with_stop()?;
-    runtime.block_on(async {
+    let (runtime, mut control) = runtime_with_stop(true)?;
+    let undriven = runtime.block_on(async {
         let managed = if options.start_agents { Some(ManagedAgents::start(&station, &agents).context("cannot start the managed agents")?) } else { None };
-        let (hint_tx, mut hints) = tokio::sync::mpsc::unbounded_channel::<()>();
-        // Only new journals matter here (a submitted run); appends to existing ones do not.
-        let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-            let new_journal = event.as_ref().map_or(true, |e| {
-                matches!(e.kind, notify::EventKind::Create(_) | notify::EventKind::Modify(notify::event::ModifyKind::Name(_)))
-                    && e.paths.iter().any(|p| p.to_string_lossy().ends_with(".journal.yaml"))
-            });
-            if new_journal {
-                let _ = hint_tx.send(());
-            }
-        })
-        .context("cannot watch .3ox/runs")?;
-        watcher.watch(&station.runs_dir(), notify::RecursiveMode::NonRecursive).context("cannot watch .3ox/runs")?;
+        // One station runtime for every run this process drives (and their children).
+        let station_runtime = StationRuntime::from_env(&station);
+        let options = orchestrator::RunOptions { runtime: Some(station_runtime.clone()), ..options };
+        // New journals (a submitted run) wake the loop; appends to existing ones do not.
+        let mut hints = station_runtime.new_journals();
         eprintln!("3ox up: driving the runs of {} (Ctrl-C stops)", station.root.display());
+        let mut index = RunIndex::default();
         let mut driving: HashMap<String, tokio::sync::mpsc::Sender<Control>> = HashMap::new();
         // Runs another process drives: looked at again only at the periodic rescan.
-        let mut elsewhere = std::collections::HashSet::new();
-        // Runs that cannot be driven (a corrupt journal, say): reported once, then left alone.
-        let mut broken = std::collections::HashSet::new();
+        let mut elsewhere = HashSet::new();
+        // Runs that cannot be driven now, with why and when to try again (a transient failure
+        // is tried again with backoff; a journal that cannot be read waits until it changes).
+        let mut undriven: HashMap<String, Undriven> = HashMap::new();
+        // Runs whose journal cannot be read, as of the last look (read again when they change).
+        let mut unreadable: HashMap<String, String> = HashMap::new();
         let mut tasks = tokio::task::JoinSet::new();
         let mut rescan = tokio::time::interval(Duration::from_secs(2));
         let mut look = true;
         loop {
             if std::mem::take(&mut look) {
-                for run_id in orchestrator::running_runs(&station)? {
-                    if driving.contains_key(&run_id) || elsewhere.contains(&run_id) || broken.contains(&run_id) {
+                let runs_dir = station.runs_dir();
+                let now = Instant::now();
+                let seen = index
+                    .look(&runs_dir, |run| driving.contains_key(run) || elsewhere.contains(run))
+                    .context("cannot list the runs")?;
+                for (run_id, why) in &seen.unreadable {
+                    if !unreadable.contains_key(run_id) {
+                        eprintln!("run {run_id} cannot be driven: {why} (`3ox doctor` says more)");
+                    }
+                }
+                unreadable = seen.unreadable.into_iter().collect();
+                for run_id in seen.running {
+                    if undriven.get(&run_id).is_some_and(|u| !u.due(now)) {
                         continue;
                     }
                     let (stop, rx) = tokio::sync::mpsc::channel(1);
@@ -86,10 +146,11 @@ pub fn run(station_flag: Option<&Path>, args: Args) -> anyhow::Result<u8> {
                         (run_id, outcome)
                     });
                 }
-                if args.until_idle && tasks.is_empty() {
+                if args.until_idle && tasks.is_empty() && undriven.values().all(|u| u.given_up()) {
                     break;
                 }
             }
+            let retry_at = undriven.values().filter(|u| !u.given_up()).filter_map(|u| u.retry_at).min();
             tokio::select! {
                 Some(Control::Stop) = control.recv() => {
                     for stop in driving.values() {
@@ -106,29 +167,57 @@ pub fn run(station_flag: Option<&Path>, args: Args) -> anyhow::Result<u8> {
                     elsewhere.clear();
                     look = true;
                 }
+                () = tokio::time::sleep_until(retry_at.unwrap_or_else(Instant::now).into()), if retry_at.is_some() => {
+                    look = true;
+                }
                 Some(joined) = tasks.join_next(), if !tasks.is_empty() => {
                     let (run_id, outcome) = joined.context("a run's driver failed")?;
                     driving.remove(&run_id);
                     match outcome {
-                        Ok(outcome) => eprintln!("run {run_id} {} ({} tasks)", outcome.status, outcome.tasks),
+                        Ok(outcome) => {
+                            undriven.remove(&run_id);
+                            eprintln!("run {run_id} {} ({} tasks)", outcome.status, outcome.tasks);
+                        }
                         // Another orchestrator drives it; look again at the next rescan, in
                         // case it dies.
                         Err(OrchestratorError::Owned { .. }) => {
+                            undriven.remove(&run_id);
                             elsewhere.insert(run_id);
                         }
                         Err(e) => {
-                            eprintln!("run {run_id} cannot be driven: {e}");
-                            broken.insert(run_id);
+                            // A journal that cannot be read or was replaced is no passing
+                            // trouble; anything else (I/O, a watcher, the disk) may be.
+                            let lasting = matches!(e, OrchestratorError::Journal(_) | OrchestratorError::NoSuchRun { .. } | OrchestratorError::Refused(_));
+                            let entry = undriven.entry(run_id.clone()).or_insert_with(|| Undriven::new(e.to_string(), lasting));
+                            entry.failed(e.to_string(), lasting, Instant::now());
+                            if entry.given_up() {
+                                eprintln!("run {run_id} cannot be driven: {e}");
+                            } else {
+                                eprintln!("run {run_id} cannot be driven for now: {e}; trying again in {} s", entry.backoff.as_secs());
+                            }
                         }
                     }
-                    look = args.until_idle;
+                    // Only to know whether anything is left (`--until-idle`): a look per
+                    // finished run would cost O(runs) each.
+                    look = tasks.is_empty();
                 }
             }
         }
         if let Some(managed) = managed {
             managed.stop().await;
         }
-        anyhow::Ok(())
+        let mut left: Vec<(String, String)> = undriven.into_iter().map(|(run, u)| (run, u.why)).collect();
+        left.extend(unreadable);
+        anyhow::Ok(left)
     })?;
+    if args.until_idle && !undriven.is_empty() {
+        let mut runs = undriven;
+        runs.sort_by(|a, b| a.0.cmp(&b.0));
+        eprintln!("3ox up: {} run(s) were left undriven:", runs.len());
+        for (run_id, why) in runs {
+            eprintln!("  {run_id}: {why}");
+        }
+        return Ok(super::EXIT_FAILED);
+    }
     Ok(super::EXIT_OK)
 }

@@ -36,15 +36,14 @@
 //! `Input::ChildEnded`. Terminating a parent terminates its running SUB_WORKFLOW children;
 //! retrying it retries its failed child (see `engine/tasks/sub_workflow.rs`).
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::Utc;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use super::runtime::{ChildDriver, StationRuntime};
 use super::{Control, OrchestratorError, RunActor, RunOptions, io, progress, snapshot};
 use crate::definition::{self, TaskDef, TaskKind, WorkflowDef};
 use crate::engine::tasks::sub_workflow::{ChildKind, ChildLink, failure_workflow, is_input_chosen};
@@ -308,32 +307,30 @@ fn prepare_param(
 
 // ---- creating and driving ----
 
-/// Drivers of child runs started by this process, by parent run id.
-type Drivers = HashMap<String, Vec<(String, mpsc::Sender<Control>, tokio::task::JoinHandle<()>)>>;
-
-fn drivers() -> &'static Mutex<Drivers> {
-    static DRIVERS: std::sync::OnceLock<Mutex<Drivers>> = std::sync::OnceLock::new();
-    DRIVERS.get_or_init(|| Mutex::new(HashMap::new()))
-}
-
 /// Waits for the children this process drives for `parent` (and theirs, which their own
 /// drivers wait for). With `stop`, or as soon as `control` says stop (Ctrl-C), tells them to
 /// stop driving (they stay RUNNING in their journals, for `3ox resume` or `3ox up`).
 pub async fn wait_for_children(
+    runtime: Option<&StationRuntime>,
     parent: &str,
     mut stop: bool,
     mut control: Option<&mut mpsc::Receiver<Control>>,
 ) {
+    let Some(runtime) = runtime else {
+        return;
+    };
     loop {
-        let batch = drivers()
-            .lock()
-            .map(|mut d| d.remove(parent).unwrap_or_default())
-            .unwrap_or_default();
+        let batch = runtime.take_children(parent);
         if batch.is_empty() {
             return;
         }
         let mut pending = batch.into_iter().collect::<std::collections::VecDeque<_>>();
-        while let Some((_, sender, mut handle)) = pending.pop_front() {
+        while let Some(ChildDriver {
+            stop: sender,
+            task: mut handle,
+            ..
+        }) = pending.pop_front()
+        {
             if stop {
                 let _ = sender.send(Control::Stop).await;
                 let _ = handle.await;
@@ -382,7 +379,14 @@ pub(super) async fn drive_tree(
         }
     };
     let interrupted = outcome.as_ref().map_or(true, |o| o.interrupted) || tx.is_none();
-    wait_for_children(&actor.state.run_id, interrupted, Some(&mut control)).await;
+    let runtime = actor.options.runtime.clone();
+    wait_for_children(
+        runtime.as_ref(),
+        &actor.state.run_id,
+        interrupted,
+        Some(&mut control),
+    )
+    .await;
     if outcome.is_ok() && !interrupted {
         // The ends of the children that outlived the run (START_WORKFLOW, failureWorkflow)
         // go into its journal too, so `3ox status` shows how they ended.
@@ -397,13 +401,10 @@ fn spawn_driver(station: &Station, options: &RunOptions, parent: &str, child: &s
     let Ok(handle) = tokio::runtime::Handle::try_current() else {
         return;
     };
-    let already = drivers().lock().is_ok_and(|d| {
-        d.get(parent).is_some_and(|list| {
-            list.iter()
-                .any(|(id, _, h)| id == child && !h.is_finished())
-        })
-    });
-    if already {
+    let Some(runtime) = options.runtime.clone() else {
+        return;
+    };
+    if runtime.drives_child(parent, child) {
         return;
     }
     let agents = match station.agents() {
@@ -427,11 +428,14 @@ fn spawn_driver(station: &Station, options: &RunOptions, parent: &str, child: &s
             Err(error) => tracing::warn!(run = %run_id, %error, "a child run cannot be driven"),
         }
     });
-    if let Ok(mut d) = drivers().lock() {
-        d.entry(parent.to_string())
-            .or_default()
-            .push((child.to_string(), tx, task));
-    }
+    runtime.add_child(
+        parent,
+        ChildDriver {
+            run_id: child.to_string(),
+            stop: tx,
+            task,
+        },
+    );
 }
 
 /// The definition a child decided in `change` runs.
@@ -756,18 +760,6 @@ pub(super) fn poll(actor: &mut RunActor) -> Result<(), OrchestratorError> {
         actor.step_all(inputs)?;
     }
     Ok(())
-}
-
-/// Before a taken-over run delivers anything: makes sure the station's snapshot lists it. A
-/// child's `run_started` is written by its parent, and a crash between that append and the
-/// snapshot update leaves the child unlisted; other runs' drivers would then judge (and
-/// refuse) the replies to its tasks as nobody's.
-pub(super) fn ensure_listed(actor: &mut RunActor) {
-    let listed = snapshot::read(&actor.station.snapshot_path())
-        .is_some_and(|s| s.runs.contains_key(&actor.state.run_id));
-    if !listed && !actor.state.run_id.is_empty() {
-        actor.write_snapshot();
-    }
 }
 
 /// After a restart: creates the children that were decided but not created, drives the

@@ -15,9 +15,11 @@ pub mod children;
 pub mod control;
 pub mod event;
 pub mod http;
+pub mod index;
 pub mod managed;
 pub mod ownership;
 pub mod progress;
+pub mod runtime;
 pub mod served;
 pub mod snapshot;
 pub mod timers;
@@ -56,6 +58,9 @@ pub struct RunOptions {
     pub start_agents: bool,
     /// Put the run id on every progress line (`3ox up` drives many runs on one stderr).
     pub name_run: bool,
+    /// The station runtime the run's driver joins (shared by every run this process drives);
+    /// a driver started without one starts its own.
+    pub runtime: Option<runtime::StationRuntime>,
 }
 
 impl Default for RunOptions {
@@ -66,7 +71,18 @@ impl Default for RunOptions {
             progress: progress::Mode::Plain,
             start_agents: true,
             name_run: false,
+            runtime: None,
         }
+    }
+}
+
+impl RunOptions {
+    /// These options with a station runtime: the one given, or a new one for `station`.
+    pub fn with_runtime(mut self, station: &Station) -> RunOptions {
+        if self.runtime.is_none() {
+            self.runtime = Some(runtime::StationRuntime::from_env(station));
+        }
+        self
     }
 }
 
@@ -200,6 +216,7 @@ pub async fn run_workflow(
     let mut workflow = workflow;
     children::prepare(station, &mut workflow).map_err(OrchestratorError::Refused)?;
     preflight(&workflow, &agents).map_err(OrchestratorError::Refused)?;
+    let options = options.with_runtime(station);
     let run_id = ulid::Ulid::new().to_string();
     let lock = RunLock::try_acquire(&station.runs_dir(), &run_id)
         .map_err(io("lock the new run"))?
@@ -353,6 +370,7 @@ pub async fn resume_run(
             holder,
         });
     };
+    let options = options.with_runtime(station);
     let (journal, contents) = Journal::open(&path, options.durability)?;
     if let Some((offset, problem)) = &contents.torn_tail {
         tracing::warn!(run = %run_id, offset, %problem, "the journal ended in a torn record (a crash mid-write); it was cut away");
@@ -364,7 +382,9 @@ pub async fn resume_run(
             "run {run_id}: the journal's last record was torn by a crash and was cut away"
         ));
     }
-    children::ensure_listed(&mut actor);
+    // On disk before any message goes out again: other orchestrators on the station learn
+    // from the snapshot that this run is live, and leave its replies alone.
+    actor.write_snapshot_and_wait().await;
     actor.recover_mailboxes()?;
     children::recover(&mut actor)?;
     if actor.state.status != RunStatus::Running {
@@ -372,8 +392,10 @@ pub async fn resume_run(
         let agents: BTreeSet<String> = actor.agents.agents.keys().cloned().collect();
         actor.scan(&agents)?;
         let mut control = control;
-        children::wait_for_children(run_id, false, Some(&mut control)).await;
+        let runtime = actor.options.runtime.clone();
+        children::wait_for_children(runtime.as_ref(), run_id, false, Some(&mut control)).await;
         children::recover(&mut actor)?;
+        actor.write_snapshot_and_wait().await;
         return Ok(actor.outcome(false));
     }
     let outcome = children::drive_tree(&mut actor, Input::Tick, control).await;
@@ -433,19 +455,32 @@ impl RunActor {
         first: Input,
         mut control: mpsc::Receiver<Control>,
     ) -> Result<RunOutcome, OrchestratorError> {
-        let (tx, mut wakes) = mpsc::unbounded_channel();
         let outboxes: Vec<(String, PathBuf)> = self
             .agents
             .agents
             .keys()
             .map(|name| (name.clone(), self.station.outbox(name)))
             .collect();
-        let _watcher = watch::watch_outboxes(&outboxes, tx.clone())?;
+        let runtime = match &self.options.runtime {
+            Some(runtime) => runtime.clone(),
+            None => {
+                let runtime = runtime::StationRuntime::from_env(&self.station);
+                self.options.runtime = Some(runtime.clone());
+                runtime
+            }
+        };
+        // The run id is known before the first step journals anything (a new run's is in
+        // `first`): the run's routes must be in place before its first message goes out.
+        let run_id = match &first {
+            Input::Start { run_id, .. } => run_id.clone(),
+            _ => self.state.run_id.clone(),
+        };
+        let control_dir = control::dir(&self.station, &run_id);
+        crate::station::create_mail_dir(&control_dir).map_err(io("make the control folder"))?;
+        let mut subscription =
+            runtime.subscribe(&run_id, &outboxes, &control_dir, self.owned_keys());
         let mut http_results = self.http.results();
         self.step_all(vec![first])?;
-        let control_dir = control::dir(&self.station, &self.state.run_id);
-        crate::station::create_mail_dir(&control_dir).map_err(io("make the control folder"))?;
-        let _control_watcher = watch::watch_control(&control_dir, tx)?;
         self.scan(&outboxes.iter().map(|(a, _)| a.clone()).collect())?;
         self.scan_control()?;
         let mut rescan = tokio::time::interval(self.options.rescan_every);
@@ -464,21 +499,24 @@ impl RunActor {
                 .next_wakeup_after(idle)
                 .map(|at| (at - Utc::now()).to_std().unwrap_or(Duration::ZERO));
             tokio::select! {
-                Some(wake) = wakes.recv() => {
-                    let mut dirty = BTreeSet::new();
+                Some(wake) = subscription.wakes.recv() => {
+                    let mut files = Vec::new();
                     let mut all = false;
                     let mut requests = false;
-                    for wake in std::iter::once(wake).chain(std::iter::from_fn(|| wakes.try_recv().ok())) {
+                    for wake in std::iter::once(wake).chain(std::iter::from_fn(|| subscription.wakes.try_recv().ok())) {
                         match wake {
-                            Wake::Agent(agent) => { dirty.insert(agent); }
+                            Wake::Files { agent, paths } => files.extend(paths.into_iter().map(|p| (agent.clone(), p))),
                             Wake::All => all = true,
                             Wake::Control => requests = true,
                         }
                     }
                     if all {
-                        dirty = outboxes.iter().map(|(a, _)| a.clone()).collect();
+                        self.scan(&outboxes.iter().map(|(a, _)| a.clone()).collect())?;
+                    } else {
+                        files.sort();
+                        files.dedup();
+                        self.take_files(files)?;
                     }
-                    self.scan(&dirty)?;
                     if requests {
                         self.scan_control()?;
                     }
@@ -498,20 +536,17 @@ impl RunActor {
                     }
                     self.step_all(inputs)?;
                 }
-                _ = rescan.tick() => {
-                    tracing::trace!(run = %self.state.run_id, "rescan");
-                    self.scan(&outboxes.iter().map(|(a, _)| a.clone()).collect())?;
-                    self.scan_control()?;
-                    self.refresh_snapshot();
-                }
+                // The station runtime rescans the folders; this only writes a snapshot that
+                // was held back.
+                _ = rescan.tick() => self.refresh_snapshot(),
                 message = control.recv() => match message {
                     Some(Control::Stop) | None => { interrupted = true; break; }
                 },
             }
         }
-        if self.snapshot_stale {
-            self.write_snapshot();
-        }
+        // On disk before the driver returns (the process may exit right after), including a
+        // summary queued but not yet written.
+        self.write_snapshot_and_wait().await;
         self.progress.finish();
         Ok(self.outcome(interrupted))
     }
@@ -670,18 +705,53 @@ impl RunActor {
 
     /// Reads every visible reply in the outboxes of `agents` and applies them as one batch.
     fn scan(&mut self, agents: &BTreeSet<String>) -> Result<(), OrchestratorError> {
-        let mut batch = Vec::new();
+        let mut files = Vec::new();
         for agent in agents {
             let outbox = self.station.outbox(agent);
-            let files = match mailbox::list_mail(&outbox) {
-                Ok(files) => files,
+            match mailbox::list_mail(&outbox) {
+                Ok(found) => files.extend(found.into_iter().map(|p| (agent.clone(), p))),
                 Err(error) => {
                     tracing::warn!(outbox = %outbox.display(), %error, "cannot list outbox");
-                    continue;
                 }
-            };
-            for path in files {
-                if self.handled.contains(&path) {
+            }
+        }
+        self.take_files(files)
+    }
+
+    /// The ids this run owns that an agent's file can be named after: its task ids and its
+    /// approval request ids (see [`runtime`]).
+    fn owned_keys(&self) -> Vec<String> {
+        self.state
+            .task_ids
+            .keys()
+            .cloned()
+            .chain(self.state.approvals.keys().cloned())
+            .collect()
+    }
+
+    /// Reads the files `(agent, path)` of agents' outboxes and applies them as one batch;
+    /// files of another run are handed to it, when this process drives it.
+    fn take_files(&mut self, files: Vec<(String, PathBuf)>) -> Result<(), OrchestratorError> {
+        let mut batch = Vec::new();
+        let mut snapshot = None;
+        for (agent, path) in files {
+            let agent = &agent;
+            {
+                // Gone (taken by its run), or a folder: not mail.
+                match std::fs::symlink_metadata(&path) {
+                    _ if self.handled.contains(&path) => continue,
+                    Err(_) => continue,
+                    Ok(meta) if meta.is_dir() => continue,
+                    Ok(_) => {}
+                }
+                // Named after a task or request of another run this process drives: the
+                // station runtime routes it there; not read here.
+                if let Some(runtime) = &self.options.runtime
+                    && let Some(key) = runtime::key_of(&path)
+                    && runtime
+                        .owner_of(key)
+                        .is_some_and(|owner| owner != self.state.run_id)
+                {
                     continue;
                 }
                 // Journaled and shown without control characters (a name is the sender's text).
@@ -693,26 +763,34 @@ impl RunActor {
                             None => continue,
                         }
                     }
-                    Ok((Mail::Reply(reply), _)) => match self.owner_elsewhere(agent, &reply) {
-                        Some((_, RunStatus::Running)) => continue,
-                        Some((owner, status)) => {
-                            // Not this run's: refused with its note, but not journaled here
-                            // (it would be a record of another run's business in this one).
-                            let reason = format!(
-                                "run {owner} has ended ({status}); the reply came too late"
-                            );
-                            if let Err(error) = reply::reject(&path, &reason, Utc::now()) {
-                                tracing::warn!(file = %path.display(), %error, "cannot refuse a late reply of another run");
-                                self.handled.insert(path);
+                    Ok((Mail::Reply(reply), _)) => {
+                        match self.owner_elsewhere(agent, &reply, &mut snapshot) {
+                            Some((owner, RunStatus::Running)) => {
+                                // Its own driver judges it.
+                                if let Some(runtime) = &self.options.runtime {
+                                    runtime.forward(&owner, agent, path);
+                                }
+                                continue;
                             }
-                            continue;
+                            Some((owner, status)) => {
+                                // Not this run's: refused with its note, but not journaled here
+                                // (it would be a record of another run's business in this one).
+                                let reason = format!(
+                                    "run {owner} has ended ({status}); the reply came too late"
+                                );
+                                if let Err(error) = reply::reject(&path, &reason, Utc::now()) {
+                                    tracing::warn!(file = %path.display(), %error, "cannot refuse a late reply of another run");
+                                    self.handled.insert(path);
+                                }
+                                continue;
+                            }
+                            None => Input::Reply {
+                                agent: agent.clone(),
+                                file,
+                                reply,
+                            },
                         }
-                        None => Input::Reply {
-                            agent: agent.clone(),
-                            file,
-                            reply,
-                        },
-                    },
+                    }
                     // Gone between listing and reading: another run's orchestrator took its own reply.
                     Err(_) if std::fs::symlink_metadata(&path).is_err() => continue,
                     Err(reason) => Input::BadReply {
@@ -777,9 +855,24 @@ impl RunActor {
     /// too late). The owner is found from the reply's `run_id`, or else from the task message
     /// it answers; its status, from the state snapshot. `None`: the reply is this run's to
     /// judge (including a reply to no run at all).
-    fn owner_elsewhere(&self, agent: &str, reply: &Reply) -> Option<(String, RunStatus)> {
+    fn owner_elsewhere(
+        &self,
+        agent: &str,
+        reply: &Reply,
+        snapshot: &mut Option<Option<snapshot::Snapshot>>,
+    ) -> Option<(String, RunStatus)> {
         if self.state.task_ids.contains_key(&reply.task_id) {
             return None;
+        }
+        // A run this process drives: it is going (no need to read anything).
+        if let Some(owner) = self
+            .options
+            .runtime
+            .as_ref()
+            .and_then(|runtime| runtime.owner_of(&reply.task_id))
+            .filter(|owner| *owner != self.state.run_id)
+        {
+            return Some((owner, RunStatus::Running));
         }
         let owner = reply.run_id.clone().or_else(|| {
             let inbox = self.station.inbox(agent);
@@ -794,8 +887,10 @@ impl RunActor {
             .map(|message| message.run_id)
         });
         let owner = owner.filter(|run| *run != self.state.run_id)?;
-        let status = snapshot::read(&self.station.snapshot_path())
-            .and_then(|s| s.runs.get(&owner).map(|r| r.status))?;
+        // Read once per batch of files, however many of them are another run's.
+        let snapshot =
+            snapshot.get_or_insert_with(|| snapshot::read(&self.station.snapshot_path()));
+        let status = snapshot.as_ref()?.runs.get(&owner).map(|r| r.status)?;
         Some((owner, status))
     }
 
@@ -1018,7 +1113,16 @@ impl RunActor {
         {
             // Before any message goes out: other orchestrators on the station learn from the
             // snapshot that this run is live, and leave its replies alone.
-            self.write_snapshot();
+            self.write_snapshot_now();
+        }
+        if let Some(runtime) = &self.options.runtime {
+            // Before any message or request goes out: its answer must find its way here.
+            let keys = records.iter().filter_map(|r| match &r.change {
+                Change::TaskScheduled { task_id, .. } => Some(task_id.clone()),
+                Change::ApprovalRequested { request_id, .. } => Some(request_id.clone()),
+                _ => None,
+            });
+            runtime.register(&self.state.run_id, keys);
         }
         self.carry_out(&records)?;
         children::after_commit(self, &records)
@@ -1233,7 +1337,34 @@ impl RunActor {
         }
     }
 
+    /// Writes the run's summary into the snapshot: queued with the station runtime's writer
+    /// when there is one (see [`runtime`]), else at once.
     fn write_snapshot(&mut self) {
+        if let Some(runtime) = &self.options.runtime {
+            self.last_snapshot = Instant::now();
+            self.snapshot_stale = false;
+            let summary = snapshot::RunSummary::of(&self.state, &self.station);
+            runtime.queue_snapshot(&self.state.run_id, summary);
+            return;
+        }
+        self.write_snapshot_now();
+    }
+
+    /// Writes the run's summary and returns once it is on disk.
+    async fn write_snapshot_and_wait(&mut self) {
+        match self.options.runtime.clone() {
+            Some(runtime) => {
+                self.last_snapshot = Instant::now();
+                self.snapshot_stale = false;
+                let summary = snapshot::RunSummary::of(&self.state, &self.station);
+                runtime.write_snapshot(&self.state.run_id, summary).await;
+            }
+            None => self.write_snapshot_now(),
+        }
+    }
+
+    /// Writes the run's summary into the snapshot now, in this thread.
+    fn write_snapshot_now(&mut self) {
         self.last_snapshot = Instant::now();
         self.snapshot_stale = false;
         let summary = snapshot::RunSummary::of(&self.state, &self.station);

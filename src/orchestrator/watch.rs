@@ -1,8 +1,9 @@
-//! Outbox watching: notify events as hints that an agent's outbox should be scanned.
+//! What a run is woken for ([`Wake`]), and which watcher events count.
 //!
 //! Events carry no promise (they can be lost, merged, or overflow), so an event only says
-//! "look at this outbox again"; an error says "look at all of them". The orchestrator adds a
-//! rescan at start and a periodic rescan as a safety net.
+//! "look at this file" (or, after an error, "look at everything"); the station runtime
+//! ([`super::runtime`]) adds a periodic rescan as a safety net, and a run scans everything
+//! once when it starts.
 //!
 //! Only events that can mean "a file arrived" count ([`is_arrival`]). Reading a folder opens
 //! it, and inotify reports that too: reacting to every event would make each scan trigger the
@@ -10,71 +11,15 @@
 
 use std::path::{Path, PathBuf};
 
-use notify::{RecursiveMode, Watcher as _};
-
-use tokio::sync::mpsc::UnboundedSender;
-
-/// Which outboxes to scan.
+/// What a run should look at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Wake {
-    Agent(String),
+    /// These files of an agent's outbox (routed to their owner by [`super::runtime`]).
+    Files { agent: String, paths: Vec<PathBuf> },
+    /// Every outbox (an event may have been lost).
     All,
     /// A control request may have arrived (see [`super::control`]).
     Control,
-}
-
-/// Keeps the watcher alive; dropping it stops watching.
-pub struct OutboxWatcher {
-    _watcher: notify::RecommendedWatcher,
-}
-
-/// Watches each `(agent, outbox)` folder and sends a [`Wake`] for every change.
-pub fn watch_outboxes(
-    outboxes: &[(String, PathBuf)],
-    tx: UnboundedSender<Wake>,
-) -> notify::Result<OutboxWatcher> {
-    let by_dir: Vec<(PathBuf, String)> = outboxes
-        .iter()
-        .map(|(agent, dir)| (dir.clone(), agent.clone()))
-        .collect();
-    let mut watcher =
-        notify::recommended_watcher(move |event: notify::Result<notify::Event>| match event {
-            Ok(event) if !is_arrival(&event) => {}
-            Ok(event) => {
-                for path in &event.paths {
-                    let dir = path.parent().unwrap_or(Path::new(""));
-                    if let Some((_, agent)) = by_dir.iter().find(|(d, _)| d == dir || d == path) {
-                        let _ = tx.send(Wake::Agent(agent.clone()));
-                    }
-                }
-                if event.need_rescan() {
-                    let _ = tx.send(Wake::All);
-                }
-            }
-            Err(error) => {
-                tracing::warn!(%error, "watcher error; rescanning every outbox");
-                let _ = tx.send(Wake::All);
-            }
-        })?;
-    for (_, dir) in outboxes {
-        watcher
-            .watch(dir, RecursiveMode::NonRecursive)
-            .map_err(|e| explain(e, dir))?;
-    }
-    Ok(OutboxWatcher { _watcher: watcher })
-}
-
-/// Watches a run's control folder and sends [`Wake::Control`] for every change.
-pub fn watch_control(dir: &Path, tx: UnboundedSender<Wake>) -> notify::Result<OutboxWatcher> {
-    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if event.as_ref().map_or(true, is_arrival) {
-            let _ = tx.send(Wake::Control);
-        }
-    })?;
-    watcher
-        .watch(dir, RecursiveMode::NonRecursive)
-        .map_err(|e| explain(e, dir))?;
-    Ok(OutboxWatcher { _watcher: watcher })
 }
 
 /// True for an event that may mean a visible file arrived in a watched folder: something was
@@ -101,7 +46,7 @@ pub fn is_arrival(event: &notify::Event) -> bool {
     })
 }
 
-fn explain(error: notify::Error, dir: &Path) -> notify::Error {
+pub(super) fn explain(error: notify::Error, dir: &Path) -> notify::Error {
     let hint = match &error.kind {
         notify::ErrorKind::MaxFilesWatch => {
             " (the inotify watch limit is reached: raise it with `sysctl fs.inotify.max_user_watches=524288`)"

@@ -37,6 +37,7 @@ mod graph;
 mod input_limits;
 mod ops_defects;
 mod security;
+mod station_runtime;
 mod views;
 
 mod conductor_status;

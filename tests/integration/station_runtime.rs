@@ -1,0 +1,108 @@
+//! One station runtime per process: `3ox up` drives hundreds of runs at once through one
+//! watcher, polls where it cannot watch, and never silently abandons a run.
+
+use std::time::Duration;
+
+use crate::support::{TestEnv, output_within, stderr, stdout};
+
+const FLOW: &str = "name: three-steps
+tasks:
+  - {name: step-a, taskReferenceName: a}
+  - {name: step-b, taskReferenceName: b, inputParameters: {previous: \"${a.output}\"}}
+  - {name: step-c, taskReferenceName: c}
+";
+
+/// A station whose 8 agents are served by `3ox agent run` with `true` as the command (`up`
+/// starts them: they have a `command`).
+fn station_of_eight_agents() -> TestEnv {
+    let env = TestEnv::new();
+    for i in 0..8 {
+        // Each step type is served by every agent; 3ox picks one per task.
+        env.write(
+            &format!("agents/worker-{i}/agent.yaml"),
+            "version: 1\ncapabilities: [step-a, step-b, step-c]\nconcurrency: 4\ncommand: \"true\"\n",
+        );
+    }
+    env.write("flow.yaml", FLOW);
+    env
+}
+
+fn submit(env: &TestEnv) -> String {
+    let out = env.run(&["start", "flow.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    stdout(&out).trim().to_string()
+}
+
+#[test]
+fn up_until_idle_completes_300_submitted_runs_with_one_watcher() {
+    let env = station_of_eight_agents();
+    let runs: Vec<String> = (0..300).map(|_| submit(&env)).collect();
+    let out = output_within(env.cmd(&["up", "--until-idle"]), Duration::from_secs(300));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        !err.contains("cannot be driven"),
+        "a run was left undriven:\n{err}"
+    );
+    for run in &runs {
+        assert!(
+            err.contains(&format!("run {run} COMPLETED (3 tasks)")),
+            "run {run} did not complete:\n{}",
+            err.lines()
+                .filter(|l| l.contains(run.as_str()))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+    let list = env.run(&["list", "--json"]);
+    let listed: serde_json::Value = serde_json::from_slice(&list.stdout).expect("list --json");
+    let completed = listed["runs"]
+        .as_array()
+        .expect("a list of runs")
+        .iter()
+        .filter(|r| r["status"] == "COMPLETED")
+        .count();
+    assert_eq!(completed, 300, "{listed}");
+}
+
+#[test]
+fn up_until_idle_exits_1_and_names_a_run_whose_journal_cannot_be_read() {
+    let env = station_of_eight_agents();
+    let good = submit(&env);
+    let broken = submit(&env);
+    // The broken run's journal: its only record cut in half by hand (not a torn tail after a
+    // crash: garbage follows).
+    let path = env.root().join(format!(".3ox/runs/{broken}.journal.yaml"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        format!(
+            "{}\n%%% not yaml\n{}",
+            &text[..text.len() / 2],
+            &text[text.len() / 2..]
+        ),
+    )
+    .unwrap();
+    let out = output_within(env.cmd(&["up", "--until-idle"]), Duration::from_secs(60));
+    let err = stderr(&out);
+    assert!(err.contains(&format!("run {good} COMPLETED")), "{err}");
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("run(s) were left undriven") && err.contains(&format!("  {broken}: ")),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_station_forced_to_poll_drives_its_runs_without_native_watching() {
+    let env = station_of_eight_agents();
+    let mut cmd = env.cmd(&["run", "flow.yaml"]);
+    cmd.env("THREEOX_WATCH", "poll");
+    let out = output_within(cmd, Duration::from_secs(60));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("polling the station's folders every 250 ms (THREEOX_WATCH=poll)"),
+        "{err}"
+    );
+}
