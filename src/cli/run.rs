@@ -85,7 +85,10 @@ impl StartArgs {
                 return Ok(Err(super::EXIT_USAGE));
             }
         };
-        let input = collect_input(self)?;
+        let mut input = collect_input(self)?;
+        if !definition::inputs::report_run_input(&workflow, &mut input) {
+            return Ok(Err(super::EXIT_USAGE));
+        }
         if let Some(problem) = crate::mailbox::limits::input_problem("the workflow input", &input) {
             eprintln!("error: {problem}; nothing was started");
             return Ok(Err(super::EXIT_USAGE));

@@ -40,3 +40,5 @@ mod security;
 mod views;
 
 mod conductor_status;
+
+mod templates;
