@@ -1,10 +1,14 @@
 //! Workflow inputs (`inputs:` checked before a run starts), the template library under
 //! `templates/` run for real with its demo agents, and `3ox template`.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 
 use crate::fake_agent::{Answer, FakeAgent};
-use crate::support::{TestEnv, files_in, stderr, stdout};
+use crate::support::{
+    TestEnv, events, files_in, journal_records, output_within_child, stderr, stdout, wait_for,
+};
 
 const TYPED: &str = r#"
 name: typed
@@ -87,4 +91,118 @@ fn validate_checks_the_declaration_and_export_keeps_it_where_conductor_ignores_i
     );
     assert_eq!(json["metadata"]["threeoxInputs"]["folders"]["type"], "list");
     assert!(stderr(&out).contains("`inputs`"), "{}", stderr(&out));
+}
+
+/// A station with the repository's example (templates, demo agents) written into it.
+fn example_station() -> TestEnv {
+    let env = TestEnv::new();
+    let out = env.run(&["init", "--example", "."]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    env
+}
+
+/// Starts `3ox run <args> --json` (managed agents on) and waits until its HUMAN task asks
+/// for approval; returns the driver and the run id.
+fn run_until_approval(env: &TestEnv, args: &[&str]) -> (std::process::Child, String) {
+    let mut all = vec!["run"];
+    all.extend_from_slice(args);
+    all.push("--json");
+    let run = env
+        .cmd(&all)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let run_id = wait_for(Duration::from_secs(60), || {
+        let records = journal_records(env);
+        events(&records)
+            .iter()
+            .any(|e| e == "approval_requested")
+            .then(|| records[0]["run_id"].as_str().map(str::to_string))
+            .flatten()
+    })
+    .expect("the HUMAN task asks for approval");
+    (run, run_id)
+}
+
+fn approve(env: &TestEnv, run_id: &str, task: &str) {
+    let out = env.run(&["approve", run_id, task, "--comment", "go"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn approval_gate_runs_for_real_with_the_change_agent() {
+    let env = example_station();
+    let (mut run, run_id) =
+        run_until_approval(&env, &["approval_gate", "--input", "change=rotate-keys"]);
+    approve(&env, &run_id, "gate");
+    let out = output_within_child(&mut run, Duration::from_secs(60));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["output"]["decision"], "approved", "{result}");
+    let record = env.read(&format!(".3ox/changes/{run_id}.md"));
+    assert!(record.contains("# Change rotate-keys"), "{record}");
+    assert!(record.contains("applied, approved by"), "{record}");
+}
+
+#[test]
+fn deploy_saga_rolls_back_an_unhealthy_release_for_real() {
+    let env = example_station();
+    // 1.3.2 is live; 1.4.0 is deployed after approval and fails its health check.
+    env.write(
+        ".3ox/deployments/staging/web.json",
+        r#"{"current": "1.3.2", "previous": null, "history": []}"#,
+    );
+    let (mut run, run_id) = run_until_approval(
+        &env,
+        &[
+            "deploy_with_rollback",
+            "--input",
+            "service=web",
+            "--input",
+            "version=\"1.4.0\"",
+            "--input",
+            "simulate_unhealthy=true",
+        ],
+    );
+    approve(&env, &run_id, "gate");
+    let out = output_within_child(&mut run, Duration::from_secs(60));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["status"], "FAILED");
+    assert_eq!(result["failed_task"], "health", "{result}");
+    assert_eq!(result["output"]["previous"], "1.3.2", "{result}");
+
+    // The compensation rollback_deploy runs as the failed run's child and puts 1.3.2 back.
+    let rollback = wait_for(Duration::from_secs(60), || {
+        let out = env.run(&["list", "--workflow", "rollback_deploy", "--json"]);
+        let list: Value = serde_json::from_slice(&out.stdout).ok()?;
+        let run = list["runs"].as_array()?.first()?.clone();
+        matches!(run["status"].as_str(), Some("COMPLETED" | "FAILED")).then_some(run)
+    })
+    .expect("the rollback run ends");
+    assert_eq!(rollback["status"], "COMPLETED", "{rollback}");
+    let state: Value =
+        serde_json::from_str(&env.read(".3ox/deployments/staging/web.json")).unwrap();
+    assert_eq!(state["current"], "1.3.2", "{state}");
+    assert_eq!(
+        state["history"],
+        json!([{"deployed": "1.4.0"}, {"rolled_back_to": "1.3.2"}])
+    );
+    assert!(
+        !files_in(&env, ".3ox/events/alerts").is_empty(),
+        "the rollback published its alert"
+    );
 }
