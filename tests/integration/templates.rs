@@ -206,3 +206,91 @@ fn deploy_saga_rolls_back_an_unhealthy_release_for_real() {
         "the rollback published its alert"
     );
 }
+
+#[test]
+fn template_list_show_and_new_work_on_the_station_library() {
+    let env = example_station();
+    let out = env.run(&["template", "list"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("inventory_validation  Validate inventory folders in parallel"),
+        "{text}"
+    );
+    assert!(
+        text.contains("inputs: station_root: string = \".\", folders: list (required)"),
+        "{text}"
+    );
+    let out = env.run(&["template", "list", "--json"]);
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let templates = doc["templates"].as_array().unwrap();
+    assert!(templates.len() >= 12, "{doc}");
+    assert!(
+        templates
+            .iter()
+            .all(|t| t["problem"].is_null() && !t["mocks"].as_array().unwrap().is_empty()),
+        "{doc}"
+    );
+
+    let out = env.run(&["template", "show", "deploy-with-rollback"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    for line in [
+        "  service (string), required: the service to deploy",
+        "  `health_check` for health: served by deployer",
+        "  approver `commander` for gate: served by commander",
+        "  on failure it starts `rollback_deploy`",
+        "  templates/tests/deploy-with-rollback.rejected.mocks.yaml",
+        "flowchart TD",
+    ] {
+        assert!(text.contains(line), "{line:?} in\n{text}");
+    }
+    let out = env.run(&["template", "show", "research_fanout", "--json"]);
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["agents"][0]["needs"], "LLM_CHAT_COMPLETE", "{doc}");
+    assert_eq!(doc["agents"][0]["served_by"], json!(["llm-demo"]));
+    let out = env.run(&["template", "show", "inventory_valdation"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("did you mean `inventory_validation`?"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = env.run(&[
+        "template",
+        "new",
+        "night_check",
+        "--from",
+        "inventory-validation",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let copy = env.read("templates/night_check.workflow.yaml");
+    assert!(
+        copy.starts_with("# Inventory validation"),
+        "comments are kept"
+    );
+    assert!(copy.contains("\nname: night_check\n"), "{copy}");
+    assert!(!copy.contains("name: inventory_validation"));
+    let out = env.run(&[
+        "template",
+        "new",
+        "night_check",
+        "--from",
+        "inventory-validation",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an existing file is not replaced"
+    );
+    assert!(stderr(&out).contains("--force"), "{}", stderr(&out));
+    // The copy is a template like the others: `3ox run` finds it by name and checks inputs.
+    let out = env.run(&["run", "night_check"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("input `folders` is required"),
+        "{}",
+        stderr(&out)
+    );
+}
