@@ -238,14 +238,29 @@ _3ox() {
             3ox__subcmd__help__subcmd__agent,run)
                 cmd="3ox__subcmd__help__subcmd__agent__subcmd__run"
                 ;;
+            3ox__subcmd__help__subcmd__template,add)
+                cmd="3ox__subcmd__help__subcmd__template__subcmd__add"
+                ;;
             3ox__subcmd__help__subcmd__template,list)
                 cmd="3ox__subcmd__help__subcmd__template__subcmd__list"
                 ;;
             3ox__subcmd__help__subcmd__template,new)
                 cmd="3ox__subcmd__help__subcmd__template__subcmd__new"
                 ;;
+            3ox__subcmd__help__subcmd__template,search)
+                cmd="3ox__subcmd__help__subcmd__template__subcmd__search"
+                ;;
             3ox__subcmd__help__subcmd__template,show)
                 cmd="3ox__subcmd__help__subcmd__template__subcmd__show"
+                ;;
+            3ox__subcmd__help__subcmd__template,update)
+                cmd="3ox__subcmd__help__subcmd__template__subcmd__update"
+                ;;
+            3ox__subcmd__help__subcmd__template,verify)
+                cmd="3ox__subcmd__help__subcmd__template__subcmd__verify"
+                ;;
+            3ox__subcmd__template,add)
+                cmd="3ox__subcmd__template__subcmd__add"
                 ;;
             3ox__subcmd__template,help)
                 cmd="3ox__subcmd__template__subcmd__help"
@@ -256,8 +271,20 @@ _3ox() {
             3ox__subcmd__template,new)
                 cmd="3ox__subcmd__template__subcmd__new"
                 ;;
+            3ox__subcmd__template,search)
+                cmd="3ox__subcmd__template__subcmd__search"
+                ;;
             3ox__subcmd__template,show)
                 cmd="3ox__subcmd__template__subcmd__show"
+                ;;
+            3ox__subcmd__template,update)
+                cmd="3ox__subcmd__template__subcmd__update"
+                ;;
+            3ox__subcmd__template,verify)
+                cmd="3ox__subcmd__template__subcmd__verify"
+                ;;
+            3ox__subcmd__template__subcmd__help,add)
+                cmd="3ox__subcmd__template__subcmd__help__subcmd__add"
                 ;;
             3ox__subcmd__template__subcmd__help,help)
                 cmd="3ox__subcmd__template__subcmd__help__subcmd__help"
@@ -268,8 +295,17 @@ _3ox() {
             3ox__subcmd__template__subcmd__help,new)
                 cmd="3ox__subcmd__template__subcmd__help__subcmd__new"
                 ;;
+            3ox__subcmd__template__subcmd__help,search)
+                cmd="3ox__subcmd__template__subcmd__help__subcmd__search"
+                ;;
             3ox__subcmd__template__subcmd__help,show)
                 cmd="3ox__subcmd__template__subcmd__help__subcmd__show"
+                ;;
+            3ox__subcmd__template__subcmd__help,update)
+                cmd="3ox__subcmd__template__subcmd__help__subcmd__update"
+                ;;
+            3ox__subcmd__template__subcmd__help,verify)
+                cmd="3ox__subcmd__template__subcmd__help__subcmd__verify"
                 ;;
             *)
                 ;;
@@ -1104,8 +1140,22 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__help__subcmd__template)
-            opts="list show new"
+            opts="list show new add verify update search"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        3ox__subcmd__help__subcmd__template__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1145,7 +1195,49 @@ _3ox() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        3ox__subcmd__help__subcmd__template__subcmd__search)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         3ox__subcmd__help__subcmd__template__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        3ox__subcmd__help__subcmd__template__subcmd__update)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        3ox__subcmd__help__subcmd__template__subcmd__verify)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1772,7 +1864,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__template)
-            opts="-h --station --log-format --help list show new help"
+            opts="-h --station --log-format --help list show new add verify update search help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1793,9 +1885,49 @@ _3ox() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        3ox__subcmd__template__subcmd__help)
-            opts="list show new help"
+        3ox__subcmd__template__subcmd__add)
+            opts="-h --template --force --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --template)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --station)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        3ox__subcmd__template__subcmd__help)
+            opts="list show new add verify update search help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        3ox__subcmd__template__subcmd__help__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1849,7 +1981,49 @@ _3ox() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        3ox__subcmd__template__subcmd__help__subcmd__search)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         3ox__subcmd__template__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        3ox__subcmd__template__subcmd__help__subcmd__update)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        3ox__subcmd__template__subcmd__help__subcmd__verify)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1911,7 +2085,81 @@ _3ox() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        3ox__subcmd__template__subcmd__search)
+            opts="-h --catalogue --json --station --log-format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --catalogue)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --station)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         3ox__subcmd__template__subcmd__show)
+            opts="-h --json --station --log-format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --station)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        3ox__subcmd__template__subcmd__update)
+            opts="-h --ref --station --log-format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --ref)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --station)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        3ox__subcmd__template__subcmd__verify)
             opts="-h --json --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

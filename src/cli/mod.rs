@@ -156,7 +156,7 @@ pub enum Command {
     Test(test::Args),
     /// Draw a workflow as a diagram: Mermaid, Graphviz DOT or SVG.
     Graph(graph::Args),
-    /// The station's template library: list, show, new.
+    /// The station's template library: list, show, new, add, verify, update, search.
     #[command(subcommand)]
     Template(template::TemplateCommand),
 

@@ -294,3 +294,276 @@ fn template_list_show_and_new_work_on_the_station_library() {
         stderr(&out)
     );
 }
+
+const NIGHTLY_V1: &str = "# A small template for the catalogue round trip.\nname: nightly_check\ndescription: Check the station at night\nversion: 1\ninputs:\n  folder: {type: string, default: stations/sample}\ntasks:\n  - {name: check_station, taskReferenceName: check, inputParameters: {folder: \"${workflow.input.folder}\"}}\noutputParameters:\n  ok: ${check.output.ok}\n";
+
+const NIGHTLY_MOCKS: &str = "version: 1\ntasks:\n  check: {output: {ok: true}}\nexpect:\n  status: COMPLETED\n  output: {ok: true}\n  tasks:\n    check: {input: {folder: stations/sample}}\n";
+
+fn git(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("git")
+        .args([
+            "-c",
+            "user.name=test",
+            "-c",
+            "user.email=test@example.invalid",
+            "-c",
+            "init.defaultBranch=main",
+            "-c",
+            "commit.gpgsign=false",
+            "-c",
+            "tag.gpgsign=false",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A catalogue repository made by the test: index.yaml, templates/nightly-check.workflow.yaml
+/// and its mocks, tagged v1; then v2 with a second task.
+fn catalogue_repo(dir: &std::path::Path) -> String {
+    let write = |rel: &str, text: &str| {
+        let path = dir.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    git(dir, &["init", "--quiet", "."]);
+    write(
+        "index.yaml",
+        "version: 1\ntemplates:\n  - {name: nightly_check, version: 1, description: Check the station at night, tags: [inventory, nightly]}\n  - {name: deploy_canary, version: 3, description: Deploy to a canary first, tags: [deploy]}\n",
+    );
+    write("templates/nightly-check.workflow.yaml", NIGHTLY_V1);
+    write("templates/tests/nightly-check.mocks.yaml", NIGHTLY_MOCKS);
+    git(dir, &["add", "."]);
+    git(dir, &["commit", "--quiet", "-m", "v1"]);
+    git(dir, &["tag", "v1"]);
+    write(
+        "templates/nightly-check.workflow.yaml",
+        &NIGHTLY_V1.replace("version: 1\ninputs", "version: 2\ninputs"),
+    );
+    git(dir, &["commit", "--quiet", "-am", "v2"]);
+    git(dir, &["tag", "v2"]);
+    format!("file://{}", dir.display())
+}
+
+#[test]
+fn catalogue_round_trip_add_verify_tamper_update_and_search() {
+    let env = TestEnv::new();
+    let repo = tempfile::tempdir().unwrap();
+    let url = catalogue_repo(repo.path());
+
+    let out = env.run(&["template", "search", "night", "--catalogue", &url]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("nightly_check v1  Check the station at night"),
+        "{text}"
+    );
+    assert!(!text.contains("deploy_canary"), "{text}");
+    let out = env.run(&[
+        "template",
+        "search",
+        "deploy",
+        "--catalogue",
+        &format!("{url}@v1"),
+        "--json",
+    ]);
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["templates"][0]["name"], "deploy_canary", "{doc}");
+
+    let out = env.run(&["template", "add", &format!("{url}@v1")]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("added nightly_check"),
+        "{}",
+        stdout(&out)
+    );
+    let lock: Value = serde_yaml::from_str(&env.read("templates.lock")).unwrap();
+    let entry = &lock["templates"]["nightly_check"];
+    assert_eq!(entry["source"], format!("{url}@v1"));
+    assert_eq!(entry["kind"], "git");
+    let v1_commit = entry["commit"].as_str().unwrap().to_string();
+    assert_eq!(v1_commit.len(), 40, "{entry}");
+    assert_eq!(entry["files"].as_object().unwrap().len(), 2, "{entry}");
+    assert_eq!(
+        env.read("templates/nightly-check.workflow.yaml"),
+        NIGHTLY_V1
+    );
+    let out = env.run(&["template", "verify"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    // Tampering is found; update without --ref puts the recorded commit's file back.
+    env.write(
+        "templates/nightly-check.workflow.yaml",
+        &NIGHTLY_V1.replace("at night", "by day"),
+    );
+    let out = env.run(&["template", "verify"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains(
+            "nightly_check: templates/nightly-check.workflow.yaml changed since it was added"
+        ),
+        "{}",
+        stdout(&out)
+    );
+    let out = env.run(&["template", "update", "nightly_check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        env.read("templates/nightly-check.workflow.yaml"),
+        NIGHTLY_V1
+    );
+    let lock: Value = serde_yaml::from_str(&env.read("templates.lock")).unwrap();
+    assert_eq!(
+        lock["templates"]["nightly_check"]["commit"],
+        v1_commit.as_str()
+    );
+    assert_eq!(env.run(&["template", "verify"]).status.code(), Some(0));
+
+    // Moving to v2 only when asked.
+    let out = env.run(&["template", "update", "nightly_check", "--ref", "v2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        env.read("templates/nightly-check.workflow.yaml")
+            .contains("version: 2")
+    );
+    let lock: Value = serde_yaml::from_str(&env.read("templates.lock")).unwrap();
+    assert_ne!(
+        lock["templates"]["nightly_check"]["commit"],
+        v1_commit.as_str()
+    );
+    assert_eq!(
+        lock["templates"]["nightly_check"]["source"],
+        format!("{url}@v2")
+    );
+    assert_eq!(env.run(&["template", "verify"]).status.code(), Some(0));
+
+    // The installed template is a template like the others.
+    let out = env.run(&["template", "show", "nightly_check"]);
+    assert!(
+        stdout(&out).contains("nightly_check (version 2"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn add_refuses_with_reasons_and_installs_nothing() {
+    let env = TestEnv::new();
+    let src = tempfile::tempdir().unwrap();
+    let write = |rel: &str, text: &str| {
+        let path = src.path().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    // One good template, one whose mocks do not pass, one without mocks, one invalid.
+    write("nightly-check.workflow.yaml", NIGHTLY_V1);
+    write("tests/nightly-check.mocks.yaml", NIGHTLY_MOCKS);
+    write(
+        "failing.workflow.yaml",
+        &NIGHTLY_V1.replace("nightly_check", "failing"),
+    );
+    write(
+        "tests/failing.mocks.yaml",
+        &NIGHTLY_MOCKS.replace(
+            "output: {ok: true}\n  tasks",
+            "output: {ok: false}\n  tasks",
+        ),
+    );
+    write(
+        "untested.workflow.yaml",
+        &NIGHTLY_V1.replace("nightly_check", "untested"),
+    );
+    write(
+        "broken.workflow.yaml",
+        "name: broken\ntasks:\n  - {name: a, type: SWITCH}\n",
+    );
+    let out = env.run(&["template", "add", src.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("nothing was installed"), "{err}");
+    assert!(
+        err.contains("failing: tests/failing.mocks.yaml: the dry run failed: output.ok"),
+        "{err}"
+    );
+    assert!(
+        err.contains("untested: untested has no mocks to dry-run"),
+        "{err}"
+    );
+    assert!(
+        err.contains("broken.workflow.yaml is not a valid workflow"),
+        "{err}"
+    );
+    assert!(
+        !env.root()
+            .join("templates/nightly-check.workflow.yaml")
+            .exists()
+    );
+    assert!(!env.root().join("templates.lock").exists());
+
+    // The good one alone, from a folder and from a .tar.gz, is added.
+    let out = env.run(&[
+        "template",
+        "add",
+        src.path().to_str().unwrap(),
+        "--template",
+        "nightly_check",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let tarball = src.path().join("bundle.tar.gz");
+    let status = std::process::Command::new("tar")
+        .args([
+            "-czf",
+            tarball.to_str().unwrap(),
+            "-C",
+            src.path().to_str().unwrap(),
+            "failing.workflow.yaml",
+            "tests/failing.mocks.yaml",
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::write(src.path().join("tests/failing.mocks.yaml"), NIGHTLY_MOCKS).unwrap();
+    let out = env.run(&["template", "add", tarball.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "the archive still holds the failing mocks"
+    );
+    assert!(
+        stderr(&out).contains("the dry run failed"),
+        "{}",
+        stderr(&out)
+    );
+    let status = std::process::Command::new("tar")
+        .args([
+            "-czf",
+            tarball.to_str().unwrap(),
+            "-C",
+            src.path().to_str().unwrap(),
+            "failing.workflow.yaml",
+            "tests/failing.mocks.yaml",
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = env.run(&["template", "add", tarball.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let lock: Value = serde_yaml::from_str(&env.read("templates.lock")).unwrap();
+    assert_eq!(lock["templates"]["failing"]["kind"], "tarball", "{lock}");
+    assert_eq!(
+        lock["templates"]["nightly_check"]["kind"], "folder",
+        "{lock}"
+    );
+    assert!(lock["templates"]["failing"].get("commit").is_none());
+}

@@ -1,9 +1,13 @@
 //! `3ox template ...`: the station's template library (see `crate::templates`), one file per
 //! subcommand.
 
+pub mod add;
 pub mod list;
 pub mod new;
+pub mod search;
 pub mod show;
+pub mod update;
+pub mod verify;
 
 use std::path::Path;
 
@@ -15,6 +19,15 @@ pub enum TemplateCommand {
     Show(show::Args),
     /// Make a new workflow from a template: templates/NAME.workflow.yaml with the name changed.
     New(new::Args),
+    /// Add templates from a folder, a .tar.gz or a git repository at a ref: checked and
+    /// dry-run with their mocks first, recorded in templates.lock.
+    Add(add::Args),
+    /// Check that every file recorded in templates.lock still has its sha256.
+    Verify(verify::Args),
+    /// Fetch a locked template again: at its recorded commit, or at a new `--ref`.
+    Update(update::Args),
+    /// Search a catalogue's index.yaml for templates.
+    Search(search::Args),
 }
 
 pub fn run(station_flag: Option<&Path>, command: TemplateCommand) -> anyhow::Result<u8> {
@@ -22,6 +35,10 @@ pub fn run(station_flag: Option<&Path>, command: TemplateCommand) -> anyhow::Res
         TemplateCommand::List(args) => list::run(station_flag, args),
         TemplateCommand::Show(args) => show::run(station_flag, args),
         TemplateCommand::New(args) => new::run(station_flag, args),
+        TemplateCommand::Add(args) => add::run(station_flag, args),
+        TemplateCommand::Verify(args) => verify::run(station_flag, args),
+        TemplateCommand::Update(args) => update::run(station_flag, args),
+        TemplateCommand::Search(args) => search::run(station_flag, args),
     }
 }
 

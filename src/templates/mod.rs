@@ -8,9 +8,18 @@
 //!   `.workflow` (`inventory-validation`), `-` and `_` alike;
 //! - [`agents_needed`] says which capability or type each agent-served task needs and which
 //!   agents of the station serve it;
-//! - [`renamed`] is the text of a template with its `name:` changed (`3ox template new`).
+//! - [`renamed`] is the text of a template with its `name:` changed (`3ox template new`);
+//! - [`source`] fetches a template from a folder, a `.tar.gz` or a git repository at a ref,
+//!   [`install`] checks it (valid, every mocks file passes in a dry run) and copies it in,
+//!   [`lock`] is `templates.lock` (source, commit, sha256 of each file) and `verify`,
+//!   [`catalogue`] reads a catalogue's `index.yaml` for `3ox template search`.
 //!
 //! The command line is in `cli/template/`, one file per subcommand.
+
+pub mod catalogue;
+pub mod install;
+pub mod lock;
+pub mod source;
 
 use std::path::{Path, PathBuf};
 
