@@ -567,3 +567,42 @@ fn add_refuses_with_reasons_and_installs_nothing() {
     );
     assert!(lock["templates"]["failing"].get("commit").is_none());
 }
+
+#[test]
+fn batch_validation_forks_a_child_run_of_inventory_validation_per_station_for_real() {
+    let env = example_station();
+    let out = crate::support::output_within(
+        env.cmd(&[
+            "run",
+            "batch_validation",
+            "--input",
+            "stations=[stations/sample, stations/sample]",
+            "--input",
+            "folders=[inventory-clean, inventory-broken]",
+            "--json",
+        ]),
+        Duration::from_secs(120),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let output = &result["output"];
+    assert_eq!(output["stations_checked"], 2, "{result}");
+    let per_station = output["by_station"][0]["problem_count"].as_u64().unwrap();
+    assert!(per_station > 0, "inventory-broken has problems: {result}");
+    assert_eq!(output["by_station"][1]["problem_count"], per_station);
+    assert_eq!(output["problem_count"], 2 * per_station);
+    let out = env.run(&["list", "--workflow", "inventory_validation", "--json"]);
+    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let children = list["runs"].as_array().unwrap();
+    assert_eq!(children.len(), 2, "{list}");
+    assert!(
+        children.iter().all(|r| r["status"] == "COMPLETED"),
+        "{list}"
+    );
+}
