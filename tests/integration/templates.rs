@@ -41,6 +41,33 @@ fn run_and_start_refuse_a_missing_or_mistyped_input_before_anything_starts() {
         assert!(err.contains("nothing was started"), "{err}");
     }
     assert_eq!(files_in(&env, ".3ox/runs"), Vec::<String>::new());
+    // `3ox test` checks the mocks file's input the same way.
+    env.write(
+        "flow.mocks.yaml",
+        "version: 1\ninput: {strict: true}\ndefault: {output: {}}\n",
+    );
+    let out = env.run(&["test", "flow.yaml", "--mock", "flow.mocks.yaml"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("input `folders` is required"),
+        "{}",
+        stderr(&out)
+    );
+    let out = env.run(&[
+        "test",
+        "flow.yaml",
+        "--mock",
+        "flow.mocks.yaml",
+        "--input",
+        "folders=[a]",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
 }
 
 #[test]
