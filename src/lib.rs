@@ -65,7 +65,8 @@
 //! them, like SIMPLE tasks. `3ox test --mock` drives the same engine in memory on a simulated
 //! clock ([`testing`]).
 //!
-//! Stations, agents and their `agent.yaml` are in [`station`]; read-only views of runs in
+//! Stations, agents and their `agent.yaml` are in [`station`]; the template library in
+//! [`templates`]; read-only views of runs in
 //! [`query`]; `doctor` and `gc` in [`maintenance`]; Conductor import, export and the JSON
 //! Schema in [`definition`]; the command line is in [`cli`].
 
@@ -81,6 +82,7 @@ pub mod orchestrator;
 pub mod query;
 pub mod schedule;
 pub mod station;
+pub mod templates;
 pub mod testing;
 pub mod worker;
 

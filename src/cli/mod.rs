@@ -37,6 +37,8 @@ pub mod schema;
 
 pub mod test;
 
+pub mod template;
+
 pub mod approvals;
 pub mod completions;
 pub mod graph;
@@ -154,6 +156,9 @@ pub enum Command {
     Test(test::Args),
     /// Draw a workflow as a diagram: Mermaid, Graphviz DOT or SVG.
     Graph(graph::Args),
+    /// The station's template library: list, show, new, add, verify, update, search.
+    #[command(subcommand)]
+    Template(template::TemplateCommand),
 
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(alias = "completion")]
@@ -197,6 +202,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Schema(args) => schema::run(args),
         Command::Test(args) => test::run(args),
         Command::Graph(args) => graph::run(args),
+        Command::Template(cmd) => template::run(cli.station.as_deref(), cmd),
 
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),

@@ -85,7 +85,10 @@ impl StartArgs {
                 return Ok(Err(super::EXIT_USAGE));
             }
         };
-        let input = collect_input(self)?;
+        let mut input = collect_input(self)?;
+        if !definition::inputs::report_run_input(&workflow, &mut input) {
+            return Ok(Err(super::EXIT_USAGE));
+        }
         if let Some(problem) = crate::mailbox::limits::input_problem("the workflow input", &input) {
             eprintln!("error: {problem}; nothing was started");
             return Ok(Err(super::EXIT_USAGE));
@@ -113,6 +116,10 @@ fn resolve_workflow(given: &Path, station: &crate::station::Station) -> Option<P
     }
     let folder = station.root.join("templates");
     let name = given.to_string_lossy();
+    // By workflow name or file name (`inventory_validation`, `inventory-validation`).
+    if let Some(template) = crate::templates::find(station, &name) {
+        return Some(template.path);
+    }
     let candidates = [
         name.to_string(),
         format!("{name}.yaml"),
@@ -132,10 +139,7 @@ fn resolve_workflow(given: &Path, station: &crate::station::Station) -> Option<P
         .flatten()
         .filter_map(|entry| {
             let file = entry.file_name().to_string_lossy().into_owned();
-            let stem = file
-                .strip_suffix(".yaml")
-                .or_else(|| file.strip_suffix(".yml"))
-                .or_else(|| file.strip_suffix(".json"))?;
+            let stem = crate::templates::stem_of(&file)?;
             (!stem.starts_with('.')).then(|| stem.to_string())
         })
         .collect();

@@ -87,6 +87,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             input.insert(key.trim().to_string(), value);
         }
     }
+    if !definition::inputs::report_run_input(&workflow, &mut mocks.input) {
+        return Ok(super::EXIT_USAGE);
+    }
     if let Some(status) = args.expect_status {
         mocks.expect.status = Some(status);
     }

@@ -704,6 +704,9 @@ fn export_workflow(value: &Value, notes: &mut Vec<Note>) -> Value {
     };
     let mut out = Map::new();
     for (key, value) in map {
+        if key == "inputs" {
+            continue;
+        }
         if !CONDUCTOR_WORKFLOW_FIELDS.contains(&key.as_str()) {
             notes.push(Note {
                 task: None,
@@ -724,7 +727,54 @@ fn export_workflow(value: &Value, notes: &mut Vec<Note>) -> Value {
         };
         out.insert(key.clone(), value);
     }
+    if let Some(inputs) = map.get("inputs") {
+        export_inputs(inputs, &mut out, notes);
+    }
     Value::Object(ordered(&out, CONDUCTOR_WORKFLOW_FIELDS))
+}
+
+/// 3ox's typed `inputs:` in Conductor terms: every name joins `inputParameters`, the defaults
+/// join `inputTemplate` (Conductor's input defaults; a value already there wins), and the
+/// whole declaration is kept in `metadata.threeoxInputs`, which Conductor stores and ignores.
+fn export_inputs(inputs: &Value, out: &mut Map<String, Value>, notes: &mut Vec<Note>) {
+    let Value::Object(inputs) = inputs else {
+        return;
+    };
+    let names = out
+        .entry("inputParameters")
+        .or_insert_with(|| Value::Array(Vec::new()));
+    if let Value::Array(names) = names {
+        for name in inputs.keys() {
+            if !names.iter().any(|n| n.as_str() == Some(name)) {
+                names.push(Value::String(name.clone()));
+            }
+        }
+    }
+    let defaults: Vec<(String, Value)> = inputs
+        .iter()
+        .filter_map(|(name, spec)| Some((name.clone(), spec.get("default")?.clone())))
+        .collect();
+    if !defaults.is_empty() {
+        let template = out
+            .entry("inputTemplate")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(template) = template {
+            for (name, default) in defaults {
+                template.entry(name).or_insert(default);
+            }
+        }
+    }
+    let metadata = out
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if let Value::Object(metadata) = metadata {
+        metadata.insert("threeoxInputs".into(), Value::Object(inputs.clone()));
+    }
+    notes.push(Note {
+        task: None,
+        field: "inputs".into(),
+        message: "Conductor does not check input types or required inputs: the names are in `inputParameters`, the defaults in `inputTemplate`, the declaration in `metadata.threeoxInputs`".into(),
+    });
 }
 
 /// A seconds field written as a duration text becomes whole seconds (rounded up, with a
@@ -1241,6 +1291,22 @@ mod tests {
         );
         assert_eq!(json["tasks"][0]["taskDefinition"]["backoffScaleFactor"], 3);
         assert!(notes[0].contains("always doubles"), "{notes:?}");
+    }
+
+    #[test]
+    fn typed_inputs_become_names_defaults_and_metadata() {
+        let (json, notes) = exported(
+            "name: w\ninputParameters: [a]\ninputTemplate: {n: 9}\ninputs:\n  n: {type: integer, default: 3}\n  s: {type: string, default: x, required: false}\n  a: {type: list, required: true}\ntasks:\n  - {name: t, taskReferenceName: t}\n",
+        );
+        assert_eq!(json["inputParameters"], json!(["a", "n", "s"]));
+        assert_eq!(json["inputTemplate"], json!({"n": 9, "s": "x"}));
+        assert_eq!(
+            json["metadata"]["threeoxInputs"]["a"],
+            json!({"type": "list", "required": true})
+        );
+        assert!(json.get("inputs").is_none());
+        assert_eq!(notes.len(), 1);
+        assert!(notes[0].contains("`inputs`"), "{notes:?}");
     }
 
     #[test]

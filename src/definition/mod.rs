@@ -14,6 +14,7 @@
 
 pub mod conductor;
 pub mod diagnostic;
+pub mod inputs;
 pub mod schema;
 pub mod source;
 pub mod validate;
@@ -39,6 +40,10 @@ pub struct WorkflowDef {
     /// Names of the inputs the workflow expects (documentation, as in Conductor).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub input_parameters: Vec<String>,
+    /// 3ox: the declared inputs (type, default, description, required), by name; a run's
+    /// input is checked against them before it starts (see [`inputs`]).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub inputs: IndexMap<String, inputs::InputSpec>,
     /// Output of the run, mapped with `${...}` expressions when the run completes.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub output_parameters: IndexMap<String, Value>,

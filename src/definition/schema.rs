@@ -93,6 +93,22 @@ fn workflow_field(name: &str) -> Value {
         "inputTemplate" => {
             json!({"type": "object", "description": "Default input values, used where the run's input does not give one."})
         }
+        "inputs" => {
+            json!({
+                "type": "object",
+                "description": "3ox: the workflow's inputs by name, each with its type, default, description and whether it is required; `3ox run` and `3ox start` check a run's input against them before anything starts.",
+                "additionalProperties": {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "properties": {
+                        "type": {"enum": crate::definition::inputs::INPUT_TYPES, "description": "The type the value must have (any value when absent)."},
+                        "default": {"description": "The value used when the run's input gives none (of the declared type)."},
+                        "description": {"type": "string", "description": "What the input is, for people."},
+                        "required": {"type": "boolean", "description": "A run without this input (and no default) is refused."}
+                    }
+                }
+            })
+        }
         "ownerEmail" => {
             json!({"type": "string", "description": "Conductor's owner address (kept as written)."})
         }

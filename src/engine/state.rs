@@ -218,6 +218,7 @@ impl Default for WorkflowDef {
             description: None,
             version: 1,
             input_parameters: Vec::new(),
+            inputs: IndexMap::new(),
             output_parameters: IndexMap::new(),
             tasks: Vec::new(),
             extra: IndexMap::new(),

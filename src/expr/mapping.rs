@@ -136,15 +136,18 @@ pub fn input_expression_root(path: &str) -> Option<&str> {
     path.trim().strip_prefix("$.").map(root_of)
 }
 
-/// The run's input: `input` laid over the workflow's `inputTemplate` defaults (by top-level
-/// key; a value given at start wins). Template values are taken as written.
+/// The run's input: `input` laid over the workflow's `inputTemplate` defaults, themselves
+/// laid over the defaults of its declared `inputs:` (by top-level key; a value given at
+/// start wins). Default values are taken as written.
 pub fn workflow_input(workflow: &WorkflowDef, input: Value) -> Value {
-    let Some(Value::Object(defaults)) = workflow.extra.get("inputTemplate") else {
-        return input;
-    };
+    let mut defaults = crate::definition::inputs::defaults(workflow);
+    if let Some(Value::Object(template)) = workflow.extra.get("inputTemplate") {
+        defaults.extend(template.clone());
+    }
     if defaults.is_empty() {
         return input;
     }
+    let defaults = &defaults;
     match input {
         Value::Object(given) => {
             let mut merged = defaults.clone();

@@ -189,6 +189,12 @@ fn check_agents(tasks: &[TaskDef], agents: &AgentDirectory, problems: &mut Vec<S
                 .get("forkTaskName")
                 .and_then(Value::as_str)
             && !name.contains("${")
+            // Forks of an agent-served type go to the agents serving the type (served.rs).
+            && task
+                .input_parameters
+                .get("forkTaskType")
+                .and_then(Value::as_str)
+                .is_none_or(|t| t == "SIMPLE")
             && agents.serving(name).next().is_none()
         {
             problems.push(format!(

@@ -1,7 +1,7 @@
 //! The example station `3ox init --example` writes: the repository's own demo, so a new
-//! user has something that runs at once. The inventory-validation workflow and its mocks, the
-//! approval-gate template, the `commander` approver, the two Python demo agents and the sample
-//! inventory folders, all built into the binary from the repository's files.
+//! user has something that runs at once. The template library (templates/ and its mocks in
+//! templates/tests/, see docs/templates.md), the `commander` approver, the Python demo agents
+//! and the sample inventory folders, all built into the binary from the repository's files.
 
 use std::path::{Path, PathBuf};
 
@@ -17,14 +17,23 @@ macro_rules! example {
 
 /// Every file of the example station, by path relative to the station root.
 pub const FILES: &[(&str, &[u8])] = &[
+    example!("agents/change-agent/README.md"),
+    example!("agents/change-agent/agent.yaml"),
+    example!("agents/change-agent/change.py"),
     example!("agents/commander/README.md"),
     example!("agents/commander/agent.yaml"),
+    example!("agents/deployer/README.md"),
+    example!("agents/deployer/agent.yaml"),
+    example!("agents/deployer/deploy.py"),
     example!("agents/inventory-checker/README.md"),
     example!("agents/inventory-checker/agent.yaml"),
     example!("agents/inventory-checker/check_folder.py"),
     example!("agents/inventory-reporter/README.md"),
     example!("agents/inventory-reporter/agent.yaml"),
     example!("agents/inventory-reporter/report.py"),
+    example!("agents/llm-demo/README.md"),
+    example!("agents/llm-demo/agent.yaml"),
+    example!("agents/llm-demo/llm_demo.py"),
     example!("stations/sample/README.md"),
     example!("stations/sample/inventory-broken/Audit Notes.txt"),
     example!("stations/sample/inventory-broken/MANIFEST.yaml"),
@@ -37,10 +46,42 @@ pub const FILES: &[(&str, &[u8])] = &[
     example!("stations/sample/inventory-flaky/MANIFEST.yaml"),
     example!("stations/sample/inventory-flaky/power.yaml"),
     example!("templates/approval-gate.workflow.yaml"),
+    example!("templates/backup-and-verify.workflow.yaml"),
+    example!("templates/batch-validation.workflow.yaml"),
+    example!("templates/code-review.workflow.yaml"),
+    example!("templates/deploy-with-rollback.workflow.yaml"),
+    example!("templates/etl-with-retries.workflow.yaml"),
+    example!("templates/incident-triage.workflow.yaml"),
     example!("templates/inventory-validation.workflow.yaml"),
+    example!("templates/llm-document-pipeline.workflow.yaml"),
+    example!("templates/nightly-report.workflow.yaml"),
+    example!("templates/release-checklist.workflow.yaml"),
+    example!("templates/research-fanout.workflow.yaml"),
+    example!("templates/rollback-deploy.workflow.yaml"),
+    example!("templates/station-sync.workflow.yaml"),
     example!("templates/tests/approval-gate.deadline.mocks.yaml"),
     example!("templates/tests/approval-gate.mocks.yaml"),
+    example!("templates/tests/backup-and-verify.mismatch.mocks.yaml"),
+    example!("templates/tests/backup-and-verify.mocks.yaml"),
+    example!("templates/tests/batch-validation.mocks.yaml"),
+    example!("templates/tests/code-review.mocks.yaml"),
+    example!("templates/tests/code-review.rejected.mocks.yaml"),
+    example!("templates/tests/deploy-with-rollback.mocks.yaml"),
+    example!("templates/tests/deploy-with-rollback.rejected.mocks.yaml"),
+    example!("templates/tests/etl-with-retries.mocks.yaml"),
+    example!("templates/tests/etl-with-retries.short.mocks.yaml"),
+    example!("templates/tests/incident-triage.mocks.yaml"),
+    example!("templates/tests/incident-triage.unknown.mocks.yaml"),
     example!("templates/tests/inventory-validation.mocks.yaml"),
+    example!("templates/tests/llm-document-pipeline.mocks.yaml"),
+    example!("templates/tests/nightly-report.mocks.yaml"),
+    example!("templates/tests/release-checklist.failing.mocks.yaml"),
+    example!("templates/tests/release-checklist.mocks.yaml"),
+    example!("templates/tests/research-fanout.mocks.yaml"),
+    example!("templates/tests/rollback-deploy.mocks.yaml"),
+    example!("templates/tests/rollback-deploy.nothing-deployed.mocks.yaml"),
+    example!("templates/tests/station-sync.dry-run.mocks.yaml"),
+    example!("templates/tests/station-sync.mocks.yaml"),
 ];
 
 /// The command that runs the example's main workflow, for `init` to print.

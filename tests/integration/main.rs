@@ -41,3 +41,5 @@ mod station_runtime;
 mod views;
 
 mod conductor_status;
+
+mod templates;

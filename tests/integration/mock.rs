@@ -335,14 +335,39 @@ fn the_templates_pass_with_their_mocks() {
     }
     tested.sort();
     tested.dedup();
-    assert_eq!(tested, ["approval-gate", "inventory-validation"]);
+    // Every template has its mocks.
+    assert_eq!(
+        tested,
+        [
+            "approval-gate",
+            "backup-and-verify",
+            "batch-validation",
+            "code-review",
+            "deploy-with-rollback",
+            "etl-with-retries",
+            "incident-triage",
+            "inventory-validation",
+            "llm-document-pipeline",
+            "nightly-report",
+            "release-checklist",
+            "research-fanout",
+            "rollback-deploy",
+            "station-sync",
+        ]
+    );
 }
 
 #[test]
 fn validate_checks_mocks_files_as_mocks_files() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let env = TestEnv::new();
-    let out = env.run(&["validate", repo.join("templates").to_str().unwrap()]);
+    // In the repository's station: the LLM templates need its agent serving LLM_CHAT_COMPLETE.
+    let out = env.run(&[
+        "--station",
+        repo.to_str().unwrap(),
+        "validate",
+        repo.join("templates").to_str().unwrap(),
+    ]);
     let text = stdout(&out);
     assert_eq!(code(&out), 0, "{text}");
     assert!(

@@ -26,6 +26,7 @@ use crate::expr::mapping;
 mod do_while;
 mod fork_join;
 mod human;
+mod inputs;
 mod io;
 mod misc;
 mod not_a_workflow;
@@ -37,8 +38,14 @@ mod task;
 mod timers;
 mod workflow;
 
-/// Top-level fields of a workflow: Conductor's (plus what Orkes adds), nothing more.
-const WORKFLOW_FIELDS: &[&str] = CONDUCTOR_WORKFLOW_FIELDS;
+/// Top-level fields of a workflow: Conductor's (plus what Orkes adds), then 3ox's typed
+/// `inputs:` declaration.
+const WORKFLOW_FIELDS: &[&str] = &concat::<
+    { CONDUCTOR_WORKFLOW_FIELDS.len() + WORKFLOW_FIELDS_BEYOND_CONDUCTOR.len() },
+>(CONDUCTOR_WORKFLOW_FIELDS, WORKFLOW_FIELDS_BEYOND_CONDUCTOR);
+
+/// Workflow fields that are 3ox additions (see docs/workflow-language.md).
+const WORKFLOW_FIELDS_BEYOND_CONDUCTOR: &[&str] = &["inputs"];
 
 /// Fields of a task: Conductor's workflow-task fields, then what 3ox reads on the task
 /// besides ([`TASK_FIELDS_BEYOND_CONDUCTOR`]).
@@ -240,6 +247,7 @@ impl<'a> Validator<'a> {
             self.exclusive_joins(list, &refs);
         }
         self.workflow_defaults(root);
+        self.declared_inputs(root);
         self.input_expression_roots(&sites, &refs);
         self.references(root, &sites, &refs);
     }
@@ -418,6 +426,11 @@ fn string_leaves<'v>(value: &'v Value, pointer: String, out: &mut Vec<(String, &
 
 /// Names a value's kind in messages ("a list", "the text `x`").
 fn describe(value: &Value) -> String {
+    describe_value(value)
+}
+
+/// What a value is, for messages: "the text `x`", "a list", ...
+pub(crate) fn describe_value(value: &Value) -> String {
     match value {
         Value::Null => "nothing (null)".to_string(),
         Value::Bool(b) => format!("`{b}`"),

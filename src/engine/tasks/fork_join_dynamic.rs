@@ -11,7 +11,9 @@
 //!   `__index: i`. Two such forks of the same task name in one run would take the same
 //!   references: `validate` warns, and the second fork fails with the reason at run time.
 //!
-//! Forked tasks take the fork task's `agent` and `retry` unless they set their own. The
+//! Forked tasks are SIMPLE, SUB_WORKFLOW (each fork a child run, its workflow looked up by
+//! name when the fork starts it) or a type agents serve. Forked tasks take the fork task's
+//! `agent` and `retry` unless they set their own. The
 //! expansion is journaled (`fork_expanded`) before any forked task starts, so the set of
 //! forks never changes, even across a restart. Each forked task is walked as its own branch.
 
@@ -186,9 +188,12 @@ fn check_new(w: &Walker<'_, '_, '_>, tasks: Vec<TaskDef>) -> Result<Vec<TaskDef>
                 "dynamic task reference `{task_ref}` is used twice in this run"
             ));
         }
-        if !matches!(task.kind(), TaskKind::Simple | TaskKind::AgentServed(_)) {
+        if !matches!(
+            task.kind(),
+            TaskKind::Simple | TaskKind::AgentServed(_) | TaskKind::SubWorkflow
+        ) {
             return Err(format!(
-                "dynamic task `{task_ref}` has type {}; forked tasks must be SIMPLE or a type agents serve in this version",
+                "dynamic task `{task_ref}` has type {}; forked tasks must be SIMPLE, SUB_WORKFLOW or a type agents serve in this version",
                 task.type_name
             ));
         }
