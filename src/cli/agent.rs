@@ -75,6 +75,9 @@ fn run_worker(station: Station, args: RunArgs) -> anyhow::Result<u8> {
             station.root.display()
         );
     };
+    // Held while this worker runs: `3ox run` warns about tasks no worker serves.
+    let _serving = crate::station::liveness::WorkerMark::hold(&station, &args.name)
+        .context("cannot mark the agent as served")?;
     let argv = if args.command.is_empty() {
         match &config.command {
             Some(command) => command.argv(),

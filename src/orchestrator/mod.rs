@@ -428,7 +428,12 @@ pub struct RunActor {
     /// How many commits journaled changes: the driver's idle-timer rule holds only while the
     /// state has not changed since its idle walk.
     commits: u64,
+    /// Agents already named in a "no worker serves it" warning.
+    warned_unserved: BTreeSet<String>,
 }
+
+/// How long a task message waits unclaimed before the driver looks for a live worker.
+pub const UNSERVED_AFTER: Duration = Duration::from_secs(5);
 
 impl RunActor {
     pub fn new(
@@ -452,6 +457,7 @@ impl RunActor {
             started: Instant::now(),
             http: http::HttpCalls::default(),
             commits: 0,
+            warned_unserved: BTreeSet::new(),
         }
     }
 
@@ -542,9 +548,12 @@ impl RunActor {
                     }
                     self.step_all(inputs)?;
                 }
-                // The station runtime rescans the folders; this only writes a snapshot that
-                // was held back.
-                _ = rescan.tick() => self.refresh_snapshot(),
+                // The station runtime rescans the folders; this writes a snapshot that was
+                // held back, and says when a task waits for a worker that is not there.
+                _ = rescan.tick() => {
+                    self.refresh_snapshot();
+                    self.warn_unserved(Utc::now());
+                }
                 message = control.recv() => match message {
                     Some(Control::Stop) | None => { interrupted = true; break; }
                 },
@@ -722,6 +731,43 @@ impl RunActor {
             }
         }
         self.take_files(files)
+    }
+
+    /// Warns (once per agent) when a task message has waited in an inbox for
+    /// [`UNSERVED_AFTER`], unclaimed, and no `3ox agent run` worker serves that agent
+    /// (see [`crate::station::liveness`]).
+    fn warn_unserved(&mut self, now: chrono::DateTime<Utc>) {
+        let waiting: Vec<(String, String, i64)> = self
+            .state
+            .tasks
+            .values()
+            .filter(|t| t.status == engine::TaskStatus::Scheduled)
+            .filter_map(|t| {
+                let waited = (now - t.updated_at).to_std().ok()?;
+                let agent = t.agent.clone()?;
+                let task_id = t.task_id.as_deref()?;
+                (waited >= UNSERVED_AFTER
+                    && !self.warned_unserved.contains(&agent)
+                    && self
+                        .station
+                        .inbox(&agent)
+                        .join(TaskMessage::file_name(task_id))
+                        .is_file())
+                .then(|| (t.task_ref.clone(), agent, waited.as_secs() as i64))
+            })
+            .collect();
+        for (task_ref, agent, waited) in waiting {
+            if self.warned_unserved.contains(&agent)
+                || crate::station::liveness::has_live_worker(&self.station, &agent)
+            {
+                continue;
+            }
+            tracing::warn!(run = %self.state.run_id, task = %task_ref, %agent, waited, "a task waits for an agent no worker serves");
+            self.progress.note(&format!(
+                "warning: task {task_ref} has waited {waited} s in agents/{agent}/1N.3OX/ and no worker serves agent {agent}; start one with `3ox agent run {agent}` (or give agents/{agent}/agent.yaml a `command:` and 3ox starts it)"
+            ));
+            self.warned_unserved.insert(agent);
+        }
     }
 
     /// The ids this run owns that an agent's file can be named after: its task ids and its

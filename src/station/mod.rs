@@ -11,6 +11,7 @@
 
 pub mod agent;
 pub mod example;
+pub mod liveness;
 pub mod start_keys;
 
 use std::path::{Path, PathBuf};

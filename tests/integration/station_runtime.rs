@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::support::{TestEnv, output_within, stderr, stdout};
+use crate::support::{TestEnv, output_within, stderr, stdout, wait_for};
 
 const FLOW: &str = "name: three-steps
 tasks:
@@ -105,4 +105,40 @@ fn a_station_forced_to_poll_drives_its_runs_without_native_watching() {
         err.contains("polling the station's folders every 250 ms (THREEOX_WATCH=poll)"),
         "{err}"
     );
+}
+
+#[test]
+fn run_warns_when_a_task_waits_for_an_agent_no_worker_serves_and_goes_on_once_one_does() {
+    let env = TestEnv::new();
+    // No `command:`: nobody starts a worker for it.
+    env.write(
+        "agents/scanner/agent.yaml",
+        "version: 1\ncapabilities: [scan]\n",
+    );
+    env.write("flow.yaml", "name: scan\ntasks:\n  - {name: scan, taskReferenceName: s}\n");
+    let log = env.root().join("run.stderr");
+    let mut cmd = env.cmd(&["run", "flow.yaml"]);
+    cmd.stderr(std::fs::File::create(&log).unwrap());
+    let mut run = crate::support::ChildGuard(cmd.spawn().unwrap());
+    let warning = wait_for(Duration::from_secs(30), || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        text.lines()
+            .find(|l| l.contains("no worker serves agent scanner"))
+            .map(str::to_owned)
+    })
+    .unwrap_or_else(|| panic!("no warning; stderr:\n{}", std::fs::read_to_string(&log).unwrap_or_default()));
+    assert!(
+        warning.contains("task s has waited") && warning.contains("`3ox agent run scanner`"),
+        "{warning}"
+    );
+    // A worker comes: the task is served and the run completes.
+    let mut worker = env.cmd(&["agent", "run", "scanner", "--", "true"]);
+    worker.stderr(std::process::Stdio::null());
+    let _worker = crate::support::ChildGuard(worker.spawn().unwrap());
+    let status = wait_for(Duration::from_secs(30), || run.0.try_wait().unwrap())
+        .expect("the run did not end once a worker served it");
+    assert_eq!(status.code(), Some(0), "{}", std::fs::read_to_string(&log).unwrap());
+    // Said once, not at every look.
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(text.matches("no worker serves agent scanner").count(), 1, "{text}");
 }
