@@ -11,6 +11,8 @@
 //! as text or JSON. Times are taken as parameters (`now`), so the views are pure functions of
 //! the journals and the clock.
 
+pub mod summaries;
+
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -670,24 +672,23 @@ pub fn list(
     filter: &ListFilter,
     now: DateTime<Utc>,
 ) -> Result<Vec<RunLine>, QueryError> {
-    let lines = all_runs(station)?
+    let lines = summaries::summaries(station, |id| load(station, id).map(|l| l.state))?
         .into_iter()
         .filter_map(|(id, run)| match run {
-            Ok(state) => {
-                let wanted = filter.status.is_none_or(|s| s == state.status)
-                    && filter
-                        .workflow
-                        .as_ref()
-                        .is_none_or(|w| *w == state.workflow.name);
+            Ok(run) => {
+                let wanted = filter.status.is_none_or(|s| s == run.status)
+                    && filter.workflow.as_ref().is_none_or(|w| *w == run.workflow);
                 wanted.then(|| RunLine {
                     run_id: id,
-                    workflow: Some(state.workflow.name.clone()),
-                    status: Some(state.status),
-                    started_at: state.started_at,
-                    elapsed_ms: elapsed(&state, now),
-                    tasks_done: state.tasks.values().filter(|t| t.status.is_done()).count(),
-                    tasks_total: state.tasks.len(),
-                    failed_task: state.failure.as_ref().and_then(|f| f.task_ref.clone()),
+                    elapsed_ms: run
+                        .started_at
+                        .map(|start| millis(start, run.ended_at.unwrap_or(now))),
+                    workflow: Some(run.workflow),
+                    status: Some(run.status),
+                    started_at: run.started_at,
+                    tasks_done: run.tasks_done,
+                    tasks_total: run.tasks_total,
+                    failed_task: run.failed_task,
                     problem: None,
                 })
             }
@@ -709,30 +710,24 @@ pub fn list(
 /// `3ox history`: finished runs (COMPLETED or FAILED) that pass `filter`, newest first. A run
 /// whose journal cannot be read is listed with its problem, unless a workflow filter is given.
 pub fn history(station: &Station, filter: &HistoryFilter) -> Result<Vec<HistoryEntry>, QueryError> {
-    let entries = all_runs(station)?
+    let entries = summaries::summaries(station, |id| load(station, id).map(|l| l.state))?
         .into_iter()
         .filter_map(|(id, run)| match run {
-            Ok(state) => {
-                let wanted = state.status != RunStatus::Running
-                    && filter
-                        .workflow
-                        .as_ref()
-                        .is_none_or(|w| *w == state.workflow.name);
+            Ok(run) => {
+                let wanted = run.status != RunStatus::Running
+                    && filter.workflow.as_ref().is_none_or(|w| *w == run.workflow);
                 wanted.then(|| HistoryEntry {
                     run_id: id,
-                    workflow: Some(state.workflow.name.clone()),
-                    status: Some(state.status),
-                    started_at: state.started_at,
-                    ended_at: state.ended_at,
-                    duration_ms: state
-                        .started_at
-                        .zip(state.ended_at)
-                        .map(|(s, e)| millis(s, e)),
-                    tasks: state.tasks.len(),
-                    retries: state.retries,
-                    output: state.output.clone(),
-                    failed_task: state.failure.as_ref().and_then(|f| f.task_ref.clone()),
-                    reason: state.failure.as_ref().map(|f| f.reason.clone()),
+                    workflow: Some(run.workflow),
+                    status: Some(run.status),
+                    started_at: run.started_at,
+                    ended_at: run.ended_at,
+                    duration_ms: run.started_at.zip(run.ended_at).map(|(s, e)| millis(s, e)),
+                    tasks: run.tasks_total,
+                    retries: run.retries,
+                    output: run.output,
+                    failed_task: run.failed_task,
+                    reason: run.reason,
                     problem: None,
                 })
             }

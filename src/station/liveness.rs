@@ -72,7 +72,10 @@ mod tests {
         // flock is per open file: another open (as another process would) sees it held.
         assert!(has_live_worker(&station, "a"));
         drop(mark);
-        assert!(has_live_worker(&station, "a"), "the second worker still serves");
+        assert!(
+            has_live_worker(&station, "a"),
+            "the second worker still serves"
+        );
         drop(second);
         assert!(!has_live_worker(&station, "a"));
     }

@@ -115,7 +115,10 @@ fn run_warns_when_a_task_waits_for_an_agent_no_worker_serves_and_goes_on_once_on
         "agents/scanner/agent.yaml",
         "version: 1\ncapabilities: [scan]\n",
     );
-    env.write("flow.yaml", "name: scan\ntasks:\n  - {name: scan, taskReferenceName: s}\n");
+    env.write(
+        "flow.yaml",
+        "name: scan\ntasks:\n  - {name: scan, taskReferenceName: s}\n",
+    );
     let log = env.root().join("run.stderr");
     let mut cmd = env.cmd(&["run", "flow.yaml"]);
     cmd.stderr(std::fs::File::create(&log).unwrap());
@@ -126,7 +129,12 @@ fn run_warns_when_a_task_waits_for_an_agent_no_worker_serves_and_goes_on_once_on
             .find(|l| l.contains("no worker serves agent scanner"))
             .map(str::to_owned)
     })
-    .unwrap_or_else(|| panic!("no warning; stderr:\n{}", std::fs::read_to_string(&log).unwrap_or_default()));
+    .unwrap_or_else(|| {
+        panic!(
+            "no warning; stderr:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        )
+    });
     assert!(
         warning.contains("task s has waited") && warning.contains("`3ox agent run scanner`"),
         "{warning}"
@@ -137,8 +145,58 @@ fn run_warns_when_a_task_waits_for_an_agent_no_worker_serves_and_goes_on_once_on
     let _worker = crate::support::ChildGuard(worker.spawn().unwrap());
     let status = wait_for(Duration::from_secs(30), || run.0.try_wait().unwrap())
         .expect("the run did not end once a worker served it");
-    assert_eq!(status.code(), Some(0), "{}", std::fs::read_to_string(&log).unwrap());
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "{}",
+        std::fs::read_to_string(&log).unwrap()
+    );
     // Said once, not at every look.
     let text = std::fs::read_to_string(&log).unwrap();
-    assert_eq!(text.matches("no worker serves agent scanner").count(), 1, "{text}");
+    assert_eq!(
+        text.matches("no worker serves agent scanner").count(),
+        1,
+        "{text}"
+    );
+}
+
+#[test]
+fn list_reads_a_journal_again_only_when_it_changed() {
+    let env = station_of_eight_agents();
+    let out = output_within(env.cmd(&["run", "flow.yaml"]), Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let listed = |env: &TestEnv| -> serde_json::Value {
+        let out = env.run(&["list", "--json"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["runs"][0].clone()
+    };
+    assert_eq!(listed(&env)["status"], "COMPLETED");
+    assert!(env.root().join(".3ox/runs.index.json").is_file());
+    // The journal is overwritten with text of the same length and its time put back: `list`
+    // takes the run's line from the index and does not read the journal.
+    let journal = std::fs::read_dir(env.root().join(".3ox/runs"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with(".journal.yaml"))
+        .unwrap();
+    let meta = std::fs::metadata(&journal).unwrap();
+    let len = meta.len() as usize;
+    std::fs::write(&journal, "%".repeat(len)).unwrap();
+    let file = std::fs::File::options().write(true).open(&journal).unwrap();
+    file.set_modified(meta.modified().unwrap()).unwrap();
+    drop(file);
+    assert_eq!(
+        listed(&env)["status"],
+        "COMPLETED",
+        "the journal was read again"
+    );
+    // One byte more: read again, and what it holds now (no run_started: not a run yet) is
+    // what shows.
+    std::fs::write(&journal, "%".repeat(len + 1)).unwrap();
+    let line = listed(&env);
+    assert!(
+        line.is_null(),
+        "the index was used for a changed journal: {line}"
+    );
 }
