@@ -8,7 +8,7 @@ use anyhow::{Context as _, bail};
 use serde::Serialize;
 
 use crate::mailbox::{self, CLAIMED};
-use crate::station::{AgentDirectory, Station};
+use crate::station::{AgentDirectory, AgentMode, Station};
 use crate::worker::{Worker, WorkerConfig, WorkerEvent};
 
 #[derive(Debug, clap::Subcommand)]
@@ -18,6 +18,10 @@ pub enum AgentCommand {
     /// The command gets the task input as JSON on stdin and THREEOX_* variables (task id, run
     /// id, attempt, ...); its working folder is the station root. Exit 0 with a JSON or YAML
     /// object on stdout completes the task with that output; anything else fails it.
+    ///
+    /// In persistent mode (`mode: persistent` in agent.yaml, or `--mode persistent`) the
+    /// command runs once per slot and gets one JSON line per task on stdin; it answers each
+    /// with one JSON line on stdout (see docs/protocol.md).
     Run(RunArgs),
     /// List the station's agents: capabilities, concurrency, command and waiting messages.
     List(ListArgs),
@@ -33,6 +37,10 @@ pub struct RunArgs {
     /// How often a running task sends an IN_PROGRESS heartbeat reply.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
     pub heartbeat: Duration,
+    /// Run the command once per task, or keep one process per slot speaking JSON lines
+    /// (default: `mode` in agent.yaml).
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub mode: Option<AgentMode>,
     /// The command to run, after `--` (default: `command` in agent.yaml).
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
@@ -91,6 +99,7 @@ fn run_worker(station: Station, args: RunArgs) -> anyhow::Result<u8> {
     let concurrency = args.concurrency.map_or(config.concurrency, usize::from);
     let mut worker_config = WorkerConfig::new(station, &args.name, argv, concurrency);
     worker_config.heartbeat = args.heartbeat;
+    worker_config.mode = args.mode.unwrap_or(config.mode);
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -100,8 +109,12 @@ fn run_worker(station: Station, args: RunArgs) -> anyhow::Result<u8> {
         let (tx, mut events) = tokio::sync::mpsc::unbounded_channel();
         let name = worker_config.agent.clone();
         let inbox = worker_config.station.inbox(&name);
+        let mode = match worker_config.mode {
+            AgentMode::PerTask => String::new(),
+            AgentMode::Persistent => ", one persistent process per slot".to_string(),
+        };
         eprintln!(
-            "3ox agent {name}: serving {} with `{}` (concurrency {concurrency}); Ctrl-C stops",
+            "3ox agent {name}: serving {} with `{}` (concurrency {concurrency}{mode}); Ctrl-C stops",
             inbox.display(),
             worker_config.argv.join(" ")
         );
@@ -184,6 +197,18 @@ fn print_event(agent: &str, event: &WorkerEvent) {
         WorkerEvent::Rejected { file, reason } => {
             eprintln!("3ox agent {agent}: rejected {file}: {reason}")
         }
+        WorkerEvent::ProcessStarted { slot, pid } => {
+            eprintln!("3ox agent {agent}: slot {slot}: started process {pid}")
+        }
+        WorkerEvent::ProcessEnded { slot, pid, reason } => {
+            eprintln!("3ox agent {agent}: slot {slot}: process {pid} {reason}")
+        }
+        WorkerEvent::AgentStderr { pid, line, .. } => eprintln!("{agent}[{pid}]: {line}"),
+        WorkerEvent::Refused {
+            task_id,
+            pid,
+            reason,
+        } => eprintln!("3ox agent {agent}: {task_id}: refused a line from process {pid}: {reason}"),
     }
 }
 
@@ -193,6 +218,8 @@ struct AgentRow {
     capabilities: Vec<String>,
     concurrency: usize,
     command: Option<Vec<String>>,
+    /// `per-task` or `persistent`.
+    mode: &'static str,
     /// Messages in the inbox, not yet claimed.
     waiting: usize,
     /// Messages claimed by a worker and not yet archived.
@@ -212,6 +239,7 @@ fn list(station: &Station, args: &ListArgs) -> anyhow::Result<u8> {
                 capabilities: config.capabilities.clone(),
                 concurrency: config.concurrency,
                 command: config.command.as_ref().map(|c| c.argv()),
+                mode: config.mode.name(),
                 waiting: count(&inbox),
                 claimed: count(&inbox.join(CLAIMED)),
             }

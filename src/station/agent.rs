@@ -6,6 +6,7 @@
 //! capabilities: [validate_folder]   # task names this agent serves
 //! concurrency: 4                    # tasks in flight at once (default 1)
 //! command: [python3, agents/inventory-checker/check_folder.py]   # optional: 3ox runs it
+//! mode: per-task                    # or `persistent`: one long-lived process per slot
 //! ```
 
 use std::collections::BTreeMap;
@@ -33,6 +34,35 @@ pub struct AgentConfig {
     /// program and arguments, or one string run by the shell.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<Command>,
+    /// How `3ox agent run` runs the command: once per task (default), or once per slot,
+    /// speaking JSON lines (see `worker::persistent`).
+    #[serde(default, skip_serializing_if = "AgentMode::is_per_task")]
+    pub mode: AgentMode,
+}
+
+/// How a worker runs an agent's command.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum AgentMode {
+    /// One process per task: the input on stdin, the output on stdout, the exit code.
+    #[default]
+    PerTask,
+    /// One long-lived process per slot: one JSON line in per task, one JSON line back.
+    Persistent,
+}
+
+impl AgentMode {
+    pub fn is_per_task(&self) -> bool {
+        *self == AgentMode::PerTask
+    }
+
+    /// The name written in agent.yaml (`per-task`, `persistent`).
+    pub fn name(self) -> &'static str {
+        match self {
+            AgentMode::PerTask => "per-task",
+            AgentMode::Persistent => "persistent",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

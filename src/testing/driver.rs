@@ -516,6 +516,7 @@ impl<'m> Simulation<'m> {
                     capabilities: capabilities.clone(),
                     concurrency: UNLIMITED,
                     command: None,
+                    mode: Default::default(),
                 };
                 (name, config)
             })

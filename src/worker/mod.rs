@@ -11,7 +11,9 @@
 //!    rest stays in the inbox for other workers of the same agent;
 //! 4. runs the command once per message: the working folder is the station root, the task
 //!    `input` is JSON on stdin, and `THREEOX_*` variables say which task it is (see
-//!    [`task_env`]);
+//!    [`task_env`]). In [`AgentMode::Persistent`] it instead keeps one long-lived process per
+//!    slot and speaks JSON lines with it, one task line in and one answer line out
+//!    ([`persistent`]);
 //! 5. turns the result into a reply (see [`reply_for`]) and writes it atomically and durably
 //!    as `0UT.3OX/<task_id>.reply.yaml`. While the command runs longer than the heartbeat
 //!    interval it writes `IN_PROGRESS` replies `<task_id>.hb-<n>.yaml`.
@@ -26,6 +28,8 @@
 //! While a claimed message runs, the worker holds a lock on it (`File::try_lock`); a worker
 //! starting up skips claimed messages that another live worker holds. Locks die with their
 //! process, so a crashed worker's messages are picked up again.
+
+mod persistent;
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -43,7 +47,7 @@ use crate::mailbox::atomic::{self, Durability};
 use crate::mailbox::message::{MessageHeader, TaskMessage};
 use crate::mailbox::reply::{self, REPLY_VERSION, Reply, ReplyStatus};
 use crate::mailbox::{self, CLAIMED, DONE, REJECTED};
-use crate::station::Station;
+use crate::station::{AgentMode, Station};
 
 /// How much of a failed command's standard error goes into the reply's reason.
 const STDERR_TAIL_LINES: usize = 20;
@@ -57,8 +61,10 @@ pub struct WorkerConfig {
     pub station: Station,
     /// The agent's name: the worker serves `agents/<agent>/1N.3OX/`.
     pub agent: String,
-    /// Program and arguments run once per task.
+    /// Program and arguments run once per task (or once per slot, in persistent mode).
     pub argv: Vec<String>,
+    /// Once per task, or one long-lived process per slot.
+    pub mode: AgentMode,
     /// Tasks run at once (at least 1).
     pub concurrency: usize,
     /// How often a running task sends an IN_PROGRESS heartbeat.
@@ -79,6 +85,7 @@ impl WorkerConfig {
             station,
             agent: agent.to_string(),
             argv,
+            mode: AgentMode::PerTask,
             concurrency,
             heartbeat: Duration::from_secs(30),
             rescan_every: Duration::from_secs(2),
@@ -105,6 +112,23 @@ pub enum WorkerEvent {
     },
     /// A message that does not parse was moved to `rejected/`.
     Rejected { file: String, reason: String },
+    /// Persistent mode: a slot started its long-lived process.
+    ProcessStarted { slot: usize, pid: u32 },
+    /// Persistent mode: a slot's process ended or was stopped; the next task starts another.
+    ProcessEnded {
+        slot: usize,
+        pid: u32,
+        reason: String,
+    },
+    /// Persistent mode: a line a slot's process wrote on its standard error.
+    AgentStderr { slot: usize, pid: u32, line: String },
+    /// Persistent mode: a line from a slot's process was refused (not JSON, another task id,
+    /// too long); the slot waits on for the answer to its task.
+    Refused {
+        task_id: String,
+        pid: u32,
+        reason: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -157,6 +181,8 @@ impl Worker {
             cancel: cancel.clone(),
             pending: VecDeque::new(),
             running: JoinSet::new(),
+            idle: Vec::new(),
+            slots_made: 0,
         };
         let task = tokio::spawn(actor.run());
         Ok(Worker { cancel, task })
@@ -193,7 +219,12 @@ struct Actor {
     cancel: CancellationToken,
     /// Claimed messages found at start, waiting for a free slot.
     pending: VecDeque<PathBuf>,
-    running: JoinSet<()>,
+    /// Running tasks; in persistent mode each gives its slot back when it ends.
+    running: JoinSet<Option<persistent::Slot>>,
+    /// Persistent mode: slots with no task, and their processes (if started).
+    idle: Vec<persistent::Slot>,
+    /// Persistent mode: slots made so far, for their numbers (a panicked task loses its slot).
+    slots_made: usize,
 }
 
 impl Actor {
@@ -210,8 +241,11 @@ impl Actor {
                 biased;
                 () = self.cancel.cancelled() => break,
                 Some(done) = self.running.join_next(), if !self.running.is_empty() => {
-                    if let Err(e) = done && e.is_panic() {
-                        tracing::error!(agent = %self.config.agent, "a task runner panicked: {e}");
+                    match done {
+                        Ok(Some(slot)) => self.idle.push(slot),
+                        Ok(None) => {}
+                        Err(e) if e.is_panic() => tracing::error!(agent = %self.config.agent, "a task runner panicked: {e}"),
+                        Err(_) => {}
                     }
                     self.fill_slots();
                 }
@@ -219,8 +253,10 @@ impl Actor {
                 _ = rescan.tick() => self.fill_slots(),
             }
         }
-        // Dropping the runners drops their children, which kills them (`kill_on_drop`).
+        // Dropping the runners drops their children, which kills them (`kill_on_drop`), and
+        // dropping the idle slots kills their processes.
         self.running.shutdown().await;
+        self.idle.clear();
         tracing::info!(agent = %self.config.agent, "worker stopped");
     }
 
@@ -367,9 +403,17 @@ impl Actor {
             message,
             events: self.events.clone(),
         };
+        let slot = match self.config.mode {
+            AgentMode::PerTask => None,
+            AgentMode::Persistent => Some(self.idle.pop().unwrap_or_else(|| {
+                self.slots_made += 1;
+                persistent::Slot::new(self.slots_made, self.events.clone())
+            })),
+        };
         self.running.spawn(async move {
-            job.run().await;
+            let slot = job.run(slot).await;
             drop(lock);
+            slot
         });
     }
 
@@ -467,8 +511,22 @@ struct Job {
 }
 
 impl Job {
-    async fn run(self) {
+    /// Runs the task (per task, or on `slot`'s process) and writes its reply; gives the slot
+    /// back.
+    async fn run(self, mut slot: Option<persistent::Slot>) -> Option<persistent::Slot> {
         let started = Instant::now();
+        let answer = match &mut slot {
+            None => Some(self.run_per_task().await),
+            Some(slot) => slot.serve(&self).await,
+        };
+        if let Some(answer) = answer {
+            self.reply(answer, started.elapsed()).await;
+        }
+        slot
+    }
+
+    /// Per-task mode: runs the command once and reads how it ended.
+    async fn run_per_task(&self) -> Answer {
         let outcome = self.execute().await;
         match &outcome {
             Outcome::Exited {
@@ -488,6 +546,28 @@ impl Job {
             }
         }
         let (status, output, reason) = reply_for(outcome);
+        Answer {
+            status,
+            output,
+            reason,
+            logs: vec![],
+        }
+    }
+
+    fn emit(&self, event: WorkerEvent) {
+        if let Some(events) = &self.events {
+            let _ = events.send(event);
+        }
+    }
+
+    /// Writes the final reply `<task_id>.reply.yaml`.
+    async fn reply(&self, answer: Answer, elapsed: Duration) {
+        let Answer {
+            status,
+            output,
+            reason,
+            logs,
+        } = answer;
         let reply = Reply {
             version: REPLY_VERSION,
             task_id: self.message.task_id.clone(),
@@ -496,9 +576,8 @@ impl Job {
             reason: reason.clone(),
             run_id: Some(self.message.run_id.clone()),
             token: Some(self.message.token.clone()),
-            logs: vec![],
+            logs,
         };
-        let elapsed = started.elapsed();
         let path = self
             .outbox
             .join(format!("{}.reply.yaml", self.message.task_id));
@@ -578,7 +657,7 @@ impl Job {
                     };
                 }
                 _ = heartbeat.tick() => {
-                    beats = self.send_heartbeat(beats + 1, started.elapsed()).await;
+                    beats = self.send_heartbeat(beats + 1, started.elapsed(), None).await;
                 }
             }
         }
@@ -586,7 +665,8 @@ impl Job {
 
     /// Writes heartbeat number `n` or later: a task run again after a crash skips the numbers
     /// its earlier run used, so no reply file is ever overwritten. Returns the number used.
-    async fn send_heartbeat(&self, mut n: u64, elapsed: Duration) -> u64 {
+    /// `reason` is what the agent said it is doing, if it said so; else the time it has run.
+    async fn send_heartbeat(&self, mut n: u64, elapsed: Duration, reason: Option<String>) -> u64 {
         let name = |n: u64| format!("{}.hb-{n}.yaml", self.message.task_id);
         while self.outbox.join(name(n)).exists() || self.outbox.join(DONE).join(name(n)).exists() {
             n += 1;
@@ -596,11 +676,13 @@ impl Job {
             task_id: self.message.task_id.clone(),
             status: ReplyStatus::InProgress,
             output: Value::Object(Default::default()),
-            reason: Some(format!(
-                "`{}` still running after {}",
-                self.config.argv[0],
-                humantime::format_duration(round_secs(elapsed))
-            )),
+            reason: Some(reason.unwrap_or_else(|| {
+                format!(
+                    "`{}` still running after {}",
+                    self.config.argv[0],
+                    humantime::format_duration(round_secs(elapsed))
+                )
+            })),
             run_id: Some(self.message.run_id.clone()),
             token: Some(self.message.token.clone()),
             logs: vec![],
@@ -682,6 +764,26 @@ pub fn task_env(
     ]
 }
 
+/// What a task's final reply says.
+#[derive(Debug, Clone, PartialEq)]
+struct Answer {
+    status: ReplyStatus,
+    output: Value,
+    reason: Option<String>,
+    logs: Vec<String>,
+}
+
+impl Answer {
+    fn failed(reason: String) -> Answer {
+        Answer {
+            status: ReplyStatus::Failed,
+            output: Value::Object(Default::default()),
+            reason: Some(reason),
+            logs: vec![],
+        }
+    }
+}
+
 /// How a command ended.
 #[derive(Debug)]
 pub enum Outcome {
@@ -717,7 +819,16 @@ pub fn reply_for(outcome: Outcome) -> (ReplyStatus, Value, Option<String>) {
             Err(reason) => (ReplyStatus::Failed, empty(), Some(reason)),
         };
     }
-    let tail = stderr_tail(&stderr);
+    (
+        ReplyStatus::Failed,
+        empty(),
+        Some(describe_exit(status, &stderr_tail(&stderr))),
+    )
+}
+
+/// How a process ended, with the tail of its standard error: `exit code 3: <tail>`,
+/// `killed by signal 9 (SIGKILL) (nothing on standard error)`.
+fn describe_exit(status: ExitStatus, tail: &str) -> String {
     let how = match (status.code(), signal_of(status)) {
         (Some(code), _) => format!("exit code {code}"),
         (None, Some(signal)) => format!(
@@ -728,12 +839,11 @@ pub fn reply_for(outcome: Outcome) -> (ReplyStatus, Value, Option<String>) {
         ),
         (None, None) => format!("ended abnormally ({status})"),
     };
-    let reason = if tail.is_empty() {
+    if tail.is_empty() {
         format!("{how} (nothing on standard error)")
     } else {
         format!("{how}: {tail}")
-    };
-    (ReplyStatus::Failed, empty(), Some(reason))
+    }
 }
 
 /// Reads a successful command's standard output as the task output.
