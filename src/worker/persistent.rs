@@ -50,6 +50,8 @@ const EXIT_GRACE: Duration = Duration::from_secs(2);
 const STDERR_DRAIN: Duration = Duration::from_millis(500);
 /// Longest stderr line forwarded as one line; longer ones are cut into pieces.
 const STDERR_LINE_BYTES: u64 = 16 * 1024;
+/// How often a running task checks that its message is still in `claimed/` (a stat).
+const CLAIM_CHECK: Duration = Duration::from_millis(500);
 /// Answer lines read ahead of the task that waits for them.
 const LINES_AHEAD: usize = 16;
 
@@ -107,7 +109,7 @@ impl Slot {
         }
         let every = job.config.heartbeat;
         let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-        let check = job.config.rescan_every;
+        let check = CLAIM_CHECK;
         let mut still_claimed =
             tokio::time::interval_at(tokio::time::Instant::now() + check, check);
         let mut beats = 0u64;

@@ -36,6 +36,7 @@ mod conductor_fork;
 mod graph;
 mod input_limits;
 mod ops_defects;
+mod persistent;
 mod security;
 mod views;
 
