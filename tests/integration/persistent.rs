@@ -11,7 +11,7 @@ use crate::support::{TestEnv, journal_records, output_within_child, stderr, stdo
 const WAIT: Duration = Duration::from_secs(30);
 
 /// One task line in, one answer line out. What it does depends on the task input's `do`:
-/// `garbage` and `wrong_id` print a bad line before the answer; `die` and `hang` record the
+/// `garbage` and `wrong_id` print a bad line before the answer, `progress` a heartbeat; `die` and `hang` record the
 /// pid in `pids/<task_ref>` on attempt 1 and never answer (the test kills a `die`; the
 /// worker kills a `hang` when its attempt times out).
 const AGENT: &str = r#"
@@ -22,6 +22,8 @@ for line in sys.stdin:
     what = task["input"].get("do", "")
     if what == "garbage":
         print("this is not json", flush=True)
+    if what == "progress":
+        print(json.dumps({"task_id": task["task_id"], "status": "IN_PROGRESS", "reason": "warming up"}), flush=True)
     if what == "wrong_id":
         print(json.dumps({"task_id": "not-this-one", "status": "COMPLETED", "output": {}}), flush=True)
     if what in ("die", "hang") and task["attempt"] == 1:
@@ -253,4 +255,57 @@ fn a_timed_out_attempt_stops_its_process_and_the_retry_gets_a_new_one() {
         log.contains(&format!("process {first} stopped: task")) && log.contains("left claimed/"),
         "{log}"
     );
+}
+
+#[test]
+fn an_in_progress_line_is_a_heartbeat_reply() {
+    let env = station();
+    one_task(&env, "{do: progress, n: 3}", "");
+    let (code, result, log) = run(&env, "flow.yaml");
+    assert_eq!(code, 0, "{result}\nagent log:\n{log}");
+    assert_eq!(result["output"]["n"], 3, "{result}");
+    let heartbeats: Vec<String> = walkdir::WalkDir::new(env.root().join("agents/py/0UT.3OX"))
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().contains(".hb-"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .collect();
+    assert!(
+        heartbeats.len() == 1
+            && heartbeats[0].contains("status: IN_PROGRESS")
+            && heartbeats[0].contains("reason: warming up"),
+        "{heartbeats:?}"
+    );
+}
+
+#[test]
+fn the_mode_flag_makes_a_per_task_agent_persistent() {
+    let env = station();
+    env.write(
+        "agents/py/agent.yaml",
+        "version: 1\ncapabilities: [work]\ncommand: [python3, agents/py/agent.py]\n",
+    );
+    let log = std::fs::File::create(env.root().join(".3ox/logs/py.log")).unwrap();
+    let _worker = crate::support::ChildGuard(
+        env.cmd(&["agent", "run", "py", "--mode", "persistent"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start 3ox agent run"),
+    );
+    env.write(
+        "flow.yaml",
+        "name: two\ntasks:\n  - {name: work, taskReferenceName: a, inputParameters: {n: 1}}\n  - {name: work, taskReferenceName: b, inputParameters: {n: \"${a.output.pid}\"}}\n",
+    );
+    let (code, result, out) = env.run_flow("flow.yaml", &[]);
+    assert_eq!(
+        code,
+        0,
+        "{result}\n{}\nagent log:\n{}",
+        stderr(&out),
+        agent_log(&env)
+    );
+    // The second task got the first one's pid as input, and ran on that same process.
+    assert_eq!(result["output"]["n"], result["output"]["pid"], "{result}");
 }
