@@ -253,10 +253,14 @@ impl Actor {
                 _ = rescan.tick() => self.fill_slots(),
             }
         }
-        // Dropping the runners drops their children, which kills them (`kill_on_drop`), and
-        // dropping the idle slots kills their processes.
+        // Dropping the runners drops their children, which kills them (`kill_on_drop`).
         self.running.shutdown().await;
-        self.idle.clear();
+        // Idle persistent processes get end of input and a moment to exit by themselves.
+        let mut closing = JoinSet::new();
+        for slot in self.idle.drain(..) {
+            closing.spawn(slot.close());
+        }
+        closing.join_all().await;
         tracing::info!(agent = %self.config.agent, "worker stopped");
     }
 

@@ -20,6 +20,9 @@
 //!   the attempt timed out, or the run ended), the attempt is over: the process is killed,
 //!   no reply is written, and the next task starts a new process.
 //!
+//! When the worker stops, a process running a task is killed (the task runs again at the next
+//! start); an idle one gets end of input and [`CLOSE_GRACE`] to exit by itself.
+//!
 //! The process's stderr is forwarded line by line to the worker's log
 //! ([`WorkerEvent::AgentStderr`]); its last lines explain a death. See `docs/protocol.md`.
 
@@ -46,6 +49,8 @@ pub const LINE_VERSION: u32 = 1;
 
 /// How long a process that closed its stdout may take to exit before it is killed.
 const EXIT_GRACE: Duration = Duration::from_secs(2);
+/// How long an idle process may take to exit at end of input when the worker stops.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
 /// How long the stderr of a process that ended may take to drain into the log.
 const STDERR_DRAIN: Duration = Duration::from_millis(500);
 /// Longest stderr line forwarded as one line; longer ones are cut into pieces.
@@ -155,6 +160,34 @@ impl Slot {
                 }
             }
         }
+    }
+
+    /// Closes an idle slot: its process gets end of input (its loop over stdin ends) and
+    /// [`CLOSE_GRACE`] to exit, then is killed.
+    pub(super) async fn close(self) {
+        let Some(process) = self.process else {
+            return;
+        };
+        let Process {
+            mut child,
+            stdin,
+            mut group,
+            pid,
+            ..
+        } = process;
+        // Dropping the pipe closes it (shutting a pipe down does not).
+        drop(stdin);
+        match tokio::time::timeout(CLOSE_GRACE, child.wait()).await {
+            Ok(_) => group.ended(),
+            Err(_) => {
+                tracing::info!(
+                    slot = self.index,
+                    pid,
+                    "the persistent process did not exit at end of input; killing it"
+                )
+            }
+        }
+        // Dropped here: killed with its group unless it exited.
     }
 
     /// The process ended (or closed its stdout) while running `job`: the attempt fails with
@@ -273,7 +306,10 @@ impl Process {
 
     /// The last lines of its stderr, after letting the rest drain for a moment.
     async fn stderr_tail(&mut self) -> String {
-        let _ = tokio::time::timeout(STDERR_DRAIN, &mut self.stderr_task).await;
+        // A finished JoinHandle must not be polled again.
+        if !self.stderr_task.is_finished() {
+            let _ = tokio::time::timeout(STDERR_DRAIN, &mut self.stderr_task).await;
+        }
         let lines = self.stderr_tail.lock().expect("not poisoned");
         let text: Vec<&str> = lines.iter().map(String::as_str).collect();
         stderr_tail(text.join("\n").as_bytes())

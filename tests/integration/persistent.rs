@@ -13,7 +13,8 @@ const WAIT: Duration = Duration::from_secs(30);
 /// One task line in, one answer line out. What it does depends on the task input's `do`:
 /// `garbage` and `wrong_id` print a bad line before the answer, `progress` a heartbeat; `die` and `hang` record the
 /// pid in `pids/<task_ref>` on attempt 1 and never answer (the test kills a `die`; the
-/// worker kills a `hang` when its attempt times out).
+/// worker kills a `hang` when its attempt times out). At end of input it writes
+/// `closed-<slot>`.
 const AGENT: &str = r#"
 import json, os, sys, time
 print("persistent agent up", file=sys.stderr, flush=True)
@@ -35,6 +36,8 @@ for line in sys.stdin:
     output = {"pid": os.getpid(), "n": task["input"].get("n"), "attempt": task["attempt"],
               "slot": os.environ["THREEOX_SLOT"], "task_type": task["task_type"]}
     print(json.dumps({"task_id": task["task_id"], "status": "COMPLETED", "output": output}), flush=True)
+with open("closed-" + os.environ["THREEOX_SLOT"], "w") as f:
+    f.write("end of input")
 "#;
 
 /// A station whose agent `py` serves task `work` with [`AGENT`] in persistent mode.
@@ -158,6 +161,14 @@ fn one_persistent_process_serves_twenty_tasks() {
     assert!(
         log.contains(&format!("py[{pid}]: persistent agent up")),
         "{log}"
+    );
+    // When the run ends and its managed worker stops, the idle process gets end of input and
+    // exits by itself.
+    assert_eq!(
+        std::fs::read_to_string(env.root().join("closed-1"))
+            .ok()
+            .as_deref(),
+        Some("end of input")
     );
 }
 
