@@ -132,7 +132,7 @@ impl Slot {
                     };
                     match verdict {
                         Verdict::Refused(reason) => {
-                            tracing::warn!(agent = %job.config.agent, %task_id, pid, "refused a line: {reason}");
+                            tracing::info!(agent = %job.config.agent, %task_id, pid, "refused a line: {reason}");
                             job.emit(WorkerEvent::Refused { task_id: task_id.clone(), pid, reason });
                         }
                         Verdict::Progress(reason) => {
