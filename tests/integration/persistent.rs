@@ -51,10 +51,12 @@ fn station() -> TestEnv {
     env
 }
 
-/// `3ox run <flow> --json` (with its managed agent) to its end.
-fn run(env: &TestEnv, flow: &str) -> (i32, Value, String) {
+/// `3ox run <flow> --json <extra>` (with its managed agent) to its end.
+fn run(env: &TestEnv, flow: &str, extra: &[&str]) -> (i32, Value, String) {
+    let mut args = vec!["run", flow, "--json"];
+    args.extend_from_slice(extra);
     let mut child = env
-        .cmd(&["run", flow, "--json"])
+        .cmd(&args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -116,20 +118,8 @@ fn one_persistent_process_serves_twenty_tasks() {
         "name: twenty\ninputParameters: [items]\ntasks:\n  - {name: fan, taskReferenceName: fan, type: FORK_JOIN_DYNAMIC, inputParameters: {forkTaskName: work, forkTaskInputs: \"${workflow.input.items}\"}}\n  - {name: join, taskReferenceName: join, type: JOIN}\n",
     );
     let items: Vec<Value> = (0..20).map(|n| json!({"n": n})).collect();
-    let items = serde_json::to_string(&items).unwrap();
-    let mut child = env
-        .cmd(&[
-            "run",
-            "flow.yaml",
-            "--json",
-            "-i",
-            &format!("items={items}"),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start 3ox run");
-    let (code, result, log) = finish(&env, &mut child);
+    let items = format!("items={}", serde_json::to_string(&items).unwrap());
+    let (code, result, log) = run(&env, "flow.yaml", &["-i", &items]);
     assert_eq!(code, 0, "{result}\nagent log:\n{log}");
 
     let outputs: Vec<Value> = journal_records(&env)
@@ -208,7 +198,7 @@ fn a_process_killed_mid_task_fails_the_attempt_and_the_retry_runs_on_a_new_one()
 fn a_line_that_is_not_json_is_refused_and_the_task_still_completes() {
     let env = station();
     one_task(&env, "{do: garbage, n: 1}", "");
-    let (code, result, log) = run(&env, "flow.yaml");
+    let (code, result, log) = run(&env, "flow.yaml", &[]);
     assert_eq!(code, 0, "{result}\nagent log:\n{log}");
     assert_eq!(result["output"]["n"], 1, "{result}");
     assert!(
@@ -224,7 +214,7 @@ fn a_line_that_is_not_json_is_refused_and_the_task_still_completes() {
 fn a_line_naming_another_task_is_refused() {
     let env = station();
     one_task(&env, "{do: wrong_id, n: 2}", "");
-    let (code, result, log) = run(&env, "flow.yaml");
+    let (code, result, log) = run(&env, "flow.yaml", &[]);
     assert_eq!(code, 0, "{result}\nagent log:\n{log}");
     assert_eq!(result["output"]["n"], 2, "{result}");
     assert!(
@@ -272,7 +262,7 @@ fn a_timed_out_attempt_stops_its_process_and_the_retry_gets_a_new_one() {
 fn an_in_progress_line_is_a_heartbeat_reply() {
     let env = station();
     one_task(&env, "{do: progress, n: 3}", "");
-    let (code, result, log) = run(&env, "flow.yaml");
+    let (code, result, log) = run(&env, "flow.yaml", &[]);
     assert_eq!(code, 0, "{result}\nagent log:\n{log}");
     assert_eq!(result["output"]["n"], 3, "{result}");
     let heartbeats: Vec<String> = walkdir::WalkDir::new(env.root().join("agents/py/0UT.3OX"))
@@ -319,4 +309,42 @@ fn the_mode_flag_makes_a_per_task_agent_persistent() {
     );
     // The second task got the first one's pid as input, and ran on that same process.
     assert_eq!(result["output"]["n"], result["output"]["pid"], "{result}");
+}
+
+#[test]
+fn each_slot_keeps_its_own_process() {
+    let env = station();
+    env.write(
+        "agents/py/agent.yaml",
+        "version: 1\ncapabilities: [work]\nconcurrency: 2\nmode: persistent\ncommand: [python3, agents/py/agent.py]\n",
+    );
+    env.write(
+        "flow.yaml",
+        "name: ten\ninputParameters: [items]\ntasks:\n  - {name: fan, taskReferenceName: fan, type: FORK_JOIN_DYNAMIC, inputParameters: {forkTaskName: work, forkTaskInputs: \"${workflow.input.items}\"}}\n  - {name: join, taskReferenceName: join, type: JOIN}\n",
+    );
+    let items: Vec<Value> = (0..10).map(|n| json!({"n": n})).collect();
+    let items = format!("items={}", serde_json::to_string(&items).unwrap());
+    let (code, result, log) = run(&env, "flow.yaml", &["-i", &items]);
+    assert_eq!(code, 0, "{result}\nagent log:\n{log}");
+    let slots: std::collections::BTreeMap<String, std::collections::BTreeSet<u64>> =
+        journal_records(&env)
+            .into_iter()
+            .filter(|r| {
+                r["event"] == "task_completed"
+                    && r["task_ref"].as_str().unwrap().starts_with("_work_")
+            })
+            .fold(Default::default(), |mut slots, r| {
+                slots
+                    .entry(r["output"]["slot"].as_str().unwrap().to_string())
+                    .or_default()
+                    .insert(r["output"]["pid"].as_u64().unwrap());
+                slots
+            });
+    assert!(!slots.is_empty() && slots.len() <= 2, "{slots:?}");
+    for (slot, pids) in &slots {
+        assert!(
+            ["1", "2"].contains(&slot.as_str()) && pids.len() == 1,
+            "{slots:?}"
+        );
+    }
 }
