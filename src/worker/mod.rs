@@ -530,7 +530,7 @@ impl Job {
     }
 
     /// Per-task mode: runs the command once and reads how it ended.
-    async fn run_per_task(&self) -> Answer {
+    async fn run_per_task(&self) -> Served {
         let outcome = self.execute().await;
         match &outcome {
             Outcome::Exited {
@@ -550,7 +550,7 @@ impl Job {
             }
         }
         let (status, output, reason) = reply_for(outcome);
-        Answer {
+        Served {
             status,
             output,
             reason,
@@ -565,8 +565,8 @@ impl Job {
     }
 
     /// Writes the final reply `<task_id>.reply.yaml`.
-    async fn reply(&self, answer: Answer, elapsed: Duration) {
-        let Answer {
+    async fn reply(&self, answer: Served, elapsed: Duration) {
+        let Served {
             status,
             output,
             reason,
@@ -768,18 +768,20 @@ pub fn task_env(
     ]
 }
 
-/// What a task's final reply says.
+/// A task's final reply, as a command (per task or persistent) decided it.
 #[derive(Debug, Clone, PartialEq)]
-struct Answer {
-    status: ReplyStatus,
-    output: Value,
-    reason: Option<String>,
-    logs: Vec<String>,
+pub struct Served {
+    pub status: ReplyStatus,
+    /// The output: an object.
+    pub output: Value,
+    pub reason: Option<String>,
+    /// Log lines kept with the attempt (the reply's `logs`).
+    pub logs: Vec<String>,
 }
 
-impl Answer {
-    fn failed(reason: String) -> Answer {
-        Answer {
+impl Served {
+    fn failed(reason: String) -> Served {
+        Served {
             status: ReplyStatus::Failed,
             output: Value::Object(Default::default()),
             reason: Some(reason),

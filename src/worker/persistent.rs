@@ -39,7 +39,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::{
-    Answer, Job, ProcessGroup, STDERR_TAIL_LINES, STDOUT_QUOTE_CHARS, WorkerConfig, WorkerEvent,
+    Job, ProcessGroup, STDERR_TAIL_LINES, STDOUT_QUOTE_CHARS, Served, WorkerConfig, WorkerEvent,
     describe_exit, stderr_tail,
 };
 use crate::mailbox::{self, reply::ReplyStatus};
@@ -80,7 +80,7 @@ impl Slot {
 
     /// Runs `job` on this slot's process, starting one when there is none. `None` when the
     /// attempt was over before it answered (its message left `claimed/`): nothing to reply.
-    pub(super) async fn serve(&mut self, job: &Job) -> Option<Answer> {
+    pub(super) async fn serve(&mut self, job: &Job) -> Option<Served> {
         if let Some(process) = &mut self.process
             && let Some(status) = process.exited()
         {
@@ -102,7 +102,7 @@ impl Slot {
                     });
                     self.process = Some(process);
                 }
-                Err(reason) => return Some(Answer::failed(reason)),
+                Err(reason) => return Some(Served::failed(reason)),
             }
         }
         let process = self.process.as_mut().expect("started above");
@@ -192,7 +192,7 @@ impl Slot {
 
     /// The process ended (or closed its stdout) while running `job`: the attempt fails with
     /// how it ended; the next task starts a new process.
-    async fn died(&mut self, job: &Job) -> Answer {
+    async fn died(&mut self, job: &Job) -> Served {
         let mut process = self.process.take().expect("a running process");
         let pid = process.pid;
         let how = match tokio::time::timeout(EXIT_GRACE, process.child.wait()).await {
@@ -215,7 +215,7 @@ impl Slot {
             pid,
             reason: format!("ended while running task {}: {how}", job.message.task_id),
         });
-        Answer::failed(reason)
+        Served::failed(reason)
     }
 }
 
@@ -453,7 +453,7 @@ enum Verdict {
     /// An `IN_PROGRESS` answer: a heartbeat, with what the agent says it is doing.
     Progress(Option<String>),
     /// The final answer (or a malformed answer to this task, which fails it).
-    Final(Answer),
+    Final(Served),
 }
 
 /// An answer line, checked field by field.
@@ -511,7 +511,7 @@ fn judge(line: &[u8], task_id: &str) -> Verdict {
         }
     }
     let malformed = |problem: String| {
-        Verdict::Final(Answer::failed(format!(
+        Verdict::Final(Served::failed(format!(
             "the agent's answer to the task is malformed: {problem}"
         )))
     };
@@ -541,7 +541,7 @@ fn judge(line: &[u8], task_id: &str) -> Verdict {
     if answer.status == ReplyStatus::InProgress {
         return Verdict::Progress(answer.reason);
     }
-    Verdict::Final(Answer {
+    Verdict::Final(Served {
         status: answer.status,
         output,
         reason: answer.reason,
@@ -553,7 +553,7 @@ fn judge(line: &[u8], task_id: &str) -> Verdict {
 mod tests {
     use super::*;
 
-    fn final_answer(line: &str) -> Answer {
+    fn final_answer(line: &str) -> Served {
         match judge(line.as_bytes(), "T1") {
             Verdict::Final(answer) => answer,
             other => panic!("not final: {other:?}"),
@@ -574,7 +574,7 @@ mod tests {
         );
         assert_eq!(
             answer,
-            Answer {
+            Served {
                 status: ReplyStatus::Completed,
                 output: json!({"n": 2}),
                 reason: None,
