@@ -720,6 +720,7 @@ fn agent_config() -> impl Strategy<Value = AgentConfig> {
                 capabilities,
                 concurrency,
                 command,
+                llm: None,
             },
         )
 }

@@ -12,6 +12,8 @@
 //! 4. runs the command once per message: the working folder is the station root, the task
 //!    `input` is JSON on stdin, and `THREEOX_*` variables say which task it is (see
 //!    [`task_env`]);
+//!    or, for an agent served in-process (the LLM agent, [`Runner::InProcess`]), hands the
+//!    message to its [`TaskHandler`];
 //! 5. turns the result into a reply (see [`reply_for`]) and writes it atomically and durably
 //!    as `0UT.3OX/<task_id>.reply.yaml`. While the command runs longer than the heartbeat
 //!    interval it writes `IN_PROGRESS` replies `<task_id>.hb-<n>.yaml`.
@@ -28,8 +30,11 @@
 //! process, so a crashed worker's messages are picked up again.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::process::{ExitStatus, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -57,8 +62,8 @@ pub struct WorkerConfig {
     pub station: Station,
     /// The agent's name: the worker serves `agents/<agent>/1N.3OX/`.
     pub agent: String,
-    /// Program and arguments run once per task.
-    pub argv: Vec<String>,
+    /// What serves each task: a command, or a handler in this process.
+    pub runner: Runner,
     /// Tasks run at once (at least 1).
     pub concurrency: usize,
     /// How often a running task sends an IN_PROGRESS heartbeat.
@@ -68,22 +73,98 @@ pub struct WorkerConfig {
 }
 
 impl WorkerConfig {
-    /// A config with the default heartbeat (30 s) and rescan interval (2 s).
+    /// A config that runs `argv` once per task, with the default heartbeat (30 s) and rescan
+    /// interval (2 s).
     pub fn new(
         station: Station,
         agent: &str,
         argv: Vec<String>,
         concurrency: usize,
     ) -> WorkerConfig {
+        WorkerConfig::with_runner(station, agent, Runner::Command(argv), concurrency)
+    }
+
+    /// A config with any runner and the default intervals.
+    pub fn with_runner(
+        station: Station,
+        agent: &str,
+        runner: Runner,
+        concurrency: usize,
+    ) -> WorkerConfig {
         WorkerConfig {
             station,
             agent: agent.to_string(),
-            argv,
+            runner,
             concurrency,
             heartbeat: Duration::from_secs(30),
             rescan_every: Duration::from_secs(2),
         }
     }
+}
+
+/// What serves a worker's tasks.
+#[derive(Clone)]
+pub enum Runner {
+    /// Program and arguments, run once per task (the reply comes from [`reply_for`]).
+    Command(Vec<String>),
+    /// Code in this process, such as the LLM agent ([`crate::llm::LlmAgent`]).
+    InProcess(Arc<dyn TaskHandler>),
+}
+
+impl Runner {
+    /// What runs the tasks, in words, for progress lines: the command line, or the handler's
+    /// description.
+    pub fn describe(&self) -> String {
+        match self {
+            Runner::Command(argv) => argv.join(" "),
+            Runner::InProcess(handler) => handler.describe(),
+        }
+    }
+
+    /// The name heartbeats give for what is still running.
+    fn short_name(&self) -> String {
+        match self {
+            Runner::Command(argv) => format!("`{}`", argv.first().map_or("", String::as_str)),
+            Runner::InProcess(handler) => handler.describe(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Runner::Command(argv) => f.debug_tuple("Command").field(argv).finish(),
+            Runner::InProcess(handler) => f
+                .debug_tuple("InProcess")
+                .field(&handler.describe())
+                .finish(),
+        }
+    }
+}
+
+/// Serves task messages inside the worker's process (instead of a command per task). The
+/// worker claims, locks, heartbeats and writes the reply; the handler only decides it.
+/// Dropping the future (the worker stops) abandons the task: its message stays claimed and
+/// runs again at the next start.
+pub trait TaskHandler: Send + Sync + 'static {
+    /// What serves the tasks, for progress lines (`the LLM endpoint http://...`).
+    fn describe(&self) -> String;
+    /// Serves one message.
+    fn serve<'a>(
+        &'a self,
+        message: &'a TaskMessage,
+    ) -> Pin<Box<dyn Future<Output = Served> + Send + 'a>>;
+}
+
+/// A task's reply, as a [`TaskHandler`] decides it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Served {
+    pub status: ReplyStatus,
+    /// The output: an object.
+    pub output: Value,
+    pub reason: Option<String>,
+    /// Log lines kept with the attempt (the reply's `logs`).
+    pub logs: Vec<String>,
 }
 
 /// What a worker reports while it works, for progress output.
@@ -133,7 +214,7 @@ impl Worker {
         config: WorkerConfig,
         events: Option<mpsc::UnboundedSender<WorkerEvent>>,
     ) -> Result<Worker, WorkerError> {
-        if config.argv.is_empty() {
+        if matches!(&config.runner, Runner::Command(argv) if argv.is_empty()) {
             return Err(WorkerError::NoCommand(config.agent));
         }
         if config.concurrency == 0 {
@@ -469,25 +550,19 @@ struct Job {
 impl Job {
     async fn run(self) {
         let started = Instant::now();
-        let outcome = self.execute().await;
-        match &outcome {
-            Outcome::Exited {
-                status,
-                stdout,
-                stderr,
-            } => tracing::info!(
-                agent = %self.config.agent,
-                task_id = %self.message.task_id,
-                exit = %status,
-                stdout_bytes = stdout.len(),
-                stderr_bytes = stderr.len(),
-                "command ended"
-            ),
-            Outcome::CannotStart(reason) => {
-                tracing::info!(agent = %self.config.agent, task_id = %self.message.task_id, "command did not run: {reason}")
+        let served = match &self.config.runner {
+            Runner::Command(argv) => self.run_command(argv).await,
+            Runner::InProcess(handler) => {
+                let handler = handler.clone();
+                self.with_heartbeats(handler.serve(&self.message)).await
             }
-        }
-        let (status, output, reason) = reply_for(outcome);
+        };
+        let Served {
+            status,
+            output,
+            reason,
+            logs,
+        } = served;
         let reply = Reply {
             version: REPLY_VERSION,
             task_id: self.message.task_id.clone(),
@@ -496,7 +571,7 @@ impl Job {
             reason: reason.clone(),
             run_id: Some(self.message.run_id.clone()),
             token: Some(self.message.token.clone()),
-            logs: vec![],
+            logs,
         };
         let elapsed = started.elapsed();
         let path = self
@@ -523,9 +598,37 @@ impl Job {
         }
     }
 
+    /// Runs the command and maps how it ended to the reply ([`reply_for`]).
+    async fn run_command(&self, argv: &[String]) -> Served {
+        let outcome = self.execute(argv).await;
+        match &outcome {
+            Outcome::Exited {
+                status,
+                stdout,
+                stderr,
+            } => tracing::info!(
+                agent = %self.config.agent,
+                task_id = %self.message.task_id,
+                exit = %status,
+                stdout_bytes = stdout.len(),
+                stderr_bytes = stderr.len(),
+                "command ended"
+            ),
+            Outcome::CannotStart(reason) => {
+                tracing::info!(agent = %self.config.agent, task_id = %self.message.task_id, "command did not run: {reason}")
+            }
+        }
+        let (status, output, reason) = reply_for(outcome);
+        Served {
+            status,
+            output,
+            reason,
+            logs: vec![],
+        }
+    }
+
     /// Runs the command to its end, sending heartbeats while it runs.
-    async fn execute(&self) -> Outcome {
-        let argv = &self.config.argv;
+    async fn execute(&self, argv: &[String]) -> Outcome {
         let mut command = tokio::process::Command::new(&argv[0]);
         command
             .args(&argv[1..])
@@ -561,29 +664,37 @@ impl Job {
         };
         let finished = async move {
             let ((), output) = tokio::join!(feed, child.wait_with_output());
+            // Ended by itself: what it left behind is not followed further. Dropped before
+            // this point, `group` kills the whole process group.
+            group.ended();
             output
         };
-        tokio::pin!(finished);
+        match self.with_heartbeats(finished).await {
+            Ok(output) => Outcome::Exited {
+                status: output.status,
+                stdout: output.stdout,
+                stderr: output.stderr,
+            },
+            Err(e) => Outcome::CannotStart(format!("lost track of `{}`: {e}", argv[0])),
+        }
+    }
+
+    /// Waits for `work`, sending an IN_PROGRESS heartbeat every interval while it runs.
+    async fn with_heartbeats<T>(&self, work: impl Future<Output = T>) -> T {
+        tokio::pin!(work);
         let every = self.config.heartbeat;
         let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         let mut beats = 0u64;
         let started = Instant::now();
         loop {
             tokio::select! {
-                output = &mut finished => {
-                    group.ended();
-                    return match output {
-                        Ok(output) => Outcome::Exited { status: output.status, stdout: output.stdout, stderr: output.stderr },
-                        Err(e) => Outcome::CannotStart(format!("lost track of `{}`: {e}", argv[0])),
-                    };
-                }
+                done = &mut work => return done,
                 _ = heartbeat.tick() => {
                     beats = self.send_heartbeat(beats + 1, started.elapsed()).await;
                 }
             }
         }
     }
-
     /// Writes heartbeat number `n` or later: a task run again after a crash skips the numbers
     /// its earlier run used, so no reply file is ever overwritten. Returns the number used.
     async fn send_heartbeat(&self, mut n: u64, elapsed: Duration) -> u64 {
@@ -597,8 +708,8 @@ impl Job {
             status: ReplyStatus::InProgress,
             output: Value::Object(Default::default()),
             reason: Some(format!(
-                "`{}` still running after {}",
-                self.config.argv[0],
+                "{} still running after {}",
+                self.config.runner.short_name(),
                 humantime::format_duration(round_secs(elapsed))
             )),
             run_id: Some(self.message.run_id.clone()),

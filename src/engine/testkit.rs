@@ -32,6 +32,7 @@ pub(crate) fn agents(list: &[(&str, &[&str], usize)]) -> AgentDirectory {
             capabilities: caps.iter().map(|c| c.to_string()).collect(),
             concurrency: *concurrency,
             command: None,
+            llm: None,
         };
         dir.agents.insert(name.to_string(), config);
     }

@@ -516,6 +516,7 @@ impl<'m> Simulation<'m> {
                     capabilities: capabilities.clone(),
                     concurrency: UNLIMITED,
                     command: None,
+                    llm: None,
                 };
                 (name, config)
             })
