@@ -40,3 +40,4 @@ mod security;
 mod views;
 
 mod conductor_status;
+mod llm;
