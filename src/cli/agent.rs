@@ -17,7 +17,9 @@ pub enum AgentCommand {
     ///
     /// The command gets the task input as JSON on stdin and THREEOX_* variables (task id, run
     /// id, attempt, ...); its working folder is the station root. Exit 0 with a JSON or YAML
-    /// object on stdout completes the task with that output; anything else fails it.
+    /// object on stdout completes the task with that output; anything else fails it. An agent
+    /// with an `llm:` section in its agent.yaml is served by 3ox itself: its LLM tasks go to an
+    /// OpenAI-compatible chat completions endpoint (docs/llm-agent.md).
     Run(RunArgs),
     /// List the station's agents: capabilities, concurrency, command and waiting messages.
     List(ListArgs),

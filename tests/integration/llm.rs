@@ -565,3 +565,18 @@ fn corpus_hitl_approval_drafts_through_the_llm_agent_and_delivers_the_approved_d
         "Customer: c-1\nConversation: where is my parcel"
     );
 }
+
+/// In a station without an LLM agent, `3ox validate` points at the built-in one.
+#[test]
+fn validate_without_an_llm_agent_points_at_the_built_in_one() {
+    let env = TestEnv::new();
+    let flow = corpus_file(&env, "01-chat-completion.json");
+    let out = env.run(&["validate", &flow]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(
+        stdout(&out)
+            .contains("3ox's own LLM agent serves this type: an agent.yaml with an `llm:` section"),
+        "{}",
+        stdout(&out)
+    );
+}
