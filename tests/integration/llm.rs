@@ -580,3 +580,75 @@ fn validate_without_an_llm_agent_points_at_the_built_in_one() {
         stdout(&out)
     );
 }
+
+/// A call that takes longer than `--heartbeat` sends IN_PROGRESS heartbeats naming the
+/// endpoint, and `3ox agent list` shows the agent's endpoint.
+#[test]
+fn a_slow_answer_sends_heartbeats_and_agent_list_shows_the_endpoint() {
+    let env = TestEnv::new();
+    let server = FakeLlm::start(|_, _| Canned {
+        delay: Duration::from_millis(1500),
+        ..completion("slow but fine")
+    });
+    llm_agent(&env, &server, "");
+    let listed = env.run(&["agent", "list", "--json"]);
+    let listed: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let llm = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "llm")
+        .unwrap_or_else(|| panic!("{listed}"));
+    assert_eq!(llm["llm"], server.base_url(), "{llm}");
+    assert!(llm["command"].is_null(), "{llm}");
+    let log = std::fs::File::create(env.root().join("llm.log")).unwrap();
+    let _agent = ChildGuard(
+        env.cmd(&["agent", "run", "llm", "--heartbeat", "300ms"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    let flow = one_chat(&env, 0);
+    let (code, result, out) = env.run_flow(&flow, &["-i", "question=hi"]);
+    assert_eq!(code, 0, "{result}\n{}", stderr(&out));
+    let dir = "agents/llm/0UT.3OX/done";
+    let beats: Vec<Value> = files_in(&env, dir)
+        .into_iter()
+        .filter(|n| n.contains(".hb-"))
+        .map(|n| serde_yaml::from_str(&env.read(&format!("{dir}/{n}"))).unwrap())
+        .collect();
+    assert!(
+        !beats.is_empty(),
+        "no heartbeat in {:?}",
+        files_in(&env, dir)
+    );
+    assert_eq!(beats[0]["status"], "IN_PROGRESS");
+    let reason = beats[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("the LLM endpoint") && reason.contains("still running"),
+        "{reason}"
+    );
+}
+
+/// A broken `llm:` section is refused with the field named, and so is an agent with both a
+/// command and an `llm:` section.
+#[test]
+fn a_bad_llm_section_is_refused_with_the_field_named() {
+    let env = TestEnv::new();
+    for (yaml, expected) in [
+        ("llm:\n  timeout: soon\n", "llm.timeout"),
+        ("llm:\n  base_url: ftp://x\n", "llm.base_url"),
+        ("llm:\n  modle: x\n", "modle"),
+        (
+            "command: [sh, x.sh]\nllm: {}\n",
+            "a `command` or an `llm` section, not both",
+        ),
+    ] {
+        env.write("agents/llm/agent.yaml", &format!("version: 1\n{yaml}"));
+        let out = env.run(&["agent", "list"]);
+        assert_ne!(out.status.code(), Some(0), "{yaml}");
+        assert!(stderr(&out).contains(expected), "{yaml}: {}", stderr(&out));
+    }
+}
