@@ -196,8 +196,8 @@ fn check_url(url: &str) -> Result<(), String> {
     }
 }
 
-/// The LLM agent's settings, resolved.
-#[derive(Debug, Clone, PartialEq)]
+/// The LLM agent's settings, resolved. Its `Debug` form leaves the API key out.
+#[derive(Clone, PartialEq)]
 pub struct LlmConfig {
     /// The API root without a trailing `/`.
     pub base_url: String,
@@ -213,6 +213,21 @@ pub struct LlmConfig {
     pub use_task_model: bool,
     /// Where `promptName` templates are read (absolute, or relative to the working folder).
     pub prompts_dir: PathBuf,
+}
+
+impl std::fmt::Debug for LlmConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LlmConfig")
+            .field("base_url", &self.base_url)
+            .field("model", &self.model)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<set>"))
+            .field("timeout", &self.timeout)
+            .field("max_retries", &self.max_retries)
+            .field("retry_backoff", &self.retry_backoff)
+            .field("use_task_model", &self.use_task_model)
+            .field("prompts_dir", &self.prompts_dir)
+            .finish_non_exhaustive()
+    }
 }
 
 impl LlmConfig {
