@@ -725,6 +725,7 @@ fn agent_config() -> impl Strategy<Value = AgentConfig> {
                 concurrency,
                 command,
                 mode,
+                llm: None,
             },
         )
 }

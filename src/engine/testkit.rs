@@ -33,6 +33,7 @@ pub(crate) fn agents(list: &[(&str, &[&str], usize)]) -> AgentDirectory {
             concurrency: *concurrency,
             command: None,
             mode: Default::default(),
+            llm: None,
         };
         dir.agents.insert(name.to_string(), config);
     }

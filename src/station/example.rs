@@ -1,6 +1,7 @@
 //! The example station `3ox init --example` writes: the repository's own demo, so a new
 //! user has something that runs at once. The inventory-validation workflow and its mocks, the
-//! approval-gate template, the `commander` approver, the two Python demo agents and the sample
+//! approval-gate template, the `commander` approver, the two Python demo agents, the built-in
+//! LLM agent (`agents/llm`, served by 3ox itself) and the sample
 //! inventory folders, all built into the binary from the repository's files.
 
 use std::path::{Path, PathBuf};
@@ -25,6 +26,9 @@ pub const FILES: &[(&str, &[u8])] = &[
     example!("agents/inventory-reporter/README.md"),
     example!("agents/inventory-reporter/agent.yaml"),
     example!("agents/inventory-reporter/report.py"),
+    example!("agents/llm/README.md"),
+    example!("agents/llm/agent.yaml"),
+    example!("agents/llm/prompts/summarise.txt"),
     example!("stations/sample/README.md"),
     example!("stations/sample/inventory-broken/Audit Notes.txt"),
     example!("stations/sample/inventory-broken/MANIFEST.yaml"),

@@ -517,6 +517,7 @@ impl<'m> Simulation<'m> {
                     concurrency: UNLIMITED,
                     command: None,
                     mode: Default::default(),
+                    llm: None,
                 };
                 (name, config)
             })

@@ -13,7 +13,8 @@
 //!    `input` is JSON on stdin, and `THREEOX_*` variables say which task it is (see
 //!    [`task_env`]). In [`AgentMode::Persistent`] it instead keeps one long-lived process per
 //!    slot and speaks JSON lines with it, one task line in and one answer line out
-//!    ([`persistent`]);
+//!    ([`persistent`]). For an agent served in-process (the LLM agent,
+//!    [`Runner::InProcess`]) it hands the message to its [`TaskHandler`];
 //! 5. turns the result into a reply (see [`reply_for`]) and writes it atomically and durably
 //!    as `0UT.3OX/<task_id>.reply.yaml`. While the command runs longer than the heartbeat
 //!    interval it writes `IN_PROGRESS` replies `<task_id>.hb-<n>.yaml`.
@@ -32,8 +33,11 @@
 mod persistent;
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::process::{ExitStatus, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -61,9 +65,10 @@ pub struct WorkerConfig {
     pub station: Station,
     /// The agent's name: the worker serves `agents/<agent>/1N.3OX/`.
     pub agent: String,
-    /// Program and arguments run once per task (or once per slot, in persistent mode).
-    pub argv: Vec<String>,
-    /// Once per task, or one long-lived process per slot.
+    /// What serves each task: a command, or a handler in this process.
+    pub runner: Runner,
+    /// For a [`Runner::Command`]: run it once per task, or keep one long-lived process per
+    /// slot. An in-process runner is always per task ([`Worker::spawn`] refuses persistent).
     pub mode: AgentMode,
     /// Tasks run at once (at least 1).
     pub concurrency: usize,
@@ -74,23 +79,100 @@ pub struct WorkerConfig {
 }
 
 impl WorkerConfig {
-    /// A config with the default heartbeat (30 s) and rescan interval (2 s).
+    /// A config that runs `argv` once per task, with the default heartbeat (30 s) and rescan
+    /// interval (2 s).
     pub fn new(
         station: Station,
         agent: &str,
         argv: Vec<String>,
         concurrency: usize,
     ) -> WorkerConfig {
+        WorkerConfig::with_runner(station, agent, Runner::Command(argv), concurrency)
+    }
+
+    /// A config with any runner, per-task mode and the default intervals.
+    pub fn with_runner(
+        station: Station,
+        agent: &str,
+        runner: Runner,
+        concurrency: usize,
+    ) -> WorkerConfig {
         WorkerConfig {
             station,
             agent: agent.to_string(),
-            argv,
+            runner,
             mode: AgentMode::PerTask,
             concurrency,
             heartbeat: Duration::from_secs(30),
             rescan_every: Duration::from_secs(2),
         }
     }
+}
+
+/// What serves a worker's tasks.
+#[derive(Clone)]
+pub enum Runner {
+    /// Program and arguments, run once per task (the reply comes from [`reply_for`]).
+    Command(Vec<String>),
+    /// Code in this process, such as the LLM agent ([`crate::llm::LlmAgent`]).
+    InProcess(Arc<dyn TaskHandler>),
+}
+
+impl Runner {
+    /// What runs the tasks, in words, for progress lines: the command line, or the handler's
+    /// description.
+    pub fn describe(&self) -> String {
+        match self {
+            Runner::Command(argv) => argv.join(" "),
+            Runner::InProcess(handler) => handler.describe(),
+        }
+    }
+
+    /// The name heartbeats give for what is still running.
+    fn short_name(&self) -> String {
+        match self {
+            Runner::Command(argv) => format!("`{}`", argv.first().map_or("", String::as_str)),
+            Runner::InProcess(handler) => handler.describe(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Runner::Command(argv) => f.debug_tuple("Command").field(argv).finish(),
+            Runner::InProcess(handler) => f
+                .debug_tuple("InProcess")
+                .field(&handler.describe())
+                .finish(),
+        }
+    }
+}
+
+/// Serves task messages inside the worker's process (instead of a command per task). The
+/// worker claims, locks, heartbeats and writes the reply; the handler only decides it.
+/// Dropping the future (the worker stops) abandons the task: its message stays claimed and
+/// runs again at the next start.
+pub trait TaskHandler: Send + Sync + 'static {
+    /// What serves the tasks, for progress lines (`the LLM endpoint http://...`).
+    fn describe(&self) -> String;
+    /// Serves one message.
+    fn serve<'a>(
+        &'a self,
+        message: &'a TaskMessage,
+    ) -> Pin<Box<dyn Future<Output = Served> + Send + 'a>>;
+}
+
+/// A task's final reply, as it was decided: by a command run per task ([`reply_for`]), by
+/// the answer line of a persistent process, or by a [`TaskHandler`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Served {
+    pub status: ReplyStatus,
+    /// The output: an object.
+    pub output: Value,
+    pub reason: Option<String>,
+    /// Log lines kept with the attempt (the reply's `logs`).
+    pub logs: Vec<String>,
 }
 
 /// What a worker reports while it works, for progress output.
@@ -135,6 +217,10 @@ pub enum WorkerEvent {
 pub enum WorkerError {
     #[error("the command for agent `{0}` is empty")]
     NoCommand(String),
+    #[error(
+        "agent `{agent}` is served in-process by {runner}, which has no process to keep: persistent mode is for a command"
+    )]
+    PersistentInProcess { agent: String, runner: String },
     #[error("concurrency must be at least 1")]
     ZeroConcurrency,
     #[error("cannot {action} {path}: {source}")]
@@ -157,8 +243,14 @@ impl Worker {
         config: WorkerConfig,
         events: Option<mpsc::UnboundedSender<WorkerEvent>>,
     ) -> Result<Worker, WorkerError> {
-        if config.argv.is_empty() {
+        if matches!(&config.runner, Runner::Command(argv) if argv.is_empty()) {
             return Err(WorkerError::NoCommand(config.agent));
+        }
+        if let (Runner::InProcess(handler), AgentMode::Persistent) = (&config.runner, config.mode) {
+            return Err(WorkerError::PersistentInProcess {
+                agent: config.agent,
+                runner: handler.describe(),
+            });
         }
         if config.concurrency == 0 {
             return Err(WorkerError::ZeroConcurrency);
@@ -519,43 +611,18 @@ impl Job {
     /// back.
     async fn run(self, mut slot: Option<persistent::Slot>) -> Option<persistent::Slot> {
         let started = Instant::now();
-        let answer = match &mut slot {
-            None => Some(self.run_per_task().await),
-            Some(slot) => slot.serve(&self).await,
+        let answer = match (&self.config.runner, &mut slot) {
+            (Runner::Command(argv), Some(slot)) => slot.serve(&self, argv).await,
+            (Runner::Command(argv), None) => Some(self.run_command(argv).await),
+            (Runner::InProcess(handler), _) => {
+                let handler = handler.clone();
+                Some(self.with_heartbeats(handler.serve(&self.message)).await)
+            }
         };
         if let Some(answer) = answer {
             self.reply(answer, started.elapsed()).await;
         }
         slot
-    }
-
-    /// Per-task mode: runs the command once and reads how it ended.
-    async fn run_per_task(&self) -> Served {
-        let outcome = self.execute().await;
-        match &outcome {
-            Outcome::Exited {
-                status,
-                stdout,
-                stderr,
-            } => tracing::info!(
-                agent = %self.config.agent,
-                task_id = %self.message.task_id,
-                exit = %status,
-                stdout_bytes = stdout.len(),
-                stderr_bytes = stderr.len(),
-                "command ended"
-            ),
-            Outcome::CannotStart(reason) => {
-                tracing::info!(agent = %self.config.agent, task_id = %self.message.task_id, "command did not run: {reason}")
-            }
-        }
-        let (status, output, reason) = reply_for(outcome);
-        Served {
-            status,
-            output,
-            reason,
-            logs: vec![],
-        }
     }
 
     fn emit(&self, event: WorkerEvent) {
@@ -606,9 +673,37 @@ impl Job {
         }
     }
 
+    /// Runs the command and maps how it ended to the reply ([`reply_for`]).
+    async fn run_command(&self, argv: &[String]) -> Served {
+        let outcome = self.execute(argv).await;
+        match &outcome {
+            Outcome::Exited {
+                status,
+                stdout,
+                stderr,
+            } => tracing::info!(
+                agent = %self.config.agent,
+                task_id = %self.message.task_id,
+                exit = %status,
+                stdout_bytes = stdout.len(),
+                stderr_bytes = stderr.len(),
+                "command ended"
+            ),
+            Outcome::CannotStart(reason) => {
+                tracing::info!(agent = %self.config.agent, task_id = %self.message.task_id, "command did not run: {reason}")
+            }
+        }
+        let (status, output, reason) = reply_for(outcome);
+        Served {
+            status,
+            output,
+            reason,
+            logs: vec![],
+        }
+    }
+
     /// Runs the command to its end, sending heartbeats while it runs.
-    async fn execute(&self) -> Outcome {
-        let argv = &self.config.argv;
+    async fn execute(&self, argv: &[String]) -> Outcome {
         let mut command = tokio::process::Command::new(&argv[0]);
         command
             .args(&argv[1..])
@@ -644,22 +739,31 @@ impl Job {
         };
         let finished = async move {
             let ((), output) = tokio::join!(feed, child.wait_with_output());
+            // Ended by itself: what it left behind is not followed further. Dropped before
+            // this point, `group` kills the whole process group.
+            group.ended();
             output
         };
-        tokio::pin!(finished);
+        match self.with_heartbeats(finished).await {
+            Ok(output) => Outcome::Exited {
+                status: output.status,
+                stdout: output.stdout,
+                stderr: output.stderr,
+            },
+            Err(e) => Outcome::CannotStart(format!("lost track of `{}`: {e}", argv[0])),
+        }
+    }
+
+    /// Waits for `work`, sending an IN_PROGRESS heartbeat every interval while it runs.
+    async fn with_heartbeats<T>(&self, work: impl Future<Output = T>) -> T {
+        tokio::pin!(work);
         let every = self.config.heartbeat;
         let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         let mut beats = 0u64;
         let started = Instant::now();
         loop {
             tokio::select! {
-                output = &mut finished => {
-                    group.ended();
-                    return match output {
-                        Ok(output) => Outcome::Exited { status: output.status, stdout: output.stdout, stderr: output.stderr },
-                        Err(e) => Outcome::CannotStart(format!("lost track of `{}`: {e}", argv[0])),
-                    };
-                }
+                done = &mut work => return done,
                 _ = heartbeat.tick() => {
                     beats = self.send_heartbeat(beats + 1, started.elapsed(), None).await;
                 }
@@ -682,8 +786,8 @@ impl Job {
             output: Value::Object(Default::default()),
             reason: Some(reason.unwrap_or_else(|| {
                 format!(
-                    "`{}` still running after {}",
-                    self.config.argv[0],
+                    "{} still running after {}",
+                    self.config.runner.short_name(),
                     humantime::format_duration(round_secs(elapsed))
                 )
             })),
@@ -766,17 +870,6 @@ pub fn task_env(
                 .unwrap_or_else(|| "SIMPLE".to_string()),
         ),
     ]
-}
-
-/// A task's final reply, as a command (per task or persistent) decided it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Served {
-    pub status: ReplyStatus,
-    /// The output: an object.
-    pub output: Value,
-    pub reason: Option<String>,
-    /// Log lines kept with the attempt (the reply's `logs`).
-    pub logs: Vec<String>,
 }
 
 impl Served {
@@ -1004,5 +1097,40 @@ mod tests {
     fn a_long_stderr_is_cut_to_its_end() {
         let tail = stderr_tail("é".repeat(3000).as_bytes());
         assert!(tail.starts_with("...") && tail.len() <= STDERR_TAIL_BYTES + 4);
+    }
+
+    struct Nothing;
+
+    impl TaskHandler for Nothing {
+        fn describe(&self) -> String {
+            "a test handler".into()
+        }
+
+        fn serve<'a>(
+            &'a self,
+            _message: &'a TaskMessage,
+        ) -> Pin<Box<dyn Future<Output = Served> + Send + 'a>> {
+            Box::pin(async { Served::failed("not called".into()) })
+        }
+    }
+
+    /// An in-process handler has no process to keep: a persistent worker for it is refused
+    /// before anything is created.
+    #[test]
+    fn persistent_mode_is_refused_for_an_in_process_runner() {
+        let dir = tempfile::tempdir().unwrap();
+        let station = Station::at(dir.path()).unwrap();
+        let mut config =
+            WorkerConfig::with_runner(station, "llm", Runner::InProcess(Arc::new(Nothing)), 1);
+        config.mode = AgentMode::Persistent;
+        let error = match Worker::spawn(config, None) {
+            Err(error) => error.to_string(),
+            Ok(_) => panic!("a persistent in-process worker was started"),
+        };
+        assert!(
+            error.contains("a test handler") && error.contains("persistent mode is for a command"),
+            "{error}"
+        );
+        assert!(!dir.path().join("agents").exists());
     }
 }

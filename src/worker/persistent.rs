@@ -1,6 +1,8 @@
 //! Persistent mode (`mode: persistent` in agent.yaml): one long-lived process per slot,
 //! speaking JSON lines, so that an agent keeps its model and context loaded and no process
-//! is spawned per task.
+//! is spawned per task. It applies to a [`Runner::Command`](super::Runner::Command) only: an
+//! in-process runner (the LLM agent) has no process to keep, and [`super::Worker::spawn`]
+//! refuses the pair.
 //!
 //! A [`Slot`] is one of the worker's `concurrency` places to run a task. It starts its
 //! process with the first task it gets and keeps it for the next ones. For each task it
@@ -78,9 +80,10 @@ impl Slot {
         }
     }
 
-    /// Runs `job` on this slot's process, starting one when there is none. `None` when the
+    /// Runs `job` on this slot's process, starting one (`argv`, the worker's
+    /// [`Runner::Command`](super::Runner::Command)) when there is none. `None` when the
     /// attempt was over before it answered (its message left `claimed/`): nothing to reply.
-    pub(super) async fn serve(&mut self, job: &Job) -> Option<Served> {
+    pub(super) async fn serve(&mut self, job: &Job, argv: &[String]) -> Option<Served> {
         if let Some(process) = &mut self.process
             && let Some(status) = process.exited()
         {
@@ -93,7 +96,13 @@ impl Slot {
             });
         }
         if self.process.is_none() {
-            match Process::spawn(&job.config, &job.outbox, self.index, self.events.clone()) {
+            match Process::spawn(
+                argv,
+                &job.config,
+                &job.outbox,
+                self.index,
+                self.events.clone(),
+            ) {
                 Ok(process) => {
                     tracing::info!(agent = %job.config.agent, slot = self.index, pid = process.pid, "persistent process started");
                     job.emit(WorkerEvent::ProcessStarted {
@@ -110,7 +119,7 @@ impl Slot {
         let task_id = job.message.task_id.clone();
         if let Err(e) = process.send(&request_line(job)).await {
             tracing::info!(agent = %job.config.agent, slot = self.index, pid, "cannot write the task line: {e}");
-            return Some(self.died(job).await);
+            return Some(self.died(job, argv).await);
         }
         let every = job.config.heartbeat;
         let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
@@ -123,7 +132,7 @@ impl Slot {
             tokio::select! {
                 line = process.lines.recv() => {
                     let verdict = match line {
-                        None => return Some(self.died(job).await),
+                        None => return Some(self.died(job, argv).await),
                         Some(FromAgent::TooLong) => Verdict::Refused(format!(
                             "a line longer than the limit of {} bytes; put large data in a file and answer with its path",
                             mailbox::MAX_FILE_BYTES
@@ -192,7 +201,7 @@ impl Slot {
 
     /// The process ended (or closed its stdout) while running `job`: the attempt fails with
     /// how it ended; the next task starts a new process.
-    async fn died(&mut self, job: &Job) -> Served {
+    async fn died(&mut self, job: &Job, argv: &[String]) -> Served {
         let mut process = self.process.take().expect("a running process");
         let pid = process.pid;
         let how = match tokio::time::timeout(EXIT_GRACE, process.child.wait()).await {
@@ -208,7 +217,7 @@ impl Slot {
         };
         let reason = format!(
             "the agent process `{}` (pid {pid}) ended before answering task {}: {how}",
-            job.config.argv[0], job.message.task_id
+            argv[0], job.message.task_id
         );
         job.emit(WorkerEvent::ProcessEnded {
             slot: self.index,
@@ -241,12 +250,12 @@ enum FromAgent {
 
 impl Process {
     fn spawn(
+        argv: &[String],
         config: &WorkerConfig,
         outbox: &std::path::Path,
         slot: usize,
         events: Option<mpsc::UnboundedSender<WorkerEvent>>,
     ) -> Result<Process, String> {
-        let argv = &config.argv;
         let mut command = tokio::process::Command::new(&argv[0]);
         command
             .args(&argv[1..])

@@ -41,3 +41,4 @@ mod security;
 mod views;
 
 mod conductor_status;
+mod llm;
