@@ -13,7 +13,11 @@ of N runs (5 by default) after one untimed warm-up:
 
 Each task is served the way a user of that tool serves it: a real process per task (`true` or
 `sleep 0.1`). For 3ox that is `3ox run` with a managed agent (agent.yaml `command:`), which
-starts `3ox agent run`, in durable mode (fsync) and relaxed mode (`--relaxed`).
+starts `3ox agent run`, in durable mode (fsync) and relaxed mode (`--relaxed`). "3ox persistent"
+is durable mode with a persistent agent (agent.yaml `mode: persistent`): one long-lived Python
+process per slot answers each task with a JSON line, so no process is spawned per task; it runs
+chain and fan-out (at most PERSISTENT_SLOTS processes), not the shell workload, whose point is
+a process per task.
 
 The table goes to stdout and to target/bench-peers.md. Ratios are each cell divided by the
 3ox durable cell of the same workload (below 1.0: that tool is faster than 3ox).
@@ -34,10 +38,13 @@ ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "target"
 SCRATCH = TARGET / "bench-peers"
 VENV = TARGET / "peers-venv"
-BIN = TARGET / "release" / "3ox"
+# PEERS_3OX: another 3ox binary (e.g. target/debug/3ox to try the script on a small case).
+BIN = Path(os.environ.get("PEERS_3OX", TARGET / "release" / "3ox"))
 RUNS = int(os.environ.get("PEERS_RUNS", "5"))
 CHAIN = 100
 FAN = 200
+# Processes of the persistent agent at most (one per slot); 200 Pythons would measure memory.
+PERSISTENT_SLOTS = 8
 
 WORKLOADS = [
     # (name, kind, command per task, concurrency)
@@ -172,15 +179,29 @@ def huey_setup(d: Path, kind, cmd, conc):
 
 
 # ---------------------------------------------------------------- 3ox
-def threeox_setup(d: Path, kind, cmd, conc, relaxed):
+# The persistent agent: one task line in, one answer line out (a no-op task).
+PERSISTENT_AGENT = """\
+import json, sys
+for line in sys.stdin:
+    print(json.dumps({"task_id": json.loads(line)["task_id"], "status": "COMPLETED"}), flush=True)
+"""
+
+
+def threeox_setup(d: Path, kind, cmd, conc, relaxed, persistent=False):
     subprocess.run([str(BIN), "--station", str(d), "init"], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     agent = d / "agents" / "worker"
     agent.mkdir(parents=True, exist_ok=True)
+    mode = ""
+    if persistent:
+        (agent / "agent.py").write_text(PERSISTENT_AGENT)
+        cmd = [sys.executable, str(agent / "agent.py")]
+        conc = min(conc, PERSISTENT_SLOTS)
+        mode = "mode: persistent\n"
     (agent / "agent.yaml").write_text(
         "version: 1\ncapabilities: [work]\n"
         # JSON strings: a bare `true` would be read as a YAML boolean.
-        f"concurrency: {conc}\ncommand: {json.dumps(cmd)}\n")
+        f"concurrency: {conc}\ncommand: {json.dumps(cmd)}\n{mode}")
     if kind == "chain":
         tasks = ["  - {name: work, taskReferenceName: t0}"]
         tasks += [f"  - {{name: work, taskReferenceName: t{i}, inputParameters: "
@@ -213,7 +234,11 @@ TOOLS = [
     ("Huey (SQLite)", huey_setup),
     ("3ox durable", lambda d, k, c, n: threeox_setup(d, k, c, n, False)),
     ("3ox relaxed", lambda d, k, c, n: threeox_setup(d, k, c, n, True)),
+    ("3ox persistent", lambda d, k, c, n: threeox_setup(d, k, c, n, False, persistent=True)),
 ]
+
+# Workloads a tool does not run (its cell reads "-").
+SKIP = {("3ox persistent", "shell")}
 
 
 ONLY = [t for t in os.environ.get("PEERS_TOOLS", "").split(",") if t]
@@ -246,6 +271,8 @@ def main():
     results = {}
     for workload in WORKLOADS:
         for name, setup in TOOLS:
+            if (name, workload[0]) in SKIP:
+                continue
             one_run(setup, name, workload, "warm")
             times = [one_run(setup, name, workload, i) for i in range(RUNS)]
             results[(name, workload[0])] = statistics.median(times)
@@ -267,11 +294,16 @@ def main():
     for name, _ in TOOLS:
         cells = []
         for w in WORKLOADS:
-            t = results[(name, w[0])]
+            t = results.get((name, w[0]))
+            if t is None:
+                cells.append("-")
+                continue
             base = results.get(("3ox durable", w[0]))
             cells.append(f"{t:.3f} s ({t / base:.2f}x)" if base else f"{t:.3f} s")
         out.append(f"| {name} | " + " | ".join(cells) + " |")
-    out += ["", "Each cell: median wall time (that time / 3ox durable's time for the same workload)."]
+    out += ["", "Each cell: median wall time (that time / 3ox durable's time for the same workload).",
+            f"3ox persistent: one Python process per slot, at most {PERSISTENT_SLOTS}, "
+            "answering JSON lines; it does not run the shell workload (a process per task)."]
     text = "\n".join(out) + "\n"
     sys.stdout.write(text)
     (TARGET / "bench-peers.md").write_text(text)

@@ -62,7 +62,8 @@
 //! `startDelay`, timeouts and approval deadlines are times in the state
 //! ([`engine::timeouts`]); [`engine::RunState::next_wakeup`] is the one timer the driver arms.
 //! Conductor system types 3ox does not run (LLM, MCP, Kafka, ...) go to agents that declare
-//! them, like SIMPLE tasks. `3ox test --mock` drives the same engine in memory on a simulated
+//! them, like SIMPLE tasks; the LLM agent that ships with 3ox ([`llm`]) serves the LLM ones
+//! from an OpenAI-compatible endpoint. `3ox test --mock` drives the same engine in memory on a simulated
 //! clock ([`testing`]).
 //!
 //! Stations, agents and their `agent.yaml` are in [`station`]; the template library in
@@ -76,6 +77,7 @@ pub mod engine;
 pub mod expr;
 pub mod graph;
 pub mod journal;
+pub mod llm;
 pub mod mailbox;
 pub mod maintenance;
 pub mod orchestrator;

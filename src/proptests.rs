@@ -712,14 +712,20 @@ fn agent_config() -> impl Strategy<Value = AgentConfig> {
         prop::collection::vec(text(), 0..4),
         1usize..64,
         command,
+        prop_oneof![
+            Just(crate::station::AgentMode::PerTask),
+            Just(crate::station::AgentMode::Persistent)
+        ],
     )
         .prop_map(
-            |(description, capabilities, concurrency, command)| AgentConfig {
+            |(description, capabilities, concurrency, command, mode)| AgentConfig {
                 version: 1,
                 description,
                 capabilities,
                 concurrency,
                 command,
+                mode,
+                llm: None,
             },
         )
 }

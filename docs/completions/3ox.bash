@@ -436,7 +436,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__agent__subcmd__run)
-            opts="-h --concurrency --heartbeat --station --log-format --help"
+            opts="-h --concurrency --heartbeat --mode --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -448,6 +448,10 @@ _3ox() {
                     ;;
                 --heartbeat)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --mode)
+                    COMPREPLY=($(compgen -W "per-task persistent" -- "${cur}"))
                     return 0
                     ;;
                 --station)

@@ -239,6 +239,8 @@ complete -c 3ox -n "__fish_3ox_using_subcommand agent; and not __fish_seen_subco
 complete -c 3ox -n "__fish_3ox_using_subcommand agent; and not __fish_seen_subcommand_from run list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c 3ox -n "__fish_3ox_using_subcommand agent; and __fish_seen_subcommand_from run" -l concurrency -d 'Tasks run at once (default: `concurrency` in agent.yaml)' -r
 complete -c 3ox -n "__fish_3ox_using_subcommand agent; and __fish_seen_subcommand_from run" -l heartbeat -d 'How often a running task sends an IN_PROGRESS heartbeat reply' -r
+complete -c 3ox -n "__fish_3ox_using_subcommand agent; and __fish_seen_subcommand_from run" -l mode -d 'Run the command once per task, or keep one process per slot speaking JSON lines (default: `mode` in agent.yaml)' -r -f -a "per-task\t'One process per task: the input on stdin, the output on stdout, the exit code'
+persistent\t'One long-lived process per slot: one JSON line in per task, one JSON line back'"
 complete -c 3ox -n "__fish_3ox_using_subcommand agent; and __fish_seen_subcommand_from run" -l station -d 'The station to work in (default: the nearest folder at or above the current one with `.3ox/` or `agents/`)' -r -F
 complete -c 3ox -n "__fish_3ox_using_subcommand agent; and __fish_seen_subcommand_from run" -l log-format -d 'How log lines on stderr look: `text` for people, `json` (one object a line) for machines. What is logged is set with `RUST_LOG` (default `warn`)' -r -f -a "text\t'Human-readable lines'
 json\t'One JSON object a line, with the event\'s fields (`run`, `task`, `agent`, `path`)'"

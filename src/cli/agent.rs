@@ -8,8 +8,8 @@ use anyhow::{Context as _, bail};
 use serde::Serialize;
 
 use crate::mailbox::{self, CLAIMED};
-use crate::station::{AgentDirectory, Station};
-use crate::worker::{Worker, WorkerConfig, WorkerEvent};
+use crate::station::{AgentDirectory, AgentMode, Station};
+use crate::worker::{Runner, Worker, WorkerConfig, WorkerEvent};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum AgentCommand {
@@ -18,6 +18,14 @@ pub enum AgentCommand {
     /// The command gets the task input as JSON on stdin and THREEOX_* variables (task id, run
     /// id, attempt, ...); its working folder is the station root. Exit 0 with a JSON or YAML
     /// object on stdout completes the task with that output; anything else fails it.
+    ///
+    /// In persistent mode (`mode: persistent` in agent.yaml, or `--mode persistent`) the
+    /// command runs once per slot and gets one JSON line per task on stdin; it answers each
+    /// with one JSON line on stdout (see docs/protocol.md).
+    ///
+    /// An agent with an `llm:` section in its agent.yaml is served by 3ox itself: its LLM
+    /// tasks go to an OpenAI-compatible chat completions endpoint (docs/llm-agent.md). It
+    /// runs no process, so it has no persistent mode.
     Run(RunArgs),
     /// List the station's agents: capabilities, concurrency, command and waiting messages.
     List(ListArgs),
@@ -33,6 +41,10 @@ pub struct RunArgs {
     /// How often a running task sends an IN_PROGRESS heartbeat reply.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
     pub heartbeat: Duration,
+    /// Run the command once per task, or keep one process per slot speaking JSON lines
+    /// (default: `mode` in agent.yaml).
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub mode: Option<AgentMode>,
     /// The command to run, after `--` (default: `command` in agent.yaml).
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
@@ -78,35 +90,52 @@ fn run_worker(station: Station, args: RunArgs) -> anyhow::Result<u8> {
     // Held while this worker runs: `3ox run` warns about tasks no worker serves.
     let _serving = crate::station::liveness::WorkerMark::hold(&station, &args.name)
         .context("cannot mark the agent as served")?;
-    let argv = if args.command.is_empty() {
+    let runner = if !args.command.is_empty() {
+        Runner::Command(args.command)
+    } else if let Some(llm) = &config.llm {
+        llm_runner(&station, &args.name, llm)?
+    } else {
         match &config.command {
-            Some(command) => command.argv(),
+            Some(command) => Runner::Command(command.argv()),
             None => bail!(
-                "no command to run for agent `{}`\nhint: give one after `--` (3ox agent run {} -- python3 my_agent.py) or set `command:` in {}",
+                "no command to run for agent `{}`\nhint: give one after `--` (3ox agent run {} -- python3 my_agent.py), set `command:` in {}, or make it an LLM agent with an `llm:` section (docs/llm-agent.md)",
                 args.name,
                 args.name,
                 station.agent_dir(&args.name).join("agent.yaml").display()
             ),
         }
-    } else {
-        args.command
     };
+    let mode = args.mode.unwrap_or(config.mode);
+    if let (Runner::InProcess(_), AgentMode::Persistent) = (&runner, mode) {
+        bail!(
+            "agent `{}` has an `llm:` section: 3ox serves it in-process, so there is no process to keep and `--mode persistent` does not apply\nhint: leave out `--mode persistent`, or give a command after `--` to run that persistently instead",
+            args.name
+        );
+    }
     let concurrency = args.concurrency.map_or(config.concurrency, usize::from);
-    let mut worker_config = WorkerConfig::new(station, &args.name, argv, concurrency);
+    let mut worker_config = WorkerConfig::with_runner(station, &args.name, runner, concurrency);
     worker_config.heartbeat = args.heartbeat;
+    worker_config.mode = mode;
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(async move {
+    let result = runtime.block_on(async move {
         let (tx, mut events) = tokio::sync::mpsc::unbounded_channel();
         let name = worker_config.agent.clone();
         let inbox = worker_config.station.inbox(&name);
+        let mode = match worker_config.mode {
+            AgentMode::PerTask => String::new(),
+            AgentMode::Persistent => ", one persistent process per slot".to_string(),
+        };
         eprintln!(
-            "3ox agent {name}: serving {} with `{}` (concurrency {concurrency}); Ctrl-C stops",
+            "3ox agent {name}: serving {} with {} (concurrency {concurrency}{mode}); Ctrl-C stops",
             inbox.display(),
-            worker_config.argv.join(" ")
+            match &worker_config.runner {
+                Runner::Command(argv) => format!("`{}`", argv.join(" ")),
+                Runner::InProcess(handler) => handler.describe(),
+            }
         );
         let worker = Worker::spawn(worker_config, Some(tx))?;
         let stop = shutdown_signal();
@@ -122,7 +151,30 @@ fn run_worker(station: Station, args: RunArgs) -> anyhow::Result<u8> {
         );
         worker.stop().await;
         Ok(super::EXIT_OK)
-    })
+    });
+    // An LLM call still running on a blocking thread is abandoned, not waited for.
+    runtime.shutdown_timeout(Duration::from_millis(200));
+    result
+}
+
+/// The built-in LLM agent for an agent.yaml with an `llm:` section, its environment read.
+fn llm_runner(
+    station: &Station,
+    name: &str,
+    settings: &crate::llm::LlmSettings,
+) -> anyhow::Result<Runner> {
+    let config = settings
+        .resolve(name, &station.root, |var| std::env::var(var).ok())
+        .map_err(|e| anyhow::anyhow!("agent `{name}`: {e}\nhint: see docs/llm-agent.md"))?;
+    if config.model.is_none() && !config.use_task_model {
+        eprintln!(
+            "3ox agent {name}: warning: no model: {}; its tasks fail until one is given",
+            config.model_hint
+        );
+    }
+    Ok(Runner::InProcess(std::sync::Arc::new(
+        crate::llm::LlmAgent::new(config),
+    )))
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
@@ -187,6 +239,18 @@ fn print_event(agent: &str, event: &WorkerEvent) {
         WorkerEvent::Rejected { file, reason } => {
             eprintln!("3ox agent {agent}: rejected {file}: {reason}")
         }
+        WorkerEvent::ProcessStarted { slot, pid } => {
+            eprintln!("3ox agent {agent}: slot {slot}: started process {pid}")
+        }
+        WorkerEvent::ProcessEnded { slot, pid, reason } => {
+            eprintln!("3ox agent {agent}: slot {slot}: process {pid} {reason}")
+        }
+        WorkerEvent::AgentStderr { pid, line, .. } => eprintln!("{agent}[{pid}]: {line}"),
+        WorkerEvent::Refused {
+            task_id,
+            pid,
+            reason,
+        } => eprintln!("3ox agent {agent}: {task_id}: refused a line from process {pid}: {reason}"),
     }
 }
 
@@ -196,6 +260,11 @@ struct AgentRow {
     capabilities: Vec<String>,
     concurrency: usize,
     command: Option<Vec<String>>,
+    /// `per-task` or `persistent`.
+    mode: &'static str,
+    /// The API root of a built-in LLM agent (its `llm.base_url` as written).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    llm: Option<String>,
     /// Messages in the inbox, not yet claimed.
     waiting: usize,
     /// Messages claimed by a worker and not yet archived.
@@ -215,6 +284,8 @@ fn list(station: &Station, args: &ListArgs) -> anyhow::Result<u8> {
                 capabilities: config.capabilities.clone(),
                 concurrency: config.concurrency,
                 command: config.command.as_ref().map(|c| c.argv()),
+                mode: config.mode.name(),
+                llm: config.llm.as_ref().map(|l| l.base_url.clone()),
                 waiting: count(&inbox),
                 claimed: count(&inbox.join(CLAIMED)),
             }
@@ -247,10 +318,11 @@ fn list(station: &Station, args: &ListArgs) -> anyhow::Result<u8> {
         .to_vec(),
     ];
     for row in &rows {
-        let command = row
-            .command
-            .as_ref()
-            .map_or_else(|| "-".to_string(), |argv| argv.join(" "));
+        let command = match (&row.command, &row.llm) {
+            (Some(argv), _) => argv.join(" "),
+            (None, Some(base_url)) => format!("(llm) {base_url}"),
+            (None, None) => "-".to_string(),
+        };
         table.push(vec![
             row.name.clone(),
             capabilities(&row.capabilities),

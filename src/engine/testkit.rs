@@ -32,6 +32,8 @@ pub(crate) fn agents(list: &[(&str, &[&str], usize)]) -> AgentDirectory {
             capabilities: caps.iter().map(|c| c.to_string()).collect(),
             concurrency: *concurrency,
             command: None,
+            mode: Default::default(),
+            llm: None,
         };
         dir.agents.insert(name.to_string(), config);
     }

@@ -1,6 +1,6 @@
-//! Managed agents: for every agent whose agent.yaml has a `command`, the orchestrator runs
-//! `3ox agent run <name>` as a child process for as long as it drives runs. Their output goes
-//! to `.3ox/logs/<agent>.log`.
+//! Managed agents: for every agent whose agent.yaml has a `command` or an `llm:` section (the
+//! built-in LLM agent), the orchestrator runs `3ox agent run <name>` as a child process for
+//! as long as it drives runs. Their output goes to `.3ox/logs/<agent>.log`.
 
 use std::fs::OpenOptions;
 use std::process::Stdio;
@@ -20,7 +20,7 @@ impl ManagedAgents {
         let exe = std::env::current_exe()?;
         let mut children = Vec::new();
         for (name, config) in &agents.agents {
-            if config.command.is_none() {
+            if !config.is_managed() {
                 continue;
             }
             let log_path = station.logs_dir().join(format!("{name}.log"));

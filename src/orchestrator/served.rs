@@ -58,7 +58,12 @@ fn walk(tasks: &[TaskDef], workflow: &str, agents: &AgentDirectory, out: &mut Ve
                         "task `{task_ref}` has type {type_name}, which 3ox does not run itself and no agent of this station serves"
                     ),
                     hint: format!(
-                        "add `{type_name}` to the capabilities of an agent in agents/<name>/agent.yaml (it then receives these tasks like SIMPLE ones), or name one with `agent:`"
+                        "add `{type_name}` to the capabilities of an agent in agents/<name>/agent.yaml (it then receives these tasks like SIMPLE ones), or name one with `agent:`{}",
+                        if matches!(type_name, "LLM_CHAT_COMPLETE" | "LLM_TEXT_COMPLETE") {
+                            "; 3ox's own LLM agent serves this type: an agent.yaml with an `llm:` section (`3ox init --example` writes agents/llm; see docs/llm-agent.md)"
+                        } else {
+                            ""
+                        }
                     ),
                 }),
                 None => {}

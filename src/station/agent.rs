@@ -6,7 +6,11 @@
 //! capabilities: [validate_folder]   # task names this agent serves
 //! concurrency: 4                    # tasks in flight at once (default 1)
 //! command: [python3, agents/inventory-checker/check_folder.py]   # optional: 3ox runs it
+//! mode: per-task                    # or `persistent`: one long-lived process per slot
 //! ```
+//!
+//! Instead of a `command`, an `llm:` section makes the agent the built-in LLM agent
+//! ([`crate::llm`]): `3ox agent run` then serves it by calling a chat completions endpoint.
 
 use std::collections::BTreeMap;
 use std::io::Read as _;
@@ -33,6 +37,39 @@ pub struct AgentConfig {
     /// program and arguments, or one string run by the shell.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<Command>,
+    /// How `3ox agent run` runs the command: once per task (default), or once per slot,
+    /// speaking JSON lines (see `worker::persistent`). Not with `llm`.
+    #[serde(default, skip_serializing_if = "AgentMode::is_per_task")]
+    pub mode: AgentMode,
+    /// Makes the agent the built-in LLM agent (no `command`): where its chat completions
+    /// endpoint is and how to call it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llm: Option<crate::llm::LlmSettings>,
+}
+
+/// How a worker runs an agent's command.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum AgentMode {
+    /// One process per task: the input on stdin, the output on stdout, the exit code.
+    #[default]
+    PerTask,
+    /// One long-lived process per slot: one JSON line in per task, one JSON line back.
+    Persistent,
+}
+
+impl AgentMode {
+    pub fn is_per_task(&self) -> bool {
+        *self == AgentMode::PerTask
+    }
+
+    /// The name written in agent.yaml (`per-task`, `persistent`).
+    pub fn name(self) -> &'static str {
+        match self {
+            AgentMode::PerTask => "per-task",
+            AgentMode::Persistent => "persistent",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -62,6 +99,12 @@ fn one_usize() -> usize {
 }
 
 impl AgentConfig {
+    /// Whether `3ox run` starts `3ox agent run` for this agent: it has a command or is the
+    /// built-in LLM agent.
+    pub fn is_managed(&self) -> bool {
+        self.command.is_some() || self.llm.is_some()
+    }
+
     /// Reads an agent.yaml: at most [`crate::mailbox::MAX_FILE_BYTES`], UTF-8, and not a
     /// document that expands through aliases past [`crate::mailbox::yaml::MAX_EXPANDED_NODES`].
     pub fn read(path: &Path) -> Result<AgentConfig, StationError> {
@@ -108,6 +151,24 @@ impl AgentConfig {
                 path: path.display().to_string(),
                 message: "concurrency must be at least 1".into(),
             });
+        }
+        if config.command.is_some() && config.llm.is_some() {
+            return Err(StationError::BadAgent {
+                path: path.display().to_string(),
+                message: "an agent has a `command` or an `llm` section, not both".into(),
+            });
+        }
+        if config.llm.is_some() && config.mode == AgentMode::Persistent {
+            return Err(StationError::BadAgent {
+                path: path.display().to_string(),
+                message: "`mode: persistent` is for a `command`; an agent with an `llm` section is served by 3ox itself, so remove `mode` (or the `llm` section)".into(),
+            });
+        }
+        if let Some(llm) = &config.llm {
+            llm.check().map_err(|message| StationError::BadAgent {
+                path: path.display().to_string(),
+                message,
+            })?;
         }
         if matches!(&config.command, Some(Command::Argv(argv)) if argv.is_empty()) {
             return Err(StationError::BadAgent {

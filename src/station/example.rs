@@ -1,7 +1,8 @@
 //! The example station `3ox init --example` writes: the repository's own demo, so a new
 //! user has something that runs at once. The template library (templates/ and its mocks in
-//! templates/tests/, see docs/templates.md), the `commander` approver, the Python demo agents
-//! and the sample inventory folders, all built into the binary from the repository's files.
+//! templates/tests/, see docs/templates.md), the `commander` approver, the Python demo agents,
+//! the built-in LLM agent (`agents/llm`, served by 3ox itself) and the sample inventory
+//! folders, all built into the binary from the repository's files.
 
 use std::path::{Path, PathBuf};
 
@@ -34,6 +35,9 @@ pub const FILES: &[(&str, &[u8])] = &[
     example!("agents/llm-demo/README.md"),
     example!("agents/llm-demo/agent.yaml"),
     example!("agents/llm-demo/llm_demo.py"),
+    example!("agents/llm/README.md"),
+    example!("agents/llm/agent.yaml"),
+    example!("agents/llm/prompts/summarise.txt"),
     example!("stations/sample/README.md"),
     example!("stations/sample/inventory-broken/Audit Notes.txt"),
     example!("stations/sample/inventory-broken/MANIFEST.yaml"),

@@ -16,7 +16,7 @@ pub mod start_keys;
 
 use std::path::{Path, PathBuf};
 
-pub use agent::{AgentConfig, AgentDirectory};
+pub use agent::{AgentConfig, AgentDirectory, AgentMode};
 
 /// Runtime data folder of a station.
 pub const RUNTIME_DIR: &str = ".3ox";

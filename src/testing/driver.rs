@@ -516,6 +516,8 @@ impl<'m> Simulation<'m> {
                     capabilities: capabilities.clone(),
                     concurrency: UNLIMITED,
                     command: None,
+                    mode: Default::default(),
+                    llm: None,
                 };
                 (name, config)
             })

@@ -530,8 +530,8 @@ fn agent_list_shows_agents_and_waiting_messages() {
     assert_eq!(
         list,
         json!([
-            {"name": "echoer", "capabilities": ["echo", "shout"], "concurrency": 3, "command": ["python3", "echo.py"], "waiting": 2, "claimed": 0},
-            {"name": "idle", "capabilities": [], "concurrency": 1, "command": null, "waiting": 0, "claimed": 0},
+            {"name": "echoer", "capabilities": ["echo", "shout"], "concurrency": 3, "command": ["python3", "echo.py"], "mode": "per-task", "waiting": 2, "claimed": 0},
+            {"name": "idle", "capabilities": [], "concurrency": 1, "command": null, "mode": "per-task", "waiting": 0, "claimed": 0},
         ])
     );
     let out = env.run(&["agent", "list"]);
@@ -719,7 +719,7 @@ fn the_demo_agents_check_the_sample_station() {
 }
 
 /// True while `pid` is a live process (a zombie waiting to be reaped counts as gone).
-fn alive(pid: &str) -> bool {
+pub(crate) fn alive(pid: &str) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
         .and_then(|stat| {

@@ -36,10 +36,12 @@ mod conductor_fork;
 mod graph;
 mod input_limits;
 mod ops_defects;
+mod persistent;
 mod security;
 mod station_runtime;
 mod views;
 
 mod conductor_status;
 
+mod llm;
 mod templates;

@@ -11,7 +11,10 @@
 //!    rest stays in the inbox for other workers of the same agent;
 //! 4. runs the command once per message: the working folder is the station root, the task
 //!    `input` is JSON on stdin, and `THREEOX_*` variables say which task it is (see
-//!    [`task_env`]);
+//!    [`task_env`]). In [`AgentMode::Persistent`] it instead keeps one long-lived process per
+//!    slot and speaks JSON lines with it, one task line in and one answer line out
+//!    ([`persistent`]). For an agent served in-process (the LLM agent,
+//!    [`Runner::InProcess`]) it hands the message to its [`TaskHandler`];
 //! 5. turns the result into a reply (see [`reply_for`]) and writes it atomically and durably
 //!    as `0UT.3OX/<task_id>.reply.yaml`. While the command runs longer than the heartbeat
 //!    interval it writes `IN_PROGRESS` replies `<task_id>.hb-<n>.yaml`.
@@ -27,9 +30,14 @@
 //! starting up skips claimed messages that another live worker holds. Locks die with their
 //! process, so a crashed worker's messages are picked up again.
 
+mod persistent;
+
 use std::collections::VecDeque;
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::process::{ExitStatus, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -43,7 +51,7 @@ use crate::mailbox::atomic::{self, Durability};
 use crate::mailbox::message::{MessageHeader, TaskMessage};
 use crate::mailbox::reply::{self, REPLY_VERSION, Reply, ReplyStatus};
 use crate::mailbox::{self, CLAIMED, DONE, REJECTED};
-use crate::station::Station;
+use crate::station::{AgentMode, Station};
 
 /// How much of a failed command's standard error goes into the reply's reason.
 const STDERR_TAIL_LINES: usize = 20;
@@ -57,8 +65,11 @@ pub struct WorkerConfig {
     pub station: Station,
     /// The agent's name: the worker serves `agents/<agent>/1N.3OX/`.
     pub agent: String,
-    /// Program and arguments run once per task.
-    pub argv: Vec<String>,
+    /// What serves each task: a command, or a handler in this process.
+    pub runner: Runner,
+    /// For a [`Runner::Command`]: run it once per task, or keep one long-lived process per
+    /// slot. An in-process runner is always per task ([`Worker::spawn`] refuses persistent).
+    pub mode: AgentMode,
     /// Tasks run at once (at least 1).
     pub concurrency: usize,
     /// How often a running task sends an IN_PROGRESS heartbeat.
@@ -68,22 +79,100 @@ pub struct WorkerConfig {
 }
 
 impl WorkerConfig {
-    /// A config with the default heartbeat (30 s) and rescan interval (2 s).
+    /// A config that runs `argv` once per task, with the default heartbeat (30 s) and rescan
+    /// interval (2 s).
     pub fn new(
         station: Station,
         agent: &str,
         argv: Vec<String>,
         concurrency: usize,
     ) -> WorkerConfig {
+        WorkerConfig::with_runner(station, agent, Runner::Command(argv), concurrency)
+    }
+
+    /// A config with any runner, per-task mode and the default intervals.
+    pub fn with_runner(
+        station: Station,
+        agent: &str,
+        runner: Runner,
+        concurrency: usize,
+    ) -> WorkerConfig {
         WorkerConfig {
             station,
             agent: agent.to_string(),
-            argv,
+            runner,
+            mode: AgentMode::PerTask,
             concurrency,
             heartbeat: Duration::from_secs(30),
             rescan_every: Duration::from_secs(2),
         }
     }
+}
+
+/// What serves a worker's tasks.
+#[derive(Clone)]
+pub enum Runner {
+    /// Program and arguments, run once per task (the reply comes from [`reply_for`]).
+    Command(Vec<String>),
+    /// Code in this process, such as the LLM agent ([`crate::llm::LlmAgent`]).
+    InProcess(Arc<dyn TaskHandler>),
+}
+
+impl Runner {
+    /// What runs the tasks, in words, for progress lines: the command line, or the handler's
+    /// description.
+    pub fn describe(&self) -> String {
+        match self {
+            Runner::Command(argv) => argv.join(" "),
+            Runner::InProcess(handler) => handler.describe(),
+        }
+    }
+
+    /// The name heartbeats give for what is still running.
+    fn short_name(&self) -> String {
+        match self {
+            Runner::Command(argv) => format!("`{}`", argv.first().map_or("", String::as_str)),
+            Runner::InProcess(handler) => handler.describe(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Runner::Command(argv) => f.debug_tuple("Command").field(argv).finish(),
+            Runner::InProcess(handler) => f
+                .debug_tuple("InProcess")
+                .field(&handler.describe())
+                .finish(),
+        }
+    }
+}
+
+/// Serves task messages inside the worker's process (instead of a command per task). The
+/// worker claims, locks, heartbeats and writes the reply; the handler only decides it.
+/// Dropping the future (the worker stops) abandons the task: its message stays claimed and
+/// runs again at the next start.
+pub trait TaskHandler: Send + Sync + 'static {
+    /// What serves the tasks, for progress lines (`the LLM endpoint http://...`).
+    fn describe(&self) -> String;
+    /// Serves one message.
+    fn serve<'a>(
+        &'a self,
+        message: &'a TaskMessage,
+    ) -> Pin<Box<dyn Future<Output = Served> + Send + 'a>>;
+}
+
+/// A task's final reply, as it was decided: by a command run per task ([`reply_for`]), by
+/// the answer line of a persistent process, or by a [`TaskHandler`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Served {
+    pub status: ReplyStatus,
+    /// The output: an object.
+    pub output: Value,
+    pub reason: Option<String>,
+    /// Log lines kept with the attempt (the reply's `logs`).
+    pub logs: Vec<String>,
 }
 
 /// What a worker reports while it works, for progress output.
@@ -105,12 +194,33 @@ pub enum WorkerEvent {
     },
     /// A message that does not parse was moved to `rejected/`.
     Rejected { file: String, reason: String },
+    /// Persistent mode: a slot started its long-lived process.
+    ProcessStarted { slot: usize, pid: u32 },
+    /// Persistent mode: a slot's process ended or was stopped; the next task starts another.
+    ProcessEnded {
+        slot: usize,
+        pid: u32,
+        reason: String,
+    },
+    /// Persistent mode: a line a slot's process wrote on its standard error.
+    AgentStderr { slot: usize, pid: u32, line: String },
+    /// Persistent mode: a line from a slot's process was refused (not JSON, another task id,
+    /// too long); the slot waits on for the answer to its task.
+    Refused {
+        task_id: String,
+        pid: u32,
+        reason: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
     #[error("the command for agent `{0}` is empty")]
     NoCommand(String),
+    #[error(
+        "agent `{agent}` is served in-process by {runner}, which has no process to keep: persistent mode is for a command"
+    )]
+    PersistentInProcess { agent: String, runner: String },
     #[error("concurrency must be at least 1")]
     ZeroConcurrency,
     #[error("cannot {action} {path}: {source}")]
@@ -133,8 +243,14 @@ impl Worker {
         config: WorkerConfig,
         events: Option<mpsc::UnboundedSender<WorkerEvent>>,
     ) -> Result<Worker, WorkerError> {
-        if config.argv.is_empty() {
+        if matches!(&config.runner, Runner::Command(argv) if argv.is_empty()) {
             return Err(WorkerError::NoCommand(config.agent));
+        }
+        if let (Runner::InProcess(handler), AgentMode::Persistent) = (&config.runner, config.mode) {
+            return Err(WorkerError::PersistentInProcess {
+                agent: config.agent,
+                runner: handler.describe(),
+            });
         }
         if config.concurrency == 0 {
             return Err(WorkerError::ZeroConcurrency);
@@ -157,6 +273,8 @@ impl Worker {
             cancel: cancel.clone(),
             pending: VecDeque::new(),
             running: JoinSet::new(),
+            idle: Vec::new(),
+            slots_made: 0,
         };
         let task = tokio::spawn(actor.run());
         Ok(Worker { cancel, task })
@@ -193,7 +311,12 @@ struct Actor {
     cancel: CancellationToken,
     /// Claimed messages found at start, waiting for a free slot.
     pending: VecDeque<PathBuf>,
-    running: JoinSet<()>,
+    /// Running tasks; in persistent mode each gives its slot back when it ends.
+    running: JoinSet<Option<persistent::Slot>>,
+    /// Persistent mode: slots with no task, and their processes (if started).
+    idle: Vec<persistent::Slot>,
+    /// Persistent mode: slots made so far, for their numbers (a panicked task loses its slot).
+    slots_made: usize,
 }
 
 impl Actor {
@@ -210,8 +333,11 @@ impl Actor {
                 biased;
                 () = self.cancel.cancelled() => break,
                 Some(done) = self.running.join_next(), if !self.running.is_empty() => {
-                    if let Err(e) = done && e.is_panic() {
-                        tracing::error!(agent = %self.config.agent, "a task runner panicked: {e}");
+                    match done {
+                        Ok(Some(slot)) => self.idle.push(slot),
+                        Ok(None) => {}
+                        Err(e) if e.is_panic() => tracing::error!(agent = %self.config.agent, "a task runner panicked: {e}"),
+                        Err(_) => {}
                     }
                     self.fill_slots();
                 }
@@ -221,6 +347,12 @@ impl Actor {
         }
         // Dropping the runners drops their children, which kills them (`kill_on_drop`).
         self.running.shutdown().await;
+        // Idle persistent processes get end of input and a moment to exit by themselves.
+        let mut closing = JoinSet::new();
+        for slot in self.idle.drain(..) {
+            closing.spawn(slot.close());
+        }
+        closing.join_all().await;
         tracing::info!(agent = %self.config.agent, "worker stopped");
     }
 
@@ -367,9 +499,17 @@ impl Actor {
             message,
             events: self.events.clone(),
         };
+        let slot = match self.config.mode {
+            AgentMode::PerTask => None,
+            AgentMode::Persistent => Some(self.idle.pop().unwrap_or_else(|| {
+                self.slots_made += 1;
+                persistent::Slot::new(self.slots_made, self.events.clone())
+            })),
+        };
         self.running.spawn(async move {
-            job.run().await;
+            let slot = job.run(slot).await;
             drop(lock);
+            slot
         });
     }
 
@@ -467,27 +607,38 @@ struct Job {
 }
 
 impl Job {
-    async fn run(self) {
+    /// Runs the task (per task, or on `slot`'s process) and writes its reply; gives the slot
+    /// back.
+    async fn run(self, mut slot: Option<persistent::Slot>) -> Option<persistent::Slot> {
         let started = Instant::now();
-        let outcome = self.execute().await;
-        match &outcome {
-            Outcome::Exited {
-                status,
-                stdout,
-                stderr,
-            } => tracing::info!(
-                agent = %self.config.agent,
-                task_id = %self.message.task_id,
-                exit = %status,
-                stdout_bytes = stdout.len(),
-                stderr_bytes = stderr.len(),
-                "command ended"
-            ),
-            Outcome::CannotStart(reason) => {
-                tracing::info!(agent = %self.config.agent, task_id = %self.message.task_id, "command did not run: {reason}")
+        let answer = match (&self.config.runner, &mut slot) {
+            (Runner::Command(argv), Some(slot)) => slot.serve(&self, argv).await,
+            (Runner::Command(argv), None) => Some(self.run_command(argv).await),
+            (Runner::InProcess(handler), _) => {
+                let handler = handler.clone();
+                Some(self.with_heartbeats(handler.serve(&self.message)).await)
             }
+        };
+        if let Some(answer) = answer {
+            self.reply(answer, started.elapsed()).await;
         }
-        let (status, output, reason) = reply_for(outcome);
+        slot
+    }
+
+    fn emit(&self, event: WorkerEvent) {
+        if let Some(events) = &self.events {
+            let _ = events.send(event);
+        }
+    }
+
+    /// Writes the final reply `<task_id>.reply.yaml`.
+    async fn reply(&self, answer: Served, elapsed: Duration) {
+        let Served {
+            status,
+            output,
+            reason,
+            logs,
+        } = answer;
         let reply = Reply {
             version: REPLY_VERSION,
             task_id: self.message.task_id.clone(),
@@ -496,9 +647,8 @@ impl Job {
             reason: reason.clone(),
             run_id: Some(self.message.run_id.clone()),
             token: Some(self.message.token.clone()),
-            logs: vec![],
+            logs,
         };
-        let elapsed = started.elapsed();
         let path = self
             .outbox
             .join(format!("{}.reply.yaml", self.message.task_id));
@@ -523,9 +673,37 @@ impl Job {
         }
     }
 
+    /// Runs the command and maps how it ended to the reply ([`reply_for`]).
+    async fn run_command(&self, argv: &[String]) -> Served {
+        let outcome = self.execute(argv).await;
+        match &outcome {
+            Outcome::Exited {
+                status,
+                stdout,
+                stderr,
+            } => tracing::info!(
+                agent = %self.config.agent,
+                task_id = %self.message.task_id,
+                exit = %status,
+                stdout_bytes = stdout.len(),
+                stderr_bytes = stderr.len(),
+                "command ended"
+            ),
+            Outcome::CannotStart(reason) => {
+                tracing::info!(agent = %self.config.agent, task_id = %self.message.task_id, "command did not run: {reason}")
+            }
+        }
+        let (status, output, reason) = reply_for(outcome);
+        Served {
+            status,
+            output,
+            reason,
+            logs: vec![],
+        }
+    }
+
     /// Runs the command to its end, sending heartbeats while it runs.
-    async fn execute(&self) -> Outcome {
-        let argv = &self.config.argv;
+    async fn execute(&self, argv: &[String]) -> Outcome {
         let mut command = tokio::process::Command::new(&argv[0]);
         command
             .args(&argv[1..])
@@ -561,24 +739,33 @@ impl Job {
         };
         let finished = async move {
             let ((), output) = tokio::join!(feed, child.wait_with_output());
+            // Ended by itself: what it left behind is not followed further. Dropped before
+            // this point, `group` kills the whole process group.
+            group.ended();
             output
         };
-        tokio::pin!(finished);
+        match self.with_heartbeats(finished).await {
+            Ok(output) => Outcome::Exited {
+                status: output.status,
+                stdout: output.stdout,
+                stderr: output.stderr,
+            },
+            Err(e) => Outcome::CannotStart(format!("lost track of `{}`: {e}", argv[0])),
+        }
+    }
+
+    /// Waits for `work`, sending an IN_PROGRESS heartbeat every interval while it runs.
+    async fn with_heartbeats<T>(&self, work: impl Future<Output = T>) -> T {
+        tokio::pin!(work);
         let every = self.config.heartbeat;
         let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         let mut beats = 0u64;
         let started = Instant::now();
         loop {
             tokio::select! {
-                output = &mut finished => {
-                    group.ended();
-                    return match output {
-                        Ok(output) => Outcome::Exited { status: output.status, stdout: output.stdout, stderr: output.stderr },
-                        Err(e) => Outcome::CannotStart(format!("lost track of `{}`: {e}", argv[0])),
-                    };
-                }
+                done = &mut work => return done,
                 _ = heartbeat.tick() => {
-                    beats = self.send_heartbeat(beats + 1, started.elapsed()).await;
+                    beats = self.send_heartbeat(beats + 1, started.elapsed(), None).await;
                 }
             }
         }
@@ -586,7 +773,8 @@ impl Job {
 
     /// Writes heartbeat number `n` or later: a task run again after a crash skips the numbers
     /// its earlier run used, so no reply file is ever overwritten. Returns the number used.
-    async fn send_heartbeat(&self, mut n: u64, elapsed: Duration) -> u64 {
+    /// `reason` is what the agent said it is doing, if it said so; else the time it has run.
+    async fn send_heartbeat(&self, mut n: u64, elapsed: Duration, reason: Option<String>) -> u64 {
         let name = |n: u64| format!("{}.hb-{n}.yaml", self.message.task_id);
         while self.outbox.join(name(n)).exists() || self.outbox.join(DONE).join(name(n)).exists() {
             n += 1;
@@ -596,11 +784,13 @@ impl Job {
             task_id: self.message.task_id.clone(),
             status: ReplyStatus::InProgress,
             output: Value::Object(Default::default()),
-            reason: Some(format!(
-                "`{}` still running after {}",
-                self.config.argv[0],
-                humantime::format_duration(round_secs(elapsed))
-            )),
+            reason: Some(reason.unwrap_or_else(|| {
+                format!(
+                    "{} still running after {}",
+                    self.config.runner.short_name(),
+                    humantime::format_duration(round_secs(elapsed))
+                )
+            })),
             run_id: Some(self.message.run_id.clone()),
             token: Some(self.message.token.clone()),
             logs: vec![],
@@ -682,6 +872,17 @@ pub fn task_env(
     ]
 }
 
+impl Served {
+    fn failed(reason: String) -> Served {
+        Served {
+            status: ReplyStatus::Failed,
+            output: Value::Object(Default::default()),
+            reason: Some(reason),
+            logs: vec![],
+        }
+    }
+}
+
 /// How a command ended.
 #[derive(Debug)]
 pub enum Outcome {
@@ -717,7 +918,16 @@ pub fn reply_for(outcome: Outcome) -> (ReplyStatus, Value, Option<String>) {
             Err(reason) => (ReplyStatus::Failed, empty(), Some(reason)),
         };
     }
-    let tail = stderr_tail(&stderr);
+    (
+        ReplyStatus::Failed,
+        empty(),
+        Some(describe_exit(status, &stderr_tail(&stderr))),
+    )
+}
+
+/// How a process ended, with the tail of its standard error: `exit code 3: <tail>`,
+/// `killed by signal 9 (SIGKILL) (nothing on standard error)`.
+fn describe_exit(status: ExitStatus, tail: &str) -> String {
     let how = match (status.code(), signal_of(status)) {
         (Some(code), _) => format!("exit code {code}"),
         (None, Some(signal)) => format!(
@@ -728,12 +938,11 @@ pub fn reply_for(outcome: Outcome) -> (ReplyStatus, Value, Option<String>) {
         ),
         (None, None) => format!("ended abnormally ({status})"),
     };
-    let reason = if tail.is_empty() {
+    if tail.is_empty() {
         format!("{how} (nothing on standard error)")
     } else {
         format!("{how}: {tail}")
-    };
-    (ReplyStatus::Failed, empty(), Some(reason))
+    }
 }
 
 /// Reads a successful command's standard output as the task output.
@@ -888,5 +1097,40 @@ mod tests {
     fn a_long_stderr_is_cut_to_its_end() {
         let tail = stderr_tail("é".repeat(3000).as_bytes());
         assert!(tail.starts_with("...") && tail.len() <= STDERR_TAIL_BYTES + 4);
+    }
+
+    struct Nothing;
+
+    impl TaskHandler for Nothing {
+        fn describe(&self) -> String {
+            "a test handler".into()
+        }
+
+        fn serve<'a>(
+            &'a self,
+            _message: &'a TaskMessage,
+        ) -> Pin<Box<dyn Future<Output = Served> + Send + 'a>> {
+            Box::pin(async { Served::failed("not called".into()) })
+        }
+    }
+
+    /// An in-process handler has no process to keep: a persistent worker for it is refused
+    /// before anything is created.
+    #[test]
+    fn persistent_mode_is_refused_for_an_in_process_runner() {
+        let dir = tempfile::tempdir().unwrap();
+        let station = Station::at(dir.path()).unwrap();
+        let mut config =
+            WorkerConfig::with_runner(station, "llm", Runner::InProcess(Arc::new(Nothing)), 1);
+        config.mode = AgentMode::Persistent;
+        let error = match Worker::spawn(config, None) {
+            Err(error) => error.to_string(),
+            Ok(_) => panic!("a persistent in-process worker was started"),
+        };
+        assert!(
+            error.contains("a test handler") && error.contains("persistent mode is for a command"),
+            "{error}"
+        );
+        assert!(!dir.path().join("agents").exists());
     }
 }
