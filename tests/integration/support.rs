@@ -146,30 +146,51 @@ pub fn files_in(env: &TestEnv, rel: &str) -> Vec<String> {
     names
 }
 
-/// Runs a command to its end, killing it (and failing the test) after `limit`.
+/// Runs a command to its end, killing it (and failing the test) after `limit`. Its stdout and
+/// stderr are read while it runs (a command that writes more than a pipe holds would
+/// otherwise block on the full pipe).
 pub fn output_within(mut cmd: Command, limit: std::time::Duration) -> Output {
+    use std::io::Read as _;
     use std::process::Stdio;
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn 3ox");
+    let drain = |mut pipe: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let out_reader = drain(Box::new(child.stdout.take().expect("stdout")));
+    let err_reader = drain(Box::new(child.stderr.take().expect("stderr")));
     let start = std::time::Instant::now();
-    loop {
-        if child.try_wait().expect("wait").is_some() {
-            return child.wait_with_output().expect("collect output");
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break Some(status);
         }
         if start.elapsed() > limit {
             let _ = child.kill();
-            let out = child.wait_with_output().expect("collect output");
-            panic!(
-                "3ox did not finish within {limit:?}\nstdout:\n{}\nstderr:\n{}",
-                stdout(&out),
-                stderr(&out)
-            );
+            let _ = child.wait();
+            break None;
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let out = Output {
+        status: status.unwrap_or_else(|| child.wait().expect("wait")),
+        stdout: out_reader.join().expect("stdout reader"),
+        stderr: err_reader.join().expect("stderr reader"),
+    };
+    if status.is_none() {
+        panic!(
+            "3ox did not finish within {limit:?}\nstdout:\n{}\nstderr:\n{}",
+            stdout(&out),
+            stderr(&out)
+        );
     }
+    out
 }
 
 impl TestEnv {

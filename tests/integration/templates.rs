@@ -275,7 +275,7 @@ fn template_list_show_and_new_work_on_the_station_library() {
     let out = env.run(&["template", "show", "research_fanout", "--json"]);
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["agents"][0]["needs"], "LLM_CHAT_COMPLETE", "{doc}");
-    assert_eq!(doc["agents"][0]["served_by"], json!(["llm-demo"]));
+    assert_eq!(doc["agents"][0]["served_by"], json!(["llm"]));
     let out = env.run(&["template", "show", "inventory_valdation"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
