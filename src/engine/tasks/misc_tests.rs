@@ -59,15 +59,16 @@ impl Sim {
 
     /// Completes the in-flight task `task_ref` with `output`.
     fn complete(&mut self, task_ref: &str, output: Value) -> Vec<Change> {
+        self.answer(task_ref, ReplyStatus::Completed, output)
+    }
+
+    /// Replies `status` with `output` to the in-flight task `task_ref`.
+    fn answer(&mut self, task_ref: &str, status: ReplyStatus, output: Value) -> Vec<Change> {
         let task = &self.state.tasks[task_ref];
         assert!(task.status.is_in_flight(), "{task_ref} is not in flight");
         let reply = Reply {
             token: task.token.clone(),
-            ..testkit::reply(
-                task.task_id.clone().unwrap(),
-                ReplyStatus::Completed,
-                output,
-            )
+            ..testkit::reply(task.task_id.clone().unwrap(), status, output)
         };
         let agent = task.agent.clone().unwrap();
         self.input(Input::Reply {
@@ -114,6 +115,85 @@ tasks:
     assert_eq!(sim.state.tasks["nothing"].output, json!({}));
     assert_eq!(sim.in_flight(), ["after"]);
     assert_eq!(sim.state.tasks["after"].input, json!({"x": {}}));
+    sim.assert_replays();
+}
+
+// ---- JOIN (issue 12 rows 1 and 2) ----
+
+/// A fork of a one-task branch and a two-task branch; `{join_on}` is the JOIN's field.
+fn forked(join_on: &str) -> String {
+    format!(
+        r#"
+name: j
+tasks:
+  - name: fan
+    taskReferenceName: fan
+    type: FORK_JOIN
+    forkTasks:
+      - [{{name: work, taskReferenceName: a}}]
+      - [{{name: work, taskReferenceName: b1}}, {{name: work, taskReferenceName: b2}}]
+  - {{name: join, taskReferenceName: join, type: JOIN{join_on}}}
+  - {{name: work, taskReferenceName: after, inputParameters: {{joined: "${{join.output}}"}}}}
+"#
+    )
+}
+
+#[test]
+fn join_with_subset_join_on_moves_on_when_listed_tasks_are_done() {
+    let flow = forked(", joinOn: [a]");
+    let mut sim = Sim::start(&flow, json!({}), agents(&[("w", &["work"])]));
+    assert_eq!(sim.in_flight(), ["a", "b1"]);
+    sim.complete("a", json!({"n": 1}));
+    // The JOIN waited for `a` only: `after` runs beside the branch it did not wait for.
+    assert_eq!(sim.state.tasks["join"].status, TaskStatus::Completed);
+    assert_eq!(sim.state.tasks["join"].output, json!({"a": {"n": 1}}));
+    assert_eq!(sim.in_flight(), ["b1", "after"]);
+    assert_eq!(
+        sim.state.tasks["after"].input,
+        json!({"joined": {"a": {"n": 1}}})
+    );
+    sim.complete("after", json!({}));
+    // The run ends only when the other branch has ended too.
+    assert_eq!(sim.state.status, RunStatus::Running);
+    sim.complete("b1", json!({}));
+    assert_eq!(sim.in_flight(), ["b2"]);
+    sim.complete("b2", json!({}));
+    assert_eq!(sim.state.status, RunStatus::Completed);
+    sim.assert_replays();
+}
+
+#[test]
+fn join_with_empty_or_no_join_on_does_not_wait() {
+    for join_on in ["", ", joinOn: []"] {
+        let flow = forked(join_on);
+        let mut sim = Sim::start(&flow, json!({}), agents(&[("w", &["work"])]));
+        assert_eq!(sim.state.tasks["join"].status, TaskStatus::Completed);
+        assert_eq!(sim.state.tasks["join"].output, json!({}));
+        assert_eq!(sim.in_flight(), ["a", "b1", "after"], "{join_on:?}");
+        for task in ["a", "after", "b1"] {
+            sim.complete(task, json!({}));
+            assert_eq!(sim.state.status, RunStatus::Running);
+        }
+        sim.complete("b2", json!({}));
+        assert_eq!(sim.state.status, RunStatus::Completed);
+        sim.assert_replays();
+    }
+}
+
+#[test]
+fn join_with_subset_join_on_fails_the_run_when_a_branch_it_did_not_wait_for_fails() {
+    // As Conductor: any task failing with no retry left fails the workflow, even one of a
+    // branch the JOIN has already moved past.
+    let flow = forked(", joinOn: [a]");
+    let mut sim = Sim::start(&flow, json!({}), agents(&[("w", &["work"])]));
+    sim.complete("a", json!({}));
+    assert_eq!(sim.in_flight(), ["b1", "after"]);
+    sim.answer("b1", ReplyStatus::Failed, json!({}));
+    assert_eq!(sim.state.status, RunStatus::Failed);
+    assert_eq!(
+        sim.state.failure.as_ref().unwrap().task_ref.as_deref(),
+        Some("b1")
+    );
     sim.assert_replays();
 }
 
