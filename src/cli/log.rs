@@ -167,7 +167,7 @@ fn attempt_line(attempt: &AttemptLog) -> String {
         TaskStatus::CompletedWithErrors => {
             format!("failed (optional task, the run went on): {reason}")
         }
-        TaskStatus::Skipped => reason.to_string(),
+        TaskStatus::Skipped | TaskStatus::Canceled => reason.to_string(),
     };
     format!(
         "attempt {}  {}  to {}{took}  {outcome}",

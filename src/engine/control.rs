@@ -245,7 +245,11 @@ pub fn on_command(state: &mut RunState, out: &mut Vec<Change>, ctx: &mut Ctx<'_>
             let tasks = state
                 .tasks
                 .values()
-                .filter(|t| t.status.is_failed() || t.status.is_in_flight())
+                .filter(|t| {
+                    t.status.is_failed()
+                        || t.status.is_in_flight()
+                        || t.status == TaskStatus::Canceled
+                })
                 .map(|t| t.task_ref.clone())
                 .collect();
             Change::RunRetried {

@@ -57,6 +57,10 @@ pub enum TaskStatus {
     TimedOut,
     /// A person skipped it (`3ox skip`): done, with an empty output.
     Skipped,
+    /// It was still scheduled, in progress or waiting for a retry when the run ended (failed,
+    /// timed out, terminated, or ended by a TERMINATE task), as Conductor's CANCELED: its
+    /// message was withdrawn and a late reply is refused.
+    Canceled,
 }
 
 impl TaskStatus {
@@ -511,6 +515,18 @@ impl RunState {
                 }
             }
             Change::ReplyRejected { .. } => {}
+            Change::TaskCanceled {
+                task_ref, reason, ..
+            } => {
+                if self.tasks.contains_key(task_ref) {
+                    self.settle(task_ref);
+                    super::control::withdraw(self, Some(task_ref), at);
+                    let task = self.task_entry(task_ref, at);
+                    task.status = TaskStatus::Canceled;
+                    task.reason = Some(reason.clone());
+                    task.retry_at = None;
+                }
+            }
             Change::RunCompleted { output } => {
                 self.status = RunStatus::Completed;
                 self.output = Some(output.clone());

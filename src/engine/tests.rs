@@ -567,13 +567,15 @@ fn terminate_ends_the_run_with_the_reason_and_later_commands_are_refused() {
     use control::Action::*;
     let mut sim = Sim::start(CHAIN, json!({}), agents(&[("w", &["work"], 1)]));
     sim.command(by(Pause, None)).unwrap();
+    let (_, task_id, _, agent) = sim.in_flight().remove(0);
     sim.command(by(Terminate, None)).unwrap();
     assert_eq!(sim.state.status, RunStatus::Terminated);
     assert!(!sim.state.paused);
     assert_eq!(sim.failure_reason(), "because");
+    assert_eq!(sim.state.tasks["a"].status, TaskStatus::Canceled);
     // A reply after the end is refused as too late.
     assert!(refused(
-        &sim.reply("a", ReplyStatus::Completed, json!({})),
+        &sim.reply_as(&agent, &task_id, ReplyStatus::Completed, json!({})),
         "already ended"
     ));
     for action in [Pause, Resume, Terminate] {

@@ -205,6 +205,7 @@ fn describe(change: &Change, state: &RunState) -> Option<(String, bool)> {
             (format!("TERMINATED by {by}: {}", first_line(reason)), true)
         }
         Change::TaskSkipped { task_ref, by, .. } => (format!("{task_ref} skipped by {by}"), true),
+        Change::TaskCanceled { task_ref, .. } => (format!("{task_ref} CANCELED"), true),
         Change::RunRetried { by, tasks, .. } => {
             (format!("retried by {by}: {}", tasks.join(", ")), true)
         }

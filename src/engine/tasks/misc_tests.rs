@@ -65,7 +65,10 @@ impl Sim {
     /// Replies `status` with `output` to the in-flight task `task_ref`.
     fn answer(&mut self, task_ref: &str, status: ReplyStatus, output: Value) -> Vec<Change> {
         let task = &self.state.tasks[task_ref];
-        assert!(task.status.is_in_flight(), "{task_ref} is not in flight");
+        assert!(
+            task.status.is_in_flight() || task.status == TaskStatus::Canceled,
+            "{task_ref} is not in flight"
+        );
         let reply = Reply {
             token: task.token.clone(),
             ..testkit::reply(task.task_id.clone().unwrap(), status, output)
@@ -197,6 +200,89 @@ fn join_with_subset_join_on_fails_the_run_when_a_branch_it_did_not_wait_for_fail
     sim.assert_replays();
 }
 
+// ---- CANCELED (issue 12 row 7) ----
+
+const CANCEL_FLOW: &str = r#"
+name: c
+tasks:
+  - name: fan
+    taskReferenceName: fan
+    type: FORK_JOIN
+    forkTasks:
+      - [{name: work, taskReferenceName: slow}]
+      - [{name: hold, taskReferenceName: hold, type: WAIT}]
+      - [{name: ask, taskReferenceName: ask, type: HUMAN}]
+      - [{name: work, taskReferenceName: flaky, retryCount: 1, retryDelaySeconds: 60}]
+      - [{name: work, taskReferenceName: bad}]
+  - {name: join, taskReferenceName: join, type: JOIN, joinOn: [slow, hold, ask, flaky, bad]}
+"#;
+
+#[test]
+fn tasks_in_flight_become_canceled_when_the_run_fails_and_a_retry_runs_them_again() {
+    let mut sim = Sim::start(
+        CANCEL_FLOW,
+        json!({}),
+        agents(&[("w", &["work"]), ("commander", &[])]),
+    );
+    sim.answer("flaky", ReplyStatus::Failed, json!({}));
+    assert_eq!(sim.state.tasks["flaky"].status, TaskStatus::RetryWait);
+    let changes = sim.answer("bad", ReplyStatus::Failed, json!({}));
+    assert_eq!(sim.state.status, RunStatus::Failed);
+    // Scheduled, waiting, asking and waiting for a retry: each CANCELED, journaled right
+    // before the run's end, as Conductor's cancelNonTerminalTasks.
+    let canceled: Vec<&str> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::TaskCanceled { task_ref, .. } => Some(task_ref.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(canceled, ["slow", "hold", "ask", "flaky"]);
+    assert!(matches!(changes.last(), Some(Change::RunFailed { .. })));
+    for task in canceled {
+        assert_eq!(sim.state.tasks[task].status, TaskStatus::Canceled, "{task}");
+        assert_eq!(
+            sim.state.tasks[task].reason.as_deref(),
+            Some("canceled: the run ended FAILED before it finished")
+        );
+    }
+    assert_eq!(sim.state.in_flight.get("w").copied(), Some(0));
+    assert!(
+        sim.state
+            .approvals
+            .values()
+            .all(|a| a.status == ApprovalStatus::Withdrawn)
+    );
+    // A late reply to a canceled task is refused as too late.
+    let late = sim.complete("slow", json!({}));
+    assert!(
+        matches!(&late[..], [Change::ReplyRejected { reason, .. }] if reason.contains("was canceled") && reason.contains("too late")),
+        "{late:?}"
+    );
+    sim.assert_replays();
+    // A retry runs the failed task and every canceled one again.
+    let retried = sim.control(control::Command {
+        action: Action::Retry,
+        by: "ann".into(),
+        uid: None,
+        reason: None,
+        task: None,
+        new_run_id: None,
+        completion: None,
+    });
+    match &retried[0] {
+        Change::RunRetried { tasks, .. } => {
+            assert_eq!(tasks, &["slow", "hold", "ask", "flaky", "bad"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(sim.state.status, RunStatus::Running);
+    let mut again = sim.in_flight();
+    again.sort_unstable();
+    assert_eq!(again, ["ask", "bad", "flaky", "hold", "slow"]);
+    sim.assert_replays();
+}
+
 // ---- SET_VARIABLE ----
 
 #[test]
@@ -294,10 +380,17 @@ fn terminate_completed_ends_the_run_with_the_workflow_output() {
         "nothing after it runs"
     );
     assert!(!sim.state.tasks.contains_key("after"));
-    let tail: Vec<String> = sim.events().into_iter().rev().take(3).collect();
+    // As Conductor's cancelNonTerminalTasks: the branch still in flight is CANCELED.
+    assert_eq!(sim.state.tasks["slow"].status, TaskStatus::Canceled);
+    let tail: Vec<String> = sim.events().into_iter().rev().take(4).collect();
     assert_eq!(
         tail,
-        ["run_completed", "run_ended_by_task", "task_completed"]
+        [
+            "run_completed",
+            "task_canceled",
+            "run_ended_by_task",
+            "task_completed"
+        ]
     );
     sim.assert_replays();
 }
@@ -333,9 +426,16 @@ fn terminate_terminated_withdraws_what_is_in_flight() {
         }
         other => panic!("{other:?}"),
     }
-    // The reply of the task that was still in flight comes too late.
+    // The task that was still in flight is CANCELED, and its reply comes too late.
+    assert_eq!(sim.state.tasks["slow"].status, TaskStatus::Canceled);
     let changes = sim.complete("slow", json!({}));
-    assert!(matches!(changes[0], Change::ReplyRejected { .. }));
+    match &changes[0] {
+        Change::ReplyRejected { reason, .. } => {
+            assert!(reason.contains("task `slow` was canceled"), "{reason}");
+            assert!(reason.contains("too late"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
     assert_eq!(sim.state.status, RunStatus::Terminated);
     sim.assert_replays();
 }
