@@ -273,7 +273,7 @@ complete -c 3ox -n "__fish_3ox_using_subcommand export" -s o -l output -d 'Write
 complete -c 3ox -n "__fish_3ox_using_subcommand export" -l station -d 'The station to work in (default: the nearest folder at or above the current one with `.3ox/` or `agents/`)' -r -F
 complete -c 3ox -n "__fish_3ox_using_subcommand export" -l log-format -d 'How log lines on stderr look: `text` for people, `json` (one object a line) for machines. What is logged is set with `RUST_LOG` (default `warn`)' -r -f -a "text\t'Human-readable lines'
 json\t'One JSON object a line, with the event\'s fields (`run`, `task`, `agent`, `path`)'"
-complete -c 3ox -n "__fish_3ox_using_subcommand export" -l strict -d 'Fail (exit 2, nothing written) when something has no Conductor equivalent or the workflow does not validate'
+complete -c 3ox -n "__fish_3ox_using_subcommand export" -l strict -d 'Fail (exit 2, nothing written, every reason listed with its location) when the definition would mean something else on a Conductor cluster or does not validate'
 complete -c 3ox -n "__fish_3ox_using_subcommand export" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c 3ox -n "__fish_3ox_using_subcommand schema" -l station -d 'The station to work in (default: the nearest folder at or above the current one with `.3ox/` or `agents/`)' -r -F
 complete -c 3ox -n "__fish_3ox_using_subcommand schema" -l log-format -d 'How log lines on stderr look: `text` for people, `json` (one object a line) for machines. What is logged is set with `RUST_LOG` (default `warn`)' -r -f -a "text\t'Human-readable lines'

@@ -468,6 +468,19 @@ const TASK_DOC_CONDUCTOR: &[&str] = &[
     "firstStartTime",
 ];
 
+/// The field a reference reads that Conductor fills and 3ox does not keep (null in 3ox),
+/// if it reads one.
+pub(crate) fn conductor_only_field(reference: &mapping::Reference) -> Option<&str> {
+    let field = reference.text[reference.root.len()..].strip_prefix('.')?;
+    let field = &field[..field.find(['.', '[']).unwrap_or(field.len())];
+    let conductor_only = if reference.root == "workflow" {
+        WORKFLOW_DOC_CONDUCTOR
+    } else {
+        TASK_DOC_CONDUCTOR
+    };
+    conductor_only.contains(&field).then_some(field)
+}
+
 /// What kind of list holds a task.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum ListKind {
