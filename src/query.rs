@@ -999,13 +999,19 @@ pub fn timeline(records: &[Record], state: &RunState) -> RunLog {
                         }
                     }
                 }
-                if matches!(
-                    record.change,
-                    Change::TaskSkipped { .. }
-                        | Change::RunRetried { .. }
-                        | Change::RunRerunFrom { .. }
-                ) {
-                    // These open a FAILED run again.
+                let restarted_here = matches!(
+                    &record.change,
+                    Change::RunRestarted { new_run_id, .. } if *new_run_id == state.run_id
+                );
+                if restarted_here
+                    || matches!(
+                        record.change,
+                        Change::TaskSkipped { .. }
+                            | Change::RunRetried { .. }
+                            | Change::RunRerunFrom { .. }
+                    )
+                {
+                    // These open an ended run again.
                     ended = None;
                 }
             }

@@ -113,6 +113,7 @@ fn print_log(log: &RunLog) -> anyhow::Result<()> {
             let new = op
                 .new_run_id
                 .as_deref()
+                .filter(|id| *id != log.run_id)
                 .map(|id| format!(" as run {id}"))
                 .unwrap_or_default();
             let why = op

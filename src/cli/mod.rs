@@ -108,7 +108,7 @@ pub enum Command {
     Terminate(terminate::Args),
     /// Retry a FAILED run from its failed task(s), keeping completed work.
     Retry(retry::Args),
-    /// Start a new run with an ended run's definition and input.
+    /// Start an ended run again from the top, under the same run id (as Conductor).
     Restart(restart::Args),
     /// Run an ended run again from a task (it and what follows it).
     Rerun(rerun::Args),

@@ -56,7 +56,8 @@ pub struct Command {
     pub reason: Option<String>,
     /// The task of `skip` and `rerun`.
     pub task: Option<String>,
-    /// The id of the new run of `restart` (chosen by the caller, which creates it).
+    /// The id of the run `restart` starts: this run's own (the default, as Conductor
+    /// restarts the same workflow id), or a new run the caller creates.
     pub new_run_id: Option<String>,
     /// The status and output of `complete`.
     pub completion: Option<super::complete::Completion>,
@@ -277,7 +278,7 @@ pub fn on_command(state: &mut RunState, out: &mut Vec<Change>, ctx: &mut Ctx<'_>
             }
         }
         Action::Restart => Change::RunRestarted {
-            new_run_id: cmd.new_run_id.unwrap_or_default(),
+            new_run_id: cmd.new_run_id.unwrap_or_else(|| state.run_id.clone()),
             by,
             uid,
             reason,

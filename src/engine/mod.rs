@@ -225,8 +225,11 @@ pub enum Change {
         reason: Option<String>,
         tasks: Vec<String>,
     },
-    /// A person restarted the run: `new_run_id` is a new run of the same definition and input
-    /// (this run's journal stays as it was).
+    /// A person restarted the run. When `new_run_id` is this run's own id (what `3ox restart`
+    /// does, as Conductor restarts the same workflow id) the run starts again from the top
+    /// with the same definition and input, its earlier tasks forgotten (their records stay
+    /// above in the journal). Journals written before that name a new run of the same
+    /// definition and input instead, and leave this run as it was.
     RunRestarted {
         new_run_id: String,
         by: String,

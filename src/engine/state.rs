@@ -310,6 +310,25 @@ impl RunState {
             .find(|a| a.task_ref == task_ref && a.status == ApprovalStatus::Open)
     }
 
+    /// Starts the run again from the top under the same id, as Conductor's restart: the same
+    /// definition, input and parent; no task, child, variable or timer of the earlier
+    /// attempt (whose records stay in the journal, so a late reply to one of its tasks is
+    /// refused as unknown).
+    fn restart(&mut self, at: DateTime<Utc>) {
+        let earlier = std::mem::take(self);
+        *self = RunState {
+            run_id: earlier.run_id,
+            source: earlier.source,
+            workflow: earlier.workflow,
+            input: earlier.input,
+            parent: earlier.parent,
+            started_at: Some(at),
+            ..RunState::default()
+        };
+        let tasks = self.workflow.tasks.clone();
+        self.index_defs(&tasks);
+    }
+
     fn index_defs(&mut self, tasks: &[TaskDef]) {
         for task in tasks {
             self.defs
@@ -585,6 +604,10 @@ impl RunState {
                 }
                 super::control::reset(self, tasks, at);
                 super::control::reopen(self);
+            }
+            // A restart of this same run (Conductor's): it starts again from the top.
+            Change::RunRestarted { new_run_id, .. } if *new_run_id == self.run_id => {
+                self.restart(at);
             }
             Change::RunRestarted { .. } => {}
             Change::LoopIterationStarted {

@@ -686,6 +686,41 @@ fn rerun_from_a_task_runs_it_and_what_follows_again_but_not_what_came_before() {
 }
 
 #[test]
+fn row_14_restart_starts_the_same_run_again_from_the_top() {
+    use control::Action::*;
+    let mut sim = Sim::start(CHAIN, json!({}), agents(&[("w", &["work"], 1)]));
+    let (_, first_a, _, agent) = sim.in_flight().remove(0);
+    for task in ["a", "b", "c"] {
+        sim.reply(task, ReplyStatus::Completed, json!({"from": task}));
+    }
+    assert_eq!(sim.state.status, RunStatus::Completed);
+    let run_id = sim.state.run_id.clone();
+    let changes = sim.command(by(Restart, None)).unwrap();
+    assert!(
+        matches!(&changes[0], Change::RunRestarted { new_run_id, .. } if *new_run_id == run_id),
+        "{changes:?}"
+    );
+    // The same run, from the top: only the first task again, as a new first attempt.
+    assert_eq!(sim.state.run_id, run_id);
+    assert_eq!(sim.state.status, RunStatus::Running);
+    assert_eq!(sim.state.output, None);
+    let in_flight = sim.in_flight();
+    assert_eq!(in_flight.len(), 1);
+    assert_eq!((in_flight[0].0.as_str(), in_flight[0].2), ("a", 1));
+    assert_ne!(in_flight[0].1, first_a);
+    assert!(!sim.state.tasks.contains_key("b"));
+    // A late reply to the earlier attempt's task is refused.
+    let late = sim.reply_as(&agent, &first_a, ReplyStatus::Completed, json!({}));
+    assert!(refused(&late, "no task with id"), "{late:?}");
+    for task in ["a", "b", "c"] {
+        sim.reply(task, ReplyStatus::Completed, json!({"again": task}));
+    }
+    assert_eq!(sim.state.status, RunStatus::Completed);
+    assert_eq!(sim.state.output, Some(json!({"again": "c"})));
+    assert_eq!(sim.replayed(), sim.state);
+}
+
+#[test]
 fn skipping_a_human_task_withdraws_its_request_so_no_decision_or_deadline_acts_on_it() {
     use control::Action::*;
     let flow = format!(

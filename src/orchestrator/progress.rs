@@ -212,6 +212,9 @@ fn describe(change: &Change, state: &RunState) -> Option<(String, bool)> {
         Change::RunRerunFrom { task_ref, by, .. } => {
             (format!("rerun from {task_ref} by {by}"), true)
         }
+        Change::RunRestarted { new_run_id, by, .. } if *new_run_id == state.run_id => {
+            (format!("restarted by {by}: the run starts again"), true)
+        }
         Change::RunRestarted { new_run_id, by, .. } => {
             (format!("restarted by {by} as run {new_run_id}"), true)
         }
