@@ -9,13 +9,14 @@
 //! Conductor workflow fails on any task that fails with no retry left. After a
 //! FORK_JOIN_DYNAMIC the JOIN waits for every forked task (Conductor fills its `joinOn` with
 //! all of them). Its output maps each joined task reference to that task's output; a task
-//! whose output is empty (`{}` or none) is left out, as in Conductor.
+//! whose output is empty (`{}` or none) is left out, as in Conductor; when an optional joined
+//! task failed (COMPLETED_WITH_ERRORS), so is the JOIN, naming it.
 
 use serde_json::{Map, Value};
 
 use crate::definition::{TaskDef, TaskKind};
 use crate::engine::walk::{Progress, Walker};
-use crate::engine::{Change, RunState};
+use crate::engine::{Change, RunState, TaskStatus};
 
 pub fn walk(w: &mut Walker<'_, '_, '_>, task: &TaskDef, previous: Option<&TaskDef>) -> Progress {
     let task_ref = &task.task_reference_name;
@@ -37,6 +38,18 @@ pub fn walk(w: &mut Walker<'_, '_, '_>, task: &TaskDef, previous: Option<&TaskDe
         _ => task.join_on.clone(),
     };
     let mut output = Map::new();
+    // As Conductor's Join: an optional joined task that failed makes the JOIN
+    // COMPLETED_WITH_ERRORS, naming them.
+    let with_errors: Vec<String> = joined
+        .iter()
+        .filter(|r| {
+            w.state
+                .tasks
+                .get(*r)
+                .is_some_and(|t| t.status == TaskStatus::CompletedWithErrors)
+        })
+        .cloned()
+        .collect();
     for joined_ref in joined {
         // As Conductor's Join, a joined task with no output is left out.
         if let Some(done) = w.state.tasks.get(&joined_ref)
@@ -52,6 +65,17 @@ pub fn walk(w: &mut Walker<'_, '_, '_>, task: &TaskDef, previous: Option<&TaskDe
         input: Some(input),
         output: Value::Object(output),
     });
+    if !with_errors.is_empty() {
+        let names: Vec<String> = with_errors.iter().map(|r| format!("`{r}`")).collect();
+        w.emit(Change::TaskFailed {
+            task_ref: task_ref.clone(),
+            task_id: None,
+            reason: format!("{} completed with errors", names.join(", ")),
+            retry_at: None,
+            outcome: TaskStatus::CompletedWithErrors,
+            output: Value::Null,
+        });
+    }
     Progress::Done
 }
 

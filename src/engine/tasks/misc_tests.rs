@@ -166,6 +166,25 @@ fn join_with_subset_join_on_moves_on_when_listed_tasks_are_done() {
 }
 
 #[test]
+fn join_is_completed_with_errors_when_an_optional_joined_task_failed() {
+    let flow = forked(", joinOn: [a, b2]").replace(
+        "{name: work, taskReferenceName: a}",
+        "{name: work, taskReferenceName: a, optional: true}",
+    );
+    let mut sim = Sim::start(&flow, json!({}), agents(&[("w", &["work"])]));
+    sim.answer("a", ReplyStatus::Failed, json!({}));
+    sim.complete("b1", json!({}));
+    sim.complete("b2", json!({"k": 2}));
+    let join = &sim.state.tasks["join"];
+    assert_eq!(join.status, TaskStatus::CompletedWithErrors);
+    assert_eq!(join.reason.as_deref(), Some("`a` completed with errors"));
+    assert_eq!(join.output, json!({"b2": {"k": 2}}));
+    sim.complete("after", json!({}));
+    assert_eq!(sim.state.status, RunStatus::Completed);
+    sim.assert_replays();
+}
+
+#[test]
 fn join_with_empty_or_no_join_on_does_not_wait() {
     for join_on in ["", ", joinOn: []"] {
         let flow = forked(join_on);
