@@ -80,6 +80,8 @@ pub enum ControlError {
     NotPaused { run_id: String },
     #[error("run {run_id} is {status}; only a FAILED run can be retried (or a TIMED_OUT one)")]
     NotFailed { run_id: String, status: RunStatus },
+    #[error("run {run_id} completed and its workflow says `restartable: false`")]
+    NotRestartable { run_id: String },
     #[error("run {run_id} has no task `{task}`")]
     UnknownTask {
         run_id: String,
@@ -116,6 +118,9 @@ impl ControlError {
             }
             ControlError::NotFailed { .. } => {
                 "`3ox rerun RUN --from TASK` or `3ox restart RUN` runs a finished run again".into()
+            }
+            ControlError::NotRestartable { .. } => {
+                "as on Conductor, only a run that did not complete can be restarted; `3ox start` a new run of the workflow".into()
             }
             ControlError::UnknownTask { known, .. } => format!(
                 "name a task by its taskReferenceName: {}",
@@ -163,6 +168,14 @@ pub fn check(state: &RunState, command: &Command) -> Result<(), ControlError> {
             run_id,
             action: command.action.clone(),
         }),
+        // As Conductor's restart: `restartable: false` keeps a COMPLETED run from restarting.
+        Action::Restart
+            if state.status == RunStatus::Completed
+                && state.workflow.extra.get("restartable")
+                    == Some(&serde_json::Value::Bool(false)) =>
+        {
+            Err(ControlError::NotRestartable { run_id })
+        }
         Action::Skip => {
             if !matches!(state.status, RunStatus::Running | RunStatus::Failed) {
                 return Err(ended());

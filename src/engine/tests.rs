@@ -721,6 +721,22 @@ fn row_14_restart_starts_the_same_run_again_from_the_top() {
 }
 
 #[test]
+fn restartable_false_keeps_a_completed_run_from_restarting_as_conductor() {
+    use control::Action::*;
+    let flow = format!("{CHAIN}restartable: false\n");
+    let mut sim = Sim::start(&flow, json!({}), agents(&[("w", &["work"], 1)]));
+    for task in ["a", "b", "c"] {
+        sim.reply(task, ReplyStatus::Completed, json!({}));
+    }
+    let error = sim.command(by(Restart, None)).unwrap_err();
+    assert!(
+        matches!(error, control::ControlError::NotRestartable { .. }),
+        "{error}"
+    );
+    assert!(!error.hint().is_empty());
+}
+
+#[test]
 fn skipping_a_human_task_withdraws_its_request_so_no_decision_or_deadline_acts_on_it() {
     use control::Action::*;
     let flow = format!(
