@@ -79,12 +79,14 @@ pub fn walk(w: &mut Walker<'_, '_, '_>, task: &TaskDef, previous: Option<&TaskDe
     Progress::Done
 }
 
-/// Whether the walk may pass `fork` (a FORK_JOIN, still pending) to the `join` after it:
-/// every task `joinOn` names has ended (none when the list is empty). A dynamic fork's JOIN
-/// waits for every forked task, so it is never released early.
+/// Whether the walk may pass `fork` (a FORK_JOIN that has started and is still pending) to
+/// the `join` after it: every task `joinOn` names has ended (none when the list is empty). A
+/// dynamic fork's JOIN waits for every forked task, so it is never released early.
 pub fn released(state: &RunState, fork: &TaskDef, join: &TaskDef) -> bool {
     fork.kind() == TaskKind::ForkJoin
         && join.kind() == TaskKind::Join
+        // (Not while the fork itself waits for its startDelay.)
+        && state.tasks.contains_key(&fork.task_reference_name)
         && join.join_on.iter().all(|joined| {
             state
                 .tasks

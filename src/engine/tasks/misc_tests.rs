@@ -200,6 +200,14 @@ fn join_with_empty_or_no_join_on_does_not_wait() {
         assert_eq!(sim.state.status, RunStatus::Completed);
         sim.assert_replays();
     }
+    // A fork held back by its startDelay has not started: its JOIN does not complete before.
+    let delayed = forked("").replace("type: FORK_JOIN\n", "type: FORK_JOIN\n    startDelay: 5\n");
+    let sim = Sim::start(&delayed, json!({}), agents(&[("w", &["work"])]));
+    assert!(
+        !sim.state.tasks.contains_key("join"),
+        "{:?}",
+        sim.state.tasks.keys()
+    );
 }
 
 #[test]
