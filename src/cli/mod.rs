@@ -106,7 +106,7 @@ pub enum Command {
     Pause(pause::Args),
     /// End a run now: TERMINATED, with a reason.
     Terminate(terminate::Args),
-    /// Retry a FAILED run from its failed task(s), keeping completed work.
+    /// Retry an ended run from its failed or canceled task(s), keeping completed work.
     Retry(retry::Args),
     /// Start an ended run again from the top, under the same run id (as Conductor).
     Restart(restart::Args),

@@ -78,7 +78,7 @@ pub enum ControlError {
     AlreadyPaused { run_id: String },
     #[error("run {run_id} is not paused")]
     NotPaused { run_id: String },
-    #[error("run {run_id} is {status}; only a FAILED run can be retried (or a TIMED_OUT one)")]
+    #[error("run {run_id} is {status}; only a FAILED or TIMED_OUT run, or one with failed or canceled tasks, can be retried")]
     NotFailed { run_id: String, status: RunStatus },
     #[error("run {run_id} completed and its workflow says `restartable: false`")]
     NotRestartable { run_id: String },
@@ -158,7 +158,16 @@ pub fn check(state: &RunState, command: &Command) -> Result<(), ControlError> {
         Action::Resume if !running => Err(ended()),
         Action::Resume if !state.paused => Err(ControlError::NotPaused { run_id }),
         Action::Terminate if !running => Err(ended()),
-        Action::Retry if !matches!(state.status, RunStatus::Failed | RunStatus::TimedOut) => {
+        // As Conductor's retry: a FAILED or TIMED_OUT run, or any other ended run with a task
+        // to run again (a TERMINATED run's canceled tasks).
+        Action::Retry
+            if !matches!(state.status, RunStatus::Failed | RunStatus::TimedOut)
+                && (running
+                    || !state
+                        .tasks
+                        .values()
+                        .any(|t| t.status.is_failed() || t.status == TaskStatus::Canceled)) =>
+        {
             Err(ControlError::NotFailed {
                 run_id,
                 status: state.status,

@@ -586,10 +586,15 @@ fn terminate_ends_the_run_with_the_reason_and_later_commands_are_refused() {
         );
         assert!(!error.hint().is_empty());
     }
-    assert!(matches!(
-        sim.command(by(Retry, None)),
-        Err(control::ControlError::NotFailed { .. })
-    ));
+    // As Conductor: a TERMINATED run's canceled task runs again on a retry.
+    let retried = sim.command(by(Retry, None)).unwrap();
+    assert!(
+        matches!(&retried[0], Change::RunRetried { tasks, .. } if tasks == &["a"]),
+        "{retried:?}"
+    );
+    assert_eq!(sim.state.status, RunStatus::Running);
+    assert_eq!(sim.in_flight()[0].0, "a");
+    assert_eq!(sim.in_flight()[0].2, 2);
     assert_eq!(sim.replayed(), sim.state);
 }
 
