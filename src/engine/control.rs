@@ -78,7 +78,9 @@ pub enum ControlError {
     AlreadyPaused { run_id: String },
     #[error("run {run_id} is not paused")]
     NotPaused { run_id: String },
-    #[error("run {run_id} is {status}; only a FAILED or TIMED_OUT run, or one with failed or canceled tasks, can be retried")]
+    #[error(
+        "run {run_id} is {status}; only a FAILED or TIMED_OUT run, or one with failed or canceled tasks, can be retried"
+    )]
     NotFailed { run_id: String, status: RunStatus },
     #[error("run {run_id} completed and its workflow says `restartable: false`")]
     NotRestartable { run_id: String },
@@ -286,10 +288,19 @@ pub fn on_command(state: &mut RunState, out: &mut Vec<Change>, ctx: &mut Ctx<'_>
             let from = cmd.task.unwrap_or_default();
             let order = walk_order(state);
             let start = order.iter().position(|t| *t == from).unwrap_or(0);
-            let tasks = order[start..]
+            // And, wherever they are, the tasks canceled when the run ended: none may stay
+            // CANCELED in a run that goes on.
+            let canceled = |t: &String| {
+                state
+                    .tasks
+                    .get(t)
+                    .is_some_and(|t| t.status == TaskStatus::Canceled)
+            };
+            let tasks = order
                 .iter()
-                .filter(|t| state.tasks.contains_key(*t))
-                .cloned()
+                .enumerate()
+                .filter(|(i, t)| (*i >= start && state.tasks.contains_key(*t)) || canceled(t))
+                .map(|(_, t)| t.clone())
                 .collect();
             Change::RunRerunFrom {
                 task_ref: from,

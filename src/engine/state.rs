@@ -595,6 +595,14 @@ impl RunState {
                     None => format!("skipped by {by}"),
                 });
                 if self.status == RunStatus::Failed {
+                    // The run goes on: what was canceled when it failed is due again.
+                    let canceled: Vec<String> = self
+                        .tasks
+                        .values()
+                        .filter(|t| t.status == TaskStatus::Canceled)
+                        .map(|t| t.task_ref.clone())
+                        .collect();
+                    super::control::reset(self, &canceled, at);
                     super::control::reopen(self);
                 }
             }

@@ -276,7 +276,10 @@ fn retry_of_an_undriven_failed_run_makes_a_new_attempt_and_keeps_completed_work(
     );
 
     ok(&env.run(&["retry", &run_id, "--by", "erin"]));
-    refused(&env.run(&["retry", &run_id]), "is RUNNING; only a FAILED or TIMED_OUT run");
+    refused(
+        &env.run(&["retry", &run_id]),
+        "is RUNNING; only a FAILED or TIMED_OUT run",
+    );
     let out = output_within(
         env.cmd(&["resume", &run_id, "--no-agents", "--json", "-q"]),
         Duration::from_secs(5),

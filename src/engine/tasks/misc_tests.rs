@@ -310,6 +310,64 @@ fn tasks_in_flight_become_canceled_when_the_run_fails_and_a_retry_runs_them_agai
     sim.assert_replays();
 }
 
+#[test]
+fn skipping_the_failed_task_also_runs_the_canceled_tasks_again() {
+    let flow = forked(", joinOn: [a, b2]");
+    let mut sim = Sim::start(&flow, json!({}), agents(&[("w", &["work"])]));
+    sim.answer("b1", ReplyStatus::Failed, json!({}));
+    assert_eq!(sim.state.tasks["a"].status, TaskStatus::Canceled);
+    sim.control(control::Command {
+        action: Action::Skip,
+        by: "ann".into(),
+        uid: None,
+        reason: None,
+        task: Some("b1".into()),
+        new_run_id: None,
+        completion: None,
+    });
+    assert_eq!(sim.state.status, RunStatus::Running);
+    assert_eq!(sim.in_flight(), ["a", "b2"]);
+    assert_eq!(sim.state.tasks["a"].attempt, 2);
+    for task in ["a", "b2", "after"] {
+        sim.complete(task, json!({}));
+    }
+    assert_eq!(sim.state.status, RunStatus::Completed);
+    sim.assert_replays();
+}
+
+#[test]
+fn a_rerun_from_a_task_also_runs_the_canceled_tasks_again() {
+    let mut sim = Sim::start(
+        CANCEL_FLOW,
+        json!({}),
+        agents(&[("w", &["work"]), ("commander", &[])]),
+    );
+    sim.answer("bad", ReplyStatus::Failed, json!({}));
+    assert_eq!(sim.state.status, RunStatus::Failed);
+    let rerun = sim.control(control::Command {
+        action: Action::RerunFrom,
+        by: "ann".into(),
+        uid: None,
+        reason: None,
+        task: Some("bad".into()),
+        new_run_id: None,
+        completion: None,
+    });
+    match &rerun[0] {
+        Change::RunRerunFrom { tasks, .. } => {
+            assert_eq!(tasks, &["slow", "hold", "ask", "flaky", "bad"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        sim.state
+            .tasks
+            .values()
+            .all(|t| t.status != TaskStatus::Canceled)
+    );
+    sim.assert_replays();
+}
+
 // ---- SET_VARIABLE ----
 
 #[test]
