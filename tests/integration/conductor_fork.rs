@@ -196,3 +196,70 @@ tasks:
     assert!(text.contains("collide"), "{text}");
     assert!(text.contains("flow.yaml:12:"), "{text}");
 }
+
+#[test]
+fn row_1_join_with_subset_join_on_moves_on_when_listed_tasks_are_done() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let env = TestEnv::new();
+    // The slow branch answers only once the task after the JOIN has run: the JOIN must not
+    // wait for it.
+    let after_ran = Arc::new(AtomicBool::new(false));
+    let seen = after_ran.clone();
+    let _slow = FakeAgent::start(&env, "slowpoke", &["slow"], 1, move |m| {
+        if seen.load(Ordering::SeqCst) {
+            echo(m)
+        } else {
+            Answer::NotYet
+        }
+    });
+    let flag = after_ran.clone();
+    let _quick = FakeAgent::start(&env, "quick", &["work"], 2, move |m| {
+        if m["task_ref"] == "after" {
+            flag.store(true, Ordering::SeqCst);
+        }
+        echo(m)
+    });
+    env.write(
+        "flow.yaml",
+        r#"
+name: subset
+tasks:
+  - name: fan
+    taskReferenceName: fan
+    type: FORK_JOIN
+    forkTasks:
+      - [{name: work, taskReferenceName: a}]
+      - [{name: slow, taskReferenceName: s}]
+  - {name: join, taskReferenceName: join, type: JOIN, joinOn: [a]}
+  - {name: work, taskReferenceName: after, inputParameters: {joined: "${join.output}"}}
+"#,
+    );
+    let (code, result, out) = env.run_flow("flow.yaml", &[]);
+    assert_eq!(code, 0, "{result}\n{}", stderr(&out));
+    assert_eq!(result["status"], "COMPLETED");
+    let records = crate::support::journal_records(&env);
+    let completed: Vec<&str> = records
+        .iter()
+        .filter(|r| r["event"] == "task_completed")
+        .filter_map(|r| r["task_ref"].as_str())
+        .collect();
+    let at = |t: &str| completed.iter().position(|c| *c == t).unwrap();
+    assert!(at("join") < at("s"), "{completed:?}");
+    assert!(
+        at("after") < at("s"),
+        "the run ends only after s: {completed:?}"
+    );
+    let join = records
+        .iter()
+        .find(|r| r["event"] == "task_completed" && r["task_ref"] == "join")
+        .unwrap();
+    assert_eq!(
+        join["output"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        ["a"]
+    );
+}
