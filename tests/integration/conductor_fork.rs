@@ -263,3 +263,38 @@ tasks:
         ["a"]
     );
 }
+
+#[test]
+fn row_10_a_nested_expression_in_a_path_is_resolved_first() {
+    let env = TestEnv::new();
+    let worker = FakeAgent::start(&env, "worker", &["work"], 1, echo);
+    env.write(
+        "flow.yaml",
+        "name: nested\ntasks:\n  - {name: work, taskReferenceName: pick, inputParameters: {item: \"${workflow.input.list[${workflow.input.i}]}\", text: \"item ${workflow.input.list[${workflow.input.i}]}!\"}}\n",
+    );
+    let out = env.run(&["validate", "flow.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let (code, result, out) = env.run_flow("flow.yaml", &["-i", "list=[a, b, c]", "-i", "i=1"]);
+    assert_eq!(code, 0, "{result}\n{}", stderr(&out));
+    assert_eq!(
+        input_of(&worker, "pick"),
+        json!({"item": "b", "text": "item b!"})
+    );
+    // An inner reference to a task that is not defined is refused with its place.
+    env.write(
+        "bad.yaml",
+        "name: nested\ntasks:\n  - {name: work, taskReferenceName: pick, inputParameters: {item: \"${workflow.input.list[${pik.output.i}]}\"}}\n",
+    );
+    let out = env.run(&["validate", "bad.yaml"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("`${pik.output.i}` refers to task `pik`"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).contains("did you mean `pick`?"),
+        "{}",
+        stdout(&out)
+    );
+}
