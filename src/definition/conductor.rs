@@ -940,10 +940,11 @@ fn export_task(value: &Value, notes: &mut Vec<Note>) -> Value {
 }
 
 /// What means something else on a Conductor cluster though Conductor JSON says it the same
-/// way: references to fields 3ox does not keep, and (inside a DO_WHILE, a SWITCH case or a
-/// fork branch, `nested`) a JOIN that does not wait for every branch of its fork, which 3ox's
-/// enclosing task waits for and Conductor's does not.
-fn differences(tasks: &[Value], nested: bool, notes: &mut Vec<Note>) {
+/// way: references to fields 3ox does not keep, and (inside a SWITCH case, `in_case`, and
+/// not inside a DO_WHILE there, which waits for everything on both) a JOIN that does not wait
+/// for every branch of its fork: 3ox's SWITCH waits for those branches, on Conductor the task
+/// after the SWITCH starts when the case's last task is done.
+fn differences(tasks: &[Value], in_case: bool, notes: &mut Vec<Note>) {
     for (i, task) in tasks.iter().enumerate() {
         let Some(map) = task.as_object() else {
             continue;
@@ -958,7 +959,7 @@ fn differences(tasks: &[Value], nested: bool, notes: &mut Vec<Note>) {
             }
         }
         let join = tasks.get(i + 1).and_then(Value::as_object);
-        if nested
+        if in_case
             && map.get("type").and_then(Value::as_str) == Some("FORK_JOIN")
             && let Some(join) =
                 join.filter(|j| j.get("type").and_then(Value::as_str) == Some("JOIN"))
@@ -985,23 +986,41 @@ fn differences(tasks: &[Value], nested: bool, notes: &mut Vec<Note>) {
                         .unwrap_or("?"),
                     "joinOn",
                     format!(
-                        "the JOIN does not wait for every branch of `{reference}`, and it is inside a DO_WHILE, SWITCH case or fork branch: in 3ox the enclosing task waits for those branches to end, on Conductor the tasks after it may start while they still run"
+                        "the JOIN does not wait for every branch of `{reference}`, and it is inside a SWITCH case: in 3ox the SWITCH is done only when those branches have ended, on Conductor the task after the SWITCH may start while they still run"
                     ),
                 );
             }
         }
-        let mut lists: Vec<&Vec<Value>> = Vec::new();
+        // (A DO_WHILE iteration waits for every task in it, on Conductor too.)
+        let mut lists: Vec<(&Vec<Value>, bool)> = Vec::new();
         if let Some(cases) = map.get("decisionCases").and_then(Value::as_object) {
-            lists.extend(cases.values().filter_map(Value::as_array));
+            lists.extend(
+                cases
+                    .values()
+                    .filter_map(Value::as_array)
+                    .map(|l| (l, true)),
+            );
         }
-        for field in ["defaultCase", "loopOver"] {
-            lists.extend(map.get(field).and_then(Value::as_array));
-        }
+        lists.extend(
+            map.get("defaultCase")
+                .and_then(Value::as_array)
+                .map(|l| (l, true)),
+        );
+        lists.extend(
+            map.get("loopOver")
+                .and_then(Value::as_array)
+                .map(|l| (l, false)),
+        );
         if let Some(branches) = map.get("forkTasks").and_then(Value::as_array) {
-            lists.extend(branches.iter().filter_map(Value::as_array));
+            lists.extend(
+                branches
+                    .iter()
+                    .filter_map(Value::as_array)
+                    .map(|l| (l, in_case)),
+            );
         }
-        for list in lists {
-            differences(list, true, notes);
+        for (list, in_case) in lists {
+            differences(list, in_case, notes);
         }
     }
 }
@@ -1210,6 +1229,27 @@ mod tests {
         );
         assert_eq!(kind(r#"{"name": "w"}"#), None);
         assert_eq!(kind(r#"[1, 2]"#), None);
+    }
+
+    #[test]
+    fn export_notes_a_subset_join_in_a_switch_case_but_not_in_a_loop() {
+        let fork = "{name: fan, taskReferenceName: fan, type: FORK_JOIN, forkTasks: [[{name: b, taskReferenceName: b, retryCount: 0}], [{name: c, taskReferenceName: c, retryCount: 0}]]}, {name: j, taskReferenceName: j, type: JOIN, joinOn: [b]}";
+        let switch = format!(
+            "name: x\ntasks:\n  - {{name: s, taskReferenceName: s, type: SWITCH, evaluatorType: value-param, expression: k, inputParameters: {{k: 1}}, defaultCase: [{fork}]}}\n"
+        );
+        let looped = format!(
+            "name: x\ntasks:\n  - {{name: l, taskReferenceName: l, type: DO_WHILE, loopCondition: \"false\", loopOver: [{fork}]}}\n"
+        );
+        let notes = |text: &str| -> Vec<String> {
+            export(text, "x.yaml")
+                .unwrap()
+                .notes
+                .iter()
+                .map(|n| format!("{}/{}", n.task.as_deref().unwrap_or(""), n.field))
+                .collect()
+        };
+        assert_eq!(notes(&switch), ["j/joinOn"]);
+        assert_eq!(notes(&looped), Vec::<String>::new());
     }
 
     #[test]

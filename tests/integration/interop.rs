@@ -768,11 +768,13 @@ tasks:
     agent: lister
     inputParameters:
       started: ${workflow.createTime}
-  - name: again
-    taskReferenceName: again
-    type: DO_WHILE
-    loopCondition: "false"
-    loopOver:
+  - name: pick
+    taskReferenceName: pick
+    type: SWITCH
+    evaluatorType: value-param
+    expression: k
+    inputParameters: {k: 1}
+    defaultCase:
       - name: fan
         taskReferenceName: fan
         type: FORK_JOIN
@@ -813,7 +815,7 @@ tasks:
         ),
         (
             "error: task `join`, `joinOn`: the JOIN does not wait for every branch of `fan`",
-            19,
+            21,
             67,
         ),
     ] {
