@@ -934,6 +934,28 @@ pub fn timeline(records: &[Record], state: &RunState) -> RunLog {
                     reason: reason.clone(),
                 });
             }
+            Change::TaskCanceled {
+                task_ref, reason, ..
+            } => {
+                let reason = Some(reason.clone());
+                let task = task_log(&mut tasks, state, task_ref);
+                match task.attempts.last_mut() {
+                    Some(attempt) if attempt.ended.is_none() => {
+                        settle(attempt, stamp(at), TaskStatus::Canceled, reason, None);
+                    }
+                    _ => {
+                        let decided = decision(
+                            state,
+                            task_ref,
+                            stamp(at),
+                            TaskStatus::Canceled,
+                            reason,
+                            &Value::Null,
+                        );
+                        task.decided = Some(decided);
+                    }
+                }
+            }
             Change::RunPaused { .. }
             | Change::RunResumed { .. }
             | Change::RunRestarted { .. }
@@ -972,13 +994,19 @@ pub fn timeline(records: &[Record], state: &RunState) -> RunLog {
                         }
                     }
                 }
-                if matches!(
-                    record.change,
-                    Change::TaskSkipped { .. }
-                        | Change::RunRetried { .. }
-                        | Change::RunRerunFrom { .. }
-                ) {
-                    // These open a FAILED run again.
+                let restarted_here = matches!(
+                    &record.change,
+                    Change::RunRestarted { new_run_id, .. } if *new_run_id == state.run_id
+                );
+                if restarted_here
+                    || matches!(
+                        record.change,
+                        Change::TaskSkipped { .. }
+                            | Change::RunRetried { .. }
+                            | Change::RunRerunFrom { .. }
+                    )
+                {
+                    // These open an ended run again.
                     ended = None;
                 }
             }

@@ -153,7 +153,12 @@ pub fn send_with(
                             .new_run_id
                             .as_ref()
                             .map(|id| {
-                                format!("; new run {id}: `3ox resume {id}` or `3ox up` drives it")
+                                let what = if *id == run_id {
+                                    "it starts again from the top".to_string()
+                                } else {
+                                    format!("new run {id}")
+                                };
+                                format!("; {what}: `3ox resume {id}` or `3ox up` drives it")
                             })
                             .unwrap_or_default();
                         eprintln!(

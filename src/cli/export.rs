@@ -2,7 +2,9 @@
 //! Conductor JSON. 3ox-only fields are mapped onto Conductor's (the inline `retry:` into
 //! `taskDefinition`, duration texts into seconds) or, where Conductor has no equivalent
 //! (`agent`, HUMAN's approval rules), left out and reported on stderr with the task and the
-//! field. `--strict` makes any such report (and any validation error) fail the command.
+//! field, and so is what Conductor JSON says the same way but a cluster runs differently;
+//! each with its location. `--strict` makes any such report (and any validation error) fail
+//! the command.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -30,8 +32,8 @@ pub struct Args {
     /// Write the JSON here instead of to stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Fail (exit 2, nothing written) when something has no Conductor equivalent or the
-    /// workflow does not validate.
+    /// Fail (exit 2, nothing written, every reason listed with its location) when the
+    /// definition would mean something else on a Conductor cluster or does not validate.
     #[arg(long)]
     pub strict: bool,
 }
@@ -50,6 +52,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     super::import::report_validation(&exported.diagnostics);
     for note in &exported.notes {
         eprintln!("{}: {note}", if args.strict { "error" } else { "warning" });
+        if let Some((line, column)) = note.at {
+            eprintln!(" --> {}:{line}:{column}", args.file.display());
+        }
     }
     let invalid = exported
         .diagnostics

@@ -113,6 +113,7 @@ fn print_log(log: &RunLog) -> anyhow::Result<()> {
             let new = op
                 .new_run_id
                 .as_deref()
+                .filter(|id| *id != log.run_id)
                 .map(|id| format!(" as run {id}"))
                 .unwrap_or_default();
             let why = op
@@ -167,7 +168,7 @@ fn attempt_line(attempt: &AttemptLog) -> String {
         TaskStatus::CompletedWithErrors => {
             format!("failed (optional task, the run went on): {reason}")
         }
-        TaskStatus::Skipped => reason.to_string(),
+        TaskStatus::Skipped | TaskStatus::Canceled => reason.to_string(),
     };
     format!(
         "attempt {}  {}  to {}{took}  {outcome}",

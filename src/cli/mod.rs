@@ -108,9 +108,9 @@ pub enum Command {
     Pause(pause::Args),
     /// End a run now: TERMINATED, with a reason.
     Terminate(terminate::Args),
-    /// Retry a FAILED run from its failed task(s), keeping completed work.
+    /// Retry an ended run from its failed or canceled task(s), keeping completed work.
     Retry(retry::Args),
-    /// Start a new run with an ended run's definition and input.
+    /// Start an ended run again from the top, under the same run id (as Conductor).
     Restart(restart::Args),
     /// Run an ended run again from a task (it and what follows it).
     Rerun(rerun::Args),

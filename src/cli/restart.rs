@@ -1,4 +1,4 @@
-//! `3ox restart RUN`: Start a new run of an ended run's definition and input (its journal stays as it is); prints the new run id.
+//! `3ox restart RUN`: Start an ended run again from the top, under the same run id, as Conductor restarts a workflow (the journal keeps the earlier attempt); prints the run id.
 //!
 //! Journaled with who asked; works while a driver drives the run (see
 //! [`crate::orchestrator::control`]). Exit 0 applied, 2 refused, 1 queued (see [`super::control`]).

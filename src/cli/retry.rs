@@ -1,4 +1,4 @@
-//! `3ox retry RUN`: Retry a FAILED run: its failed tasks run again as a new attempt (new task ids); completed work is kept.
+//! `3ox retry RUN`: Retry an ended run (FAILED, TIMED_OUT, or with canceled tasks such as a TERMINATED one): its failed and canceled tasks run again as a new attempt (new task ids); completed work is kept.
 //!
 //! Journaled with who asked; works while a driver drives the run (see
 //! [`crate::orchestrator::control`]). Exit 0 applied, 2 refused, 1 queued (see [`super::control`]).

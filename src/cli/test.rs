@@ -522,6 +522,12 @@ fn describe(
         Change::TaskTimedOut {
             task_ref, reason, ..
         } => (task_ref.clone(), format!("timed out: {reason}")),
+        Change::TaskCanceled {
+            task_ref, reason, ..
+        } => (
+            task_ref.clone(),
+            format!("CANCELED: {}", reason.trim_start_matches("canceled: ")),
+        ),
         // Changes other areas add: their event name and fields.
         other => {
             let mut fields = event_fields(other);

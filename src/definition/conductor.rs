@@ -663,6 +663,8 @@ pub struct Note {
     pub task: Option<String>,
     pub field: String,
     pub message: String,
+    /// Line and column in the exported file.
+    pub at: Option<(usize, usize)>,
 }
 
 impl std::fmt::Display for Note {
@@ -690,6 +692,15 @@ pub fn export(text: &str, origin: &str) -> Result<Exported, Refused> {
     let (src, diagnostics) = read_workflow(text, origin)?;
     let mut notes = Vec::new();
     let value = export_workflow(&src.value, &mut notes);
+    if let Some(tasks) = src.value.get("tasks").and_then(Value::as_array) {
+        differences(tasks, false, &mut notes);
+    }
+    if let Some(outputs) = src.value.get("outputParameters") {
+        null_here(outputs, None, "outputParameters", &mut notes);
+    }
+    for note in &mut notes {
+        note.at = Some(src.location(&note_pointer(&src.value, note)));
+    }
     let json = serde_json::to_string_pretty(&value).unwrap_or_default() + "\n";
     Ok(Exported {
         json,
@@ -712,6 +723,7 @@ fn export_workflow(value: &Value, notes: &mut Vec<Note>) -> Value {
                 task: None,
                 field: key.clone(),
                 message: "Conductor has no such workflow field; left out".into(),
+                at: None,
             });
             continue;
         }
@@ -774,6 +786,7 @@ fn export_inputs(inputs: &Value, out: &mut Map<String, Value>, notes: &mut Vec<N
         task: None,
         field: "inputs".into(),
         message: "Conductor does not check input types or required inputs: the names are in `inputParameters`, the defaults in `inputTemplate`, the declaration in `metadata.threeoxInputs`".into(),
+        at: None,
     });
 }
 
@@ -815,6 +828,7 @@ fn whole_seconds(
                 "Conductor counts whole seconds: {} is rounded up to {whole}",
                 humantime::format_duration(duration.0)
             ),
+            at: None,
         });
     }
     whole
@@ -825,6 +839,7 @@ fn add_note(notes: &mut Vec<Note>, task: &str, field: &str, message: String) {
         task: Some(task.to_string()),
         field: field.to_string(),
         message,
+        at: None,
     });
 }
 
@@ -975,6 +990,175 @@ fn export_task(value: &Value, notes: &mut Vec<Note>) -> Value {
     Value::Object(ordered(&out, CONDUCTOR_TASK_FIELDS))
 }
 
+/// What means something else on a Conductor cluster though Conductor JSON says it the same
+/// way: references to fields 3ox does not keep, and (inside a SWITCH case, `in_case`, and
+/// not inside a DO_WHILE there, which waits for everything on both) a JOIN that does not wait
+/// for every branch of its fork: 3ox's SWITCH waits for those branches, on Conductor the task
+/// after the SWITCH starts when the case's last task is done.
+fn differences(tasks: &[Value], in_case: bool, notes: &mut Vec<Note>) {
+    for (i, task) in tasks.iter().enumerate() {
+        let Some(map) = task.as_object() else {
+            continue;
+        };
+        let reference = map
+            .get("taskReferenceName")
+            .and_then(Value::as_str)
+            .unwrap_or("?");
+        for field in ["inputParameters", "inputTemplate"] {
+            if let Some(inputs) = map.get(field) {
+                null_here(inputs, Some(reference), field, notes);
+            }
+        }
+        let join = tasks.get(i + 1).and_then(Value::as_object);
+        if in_case
+            && map.get("type").and_then(Value::as_str) == Some("FORK_JOIN")
+            && let Some(join) =
+                join.filter(|j| j.get("type").and_then(Value::as_str) == Some("JOIN"))
+        {
+            let join_on: Vec<&str> = join
+                .get("joinOn")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            let unwaited = map
+                .get("forkTasks")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|b| b.as_array()?.last()?.get("taskReferenceName")?.as_str())
+                .any(|last| !join_on.contains(&last));
+            if unwaited {
+                add_note(
+                    notes,
+                    join.get("taskReferenceName")
+                        .and_then(Value::as_str)
+                        .unwrap_or("?"),
+                    "joinOn",
+                    format!(
+                        "the JOIN does not wait for every branch of `{reference}`, and it is inside a SWITCH case: in 3ox the SWITCH is done only when those branches have ended, on Conductor the task after the SWITCH may start while they still run"
+                    ),
+                );
+            }
+        }
+        // (A DO_WHILE iteration waits for every task in it, on Conductor too.)
+        let mut lists: Vec<(&Vec<Value>, bool)> = Vec::new();
+        if let Some(cases) = map.get("decisionCases").and_then(Value::as_object) {
+            lists.extend(
+                cases
+                    .values()
+                    .filter_map(Value::as_array)
+                    .map(|l| (l, true)),
+            );
+        }
+        lists.extend(
+            map.get("defaultCase")
+                .and_then(Value::as_array)
+                .map(|l| (l, true)),
+        );
+        lists.extend(
+            map.get("loopOver")
+                .and_then(Value::as_array)
+                .map(|l| (l, false)),
+        );
+        if let Some(branches) = map.get("forkTasks").and_then(Value::as_array) {
+            lists.extend(
+                branches
+                    .iter()
+                    .filter_map(Value::as_array)
+                    .map(|l| (l, in_case)),
+            );
+        }
+        for (list, in_case) in lists {
+            differences(list, in_case, notes);
+        }
+    }
+}
+
+/// A note for each `${...}` in `value` that reads a field Conductor fills and 3ox does not.
+fn null_here(value: &Value, task: Option<&str>, field: &str, notes: &mut Vec<Note>) {
+    for reference in crate::expr::mapping::references(value) {
+        if let Some(missing) = validate::conductor_only_field(&reference) {
+            notes.push(Note {
+                task: task.map(str::to_owned),
+                field: field.to_string(),
+                message: format!(
+                    "`${{{}}}` reads `{missing}`, which Conductor fills and 3ox does not keep (null in 3ox)",
+                    reference.text
+                ),
+                at: None,
+            });
+        }
+    }
+}
+
+/// The JSON pointer of what `note` is about in the workflow `root`: the task's field (found
+/// by reference name at any depth), or the workflow's.
+fn note_pointer(root: &Value, note: &Note) -> String {
+    let field = note.field.split('.').next().unwrap_or_default();
+    let field = super::source::push_pointer("", field);
+    match &note.task {
+        None => field,
+        Some(task) => {
+            let tasks = root.get("tasks").and_then(Value::as_array);
+            let found = tasks.and_then(|t| find_task(t, "/tasks", task));
+            found.map_or(field.clone(), |at| format!("{at}{field}"))
+        }
+    }
+}
+
+fn find_task(tasks: &[Value], at: &str, reference: &str) -> Option<String> {
+    for (i, task) in tasks.iter().enumerate() {
+        let here = format!("{at}/{i}");
+        let Some(map) = task.as_object() else {
+            continue;
+        };
+        if map.get("taskReferenceName").and_then(Value::as_str) == Some(reference) {
+            return Some(here);
+        }
+        let mut lists: Vec<(String, &Vec<Value>)> = Vec::new();
+        if let Some(cases) = map.get("decisionCases").and_then(Value::as_object) {
+            for (case, list) in cases {
+                if let Value::Array(list) = list {
+                    let pointer =
+                        super::source::push_pointer(&format!("{here}/decisionCases"), case);
+                    lists.push((pointer, list));
+                }
+            }
+        }
+        for field in ["defaultCase", "loopOver"] {
+            if let Some(list) = map.get(field).and_then(Value::as_array) {
+                lists.push((format!("{here}/{field}"), list));
+            }
+        }
+        if let Some(branches) = map.get("forkTasks").and_then(Value::as_array) {
+            for (b, branch) in branches.iter().enumerate() {
+                if let Value::Array(list) = branch {
+                    lists.push((format!("{here}/forkTasks/{b}"), list));
+                }
+            }
+        }
+        if let Some(list) = map
+            .get("subWorkflowParam")
+            .and_then(|p| p.get("workflowDefinition"))
+            .and_then(|d| d.get("tasks"))
+            .and_then(Value::as_array)
+        {
+            lists.push((
+                format!("{here}/subWorkflowParam/workflowDefinition/tasks"),
+                list,
+            ));
+        }
+        for (pointer, list) in lists {
+            if let Some(found) = find_task(list, &pointer, reference) {
+                return Some(found);
+            }
+        }
+    }
+    None
+}
+
 /// The inline `retry:` policy as Conductor's task-definition fields. Conductor's
 /// EXPONENTIAL_BACKOFF always doubles and counts whole seconds; what it cannot say is noted.
 fn retry_fields(
@@ -1096,6 +1280,27 @@ mod tests {
         );
         assert_eq!(kind(r#"{"name": "w"}"#), None);
         assert_eq!(kind(r#"[1, 2]"#), None);
+    }
+
+    #[test]
+    fn export_notes_a_subset_join_in_a_switch_case_but_not_in_a_loop() {
+        let fork = "{name: fan, taskReferenceName: fan, type: FORK_JOIN, forkTasks: [[{name: b, taskReferenceName: b, retryCount: 0}], [{name: c, taskReferenceName: c, retryCount: 0}]]}, {name: j, taskReferenceName: j, type: JOIN, joinOn: [b]}";
+        let switch = format!(
+            "name: x\ntasks:\n  - {{name: s, taskReferenceName: s, type: SWITCH, evaluatorType: value-param, expression: k, inputParameters: {{k: 1}}, defaultCase: [{fork}]}}\n"
+        );
+        let looped = format!(
+            "name: x\ntasks:\n  - {{name: l, taskReferenceName: l, type: DO_WHILE, loopCondition: \"false\", loopOver: [{fork}]}}\n"
+        );
+        let notes = |text: &str| -> Vec<String> {
+            export(text, "x.yaml")
+                .unwrap()
+                .notes
+                .iter()
+                .map(|n| format!("{}/{}", n.task.as_deref().unwrap_or(""), n.field))
+                .collect()
+        };
+        assert_eq!(notes(&switch), ["j/joinOn"]);
+        assert_eq!(notes(&looped), Vec::<String>::new());
     }
 
     #[test]

@@ -63,6 +63,14 @@ impl Diagnostic {
         }
     }
 
+    /// The same diagnostic as a warning.
+    pub fn as_warning(self) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..self
+        }
+    }
+
     /// An error at the key of the mapping entry at `pointer` (for "unknown field").
     pub fn error_at_key(
         src: &Source,

@@ -113,7 +113,7 @@ fn workflow_field(name: &str) -> Value {
             json!({"type": "string", "description": "Conductor's owner address (kept as written)."})
         }
         "restartable" => {
-            json!({"type": "boolean", "description": "Whether an ended run may be restarted (Conductor)."})
+            json!({"type": "boolean", "description": "false: a COMPLETED run may not be restarted (as Conductor)."})
         }
         other => {
             json!({"description": format!("Conductor's workflow field `{other}`, kept as written.")})

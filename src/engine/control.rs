@@ -56,7 +56,8 @@ pub struct Command {
     pub reason: Option<String>,
     /// The task of `skip` and `rerun`.
     pub task: Option<String>,
-    /// The id of the new run of `restart` (chosen by the caller, which creates it).
+    /// The id of the run `restart` starts: this run's own (the default, as Conductor
+    /// restarts the same workflow id), or a new run the caller creates.
     pub new_run_id: Option<String>,
     /// The status and output of `complete`.
     pub completion: Option<super::complete::Completion>,
@@ -77,8 +78,12 @@ pub enum ControlError {
     AlreadyPaused { run_id: String },
     #[error("run {run_id} is not paused")]
     NotPaused { run_id: String },
-    #[error("run {run_id} is {status}; only a FAILED run can be retried (or a TIMED_OUT one)")]
+    #[error(
+        "run {run_id} is {status}; only a FAILED or TIMED_OUT run, or one with failed or canceled tasks, can be retried"
+    )]
     NotFailed { run_id: String, status: RunStatus },
+    #[error("run {run_id} completed and its workflow says `restartable: false`")]
+    NotRestartable { run_id: String },
     #[error("run {run_id} has no task `{task}`")]
     UnknownTask {
         run_id: String,
@@ -116,6 +121,9 @@ impl ControlError {
             ControlError::NotFailed { .. } => {
                 "`3ox rerun RUN --from TASK` or `3ox restart RUN` runs a finished run again".into()
             }
+            ControlError::NotRestartable { .. } => {
+                "as on Conductor, only a run that did not complete can be restarted; `3ox start` a new run of the workflow".into()
+            }
             ControlError::UnknownTask { known, .. } => format!(
                 "name a task by its taskReferenceName: {}",
                 if known.is_empty() { "none".to_string() } else { known.join(", ") }
@@ -152,7 +160,16 @@ pub fn check(state: &RunState, command: &Command) -> Result<(), ControlError> {
         Action::Resume if !running => Err(ended()),
         Action::Resume if !state.paused => Err(ControlError::NotPaused { run_id }),
         Action::Terminate if !running => Err(ended()),
-        Action::Retry if !matches!(state.status, RunStatus::Failed | RunStatus::TimedOut) => {
+        // As Conductor's retry: a FAILED or TIMED_OUT run, or any other ended run with a task
+        // to run again (a TERMINATED run's canceled tasks).
+        Action::Retry
+            if !matches!(state.status, RunStatus::Failed | RunStatus::TimedOut)
+                && (running
+                    || !state
+                        .tasks
+                        .values()
+                        .any(|t| t.status.is_failed() || t.status == TaskStatus::Canceled)) =>
+        {
             Err(ControlError::NotFailed {
                 run_id,
                 status: state.status,
@@ -162,6 +179,14 @@ pub fn check(state: &RunState, command: &Command) -> Result<(), ControlError> {
             run_id,
             action: command.action.clone(),
         }),
+        // As Conductor's restart: `restartable: false` keeps a COMPLETED run from restarting.
+        Action::Restart
+            if state.status == RunStatus::Completed
+                && state.workflow.extra.get("restartable")
+                    == Some(&serde_json::Value::Bool(false)) =>
+        {
+            Err(ControlError::NotRestartable { run_id })
+        }
         Action::Skip => {
             if !matches!(state.status, RunStatus::Running | RunStatus::Failed) {
                 return Err(ended());
@@ -245,7 +270,11 @@ pub fn on_command(state: &mut RunState, out: &mut Vec<Change>, ctx: &mut Ctx<'_>
             let tasks = state
                 .tasks
                 .values()
-                .filter(|t| t.status.is_failed() || t.status.is_in_flight())
+                .filter(|t| {
+                    t.status.is_failed()
+                        || t.status.is_in_flight()
+                        || t.status == TaskStatus::Canceled
+                })
                 .map(|t| t.task_ref.clone())
                 .collect();
             Change::RunRetried {
@@ -259,10 +288,19 @@ pub fn on_command(state: &mut RunState, out: &mut Vec<Change>, ctx: &mut Ctx<'_>
             let from = cmd.task.unwrap_or_default();
             let order = walk_order(state);
             let start = order.iter().position(|t| *t == from).unwrap_or(0);
-            let tasks = order[start..]
+            // And, wherever they are, the tasks canceled when the run ended: none may stay
+            // CANCELED in a run that goes on.
+            let canceled = |t: &String| {
+                state
+                    .tasks
+                    .get(t)
+                    .is_some_and(|t| t.status == TaskStatus::Canceled)
+            };
+            let tasks = order
                 .iter()
-                .filter(|t| state.tasks.contains_key(*t))
-                .cloned()
+                .enumerate()
+                .filter(|(i, t)| (*i >= start && state.tasks.contains_key(*t)) || canceled(t))
+                .map(|(_, t)| t.clone())
                 .collect();
             Change::RunRerunFrom {
                 task_ref: from,
@@ -273,7 +311,7 @@ pub fn on_command(state: &mut RunState, out: &mut Vec<Change>, ctx: &mut Ctx<'_>
             }
         }
         Action::Restart => Change::RunRestarted {
-            new_run_id: cmd.new_run_id.unwrap_or_default(),
+            new_run_id: cmd.new_run_id.unwrap_or_else(|| state.run_id.clone()),
             by,
             uid,
             reason,

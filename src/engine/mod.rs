@@ -141,6 +141,15 @@ pub enum Change {
         request_id: String,
         policy: DeadlinePolicy,
     },
+    /// A task still scheduled, in progress or waiting for a retry when the run ends: it is
+    /// CANCELED (as in Conductor), its message or approval request is withdrawn. Journaled
+    /// right before the change that ends the run.
+    TaskCanceled {
+        task_ref: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        task_id: Option<String>,
+        reason: String,
+    },
     /// A reply was refused; the file moves to `rejected/` with this reason beside it.
     ReplyRejected {
         file: String,
@@ -216,8 +225,11 @@ pub enum Change {
         reason: Option<String>,
         tasks: Vec<String>,
     },
-    /// A person restarted the run: `new_run_id` is a new run of the same definition and input
-    /// (this run's journal stays as it was).
+    /// A person restarted the run. When `new_run_id` is this run's own id (what `3ox restart`
+    /// does, as Conductor restarts the same workflow id) the run starts again from the top
+    /// with the same definition and input, its earlier tasks forgotten (their records stay
+    /// above in the journal). Journals written before that name a new run of the same
+    /// definition and input instead, and leave this run as it was.
     RunRestarted {
         new_run_id: String,
         by: String,
@@ -619,10 +631,53 @@ fn bounded(mut text: String) -> String {
     text
 }
 
-/// Applies `change` to `state` and records it in `out`.
+/// Applies `change` to `state` and records it in `out`. A change that ends a running run is
+/// preceded by a `task_canceled` for each task that had not ended (see [`cancel_unfinished`]).
 pub(crate) fn emit(state: &mut RunState, out: &mut Vec<Change>, change: Change, at: DateTime<Utc>) {
+    if state.status == RunStatus::Running
+        && let Some(ends) = ending_status(&change)
+    {
+        cancel_unfinished(state, out, ends, at);
+    }
     apply(state, &change, at);
     out.push(change);
+}
+
+/// The status `change` ends the run in, when it ends it.
+fn ending_status(change: &Change) -> Option<RunStatus> {
+    match change {
+        Change::RunCompleted { .. } => Some(RunStatus::Completed),
+        Change::RunFailed { .. } => Some(RunStatus::Failed),
+        Change::RunTerminated { .. } => Some(RunStatus::Terminated),
+        Change::RunTimedOut { .. } => Some(RunStatus::TimedOut),
+        _ => None,
+    }
+}
+
+/// As Conductor's `cancelNonTerminalTasks`: every task still scheduled, in progress (a HUMAN
+/// task waiting for its decision, a WAIT, a child run) or waiting for a retry is CANCELED
+/// when the run ends.
+fn cancel_unfinished(
+    state: &mut RunState,
+    out: &mut Vec<Change>,
+    ends: RunStatus,
+    at: DateTime<Utc>,
+) {
+    let unfinished: Vec<(String, Option<String>)> = state
+        .tasks
+        .values()
+        .filter(|t| t.status.is_in_flight() || t.status == TaskStatus::RetryWait)
+        .map(|t| (t.task_ref.clone(), t.task_id.clone()))
+        .collect();
+    for (task_ref, task_id) in unfinished {
+        let change = Change::TaskCanceled {
+            task_ref,
+            task_id,
+            reason: format!("canceled: the run ended {ends} before it finished"),
+        };
+        apply(state, &change, at);
+        out.push(change);
+    }
 }
 
 fn on_reply(
@@ -647,8 +702,14 @@ fn on_reply(
         return emit(state, out, reject(reason), ctx.now);
     };
     if state.status != RunStatus::Running {
+        let canceled = match state.tasks.get(&task_ref) {
+            Some(t) if t.status == TaskStatus::Canceled && t.attempt == attempt => {
+                format!(" and task `{task_ref}` was canceled")
+            }
+            _ => String::new(),
+        };
         let reason = format!(
-            "run {} has already ended ({}); the reply came too late",
+            "run {} has already ended ({}){canceled}; the reply came too late",
             state.run_id, state.status
         );
         return emit(state, out, reject(reason), ctx.now);

@@ -57,6 +57,10 @@ pub enum TaskStatus {
     TimedOut,
     /// A person skipped it (`3ox skip`): done, with an empty output.
     Skipped,
+    /// It was still scheduled, in progress or waiting for a retry when the run ended (failed,
+    /// timed out, terminated, or ended by a TERMINATE task), as Conductor's CANCELED: its
+    /// message was withdrawn and a late reply is refused.
+    Canceled,
 }
 
 impl TaskStatus {
@@ -307,6 +311,25 @@ impl RunState {
             .find(|a| a.task_ref == task_ref && a.status == ApprovalStatus::Open)
     }
 
+    /// Starts the run again from the top under the same id, as Conductor's restart: the same
+    /// definition, input and parent; no task, child, variable or timer of the earlier
+    /// attempt (whose records stay in the journal, so a late reply to one of its tasks is
+    /// refused as unknown).
+    fn restart(&mut self, at: DateTime<Utc>) {
+        let earlier = std::mem::take(self);
+        *self = RunState {
+            run_id: earlier.run_id,
+            source: earlier.source,
+            workflow: earlier.workflow,
+            input: earlier.input,
+            parent: earlier.parent,
+            started_at: Some(at),
+            ..RunState::default()
+        };
+        let tasks = self.workflow.tasks.clone();
+        self.index_defs(&tasks);
+    }
+
     fn index_defs(&mut self, tasks: &[TaskDef]) {
         for task in tasks {
             self.defs
@@ -512,6 +535,18 @@ impl RunState {
                 }
             }
             Change::ReplyRejected { .. } => {}
+            Change::TaskCanceled {
+                task_ref, reason, ..
+            } => {
+                if self.tasks.contains_key(task_ref) {
+                    self.settle(task_ref);
+                    super::control::withdraw(self, Some(task_ref), at);
+                    let task = self.task_entry(task_ref, at);
+                    task.status = TaskStatus::Canceled;
+                    task.reason = Some(reason.clone());
+                    task.retry_at = None;
+                }
+            }
             Change::RunCompleted { output } => {
                 self.status = RunStatus::Completed;
                 self.output = Some(output.clone());
@@ -561,6 +596,14 @@ impl RunState {
                     None => format!("skipped by {by}"),
                 });
                 if self.status == RunStatus::Failed {
+                    // The run goes on: what was canceled when it failed is due again.
+                    let canceled: Vec<String> = self
+                        .tasks
+                        .values()
+                        .filter(|t| t.status == TaskStatus::Canceled)
+                        .map(|t| t.task_ref.clone())
+                        .collect();
+                    super::control::reset(self, &canceled, at);
                     super::control::reopen(self);
                 }
             }
@@ -570,6 +613,10 @@ impl RunState {
                 }
                 super::control::reset(self, tasks, at);
                 super::control::reopen(self);
+            }
+            // A restart of this same run (Conductor's): it starts again from the top.
+            Change::RunRestarted { new_run_id, .. } if *new_run_id == self.run_id => {
+                self.restart(at);
             }
             Change::RunRestarted { .. } => {}
             Change::LoopIterationStarted {

@@ -567,13 +567,15 @@ fn terminate_ends_the_run_with_the_reason_and_later_commands_are_refused() {
     use control::Action::*;
     let mut sim = Sim::start(CHAIN, json!({}), agents(&[("w", &["work"], 1)]));
     sim.command(by(Pause, None)).unwrap();
+    let (_, task_id, _, agent) = sim.in_flight().remove(0);
     sim.command(by(Terminate, None)).unwrap();
     assert_eq!(sim.state.status, RunStatus::Terminated);
     assert!(!sim.state.paused);
     assert_eq!(sim.failure_reason(), "because");
+    assert_eq!(sim.state.tasks["a"].status, TaskStatus::Canceled);
     // A reply after the end is refused as too late.
     assert!(refused(
-        &sim.reply("a", ReplyStatus::Completed, json!({})),
+        &sim.reply_as(&agent, &task_id, ReplyStatus::Completed, json!({})),
         "already ended"
     ));
     for action in [Pause, Resume, Terminate] {
@@ -584,10 +586,15 @@ fn terminate_ends_the_run_with_the_reason_and_later_commands_are_refused() {
         );
         assert!(!error.hint().is_empty());
     }
-    assert!(matches!(
-        sim.command(by(Retry, None)),
-        Err(control::ControlError::NotFailed { .. })
-    ));
+    // As Conductor: a TERMINATED run's canceled task runs again on a retry.
+    let retried = sim.command(by(Retry, None)).unwrap();
+    assert!(
+        matches!(&retried[0], Change::RunRetried { tasks, .. } if tasks == &["a"]),
+        "{retried:?}"
+    );
+    assert_eq!(sim.state.status, RunStatus::Running);
+    assert_eq!(sim.in_flight()[0].0, "a");
+    assert_eq!(sim.in_flight()[0].2, 2);
     assert_eq!(sim.replayed(), sim.state);
 }
 
@@ -681,6 +688,57 @@ fn rerun_from_a_task_runs_it_and_what_follows_again_but_not_what_came_before() {
     );
     assert_eq!(sim.state, before);
     assert_eq!(sim.replayed(), sim.state);
+}
+
+#[test]
+fn row_14_restart_starts_the_same_run_again_from_the_top() {
+    use control::Action::*;
+    let mut sim = Sim::start(CHAIN, json!({}), agents(&[("w", &["work"], 1)]));
+    let (_, first_a, _, agent) = sim.in_flight().remove(0);
+    for task in ["a", "b", "c"] {
+        sim.reply(task, ReplyStatus::Completed, json!({"from": task}));
+    }
+    assert_eq!(sim.state.status, RunStatus::Completed);
+    let run_id = sim.state.run_id.clone();
+    let changes = sim.command(by(Restart, None)).unwrap();
+    assert!(
+        matches!(&changes[0], Change::RunRestarted { new_run_id, .. } if *new_run_id == run_id),
+        "{changes:?}"
+    );
+    // The same run, from the top: only the first task again, as a new first attempt.
+    assert_eq!(sim.state.run_id, run_id);
+    assert_eq!(sim.state.status, RunStatus::Running);
+    assert_eq!(sim.state.output, None);
+    let in_flight = sim.in_flight();
+    assert_eq!(in_flight.len(), 1);
+    assert_eq!((in_flight[0].0.as_str(), in_flight[0].2), ("a", 1));
+    assert_ne!(in_flight[0].1, first_a);
+    assert!(!sim.state.tasks.contains_key("b"));
+    // A late reply to the earlier attempt's task is refused.
+    let late = sim.reply_as(&agent, &first_a, ReplyStatus::Completed, json!({}));
+    assert!(refused(&late, "no task with id"), "{late:?}");
+    for task in ["a", "b", "c"] {
+        sim.reply(task, ReplyStatus::Completed, json!({"again": task}));
+    }
+    assert_eq!(sim.state.status, RunStatus::Completed);
+    assert_eq!(sim.state.output, Some(json!({"again": "c"})));
+    assert_eq!(sim.replayed(), sim.state);
+}
+
+#[test]
+fn restartable_false_keeps_a_completed_run_from_restarting_as_conductor() {
+    use control::Action::*;
+    let flow = format!("{CHAIN}restartable: false\n");
+    let mut sim = Sim::start(&flow, json!({}), agents(&[("w", &["work"], 1)]));
+    for task in ["a", "b", "c"] {
+        sim.reply(task, ReplyStatus::Completed, json!({}));
+    }
+    let error = sim.command(by(Restart, None)).unwrap_err();
+    assert!(
+        matches!(error, control::ControlError::NotRestartable { .. }),
+        "{error}"
+    );
+    assert!(!error.hint().is_empty());
 }
 
 #[test]

@@ -589,9 +589,13 @@ tasks:
     let changes = sim.tick_at(100);
     assert!(matches!(
         changes.as_slice(),
-        [Change::RunTimedOut { task_ref: None, .. }]
+        [
+            Change::TaskCanceled { task_ref, .. },
+            Change::RunTimedOut { task_ref: None, .. }
+        ] if task_ref == "slow"
     ));
     assert_eq!(sim.state.status, RunStatus::TimedOut);
+    assert_eq!(sim.state.tasks["slow"].status, TaskStatus::Canceled);
     sim.assert_replays();
 
     let flow = r#"

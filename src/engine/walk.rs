@@ -38,16 +38,31 @@ impl Walker<'_, '_, '_> {
         expr::mapping::task_input(task, &*self.state, Some(task_id))
     }
 
-    /// Walks a block: its tasks one after the other.
+    /// Walks a block: its tasks one after the other. A FORK_JOIN whose JOIN names only some
+    /// of its tasks in `joinOn` (or none) lets the walk go on once those are done, as in
+    /// Conductor: the other branches go on running beside the tasks after the JOIN, and the
+    /// block is done only when they have ended too (a failure in them still fails it).
     pub fn block(&mut self, block: &[TaskDef]) -> Progress {
+        let mut still_running = false;
         for (i, task) in block.iter().enumerate() {
             let previous = i.checked_sub(1).map(|p| &block[p]);
             match self.task(task, previous) {
                 Progress::Done => continue,
+                Progress::Pending
+                    if block
+                        .get(i + 1)
+                        .is_some_and(|join| tasks::join::released(self.state, task, join)) =>
+                {
+                    still_running = true;
+                }
                 other => return other,
             }
         }
-        Progress::Done
+        if still_running {
+            Progress::Pending
+        } else {
+            Progress::Done
+        }
     }
 
     /// Walks several blocks side by side (fork branches): done when all are done, failed as

@@ -198,20 +198,59 @@ pub fn references(value: &Value) -> Vec<Reference> {
 
 fn collect(value: &Value, found: &mut Vec<Reference>) {
     match value {
-        Value::String(s) => {
-            for piece in split(s) {
-                if let Piece::Expr(text) = piece {
-                    found.push(Reference {
-                        root: root_of(text).to_string(),
-                        text: text.to_string(),
-                    });
-                }
-            }
-        }
+        Value::String(s) => collect_text(s, found),
         Value::Array(items) => items.iter().for_each(|v| collect(v, found)),
         Value::Object(map) => map.values().for_each(|v| collect(v, found)),
         _ => {}
     }
+}
+
+/// The references in one string, each followed by the references nested in its path
+/// (`${a.output.list[${workflow.input.i}]}` gives `a...` and then `workflow.input.i`).
+fn collect_text(s: &str, found: &mut Vec<Reference>) {
+    for piece in split(s) {
+        if let Piece::Expr(text) = piece {
+            found.push(Reference {
+                root: root_of(text).to_string(),
+                text: text.to_string(),
+            });
+            if text.contains("${") {
+                collect_text(text, found);
+            }
+        }
+    }
+}
+
+/// Where a `${` that is never closed starts in `s` (an unclosed reference is left as text at
+/// run time, as Conductor leaves it).
+pub fn unclosed_reference(s: &str) -> Option<&str> {
+    let mut rest = s;
+    while let Some(start) = rest.find("${") {
+        if start > 0 && rest[..start].ends_with('$') {
+            rest = &rest[start + 2..];
+            continue;
+        }
+        match closing(&rest[start + 2..]) {
+            Some(len) => rest = &rest[start + 2 + len + 1..],
+            None => return Some(&rest[start..]),
+        }
+    }
+    None
+}
+
+/// The length of an expression's text up to the `}` that closes it: braces inside it are
+/// balanced, so a nested `${...}` is part of it (as Conductor's ParametersUtils matches).
+fn closing(text: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    for (i, c) in text.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => return Some(i),
+            '}' => depth -= 1,
+            _ => {}
+        }
+    }
+    None
 }
 
 #[derive(Debug, PartialEq)]
@@ -232,7 +271,7 @@ fn split(s: &str) -> Vec<Piece<'_>> {
             rest = &rest[start + 2..];
             continue;
         }
-        let Some(len) = rest[start + 2..].find('}') else {
+        let Some(len) = closing(&rest[start + 2..]) else {
             break;
         };
         if start > 0 {
@@ -260,6 +299,11 @@ fn resolve_string(s: &str, scope: &dyn Scope) -> Value {
     if let [Piece::Expr(expr)] = pieces.as_slice() {
         return lookup(expr, scope).unwrap_or(Value::Null);
     }
+    Value::String(interpolate(&pieces, scope))
+}
+
+/// The pieces as one text, each expression replaced by its value's text.
+fn interpolate(pieces: &[Piece<'_>], scope: &dyn Scope) -> String {
     let mut out = String::new();
     for piece in pieces {
         match piece {
@@ -272,16 +316,30 @@ fn resolve_string(s: &str, scope: &dyn Scope) -> Value {
             },
         }
     }
-    Value::String(out)
+    out
 }
 
 /// Looks up one expression such as `workflow.input.x` or `check.output.items[0]`. A trailing
 /// function of Conductor's JSONPath (Jayway) applies to what the path finds:
 /// `${fetch.output.response.body.length()}`, and `keys()`, `first()`, `last()`, `sum()`,
 /// `min()`, `max()`, `avg()`.
+///
+/// A path with a `${...}` inside, `${workflow.input.list[${workflow.input.i}]}`, has the
+/// inner expressions resolved first and written into it as text, as Conductor's
+/// ParametersUtils does.
 pub fn lookup(expr: &str, scope: &dyn Scope) -> Option<Value> {
+    if expr.contains("${") {
+        // Each inner expression is shorter than this one, so this ends.
+        let path = interpolate(&split(expr), scope);
+        return lookup_path(&path, scope);
+    }
+    lookup_path(expr, scope)
+}
+
+/// [`lookup`] of a path with nothing nested left in it (a `${` in it is read as it stands).
+fn lookup_path(expr: &str, scope: &dyn Scope) -> Option<Value> {
     if let Some((path, function)) = trailing_function(expr) {
-        return apply_function(function, &lookup(path, scope)?);
+        return apply_function(function, &lookup_path(path, scope)?);
     }
     let root = root_of(expr);
     let doc = scope.root(root)?;
@@ -497,6 +555,37 @@ mod tests {
             &scope(),
         );
         assert_eq!(v, json!({"list": [3, {"deep": 1}]}));
+    }
+
+    #[test]
+    fn row_10_a_nested_expression_in_a_path_is_resolved_first() {
+        let scope = Fixed(json!({
+            "workflow": {"input": {"list": ["a", "b", "c"], "i": 1, "key": "n"}},
+            "check": {"output": {"n": 7}},
+        }));
+        assert_eq!(
+            resolve(
+                &json!("${workflow.input.list[${workflow.input.i}]}"),
+                &scope
+            ),
+            json!("b")
+        );
+        assert_eq!(
+            resolve(&json!("got ${check.output.${workflow.input.key}}!"), &scope),
+            json!("got 7!")
+        );
+        assert_eq!(
+            resolve(
+                &json!("${workflow.input.list[${workflow.input.nope}]}"),
+                &scope
+            ),
+            Value::Null
+        );
+        let refs = references(&json!("${workflow.input.list[${check.output.n}]}"));
+        let roots: Vec<_> = refs.iter().map(|r| r.root.as_str()).collect();
+        assert_eq!(roots, ["workflow", "check"]);
+        assert_eq!(unclosed_reference("x ${b.output.w"), Some("${b.output.w"));
+        assert_eq!(unclosed_reference("${a.output} and $${b"), None);
     }
 
     #[test]

@@ -171,14 +171,28 @@ impl Builder {
         let mut blocks = Vec::new();
         let mut entry = None;
         let mut exits: Exits = Vec::new();
+        let mut previous: Option<(&TaskDef, usize)> = None;
         for task in tasks {
             let (block, first, out) = self.block(task, path);
+            if let Some((fork, fork_node)) = previous
+                && fork.kind() == TaskKind::ForkJoin
+                && task.kind() == TaskKind::Join
+            {
+                // A JOIN waits only for the branches holding a task of its `joinOn`: the
+                // others go on beside what follows, with no edge into it.
+                let waited = waited_refs(fork, &task.join_on);
+                exits.retain(|(from, _)| waited.contains(&self.nodes[*from].task_ref));
+                if exits.is_empty() {
+                    exits.push((fork_node, None));
+                }
+            }
             for (from, label) in exits.drain(..) {
                 self.edge(from, first, label);
             }
             entry.get_or_insert(first);
             exits = out;
             blocks.push(block);
+            previous = Some((task, first));
         }
         (blocks, entry, exits)
     }
@@ -275,4 +289,24 @@ pub fn caption(node: &Node) -> String {
         "SIMPLE" => node.task_ref.clone(),
         t => format!("{} ({})", node.task_ref, t),
     }
+}
+
+/// Every task reference inside the branches of `fork` that hold a task of `join_on`.
+fn waited_refs(fork: &TaskDef, join_on: &[String]) -> Vec<String> {
+    fn all(tasks: &[TaskDef], out: &mut Vec<String>) {
+        for task in tasks {
+            out.push(task.task_reference_name.clone());
+            let children: Vec<TaskDef> = task.children().cloned().collect();
+            all(&children, out);
+        }
+    }
+    let mut waited = Vec::new();
+    for branch in &fork.fork_tasks {
+        let mut refs = Vec::new();
+        all(branch, &mut refs);
+        if refs.iter().any(|r| join_on.contains(r)) {
+            waited.extend(refs);
+        }
+    }
+    waited
 }

@@ -322,7 +322,7 @@ impl RunActor {
     }
 
     /// Asks the engine about `request` and, when it applies, journals and carries out its
-    /// changes like any other step. A restart also submits the new run.
+    /// changes like any other step. A restart starts the same run again from the top.
     pub(super) fn apply_request(
         &mut self,
         request: &ControlRequest,
@@ -342,7 +342,8 @@ impl RunActor {
             at: now,
         };
         let restart = request.action == Action::Restart;
-        let new_run_id = restart.then(|| ulid::Ulid::new().to_string());
+        // As Conductor, a restart starts this same run again (see `Change::RunRestarted`).
+        let new_run_id = restart.then(|| self.state.run_id.clone());
         if restart
             && self.state.status != RunStatus::Running
             && let Err(problem) = super::preflight(&self.state.workflow, &self.agents)
@@ -390,7 +391,8 @@ impl RunActor {
             Ok(changes) => {
                 self.commit(changes, now)?;
                 self.write_snapshot();
-                if let Some(new_run_id) = &new_run_id {
+                if let Some(new_run_id) = new_run_id.as_ref().filter(|id| **id != self.state.run_id)
+                {
                     super::submit_as(
                         &self.station,
                         new_run_id.clone(),

@@ -1233,6 +1233,25 @@ impl RunActor {
                     }
                     self.archive_withdrawn();
                 }
+                Change::TaskCanceled {
+                    task_ref,
+                    task_id: Some(task_id),
+                    ..
+                } => {
+                    // The run ended with the task unfinished: its message leaves the inbox
+                    // (also one of this same batch not delivered yet), its request too.
+                    if let Some(agent) =
+                        self.state.tasks.get(task_ref).and_then(|t| t.agent.clone())
+                    {
+                        let path = self
+                            .station
+                            .inbox(&agent)
+                            .join(TaskMessage::file_name(task_id));
+                        deliveries.retain(|(p, _)| *p != path);
+                        self.archive_message(&agent, task_id);
+                    }
+                    self.archive_withdrawn();
+                }
                 Change::RunRetried { .. }
                 | Change::RunRerunFrom { .. }
                 | Change::TaskUpdatedBy { .. } => {

@@ -205,11 +205,15 @@ fn describe(change: &Change, state: &RunState) -> Option<(String, bool)> {
             (format!("TERMINATED by {by}: {}", first_line(reason)), true)
         }
         Change::TaskSkipped { task_ref, by, .. } => (format!("{task_ref} skipped by {by}"), true),
+        Change::TaskCanceled { task_ref, .. } => (format!("{task_ref} CANCELED"), true),
         Change::RunRetried { by, tasks, .. } => {
             (format!("retried by {by}: {}", tasks.join(", ")), true)
         }
         Change::RunRerunFrom { task_ref, by, .. } => {
             (format!("rerun from {task_ref} by {by}"), true)
+        }
+        Change::RunRestarted { new_run_id, by, .. } if *new_run_id == state.run_id => {
+            (format!("restarted by {by}: the run starts again"), true)
         }
         Change::RunRestarted { new_run_id, by, .. } => {
             (format!("restarted by {by} as run {new_run_id}"), true)

@@ -196,3 +196,105 @@ tasks:
     assert!(text.contains("collide"), "{text}");
     assert!(text.contains("flow.yaml:12:"), "{text}");
 }
+
+#[test]
+fn row_1_join_with_subset_join_on_moves_on_when_listed_tasks_are_done() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let env = TestEnv::new();
+    // The slow branch answers only once the task after the JOIN has run: the JOIN must not
+    // wait for it.
+    let after_ran = Arc::new(AtomicBool::new(false));
+    let seen = after_ran.clone();
+    let _slow = FakeAgent::start(&env, "slowpoke", &["slow"], 1, move |m| {
+        if seen.load(Ordering::SeqCst) {
+            echo(m)
+        } else {
+            Answer::NotYet
+        }
+    });
+    let flag = after_ran.clone();
+    let _quick = FakeAgent::start(&env, "quick", &["work"], 2, move |m| {
+        if m["task_ref"] == "after" {
+            flag.store(true, Ordering::SeqCst);
+        }
+        echo(m)
+    });
+    env.write(
+        "flow.yaml",
+        r#"
+name: subset
+tasks:
+  - name: fan
+    taskReferenceName: fan
+    type: FORK_JOIN
+    forkTasks:
+      - [{name: work, taskReferenceName: a}]
+      - [{name: slow, taskReferenceName: s}]
+  - {name: join, taskReferenceName: join, type: JOIN, joinOn: [a]}
+  - {name: work, taskReferenceName: after, inputParameters: {joined: "${join.output}"}}
+"#,
+    );
+    let (code, result, out) = env.run_flow("flow.yaml", &[]);
+    assert_eq!(code, 0, "{result}\n{}", stderr(&out));
+    assert_eq!(result["status"], "COMPLETED");
+    let records = crate::support::journal_records(&env);
+    let completed: Vec<&str> = records
+        .iter()
+        .filter(|r| r["event"] == "task_completed")
+        .filter_map(|r| r["task_ref"].as_str())
+        .collect();
+    let at = |t: &str| completed.iter().position(|c| *c == t).unwrap();
+    assert!(at("join") < at("s"), "{completed:?}");
+    assert!(
+        at("after") < at("s"),
+        "the run ends only after s: {completed:?}"
+    );
+    let join = records
+        .iter()
+        .find(|r| r["event"] == "task_completed" && r["task_ref"] == "join")
+        .unwrap();
+    assert_eq!(
+        join["output"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        ["a"]
+    );
+}
+
+#[test]
+fn row_10_a_nested_expression_in_a_path_is_resolved_first() {
+    let env = TestEnv::new();
+    let worker = FakeAgent::start(&env, "worker", &["work"], 1, echo);
+    env.write(
+        "flow.yaml",
+        "name: nested\ntasks:\n  - {name: work, taskReferenceName: pick, inputParameters: {item: \"${workflow.input.list[${workflow.input.i}]}\", text: \"item ${workflow.input.list[${workflow.input.i}]}!\"}}\n",
+    );
+    let out = env.run(&["validate", "flow.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let (code, result, out) = env.run_flow("flow.yaml", &["-i", "list=[a, b, c]", "-i", "i=1"]);
+    assert_eq!(code, 0, "{result}\n{}", stderr(&out));
+    assert_eq!(
+        input_of(&worker, "pick"),
+        json!({"item": "b", "text": "item b!"})
+    );
+    // An inner reference to a task that is not defined is refused with its place.
+    env.write(
+        "bad.yaml",
+        "name: nested\ntasks:\n  - {name: work, taskReferenceName: pick, inputParameters: {item: \"${workflow.input.list[${pik.output.i}]}\"}}\n",
+    );
+    let out = env.run(&["validate", "bad.yaml"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("`${pik.output.i}` refers to task `pik`"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).contains("did you mean `pick`?"),
+        "{}",
+        stdout(&out)
+    );
+}

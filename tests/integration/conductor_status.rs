@@ -1,5 +1,6 @@
 //! Conductor's status semantics through the real binary (issue 12): a timeout with no retry
-//! left ends the task and the run TIMED_OUT (row 6).
+//! left ends the task and the run TIMED_OUT (row 6); tasks still in flight when a run ends are
+//! CANCELED (row 7).
 
 use serde_json::Value;
 
@@ -90,4 +91,62 @@ fn row_8_the_output_parameters_of_a_failed_run_are_still_evaluated() {
     let status = env.run(&["status", doc["run_id"].as_str().unwrap(), "--json"]);
     let status: Value = serde_json::from_slice(&status.stdout).unwrap();
     assert_eq!(status["output"]["code"], 42, "{status}");
+}
+
+#[test]
+fn row_7_tasks_in_flight_when_the_run_fails_become_canceled_and_their_messages_are_withdrawn() {
+    let env = TestEnv::new();
+    let slow = FakeAgent::start(&env, "slowpoke", &["slow"], 1, |_| Answer::NotYet);
+    let _bad = FakeAgent::start(&env, "w", &["bad"], 1, |_| Answer::Failed("broken".into()));
+    env.write(
+        "flow.yaml",
+        r#"
+name: cancel
+tasks:
+  - name: fan
+    taskReferenceName: fan
+    type: FORK_JOIN
+    forkTasks:
+      - [{name: slow, taskReferenceName: slow}]
+      - [{name: hold, taskReferenceName: hold, type: WAIT}]
+      - [{name: bad, taskReferenceName: bad, retryCount: 0}]
+  - {name: join, taskReferenceName: join, type: JOIN, joinOn: [slow, hold, bad]}
+"#,
+    );
+    let (code, doc, out) = env.run_flow("flow.yaml", &[]);
+    assert_eq!(code, 1, "{}", stderr(&out));
+    assert_eq!(doc["status"], "FAILED", "{doc}");
+    let run_id = doc["run_id"].as_str().unwrap().to_string();
+    let records = journal_records(&env);
+    let canceled: Vec<&str> = records
+        .iter()
+        .filter(|r| r["event"] == "task_canceled")
+        .filter_map(|r| r["task_ref"].as_str())
+        .collect();
+    assert_eq!(canceled, ["slow", "hold"], "{records:#?}");
+    let kinds = events(&records);
+    assert_eq!(kinds.last().map(String::as_str), Some("run_failed"));
+    // The message of the canceled task left the inbox.
+    let inbox = "agents/slowpoke/1N.3OX";
+    assert!(
+        files_in(&env, inbox).is_empty(),
+        "{:?}",
+        files_in(&env, inbox)
+    );
+    assert_eq!(files_in(&env, &format!("{inbox}/done")).len(), 1);
+    assert_eq!(slow.messages().len(), 1);
+    let status = env.run(&["status", &run_id, "--json"]);
+    let status: Value = serde_json::from_slice(&status.stdout).unwrap();
+    for name in ["slow", "hold"] {
+        let task = status["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["task_ref"] == name)
+            .unwrap_or_else(|| panic!("no task {name} in {status}"));
+        assert_eq!(task["status"], "CANCELED", "{status}");
+    }
+    let log = stdout(&env.run(&["log", &run_id]));
+    assert!(!log.contains("waiting for a reply"), "{log}");
+    assert!(log.contains("canceled: the run ended FAILED"), "{log}");
 }

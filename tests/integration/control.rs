@@ -200,10 +200,7 @@ fn terminate_ends_a_driven_run_with_the_reason_and_later_operations_are_refused(
 
     refused(&env.run(&["pause", &run_id]), "has ended (TERMINATED)");
     refused(&env.run(&["terminate", &run_id]), "has ended");
-    refused(
-        &env.run(&["retry", &run_id]),
-        "only a FAILED run can be retried",
-    );
+    // (A retry would run its canceled task again, as Conductor's: see the engine's tests.)
     refused(&env.run(&["skip", &run_id, "b"]), "has ended");
     let out = env.run(&["pause", "ZZZZ"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
@@ -279,7 +276,10 @@ fn retry_of_an_undriven_failed_run_makes_a_new_attempt_and_keeps_completed_work(
     );
 
     ok(&env.run(&["retry", &run_id, "--by", "erin"]));
-    refused(&env.run(&["retry", &run_id]), "only a FAILED run");
+    refused(
+        &env.run(&["retry", &run_id]),
+        "is RUNNING; only a FAILED or TIMED_OUT run",
+    );
     let out = output_within(
         env.cmd(&["resume", &run_id, "--no-agents", "--json", "-q"]),
         Duration::from_secs(5),
@@ -301,7 +301,7 @@ fn retry_of_an_undriven_failed_run_makes_a_new_attempt_and_keeps_completed_work(
 }
 
 #[test]
-fn rerun_from_a_task_runs_it_and_what_follows_and_restart_makes_a_new_run() {
+fn rerun_from_a_task_runs_it_and_what_follows_and_restart_runs_the_same_run_again() {
     let env = TestEnv::new();
     let agent = FakeAgent::start(&env, "w", &["work"], 1, |m| {
         Answer::Completed(json!({"ref": m["task_ref"]}))
@@ -329,20 +329,42 @@ fn rerun_from_a_task_runs_it_and_what_follows_and_restart_makes_a_new_run() {
         (Some("b"), Some("fay"))
     );
 
+    // Row 14: as Conductor, restart starts the same run id again from the top; the
+    // journal keeps the earlier attempt and records the restart.
     let out = env.run(&["restart", &run_id, "--json"]);
     ok(&out);
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let new_run = doc["new_run_id"].as_str().unwrap().to_string();
-    assert_ne!(new_run, run_id);
+    assert_eq!(doc["new_run_id"], run_id.as_str());
+    assert_eq!(doc["status"], "RUNNING");
+    let out = output_within(
+        env.cmd(&["resume", &run_id, "--no-agents", "--json", "-q"]),
+        Duration::from_secs(5),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        refs(&agent),
+        ["a", "b", "c", "b", "c", "a", "b", "c"],
+        "all of it again"
+    );
     let records = journal_records(&env);
-    let started: Vec<&Value> = records
+    let started = records
         .iter()
         .filter(|r| r["event"] == "run_started")
-        .collect();
-    assert_eq!(started.len(), 2);
-    assert_eq!(started[0]["input"], started[1]["input"]);
-    assert_eq!(started[1]["input"]["size"], 3);
-    assert_eq!(record(&records, "run_restarted")["new_run_id"], new_run);
+        .count();
+    assert_eq!(started, 1, "no new run");
+    assert_eq!(
+        record(&records, "run_restarted")["new_run_id"],
+        run_id.as_str()
+    );
+    let runs = files_in(&env, ".3ox/runs");
+    assert_eq!(
+        runs.iter().filter(|f| f.ends_with(".journal.yaml")).count(),
+        1,
+        "{runs:?}"
+    );
+    let status = env.run(&["status", &run_id, "--json"]);
+    let status: Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["status"], "COMPLETED", "{status}");
 }
 
 #[test]

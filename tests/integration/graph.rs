@@ -163,3 +163,29 @@ fn graph_refuses_a_file_that_is_not_a_workflow_and_writes_to_a_file() {
     assert!(stdout(&out).is_empty());
     roxmltree::Document::parse(&env.read("out.svg")).expect("the written SVG parses");
 }
+
+#[test]
+fn graph_joins_only_the_branches_a_join_waits_for() {
+    let env = TestEnv::new();
+    let flow = env.write(
+        "flow.yaml",
+        "name: j\ntasks:\n  - name: fan\n    taskReferenceName: fan\n    type: FORK_JOIN\n    forkTasks:\n      - [{name: a, taskReferenceName: a}]\n      - [{name: b1, taskReferenceName: b1}, {name: b2, taskReferenceName: b2}]\n  - {name: join, taskReferenceName: join, type: JOIN, joinOn: [a]}\n  - {name: after, taskReferenceName: after}\n",
+    );
+    let text = graph(&env, &flow, "mermaid");
+    assert!(text.contains("t_a --> t_join"), "{text}");
+    assert!(text.contains("t_b1 --> t_b2"), "{text}");
+    assert!(
+        !text.contains("t_b2 --> t_join"),
+        "b2's branch goes on beside: {text}"
+    );
+    // With no joinOn the JOIN does not wait: it follows the fork itself.
+    let none = env.write(
+        "none.yaml",
+        &std::fs::read_to_string(&flow)
+            .unwrap()
+            .replace(", joinOn: [a]", ""),
+    );
+    let text = graph(&env, &none, "mermaid");
+    assert!(text.contains("t_fan --> t_join"), "{text}");
+    assert!(!text.contains("t_a --> t_join"), "{text}");
+}

@@ -755,3 +755,83 @@ fn an_imported_conductor_workflow_runs_like_the_original() {
     refs.sort();
     assert_eq!(refs, ["t1", "t1", "t2", "t2", "t3", "t3", "t4", "t4"]);
 }
+
+#[test]
+fn export_strict_fails_listing_every_reason_with_location() {
+    let env = TestEnv::new();
+    let file = env.write(
+        "differs.yaml",
+        r#"name: differs
+tasks:
+  - name: a
+    taskReferenceName: a
+    agent: lister
+    inputParameters:
+      started: ${workflow.createTime}
+  - name: pick
+    taskReferenceName: pick
+    type: SWITCH
+    evaluatorType: value-param
+    expression: k
+    inputParameters: {k: 1}
+    defaultCase:
+      - name: fan
+        taskReferenceName: fan
+        type: FORK_JOIN
+        forkTasks:
+          - [{name: b, taskReferenceName: b}]
+          - [{name: c, taskReferenceName: c}]
+      - {name: join, taskReferenceName: join, type: JOIN, joinOn: [b]}
+"#,
+    );
+    let target = env.root().join("out.json");
+    let args = |strict: bool| {
+        let mut args = vec![
+            "export",
+            file.to_str().unwrap(),
+            "-o",
+            target.to_str().unwrap(),
+        ];
+        if strict {
+            args.push("--strict");
+        }
+        args
+    };
+    let out = env.run(&args(true));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(!target.exists());
+    let err = stderr(&out);
+    let file_name = file.display().to_string();
+    for (reason, line, column) in [
+        (
+            "error: task `a`, `agent`: Conductor has no per-task agent",
+            5,
+            12,
+        ),
+        (
+            "error: task `a`, `inputParameters`: `${workflow.createTime}` reads `createTime`",
+            7,
+            7,
+        ),
+        (
+            "error: task `join`, `joinOn`: the JOIN does not wait for every branch of `fan`",
+            21,
+            67,
+        ),
+    ] {
+        let start = err
+            .find(reason)
+            .unwrap_or_else(|| panic!("{reason} missing:\n{err}"));
+        let location = err[start..].lines().nth(1).unwrap_or_default();
+        assert_eq!(
+            location,
+            format!(" --> {file_name}:{line}:{column}"),
+            "{reason}\n{err}"
+        );
+    }
+    // Without --strict the same reasons are warnings and the file is written.
+    let out = env.run(&args(false));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("warning: task `join`, `joinOn`"));
+    assert!(target.exists());
+}

@@ -166,7 +166,10 @@ fn terminate_ends_the_run_with_its_status_reason_and_output_and_withdraws_work_i
             "FAILED" => "run_failed",
             _ => "run_terminated",
         };
-        assert_eq!(&kinds[kinds.len() - 2..], ["run_ended_by_task", end]);
+        assert_eq!(
+            &kinds[kinds.len() - 3..],
+            ["run_ended_by_task", "task_canceled", end]
+        );
     }
 }
 

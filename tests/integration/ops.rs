@@ -32,7 +32,7 @@ tasks:
     forkTasks:
       - [{name: fix, taskReferenceName: left}]
       - [{name: fix, taskReferenceName: right}]
-  - {name: join, taskReferenceName: gather, type: JOIN}
+  - {name: join, taskReferenceName: gather, type: JOIN, joinOn: [left, right]}
 outputParameters:
   fixed: "${small_fix.output.ok}"
 "#;

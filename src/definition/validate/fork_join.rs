@@ -200,11 +200,37 @@ impl Validator<'_> {
         }
     }
 
-    /// Each `joinOn` entry of the JOIN after `fork` names a task inside the fork's branches.
+    /// Each `joinOn` entry of the JOIN after `fork` names a task inside the fork's branches;
+    /// a JOIN with none does not wait (as in Conductor), which is worth a warning.
     fn join_targets(&mut self, fork: &Site<'_>, join: &Site<'_>) {
-        let Some(join_on) = join.task.get("joinOn").and_then(Value::as_array) else {
-            return;
+        let join_on = match join.task.get("joinOn") {
+            Some(Value::Array(list)) => list.as_slice(),
+            None | Some(Value::Null) => &[],
+            Some(_) => return,
         };
+        let lasts: Vec<&str> = fork
+            .task
+            .get("forkTasks")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|b| b.as_array()?.last()?.get("taskReferenceName")?.as_str())
+            .collect();
+        if join_on.is_empty() && !lasts.is_empty() {
+            self.out.push(crate::definition::Diagnostic::warning(
+                self.src,
+                &join.pointer,
+                format!(
+                    "JOIN {} has no `joinOn`: as in Conductor, it does not wait for the branches of {}, and the tasks after it start at once",
+                    join.label(),
+                    fork.label()
+                ),
+                Some(format!(
+                    "to wait for the branches, list their last tasks: `joinOn: [{}]`",
+                    lasts.join(", ")
+                )),
+            ));
+        }
         let mut inside = Vec::new();
         if let Some(branches) = fork.task.get("forkTasks").and_then(Value::as_array) {
             let mut lists = Vec::new();
@@ -355,6 +381,26 @@ mod tests {
             "{FORK}  - name: j\n    taskReferenceName: j\n    type: JOIN\n    joinOn: [a, b]\n"
         );
         assert_eq!(found(&joined), vec![]);
+    }
+
+    #[test]
+    fn join_with_empty_or_no_join_on_does_not_wait_and_validate_warns() {
+        for join_on in ["", "    joinOn: []\n"] {
+            let text =
+                format!("{FORK}  - name: j\n    taskReferenceName: j\n    type: JOIN\n{join_on}");
+            let d = one(&text);
+            assert_eq!(d.severity, crate::definition::Severity::Warning);
+            assert_eq!(d.line, 11);
+            assert!(
+                d.message.contains("does not wait for the branches"),
+                "{}",
+                d.message
+            );
+            assert_eq!(
+                d.hint.as_deref(),
+                Some("to wait for the branches, list their last tasks: `joinOn: [a, b]`")
+            );
+        }
     }
 
     #[test]

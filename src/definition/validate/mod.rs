@@ -31,6 +31,7 @@ mod io;
 mod misc;
 mod not_a_workflow;
 mod references;
+pub(crate) use references::conductor_only_field;
 mod script;
 mod sub_workflow;
 mod switch;

@@ -267,7 +267,8 @@ pub fn walk(w: &mut Walker<'_, '_, '_>, task: &TaskDef) -> Progress {
         return start(w, task, 1);
     };
     match current.status {
-        TaskStatus::Scheduled | TaskStatus::InProgress => Progress::Pending,
+        // (A CANCELED task's run has ended: no walk reaches it until a retry resets it.)
+        TaskStatus::Scheduled | TaskStatus::InProgress | TaskStatus::Canceled => Progress::Pending,
         TaskStatus::RetryWait => {
             if current.retry_at.is_none_or(|at| at <= w.ctx.now) {
                 let next = current.attempt + 1;

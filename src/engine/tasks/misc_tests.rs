@@ -59,15 +59,19 @@ impl Sim {
 
     /// Completes the in-flight task `task_ref` with `output`.
     fn complete(&mut self, task_ref: &str, output: Value) -> Vec<Change> {
+        self.answer(task_ref, ReplyStatus::Completed, output)
+    }
+
+    /// Replies `status` with `output` to the in-flight task `task_ref`.
+    fn answer(&mut self, task_ref: &str, status: ReplyStatus, output: Value) -> Vec<Change> {
         let task = &self.state.tasks[task_ref];
-        assert!(task.status.is_in_flight(), "{task_ref} is not in flight");
+        assert!(
+            task.status.is_in_flight() || task.status == TaskStatus::Canceled,
+            "{task_ref} is not in flight"
+        );
         let reply = Reply {
             token: task.token.clone(),
-            ..testkit::reply(
-                task.task_id.clone().unwrap(),
-                ReplyStatus::Completed,
-                output,
-            )
+            ..testkit::reply(task.task_id.clone().unwrap(), status, output)
         };
         let agent = task.agent.clone().unwrap();
         self.input(Input::Reply {
@@ -114,6 +118,253 @@ tasks:
     assert_eq!(sim.state.tasks["nothing"].output, json!({}));
     assert_eq!(sim.in_flight(), ["after"]);
     assert_eq!(sim.state.tasks["after"].input, json!({"x": {}}));
+    sim.assert_replays();
+}
+
+// ---- JOIN (issue 12 rows 1 and 2) ----
+
+/// A fork of a one-task branch and a two-task branch; `{join_on}` is the JOIN's field.
+fn forked(join_on: &str) -> String {
+    format!(
+        r#"
+name: j
+tasks:
+  - name: fan
+    taskReferenceName: fan
+    type: FORK_JOIN
+    forkTasks:
+      - [{{name: work, taskReferenceName: a}}]
+      - [{{name: work, taskReferenceName: b1}}, {{name: work, taskReferenceName: b2}}]
+  - {{name: join, taskReferenceName: join, type: JOIN{join_on}}}
+  - {{name: work, taskReferenceName: after, inputParameters: {{joined: "${{join.output}}"}}}}
+"#
+    )
+}
+
+#[test]
+fn join_with_subset_join_on_moves_on_when_listed_tasks_are_done() {
+    let flow = forked(", joinOn: [a]");
+    let mut sim = Sim::start(&flow, json!({}), agents(&[("w", &["work"])]));
+    assert_eq!(sim.in_flight(), ["a", "b1"]);
+    sim.complete("a", json!({"n": 1}));
+    // The JOIN waited for `a` only: `after` runs beside the branch it did not wait for.
+    assert_eq!(sim.state.tasks["join"].status, TaskStatus::Completed);
+    assert_eq!(sim.state.tasks["join"].output, json!({"a": {"n": 1}}));
+    assert_eq!(sim.in_flight(), ["b1", "after"]);
+    assert_eq!(
+        sim.state.tasks["after"].input,
+        json!({"joined": {"a": {"n": 1}}})
+    );
+    sim.complete("after", json!({}));
+    // The run ends only when the other branch has ended too.
+    assert_eq!(sim.state.status, RunStatus::Running);
+    sim.complete("b1", json!({}));
+    assert_eq!(sim.in_flight(), ["b2"]);
+    sim.complete("b2", json!({}));
+    assert_eq!(sim.state.status, RunStatus::Completed);
+    sim.assert_replays();
+}
+
+#[test]
+fn join_is_completed_with_errors_when_an_optional_joined_task_failed() {
+    let flow = forked(", joinOn: [a, b2]").replace(
+        "{name: work, taskReferenceName: a}",
+        "{name: work, taskReferenceName: a, optional: true}",
+    );
+    let mut sim = Sim::start(&flow, json!({}), agents(&[("w", &["work"])]));
+    sim.answer("a", ReplyStatus::Failed, json!({}));
+    sim.complete("b1", json!({}));
+    sim.complete("b2", json!({"k": 2}));
+    let join = &sim.state.tasks["join"];
+    assert_eq!(join.status, TaskStatus::CompletedWithErrors);
+    assert_eq!(join.reason.as_deref(), Some("`a` completed with errors"));
+    assert_eq!(join.output, json!({"b2": {"k": 2}}));
+    sim.complete("after", json!({}));
+    assert_eq!(sim.state.status, RunStatus::Completed);
+    sim.assert_replays();
+}
+
+#[test]
+fn join_with_empty_or_no_join_on_does_not_wait() {
+    for join_on in ["", ", joinOn: []"] {
+        let flow = forked(join_on);
+        let mut sim = Sim::start(&flow, json!({}), agents(&[("w", &["work"])]));
+        assert_eq!(sim.state.tasks["join"].status, TaskStatus::Completed);
+        assert_eq!(sim.state.tasks["join"].output, json!({}));
+        assert_eq!(sim.in_flight(), ["a", "b1", "after"], "{join_on:?}");
+        for task in ["a", "after", "b1"] {
+            sim.complete(task, json!({}));
+            assert_eq!(sim.state.status, RunStatus::Running);
+        }
+        sim.complete("b2", json!({}));
+        assert_eq!(sim.state.status, RunStatus::Completed);
+        sim.assert_replays();
+    }
+    // A fork held back by its startDelay has not started: its JOIN does not complete before.
+    let delayed = forked("").replace("type: FORK_JOIN\n", "type: FORK_JOIN\n    startDelay: 5\n");
+    let sim = Sim::start(&delayed, json!({}), agents(&[("w", &["work"])]));
+    assert!(
+        !sim.state.tasks.contains_key("join"),
+        "{:?}",
+        sim.state.tasks.keys()
+    );
+}
+
+#[test]
+fn join_with_subset_join_on_fails_the_run_when_a_branch_it_did_not_wait_for_fails() {
+    // As Conductor: any task failing with no retry left fails the workflow, even one of a
+    // branch the JOIN has already moved past.
+    let flow = forked(", joinOn: [a]");
+    let mut sim = Sim::start(&flow, json!({}), agents(&[("w", &["work"])]));
+    sim.complete("a", json!({}));
+    assert_eq!(sim.in_flight(), ["b1", "after"]);
+    sim.answer("b1", ReplyStatus::Failed, json!({}));
+    assert_eq!(sim.state.status, RunStatus::Failed);
+    assert_eq!(
+        sim.state.failure.as_ref().unwrap().task_ref.as_deref(),
+        Some("b1")
+    );
+    sim.assert_replays();
+}
+
+// ---- CANCELED (issue 12 row 7) ----
+
+const CANCEL_FLOW: &str = r#"
+name: c
+tasks:
+  - name: fan
+    taskReferenceName: fan
+    type: FORK_JOIN
+    forkTasks:
+      - [{name: work, taskReferenceName: slow}]
+      - [{name: hold, taskReferenceName: hold, type: WAIT}]
+      - [{name: ask, taskReferenceName: ask, type: HUMAN}]
+      - [{name: work, taskReferenceName: flaky, retryCount: 1, retryDelaySeconds: 60}]
+      - [{name: work, taskReferenceName: bad}]
+  - {name: join, taskReferenceName: join, type: JOIN, joinOn: [slow, hold, ask, flaky, bad]}
+"#;
+
+#[test]
+fn tasks_in_flight_become_canceled_when_the_run_fails_and_a_retry_runs_them_again() {
+    let mut sim = Sim::start(
+        CANCEL_FLOW,
+        json!({}),
+        agents(&[("w", &["work"]), ("commander", &[])]),
+    );
+    sim.answer("flaky", ReplyStatus::Failed, json!({}));
+    assert_eq!(sim.state.tasks["flaky"].status, TaskStatus::RetryWait);
+    let changes = sim.answer("bad", ReplyStatus::Failed, json!({}));
+    assert_eq!(sim.state.status, RunStatus::Failed);
+    // Scheduled, waiting, asking and waiting for a retry: each CANCELED, journaled right
+    // before the run's end, as Conductor's cancelNonTerminalTasks.
+    let canceled: Vec<&str> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::TaskCanceled { task_ref, .. } => Some(task_ref.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(canceled, ["slow", "hold", "ask", "flaky"]);
+    assert!(matches!(changes.last(), Some(Change::RunFailed { .. })));
+    for task in canceled {
+        assert_eq!(sim.state.tasks[task].status, TaskStatus::Canceled, "{task}");
+        assert_eq!(
+            sim.state.tasks[task].reason.as_deref(),
+            Some("canceled: the run ended FAILED before it finished")
+        );
+    }
+    assert_eq!(sim.state.in_flight.get("w").copied(), Some(0));
+    assert!(
+        sim.state
+            .approvals
+            .values()
+            .all(|a| a.status == ApprovalStatus::Withdrawn)
+    );
+    // A late reply to a canceled task is refused as too late.
+    let late = sim.complete("slow", json!({}));
+    assert!(
+        matches!(&late[..], [Change::ReplyRejected { reason, .. }] if reason.contains("was canceled") && reason.contains("too late")),
+        "{late:?}"
+    );
+    sim.assert_replays();
+    // A retry runs the failed task and every canceled one again.
+    let retried = sim.control(control::Command {
+        action: Action::Retry,
+        by: "ann".into(),
+        uid: None,
+        reason: None,
+        task: None,
+        new_run_id: None,
+        completion: None,
+    });
+    match &retried[0] {
+        Change::RunRetried { tasks, .. } => {
+            assert_eq!(tasks, &["slow", "hold", "ask", "flaky", "bad"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(sim.state.status, RunStatus::Running);
+    let mut again = sim.in_flight();
+    again.sort_unstable();
+    assert_eq!(again, ["ask", "bad", "flaky", "hold", "slow"]);
+    sim.assert_replays();
+}
+
+#[test]
+fn skipping_the_failed_task_also_runs_the_canceled_tasks_again() {
+    let flow = forked(", joinOn: [a, b2]");
+    let mut sim = Sim::start(&flow, json!({}), agents(&[("w", &["work"])]));
+    sim.answer("b1", ReplyStatus::Failed, json!({}));
+    assert_eq!(sim.state.tasks["a"].status, TaskStatus::Canceled);
+    sim.control(control::Command {
+        action: Action::Skip,
+        by: "ann".into(),
+        uid: None,
+        reason: None,
+        task: Some("b1".into()),
+        new_run_id: None,
+        completion: None,
+    });
+    assert_eq!(sim.state.status, RunStatus::Running);
+    assert_eq!(sim.in_flight(), ["a", "b2"]);
+    assert_eq!(sim.state.tasks["a"].attempt, 2);
+    for task in ["a", "b2", "after"] {
+        sim.complete(task, json!({}));
+    }
+    assert_eq!(sim.state.status, RunStatus::Completed);
+    sim.assert_replays();
+}
+
+#[test]
+fn a_rerun_from_a_task_also_runs_the_canceled_tasks_again() {
+    let mut sim = Sim::start(
+        CANCEL_FLOW,
+        json!({}),
+        agents(&[("w", &["work"]), ("commander", &[])]),
+    );
+    sim.answer("bad", ReplyStatus::Failed, json!({}));
+    assert_eq!(sim.state.status, RunStatus::Failed);
+    let rerun = sim.control(control::Command {
+        action: Action::RerunFrom,
+        by: "ann".into(),
+        uid: None,
+        reason: None,
+        task: Some("bad".into()),
+        new_run_id: None,
+        completion: None,
+    });
+    match &rerun[0] {
+        Change::RunRerunFrom { tasks, .. } => {
+            assert_eq!(tasks, &["slow", "hold", "ask", "flaky", "bad"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        sim.state
+            .tasks
+            .values()
+            .all(|t| t.status != TaskStatus::Canceled)
+    );
     sim.assert_replays();
 }
 
@@ -214,10 +465,17 @@ fn terminate_completed_ends_the_run_with_the_workflow_output() {
         "nothing after it runs"
     );
     assert!(!sim.state.tasks.contains_key("after"));
-    let tail: Vec<String> = sim.events().into_iter().rev().take(3).collect();
+    // As Conductor's cancelNonTerminalTasks: the branch still in flight is CANCELED.
+    assert_eq!(sim.state.tasks["slow"].status, TaskStatus::Canceled);
+    let tail: Vec<String> = sim.events().into_iter().rev().take(4).collect();
     assert_eq!(
         tail,
-        ["run_completed", "run_ended_by_task", "task_completed"]
+        [
+            "run_completed",
+            "task_canceled",
+            "run_ended_by_task",
+            "task_completed"
+        ]
     );
     sim.assert_replays();
 }
@@ -253,9 +511,16 @@ fn terminate_terminated_withdraws_what_is_in_flight() {
         }
         other => panic!("{other:?}"),
     }
-    // The reply of the task that was still in flight comes too late.
+    // The task that was still in flight is CANCELED, and its reply comes too late.
+    assert_eq!(sim.state.tasks["slow"].status, TaskStatus::Canceled);
     let changes = sim.complete("slow", json!({}));
-    assert!(matches!(changes[0], Change::ReplyRejected { .. }));
+    match &changes[0] {
+        Change::ReplyRejected { reason, .. } => {
+            assert!(reason.contains("task `slow` was canceled"), "{reason}");
+            assert!(reason.contains("too late"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
     assert_eq!(sim.state.status, RunStatus::Terminated);
     sim.assert_replays();
 }

@@ -20,7 +20,8 @@ pub fn walk(w: &mut Walker<'_, '_, '_>, task: &TaskDef, input: Option<&Value>) -
         return schedule(w, task, 1, input);
     };
     match current.status {
-        TaskStatus::Scheduled | TaskStatus::InProgress => Progress::Pending,
+        // (A CANCELED task's run has ended: no walk reaches it until a retry resets it.)
+        TaskStatus::Scheduled | TaskStatus::InProgress | TaskStatus::Canceled => Progress::Pending,
         TaskStatus::RetryWait => {
             let due = current.retry_at.is_none_or(|at| at <= w.ctx.now);
             let next = current.attempt + 1;
