@@ -459,7 +459,13 @@ impl Inner {
                     routes.route_file(&agent, path.clone(), true);
                 }
             } else if dir == self.runs_dir {
-                if path.to_string_lossy().ends_with(".journal.yaml") {
+                // A new journal (a submitted run), not an append to one.
+                let created = matches!(
+                    event.kind,
+                    notify::EventKind::Create(_)
+                        | notify::EventKind::Modify(notify::event::ModifyKind::Name(_))
+                );
+                if created && path.to_string_lossy().ends_with(".journal.yaml") {
                     routes.journal_listeners.retain(|tx| tx.send(()).is_ok());
                 }
             } else if dir.parent() == Some(self.control_root.as_path())
