@@ -46,7 +46,8 @@ def threeox(*args, **kw):
 
 def setup():
     subprocess.run(["rm", "-rf", str(STATION)], check=True)
-    threeox("init", check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run([str(BIN), "init", str(STATION)], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     (STATION / "agent.py").write_text(AGENT)
     for i in range(AGENTS):
         agent = STATION / "agents" / f"worker-{i:03}"
@@ -65,12 +66,15 @@ def submit():
     pending = []
     for _ in range(RUNS):
         pending.append(subprocess.Popen(
-            [str(BIN), "--station", str(STATION), "start", "flow.yaml"],
+            [str(BIN), "--station", str(STATION), "start", str(STATION / "flow.yaml")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         if len(pending) >= 16:
             pending.pop(0).wait()
     for p in pending:
         p.wait()
+    submitted = len(list((STATION / ".3ox" / "runs").glob("*.journal.yaml")))
+    if submitted != RUNS:
+        sys.exit(f"only {submitted} of {RUNS} runs were submitted")
     return time.monotonic() - started
 
 

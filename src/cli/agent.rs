@@ -138,7 +138,12 @@ fn run_worker(station: Station, args: RunArgs) -> anyhow::Result<u8> {
             }
         );
         let worker = Worker::spawn(worker_config, Some(tx))?;
-        let stop = shutdown_signal();
+        let stop = async {
+            tokio::select! {
+                () = shutdown_signal() => {}
+                () = orchestrator_gone() => eprintln!("3ox agent {name}: the orchestrator that started it is gone"),
+            }
+        };
         tokio::pin!(stop);
         loop {
             tokio::select! {
@@ -199,6 +204,27 @@ async fn shutdown_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// Resolves when the orchestrator that started this worker as a managed agent is gone, however
+/// it ended (kill -9 included): it holds the write end of this process's stdin, so stdin ends
+/// (see `orchestrator::managed`). Never resolves for a worker started by hand.
+async fn orchestrator_gone() {
+    if std::env::var_os(crate::orchestrator::managed::MANAGED_ENV).is_none() {
+        return std::future::pending().await;
+    }
+    // Nothing is ever written; a read returns 0 (end of file) or an error once the writer is
+    // gone. On a blocking thread: std's stdin has no async form here.
+    let _ = tokio::task::spawn_blocking(|| {
+        use std::io::Read as _;
+        let mut buf = [0u8; 64];
+        while let Ok(n) = std::io::stdin().read(&mut buf) {
+            if n == 0 {
+                return;
+            }
+        }
+    })
+    .await;
 }
 
 fn print_event(agent: &str, event: &WorkerEvent) {

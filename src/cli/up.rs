@@ -134,13 +134,19 @@ pub fn run(station_flag: Option<&Path>, args: Args) -> anyhow::Result<u8> {
                     }
                 }
                 unreadable = seen.unreadable.into_iter().collect();
+                // The agents as they are now (one may have been added), read once per look,
+                // not once per run.
+                let agents_now = match station.agents() {
+                    Ok(now) => now,
+                    Err(_) => agents.clone(),
+                };
                 for run_id in seen.running {
                     if undriven.get(&run_id).is_some_and(|u| !u.due(now)) {
                         continue;
                     }
                     let (stop, rx) = tokio::sync::mpsc::channel(1);
                     driving.insert(run_id.clone(), stop);
-                    let (station, agents, options) = (station.clone(), station.agents().unwrap_or_else(|_| agents.clone()), options.clone());
+                    let (station, agents, options) = (station.clone(), agents_now.clone(), options.clone());
                     tasks.spawn(async move {
                         let outcome = orchestrator::resume_run(&station, agents, &run_id, options, rx).await;
                         (run_id, outcome)

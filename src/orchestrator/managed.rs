@@ -1,6 +1,11 @@
 //! Managed agents: for every agent whose agent.yaml has a `command` or an `llm:` section (the
 //! built-in LLM agent), the orchestrator runs `3ox agent run <name>` as a child process for
 //! as long as it drives runs. Their output goes to `.3ox/logs/<agent>.log`.
+//!
+//! A managed worker must not outlive its orchestrator, also when that one is killed with
+//! SIGKILL and cannot stop it: each gets a pipe as stdin whose write end only the orchestrator
+//! holds (nothing is ever written), and [`MANAGED_ENV`]; the worker stops when its stdin ends,
+//! which the kernel does when the orchestrator's process ends, however it ends.
 
 use std::fs::OpenOptions;
 use std::process::Stdio;
@@ -8,6 +13,10 @@ use std::process::Stdio;
 use tokio::process::{Child, Command};
 
 use crate::station::{AgentDirectory, Station};
+
+/// Set (to the orchestrator's pid) in a managed worker's environment: it stops when its stdin
+/// ends.
+pub const MANAGED_ENV: &str = "THREEOX_MANAGED_BY";
 
 /// The running workers; dropping this kills them.
 pub struct ManagedAgents {
@@ -33,7 +42,8 @@ impl ManagedAgents {
                 .arg(&station.root)
                 .args(["agent", "run", name])
                 .current_dir(&station.root)
-                .stdin(Stdio::null())
+                .stdin(Stdio::piped())
+                .env(MANAGED_ENV, std::process::id().to_string())
                 .stdout(log.try_clone()?)
                 .stderr(log)
                 .kill_on_drop(true)

@@ -200,3 +200,52 @@ fn list_reads_a_journal_again_only_when_it_changed() {
         "the index was used for a changed journal: {line}"
     );
 }
+
+/// The pids of the `3ox agent run` workers serving the station at `root`.
+fn workers_of(root: &std::path::Path) -> Vec<u32> {
+    let needle = format!("{}\0agent\0run", root.display());
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&needle))
+        })
+        .collect()
+}
+
+#[test]
+fn managed_agents_stop_when_their_orchestrator_is_killed() {
+    let env = station_of_eight_agents();
+    submit(&env);
+    let mut up = env.cmd(&["up"]);
+    up.stderr(std::process::Stdio::null());
+    let mut up = crate::support::ChildGuard(up.spawn().unwrap());
+    let root = std::fs::canonicalize(env.root()).unwrap();
+    let started = wait_for(Duration::from_secs(30), || {
+        let pids = workers_of(&root);
+        (pids.len() == 8).then_some(pids)
+    })
+    .expect("up did not start its 8 managed agents");
+    // SIGKILL: up cannot stop them itself.
+    up.0.kill().unwrap();
+    up.0.wait().unwrap();
+    let left = wait_for(Duration::from_secs(30), || {
+        let alive: Vec<u32> = started
+            .iter()
+            .copied()
+            .filter(|pid| {
+                std::path::Path::new(&format!("/proc/{pid}")).exists()
+                    && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                        .is_ok_and(|s| s.contains(") Z "))
+            })
+            .collect();
+        alive.is_empty().then_some(())
+    });
+    assert!(
+        left.is_some(),
+        "managed agents outlived their orchestrator: {:?}",
+        workers_of(&root)
+    );
+}
