@@ -112,7 +112,7 @@ impl RunActor {
                     "run {run_id}: the journal lost its last records (it ends at seq {last_seq}, the snapshot saw seq {snapshot_seq}); no archived reply answers what it has in flight"
                 );
                 tracing::warn!(run = %run_id, last_seq, snapshot_seq, "the journal lost its tail");
-                self.progress.note(&line);
+                self.progress.warn(&line);
             }
             return Ok(0);
         }
@@ -140,7 +140,7 @@ impl RunActor {
                 "replies were"
             }
         );
-        self.progress.note(&line);
+        self.progress.warn(&line);
         self.refresh_snapshot();
         Ok(found.len())
     }
