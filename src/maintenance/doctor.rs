@@ -311,8 +311,8 @@ struct Truth {
     task_runs: HashMap<String, String>,
     /// Runs whose journal is corrupt or unreadable.
     unverified: BTreeSet<String>,
-    /// Readable journals: run id -> (path, replayed state, last seq).
-    states: BTreeMap<String, (PathBuf, RunState, u64)>,
+    /// Readable journals: run id -> (path, replayed state, last seq, had a torn tail).
+    states: BTreeMap<String, (PathBuf, RunState, u64, bool)>,
     /// Runs whose snapshot entry is kept as it is: the evidence of a lost tail not repaired.
     keep_entry: BTreeSet<String>,
 }
@@ -416,11 +416,12 @@ fn find_lost_tails(station: &Station, truth: &mut Truth, options: Options) -> Ve
     let mut found = Vec::new();
     let run_ids: Vec<String> = truth.states.keys().cloned().collect();
     for run_id in run_ids {
-        let (path, state, journal_seq) = &truth.states[&run_id];
+        let (path, state, journal_seq, torn) = &truth.states[&run_id];
+        // A torn tail is reported as such: the torn record may be the one the snapshot saw.
         let snapshot_seq = old
             .get(&run_id)
             .map(|entry| entry.last_seq)
-            .filter(|seq| seq > journal_seq);
+            .filter(|seq| *seq > journal_seq + u64::from(*torn));
         let archived = lost_tail::archived_replies(station, state);
         if snapshot_seq.is_none() && archived.is_empty() {
             continue;
@@ -637,10 +638,12 @@ fn learn(
         RunSummary::of(&state, station).at_seq(last_seq),
     );
     let status = state.status;
+    let torn = contents.torn_tail.is_some();
     if let Some(path) = path {
-        truth
-            .states
-            .insert(state.run_id.clone(), (path.to_path_buf(), state, last_seq));
+        truth.states.insert(
+            state.run_id.clone(),
+            (path.to_path_buf(), state, last_seq, torn),
+        );
     }
     Some(status)
 }

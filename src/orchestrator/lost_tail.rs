@@ -86,12 +86,14 @@ pub fn archived_replies(station: &Station, state: &RunState) -> Vec<ArchivedRepl
     found
 }
 
-/// The `last_seq` the station's snapshot holds for `run_id` (0 when it has none): read before
-/// a takeover rewrites the entry.
-pub fn snapshot_seq(station: &Station, run_id: &str) -> u64 {
+/// The `last_seq` the station's snapshot holds for `run_id` (0 when it has none), read
+/// before a takeover rewrites the entry; less one when the journal had a torn tail (`torn`):
+/// the torn record, reported as such, may be the one the snapshot saw last.
+pub fn snapshot_seq(station: &Station, run_id: &str, torn: bool) -> u64 {
     snapshot::read(&station.snapshot_path())
         .and_then(|s| s.runs.get(run_id).map(|r| r.last_seq))
         .unwrap_or(0)
+        .saturating_sub(u64::from(torn))
 }
 
 impl RunActor {

@@ -393,7 +393,7 @@ pub async fn resume_run(
         ));
     }
     // Read before the entry is rewritten: a journal that ends below it lost its tail.
-    let snapshot_seq = lost_tail::snapshot_seq(station, run_id);
+    let snapshot_seq = lost_tail::snapshot_seq(station, run_id, contents.torn_tail.is_some());
     // On disk before any message goes out again: other orchestrators on the station learn
     // from the snapshot that this run is live, and leave its replies alone.
     actor.write_snapshot_and_wait().await;
