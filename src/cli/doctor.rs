@@ -17,9 +17,9 @@ use crate::maintenance::doctor::{
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Also repair: cut torn journal tails away, move task messages of ended runs into
-    /// `1N.3OX/done/` and refuse their replies into `0UT.3OX/rejected/`. Corrupt journals are
-    /// never changed.
+    /// Also repair: cut torn journal tails away, journal again the archived replies a lost
+    /// journal tail forgot, move task messages of ended runs into `1N.3OX/done/` and refuse
+    /// their replies into `0UT.3OX/rejected/`. Corrupt journals are never changed.
     #[arg(long)]
     pub repair: bool,
     /// Print the report as JSON on stdout.

@@ -1,10 +1,14 @@
-//! `3ox doctor`: verify every journal, rebuild the state snapshot from them and compare, and
-//! find mail that outlived its run.
+//! `3ox doctor`: verify every journal, rebuild the state snapshot from them and compare, find
+//! journals cut at a record boundary (`lost_tails`, see `crate::orchestrator::lost_tail`) and
+//! mail that outlived its run. An I/O error met on the way (a full disk) is a finding
+//! (`disk`), not a failure.
 //!
 //! What doctor changes: the snapshot (always rewritten where it differs from the journals;
-//! it is derived data), and with `repair` torn journal tails (cut away, as `3ox resume` would)
-//! and leftover mail of ended runs (task messages into `1N.3OX/done/`, replies refused into
-//! `0UT.3OX/rejected/` with a note). A corrupt journal is never changed.
+//! it is derived data; the entry of a run whose lost tail is not repaired is kept, as the
+//! evidence), and with `repair` torn journal tails (cut away, as `3ox resume` would), lost
+//! tails (the archived replies journaled again, as `3ox resume` would) and leftover mail of
+//! ended runs (task messages into `1N.3OX/done/`, replies refused into `0UT.3OX/rejected/`
+//! with a note). A corrupt journal is never changed.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::TryLockError;
