@@ -190,7 +190,7 @@ complete -c 3ox -n "__fish_3ox_using_subcommand history" -s h -l help -d 'Print 
 complete -c 3ox -n "__fish_3ox_using_subcommand doctor" -l station -d 'The station to work in (default: the nearest folder at or above the current one with `.3ox/` or `agents/`)' -r -F
 complete -c 3ox -n "__fish_3ox_using_subcommand doctor" -l log-format -d 'How log lines on stderr look: `text` for people, `json` (one object a line) for machines. What is logged is set with `RUST_LOG` (default `warn`)' -r -f -a "text\t'Human-readable lines'
 json\t'One JSON object a line, with the event\'s fields (`run`, `task`, `agent`, `path`)'"
-complete -c 3ox -n "__fish_3ox_using_subcommand doctor" -l repair -d 'Also repair: cut torn journal tails away, move task messages of ended runs into `1N.3OX/done/` and refuse their replies into `0UT.3OX/rejected/`. Corrupt journals are never changed'
+complete -c 3ox -n "__fish_3ox_using_subcommand doctor" -l repair -d 'Also repair: cut torn journal tails away, journal again the archived replies a lost journal tail forgot, move task messages of ended runs into `1N.3OX/done/` and refuse their replies into `0UT.3OX/rejected/`. Corrupt journals are never changed'
 complete -c 3ox -n "__fish_3ox_using_subcommand doctor" -l json -d 'Print the report as JSON on stdout'
 complete -c 3ox -n "__fish_3ox_using_subcommand doctor" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c 3ox -n "__fish_3ox_using_subcommand gc" -l older-than -d 'Collect runs that ended, and handled mail written, longer ago than this (`30d`, `12h`, `2w 3d`)' -r

@@ -2,8 +2,8 @@
 //! compare it, report mail that outlived its run. The work is in [`crate::maintenance::doctor`].
 //!
 //! Exit 0 when nothing needs attention any more (snapshot differences are always fixed),
-//! 1 when a journal is corrupt or unreadable, or a torn tail or stuck mail was left in place,
-//! 2 on usage errors.
+//! 1 when a journal is corrupt or unreadable, or a torn tail, a lost tail or stuck mail was
+//! left in place, or an I/O error (a full disk) kept doctor from a check; 2 on usage errors.
 
 use super::out::outln;
 use std::path::Path;
@@ -17,9 +17,9 @@ use crate::maintenance::doctor::{
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Also repair: cut torn journal tails away, move task messages of ended runs into
-    /// `1N.3OX/done/` and refuse their replies into `0UT.3OX/rejected/`. Corrupt journals are
-    /// never changed.
+    /// Also repair: cut torn journal tails away, journal again the archived replies a lost
+    /// journal tail forgot, move task messages of ended runs into `1N.3OX/done/` and refuse
+    /// their replies into `0UT.3OX/rejected/`. Corrupt journals are never changed.
     #[arg(long)]
     pub repair: bool,
     /// Print the report as JSON on stdout.
@@ -165,6 +165,50 @@ fn print_report(report: &Report, repair: bool) -> std::io::Result<()> {
         } else if let Some(reason) = &orphan.left_because {
             outln!("    left in place: {reason}")?;
         }
+    }
+    if !report.lost_tails.is_empty() {
+        outln!("journals that lost their tail: {}", report.lost_tails.len())?;
+    }
+    for tail in &report.lost_tails {
+        let seen = tail
+            .snapshot_seq
+            .map_or_else(String::new, |seq| format!(", the snapshot saw seq {seq}"));
+        outln!(
+            "  LOST TAIL  {} (run {}): cut at a record boundary after seq {}{seen}",
+            tail.file,
+            tail.run_id,
+            tail.journal_seq
+        )?;
+        for reply in &tail.archived_replies {
+            outln!(
+                "             lost: the record applying {} (task {} `{}`), whose reply was already archived",
+                reply.file,
+                reply.task_id,
+                reply.task_ref
+            )?;
+        }
+        if tail.repaired {
+            outln!(
+                "             repaired: {} journaled again; `3ox resume {}` (or `3ox up`) goes on from there",
+                count(tail.archived_replies.len(), "archived reply"),
+                tail.run_id
+            )?;
+        } else if let Some(reason) = &tail.left_because {
+            outln!("             not repaired: {reason}")?;
+        } else if tail.archived_replies.is_empty() {
+            outln!(
+                "             hint: restore the journal from a backup if there is one; `3ox doctor --repair` accepts the loss (what the lost records did may be done again)"
+            )?;
+        } else {
+            outln!(
+                "             hint: `3ox doctor --repair` or `3ox resume {}` applies the archived replies again instead of running their tasks again",
+                tail.run_id
+            )?;
+        }
+    }
+    for problem in &report.disk {
+        outln!("  DISK       {}", problem.error)?;
+        outln!("             hint: {}", problem.hint)?;
     }
     for folder in &report.open_folders {
         outln!(

@@ -167,6 +167,11 @@ impl Journal {
         &self.path
     }
 
+    /// The `seq` of the last record written (0 for an empty journal).
+    pub fn last_seq(&self) -> u64 {
+        self.next_seq - 1
+    }
+
     /// Whether the open file is still the one at the journal's path: a journal deleted (say,
     /// with the whole `.3ox/`) or replaced under a running driver must not be written to, or
     /// the records go to a file nobody can read again.

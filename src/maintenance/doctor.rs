@@ -1,10 +1,14 @@
-//! `3ox doctor`: verify every journal, rebuild the state snapshot from them and compare, and
-//! find mail that outlived its run.
+//! `3ox doctor`: verify every journal, rebuild the state snapshot from them and compare, find
+//! journals cut at a record boundary (`lost_tails`, see `crate::orchestrator::lost_tail`) and
+//! mail that outlived its run. An I/O error met on the way (a full disk) is a finding
+//! (`disk`), not a failure.
 //!
 //! What doctor changes: the snapshot (always rewritten where it differs from the journals;
-//! it is derived data), and with `repair` torn journal tails (cut away, as `3ox resume` would)
-//! and leftover mail of ended runs (task messages into `1N.3OX/done/`, replies refused into
-//! `0UT.3OX/rejected/` with a note). A corrupt journal is never changed.
+//! it is derived data; the entry of a run whose lost tail is not repaired is kept, as the
+//! evidence), and with `repair` torn journal tails (cut away, as `3ox resume` would), lost
+//! tails (the archived replies journaled again, as `3ox resume` would) and leftover mail of
+//! ended runs (task messages into `1N.3OX/done/`, replies refused into `0UT.3OX/rejected/`
+//! with a note). A corrupt journal is never changed.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::TryLockError;
@@ -17,14 +21,15 @@ use super::{
     MaintenanceError, Ownership, agent_names, io_err, journal_paths, read_journal, run_id_of,
     take_ownership,
 };
-use crate::engine::{RunState, RunStatus, TaskStatus};
+use crate::engine::{self, Ctx, Input, RunState, RunStatus, TaskStatus};
 use crate::journal::{Contents, Journal, JournalError};
 use crate::mailbox::atomic::Durability;
 use crate::mailbox::message::TaskMessage;
 use crate::mailbox::reply::{self, Reply};
 use crate::mailbox::{self, CLAIMED, DONE};
+use crate::orchestrator::lost_tail;
 use crate::orchestrator::snapshot::{self, RunSummary, Snapshot};
-use crate::station::Station;
+use crate::station::{AgentDirectory, Station};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Options {
@@ -44,6 +49,12 @@ pub struct Report {
     /// Mail and control folders that users other than their owner may write: whoever can
     /// write an outbox can answer its agent's tasks (see docs/security.md).
     pub open_folders: Vec<OpenFolder>,
+    /// Journals cut at a record boundary: every record left is whole, but the snapshot saw a
+    /// later `seq`, or replies of attempts the journal has in flight are already archived.
+    pub lost_tails: Vec<LostTail>,
+    /// I/O errors met while checking (a full disk, a folder that cannot be read): what they
+    /// kept doctor from doing.
+    pub disk: Vec<DiskProblem>,
     /// Findings that still need attention (a corrupt or unreadable journal, a torn tail or
     /// stuck mail left in place). Zero means the station is in order now.
     pub problems: usize,
@@ -175,6 +186,63 @@ pub struct StuckMail {
     pub left_because: Option<String>,
 }
 
+/// A journal that lost its tail at a record boundary (see [`Report::lost_tails`] and
+/// `crate::orchestrator::lost_tail`).
+#[derive(Debug, Serialize)]
+pub struct LostTail {
+    pub run_id: String,
+    /// The journal, relative to the station root.
+    pub file: String,
+    /// The `seq` of the journal's last record (before a repair).
+    pub journal_seq: u64,
+    /// The snapshot's `last_seq` for the run, when it is above the journal's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot_seq: Option<u64>,
+    /// Final replies in `0UT.3OX/done/` of attempts the journal has in flight: applied once,
+    /// and the records saying so were lost.
+    pub archived_replies: Vec<LostReply>,
+    /// `repair` journaled the archived replies again (as `3ox resume` does).
+    pub repaired: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub left_because: Option<String>,
+}
+
+/// An archived reply the journal lost (see [`LostTail`]).
+#[derive(Debug, Serialize)]
+pub struct LostReply {
+    pub agent: String,
+    pub task_ref: String,
+    pub task_id: String,
+    /// Relative to the station root.
+    pub file: String,
+}
+
+/// An I/O error met while checking (see [`Report::disk`]).
+#[derive(Debug, Serialize)]
+pub struct DiskProblem {
+    /// What doctor was doing, as in `cannot write .3ox/workflow.state.yaml`.
+    pub error: String,
+    /// The OS error kind, as in `StorageFull`.
+    pub kind: String,
+    pub hint: String,
+}
+
+impl DiskProblem {
+    fn of(error: &MaintenanceError) -> DiskProblem {
+        let MaintenanceError::Io { source, .. } = error;
+        let hint = if source.kind() == std::io::ErrorKind::StorageFull {
+            "the disk is full: free space on the station's file system, then run `3ox doctor` again"
+        } else {
+            "check the permissions and free space of the station's folders, then run `3ox doctor` again"
+        };
+        DiskProblem {
+            error: error.to_string(),
+            kind: format!("{:?}", source.kind()),
+            hint: hint.to_string(),
+        }
+    }
+}
+
 /// A folder group or others may write (see [`Report::open_folders`]).
 #[derive(Debug, Serialize)]
 pub struct OpenFolder {
@@ -247,18 +315,37 @@ struct Truth {
     task_runs: HashMap<String, String>,
     /// Runs whose journal is corrupt or unreadable.
     unverified: BTreeSet<String>,
+    /// Readable journals: run id -> (path, replayed state, last seq, had a torn tail).
+    states: BTreeMap<String, (PathBuf, RunState, u64, bool)>,
+    /// Runs whose snapshot entry is kept as it is: the evidence of a lost tail not repaired.
+    keep_entry: BTreeSet<String>,
 }
 
 /// Checks the station; with `options.repair`, repairs what can be repaired safely.
 pub fn check(station: &Station, options: Options) -> Result<Report, MaintenanceError> {
     let mut truth = Truth::default();
     let mut journals = Vec::new();
-    for path in journal_paths(station)? {
+    let paths = match journal_paths(station) {
+        Ok(paths) => paths,
+        // Nothing else can be judged without the journals.
+        Err(e) => return Ok(Report::of_disk(DiskProblem::of(&e))),
+    };
+    for path in paths {
         journals.push(check_journal(station, &path, options, &mut truth));
     }
-    let snapshot = check_snapshot(station, &truth)?;
-    let (stuck_mail, orphan_replies) = find_stuck_mail(station, &truth, options)?;
-    let open_folders = find_open_folders(station)?;
+    let mut disk = Vec::new();
+    let lost_tails = find_lost_tails(station, &mut truth, options);
+    let snapshot = check_snapshot(station, &truth, &mut disk);
+    let (stuck_mail, orphan_replies) =
+        find_stuck_mail(station, &truth, options).unwrap_or_else(|e| {
+            disk.push(DiskProblem::of(&e));
+            (Vec::new(), Vec::new())
+        });
+    let open_folders = find_open_folders(station).unwrap_or_else(|e| {
+        disk.push(DiskProblem::of(&e));
+        Vec::new()
+    });
+    let tails_left = lost_tails.iter().filter(|t| !t.repaired).count();
     let journal_problems = journals
         .iter()
         .filter(|j| {
@@ -278,16 +365,156 @@ pub fn check(station: &Station, options: Options) -> Result<Report, MaintenanceE
         .filter(|m| m.moved_to.is_none())
         .count();
     Ok(Report {
-        problems: journal_problems + mail_problems + orphans_left + open_folders.len(),
+        problems: journal_problems
+            + mail_problems
+            + orphans_left
+            + open_folders.len()
+            + tails_left
+            + disk.len(),
         repaired: journal_repairs
             + (stuck_mail.len() - mail_problems)
-            + (orphan_replies.len() - orphans_left),
+            + (orphan_replies.len() - orphans_left)
+            + (lost_tails.len() - tails_left),
         journals,
         snapshot,
         stuck_mail,
         orphan_replies,
         open_folders,
+        lost_tails,
+        disk,
     })
+}
+
+impl Report {
+    /// The report when the runs folder itself cannot be listed.
+    fn of_disk(problem: DiskProblem) -> Report {
+        Report {
+            journals: Vec::new(),
+            snapshot: SnapshotCheck {
+                file: String::new(),
+                found: SnapshotFound::Unreadable,
+                runs: 0,
+                differences: Vec::new(),
+                rewritten: false,
+                unverified: Vec::new(),
+                left_to_owner: Vec::new(),
+            },
+            stuck_mail: Vec::new(),
+            orphan_replies: Vec::new(),
+            open_folders: Vec::new(),
+            lost_tails: Vec::new(),
+            disk: vec![problem],
+            problems: 1,
+            repaired: 0,
+        }
+    }
+}
+
+/// Journals cut at a record boundary (see [`LostTail`]); with `repair`, journals the archived
+/// replies again under the run's ownership lock, as `3ox resume` does (without walking on:
+/// the next driver does that). Must run before [`check_snapshot`] rewrites the entries.
+fn find_lost_tails(station: &Station, truth: &mut Truth, options: Options) -> Vec<LostTail> {
+    let old = snapshot::read(&station.snapshot_path())
+        .map(|s| s.runs)
+        .unwrap_or_default();
+    let mut found = Vec::new();
+    let run_ids: Vec<String> = truth.states.keys().cloned().collect();
+    for run_id in run_ids {
+        let (path, state, journal_seq, torn) = &truth.states[&run_id];
+        // A torn tail is reported as such: the torn record may be the one the snapshot saw.
+        let snapshot_seq = old
+            .get(&run_id)
+            .map(|entry| entry.last_seq)
+            .filter(|seq| *seq > journal_seq + u64::from(*torn));
+        let archived = lost_tail::archived_replies(station, state);
+        if snapshot_seq.is_none() && archived.is_empty() {
+            continue;
+        }
+        // A live driver may have applied a reply since the journal was read here.
+        let owner = match take_ownership(&station.runs_dir(), &run_id) {
+            Ok(Ownership::Held) => continue,
+            Ok(Ownership::Free(lock)) => lock,
+            Err(_) => None,
+        };
+        let mut tail = LostTail {
+            run_id: run_id.clone(),
+            file: station.relative(path),
+            journal_seq: *journal_seq,
+            snapshot_seq,
+            archived_replies: archived
+                .iter()
+                .map(|a| LostReply {
+                    agent: a.agent.clone(),
+                    task_ref: a.task_ref.clone(),
+                    task_id: a.task_id.clone(),
+                    file: station.relative(&a.path),
+                })
+                .collect(),
+            repaired: false,
+            left_because: None,
+        };
+        let path = path.clone();
+        if !options.repair {
+            truth.keep_entry.insert(run_id.clone());
+        } else if archived.is_empty() {
+            // Nothing outside the journal says what the lost records held: the entry follows
+            // the journal from now on, so the loss is reported once.
+            tail.left_because = Some(
+                "no archived reply answers what the journal has in flight: what the lost records said is gone; the snapshot entry now follows the journal".to_string(),
+            );
+        } else {
+            match reapply(station, &path, &archived) {
+                Ok((state, last_seq)) => {
+                    tail.repaired = true;
+                    truth.runs.insert(
+                        run_id.clone(),
+                        RunSummary::of(&state, station).at_seq(last_seq),
+                    );
+                }
+                Err(e) => {
+                    tail.left_because = Some(e.to_string());
+                    truth.keep_entry.insert(run_id.clone());
+                }
+            }
+        }
+        drop(owner);
+        found.push(tail);
+    }
+    found
+}
+
+/// Journals `archived` replies to the run of the journal at `path` as the engine receives
+/// them; returns the state after and the journal's last seq.
+fn reapply(
+    station: &Station,
+    path: &Path,
+    archived: &[lost_tail::ArchivedReply],
+) -> Result<(RunState, u64), JournalError> {
+    let (mut journal, contents) = Journal::open(path, Durability::Durable)?;
+    let mut state = RunState::replay(contents.records.iter().map(|r| (&r.change, r.at)));
+    let agents = AgentDirectory::load(station).unwrap_or_default();
+    let now = Utc::now();
+    let mut new_id = ulid::Ulid::new;
+    let mut ctx = Ctx {
+        now,
+        agents: &agents,
+        new_id: &mut new_id,
+    };
+    let mut changes = Vec::new();
+    for reply in archived {
+        changes.extend(engine::receive(
+            &mut state,
+            Input::Reply {
+                agent: reply.agent.clone(),
+                file: mailbox::display_name(&reply.path),
+                reply: reply.reply.clone(),
+            },
+            &mut ctx,
+        ));
+    }
+    let run_id = state.run_id.clone();
+    journal.append(&run_id, now, changes)?;
+    Ok((state, journal.last_seq()))
 }
 
 fn check_journal(
@@ -301,7 +528,7 @@ fn check_journal(
     let verdict = match read_journal(path) {
         Ok(contents) => match contents.torn_tail.clone() {
             None => {
-                let status = learn(station, &contents, truth);
+                let status = learn(station, Some(path), &contents, truth);
                 Verdict::Ok {
                     records: contents.records.len(),
                     status,
@@ -313,7 +540,7 @@ fn check_journal(
                 } else {
                     (contents, false, None)
                 };
-                let status = learn(station, &contents, truth);
+                let status = learn(station, Some(path), &contents, truth);
                 Verdict::TornTail {
                     records: contents.records.len(),
                     status,
@@ -394,7 +621,12 @@ fn repair_tail(
 
 /// Folds a readable journal into `truth`; returns the run's status (`None` without a
 /// `run_started` record).
-fn learn(station: &Station, contents: &Contents, truth: &mut Truth) -> Option<RunStatus> {
+fn learn(
+    station: &Station,
+    path: Option<&Path>,
+    contents: &Contents,
+    truth: &mut Truth,
+) -> Option<RunStatus> {
     let state = RunState::replay(contents.records.iter().map(|r| (&r.change, r.at)));
     if state.run_id.is_empty() {
         return None;
@@ -404,13 +636,23 @@ fn learn(station: &Station, contents: &Contents, truth: &mut Truth) -> Option<Ru
             .task_runs
             .insert(task_id.clone(), state.run_id.clone());
     }
-    truth
-        .runs
-        .insert(state.run_id.clone(), RunSummary::of(&state, station));
-    Some(state.status)
+    let last_seq = contents.records.last().map_or(0, |r| r.seq);
+    truth.runs.insert(
+        state.run_id.clone(),
+        RunSummary::of(&state, station).at_seq(last_seq),
+    );
+    let status = state.status;
+    let torn = contents.torn_tail.is_some();
+    if let Some(path) = path {
+        truth.states.insert(
+            state.run_id.clone(),
+            (path.to_path_buf(), state, last_seq, torn),
+        );
+    }
+    Some(status)
 }
 
-fn check_snapshot(station: &Station, truth: &Truth) -> Result<SnapshotCheck, MaintenanceError> {
+fn check_snapshot(station: &Station, truth: &Truth, disk: &mut Vec<DiskProblem>) -> SnapshotCheck {
     let path = station.snapshot_path();
     let (found, old): (SnapshotFound, Option<Snapshot>) = match std::fs::symlink_metadata(&path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => (SnapshotFound::Missing, None),
@@ -454,6 +696,9 @@ fn check_snapshot(station: &Station, truth: &Truth) -> Result<SnapshotCheck, Mai
     let mut left_to_owner = Vec::new();
     let mut writes = Vec::new();
     for run_id in to_write {
+        if truth.keep_entry.contains(&run_id) {
+            continue;
+        }
         let summary = truth.runs[&run_id].clone();
         if summary.status == RunStatus::Running
             && matches!(
@@ -470,19 +715,25 @@ fn check_snapshot(station: &Station, truth: &Truth) -> Result<SnapshotCheck, Mai
     let nothing_to_write = truth.runs.is_empty() && !station.runtime_dir().is_dir();
     let rewrite = !nothing_to_write
         && (found != SnapshotFound::Present || !writes.is_empty() || !to_remove.is_empty());
+    let mut rewritten = false;
     if rewrite {
-        snapshot::update(station, writes).map_err(io_err("write", &path))?;
-        snapshot::remove(station, &to_remove).map_err(io_err("write", &path))?;
+        let written = snapshot::update(station, writes)
+            .and_then(|()| snapshot::remove(station, &to_remove))
+            .map_err(io_err("write", &path));
+        match written {
+            Ok(()) => rewritten = true,
+            Err(e) => disk.push(DiskProblem::of(&e)),
+        }
     }
-    Ok(SnapshotCheck {
+    SnapshotCheck {
         file: station.relative(&path),
         found,
         runs: truth.runs.len(),
         differences,
-        rewritten: rewrite,
+        rewritten,
         unverified: truth.unverified.iter().cloned().collect(),
         left_to_owner,
-    })
+    }
 }
 
 /// The differences between a snapshot entry and the entry rebuilt from the journal.
@@ -522,6 +773,7 @@ fn compare(run_id: &str, entry: &RunSummary, rebuilt: &RunSummary) -> Vec<Differ
         ("ended_at", entry.ended_at == rebuilt.ended_at),
         ("output", entry.output == rebuilt.output),
         ("failure", entry.failure == rebuilt.failure),
+        ("last_seq", entry.last_seq == rebuilt.last_seq),
     ];
     fields.extend(
         checks
@@ -559,7 +811,7 @@ pub fn tidy_ended_mail(
         if let Ok(contents) = read_journal(&path)
             && contents.torn_tail.is_none()
         {
-            learn(station, &contents, &mut truth);
+            learn(station, None, &contents, &mut truth);
         }
     }
     find_stuck_mail(station, &truth, Options { repair: true })

@@ -521,7 +521,7 @@ fn create_child(
         station,
         vec![(
             child_run_id.clone(),
-            snapshot::RunSummary::of(&state, station),
+            snapshot::RunSummary::of(&state, station).at_seq(journal.last_seq()),
         )],
     ) {
         tracing::warn!(%error, "cannot write the state snapshot");

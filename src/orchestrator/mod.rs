@@ -16,6 +16,7 @@ pub mod control;
 pub mod event;
 pub mod http;
 pub mod index;
+pub mod lost_tail;
 pub mod managed;
 pub mod ownership;
 pub mod progress;
@@ -312,7 +313,10 @@ pub fn submit_as(
     let state = RunState::replay(records.iter().map(|r| (&r.change, r.at)));
     snapshot::update(
         station,
-        vec![(run_id.clone(), snapshot::RunSummary::of(&state, station))],
+        vec![(
+            run_id.clone(),
+            snapshot::RunSummary::of(&state, station).at_seq(journal.last_seq()),
+        )],
     )
     .map_err(io("write the state snapshot"))?;
     Ok(run_id)
@@ -388,9 +392,12 @@ pub async fn resume_run(
             "run {run_id}: the journal's last record was torn by a crash and was cut away"
         ));
     }
+    // Read before the entry is rewritten: a journal that ends below it lost its tail.
+    let snapshot_seq = lost_tail::snapshot_seq(station, run_id, contents.torn_tail.is_some());
     // On disk before any message goes out again: other orchestrators on the station learn
     // from the snapshot that this run is live, and leave its replies alone.
     actor.write_snapshot_and_wait().await;
+    actor.apply_archived_replies(snapshot_seq)?;
     actor.recover_mailboxes()?;
     children::recover(&mut actor)?;
     if actor.state.status != RunStatus::Running {
@@ -1414,7 +1421,8 @@ impl RunActor {
         if let Some(runtime) = &self.options.runtime {
             self.last_snapshot = Instant::now();
             self.snapshot_stale = false;
-            let summary = snapshot::RunSummary::of(&self.state, &self.station);
+            let summary = snapshot::RunSummary::of(&self.state, &self.station)
+                .at_seq(self.journal.last_seq());
             runtime.queue_snapshot(&self.state.run_id, summary);
             return;
         }
@@ -1427,7 +1435,8 @@ impl RunActor {
             Some(runtime) => {
                 self.last_snapshot = Instant::now();
                 self.snapshot_stale = false;
-                let summary = snapshot::RunSummary::of(&self.state, &self.station);
+                let summary = snapshot::RunSummary::of(&self.state, &self.station)
+                    .at_seq(self.journal.last_seq());
                 runtime.write_snapshot(&self.state.run_id, summary).await;
             }
             None => self.write_snapshot_now(),
@@ -1438,7 +1447,8 @@ impl RunActor {
     fn write_snapshot_now(&mut self) {
         self.last_snapshot = Instant::now();
         self.snapshot_stale = false;
-        let summary = snapshot::RunSummary::of(&self.state, &self.station);
+        let summary =
+            snapshot::RunSummary::of(&self.state, &self.station).at_seq(self.journal.last_seq());
         if let Err(error) =
             snapshot::update(&self.station, vec![(self.state.run_id.clone(), summary)])
         {

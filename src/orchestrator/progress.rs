@@ -109,6 +109,17 @@ impl Progress {
         }
     }
 
+    /// Like [`Progress::note`], but printed in quiet mode too (`--json`, `-q`): something the
+    /// user must hear of, such as records a journal lost.
+    pub fn warn(&self, line: &str) {
+        match &self.bar {
+            Some(bar) => bar.println(format!("{}{line}", self.prefix)),
+            None => {
+                let _ = writeln!(std::io::stderr().lock(), "{}{line}", self.prefix);
+            }
+        }
+    }
+
     pub fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();

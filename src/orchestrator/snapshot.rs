@@ -42,6 +42,10 @@ pub struct RunSummary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<Failure>,
     pub tasks: BTreeMap<String, TaskSummary>,
+    /// The `seq` of the journal's last record when this summary was taken (0: not known, in
+    /// snapshots written before 3ox kept it). A journal that ends below it lost its tail.
+    #[serde(default)]
+    pub last_seq: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -80,7 +84,14 @@ impl RunSummary {
                     (t.task_ref.clone(), summary)
                 })
                 .collect(),
+            last_seq: 0,
         }
+    }
+
+    /// The summary taken when the journal's last record was `last_seq`.
+    pub fn at_seq(mut self, last_seq: u64) -> RunSummary {
+        self.last_seq = last_seq;
+        self
     }
 }
 
@@ -164,7 +175,11 @@ pub fn rebuild(station: &Station) -> Result<Snapshot, journal::JournalError> {
         let contents = journal::read(&path)?;
         let state = RunState::replay(contents.records.iter().map(|r| (&r.change, r.at)));
         if !state.run_id.is_empty() {
-            runs.insert(state.run_id.clone(), RunSummary::of(&state, station));
+            let last_seq = contents.records.last().map_or(0, |r| r.seq);
+            runs.insert(
+                state.run_id.clone(),
+                RunSummary::of(&state, station).at_seq(last_seq),
+            );
         }
     }
     let snapshot = Snapshot {

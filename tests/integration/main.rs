@@ -11,6 +11,7 @@ mod durability;
 mod fake_agent;
 mod human;
 mod interplay;
+mod journal_cut;
 mod maintenance;
 mod ops;
 mod run;

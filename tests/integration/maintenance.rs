@@ -58,11 +58,18 @@ fn encode_all(records: &[Record]) -> Vec<u8> {
 }
 
 /// Rewrites a run's journal with every record `days` earlier, the last record dropped when
-/// `drop_last` (so a finished run becomes one still RUNNING). Returns the new end time.
+/// `drop_last` (so a finished run becomes one still RUNNING; its snapshot entry's `last_seq`
+/// follows, or doctor would rightly report a journal that lost its tail). Returns the new end
+/// time.
 fn age(env: &TestEnv, run_id: &str, days: i64, drop_last: bool) -> chrono::DateTime<chrono::Utc> {
     let mut records = records(env, run_id);
     if drop_last {
         records.pop();
+        let path = env.root().join(".3ox/workflow.state.yaml");
+        let mut snapshot: Value =
+            serde_yaml::from_str(&env.read(".3ox/workflow.state.yaml")).unwrap();
+        snapshot["runs"][run_id]["last_seq"] = json!(records.last().unwrap().seq);
+        std::fs::write(path, serde_yaml::to_string(&snapshot).unwrap()).unwrap();
     }
     for record in &mut records {
         record.at -= chrono::TimeDelta::days(days);
