@@ -702,6 +702,8 @@ fn notify_parent(actor: &RunActor) {
     if let Err(error) = written {
         // The parent's periodic look at its children finds the end anyway.
         tracing::warn!(%error, "cannot leave a notice for the parent run");
+    } else {
+        super::control::ring(&actor.station, &parent.run_id);
     }
 }
 

@@ -85,6 +85,28 @@ pub enum Sent {
     Queued { file: PathBuf },
 }
 
+/// The suffix of a control folder's doorbell: `.3ox/control/<run_id>.ring`.
+pub const RING_SUFFIX: &str = ".ring";
+
+/// The doorbell of run `run_id`'s control folder, beside the folder.
+pub fn ring_path(station: &Station, run_id: &str) -> PathBuf {
+    station
+        .runtime_dir()
+        .join("control")
+        .join(format!("{run_id}{RING_SUFFIX}"))
+}
+
+/// Rings run `run_id`'s doorbell after a request or notice was put into its control folder:
+/// the station runtime of the process that drives it watches `.3ox/control/` (one watch for
+/// every run) and wakes that run. An empty file; a bell that cannot be rung costs only time
+/// (the driver's rescan finds the request within 2 s).
+pub fn ring(station: &Station, run_id: &str) {
+    let path = ring_path(station, run_id);
+    if let Err(error) = atomic::write(&path, b"", Durability::Relaxed) {
+        tracing::debug!(%error, path = %path.display(), "cannot ring a control folder's doorbell");
+    }
+}
+
 /// The folder of `run_id`'s control requests.
 pub fn dir(station: &Station, run_id: &str) -> PathBuf {
     station.runtime_dir().join("control").join(run_id)
@@ -125,6 +147,7 @@ pub fn send(
     // Only the asker may write it (the driver refuses a request others could have written).
     atomic::write_with_mode(&path, text.as_bytes(), Durability::Durable, Some(0o600))
         .map_err(io("write the control request"))?;
+    ring(station, run_id);
     let result_path = folder.join(DONE).join(result_name(&name));
     let deadline = Instant::now() + wait;
     loop {
@@ -262,6 +285,8 @@ impl RunActor {
     pub(super) fn scan_control(&mut self) -> Result<(), OrchestratorError> {
         // Child runs' ends (their notices live in this folder too).
         super::children::poll(self)?;
+        // Answered: a ring after this point wakes the driver again.
+        let _ = std::fs::remove_file(ring_path(&self.station, &self.state.run_id));
         let folder = dir(&self.station, &self.state.run_id);
         let files = match mailbox::list_mail(&folder) {
             Ok(files) => files,

@@ -5,7 +5,9 @@
 //! one [`StationRuntime`] (a cheap, cloneable handle), which holds:
 //!
 //! - **One watcher for the station.** A single notify watcher (one inotify instance) watches
-//!   every agent's outbox, the runs folder, and the control folder of each run being driven.
+//!   every agent's outbox, the runs folder, and `.3ox/control/`, where a run's doorbell
+//!   (`<run>.ring`) is rung after a request or a child's notice is put into its control folder:
+//!   O(agents) watches, however many runs.
 //!   Its events are routed, not broadcast. A file in an outbox is named after the id it
 //!   answers (`<task_id>.reply.yaml`, `<task_id>.hb-1.yaml`, `<request_id>.approval.yaml`:
 //!   the part before the first `.`), and the runtime keeps an in-memory index from those ids
@@ -201,6 +203,12 @@ impl StationRuntime {
         }
         let runs_dir = runtime.inner.runs_dir.clone();
         runtime.watch_folder(&runs_dir);
+        // The control folders' doorbells (`<run>.ring`) ring here: one watch for every run.
+        let control_root = runtime.inner.control_root.clone();
+        if let Err(error) = crate::station::create_mail_dir(&control_root) {
+            tracing::debug!(%error, "cannot make the control folder");
+        }
+        runtime.watch_folder(&control_root);
         let weak = Arc::downgrade(&runtime.inner);
         tokio::spawn(rescan_loop(weak.clone()));
         tokio::spawn(snapshot_writer(
@@ -282,13 +290,6 @@ impl StationRuntime {
         }
     }
 
-    fn unwatch_folder(&self, dir: &Path) {
-        if let Some(watcher) = lock(&self.inner.watcher).as_mut() {
-            let _ = watcher.unwatch(dir);
-        }
-        lock(&self.inner.routes).polled.remove(dir);
-    }
-
     /// Adds run `run_id`: its wakes (files in `outboxes` it owns or may own, its control
     /// folder's requests and notices) arrive on the returned subscription. `keys` are the ids
     /// it owns already (a resumed run's task and request ids).
@@ -331,7 +332,6 @@ impl StationRuntime {
         for dir in new_outboxes {
             self.watch_folder(&dir);
         }
-        self.watch_folder(control_dir);
         Subscription {
             wakes: rx,
             runtime: self.clone(),
@@ -340,19 +340,15 @@ impl StationRuntime {
     }
 
     fn unsubscribe(&self, run_id: &str) {
-        let control_dir = {
-            let mut routes = lock(&self.inner.routes);
-            let Some(route) = routes.runs.remove(run_id) else {
-                return;
-            };
-            for key in route.keys {
-                if routes.owners.get(&key).is_some_and(|owner| owner == run_id) {
-                    routes.owners.remove(&key);
-                }
-            }
-            route.control_dir
+        let mut routes = lock(&self.inner.routes);
+        let Some(route) = routes.runs.remove(run_id) else {
+            return;
         };
-        self.unwatch_folder(&control_dir);
+        for key in route.keys {
+            if routes.owners.get(&key).is_some_and(|owner| owner == run_id) {
+                routes.owners.remove(&key);
+            }
+        }
     }
 
     /// Records that run `run_id` owns `keys` (task ids, approval request ids): call before
@@ -468,8 +464,11 @@ impl Inner {
                 if created && path.to_string_lossy().ends_with(".journal.yaml") {
                     routes.journal_listeners.retain(|tx| tx.send(()).is_ok());
                 }
-            } else if dir.parent() == Some(self.control_root.as_path())
-                && let Some(run) = dir.file_name().and_then(|n| n.to_str())
+            } else if dir == self.control_root
+                && let Some(run) = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(|n| n.strip_suffix(super::control::RING_SUFFIX))
                 && let Some(route) = routes.runs.get(run)
             {
                 let _ = route.wakes.send(Wake::Control);
