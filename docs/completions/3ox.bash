@@ -1462,7 +1462,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__log)
-            opts="-h --json --station --log-format --help"
+            opts="-f -h --json --follow --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1846,7 +1846,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__status)
-            opts="-h --json --station --log-format --help"
+            opts="-w -h --json --watch --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -162,6 +162,7 @@ complete -c 3ox -n "__fish_3ox_using_subcommand status" -l station -d 'The stati
 complete -c 3ox -n "__fish_3ox_using_subcommand status" -l log-format -d 'How log lines on stderr look: `text` for people, `json` (one object a line) for machines. What is logged is set with `RUST_LOG` (default `warn`)' -r -f -a "text\t'Human-readable lines'
 json\t'One JSON object a line, with the event\'s fields (`run`, `task`, `agent`, `path`)'"
 complete -c 3ox -n "__fish_3ox_using_subcommand status" -l json -d 'Print the run as JSON on stdout'
+complete -c 3ox -n "__fish_3ox_using_subcommand status" -s w -l watch -d 'Watch the run live: print its status again each time it changes, until it ends (on a terminal the screen is redrawn; otherwise each status follows a `--- HH:MM:SS` line)'
 complete -c 3ox -n "__fish_3ox_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c 3ox -n "__fish_3ox_using_subcommand list" -l status -d 'Only runs with this status' -r -f -a "RUNNING\t''
 COMPLETED\t''
@@ -179,6 +180,7 @@ complete -c 3ox -n "__fish_3ox_using_subcommand log" -l station -d 'The station 
 complete -c 3ox -n "__fish_3ox_using_subcommand log" -l log-format -d 'How log lines on stderr look: `text` for people, `json` (one object a line) for machines. What is logged is set with `RUST_LOG` (default `warn`)' -r -f -a "text\t'Human-readable lines'
 json\t'One JSON object a line, with the event\'s fields (`run`, `task`, `agent`, `path`)'"
 complete -c 3ox -n "__fish_3ox_using_subcommand log" -l json -d 'Print the timeline as JSON on stdout (with absolute times)'
+complete -c 3ox -n "__fish_3ox_using_subcommand log" -s f -l follow -d 'Follow the run live: print the timeline, then each line that is new or changed as the run goes on, until it ends'
 complete -c 3ox -n "__fish_3ox_using_subcommand log" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c 3ox -n "__fish_3ox_using_subcommand history" -l workflow -d 'Only runs of the workflow with this name' -r
 complete -c 3ox -n "__fish_3ox_using_subcommand history" -l limit -d 'At most N runs (the newest)' -r

@@ -18,6 +18,10 @@ pub struct Args {
     /// Print the timeline as JSON on stdout (with absolute times).
     #[arg(long)]
     pub json: bool,
+    /// Follow the run live: print the timeline, then each line that is new or changed as the
+    /// run goes on, until it ends.
+    #[arg(long, short = 'f', conflicts_with = "json")]
+    pub follow: bool,
 }
 
 pub fn run(station_flag: Option<&Path>, args: Args) -> anyhow::Result<u8> {
@@ -26,12 +30,46 @@ pub fn run(station_flag: Option<&Path>, args: Args) -> anyhow::Result<u8> {
         Ok(log) => log,
         Err(e) => return Ok(refuse(&e)),
     };
+    if args.follow {
+        return follow(&station, log);
+    }
     if args.json {
         print_json(&log)?;
     } else {
         print_log(&log)?;
     }
     Ok(super::EXIT_OK)
+}
+
+/// `--follow`: the whole timeline first, then the lines each change adds or changes.
+fn follow(station: &crate::station::Station, first: RunLog) -> anyhow::Result<u8> {
+    let run_id = first.run_id.clone();
+    let mut first = Some(first);
+    let mut shown: std::collections::HashSet<String> = std::collections::HashSet::new();
+    super::follow::follow(station, &run_id, || {
+        let log = match first.take() {
+            Some(log) => log,
+            None => match query::log(station, &run_id) {
+                Ok(log) => log,
+                Err(e) => return Ok(super::follow::Rendered::Done(refuse(&e))),
+            },
+        };
+        let mut text = Vec::new();
+        write_log(&mut text, &log)?;
+        let text = String::from_utf8_lossy(&text).into_owned();
+        let mut out = std::io::stdout().lock();
+        for line in text.lines() {
+            if shown.insert(line.to_string()) {
+                writeln!(out, "{line}")?;
+            }
+        }
+        out.flush()?;
+        Ok(if log.status == crate::engine::RunStatus::Running {
+            super::follow::Rendered::Running
+        } else {
+            super::follow::Rendered::Done(super::EXIT_OK)
+        })
+    })
 }
 
 /// `+0.412s`.
@@ -44,7 +82,10 @@ fn offset(stamp: &Stamp) -> String {
 }
 
 fn print_log(log: &RunLog) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
+    write_log(&mut std::io::stdout().lock(), log)
+}
+
+fn write_log(out: &mut impl std::io::Write, log: &RunLog) -> anyhow::Result<()> {
     writeln!(
         out,
         "run {} of {} v{} ({}): {}",

@@ -32,6 +32,7 @@ pub mod table;
 pub mod jq_sandbox;
 
 pub mod export;
+pub mod follow;
 pub mod import;
 pub mod schema;
 

@@ -20,6 +20,10 @@ pub struct Args {
     /// Print the run as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Watch the run live: print its status again each time it changes, until it ends (on a
+    /// terminal the screen is redrawn; otherwise each status follows a `--- HH:MM:SS` line).
+    #[arg(long, short = 'w', conflicts_with = "json")]
+    pub watch: bool,
 }
 
 pub fn run(station_flag: Option<&Path>, args: Args) -> anyhow::Result<u8> {
@@ -28,12 +32,47 @@ pub fn run(station_flag: Option<&Path>, args: Args) -> anyhow::Result<u8> {
         Ok(view) => view,
         Err(e) => return Ok(refuse(&e)),
     };
+    if args.watch {
+        return watch(&station, view);
+    }
     if args.json {
         print_json(&view)?;
     } else {
         print_status(&view)?;
     }
     Ok(super::EXIT_OK)
+}
+
+/// `--watch`: the status now, then again at each change of the run's journal.
+fn watch(station: &crate::station::Station, first: StatusView) -> anyhow::Result<u8> {
+    use std::io::IsTerminal as _;
+    let run_id = first.run_id.clone();
+    let terminal = std::io::stdout().is_terminal();
+    let mut first = Some(first);
+    super::follow::follow(station, &run_id, || {
+        let view = match first.take() {
+            Some(view) => view,
+            None => match query::status(station, Some(&run_id), Utc::now()) {
+                Ok(view) => view,
+                Err(e) => return Ok(super::follow::Rendered::Done(refuse(&e))),
+            },
+        };
+        {
+            let mut out = std::io::stdout().lock();
+            if terminal {
+                write!(out, "\x1b[2J\x1b[H")?;
+            } else {
+                writeln!(out, "--- {}", Utc::now().format("%H:%M:%S"))?;
+            }
+        }
+        print_status(&view)?;
+        std::io::stdout().lock().flush()?;
+        Ok(if view.status == RunStatus::Running {
+            super::follow::Rendered::Running
+        } else {
+            super::follow::Rendered::Done(super::EXIT_OK)
+        })
+    })
 }
 
 /// Reports a query error on stderr with its hint; returns the exit code (2).

@@ -249,3 +249,51 @@ fn managed_agents_stop_when_their_orchestrator_is_killed() {
         workers_of(&root)
     );
 }
+
+#[test]
+fn log_follow_and_status_watch_follow_a_run_live_and_end_with_it() {
+    let env = station_of_eight_agents();
+    let run = submit(&env);
+    let spawn_to = |args: &[&str], file: &str| {
+        let path = env.root().join(file);
+        let mut cmd = env.cmd(args);
+        cmd.stdout(std::fs::File::create(&path).unwrap());
+        (crate::support::ChildGuard(cmd.spawn().unwrap()), path)
+    };
+    let (mut log, log_out) = spawn_to(&["log", "--follow", &run], "log.out");
+    let (mut status, status_out) = spawn_to(&["status", "--watch", &run], "status.out");
+    // Both have shown the run as it is before anything drives it.
+    for path in [&log_out, &status_out] {
+        wait_for(Duration::from_secs(30), || {
+            std::fs::read_to_string(path)
+                .unwrap_or_default()
+                .contains("RUNNING")
+                .then_some(())
+        })
+        .unwrap_or_else(|| panic!("{} shows nothing", path.display()));
+    }
+    let out = output_within(env.cmd(&["up", "--until-idle"]), Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // They end by themselves once the run has ended.
+    for (child, path) in [(&mut log, &log_out), (&mut status, &status_out)] {
+        let code = wait_for(Duration::from_secs(30), || child.0.try_wait().unwrap())
+            .unwrap_or_else(|| panic!("{} did not end with the run", path.display()));
+        assert_eq!(code.code(), Some(0));
+    }
+    let log_text = std::fs::read_to_string(&log_out).unwrap();
+    // The first line as it was, then the run's end appended, not the whole timeline again.
+    assert!(
+        log_text.starts_with(&format!("run {run} of three-steps")),
+        "{log_text}"
+    );
+    assert!(log_text.contains("COMPLETED"), "{log_text}");
+    assert_eq!(
+        log_text.matches("run started, input").count(),
+        1,
+        "{log_text}"
+    );
+    let status_text = std::fs::read_to_string(&status_out).unwrap();
+    assert!(status_text.matches("--- ").count() >= 2, "{status_text}");
+    let last = status_text.rsplit("--- ").next().unwrap();
+    assert!(last.contains("COMPLETED"), "{status_text}");
+}
