@@ -548,18 +548,11 @@ fn add_refuses_with_reasons_and_installs_nothing() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let tarball = src.path().join("bundle.tar.gz");
-    let status = std::process::Command::new("tar")
-        .args([
-            "-czf",
-            tarball.to_str().unwrap(),
-            "-C",
-            src.path().to_str().unwrap(),
-            "failing.workflow.yaml",
-            "tests/failing.mocks.yaml",
-        ])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    pack(
+        &tarball,
+        src.path(),
+        &["failing.workflow.yaml", "tests/failing.mocks.yaml"],
+    );
     std::fs::write(src.path().join("tests/failing.mocks.yaml"), NIGHTLY_MOCKS).unwrap();
     let out = env.run(&["template", "add", tarball.to_str().unwrap()]);
     assert_eq!(
@@ -572,18 +565,11 @@ fn add_refuses_with_reasons_and_installs_nothing() {
         "{}",
         stderr(&out)
     );
-    let status = std::process::Command::new("tar")
-        .args([
-            "-czf",
-            tarball.to_str().unwrap(),
-            "-C",
-            src.path().to_str().unwrap(),
-            "failing.workflow.yaml",
-            "tests/failing.mocks.yaml",
-        ])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    pack(
+        &tarball,
+        src.path(),
+        &["failing.workflow.yaml", "tests/failing.mocks.yaml"],
+    );
     let out = env.run(&["template", "add", tarball.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let lock: Value = serde_yaml::from_str(&env.read("templates.lock")).unwrap();
@@ -632,4 +618,17 @@ fn batch_validation_forks_a_child_run_of_inventory_validation_per_station_for_re
         children.iter().all(|r| r["status"] == "COMPLETED"),
         "{list}"
     );
+}
+
+/// `tar -czf ARCHIVE -C DIR FILES...`: a template archive as a user would make one.
+fn pack(archive: &std::path::Path, dir: &std::path::Path, files: &[&str]) {
+    let status = std::process::Command::new("tar")
+        .arg("-czf")
+        .arg(archive)
+        .arg("-C")
+        .arg(dir)
+        .args(files)
+        .status()
+        .unwrap();
+    assert!(status.success(), "tar failed");
 }
