@@ -31,7 +31,8 @@
 //!    policy); a bad one becomes `reply_rejected` and the file moves into `rejected/` with a
 //!    note. Only after the journal append is durable does the reply move into `done/`.
 //! 7. **Journal again**, and the loop goes on until the engine emits `run_completed` or
-//!    `run_failed`. [`orchestrator::snapshot`] keeps `.3ox/workflow.state.yaml` readable.
+//!    `run_failed`. [`orchestrator::snapshot`] keeps a readable
+//!    summary of each run in `.3ox/state/`.
 //!
 //! A reply is applied only to the attempt in flight: it must carry that attempt's task id and
 //! token and sit in the outbox of the agent the task went to; anything else is refused with a

@@ -258,8 +258,16 @@ fn describe(difference: &Difference) -> String {
         Difference::MissingRun { run_id, status } => {
             format!("run {run_id}: missing from the snapshot (journal: {status})")
         }
-        Difference::ExtraRun { run_id, status } => {
-            format!("run {run_id}: in the snapshot ({status}) but has no journal")
+        Difference::ExtraRun {
+            run_id,
+            status: Some(status),
+        } => format!("run {run_id}: in the snapshot ({status}) but has no journal"),
+        Difference::ExtraRun {
+            run_id,
+            status: None,
+        } => format!("run {run_id}: in the snapshot (unreadable) but has no journal"),
+        Difference::UnreadableRun { run_id } => {
+            format!("run {run_id}: its snapshot entry cannot be read")
         }
         Difference::RunStatus {
             run_id,

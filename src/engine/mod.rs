@@ -464,11 +464,23 @@ pub enum Input {
     },
 }
 
-/// What the engine may consult: the time, a source of ids, the station's agents.
+/// What the engine may consult: the time, a source of ids, the station's agents and how
+/// busy they are.
 pub struct Ctx<'a> {
     pub now: DateTime<Utc>,
     pub agents: &'a AgentDirectory,
     pub new_id: &'a mut dyn FnMut() -> ulid::Ulid,
+    /// The tasks in flight at each agent across every run the caller knows of (this run's
+    /// included). It only chooses among the agents that serve a task and have a free slot
+    /// for this run, so that many runs spread their work over every agent that can do it,
+    /// instead of each run sending its first task to the same one. The choice is journaled
+    /// (`task_scheduled` names the agent), so replay never consults it.
+    pub load: &'a dyn Fn(&str) -> usize,
+}
+
+/// A [`Ctx::load`] for callers that know of no other run: every agent is idle.
+pub fn no_load(_agent: &str) -> usize {
+    0
 }
 
 /// Decides what follows from `input`, applies it to `state`, and returns the changes in order:

@@ -117,6 +117,7 @@ impl Driver {
             now: self.now,
             agents: &self.agents,
             new_id: &mut new_id,
+            load: &crate::engine::no_load,
         };
         let result = f(&mut self.state, &mut ctx);
         self.ids = counter;

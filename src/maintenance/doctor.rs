@@ -143,8 +143,14 @@ pub struct TaskView {
 pub enum Difference {
     /// The journal has the run; the snapshot does not.
     MissingRun { run_id: String, status: RunStatus },
-    /// The snapshot has a run without a journal.
-    ExtraRun { run_id: String, status: RunStatus },
+    /// The snapshot has a run without a journal (its status is unknown when the entry
+    /// cannot be read).
+    ExtraRun {
+        run_id: String,
+        status: Option<RunStatus>,
+    },
+    /// The run's entry file cannot be read (or is of another version).
+    UnreadableRun { run_id: String },
     RunStatus {
         run_id: String,
         snapshot: RunStatus,
@@ -414,7 +420,7 @@ impl Report {
 /// replies again under the run's ownership lock, as `3ox resume` does (without walking on:
 /// the next driver does that). Must run before [`check_snapshot`] rewrites the entries.
 fn find_lost_tails(station: &Station, truth: &mut Truth, options: Options) -> Vec<LostTail> {
-    let old = snapshot::read(&station.snapshot_path())
+    let old = snapshot::read_all(station)
         .map(|s| s.runs)
         .unwrap_or_default();
     let mut found = Vec::new();
@@ -499,6 +505,7 @@ fn reapply(
         now,
         agents: &agents,
         new_id: &mut new_id,
+        load: &crate::engine::no_load,
     };
     let mut changes = Vec::new();
     for reply in archived {
@@ -653,10 +660,10 @@ fn learn(
 }
 
 fn check_snapshot(station: &Station, truth: &Truth, disk: &mut Vec<DiskProblem>) -> SnapshotCheck {
-    let path = station.snapshot_path();
+    let path = station.snapshot_dir();
     let (found, old): (SnapshotFound, Option<Snapshot>) = match std::fs::symlink_metadata(&path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => (SnapshotFound::Missing, None),
-        _ => match snapshot::read(&path) {
+        _ => match snapshot::read_all(station) {
             Some(old) => (SnapshotFound::Present, Some(old)),
             None => (SnapshotFound::Unreadable, None),
         },
@@ -664,9 +671,15 @@ fn check_snapshot(station: &Station, truth: &Truth, disk: &mut Vec<DiskProblem>)
     let mut differences = Vec::new();
     let mut to_write = Vec::new();
     let mut to_remove = Vec::new();
-    let old_runs = old.map(|s| s.runs).unwrap_or_default();
+    let (old_runs, unreadable) = old.map(|s| (s.runs, s.unreadable)).unwrap_or_default();
     for (run_id, rebuilt) in &truth.runs {
         match old_runs.get(run_id) {
+            None if unreadable.contains(run_id) => {
+                differences.push(Difference::UnreadableRun {
+                    run_id: run_id.clone(),
+                });
+                to_write.push(run_id.clone());
+            }
             None if found == SnapshotFound::Present => {
                 differences.push(Difference::MissingRun {
                     run_id: run_id.clone(),
@@ -686,7 +699,16 @@ fn check_snapshot(station: &Station, truth: &Truth, disk: &mut Vec<DiskProblem>)
         if !truth.runs.contains_key(run_id) && !truth.unverified.contains(run_id) {
             differences.push(Difference::ExtraRun {
                 run_id: run_id.clone(),
-                status: entry.status,
+                status: Some(entry.status),
+            });
+            to_remove.push(run_id.clone());
+        }
+    }
+    for run_id in &unreadable {
+        if !truth.runs.contains_key(run_id) && !truth.unverified.contains(run_id) {
+            differences.push(Difference::ExtraRun {
+                run_id: run_id.clone(),
+                status: None,
             });
             to_remove.push(run_id.clone());
         }
@@ -714,11 +736,19 @@ fn check_snapshot(station: &Station, truth: &Truth, disk: &mut Vec<DiskProblem>)
     // A station that never ran anything (no .3ox/ yet) has nothing to rebuild.
     let nothing_to_write = truth.runs.is_empty() && !station.runtime_dir().is_dir();
     let rewrite = !nothing_to_write
-        && (found != SnapshotFound::Present || !writes.is_empty() || !to_remove.is_empty());
+        && (found != SnapshotFound::Present
+            || !writes.is_empty()
+            || !to_remove.is_empty()
+            || station.legacy_snapshot_path().exists());
     let mut rewritten = false;
     if rewrite {
+        let legacy = station.legacy_snapshot_path();
         let written = snapshot::update(station, writes)
             .and_then(|()| snapshot::remove(station, &to_remove))
+            .and_then(|()| match std::fs::remove_file(&legacy) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            })
             .map_err(io_err("write", &path));
         match written {
             Ok(()) => rewritten = true,

@@ -140,7 +140,7 @@ pub fn collect(station: &Station, options: &Options) -> Result<Report, Maintenan
         && let Err(e) = snapshot::remove(station, &collected)
     {
         report.problems.push(Problem {
-            file: station.relative(&station.snapshot_path()),
+            file: station.relative(&station.snapshot_dir()),
             problem: format!("cannot remove the collected runs: {e}"),
         });
     }

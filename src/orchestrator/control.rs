@@ -402,10 +402,12 @@ impl RunActor {
             completion: request.completion.clone(),
         };
         let mut new_id = || ulid::Ulid::new();
+        let load = self.load_lookup();
         let mut ctx = Ctx {
             now,
             agents: &self.agents,
             new_id: &mut new_id,
+            load: &load,
         };
         match engine::command(&mut self.state, command, &mut ctx) {
             Err(refusal) => {

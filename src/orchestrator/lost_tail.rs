@@ -90,8 +90,8 @@ pub fn archived_replies(station: &Station, state: &RunState) -> Vec<ArchivedRepl
 /// before a takeover rewrites the entry; less one when the journal had a torn tail (`torn`):
 /// the torn record, reported as such, may be the one the snapshot saw last.
 pub fn snapshot_seq(station: &Station, run_id: &str, torn: bool) -> u64 {
-    snapshot::read(&station.snapshot_path())
-        .and_then(|s| s.runs.get(run_id).map(|r| r.last_seq))
+    snapshot::read_run(station, run_id)
+        .map(|r| r.last_seq)
         .unwrap_or(0)
         .saturating_sub(u64::from(torn))
 }

@@ -16,6 +16,7 @@ pub mod control;
 pub mod event;
 pub mod http;
 pub mod index;
+pub mod load;
 pub mod lost_tail;
 pub mod managed;
 pub mod ownership;
@@ -792,7 +793,6 @@ impl RunActor {
     /// files of another run are handed to it, when this process drives it.
     fn take_files(&mut self, files: Vec<(String, PathBuf)>) -> Result<(), OrchestratorError> {
         let mut batch = Vec::new();
-        let mut snapshot = None;
         for (agent, path) in files {
             let agent = &agent;
             {
@@ -823,7 +823,7 @@ impl RunActor {
                         }
                     }
                     Ok((Mail::Reply(reply), _)) => {
-                        match self.owner_elsewhere(agent, &reply, &mut snapshot) {
+                        match self.owner_elsewhere(agent, &reply) {
                             Some((owner, RunStatus::Running)) => {
                                 // Its own driver judges it.
                                 if let Some(runtime) = &self.options.runtime {
@@ -914,12 +914,7 @@ impl RunActor {
     /// too late). The owner is found from the reply's `run_id`, or else from the task message
     /// it answers; its status, from the state snapshot. `None`: the reply is this run's to
     /// judge (including a reply to no run at all).
-    fn owner_elsewhere(
-        &self,
-        agent: &str,
-        reply: &Reply,
-        snapshot: &mut Option<Option<snapshot::Snapshot>>,
-    ) -> Option<(String, RunStatus)> {
+    fn owner_elsewhere(&self, agent: &str, reply: &Reply) -> Option<(String, RunStatus)> {
         if self.state.task_ids.contains_key(&reply.task_id) {
             return None;
         }
@@ -946,10 +941,7 @@ impl RunActor {
             .map(|message| message.run_id)
         });
         let owner = owner.filter(|run| *run != self.state.run_id)?;
-        // Read once per batch of files, however many of them are another run's.
-        let snapshot =
-            snapshot.get_or_insert_with(|| snapshot::read(&self.station.snapshot_path()));
-        let status = snapshot.as_ref()?.runs.get(&owner).map(|r| r.status)?;
+        let status = snapshot::read_run(&self.station, &owner)?.status;
         Some((owner, status))
     }
 
@@ -994,8 +986,7 @@ impl RunActor {
                     .map(|r| r.run_id)
             });
             if let Some(owner) = owner.filter(|run| *run != self.state.run_id) {
-                let status = snapshot::read(&self.station.snapshot_path())
-                    .and_then(|s| s.runs.get(&owner).map(|r| r.status));
+                let status = snapshot::read_run(&self.station, &owner).map(|r| r.status);
                 match status {
                     Some(RunStatus::Running) => return None,
                     Some(status) => {
@@ -1092,32 +1083,45 @@ impl RunActor {
         }
     }
 
+    /// [`Ctx::load`] for this run's steps: the station runtime's counts when a runtime drives
+    /// it, else none.
+    fn load_lookup(&self) -> impl Fn(&str) -> usize + use<> {
+        let runtime = self.options.runtime.clone();
+        move |agent: &str| runtime.as_ref().map_or(0, |r| r.load_of(agent))
+    }
+
     fn receive(&mut self, input: Input, now: chrono::DateTime<Utc>) -> Vec<Change> {
         let mut new_id = ulid::Ulid::new;
+        let load = self.load_lookup();
         let mut ctx = Ctx {
             now,
             agents: &self.agents,
             new_id: &mut new_id,
+            load: &load,
         };
         engine::receive(&mut self.state, input, &mut ctx)
     }
 
     fn advance(&mut self, now: chrono::DateTime<Utc>) -> Vec<Change> {
         let mut new_id = ulid::Ulid::new;
+        let load = self.load_lookup();
         let mut ctx = Ctx {
             now,
             agents: &self.agents,
             new_id: &mut new_id,
+            load: &load,
         };
         engine::advance(&mut self.state, &mut ctx)
     }
 
     fn step(&mut self, input: Input, now: chrono::DateTime<Utc>) -> Vec<Change> {
         let mut new_id = || ulid::Ulid::new();
+        let load = self.load_lookup();
         let mut ctx = Ctx {
             now,
             agents: &self.agents,
             new_id: &mut new_id,
+            load: &load,
         };
         engine::step(&mut self.state, input, &mut ctx)
     }
@@ -1175,6 +1179,7 @@ impl RunActor {
             self.write_snapshot_now();
         }
         if let Some(runtime) = &self.options.runtime {
+            runtime.publish_load(&self.state.run_id, &self.state.in_flight);
             // Before any message or request goes out: its answer must find its way here.
             let keys = records.iter().filter_map(|r| match &r.change {
                 Change::TaskScheduled { task_id, .. } => Some(task_id.clone()),

@@ -24,10 +24,10 @@
 //!   or watch limit, EMFILE, ENOSPC, a missing folder), or every folder when no watcher can be
 //!   made or `THREEOX_WATCH=poll` asks for it, is polled: the rescan then runs every
 //!   [`POLL_EVERY`], and a warning names the folder and the reason. Nothing is left unwatched.
-//! - **One snapshot writer.** The runs' summaries for `.3ox/workflow.state.yaml` are queued
-//!   here and written together, one read-modify-write of the file for every summary queued
-//!   since the last one (on a blocking thread), instead of one per run: the file holds every
-//!   run, so writing it per run would cost O(runs) each time. A driver that must know its
+//! - **One snapshot writer.** The runs' summaries for `.3ox/state/` are queued here and
+//!   written together on a blocking thread, the latest summary of each run queued since the
+//!   last write, so a run that changes many times between two writes is written once. A
+//!   driver that must know its
 //!   summary is on disk (when it takes a run over, when it stops) waits for the write.
 //! - **The child runs' drivers.** A parent's driver starts its children's drivers on the same
 //!   tokio runtime; their handles (a stop channel and a join handle) are kept here, by parent,
@@ -45,6 +45,7 @@ use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use tokio::sync::{Notify, oneshot};
 
 use super::Control;
+use super::load::AgentLoad;
 use super::snapshot::{self, RunSummary};
 use super::watch::{Wake, is_arrival};
 use crate::station::Station;
@@ -106,6 +107,7 @@ struct Inner {
     children: Mutex<HashMap<String, Vec<ChildDriver>>>,
     snapshots: Mutex<SnapshotQueue>,
     snapshot_due: Arc<Notify>,
+    load: Mutex<AgentLoad>,
 }
 
 /// Summaries waiting to be written, and who waits for them.
@@ -177,6 +179,7 @@ impl StationRuntime {
             children: Mutex::new(HashMap::new()),
             snapshots: Mutex::new(SnapshotQueue::default()),
             snapshot_due: Arc::new(Notify::new()),
+            load: Mutex::new(AgentLoad::default()),
         });
         let runtime = StationRuntime { inner };
         let made = match mode {
@@ -339,7 +342,18 @@ impl StationRuntime {
         }
     }
 
+    /// Publishes run `run_id`'s tasks in flight per agent (see [`AgentLoad`]).
+    pub fn publish_load(&self, run_id: &str, in_flight: &BTreeMap<String, usize>) {
+        lock(&self.inner.load).publish(run_id, in_flight);
+    }
+
+    /// The tasks in flight at `agent` across the runs this process drives.
+    pub fn load_of(&self, agent: &str) -> usize {
+        lock(&self.inner.load).of(agent)
+    }
+
     fn unsubscribe(&self, run_id: &str) {
+        lock(&self.inner.load).forget(run_id);
         let mut routes = lock(&self.inner.routes);
         let Some(route) = routes.runs.remove(run_id) else {
             return;

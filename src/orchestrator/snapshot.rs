@@ -1,13 +1,13 @@
-//! `.3ox/workflow.state.yaml`: a readable snapshot of the station's runs.
+//! `.3ox/state/<run_id>.state.yaml`: a readable snapshot of each of the station's runs.
 //!
 //! The snapshot is derived data: every journal holds the truth and the snapshot can be
-//! rebuilt from them at any time ([`rebuild`]). Writers take `.3ox/state.lock`, read the
-//! current file, replace their run's entry and write it back atomically, so several
-//! orchestrators can share one station.
+//! rebuilt from them at any time ([`rebuild`]). Each run has its own entry file, written
+//! atomically by the run's one driver, so a write costs what the run holds, not what the
+//! station holds: with one file for the whole station (version 1), every submit and every
+//! refresh read and rewrote every run's entry, and 10,000 queued runs took hours to submit.
 
 use std::collections::BTreeMap;
-use std::fs::OpenOptions;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -18,13 +18,16 @@ use crate::journal::{self, Journal};
 use crate::mailbox::atomic::{self, Durability};
 use crate::station::Station;
 
-pub const SNAPSHOT_VERSION: u32 = 1;
+/// The version of an entry file (1 was one file for the whole station,
+/// `.3ox/workflow.state.yaml`, rewritten whole on every change).
+pub const SNAPSHOT_VERSION: u32 = 2;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// The station's entries, as read by [`read_all`].
+#[derive(Debug, Clone, Default)]
 pub struct Snapshot {
-    pub version: u32,
-    pub updated_at: DateTime<Utc>,
     pub runs: BTreeMap<String, RunSummary>,
+    /// Runs whose entry file exists but cannot be read or is of another version.
+    pub unreadable: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -95,69 +98,111 @@ impl RunSummary {
     }
 }
 
-/// Replaces the entries of `runs` in the station's snapshot.
-pub fn update(station: &Station, runs: Vec<(String, RunSummary)>) -> std::io::Result<()> {
-    let lock_path = station.runtime_dir().join("state.lock");
-    let lock = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)?;
-    lock.lock()?;
-    let path = station.snapshot_path();
-    let mut snapshot = read(&path).unwrap_or_else(|| Snapshot {
-        version: SNAPSHOT_VERSION,
-        updated_at: Utc::now(),
-        runs: BTreeMap::new(),
-    });
-    snapshot.runs.extend(runs);
-    snapshot.updated_at = Utc::now();
-    let result = write(&path, &snapshot);
-    lock.unlock()?;
-    result
+/// The file of run `run_id`'s entry: `.3ox/state/<run_id>.state.yaml`.
+pub fn entry_path(station: &Station, run_id: &str) -> PathBuf {
+    station
+        .snapshot_dir()
+        .join(format!("{run_id}{ENTRY_SUFFIX}"))
 }
 
-/// Removes the entries of `run_ids` from the station's snapshot (runs that `3ox gc` collected
-/// or whose journal is gone), under the same lock as [`update`].
-pub fn remove(station: &Station, run_ids: &[String]) -> std::io::Result<()> {
-    if run_ids.is_empty() {
+/// The name every entry file ends with.
+pub const ENTRY_SUFFIX: &str = ".state.yaml";
+
+/// One run's entry as it is written: the summary with the format's version, the run id and
+/// when it was written.
+#[derive(Debug, Serialize, Deserialize)]
+struct EntryFile {
+    version: u32,
+    run_id: String,
+    updated_at: DateTime<Utc>,
+    #[serde(flatten)]
+    summary: RunSummary,
+}
+
+/// Writes the entries of `runs`, one file each. A run has one driver at a time, so its entry
+/// has one writer; the write is atomic (dot name, rename), so a reader sees the old entry or
+/// the new one. The cost is that of the runs given, whatever the number of runs the station
+/// holds.
+pub fn update(station: &Station, runs: Vec<(String, RunSummary)>) -> std::io::Result<()> {
+    if runs.is_empty() {
         return Ok(());
     }
-    let lock_path = station.runtime_dir().join("state.lock");
-    let lock = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)?;
-    lock.lock()?;
-    let path = station.snapshot_path();
-    let result = match read(&path) {
-        Some(mut snapshot) if run_ids.iter().any(|id| snapshot.runs.contains_key(id)) => {
-            snapshot.runs.retain(|id, _| !run_ids.contains(id));
-            snapshot.updated_at = Utc::now();
-            write(&path, &snapshot)
+    std::fs::create_dir_all(station.snapshot_dir())?;
+    let updated_at = Utc::now();
+    let mut first_error = None;
+    for (run_id, summary) in runs {
+        let path = entry_path(station, &run_id);
+        let entry = EntryFile {
+            version: SNAPSHOT_VERSION,
+            run_id,
+            updated_at,
+            summary,
+        };
+        if let Err(error) = write(&path, &entry) {
+            first_error.get_or_insert(error);
         }
-        _ => Ok(()),
-    };
-    lock.unlock()?;
-    result
+    }
+    first_error.map_or(Ok(()), Err)
 }
 
-/// Reads the snapshot, or `None` when it is missing or unreadable (it can be rebuilt).
-pub fn read(path: &Path) -> Option<Snapshot> {
-    let text = std::fs::read_to_string(path).ok()?;
-    serde_yaml::from_str(&text).ok()
+/// Removes the entries of `run_ids` (runs that `3ox gc` collected or whose journal is gone).
+pub fn remove(station: &Station, run_ids: &[String]) -> std::io::Result<()> {
+    for run_id in run_ids {
+        match std::fs::remove_file(entry_path(station, run_id)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
-fn write(path: &Path, snapshot: &Snapshot) -> std::io::Result<()> {
+/// Run `run_id`'s entry, or `None` when it is missing or unreadable (it can be rebuilt).
+pub fn read_run(station: &Station, run_id: &str) -> Option<RunSummary> {
+    read_entry(&entry_path(station, run_id)).ok()
+}
+
+/// Every entry of the station, or `None` when the snapshot folder does not exist. Entries
+/// that cannot be read or parsed are named in [`Snapshot::unreadable`].
+pub fn read_all(station: &Station) -> Option<Snapshot> {
+    let entries = std::fs::read_dir(station.snapshot_dir()).ok()?;
+    let mut snapshot = Snapshot::default();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(run_id) = name.to_str().and_then(|n| n.strip_suffix(ENTRY_SUFFIX)) else {
+            continue;
+        };
+        if run_id.starts_with('.') {
+            continue;
+        }
+        match read_entry(&entry.path()) {
+            Ok(summary) => {
+                snapshot.runs.insert(run_id.to_string(), summary);
+            }
+            Err(()) => snapshot.unreadable.push(run_id.to_string()),
+        }
+    }
+    snapshot.unreadable.sort();
+    Some(snapshot)
+}
+
+fn read_entry(path: &Path) -> Result<RunSummary, ()> {
+    let text = std::fs::read_to_string(path).map_err(|_| ())?;
+    let entry: EntryFile = serde_yaml::from_str(&text).map_err(|_| ())?;
+    if entry.version != SNAPSHOT_VERSION {
+        return Err(());
+    }
+    Ok(entry.summary)
+}
+
+fn write(path: &Path, entry: &EntryFile) -> std::io::Result<()> {
     let mut text = String::from(
-        "# Snapshot of this station's runs, rebuilt from .3ox/runs/*.journal.yaml; do not edit.\n",
+        "# Snapshot of one run, rebuilt from .3ox/runs/<run_id>.journal.yaml; do not edit.\n",
     );
-    text.push_str(&crate::mailbox::yaml::to_string(snapshot).map_err(std::io::Error::other)?);
+    text.push_str(&crate::mailbox::yaml::to_string(entry).map_err(std::io::Error::other)?);
     atomic::write(path, text.as_bytes(), Durability::Relaxed)
 }
 
-/// Rebuilds the snapshot from every journal of the station.
+/// Rebuilds every run's entry from the station's journals.
 pub fn rebuild(station: &Station) -> Result<Snapshot, journal::JournalError> {
     let mut runs = BTreeMap::new();
     let dir = station.runs_dir();
@@ -182,14 +227,14 @@ pub fn rebuild(station: &Station) -> Result<Snapshot, journal::JournalError> {
             );
         }
     }
-    let snapshot = Snapshot {
-        version: SNAPSHOT_VERSION,
-        updated_at: Utc::now(),
-        runs,
-    };
-    write(&station.snapshot_path(), &snapshot).map_err(|source| journal::JournalError::Io {
-        path: station.snapshot_path().display().to_string(),
-        source,
+    update(station, runs.clone().into_iter().collect()).map_err(|source| {
+        journal::JournalError::Io {
+            path: station.snapshot_dir().display().to_string(),
+            source,
+        }
     })?;
-    Ok(snapshot)
+    Ok(Snapshot {
+        runs,
+        unreadable: Vec::new(),
+    })
 }

@@ -36,10 +36,12 @@ impl RunActor {
             return Ok(());
         }
         let mut new_id = ulid::Ulid::new;
+        let load = self.load_lookup();
         let mut ctx = Ctx {
             now,
             agents: &self.agents,
             new_id: &mut new_id,
+            load: &load,
         };
         let input = Input::Claimed { task_ids: claimed };
         let changes = engine::receive(&mut self.state, input, &mut ctx);

@@ -148,7 +148,13 @@ impl Station {
         self.runtime_dir().join("logs")
     }
 
-    pub fn snapshot_path(&self) -> PathBuf {
+    /// The folder of the runs' snapshot entries, one file per run.
+    pub fn snapshot_dir(&self) -> PathBuf {
+        self.runtime_dir().join("state")
+    }
+
+    /// Where snapshots of version 1 kept every run in one file; `3ox doctor` removes it.
+    pub fn legacy_snapshot_path(&self) -> PathBuf {
         self.runtime_dir().join("workflow.state.yaml")
     }
 

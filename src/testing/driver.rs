@@ -480,6 +480,7 @@ impl<'m> Simulation<'m> {
             now,
             agents: &self.agents,
             new_id: &mut new_id,
+            load: &crate::engine::no_load,
         };
         let changes = engine::step(&mut self.state, input, &mut ctx);
         self.ids = counter;

@@ -181,7 +181,8 @@ fn keep_last_n_bounds_the_state_and_the_output_of_a_long_loop() {
     assert_eq!(keys, ["38", "39", "40", "iteration"]);
     assert_eq!(done["output"]["iteration"], 40);
     // The snapshot the orchestrator keeps is bounded too.
-    let snapshot = env.read(".3ox/workflow.state.yaml");
+    let run_id = done["run"].as_str().unwrap();
+    let snapshot = env.read(&format!(".3ox/state/{run_id}.state.yaml"));
     assert!(!snapshot.contains("step__37"), "{snapshot}");
 }
 

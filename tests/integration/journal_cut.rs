@@ -247,7 +247,7 @@ fn row_12_doctor_reports_a_full_disk_as_a_finding_instead_of_failing() {
         .status()
         .unwrap();
     assert!(status.success());
-    std::fs::remove_file(disk.path().join(".3ox/workflow.state.yaml")).unwrap();
+    std::fs::remove_dir_all(disk.path().join(".3ox/state")).unwrap();
     // Fill the disk.
     let mut filler = std::fs::File::create(disk.path().join("filler")).unwrap();
     let block = vec![0u8; 4096];
@@ -270,7 +270,7 @@ fn row_12_doctor_reports_a_full_disk_as_a_finding_instead_of_failing() {
         report["disk"][0]["error"]
             .as_str()
             .unwrap()
-            .contains("workflow.state.yaml"),
+            .contains(".3ox/state"),
         "{report:#}"
     );
     assert!(

@@ -65,11 +65,11 @@ fn age(env: &TestEnv, run_id: &str, days: i64, drop_last: bool) -> chrono::DateT
     let mut records = records(env, run_id);
     if drop_last {
         records.pop();
-        let path = env.root().join(".3ox/workflow.state.yaml");
-        let mut snapshot: Value =
-            serde_yaml::from_str(&env.read(".3ox/workflow.state.yaml")).unwrap();
-        snapshot["runs"][run_id]["last_seq"] = json!(records.last().unwrap().seq);
-        std::fs::write(path, serde_yaml::to_string(&snapshot).unwrap()).unwrap();
+        let path = entry_path(env, run_id);
+        let mut entry: Value =
+            serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        entry["last_seq"] = json!(records.last().unwrap().seq);
+        std::fs::write(path, serde_yaml::to_string(&entry).unwrap()).unwrap();
     }
     for record in &mut records {
         record.at -= chrono::TimeDelta::days(days);
@@ -90,9 +90,37 @@ fn json_of(env: &TestEnv, args: &[&str]) -> (i32, Value) {
     (out.status.code().unwrap_or(-1), value)
 }
 
+/// Run `run_id`'s snapshot entry file.
+fn entry_path(env: &TestEnv, run_id: &str) -> PathBuf {
+    env.root().join(format!(".3ox/state/{run_id}.state.yaml"))
+}
+
+/// Every snapshot entry, by run id, without the time each was written.
 fn snapshot_runs(env: &TestEnv) -> Value {
-    let snapshot: Value = serde_yaml::from_str(&env.read(".3ox/workflow.state.yaml")).unwrap();
-    snapshot["runs"].clone()
+    let mut runs = serde_json::Map::new();
+    for entry in std::fs::read_dir(env.root().join(".3ox/state")).unwrap() {
+        let path = entry.unwrap().path();
+        let mut value: Value =
+            serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        value.as_object_mut().unwrap().remove("updated_at");
+        let run_id = value["run_id"].as_str().unwrap().to_string();
+        runs.insert(run_id, value);
+    }
+    Value::Object(runs)
+}
+
+/// Every snapshot entry file's bytes, by name.
+fn snapshot_files(env: &TestEnv) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(env.root().join(".3ox/state"))
+        .unwrap()
+        .map(|e| {
+            let path = e.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read(&path).unwrap())
+        })
+        .collect();
+    files.sort();
+    files
 }
 
 fn set_age(path: &Path, days: u64) {
@@ -127,7 +155,7 @@ fn doctor_finds_a_healthy_station_in_order_and_leaves_the_snapshot_alone() {
     let (env, _agent) = station();
     let done = run(&env, false);
     let failed = run(&env, true);
-    let before = env.read(".3ox/workflow.state.yaml");
+    let before = snapshot_files(&env);
 
     let out = env.run(&["doctor"]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
@@ -164,7 +192,7 @@ fn doctor_finds_a_healthy_station_in_order_and_leaves_the_snapshot_alone() {
     assert_eq!(report["snapshot"]["rewritten"], false);
     assert_eq!(report["stuck_mail"], json!([]));
     assert_eq!(
-        env.read(".3ox/workflow.state.yaml"),
+        snapshot_files(&env),
         before,
         "an equal snapshot is not rewritten"
     );
@@ -179,7 +207,7 @@ fn deleting_the_snapshot_loses_nothing_doctor_rebuilds_it() {
     assert_eq!(runs[&done]["status"], "COMPLETED");
     assert_eq!(runs[&failed]["status"], "FAILED");
 
-    std::fs::remove_file(env.root().join(".3ox/workflow.state.yaml")).unwrap();
+    std::fs::remove_dir_all(env.root().join(".3ox/state")).unwrap();
     let (code, report) = json_of(&env, &["doctor", "--json"]);
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(report["snapshot"]["found"], "missing");
@@ -192,7 +220,7 @@ fn deleting_the_snapshot_loses_nothing_doctor_rebuilds_it() {
     );
 
     // A snapshot that disagrees is corrected, each difference reported.
-    let path = env.root().join(".3ox/workflow.state.yaml");
+    let path = entry_path(&env, &failed);
     let text = std::fs::read_to_string(&path).unwrap();
     std::fs::write(&path, text.replacen("status: FAILED", "status: RUNNING", 1)).unwrap();
     let (code, report) = json_of(&env, &["doctor", "--json"]);
@@ -201,6 +229,51 @@ fn deleting_the_snapshot_loses_nothing_doctor_rebuilds_it() {
         report["snapshot"]["differences"],
         json!([{"kind": "run_status", "run_id": failed, "snapshot": "RUNNING", "journal": "FAILED"}])
     );
+    assert_eq!(snapshot_runs(&env), runs);
+}
+
+#[test]
+fn each_run_has_its_own_snapshot_entry_and_a_new_run_leaves_the_others_untouched() {
+    let (env, _agent) = station();
+    let done = run(&env, false);
+    let before = std::fs::read(entry_path(&env, &done)).unwrap();
+    let modified = std::fs::metadata(entry_path(&env, &done))
+        .unwrap()
+        .modified()
+        .unwrap();
+
+    // Submitting and finishing another run writes that run's entry only.
+    let failed = run(&env, true);
+    assert_eq!(std::fs::read(entry_path(&env, &done)).unwrap(), before);
+    assert_eq!(
+        std::fs::metadata(entry_path(&env, &done))
+            .unwrap()
+            .modified()
+            .unwrap(),
+        modified,
+        "the first run's entry was not rewritten"
+    );
+    let runs = snapshot_runs(&env);
+    assert_eq!(runs.as_object().unwrap().len(), 2);
+    assert_eq!(runs[&failed]["status"], "FAILED");
+
+    // A version 1 snapshot left by an older 3ox, an entry that does not parse and an entry
+    // of a run with no journal: doctor reports each, rewrites and removes.
+    env.write(".3ox/workflow.state.yaml", "version: 1\nruns: {}\n");
+    std::fs::write(entry_path(&env, &done), "version: [").unwrap();
+    std::fs::write(entry_path(&env, "01GHOST"), "version: 2\n").unwrap();
+    let (code, report) = json_of(&env, &["doctor", "--json"]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(
+        report["snapshot"]["differences"],
+        json!([
+            {"kind": "unreadable_run", "run_id": done},
+            {"kind": "extra_run", "run_id": "01GHOST", "status": null},
+        ])
+    );
+    assert_eq!(report["snapshot"]["rewritten"], true);
+    assert!(!env.root().join(".3ox/workflow.state.yaml").exists());
+    assert!(!entry_path(&env, "01GHOST").exists());
     assert_eq!(snapshot_runs(&env), runs);
 }
 
@@ -269,7 +342,7 @@ fn a_flipped_byte_in_the_middle_is_corruption_with_record_and_offset_and_is_neve
     let mut bytes = std::fs::read(&path).unwrap();
     bytes[second_at + 40] ^= 0x01;
     std::fs::write(&path, &bytes).unwrap();
-    let snapshot_before = env.read(".3ox/workflow.state.yaml");
+    let snapshot_before = snapshot_files(&env);
 
     let out = env.run(&["doctor"]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
@@ -300,7 +373,7 @@ fn a_flipped_byte_in_the_middle_is_corruption_with_record_and_offset_and_is_neve
         );
     }
     assert_eq!(
-        env.read(".3ox/workflow.state.yaml"),
+        snapshot_files(&env),
         snapshot_before,
         "the corrupt run's entry is kept as it was"
     );

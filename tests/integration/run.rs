@@ -86,14 +86,13 @@ outputParameters:
     assert!(files_in(&env, "agents/worker/0UT.3OX").is_empty());
     assert_eq!(files_in(&env, "agents/worker/1N.3OX/done").len(), 3);
     assert_eq!(files_in(&env, "agents/worker/0UT.3OX/done").len(), 3);
-    let snapshot: Value = serde_yaml::from_str(&env.read(".3ox/workflow.state.yaml")).unwrap();
     let run_id = result["run_id"].as_str().unwrap();
-    assert_eq!(snapshot["version"], 1);
-    assert_eq!(snapshot["runs"][run_id]["status"], "COMPLETED");
-    assert_eq!(
-        snapshot["runs"][run_id]["tasks"]["c"]["status"],
-        "COMPLETED"
-    );
+    let snapshot: Value =
+        serde_yaml::from_str(&env.read(&format!(".3ox/state/{run_id}.state.yaml"))).unwrap();
+    assert_eq!(snapshot["version"], 2);
+    assert_eq!(snapshot["run_id"], run_id);
+    assert_eq!(snapshot["status"], "COMPLETED");
+    assert_eq!(snapshot["tasks"]["c"]["status"], "COMPLETED");
 }
 
 #[test]

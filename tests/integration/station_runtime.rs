@@ -63,6 +63,16 @@ fn up_until_idle_completes_300_submitted_runs_with_one_watcher() {
         .filter(|r| r["status"] == "COMPLETED")
         .count();
     assert_eq!(completed, 300, "{listed}");
+    // The runs spread their 900 tasks over the 8 agents that serve them: each run alone sees
+    // every agent idle, so without the station-wide count every task went to worker-0.
+    for i in 0..8 {
+        let served = std::fs::read_dir(env.root().join(format!("agents/worker-{i}/1N.3OX/done")))
+            .map_or(0, Iterator::count);
+        assert!(
+            (900 / 8 / 2..=900 / 8 * 2).contains(&served),
+            "worker-{i} served {served} of 900 tasks"
+        );
+    }
 }
 
 #[test]

@@ -169,6 +169,7 @@ outputParameters:
             now,
             agents: &agents,
             new_id: &mut new_id,
+            load: &crate::engine::no_load,
         };
         let workflow = crate::definition::parse_str(FLOW, std::path::Path::new("t.yaml")).unwrap();
         let mut state = RunState::default();

@@ -101,9 +101,11 @@ fn fail_before_delivery(
     }
 }
 
-/// The agent to send `task` to: the one named in `agent:`, else the least busy agent whose
-/// capabilities list the task's name. `Ok(None)` when every candidate is at its concurrency
-/// limit; `Err` when no agent can ever serve it.
+/// The agent to send `task` to: the one named in `agent:`, else, among the agents whose
+/// capabilities list the task's name and that have a slot free for this run, the one with
+/// the most slots free across the station ([`Ctx::load`](crate::engine::Ctx::load)), then
+/// the most free for this run, then the first by name. `Ok(None)` when every candidate is at
+/// its concurrency limit for this run; `Err` when no agent can ever serve it.
 pub fn pick_agent(w: &Walker<'_, '_, '_>, task: &TaskDef) -> Result<Option<String>, String> {
     let free = |name: &str, concurrency: usize| {
         concurrency.saturating_sub(w.state.in_flight.get(name).copied().unwrap_or(0))
@@ -118,14 +120,18 @@ pub fn pick_agent(w: &Walker<'_, '_, '_>, task: &TaskDef) -> Result<Option<Strin
         };
         return Ok((free(name, agent.concurrency) > 0).then(|| name.clone()));
     }
-    let mut best: Option<(&String, usize)> = None;
+    // (name, (slots free across the station, slots free for this run)).
+    let mut best: Option<(&String, (i64, usize))> = None;
     let mut any = false;
     let capability = super::agent_served::capability(task);
     for (name, agent) in w.ctx.agents.serving(capability) {
         any = true;
         let slots = free(name, agent.concurrency);
-        if slots > 0 && best.is_none_or(|(_, b)| slots > b) {
-            best = Some((name, slots));
+        let station_free = i64::try_from(agent.concurrency).unwrap_or(i64::MAX)
+            - i64::try_from((w.ctx.load)(name)).unwrap_or(i64::MAX);
+        let score = (station_free, slots);
+        if slots > 0 && best.is_none_or(|(_, b)| score > b) {
+            best = Some((name, score));
         }
     }
     if !any {

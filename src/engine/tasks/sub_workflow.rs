@@ -625,6 +625,7 @@ mod tests {
                 now,
                 agents: &self.agents,
                 new_id: &mut new_id,
+                load: &crate::engine::no_load,
             };
             let changes = step(&mut self.state, input, &mut ctx);
             self.ids = counter;
