@@ -12,7 +12,7 @@
 //! tried again with backoff; one that cannot be driven at all (a corrupt journal) is reported,
 //! and `--until-idle` then exits 1 naming it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -22,6 +22,7 @@ use super::run::{DriveArgs, runtime_with_stop};
 use crate::orchestrator::index::RunIndex;
 use crate::orchestrator::runtime::StationRuntime;
 use crate::orchestrator::{self, Control, OrchestratorError, managed::ManagedAgents};
+use crate::station::AgentDirectory;
 
 /// How many times a run that failed to be driven for a passing reason is tried again.
 const RETRIES: u32 = 5;
@@ -119,8 +120,22 @@ pub fn run(station_flag: Option<&Path>, args: Args) -> anyhow::Result<u8> {
         // Runs whose journal cannot be read, as of the last look (read again when they change).
         let mut unreadable: HashMap<String, String> = HashMap::new();
         let mut tasks = tokio::task::JoinSet::new();
+        // Runs found RUNNING while as many were driven as the process can hold open
+        // (`capacity`), in order of submission (run ids sort by time): started as others end.
+        let capacity = orchestrator::capacity::runs_at_once(managed.as_ref().map_or(0, ManagedAgents::len));
+        let mut waiting: BTreeSet<String> = BTreeSet::new();
+        let drive = |tasks: &mut tokio::task::JoinSet<_>, driving: &mut HashMap<String, tokio::sync::mpsc::Sender<Control>>, run_id: String, agents: &AgentDirectory| {
+            let (stop, rx) = tokio::sync::mpsc::channel(1);
+            driving.insert(run_id.clone(), stop);
+            let (station, agents, options) = (station.clone(), agents.clone(), options.clone());
+            tasks.spawn(async move {
+                let outcome = orchestrator::resume_run(&station, agents, &run_id, options, rx).await;
+                (run_id, outcome)
+            });
+        };
         let mut rescan = tokio::time::interval(Duration::from_secs(2));
         let mut look = true;
+        let mut latest_agents = agents.clone();
         loop {
             if std::mem::take(&mut look) {
                 let runs_dir = station.runs_dir();
@@ -144,15 +159,15 @@ pub fn run(station_flag: Option<&Path>, args: Args) -> anyhow::Result<u8> {
                     if undriven.get(&run_id).is_some_and(|u| !u.due(now)) {
                         continue;
                     }
-                    let (stop, rx) = tokio::sync::mpsc::channel(1);
-                    driving.insert(run_id.clone(), stop);
-                    let (station, agents, options) = (station.clone(), agents_now.clone(), options.clone());
-                    tasks.spawn(async move {
-                        let outcome = orchestrator::resume_run(&station, agents, &run_id, options, rx).await;
-                        (run_id, outcome)
-                    });
+                    if driving.len() < capacity {
+                        waiting.remove(&run_id);
+                        drive(&mut tasks, &mut driving, run_id, &agents_now);
+                    } else {
+                        waiting.insert(run_id);
+                    }
                 }
-                if args.until_idle && tasks.is_empty() && undriven.values().all(|u| u.given_up()) {
+                latest_agents = agents_now;
+                if args.until_idle && tasks.is_empty() && waiting.is_empty() && undriven.values().all(|u| u.given_up()) {
                     break;
                 }
             }
@@ -201,6 +216,11 @@ pub fn run(station_flag: Option<&Path>, args: Args) -> anyhow::Result<u8> {
                             } else {
                                 eprintln!("run {run_id} cannot be driven for now: {e}; trying again in {} s", entry.backoff.as_secs());
                             }
+                        }
+                    }
+                    while driving.len() < capacity && let Some(next) = waiting.pop_first() {
+                        if !driving.contains_key(&next) {
+                            drive(&mut tasks, &mut driving, next, &latest_agents);
                         }
                     }
                     // Only to know whether anything is left (`--until-idle`): a look per

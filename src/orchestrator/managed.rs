@@ -54,6 +54,15 @@ impl ManagedAgents {
         Ok(ManagedAgents { children })
     }
 
+    /// How many workers run.
+    pub fn len(&self) -> usize {
+        self.children.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.children.is_empty()
+    }
+
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.children.iter().map(|(name, _)| name.as_str())
     }

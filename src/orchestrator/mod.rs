@@ -11,6 +11,7 @@
 //! the run's control folder, or are applied by the command itself when nobody drives the run
 //! ([`control`]).
 
+pub mod capacity;
 pub mod children;
 pub mod control;
 pub mod event;

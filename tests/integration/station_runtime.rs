@@ -76,6 +76,31 @@ fn up_until_idle_completes_300_submitted_runs_with_one_watcher() {
 }
 
 #[test]
+fn up_drives_more_runs_than_it_may_hold_open_files_for_by_taking_them_in_turn() {
+    let env = station_of_eight_agents();
+    let runs: Vec<String> = (0..150).map(|_| submit(&env)).collect();
+    // A hard limit of 128 open files (the shell's `ulimit -n` sets both limits): 150 runs
+    // driven at once would need about 300. `up` drives as many as fit, the rest in turn.
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c")
+        .arg("ulimit -n 128 && exec \"$0\" up --until-idle")
+        .arg(env!("CARGO_BIN_EXE_3ox"))
+        .current_dir(env.root())
+        .env_remove("THREEOX_STATION");
+    let out = output_within(cmd, Duration::from_secs(300));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("cannot be driven"), "{err}");
+    assert!(!err.contains("Too many open files"), "{err}");
+    for run in &runs {
+        assert!(
+            err.contains(&format!("run {run} COMPLETED (3 tasks)")),
+            "run {run} did not complete:\n{err}"
+        );
+    }
+}
+
+#[test]
 fn up_until_idle_exits_1_and_names_a_run_whose_journal_cannot_be_read() {
     let env = station_of_eight_agents();
     let good = submit(&env);
