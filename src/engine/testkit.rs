@@ -35,7 +35,7 @@ pub(crate) fn agents(list: &[(&str, &[&str], usize)]) -> AgentDirectory {
             mode: Default::default(),
             llm: None,
         };
-        dir.agents.insert(name.to_string(), config);
+        std::sync::Arc::make_mut(&mut dir.agents).insert(name.to_string(), config);
     }
     dir
 }

@@ -28,7 +28,7 @@ impl ManagedAgents {
     pub fn start(station: &Station, agents: &AgentDirectory) -> std::io::Result<ManagedAgents> {
         let exe = std::env::current_exe()?;
         let mut children = Vec::new();
-        for (name, config) in &agents.agents {
+        for (name, config) in agents.agents.iter() {
             if !config.is_managed() {
                 continue;
             }

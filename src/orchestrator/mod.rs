@@ -1157,7 +1157,10 @@ impl RunActor {
         if changes.is_empty() {
             return Ok(());
         }
-        let records = self.journal.append(&self.state.run_id, now, changes)?;
+        let (journal, run_id) = (&mut self.journal, &self.state.run_id);
+        let records = runtime::off_the_driver(self.options.durability, || {
+            journal.append(run_id, now, changes)
+        })?;
         for record in &records {
             tracing::trace!(run = %self.state.run_id, seq = record.seq, change = ?record.change, "journal record");
         }
@@ -1351,7 +1354,8 @@ impl RunActor {
                 _ => {}
             }
         }
-        atomic::write_batch(&deliveries, self.options.durability)
+        let durability = self.options.durability;
+        runtime::off_the_driver(durability, || atomic::write_batch(&deliveries, durability))
             .map_err(io("deliver task messages"))?;
         for (task, agent, path) in delivered {
             if deliveries.iter().any(|(p, _)| *p == path) {

@@ -75,6 +75,26 @@ impl WatchMode {
     }
 }
 
+/// Runs `f`, which waits for the disk (an fsync when `durability` is durable), so that it
+/// stalls only the run that calls it: on a multi-threaded tokio runtime the calling worker
+/// hands its other runs to another thread first (`block_in_place`). Elsewhere, and without
+/// an fsync, `f` runs as it is. The kernel merges the fsyncs that many runs make at the same
+/// moment into one journal commit of the filesystem (ext4, xfs), so appends due together
+/// share the cost of one.
+pub fn off_the_driver<T>(
+    durability: crate::mailbox::atomic::Durability,
+    f: impl FnOnce() -> T,
+) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    let multi =
+        Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread);
+    if multi && durability == crate::mailbox::atomic::Durability::Durable {
+        tokio::task::block_in_place(f)
+    } else {
+        f()
+    }
+}
+
 /// A child run's driver: its stop channel and its task.
 pub(super) struct ChildDriver {
     pub run_id: String,

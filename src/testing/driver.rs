@@ -522,7 +522,8 @@ impl<'m> Simulation<'m> {
                 };
                 (name, config)
             })
-            .collect();
+            .collect::<std::collections::BTreeMap<_, _>>()
+            .into();
         true
     }
 

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use crate::fake_agent::{Answer, FakeAgent};
 use crate::support::{
     TestEnv, files_in, journal_records, output_within, output_within_child, stderr, stdout,
+    wait_for,
 };
 
 /// 1 + 40 forked + 9 in a static fork + 1 = 51 agent tasks, with retries.
@@ -85,7 +86,7 @@ fn spawn(env: &TestEnv, args: &[&str]) -> Child {
         .unwrap()
 }
 
-/// Checks the journal of a finished run: every attempt scheduled once, every task id settled
+/// Checks the journals of finished runs: in each run, every attempt scheduled once, every task id settled
 /// at most once, every agent task completed exactly once, every scheduled message delivered.
 fn assert_exactly_once(env: &TestEnv, agents: &[&str], expected_tasks: usize) -> Vec<Value> {
     let records = journal_records(env);
@@ -96,7 +97,8 @@ fn assert_exactly_once(env: &TestEnv, agents: &[&str], expected_tasks: usize) ->
         match record["event"].as_str().unwrap() {
             "task_scheduled" => {
                 let key = format!(
-                    "{} attempt {}",
+                    "run {} {} attempt {}",
+                    record["run"].as_str().unwrap(),
                     record["task_ref"].as_str().unwrap(),
                     record["attempt"]
                 );
@@ -115,7 +117,11 @@ fn assert_exactly_once(env: &TestEnv, agents: &[&str], expected_tasks: usize) ->
                 );
                 if record["event"] == "task_completed" {
                     *completed
-                        .entry(record["task_ref"].as_str().unwrap().to_string())
+                        .entry(format!(
+                            "run {} {}",
+                            record["run"].as_str().unwrap(),
+                            record["task_ref"].as_str().unwrap()
+                        ))
                         .or_default() += 1;
                 }
             }
@@ -177,6 +183,91 @@ fn start_submits_a_run_and_up_drives_it() {
         stderr(&out)
     );
     assert_exactly_once(&env, &["worker"], 21);
+}
+
+#[test]
+fn many_runs_driven_by_one_up_survive_sigkill_at_random_moments_each_exactly_once() {
+    let seed: u64 = std::env::var("THREEOX_CRASH_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        });
+    eprintln!("crash test (many runs): THREEOX_CRASH_SEED={seed}");
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let env = TestEnv::new();
+    let _workers: Vec<FakeAgent> = (0..3)
+        .map(|i| {
+            FakeAgent::start(
+                &env,
+                &format!("worker-{i}"),
+                &["prep", "cell", "lane", "finish"],
+                4,
+                agent_taking(Duration::from_millis(20)),
+            )
+        })
+        .collect();
+    env.write("big.yaml", BIG_FLOW);
+    // 16 runs of 21 agent tasks each, all in flight together in one `up`, whose appends and
+    // deliveries interleave: a kill lands between the journal and the mailbox of some run.
+    let runs: Vec<String> = (0..16)
+        .map(|_| start(&env, "big.yaml", &["-i", &items(10)]))
+        .collect();
+    // Tasks completed so far, in every journal (a kill may have left a torn tail).
+    let completed = || {
+        std::fs::read_dir(env.root().join(".3ox/runs"))
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".journal.yaml"))
+            .filter_map(|e| threeox::journal::read(&e.path()).ok())
+            .flat_map(|contents| contents.records)
+            .filter(|r| matches!(r.change, threeox::engine::Change::TaskCompleted { .. }))
+            .count()
+    };
+    // Each life of `up` is killed at a random moment once it has completed a task or more.
+    let mut killed = 0;
+    loop {
+        let before = completed();
+        let mut child = spawn(&env, &["up", "--no-agents"]);
+        let progressed = wait_for(Duration::from_secs(30), || {
+            (completed() > before).then_some(())
+        });
+        assert!(
+            progressed.is_some(),
+            "`up` made no progress in 30 s (seed {seed})"
+        );
+        std::thread::sleep(Duration::from_millis(rng.u64(0..40)));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        killed += 1;
+        if completed() >= 16 * 21 || killed == 12 {
+            break;
+        }
+    }
+    assert!(
+        killed >= 6,
+        "the runs ended after {killed} kills (seed {seed}); slow the agents down"
+    );
+    let out = output_within(
+        env.cmd(&["up", "--no-agents", "--until-idle"]),
+        Duration::from_secs(120),
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "seed {seed}:\n{err}");
+    for run in &runs {
+        let status = env.run(&["status", run, "--json"]);
+        let doc: Value = serde_json::from_slice(&status.stdout).unwrap();
+        assert_eq!(doc["status"], "COMPLETED", "run {run} (seed {seed}): {doc}");
+        assert_eq!(
+            doc["output"],
+            json!({"cells": 10}),
+            "run {run} (seed {seed})"
+        );
+    }
+    assert_exactly_once(&env, &["worker-0", "worker-1", "worker-2"], 16 * 21);
 }
 
 #[test]
