@@ -108,6 +108,8 @@ pub fn run(station_flag: Option<&Path>, args: Args) -> anyhow::Result<u8> {
         let options = orchestrator::RunOptions { runtime: Some(station_runtime.clone()), ..options };
         // New journals (a submitted run) wake the loop; appends to existing ones do not.
         let mut hints = station_runtime.new_journals();
+        // `schedules/*.yaml` fire as runs this loop then drives (src/schedule/scheduler.rs).
+        let scheduler = crate::schedule::Scheduler::start(&station);
         eprintln!("3ox up: driving the runs of {} (Ctrl-C stops)", station.root.display());
         let mut index = RunIndex::default();
         let mut driving: HashMap<String, tokio::sync::mpsc::Sender<Control>> = HashMap::new();
@@ -179,6 +181,7 @@ pub fn run(station_flag: Option<&Path>, args: Args) -> anyhow::Result<u8> {
                 Some(joined) = tasks.join_next(), if !tasks.is_empty() => {
                     let (run_id, outcome) = joined.context("a run's driver failed")?;
                     driving.remove(&run_id);
+                    scheduler.run_ended();
                     match outcome {
                         Ok(outcome) => {
                             undriven.remove(&run_id);
@@ -209,6 +212,7 @@ pub fn run(station_flag: Option<&Path>, args: Args) -> anyhow::Result<u8> {
                 }
             }
         }
+        scheduler.stop().await;
         if let Some(managed) = managed {
             managed.stop().await;
         }
