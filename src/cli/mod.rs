@@ -40,6 +40,8 @@ pub mod test;
 
 pub mod template;
 
+pub mod schedule;
+
 pub mod approvals;
 pub mod completions;
 pub mod graph;
@@ -160,6 +162,10 @@ pub enum Command {
     /// The station's template library: list, show, new, add, verify, update, search.
     #[command(subcommand)]
     Template(template::TemplateCommand),
+    /// The station's schedules (schedules/*.yaml, fired by `3ox up`): list, pause, resume,
+    /// trigger, next, import, export.
+    #[command(subcommand)]
+    Schedule(schedule::ScheduleCommand),
 
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(alias = "completion")]
@@ -204,6 +210,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Test(args) => test::run(args),
         Command::Graph(args) => graph::run(args),
         Command::Template(cmd) => template::run(cli.station.as_deref(), cmd),
+        Command::Schedule(cmd) => schedule::run(cli.station.as_deref(), cmd),
 
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),

@@ -109,7 +109,7 @@ pub fn run(station_flag: Option<&Path>, args: Args) -> anyhow::Result<u8> {
         // New journals (a submitted run) wake the loop; appends to existing ones do not.
         let mut hints = station_runtime.new_journals();
         // `schedules/*.yaml` fire as runs this loop then drives (src/schedule/scheduler.rs).
-        let scheduler = crate::schedule::Scheduler::start(&station);
+        let (scheduler, mut scheduled) = crate::schedule::Scheduler::start(&station);
         eprintln!("3ox up: driving the runs of {} (Ctrl-C stops)", station.root.display());
         let mut index = RunIndex::default();
         let mut driving: HashMap<String, tokio::sync::mpsc::Sender<Control>> = HashMap::new();
@@ -169,6 +169,10 @@ pub fn run(station_flag: Option<&Path>, args: Args) -> anyhow::Result<u8> {
                 }
                 Some(()) = hints.recv() => {
                     while hints.try_recv().is_ok() {}
+                    look = true;
+                }
+                Some(()) = scheduled.recv() => {
+                    while scheduled.try_recv().is_ok() {}
                     look = true;
                 }
                 _ = rescan.tick() => {

@@ -119,11 +119,17 @@ fn fire_due(
             running.push(run_id);
         }
     }
+    // A schedule seen for the first time is armed from now (slots before it are not its
+    // own); after a later downtime its missed slots are caught up per its window.
+    let Some(last_slot) = state.last_slot else {
+        state.last_slot = Some(now);
+        return;
+    };
     let due = slots::due(
         &schedule.timing,
         schedule.catch_up,
         schedule.grace,
-        state.last_slot,
+        Some(last_slot),
         now,
     );
     tick.dropped = due.dropped;
@@ -156,11 +162,6 @@ fn fire_due(
             }
         }
         state.last_slot = Some(state.last_slot.map_or(slot, |last| last.max(slot)));
-    }
-    // A schedule seen for the first time is armed from now: after a later downtime, its
-    // missed slots are caught up per its window.
-    if state.last_slot.is_none() {
-        state.last_slot = Some(now);
     }
 }
 
@@ -340,6 +341,8 @@ mod tests {
     #[test]
     fn each_slot_fires_once_and_skip_drops_slots_while_a_run_runs() {
         let (_dir, station, schedule) = station("version: 1\nworkflow: tick\ncron: '0 * * * *'\n");
+        let armed = tick(&station, &schedule, utc("2026-03-01T09:30:00Z")).unwrap();
+        assert!(armed.started.is_empty(), "a new schedule is armed from now");
         let first = tick(&station, &schedule, utc("2026-03-01T10:00:01Z")).unwrap();
         assert_eq!(first.started.len(), 1);
         assert_eq!(first.next, Some(utc("2026-03-01T11:00:00Z")));
@@ -365,6 +368,7 @@ mod tests {
         let (_dir, station, schedule) =
             station("version: 1\nworkflow: tick\ncron: '0 * * * *'\noverlap: allow_all\n");
         let slot = utc("2026-03-01T10:00:00Z");
+        tick(&station, &schedule, utc("2026-03-01T09:59:00Z")).unwrap();
         // As if a crash came between the submission and the state write.
         submit(&station, &schedule, run_id_for("s", slot)).unwrap();
         let tick = tick(&station, &schedule, slot + TimeDelta::seconds(1)).unwrap();
@@ -418,6 +422,7 @@ mod tests {
     fn buffer_one_keeps_one_slot_until_the_run_ends() {
         let (_dir, station, schedule) =
             station("version: 1\nworkflow: tick\ncron: '0 * * * *'\noverlap: buffer_one\n");
+        tick(&station, &schedule, utc("2026-03-01T09:59:00Z")).unwrap();
         let first = tick(&station, &schedule, utc("2026-03-01T10:00:00Z")).unwrap();
         let running = first.started[0].1.clone();
         let second = tick(&station, &schedule, utc("2026-03-01T11:00:00Z")).unwrap();
@@ -453,6 +458,7 @@ mod tests {
         let (_dir, station, mut schedule) = station(
             "version: 1\nworkflow: tick\ncron: '0 * * * *'\noverlap: allow_all\ncatch_up: {window: 1d, max: 10}\n",
         );
+        tick(&station, &schedule, utc("2026-03-01T08:59:00Z")).unwrap();
         tick(&station, &schedule, utc("2026-03-01T09:00:00Z")).unwrap();
         schedule.file.paused = true;
         let paused = tick(&station, &schedule, utc("2026-03-01T12:00:00Z")).unwrap();

@@ -37,11 +37,13 @@ pub struct Scheduler {
 
 impl Scheduler {
     /// Starts firing the schedules of `station` (messages go to stderr, prefixed `3ox up:`).
-    pub fn start(station: &Station) -> Scheduler {
+    /// The receiver hears after each pass that submitted runs (look for runs to drive).
+    pub fn start(station: &Station) -> (Scheduler, mpsc::UnboundedReceiver<()>) {
         let stop = CancellationToken::new();
         let ended = Arc::new(Notify::new());
-        let task = tokio::spawn(run(station.clone(), stop.clone(), ended.clone()));
-        Scheduler { stop, ended, task }
+        let (submitted, rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(run(station.clone(), stop.clone(), ended.clone(), submitted));
+        (Scheduler { stop, ended, task }, rx)
     }
 
     /// Tells the scheduler that a run ended (a buffered slot may start now).
@@ -65,9 +67,16 @@ struct Pass {
     /// Bad files and why, as of this pass.
     bad: HashMap<PathBuf, String>,
     paused: Vec<String>,
+    /// Runs were submitted.
+    submitted: bool,
 }
 
-async fn run(station: Station, stop: CancellationToken, ended: Arc<Notify>) {
+async fn run(
+    station: Station,
+    stop: CancellationToken,
+    ended: Arc<Notify>,
+    submitted: mpsc::UnboundedSender<()>,
+) {
     let (tx, mut changed) = mpsc::unbounded_channel::<()>();
     let mut watching: Option<(PathBuf, notify::RecommendedWatcher)> = None;
     let mut reported: HashMap<PathBuf, String> = HashMap::new();
@@ -95,6 +104,9 @@ async fn run(station: Station, stop: CancellationToken, ended: Arc<Notify>) {
         };
         for line in &pass.lines {
             eprintln!("3ox up: {line}");
+        }
+        if pass.submitted {
+            let _ = submitted.send(());
         }
         for (path, why) in &pass.bad {
             if reported.get(path) != Some(why) {
@@ -179,6 +191,7 @@ fn pass(station: &Station, now: DateTime<Utc>) -> Pass {
         match fire::tick(station, &schedule, now) {
             Ok(tick) => {
                 pass.lines.extend(describe(&schedule.name, &tick));
+                pass.submitted |= !tick.started.is_empty();
                 pass.waiting |= tick.waiting;
                 pass.next = match (pass.next, tick.next) {
                     (Some(a), Some(b)) => Some(a.min(b)),
