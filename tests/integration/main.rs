@@ -46,3 +46,5 @@ mod conductor_status;
 
 mod llm;
 mod templates;
+
+mod schedule;
