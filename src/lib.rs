@@ -80,6 +80,7 @@ pub mod journal;
 pub mod llm;
 pub mod mailbox;
 pub mod maintenance;
+pub mod mcp;
 pub mod orchestrator;
 pub mod query;
 pub mod schedule;

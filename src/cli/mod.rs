@@ -42,6 +42,8 @@ pub mod template;
 
 pub mod schedule;
 
+pub mod mcp;
+
 pub mod approvals;
 pub mod completions;
 pub mod graph;
@@ -166,6 +168,9 @@ pub enum Command {
     /// trigger, next, import, export.
     #[command(subcommand)]
     Schedule(schedule::ScheduleCommand),
+    /// Serve an agent's tasks to a model as an MCP server over stdio (list, get, claim,
+    /// heartbeat, reply).
+    Mcp(mcp::Args),
 
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(alias = "completion")]
@@ -211,6 +216,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Graph(args) => graph::run(args),
         Command::Template(cmd) => template::run(cli.station.as_deref(), cmd),
         Command::Schedule(cmd) => schedule::run(cli.station.as_deref(), cmd),
+        Command::Mcp(args) => mcp::run(cli.station.as_deref(), args),
 
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),

@@ -48,3 +48,5 @@ mod llm;
 mod templates;
 
 mod schedule;
+
+mod mcp;
