@@ -67,6 +67,9 @@ _3ox() {
             3ox,man)
                 cmd="3ox__subcmd__man"
                 ;;
+            3ox,mcp)
+                cmd="3ox__subcmd__mcp"
+                ;;
             3ox,pause)
                 cmd="3ox__subcmd__pause"
                 ;;
@@ -186,6 +189,9 @@ _3ox() {
                 ;;
             3ox__subcmd__help,man)
                 cmd="3ox__subcmd__help__subcmd__man"
+                ;;
+            3ox__subcmd__help,mcp)
+                cmd="3ox__subcmd__help__subcmd__mcp"
                 ;;
             3ox__subcmd__help,pause)
                 cmd="3ox__subcmd__help__subcmd__pause"
@@ -389,7 +395,7 @@ _3ox() {
 
     case "${cmd}" in
         3ox)
-            opts="-h -V --station --log-format --help --version init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject approvals keygen agent complete import export schema test graph template schedule completions man help"
+            opts="-h -V --station --log-format --help --version init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject approvals keygen agent complete import export schema test graph template schedule mcp completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -785,7 +791,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__help)
-            opts="init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject approvals keygen agent complete import export schema test graph template schedule completions man help"
+            opts="init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject approvals keygen agent complete import export schema test graph template schedule mcp completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1051,6 +1057,20 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__help__subcmd__man)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        3ox__subcmd__help__subcmd__mcp)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1678,6 +1698,32 @@ _3ox() {
             fi
             case "${prev}" in
                 --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --station)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        3ox__subcmd__mcp)
+            opts="-h --agent --station --log-format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --agent)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -3,7 +3,8 @@
 //! A model (through any MCP client) serves the tasks delivered to agent NAME the way a file
 //! agent does, with five tools: `list_tasks` (the waiting messages, a few at a time, bodies
 //! on request), `get_task`, `claim_task` (the claim of `3ox agent run`: a rename into
-//! `1N.3OX/claimed/`, then a lock held while the task is this session's), `heartbeat` (an
+//! `1N.3OX/claimed/`, then a lock held while the task is this session's; a claimed message
+//! whose worker died is offered and claimed again), `heartbeat` (an
 //! IN_PROGRESS reply `<task_id>.hb-<n>.yaml`) and `reply` (the final reply
 //! `<task_id>.reply.yaml`, checked as 3ox checks a reply file before it is written, so a bad
 //! one comes back as an error the model can fix). A reply or heartbeat needs a task this
@@ -45,6 +46,23 @@ pub struct AgentMailbox {
     inbox: PathBuf,
     outbox: PathBuf,
     claims: Mutex<HashMap<String, Claim>>,
+}
+
+/// Locks a claimed message as `3ox agent run` does: an exclusive test, then a shared lock
+/// kept while the claim lives; `None` when another process holds it.
+fn lock_message(path: &Path) -> std::io::Result<Option<std::fs::File>> {
+    let file = std::fs::File::open(path)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => return Err(e),
+    }
+    file.unlock()?;
+    match file.try_lock_shared() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
+    }
 }
 
 fn task_id_of(path: &Path) -> Option<&str> {
@@ -91,15 +109,43 @@ impl AgentMailbox {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The task messages waiting in the inbox (not claimed), oldest first.
+    /// The task messages waiting: in the inbox, and claimed ones that no live worker holds
+    /// and that have no final reply (a worker died on them; `3ox agent run` takes those up
+    /// again too), oldest first.
     fn waiting(&self) -> Result<Vec<(PathBuf, TaskMessage)>, String> {
-        let files = crate::mailbox::list_mail(&self.inbox)
+        let mut files = crate::mailbox::list_mail(&self.inbox)
             .map_err(|e| format!("cannot list {}: {e}", self.inbox.display()))?;
-        Ok(files
+        let mine: Vec<String> = self.claims().keys().cloned().collect();
+        files.extend(
+            crate::mailbox::list_mail(&self.inbox.join(CLAIMED))
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|p| task_id_of(p).is_some_and(|id| !mine.iter().any(|m| m == id)))
+                .filter(|p| self.orphaned(p)),
+        );
+        let mut found: Vec<(PathBuf, TaskMessage)> = files
             .into_iter()
             .filter(|p| task_id_of(p).is_some())
             .filter_map(|p| TaskMessage::read(&p).ok().map(|m| (p, m)))
-            .collect())
+            .collect();
+        found.sort_by(|a, b| a.1.task_id.cmp(&b.1.task_id));
+        Ok(found)
+    }
+
+    /// Whether a claimed message was left by a worker that is gone: no lock on it, and no
+    /// final reply.
+    fn orphaned(&self, claimed: &Path) -> bool {
+        let Some(task_id) = task_id_of(claimed) else {
+            return false;
+        };
+        let name = format!("{task_id}.reply.yaml");
+        if self.outbox.join(&name).exists() || self.outbox.join(DONE).join(&name).exists() {
+            return false;
+        }
+        std::fs::File::open(claimed).is_ok_and(|file| match file.try_lock() {
+            Ok(()) => file.unlock().is_ok(),
+            Err(_) => false,
+        })
     }
 
     /// `list_tasks`: up to `limit` waiting tasks after the task id `after`.
@@ -139,6 +185,15 @@ impl AgentMailbox {
             return Ok(task);
         }
         let path = self.inbox.join(TaskMessage::file_name(task_id));
+        let left = self
+            .inbox
+            .join(CLAIMED)
+            .join(TaskMessage::file_name(task_id));
+        let path = if path.is_file() || !self.orphaned(&left) {
+            path
+        } else {
+            left
+        };
         if crate::mailbox::name_problem(task_id).is_none() && path.is_file() {
             let message = TaskMessage::read(&path)?;
             let mut task = summary(&message, true);
@@ -186,26 +241,31 @@ impl AgentMailbox {
             return Err(self.unknown(task_id));
         }
         let path = self.inbox.join(TaskMessage::file_name(task_id));
-        let message = match TaskMessage::read(&path) {
-            Ok(message) => message,
-            Err(_) => return Err(self.unknown(task_id)),
-        };
-        let claimed = match crate::mailbox::move_into(&path, CLAIMED) {
-            Ok(claimed) => claimed,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(format!(
-                    "task `{task_id}` was claimed by another worker just now"
-                ));
+        let left = self
+            .inbox
+            .join(CLAIMED)
+            .join(TaskMessage::file_name(task_id));
+        let (message, claimed) = if let Ok(message) = TaskMessage::read(&path) {
+            match crate::mailbox::move_into(&path, CLAIMED) {
+                Ok(claimed) => (message, claimed),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(format!(
+                        "task `{task_id}` was claimed by another worker just now"
+                    ));
+                }
+                Err(e) => return Err(format!("cannot claim task `{task_id}`: {e}")),
             }
-            Err(e) => return Err(format!("cannot claim task `{task_id}`: {e}")),
+        } else if self.orphaned(&left)
+            && let Ok(message) = TaskMessage::read(&left)
+        {
+            // Left claimed by a worker that died: taken up again, as `3ox agent run` does.
+            (message, left)
+        } else {
+            return Err(self.unknown(task_id));
         };
-        let lock = std::fs::File::open(&claimed)
-            .and_then(|file| {
-                file.try_lock_shared()
-                    .map_err(std::io::Error::other)
-                    .map(|()| file)
-            })
-            .map_err(|e| format!("cannot lock the claimed task `{task_id}`: {e}"))?;
+        let lock = lock_message(&claimed)
+            .map_err(|e| format!("cannot lock the claimed task `{task_id}`: {e}"))?
+            .ok_or_else(|| format!("task `{task_id}` is claimed by another worker"))?;
         let task = summary(&message, true);
         self.claims().insert(
             task_id.to_string(),

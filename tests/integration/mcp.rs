@@ -36,6 +36,17 @@ async fn ok(client: &Client, tool: &'static str, args: Value) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{tool}: {e}: {text}"))
 }
 
+/// `3ox mcp --agent helper` in the station, with rmcp's client on its stdio.
+async fn start_mcp(env: &TestEnv) -> Client {
+    let mut mcp = tokio::process::Command::new(env!("CARGO_BIN_EXE_3ox"));
+    mcp.args(["mcp", "--agent", "helper"])
+        .current_dir(env.root())
+        .env_remove("THREEOX_STATION");
+    ().serve(rmcp::transport::TokioChildProcess::new(mcp).unwrap())
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_model_claims_heartbeats_and_replies_through_3ox_mcp() {
     let env = TestEnv::new();
@@ -62,14 +73,7 @@ async fn a_model_claims_heartbeats_and_replies_through_3ox_mcp() {
             .spawn()
             .unwrap(),
     );
-    let mut mcp = tokio::process::Command::new(env!("CARGO_BIN_EXE_3ox"));
-    mcp.args(["mcp", "--agent", "helper"])
-        .current_dir(env.root())
-        .env_remove("THREEOX_STATION");
-    let client: Client =
-        ().serve(rmcp::transport::TokioChildProcess::new(mcp).unwrap())
-            .await
-            .unwrap();
+    let client = start_mcp(&env).await;
 
     // Five tools, and none that approves a HUMAN task.
     let tools: BTreeSet<String> = client
@@ -130,6 +134,14 @@ async fn a_model_claims_heartbeats_and_replies_through_3ox_mcp() {
     )
     .await;
     assert_eq!(beat["heartbeat"], 1);
+
+    // The server dies with the task claimed: a new one offers it again and claims it (the
+    // claimed message has no lock and no final reply, as `3ox agent run` would take it up).
+    client.cancel().await.unwrap();
+    let client = start_mcp(&env).await;
+    let again = ok(&client, "list_tasks", json!({})).await;
+    assert_eq!(again["tasks"][0]["task_id"], task_id.as_str(), "{again}");
+    ok(&client, "claim_task", json!({"task_id": task_id})).await;
     let (fine, why) = call(
         &client,
         "reply",
