@@ -454,6 +454,66 @@ mod tests {
     }
 
     #[test]
+    fn cancel_other_terminates_the_running_run_and_starts_the_slot() {
+        let (_dir, station, schedule) =
+            station("version: 1\nworkflow: tick\ncron: '0 * * * *'\noverlap: cancel_other\n");
+        tick(&station, &schedule, utc("2026-03-01T09:59:00Z")).unwrap();
+        let first = tick(&station, &schedule, utc("2026-03-01T10:00:00Z")).unwrap();
+        let old = first.started[0].1.clone();
+        let second = tick(&station, &schedule, utc("2026-03-01T11:00:00Z")).unwrap();
+        assert_eq!(second.canceled, vec![old.clone()]);
+        assert!(
+            !is_running(&station, &old),
+            "nobody drives it: terminated at once"
+        );
+        assert_eq!(second.started.len(), 1);
+        assert!(is_running(&station, &second.started[0].1));
+    }
+
+    #[test]
+    fn buffer_all_keeps_every_slot_and_starts_them_one_after_another() {
+        let (_dir, station, schedule) =
+            station("version: 1\nworkflow: tick\ncron: '0 * * * *'\noverlap: buffer_all\n");
+        tick(&station, &schedule, utc("2026-03-01T09:59:00Z")).unwrap();
+        let first = tick(&station, &schedule, utc("2026-03-01T10:00:00Z")).unwrap();
+        for hour in ["11", "12"] {
+            let t = tick(
+                &station,
+                &schedule,
+                utc(&format!("2026-03-01T{hour}:00:00Z")),
+            )
+            .unwrap();
+            assert_eq!(t.buffered.len(), 1, "{t:?}");
+        }
+        let state = state::read(&station, "s").unwrap();
+        assert_eq!(state.buffered.len(), 2);
+        terminate(&station, &first.started[0].1);
+        let next = tick(&station, &schedule, utc("2026-03-01T12:00:10Z")).unwrap();
+        assert_eq!(
+            next.started[0].1,
+            run_id_for("s", utc("2026-03-01T11:00:00Z"))
+        );
+        assert!(next.waiting, "12:00 waits for the 11:00 run");
+        let again = tick(&station, &schedule, utc("2026-03-01T12:00:20Z")).unwrap();
+        assert!(again.started.is_empty(), "one at a time");
+    }
+
+    fn terminate(station: &Station, run_id: &str) {
+        let request = crate::orchestrator::control::ControlRequest {
+            version: crate::orchestrator::control::CONTROL_VERSION,
+            action: crate::engine::control::Action::Terminate,
+            by: "test".into(),
+            uid: None,
+            reason: None,
+            task: None,
+            completion: None,
+            at: Utc::now(),
+        };
+        crate::orchestrator::control::send(station, run_id, &request, std::time::Duration::ZERO)
+            .unwrap();
+    }
+
+    #[test]
     fn a_paused_schedule_passes_its_slots_over() {
         let (_dir, station, mut schedule) = station(
             "version: 1\nworkflow: tick\ncron: '0 * * * *'\noverlap: allow_all\ncatch_up: {window: 1d, max: 10}\n",
