@@ -35,6 +35,7 @@ struct Line {
     /// The next slot, in the schedule's zone (none when paused or past its end).
     #[serde(skip_serializing_if = "Option::is_none")]
     next: Option<String>,
+    /// The slot of the newest run the schedule started (a trigger: when it was triggered).
     #[serde(skip_serializing_if = "Option::is_none")]
     last_slot: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -58,7 +59,7 @@ pub fn run(station_flag: Option<&Path>, args: Args) -> anyhow::Result<u8> {
             cron: None,
             time_zone: None,
             next: None,
-            last_slot: saved.last_slot.filter(|_| !saved.runs.is_empty()),
+            last_slot: saved.runs.last().map(|r| r.slot),
             last_run: saved.runs.last().map(|r| r.run_id.clone()),
             buffered: saved.buffered.len(),
         };
