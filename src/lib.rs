@@ -67,6 +67,10 @@
 //! from an OpenAI-compatible endpoint. `3ox test --mock` drives the same engine in memory on a simulated
 //! clock ([`testing`]).
 //!
+//! **Schedules and models.** `3ox up` also fires `schedules/*.yaml` ([`schedule`]: each slot
+//! at most once, its run id derived from the schedule and the slot); `3ox mcp` serves an
+//! agent's mailbox to a model as MCP tools ([`mcp`]).
+//!
 //! Stations, agents and their `agent.yaml` are in [`station`]; the template library in
 //! [`templates`]; read-only views of runs in
 //! [`query`]; `doctor` and `gc` in [`maintenance`]; Conductor import, export and the JSON
@@ -81,6 +85,7 @@ pub mod journal;
 pub mod llm;
 pub mod mailbox;
 pub mod maintenance;
+pub mod mcp;
 pub mod orchestrator;
 pub mod query;
 pub mod schedule;

@@ -67,6 +67,9 @@ _3ox() {
             3ox,man)
                 cmd="3ox__subcmd__man"
                 ;;
+            3ox,mcp)
+                cmd="3ox__subcmd__mcp"
+                ;;
             3ox,pause)
                 cmd="3ox__subcmd__pause"
                 ;;
@@ -87,6 +90,9 @@ _3ox() {
                 ;;
             3ox,run)
                 cmd="3ox__subcmd__run"
+                ;;
+            3ox,schedule)
+                cmd="3ox__subcmd__schedule"
                 ;;
             3ox,schema)
                 cmd="3ox__subcmd__schema"
@@ -184,6 +190,9 @@ _3ox() {
             3ox__subcmd__help,man)
                 cmd="3ox__subcmd__help__subcmd__man"
                 ;;
+            3ox__subcmd__help,mcp)
+                cmd="3ox__subcmd__help__subcmd__mcp"
+                ;;
             3ox__subcmd__help,pause)
                 cmd="3ox__subcmd__help__subcmd__pause"
                 ;;
@@ -204,6 +213,9 @@ _3ox() {
                 ;;
             3ox__subcmd__help,run)
                 cmd="3ox__subcmd__help__subcmd__run"
+                ;;
+            3ox__subcmd__help,schedule)
+                cmd="3ox__subcmd__help__subcmd__schedule"
                 ;;
             3ox__subcmd__help,schema)
                 cmd="3ox__subcmd__help__subcmd__schema"
@@ -238,6 +250,27 @@ _3ox() {
             3ox__subcmd__help__subcmd__agent,run)
                 cmd="3ox__subcmd__help__subcmd__agent__subcmd__run"
                 ;;
+            3ox__subcmd__help__subcmd__schedule,export)
+                cmd="3ox__subcmd__help__subcmd__schedule__subcmd__export"
+                ;;
+            3ox__subcmd__help__subcmd__schedule,import)
+                cmd="3ox__subcmd__help__subcmd__schedule__subcmd__import"
+                ;;
+            3ox__subcmd__help__subcmd__schedule,list)
+                cmd="3ox__subcmd__help__subcmd__schedule__subcmd__list"
+                ;;
+            3ox__subcmd__help__subcmd__schedule,next)
+                cmd="3ox__subcmd__help__subcmd__schedule__subcmd__next"
+                ;;
+            3ox__subcmd__help__subcmd__schedule,pause)
+                cmd="3ox__subcmd__help__subcmd__schedule__subcmd__pause"
+                ;;
+            3ox__subcmd__help__subcmd__schedule,resume)
+                cmd="3ox__subcmd__help__subcmd__schedule__subcmd__resume"
+                ;;
+            3ox__subcmd__help__subcmd__schedule,trigger)
+                cmd="3ox__subcmd__help__subcmd__schedule__subcmd__trigger"
+                ;;
             3ox__subcmd__help__subcmd__template,add)
                 cmd="3ox__subcmd__help__subcmd__template__subcmd__add"
                 ;;
@@ -258,6 +291,54 @@ _3ox() {
                 ;;
             3ox__subcmd__help__subcmd__template,verify)
                 cmd="3ox__subcmd__help__subcmd__template__subcmd__verify"
+                ;;
+            3ox__subcmd__schedule,export)
+                cmd="3ox__subcmd__schedule__subcmd__export"
+                ;;
+            3ox__subcmd__schedule,help)
+                cmd="3ox__subcmd__schedule__subcmd__help"
+                ;;
+            3ox__subcmd__schedule,import)
+                cmd="3ox__subcmd__schedule__subcmd__import"
+                ;;
+            3ox__subcmd__schedule,list)
+                cmd="3ox__subcmd__schedule__subcmd__list"
+                ;;
+            3ox__subcmd__schedule,next)
+                cmd="3ox__subcmd__schedule__subcmd__next"
+                ;;
+            3ox__subcmd__schedule,pause)
+                cmd="3ox__subcmd__schedule__subcmd__pause"
+                ;;
+            3ox__subcmd__schedule,resume)
+                cmd="3ox__subcmd__schedule__subcmd__resume"
+                ;;
+            3ox__subcmd__schedule,trigger)
+                cmd="3ox__subcmd__schedule__subcmd__trigger"
+                ;;
+            3ox__subcmd__schedule__subcmd__help,export)
+                cmd="3ox__subcmd__schedule__subcmd__help__subcmd__export"
+                ;;
+            3ox__subcmd__schedule__subcmd__help,help)
+                cmd="3ox__subcmd__schedule__subcmd__help__subcmd__help"
+                ;;
+            3ox__subcmd__schedule__subcmd__help,import)
+                cmd="3ox__subcmd__schedule__subcmd__help__subcmd__import"
+                ;;
+            3ox__subcmd__schedule__subcmd__help,list)
+                cmd="3ox__subcmd__schedule__subcmd__help__subcmd__list"
+                ;;
+            3ox__subcmd__schedule__subcmd__help,next)
+                cmd="3ox__subcmd__schedule__subcmd__help__subcmd__next"
+                ;;
+            3ox__subcmd__schedule__subcmd__help,pause)
+                cmd="3ox__subcmd__schedule__subcmd__help__subcmd__pause"
+                ;;
+            3ox__subcmd__schedule__subcmd__help,resume)
+                cmd="3ox__subcmd__schedule__subcmd__help__subcmd__resume"
+                ;;
+            3ox__subcmd__schedule__subcmd__help,trigger)
+                cmd="3ox__subcmd__schedule__subcmd__help__subcmd__trigger"
                 ;;
             3ox__subcmd__template,add)
                 cmd="3ox__subcmd__template__subcmd__add"
@@ -314,7 +395,7 @@ _3ox() {
 
     case "${cmd}" in
         3ox)
-            opts="-h -V --station --log-format --help --version init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject approvals keygen agent complete import export schema test graph template completions man help"
+            opts="-h -V --station --log-format --help --version init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject approvals keygen agent complete import export schema test graph template schedule mcp completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -710,7 +791,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__help)
-            opts="init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject approvals keygen agent complete import export schema test graph template completions man help"
+            opts="init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject approvals keygen agent complete import export schema test graph template schedule mcp completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -989,6 +1070,20 @@ _3ox() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        3ox__subcmd__help__subcmd__mcp)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         3ox__subcmd__help__subcmd__pause)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1076,6 +1171,118 @@ _3ox() {
         3ox__subcmd__help__subcmd__run)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        3ox__subcmd__help__subcmd__schedule)
+            opts="list pause resume trigger next import export"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        3ox__subcmd__help__subcmd__schedule__subcmd__export)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        3ox__subcmd__help__subcmd__schedule__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        3ox__subcmd__help__subcmd__schedule__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        3ox__subcmd__help__subcmd__schedule__subcmd__next)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        3ox__subcmd__help__subcmd__schedule__subcmd__pause)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        3ox__subcmd__help__subcmd__schedule__subcmd__resume)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        3ox__subcmd__help__subcmd__schedule__subcmd__trigger)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1509,6 +1716,32 @@ _3ox() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        3ox__subcmd__mcp)
+            opts="-h --agent --station --log-format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --agent)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --station)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         3ox__subcmd__pause)
             opts="-h --reason --by --wait --json --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1736,6 +1969,316 @@ _3ox() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --station)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        3ox__subcmd__schedule)
+            opts="-h --station --log-format --help list pause resume trigger next import export help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --station)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        3ox__subcmd__schedule__subcmd__export)
+            opts="-h --station --log-format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --station)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        3ox__subcmd__schedule__subcmd__help)
+            opts="list pause resume trigger next import export help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        3ox__subcmd__schedule__subcmd__help__subcmd__export)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        3ox__subcmd__schedule__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        3ox__subcmd__schedule__subcmd__help__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        3ox__subcmd__schedule__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        3ox__subcmd__schedule__subcmd__help__subcmd__next)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        3ox__subcmd__schedule__subcmd__help__subcmd__pause)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        3ox__subcmd__schedule__subcmd__help__subcmd__resume)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        3ox__subcmd__schedule__subcmd__help__subcmd__trigger)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        3ox__subcmd__schedule__subcmd__import)
+            opts="-h --stdout --force --station --log-format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --station)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        3ox__subcmd__schedule__subcmd__list)
+            opts="-h --json --station --log-format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --station)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        3ox__subcmd__schedule__subcmd__next)
+            opts="-n -h --count --json --station --log-format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --count)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --station)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        3ox__subcmd__schedule__subcmd__pause)
+            opts="-h --station --log-format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --station)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        3ox__subcmd__schedule__subcmd__resume)
+            opts="-h --station --log-format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --station)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        3ox__subcmd__schedule__subcmd__trigger)
+            opts="-h --json --station --log-format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --station)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -40,6 +40,10 @@ pub mod test;
 
 pub mod template;
 
+pub mod schedule;
+
+pub mod mcp;
+
 pub mod approvals;
 pub mod completions;
 pub mod graph;
@@ -160,6 +164,13 @@ pub enum Command {
     /// The station's template library: list, show, new, add, verify, update, search.
     #[command(subcommand)]
     Template(template::TemplateCommand),
+    /// The station's schedules (schedules/*.yaml, fired by `3ox up`): list, pause, resume,
+    /// trigger, next, import, export.
+    #[command(subcommand)]
+    Schedule(schedule::ScheduleCommand),
+    /// Serve an agent's tasks to a model as an MCP server over stdio (list, get, claim,
+    /// heartbeat, reply).
+    Mcp(mcp::Args),
 
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(alias = "completion")]
@@ -204,6 +215,8 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Test(args) => test::run(args),
         Command::Graph(args) => graph::run(args),
         Command::Template(cmd) => template::run(cli.station.as_deref(), cmd),
+        Command::Schedule(cmd) => schedule::run(cli.station.as_deref(), cmd),
+        Command::Mcp(args) => mcp::run(cli.station.as_deref(), args),
 
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),

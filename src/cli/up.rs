@@ -109,6 +109,8 @@ pub fn run(station_flag: Option<&Path>, args: Args) -> anyhow::Result<u8> {
         let options = orchestrator::RunOptions { runtime: Some(station_runtime.clone()), ..options };
         // New journals (a submitted run) wake the loop; appends to existing ones do not.
         let mut hints = station_runtime.new_journals();
+        // `schedules/*.yaml` fire as runs this loop then drives (src/schedule/scheduler.rs).
+        let (scheduler, mut scheduled) = crate::schedule::Scheduler::start(&station);
         eprintln!("3ox up: driving the runs of {} (Ctrl-C stops)", station.root.display());
         let mut index = RunIndex::default();
         let mut driving: HashMap<String, tokio::sync::mpsc::Sender<Control>> = HashMap::new();
@@ -184,6 +186,10 @@ pub fn run(station_flag: Option<&Path>, args: Args) -> anyhow::Result<u8> {
                     while hints.try_recv().is_ok() {}
                     look = true;
                 }
+                Some(()) = scheduled.recv() => {
+                    while scheduled.try_recv().is_ok() {}
+                    look = true;
+                }
                 _ = rescan.tick() => {
                     elsewhere.clear();
                     look = true;
@@ -194,6 +200,7 @@ pub fn run(station_flag: Option<&Path>, args: Args) -> anyhow::Result<u8> {
                 Some(joined) = tasks.join_next(), if !tasks.is_empty() => {
                     let (run_id, outcome) = joined.context("a run's driver failed")?;
                     driving.remove(&run_id);
+                    scheduler.run_ended();
                     match outcome {
                         Ok(outcome) => {
                             undriven.remove(&run_id);
@@ -229,6 +236,7 @@ pub fn run(station_flag: Option<&Path>, args: Args) -> anyhow::Result<u8> {
                 }
             }
         }
+        scheduler.stop().await;
         if let Some(managed) = managed {
             managed.stop().await;
         }

@@ -151,6 +151,10 @@ fn check_file(path: &Path, agents: Option<&crate::station::AgentDirectory>) -> F
             );
         }
     };
+    // A file in a station's `schedules/` folder is a schedule (docs/schedules.md).
+    if crate::schedule::file::is_schedule_file(path) {
+        return check_schedule(path, &shown);
+    }
     // A `*.mocks.yaml` file is a `3ox test` mocks file (templates/tests/): checked as one.
     if crate::testing::mocks::is_mocks_file(path) {
         let diagnostics = crate::testing::mocks::check_text(&text, &shown);
@@ -300,5 +304,26 @@ fn plural(n: usize, word: &str) -> String {
         format!("1 {word}")
     } else {
         format!("{n} {word}s")
+    }
+}
+
+/// Checks a schedule file against the station it sits in (the folder above `schedules/`):
+/// its cron line, zone, durations, and that the workflow it names is there.
+fn check_schedule(path: &Path, shown: &str) -> FileReport {
+    let root = std::path::absolute(path)
+        .ok()
+        .and_then(|p| p.parent().and_then(Path::parent).map(Path::to_path_buf))
+        .unwrap_or_else(|| PathBuf::from("."));
+    let station = match crate::station::Station::at(&root) {
+        Ok(station) => station,
+        Err(e) => return failed(path, &e.to_string(), "check the path"),
+    };
+    match crate::schedule::file::load(&station, path) {
+        Ok(_) => FileReport {
+            path: shown.to_string(),
+            valid: true,
+            diagnostics: Vec::new(),
+        },
+        Err(e) => failed(path, &e.message, &e.hint),
     }
 }

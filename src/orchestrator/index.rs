@@ -70,6 +70,11 @@ impl RunIndex {
                 continue;
             };
             let (len, modified) = (meta.len(), meta.modified().ok());
+            // An empty journal is one being submitted: its run_started record follows at once
+            // (the submitter then hints a look), it is not an unreadable one.
+            if len == 0 {
+                continue;
+            }
             let fresh = self
                 .entries
                 .get(&run_id)

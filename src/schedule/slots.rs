@@ -37,20 +37,22 @@ pub struct Due {
 }
 
 /// Slots due at `now`, given the last slot that fired (`None`: never fired; then only a slot
-/// within [`LATE_GRACE`] of `now` fires, nothing is caught up).
+/// within `grace` of `now` fires, nothing is caught up).
 ///
-/// A slot is on time when `now - slot <= LATE_GRACE` and always fires; older unfired slots
-/// fire only when within `catch_up.window` of `now`, the newest `catch_up.max` of them.
+/// A slot is on time when `now - slot <= grace` (a schedule's `late_grace`, default
+/// [`LATE_GRACE`]) and always fires; older unfired slots fire only when within
+/// `catch_up.window` of `now`, the newest `catch_up.max` of them.
 pub fn due(
     timing: &Timing,
     catch_up: CatchUp,
+    grace: TimeDelta,
     last_fired: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Due {
     let reach = if last_fired.is_some() {
-        catch_up.window.max(LATE_GRACE)
+        catch_up.window.max(grace)
     } else {
-        LATE_GRACE
+        grace
     };
     let horizon = now - reach;
     let (mut cursor, mut inclusive) = match last_fired {
@@ -63,7 +65,7 @@ pub fn due(
         if slot > now {
             break;
         }
-        if now - slot <= LATE_GRACE {
+        if now - slot <= grace {
             on_time.push(slot);
         } else if now - slot <= catch_up.window {
             missed.push(slot);
@@ -99,10 +101,16 @@ mod tests {
     fn the_slot_at_now_fires_once_and_the_next_is_armed() {
         let t = timing("*/1 * * * * *", "UTC");
         let now = utc("2026-03-01T10:00:05Z");
-        let due = due(&t, CatchUp::NONE, Some(utc("2026-03-01T10:00:04Z")), now);
+        let due = due(
+            &t,
+            CatchUp::NONE,
+            LATE_GRACE,
+            Some(utc("2026-03-01T10:00:04Z")),
+            now,
+        );
         assert_eq!(due.fire, vec![now]);
         assert_eq!(due.next, Some(utc("2026-03-01T10:00:06Z")));
-        let again = super::due(&t, CatchUp::NONE, Some(now), now);
+        let again = super::due(&t, CatchUp::NONE, LATE_GRACE, Some(now), now);
         assert!(again.fire.is_empty(), "a fired slot never fires again");
     }
 
@@ -115,6 +123,7 @@ mod tests {
                 window: TimeDelta::days(1),
                 max: 10,
             },
+            LATE_GRACE,
             None,
             utc("2026-03-01T10:30:00Z"),
         );
@@ -127,7 +136,7 @@ mod tests {
         let t = timing("0 * * * *", "UTC");
         let last = utc("2026-03-01T00:00:00Z");
         let now = utc("2026-03-01T10:30:00Z");
-        let none = due(&t, CatchUp::NONE, Some(last), now);
+        let none = due(&t, CatchUp::NONE, LATE_GRACE, Some(last), now);
         assert!(none.fire.is_empty());
         // Window of 4h: 07:00, 08:00, 09:00, 10:00 are within it (06:30 is the edge).
         let windowed = due(
@@ -136,6 +145,7 @@ mod tests {
                 window: TimeDelta::hours(4),
                 max: 10,
             },
+            LATE_GRACE,
             Some(last),
             now,
         );
@@ -151,6 +161,7 @@ mod tests {
                 window: TimeDelta::hours(4),
                 max: 2,
             },
+            LATE_GRACE,
             Some(last),
             now,
         );
@@ -167,6 +178,7 @@ mod tests {
         let due = due(
             &t,
             CatchUp::NONE,
+            LATE_GRACE,
             Some(utc("2026-03-01T09:00:00Z")),
             utc("2026-03-01T10:00:30Z"),
         );
@@ -178,12 +190,19 @@ mod tests {
         let mut t = timing("0 * * * *", "UTC");
         t.start = Some(utc("2026-03-01T12:00:00Z"));
         t.end = Some(utc("2026-03-01T14:00:00Z"));
-        let before = due(&t, CatchUp::NONE, None, utc("2026-03-01T10:00:00Z"));
+        let before = due(
+            &t,
+            CatchUp::NONE,
+            LATE_GRACE,
+            None,
+            utc("2026-03-01T10:00:00Z"),
+        );
         assert!(before.fire.is_empty());
         assert_eq!(before.next, Some(utc("2026-03-01T12:00:00Z")));
         let last = due(
             &t,
             CatchUp::NONE,
+            LATE_GRACE,
             Some(utc("2026-03-01T13:00:00Z")),
             utc("2026-03-01T14:00:00Z"),
         );
@@ -257,6 +276,7 @@ mod tests {
                 window: TimeDelta::hours(6),
                 max: 10,
             },
+            LATE_GRACE,
             Some(last),
             now,
         );

@@ -6,6 +6,7 @@
 //! agents/<name>/0UT.3OX/     its outbox (replies)
 //! stations/                  other stations
 //! templates/                 reusable workflow definitions
+//! schedules/                 schedules `3ox up` fires (docs/schedules.md)
 //! .3ox/                      journals, state snapshot, locks, logs (runtime data)
 //! ```
 

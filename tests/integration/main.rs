@@ -46,3 +46,7 @@ mod conductor_status;
 
 mod llm;
 mod templates;
+
+mod schedule;
+
+mod mcp;
