@@ -218,9 +218,17 @@ pub async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'stat
 pub struct Loaded {
     pub records: Vec<Record>,
     pub state: RunState,
+    /// The timeline of the records, made on first use.
+    log: std::sync::OnceLock<crate::query::RunLog>,
 }
 
 impl Loaded {
+    /// The run's timeline ([`crate::query::timeline`]), folded once per read of the journal.
+    pub fn log(&self) -> &crate::query::RunLog {
+        self.log
+            .get_or_init(|| crate::query::timeline(&self.records, &self.state))
+    }
+
     /// The sequence number of the last record (0 for none).
     pub fn last_seq(&self) -> u64 {
         self.records.last().map_or(0, |r| r.seq)
@@ -256,6 +264,7 @@ impl Journals {
         let loaded = Arc::new(Loaded {
             records: contents.records,
             state,
+            log: std::sync::OnceLock::new(),
         });
         let mut cache = self.cache.lock().expect("cache lock");
         // Keep the cache small: the runs looked at lately.

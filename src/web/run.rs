@@ -160,7 +160,7 @@ fn actions(status: RunStatus, paused: bool) -> Vec<&'static str> {
 fn build(app: &App, run_id: &str, loaded: &Loaded, q: PageQuery) -> RunPage {
     let now = Utc::now();
     let state = &loaded.state;
-    let log = query::timeline(&loaded.records, state);
+    let log = loaded.log();
     let driver = query::driver(&app.station.runs_dir(), run_id);
     let pager = Pager::new(state.tasks.len(), PER_PAGE, q.page);
     let page_tasks: Vec<_> = state
@@ -196,23 +196,25 @@ fn build(app: &App, run_id: &str, loaded: &Loaded, q: PageQuery) -> RunPage {
                 .map(|a| a.approver.clone()),
         })
         .collect();
-    let graph = crate::graph::build(&state.workflow);
-    let (diagram, diagram_note) = if graph.nodes.len() > MAX_DIAGRAM_NODES {
-        (
+    let (diagram, diagram_note) = match diagram_size(&state.workflow.tasks) {
+        n if n > MAX_DIAGRAM_NODES => (
             None,
             Some(format!(
-                "The diagram has {} nodes, more than the {MAX_DIAGRAM_NODES} drawn here; see the tasks below or `3ox graph {}`.",
-                graph.nodes.len(),
+                "The diagram has {n} nodes, more than the {MAX_DIAGRAM_NODES} drawn here; see the tasks below or `3ox graph {}`.",
                 state.source
             )),
-        )
-    } else {
-        let states: HashMap<&str, String> = state
-            .tasks
-            .values()
-            .map(|t| (t.task_ref.as_str(), t.status.to_string()))
-            .collect();
-        (Some(coloured_svg(graph, &states)), None)
+        ),
+        _ => {
+            let states: HashMap<&str, String> = state
+                .tasks
+                .values()
+                .map(|t| (t.task_ref.as_str(), t.status.to_string()))
+                .collect();
+            (
+                Some(coloured_svg(crate::graph::build(&state.workflow), &states)),
+                None,
+            )
+        }
     };
     RunPage {
         run_id: run_id.to_string(),
@@ -257,7 +259,7 @@ fn build(app: &App, run_id: &str, loaded: &Loaded, q: PageQuery) -> RunPage {
         diagram,
         diagram_note,
         tasks,
-        timeline: super::timeline::render(&log, state, &loaded.records, &refs, now),
+        timeline: super::timeline::render(log, state, &loaded.records, &refs, now),
         pager,
         approvals: state
             .approvals
@@ -286,6 +288,23 @@ fn build(app: &App, run_id: &str, loaded: &Loaded, q: PageQuery) -> RunPage {
         actions: actions(state.status, state.paused),
         done: q.done,
     }
+}
+
+/// How many nodes the diagram of `tasks` has (a task and the tasks nested in it), counted
+/// without laying it out: drawing is not linear in the size, so a large one is not drawn.
+pub fn diagram_size(tasks: &[crate::definition::TaskDef]) -> usize {
+    tasks
+        .iter()
+        .map(|t| {
+            1 + t.fork_tasks.iter().map(|b| diagram_size(b)).sum::<usize>()
+                + t.decision_cases
+                    .values()
+                    .map(|c| diagram_size(c))
+                    .sum::<usize>()
+                + diagram_size(&t.default_case)
+                + diagram_size(&t.loop_over)
+        })
+        .sum()
 }
 
 /// The SVG of `graph` with each node tagged for the page: `data-ref="<taskRef>"` and the class
@@ -409,7 +428,7 @@ fn task_view(app: &App, run_id: &str, loaded: &Loaded, task_ref: &str) -> Result
             _ => {}
         }
     }
-    let log = query::timeline(&loaded.records, state);
+    let log = loaded.log();
     let entry = log.tasks.iter().find(|t| t.task_ref == task_ref);
     let attempts = entry
         .map(|t| {

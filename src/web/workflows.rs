@@ -125,23 +125,21 @@ pub async fn detail(State(app): State<Arc<App>>, Path(name): Path<String>) -> Re
         let problems = problems(&t);
         let warnings = problems.iter().filter(|p| p.severity == "warning").count();
         let (diagram, diagram_note) = match &t.def {
-            Ok(def) => {
-                let graph = crate::graph::build(def);
-                if graph.nodes.len() > MAX_DIAGRAM_NODES {
-                    (
-                        None,
-                        Some(format!(
-                            "The diagram has {} nodes, more than the {MAX_DIAGRAM_NODES} drawn here.",
-                            graph.nodes.len()
-                        )),
-                    )
-                } else {
-                    (
-                        Some(super::run::coloured_svg(graph, &Default::default())),
-                        None,
-                    )
-                }
-            }
+            Ok(def) => match super::run::diagram_size(&def.tasks) {
+                n if n > MAX_DIAGRAM_NODES => (
+                    None,
+                    Some(format!(
+                        "The diagram has {n} nodes, more than the {MAX_DIAGRAM_NODES} drawn here."
+                    )),
+                ),
+                _ => (
+                    Some(super::run::coloured_svg(
+                        crate::graph::build(def),
+                        &Default::default(),
+                    )),
+                    None,
+                ),
+            },
             Err(_) => (None, Some("It does not load, so it has no diagram.".into())),
         };
         Some(Detail {

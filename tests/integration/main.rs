@@ -45,4 +45,5 @@ mod views;
 mod conductor_status;
 
 mod llm;
+mod serve;
 mod templates;
