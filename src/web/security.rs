@@ -17,7 +17,9 @@
 //! 4. **CSRF.** A POST's form must carry the CSRF token (a second random value, written into
 //!    every form the pages render) besides the cookie; compared in constant time.
 //! 5. **Headers.** Every response says `Content-Security-Policy: default-src 'self'` (and
-//!    no framing, no referrer, no MIME sniffing, no caching).
+//!    no framing, no referrer to other sites, no MIME sniffing, no caching). The referrer
+//!    policy is `same-origin`, not `no-referrer`: under `no-referrer` Chromium sends
+//!    `Origin: null` with the dashboard's own forms, which the Origin rule must refuse.
 
 use std::sync::Arc;
 
@@ -132,7 +134,7 @@ pub async fn guard(State(app): State<Arc<App>>, request: Request, next: Next) ->
         (header::CONTENT_SECURITY_POLICY, CSP),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
-        (header::REFERRER_POLICY, "no-referrer"),
+        (header::REFERRER_POLICY, "same-origin"),
         (header::CACHE_CONTROL, "no-store"),
     ] {
         headers.insert(name, HeaderValue::from_static(value));

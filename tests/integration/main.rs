@@ -46,4 +46,5 @@ mod conductor_status;
 
 mod llm;
 mod serve;
+mod serve_browser;
 mod templates;
