@@ -86,6 +86,9 @@ pub struct App {
     pub key: Option<PathBuf>,
     pub journals: Journals,
     pub changes: sse::Hub,
+    /// Cancelled when the server stops: the event streams end with it (else the graceful
+    /// shutdown would wait for them forever).
+    pub stopping: tokio_util::sync::CancellationToken,
     templates: minijinja::Environment<'static>,
 }
 
@@ -103,6 +106,7 @@ impl App {
             key: config.key,
             journals: Journals::default(),
             changes,
+            stopping: tokio_util::sync::CancellationToken::new(),
             templates,
             station: config.station,
         }))
@@ -182,8 +186,12 @@ pub async fn serve(
     app: Arc<App>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let stopping = app.stopping.clone();
     axum::serve(listener, router(app))
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            stopping.cancel();
+        })
         .await
 }
 

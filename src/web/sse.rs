@@ -151,14 +151,19 @@ fn rescan(
 }
 
 /// Waits for the next change of a run that `wanted` accepts (and the others that come with
-/// it); `None` when the hub closed.
+/// it); `None` when the hub closed or the server stops.
 async fn next_change(
     rx: &mut broadcast::Receiver<String>,
+    stopping: &tokio_util::sync::CancellationToken,
     wanted: impl Fn(&str) -> bool,
 ) -> Option<Vec<String>> {
     let mut runs = Vec::new();
     loop {
-        match rx.recv().await {
+        let received = tokio::select! {
+            received = rx.recv() => received,
+            () = stopping.cancelled() => return None,
+        };
+        match received {
             Ok(run) if wanted(&run) => {
                 runs.push(run);
                 break;
@@ -237,7 +242,7 @@ fn run_stream(state: RunStream) -> impl Stream<Item = Result<Event, Infallible>>
             }
             if !s.first {
                 let run = s.run.clone();
-                next_change(&mut s.rx, |r| r == run).await?;
+                next_change(&mut s.rx, &s.app.stopping, |r| r == run).await?;
             }
             s.first = false;
             let (app, run) = (s.app.clone(), s.run.clone());
@@ -328,7 +333,7 @@ fn station_stream(state: StationStream) -> impl Stream<Item = Result<Event, Infa
                     let app = s.app.clone();
                     super::blocking(move || changed_since(&app.station, since)).await
                 }
-                None => next_change(&mut s.rx, |_| true).await?,
+                None => next_change(&mut s.rx, &s.app.stopping, |_| true).await?,
             };
             let app = s.app.clone();
             let events = super::blocking(move || {

@@ -804,3 +804,36 @@ fn a_run_of_10000_tasks_opens_quickly_with_paged_tasks_and_a_capped_diagram() {
         task.text
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_the_dashboard_even_with_an_event_stream_open() {
+    let env = TestEnv::new();
+    let mut server = Server::start(&env, &[]);
+    let cookie = server.login();
+    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET /events HTTP/1.1\r\nHost: {}\r\nCookie: {cookie}\r\n\r\n",
+        server.host()
+    )
+    .unwrap();
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).unwrap();
+    assert_eq!(&head, b"HTTP/1.1 200", "the stream is open");
+    let child = &mut server._child.as_mut().unwrap().0;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap()),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = wait_for(Duration::from_secs(10), || child.try_wait().unwrap());
+    assert_eq!(
+        status.and_then(|s| s.code()),
+        Some(0),
+        "3ox serve ends on Ctrl-C"
+    );
+}
