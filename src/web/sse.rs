@@ -9,7 +9,7 @@
 //! - `GET /runs/RUN/events`: one `record` event per new journal record of the run, with
 //!   the record's sequence number as the event id and, as data,
 //!   `{"seq", "event", "task_ref", "task_status", "run_status", "paused"}` (the task's and the
-//!   run's status as they stand after the records read so far). A browser reconnecting sends
+//!   run's status just after that record: each stream folds the records one by one). A browser reconnecting sends
 //!   `Last-Event-ID` and gets the records after it; the first connection passes `?after=SEQ`,
 //!   the last record the page was rendered from. More than [`MAX_BEHIND`] records behind, it
 //!   gets one `reload` event instead.
@@ -34,6 +34,7 @@ use serde_json::json;
 use tokio::sync::broadcast;
 
 use super::App;
+use crate::engine::RunState;
 use crate::orchestrator::runtime::{POLL_EVERY, WatchMode};
 use crate::station::Station;
 
@@ -218,6 +219,7 @@ pub async fn run_events(
         rx,
         pending: VecDeque::new(),
         first: true,
+        folded: None,
     };
     Sse::new(run_stream(state))
         .keep_alive(KeepAlive::default())
@@ -232,6 +234,49 @@ struct RunStream {
     rx: broadcast::Receiver<String>,
     pending: VecDeque<Event>,
     first: bool,
+    /// The run as of record `last`, folded record by record, so each event says the task's
+    /// and the run's status as they were after that record.
+    folded: Option<Box<RunState>>,
+}
+
+/// The events of `loaded`'s records after `from`, each with the status of its task and of
+/// the run just after it; `folded` is the run as of `from` (rebuilt from the records when
+/// `None`) and comes back as of the last record.
+fn fold(
+    folded: Option<Box<RunState>>,
+    loaded: &super::Loaded,
+    from: u64,
+) -> (Box<RunState>, Vec<Event>) {
+    let mut state = folded.unwrap_or_else(|| {
+        Box::new(RunState::replay(
+            loaded
+                .records
+                .iter()
+                .take_while(|r| r.seq <= from)
+                .map(|r| (&r.change, r.at)),
+        ))
+    });
+    let mut events = Vec::new();
+    for record in loaded.records.iter().filter(|r| r.seq > from) {
+        crate::engine::apply(&mut state, &record.change, record.at);
+        let change = serde_json::to_value(&record.change).unwrap_or_default();
+        let task_ref = change["task_ref"].as_str();
+        let data = json!({
+            "seq": record.seq,
+            "event": change["event"],
+            "task_ref": task_ref,
+            "task_status": task_ref.and_then(|t| state.tasks.get(t)).map(|t| t.status),
+            "run_status": state.status,
+            "paused": state.paused,
+        });
+        events.push(
+            Event::default()
+                .event("record")
+                .id(record.seq.to_string())
+                .data(data.to_string()),
+        );
+    }
+    (state, events)
 }
 
 fn run_stream(state: RunStream) -> impl Stream<Item = Result<Event, Infallible>> {
@@ -258,14 +303,20 @@ fn run_stream(state: RunStream) -> impl Stream<Item = Result<Event, Infallible>>
                 }
                 Some(seen) => seen,
             };
-            if from > last_seq {
+            if from > last_seq
+                || s.folded
+                    .as_ref()
+                    .is_some_and(|f| f.run_id != loaded.state.run_id)
+            {
                 // The page saw more than the journal holds: it was replaced. Start again.
+                s.folded = None;
                 s.pending
                     .push_back(Event::default().event("reload").data("{}"));
                 s.last = Some(last_seq);
                 continue;
             }
             if last_seq - from > MAX_BEHIND {
+                s.folded = None;
                 s.pending.push_back(
                     Event::default()
                         .event("reload")
@@ -275,25 +326,10 @@ fn run_stream(state: RunStream) -> impl Stream<Item = Result<Event, Infallible>>
                 s.last = Some(last_seq);
                 continue;
             }
-            let state = &loaded.state;
-            for record in loaded.records.iter().filter(|r| r.seq > from) {
-                let change = serde_json::to_value(&record.change).unwrap_or_default();
-                let task_ref = change["task_ref"].as_str();
-                let data = json!({
-                    "seq": record.seq,
-                    "event": change["event"],
-                    "task_ref": task_ref,
-                    "task_status": task_ref.and_then(|t| state.tasks.get(t)).map(|t| t.status),
-                    "run_status": state.status,
-                    "paused": state.paused,
-                });
-                s.pending.push_back(
-                    Event::default()
-                        .event("record")
-                        .id(record.seq.to_string())
-                        .data(data.to_string()),
-                );
-            }
+            let folded = s.folded.take();
+            let (state, events) = super::blocking(move || fold(folded, &loaded, from)).await;
+            s.folded = Some(state);
+            s.pending.extend(events);
             s.last = Some(last_seq);
         }
     })

@@ -661,6 +661,13 @@ fn the_run_stream_sends_each_record_with_its_sequence_number_and_resumes_after_l
         .find(|(_, _, d)| d["event"] == "task_completed" && d["task_ref"] == "gate")
         .expect("the gate's completion");
     assert_eq!(gate.2["task_status"], "COMPLETED");
+    // Each event carries the status just after its record, not the run's final one.
+    let scheduled = live
+        .iter()
+        .find(|(_, _, d)| d["event"] == "task_scheduled" && d["task_ref"] == "apply")
+        .expect("apply is scheduled");
+    assert_eq!(scheduled.2["task_status"], "SCHEDULED", "{live:?}");
+    assert_eq!(scheduled.2["run_status"], "RUNNING");
     assert_eq!(live.last().unwrap().2["run_status"], "COMPLETED");
     let _ = wait_for(Duration::from_secs(30), || driver.0.try_wait().unwrap());
     // The station stream, resumed from a time: the run changed since then.
