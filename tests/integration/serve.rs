@@ -844,3 +844,31 @@ fn ctrl_c_stops_the_dashboard_even_with_an_event_stream_open() {
         "3ox serve ends on Ctrl-C"
     );
 }
+
+#[test]
+fn a_run_page_links_to_its_child_runs_and_a_child_to_its_parent() {
+    let env = TestEnv::new();
+    env.write(
+        "parent.yaml",
+        "name: parent\ntasks:\n  - name: sub\n    taskReferenceName: sub\n    type: SUB_WORKFLOW\n    subWorkflowParam:\n      name: inline_child\n      workflowDefinition:\n        name: inline_child\n        tasks:\n          - {name: nothing, taskReferenceName: nothing, type: NOOP}\n",
+    );
+    let (code, result, out) = env.run_flow("parent.yaml", &[]);
+    assert_eq!(code, 0, "{}", stderr(&out));
+    let parent = result["run_id"].as_str().unwrap().to_string();
+    let child = result["output"]["subWorkflowId"]
+        .as_str()
+        .expect("the child's run id")
+        .to_string();
+    let server = Server::start(&env, &[]);
+    let cookie = server.login();
+    let page = server.get(&format!("/runs/{parent}"), &[("Cookie", &cookie)]);
+    assert!(
+        page.text.contains(&format!(r#"href="/runs/{child}""#)),
+        "{}",
+        page.text
+    );
+    let page = server.get(&format!("/runs/{child}"), &[("Cookie", &cookie)]);
+    assert!(page.text.contains("<dt>Parent</dt>"), "{}", page.text);
+    assert!(page.text.contains(&format!(r#"href="/runs/{parent}""#)));
+    assert!(page.text.contains("(task sub)"));
+}
