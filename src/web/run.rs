@@ -75,6 +75,9 @@ struct ApprovalRow {
     deadline: Option<String>,
     status: String,
     decided_by: Option<String>,
+    /// The decision's comment and reason, from its journal record.
+    comment: Option<String>,
+    reason: Option<String>,
     closed: Option<String>,
 }
 
@@ -216,6 +219,20 @@ fn build(app: &App, run_id: &str, loaded: &Loaded, q: PageQuery) -> RunPage {
             )
         }
     };
+    // What each decision said, from its record.
+    let decisions: HashMap<&str, (&Option<String>, &Option<String>)> = loaded
+        .records
+        .iter()
+        .filter_map(|r| match &r.change {
+            Change::ApprovalDecided {
+                request_id,
+                comment,
+                reason,
+                ..
+            } => Some((request_id.as_str(), (comment, reason))),
+            _ => None,
+        })
+        .collect();
     RunPage {
         run_id: run_id.to_string(),
         workflow: state.workflow.name.clone(),
@@ -264,13 +281,16 @@ fn build(app: &App, run_id: &str, loaded: &Loaded, q: PageQuery) -> RunPage {
         approvals: state
             .approvals
             .values()
-            .map(|a| ApprovalRow {
+            .map(|a| (a, decisions.get(a.request_id.as_str())))
+            .map(|(a, said)| ApprovalRow {
                 task_ref: a.task_ref.clone(),
                 approver: a.approver.clone(),
                 requested: when(a.requested_at),
                 deadline: a.deadline.map(when),
                 status: format!("{:?}", a.status).to_lowercase(),
                 decided_by: a.decided_by.clone(),
+                comment: said.and_then(|(c, _)| (*c).clone()),
+                reason: said.and_then(|(_, r)| (*r).clone()),
                 closed: a.closed_at.map(when),
             })
             .collect(),

@@ -370,6 +370,14 @@ fn an_approval_from_the_dashboard_needs_our_origin_and_the_csrf_token_and_comple
     assert_eq!(decided["by"], "web:tester");
     assert_eq!(decided["comment"], "looks good");
     assert_eq!(decided["decision"], "approve");
+    // The run page says who decided, and what they said.
+    let page = server
+        .get(&format!("/runs/{run_id}"), &[("Cookie", &cookie)])
+        .text;
+    assert!(
+        page.contains("<td>web:tester</td><td>looks good</td>"),
+        "{page}"
+    );
     // A second decision is refused with the CLI's words.
     let r = server.request(
         "POST",
