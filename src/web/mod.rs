@@ -330,3 +330,33 @@ impl Pager {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pager_clamps_the_page_and_gives_its_range() {
+        let p = Pager::new(250, 100, Some(3));
+        assert_eq!((p.page, p.pages, p.from, p.to), (3, 3, 200, 250));
+        let p = Pager::new(250, 100, Some(9));
+        assert_eq!(
+            (p.page, p.from, p.to),
+            (3, 200, 250),
+            "past the end: the last page"
+        );
+        let p = Pager::new(0, 100, None);
+        assert_eq!((p.page, p.pages, p.from, p.to), (1, 1, 0, 0));
+        let p = Pager::new(10, 100, Some(0));
+        assert_eq!((p.page, p.from, p.to), (1, 0, 10));
+    }
+
+    #[test]
+    fn durations_read_at_their_scale() {
+        assert_eq!(took(850), "850ms");
+        assert_eq!(took(4_200), "4.2s");
+        assert_eq!(took(190_000), "3m 10s");
+        assert_eq!(took(7_500_000), "2h 5m");
+        assert_eq!(took(-5), "0ms");
+    }
+}
