@@ -3,7 +3,8 @@
 //! Finds the open approval request of TASK in the run's journal and writes exactly the
 //! approval file a person could write by hand into the approver's outbox (atomically, mode
 //! 0o644). Whoever drives the run (or the next `3ox resume`) applies it. `3ox reject` shares
-//! [`decide`]. With `--key FILE` (or `THREEOX_SIGNING_KEY`) the file is signed; when
+//! [`decide`]; the web dashboard (`3ox serve`) shares [`write_decision`]: the same checks and
+//! the same file. With `--key FILE` (or `THREEOX_SIGNING_KEY`) the file is signed; when
 //! `station.yaml` gives the approver a key, an unsigned decision is not written at all.
 
 use super::out::outln;
@@ -59,13 +60,56 @@ pub struct Choice {
     pub key: Option<PathBuf>,
 }
 
-/// Writes the approval file for the open request of `task` in run `run`.
+/// Writes the approval file for the open request of `task` in run `run`, and prints what it
+/// did (or why not).
 pub fn decide(
     station_flag: Option<&Path>,
     run: &str,
     task: &str,
     choice: Choice,
 ) -> anyhow::Result<u8> {
+    let decision = choice.decision;
+    let station = super::station(station_flag)?;
+    match write_decision(&station, run, task, choice)? {
+        Ok(written) => {
+            outln!(
+                "{} task `{task}` of run {}: wrote {}",
+                match decision {
+                    Decision::Approve => "approved",
+                    Decision::Reject => "rejected",
+                },
+                written.run_id,
+                station.relative(&written.file)
+            )?;
+            Ok(super::EXIT_OK)
+        }
+        Err(refused) => {
+            eprintln!("error: {refused}");
+            Ok(super::EXIT_USAGE)
+        }
+    }
+}
+
+/// A decision written into the approver's outbox.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub run_id: String,
+    /// The approval file.
+    pub file: PathBuf,
+}
+
+/// The checks and the file of `3ox approve` / `3ox reject`, shared with the web dashboard
+/// (`crate::web::approvals`): resolves the run, finds the task's open approval request, signs
+/// the decision when a key is given (refused when `station.yaml` wants a signature and none,
+/// or another key, is given), and writes the approval file a person could write by hand into
+/// the approver's outbox. `Ok(Err(why))` is a refusal, in words for the person who asked; the
+/// outer error is a failure to read or write a file.
+pub fn write_decision(
+    station: &crate::station::Station,
+    run: &str,
+    task: &str,
+    choice: Choice,
+) -> anyhow::Result<Result<Written, String>> {
     let Choice {
         decision,
         by,
@@ -73,31 +117,25 @@ pub fn decide(
         reason,
         key,
     } = choice;
-    let station = super::station(station_flag)?;
-    let run_id = match crate::query::resolve(&station, Some(run)) {
+    let run_id = match crate::query::resolve(station, Some(run)) {
         Ok(run_id) => run_id,
-        Err(error) => {
-            eprintln!("error: {error}");
-            return Ok(super::EXIT_USAGE);
-        }
+        Err(error) => return Ok(Err(error.to_string())),
     };
     let path = Journal::path_for(&station.runs_dir(), &run_id);
     let contents = journal::read(&path).with_context(|| format!("cannot read run {run_id}"))?;
     let state = RunState::replay(contents.records.iter().map(|r| (&r.change, r.at)));
     if !state.tasks.contains_key(task) && state.def(task).is_none() {
-        eprintln!("error: run {run_id} has no task `{task}`");
-        return Ok(super::EXIT_USAGE);
+        return Ok(Err(format!("run {run_id} has no task `{task}`")));
     }
     let Some(request) = state.open_approval(task) else {
-        eprintln!(
-            "error: task `{task}` of run {run_id} has no open approval request (run {}, task {})",
+        return Ok(Err(format!(
+            "task `{task}` of run {run_id} has no open approval request (run {}, task {})",
             state.status,
             state
                 .tasks
                 .get(task)
                 .map_or_else(|| "not started".to_string(), |t| t.status.to_string())
-        );
-        return Ok(super::EXIT_USAGE);
+        )));
     };
     let mut approval = Approval {
         version: APPROVAL_VERSION,
@@ -111,39 +149,32 @@ pub fn decide(
         run_id: Some(run_id.clone()),
         signature: None,
     };
-    if let Err(problem) = sign(&station, &request.approver, key.as_deref(), &mut approval) {
-        eprintln!("error: {problem}");
-        return Ok(super::EXIT_USAGE);
+    if let Err(problem) = sign(station, &request.approver, key.as_deref(), &mut approval) {
+        return Ok(Err(problem));
     }
     let text = approval.to_yaml();
     if Approval::parse(&text).as_ref() != Ok(&approval) {
         // The signature is over the values as read back: they must survive the YAML.
-        eprintln!(
-            "error: the decision's text does not read back unchanged from YAML; simplify --comment/--reason/--by"
-        );
-        return Ok(super::EXIT_USAGE);
+        return Ok(Err(
+            "the decision's text does not read back unchanged from YAML; simplify --comment/--reason/--by"
+                .to_string(),
+        ));
     }
     let target = station
         .outbox(&request.approver)
         .join(format!("{}.approval.yaml", request.request_id));
     if target.exists() {
-        eprintln!(
-            "error: {} already holds a decision for this request; it is applied when the run is driven",
+        return Ok(Err(format!(
+            "{} already holds a decision for this request; it is applied when the run is driven",
             station.relative(&target)
-        );
-        return Ok(super::EXIT_USAGE);
+        )));
     }
     atomic::write_with_mode(&target, text.as_bytes(), Durability::Durable, Some(0o644))
         .with_context(|| format!("cannot write {}", target.display()))?;
-    outln!(
-        "{} task `{task}` of run {run_id}: wrote {}",
-        match decision {
-            Decision::Approve => "approved",
-            Decision::Reject => "rejected",
-        },
-        station.relative(&target)
-    )?;
-    Ok(super::EXIT_OK)
+    Ok(Ok(Written {
+        run_id,
+        file: target,
+    }))
 }
 
 /// Signs `approval` with the key file `key`, if given. Refuses when `station.yaml` wants

@@ -48,6 +48,7 @@ pub mod approvals;
 pub mod completions;
 pub mod graph;
 pub mod man;
+pub mod serve;
 
 use std::path::PathBuf;
 
@@ -177,6 +178,8 @@ pub enum Command {
     Completions(completions::Args),
     /// Print the manual page (roff): `3ox man | man -l -`.
     Man(man::Args),
+    /// Serve the local web dashboard: runs, diagrams, timelines, approvals, agents.
+    Serve(serve::Args),
 }
 
 /// Runs a parsed command line; returns the process exit code.
@@ -220,6 +223,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
 
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),
+        Command::Serve(args) => serve::run(cli.station.as_deref(), args),
     }
 }
 

@@ -45,6 +45,8 @@ mod views;
 mod conductor_status;
 
 mod llm;
+mod serve;
+mod serve_browser;
 mod templates;
 
 mod schedule;
