@@ -481,6 +481,12 @@ fn load(station: &Station, run_id: &str) -> Result<Loaded, QueryError> {
     })
 }
 
+/// The state of the run `query` names (see [`resolve`]), folded from its journal.
+pub fn run_state(station: &Station, query: &str) -> Result<RunState, QueryError> {
+    let run_id = resolve(station, Some(query))?;
+    Ok(load(station, &run_id)?.state)
+}
+
 /// Whether a live process drives `run_id`: tries a shared lock on its ownership lock file
 /// (read-only) and releases it at once.
 pub fn driver(runs_dir: &Path, run_id: &str) -> Driver {
