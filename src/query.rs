@@ -12,6 +12,7 @@
 //! the journals and the clock.
 
 pub mod summaries;
+pub mod task;
 
 use std::collections::HashMap;
 use std::fs::File;

@@ -2,14 +2,248 @@
 //! one block per task (in order of first start) with each attempt or the engine's decision,
 //! the replies the run refused, and the end. The view is [`crate::query::log`].
 //!
-//! Exit 0; an unknown or ambiguous run, or a journal that cannot be read: exit 2.
+//! `--task REF` prints one task instead ([`crate::query::task`]): each attempt with its
+//! input, output, reason, heartbeats and backoff; a HUMAN task's requests and decision; a
+//! dynamic fork's forked tasks. `3ox status --task` prints the same.
+//!
+//! Exit 0; an unknown or ambiguous run, an unknown task, or a journal that cannot be read:
+//! exit 2.
 
 use std::io::Write as _;
 use std::path::Path;
 
-use super::status::{brief, print_json, refuse, seconds};
-use crate::engine::TaskStatus;
+use super::status::{brief, print_json, refuse, seconds, when};
+use crate::engine::{ApprovalStatus, TaskStatus};
+use crate::query::task::{TaskError, TaskView};
 use crate::query::{self, AttemptLog, Decided, RunLog, Stamp};
+
+/// Forked tasks of a dynamic fork listed by `--task` without `--all`.
+const FORKED_SHOWN: usize = 20;
+/// Longest input or output printed on one line by `--task` (JSON has them whole).
+const VALUE_CHARS: usize = 300;
+
+/// `--task REF` of `3ox log` and `3ox status`: prints one task, as text or JSON.
+pub(crate) fn print_task_of(
+    station: &crate::station::Station,
+    run: &str,
+    task: &str,
+    json: bool,
+    all: bool,
+) -> anyhow::Result<u8> {
+    let view = match query::task::task(station, run, task) {
+        Ok(view) => view,
+        Err(TaskError::Query(e)) => return Ok(refuse(&e)),
+        Err(e) => {
+            eprintln!("error: {e}\nhint: {}", e.hint());
+            return Ok(super::EXIT_USAGE);
+        }
+    };
+    if json {
+        print_json(&view)?;
+    } else {
+        write_task(&mut std::io::stdout().lock(), &view, all)?;
+    }
+    Ok(super::EXIT_OK)
+}
+
+fn write_task(out: &mut impl std::io::Write, v: &TaskView, all: bool) -> anyhow::Result<()> {
+    let name = if v.name != v.task_ref {
+        format!(", name {}", v.name)
+    } else {
+        String::new()
+    };
+    writeln!(
+        out,
+        "task {} ({}{name}) of run {}: {}",
+        v.task_ref, v.type_name, v.run_id, v.status
+    )?;
+    if !v.input.is_null() {
+        writeln!(out, "input:  {}", brief(&v.input, VALUE_CHARS))?;
+    }
+    if !v.output.is_null() {
+        writeln!(out, "output: {}", brief(&v.output, VALUE_CHARS))?;
+    }
+    if let Some(reason) = &v.reason {
+        writeln!(out, "reason: {reason}")?;
+    }
+    if let Some(due) = &v.delayed_until {
+        writeln!(out, "start delayed until {}", offset(due))?;
+    }
+    if let Some(wait) = &v.wait {
+        let until = wait.until.map_or_else(
+            || "until `3ox complete`".to_string(),
+            |u| format!("until {}", when(u)),
+        );
+        writeln!(out, "wait: started {}, {until}", offset(&wait.started))?;
+    }
+    if !v.attempts.is_empty() {
+        let retries = match v.retries {
+            0 => String::new(),
+            1 => ", 1 retry".to_string(),
+            n => format!(", {n} retries"),
+        };
+        writeln!(out, "attempts ({}{retries}):", v.attempts.len())?;
+        for a in &v.attempts {
+            let claimed = a
+                .claimed
+                .as_ref()
+                .map(|c| format!(", claimed {}", offset(c)))
+                .unwrap_or_default();
+            let ended = match (&a.ended, a.took_ms) {
+                (Some(end), Some(took)) => {
+                    format!(", ended {} after {}", offset(end), seconds(took))
+                }
+                _ => String::new(),
+            };
+            writeln!(
+                out,
+                "  attempt {}  {}  {} to {}{claimed}{ended}  (task id {})",
+                a.attempt,
+                a.status,
+                offset(&a.scheduled),
+                a.agent,
+                a.task_id
+            )?;
+            writeln!(out, "    input:  {}", brief(&a.input, VALUE_CHARS))?;
+            if let Some(output) = &a.output {
+                writeln!(out, "    output: {}", brief(output, VALUE_CHARS))?;
+            }
+            if let Some(reason) = &a.reason {
+                writeln!(out, "    reason: {reason}")?;
+            }
+            if let (Some(due), Some(backoff)) = (&a.retry_at, a.backoff_ms) {
+                writeln!(
+                    out,
+                    "    retry due {} (backoff {})",
+                    offset(due),
+                    seconds(backoff)
+                )?;
+            }
+            for beat in &a.heartbeats {
+                let note = beat.note.as_deref().map(|n| format!(": {n}"));
+                writeln!(
+                    out,
+                    "    {}  heartbeat{}",
+                    offset(&beat.at),
+                    note.unwrap_or_default()
+                )?;
+            }
+        }
+    }
+    if let Some(d) = &v.decided {
+        let why = d
+            .reason
+            .as_deref()
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default();
+        writeln!(out, "decided {}  {}{why}", offset(&d.at), d.outcome)?;
+    }
+    for a in &v.approvals {
+        let question = a
+            .question
+            .as_deref()
+            .map(|q| format!(" {q:?}"))
+            .unwrap_or_default();
+        let deadline = a
+            .deadline
+            .map(|d| format!(", deadline {}", when(d)))
+            .unwrap_or_default();
+        let escalated = a
+            .escalated_from
+            .as_deref()
+            .map(|e| format!(" (escalated from {e})"))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "approval request {} to {}{escalated}{question}, asked {}{deadline}",
+            a.request_id,
+            a.approver,
+            offset(&a.requested)
+        )?;
+        match (&a.decision, &a.expired, a.status) {
+            (Some(d), _, _) => {
+                writeln!(
+                    out,
+                    "  {} by {} at {} ({})",
+                    d.decision.outcome(),
+                    d.by,
+                    when(d.at.at),
+                    offset(&d.at)
+                )?;
+                if let Some(comment) = &d.comment {
+                    writeln!(out, "  comment: {comment}")?;
+                }
+                if let Some(reason) = &d.reason {
+                    writeln!(out, "  reason: {reason}")?;
+                }
+            }
+            (None, Some((at, policy)), _) => {
+                writeln!(out, "  expired {} (onDeadline {policy:?})", offset(at))?;
+            }
+            (None, None, ApprovalStatus::Open) => {
+                writeln!(out, "  waiting for {}", a.approver)?;
+            }
+            (None, None, status) => writeln!(out, "  {status:?}")?,
+        }
+    }
+    if let Some(n) = v.iterations {
+        writeln!(out, "iterations: {n}")?;
+    }
+    if !v.forked.is_empty() {
+        let mut counts: Vec<(&str, usize)> = Vec::new();
+        for f in &v.forked {
+            match counts.iter_mut().find(|(s, _)| *s == f.status) {
+                Some((_, c)) => *c += 1,
+                None => counts.push((&f.status, 1)),
+            }
+        }
+        let counts: Vec<String> = counts.iter().map(|(s, c)| format!("{c} {s}")).collect();
+        writeln!(
+            out,
+            "forked {} tasks ({}):",
+            v.forked.len(),
+            counts.join(", ")
+        )?;
+        let shown = if all {
+            v.forked.len()
+        } else {
+            v.forked.len().min(FORKED_SHOWN)
+        };
+        let rows: Vec<Vec<String>> = v.forked[..shown]
+            .iter()
+            .map(|f| {
+                vec![
+                    format!("  {}", f.task_ref),
+                    f.status.clone(),
+                    if f.attempt > 0 {
+                        format!("attempt {}", f.attempt)
+                    } else {
+                        "-".to_string()
+                    },
+                ]
+            })
+            .collect();
+        for line in super::status::table(&rows) {
+            writeln!(out, "{line}")?;
+        }
+        if shown < v.forked.len() {
+            writeln!(out, "  +{} more (--all lists them)", v.forked.len() - shown)?;
+        }
+    }
+    if !v.children.is_empty() {
+        writeln!(out, "child runs:")?;
+        for c in &v.children {
+            writeln!(out, "  {} {} `{}` ({})", c.run_id, c.status, c.name, c.kind)?;
+        }
+    }
+    if !v.notes.is_empty() {
+        writeln!(out, "notes:")?;
+        for n in &v.notes {
+            writeln!(out, "  {}  {}", offset(&n.at), n.what)?;
+        }
+    }
+    Ok(())
+}
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -22,10 +256,20 @@ pub struct Args {
     /// run goes on, until it ends.
     #[arg(long, short = 'f', conflicts_with = "json")]
     pub follow: bool,
+    /// Print only this task: each attempt with its input, output, reason, heartbeats and
+    /// backoff (a HUMAN task's requests and decision, a dynamic fork's forked tasks).
+    #[arg(long, value_name = "REF", conflicts_with = "follow")]
+    pub task: Option<String>,
+    /// With --task: list every forked task of a dynamic fork, not only the first ones.
+    #[arg(long, requires = "task")]
+    pub all: bool,
 }
 
 pub fn run(station_flag: Option<&Path>, args: Args) -> anyhow::Result<u8> {
     let station = super::station(station_flag)?;
+    if let Some(task) = &args.task {
+        return print_task_of(&station, &args.run, task, args.json, args.all);
+    }
     let log = match query::log(&station, &args.run) {
         Ok(log) => log,
         Err(e) => return Ok(refuse(&e)),

@@ -24,10 +24,24 @@ pub struct Args {
     /// terminal the screen is redrawn; otherwise each status follows a `--- HH:MM:SS` line).
     #[arg(long, short = 'w', conflicts_with = "json")]
     pub watch: bool,
+    /// Print only this task: each attempt with its input, output, reason, heartbeats and
+    /// backoff (a HUMAN task's requests and decision, a dynamic fork's forked tasks).
+    #[arg(long, value_name = "REF", conflicts_with = "watch")]
+    pub task: Option<String>,
+    /// List every task (or with --task every forked task), not only the first ones.
+    #[arg(long)]
+    pub all: bool,
 }
 
 pub fn run(station_flag: Option<&Path>, args: Args) -> anyhow::Result<u8> {
     let station = super::station(station_flag)?;
+    if let Some(task) = &args.task {
+        let run = match query::resolve(&station, args.run.as_deref()) {
+            Ok(run) => run,
+            Err(e) => return Ok(refuse(&e)),
+        };
+        return super::log::print_task_of(&station, &run, task, args.json, args.all);
+    }
     let view = match query::status(&station, args.run.as_deref(), Utc::now()) {
         Ok(view) => view,
         Err(e) => return Ok(refuse(&e)),
