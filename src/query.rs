@@ -306,6 +306,12 @@ pub struct TaskLog {
     pub attempts: Vec<AttemptLog>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decided: Option<Decided>,
+    /// A HUMAN task: its approval requests, each with its decision.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<task::ApprovalView>,
+    /// A WAIT: when it started, and until when.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wait: Option<task::WaitView>,
 }
 
 /// One attempt of an agent task.
@@ -778,11 +784,74 @@ pub fn timeline(records: &[Record], state: &RunState) -> RunLog {
     for record in records {
         let at = record.at;
         match &record.change {
-            Change::RunStarted { .. }
-            | Change::ForkExpanded { .. }
-            | Change::ApprovalRequested { .. }
-            | Change::ApprovalDecided { .. }
-            | Change::ApprovalExpired { .. } => {}
+            Change::RunStarted { .. } | Change::ForkExpanded { .. } => {}
+            Change::ApprovalRequested {
+                task_ref,
+                request_id,
+                approver,
+                input,
+                deadline,
+                escalated_from,
+                ..
+            } => task_log(&mut tasks, state, task_ref)
+                .approvals
+                .push(task::ApprovalView {
+                    request_id: request_id.clone(),
+                    approver: approver.clone(),
+                    escalated_from: escalated_from.clone(),
+                    question: input
+                        .get("question")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                    input: input.clone(),
+                    requested: stamp(at),
+                    deadline: *deadline,
+                    status: state
+                        .approvals
+                        .get(request_id)
+                        .map_or(crate::engine::ApprovalStatus::Open, |a| a.status),
+                    decision: None,
+                    expired: None,
+                }),
+            Change::ApprovalDecided {
+                task_ref,
+                request_id,
+                decision,
+                by,
+                comment,
+                reason,
+                file,
+            } => {
+                if let Some(a) = task_log(&mut tasks, state, task_ref)
+                    .approvals
+                    .iter_mut()
+                    .rev()
+                    .find(|a| a.request_id == *request_id)
+                {
+                    a.decision = Some(task::ApprovalDecision {
+                        at: stamp(at),
+                        decision: *decision,
+                        by: by.clone(),
+                        comment: comment.clone(),
+                        reason: reason.clone(),
+                        file: file.clone(),
+                    });
+                }
+            }
+            Change::ApprovalExpired {
+                task_ref,
+                request_id,
+                policy,
+            } => {
+                if let Some(a) = task_log(&mut tasks, state, task_ref)
+                    .approvals
+                    .iter_mut()
+                    .rev()
+                    .find(|a| a.request_id == *request_id)
+                {
+                    a.expired = Some((stamp(at), *policy));
+                }
+            }
             // An iteration's tasks show under their own references (`<ref>__<n>`).
             Change::LoopIterationStarted { .. } => {}
 
@@ -791,8 +860,15 @@ pub fn timeline(records: &[Record], state: &RunState) -> RunLog {
             | Change::ChildRunEnded { .. }
             | Change::ChildOf { .. } => {}
 
-            Change::WaitStarted { .. }
-            | Change::TaskDelayed { .. }
+            Change::WaitStarted {
+                task_ref, until, ..
+            } => {
+                task_log(&mut tasks, state, task_ref).wait = Some(task::WaitView {
+                    started: stamp(at),
+                    until: *until,
+                });
+            }
+            Change::TaskDelayed { .. }
             | Change::TaskDelayEnded { .. }
             | Change::TaskClaimed { .. }
             | Change::TaskTimedOut { .. } => {}
@@ -1143,6 +1219,8 @@ fn task_log<'a>(
             status: task.map_or(TaskStatus::Scheduled, |t| t.status),
             attempts: Vec::new(),
             decided: None,
+            approvals: Vec::new(),
+            wait: None,
         }
     })
 }

@@ -70,11 +70,7 @@ fn write_task(out: &mut impl std::io::Write, v: &TaskView, all: bool) -> anyhow:
         writeln!(out, "start delayed until {}", offset(due))?;
     }
     if let Some(wait) = &v.wait {
-        let until = wait.until.map_or_else(
-            || "until `3ox complete`".to_string(),
-            |u| format!("until {}", when(u)),
-        );
-        writeln!(out, "wait: started {}, {until}", offset(&wait.started))?;
+        writeln!(out, "{}  {}", offset(&wait.started), wait_line(wait))?;
     }
     if !v.attempts.is_empty() {
         let retries = match v.retries {
@@ -139,52 +135,7 @@ fn write_task(out: &mut impl std::io::Write, v: &TaskView, all: bool) -> anyhow:
         writeln!(out, "decided {}  {}{why}", offset(&d.at), d.outcome)?;
     }
     for a in &v.approvals {
-        let question = a
-            .question
-            .as_deref()
-            .map(|q| format!(" {q:?}"))
-            .unwrap_or_default();
-        let deadline = a
-            .deadline
-            .map(|d| format!(", deadline {}", when(d)))
-            .unwrap_or_default();
-        let escalated = a
-            .escalated_from
-            .as_deref()
-            .map(|e| format!(" (escalated from {e})"))
-            .unwrap_or_default();
-        writeln!(
-            out,
-            "approval request {} to {}{escalated}{question}, asked {}{deadline}",
-            a.request_id,
-            a.approver,
-            offset(&a.requested)
-        )?;
-        match (&a.decision, &a.expired, a.status) {
-            (Some(d), _, _) => {
-                writeln!(
-                    out,
-                    "  {} by {} at {} ({})",
-                    d.decision.outcome(),
-                    d.by,
-                    when(d.at.at),
-                    offset(&d.at)
-                )?;
-                if let Some(comment) = &d.comment {
-                    writeln!(out, "  comment: {comment}")?;
-                }
-                if let Some(reason) = &d.reason {
-                    writeln!(out, "  reason: {reason}")?;
-                }
-            }
-            (None, Some((at, policy)), _) => {
-                writeln!(out, "  expired {} (onDeadline {policy:?})", offset(at))?;
-            }
-            (None, None, ApprovalStatus::Open) => {
-                writeln!(out, "  waiting for {}", a.approver)?;
-            }
-            (None, None, status) => writeln!(out, "  {status:?}")?,
-        }
+        write_approval(out, a, "")?;
     }
     if let Some(n) = v.iterations {
         writeln!(out, "iterations: {n}")?;
@@ -316,6 +267,75 @@ fn follow(station: &crate::station::Station, first: RunLog) -> anyhow::Result<u8
     })
 }
 
+/// `wait started, until 2026-...` of a WAIT.
+fn wait_line(wait: &query::task::WaitView) -> String {
+    let until = wait.until.map_or_else(
+        || "until `3ox complete`".to_string(),
+        |u| format!("until {}", when(u)),
+    );
+    format!("wait started, {until}")
+}
+
+/// A HUMAN task's approval request: to whom, what, by when; then who decided, or that it
+/// waits.
+fn write_approval(
+    out: &mut impl std::io::Write,
+    a: &query::task::ApprovalView,
+    indent: &str,
+) -> anyhow::Result<()> {
+    let question = a
+        .question
+        .as_deref()
+        .map(|q| format!(" {q:?}"))
+        .unwrap_or_default();
+    let deadline = a
+        .deadline
+        .map(|d| format!(", deadline {}", when(d)))
+        .unwrap_or_default();
+    let escalated = a
+        .escalated_from
+        .as_deref()
+        .map(|e| format!(" (escalated from {e})"))
+        .unwrap_or_default();
+    writeln!(
+        out,
+        "{indent}{}  approval request {} to {}{escalated}{question}{deadline}",
+        offset(&a.requested),
+        a.request_id,
+        a.approver,
+    )?;
+    match (&a.decision, &a.expired, a.status) {
+        (Some(d), _, _) => {
+            writeln!(
+                out,
+                "{indent}  {} by {} at {} ({})",
+                d.decision.outcome(),
+                d.by,
+                when(d.at.at),
+                offset(&d.at)
+            )?;
+            if let Some(comment) = &d.comment {
+                writeln!(out, "{indent}  comment: {comment}")?;
+            }
+            if let Some(reason) = &d.reason {
+                writeln!(out, "{indent}  reason: {reason}")?;
+            }
+        }
+        (None, Some((at, policy)), _) => {
+            writeln!(
+                out,
+                "{indent}  expired {} (onDeadline {policy:?})",
+                offset(at)
+            )?;
+        }
+        (None, None, ApprovalStatus::Open) => {
+            writeln!(out, "{indent}  waiting for {}", a.approver)?;
+        }
+        (None, None, status) => writeln!(out, "{indent}  {status:?}")?,
+    }
+    Ok(())
+}
+
 /// `+0.412s`.
 fn offset(stamp: &Stamp) -> String {
     if stamp.offset_ms < 0 {
@@ -350,6 +370,12 @@ fn write_log(out: &mut impl std::io::Write, log: &RunLog) -> anyhow::Result<()> 
         match &task.decided {
             Some(decided) => writeln!(out, "  {}", decision(decided))?,
             None => writeln!(out)?,
+        }
+        if let Some(wait) = &task.wait {
+            writeln!(out, "  {}  {}", offset(&wait.started), wait_line(wait))?;
+        }
+        for a in &task.approvals {
+            write_approval(out, a, "  ")?;
         }
         for attempt in &task.attempts {
             writeln!(out, "  {}", attempt_line(attempt))?;

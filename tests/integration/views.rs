@@ -243,9 +243,12 @@ fn task_of_a_human_task_shows_the_request_and_the_decision() {
     );
     let (mut run, run_id) = run_until_approval_requested(&env, "gate.yaml");
     let text = stdout(&env.run(&["status", &run_id, "--task", "gate"]));
-    assert!(text.contains("to commander \"ship?\", asked +"), "{text}");
-    assert!(text.contains(", deadline "), "{text}");
+    assert!(text.contains("to commander \"ship?\", deadline "), "{text}");
     assert!(text.contains("waiting for commander"), "{text}");
+    // `3ox log` shows the waiting HUMAN task too, with whom it waits for.
+    let text = stdout(&env.run(&["log", &run_id]));
+    assert!(text.contains("task gate (HUMAN): SCHEDULED"), "{text}");
+    assert!(text.contains("    waiting for commander"), "{text}");
     let out = env.run(&[
         "reject",
         &run_id,
@@ -260,6 +263,9 @@ fn task_of_a_human_task_shows_the_request_and_the_decision() {
     let text = stdout(&env.run(&["log", &run_id, "--task", "gate"]));
     assert!(text.contains("  rejected by "), "{text}");
     assert!(text.contains("reason: not today"), "{text}");
+    let text = stdout(&env.run(&["log", &run_id]));
+    assert!(text.contains("    rejected by "), "{text}");
+    assert!(text.contains("    comment: try monday"), "{text}");
     let out = env.run(&["log", &run_id, "--task", "gate", "--json"]);
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     let decision = &doc["approvals"][0]["decision"];
