@@ -154,6 +154,10 @@ pub struct StatusView {
     /// The runs this one started, in order, with their status as this run last saw it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub children: Vec<crate::engine::tasks::sub_workflow::ChildLink>,
+    /// Each task forked by a dynamic fork: the fork's reference and the task's place in it
+    /// (text views show the first few of a big fork; `tasks` has them all).
+    #[serde(skip)]
+    pub forked: HashMap<String, (String, usize)>,
 }
 
 /// One task of a run, as `3ox status` shows it.
@@ -255,6 +259,10 @@ pub struct RunLog {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub operations: Vec<Operation>,
     pub ended: Option<RunEnd>,
+    /// Each task forked by a dynamic fork: the fork's reference and the task's place in it
+    /// (the text timeline shows the first few of a big fork; `tasks` has them all).
+    #[serde(skip)]
+    pub forked: HashMap<String, (String, usize)>,
 }
 
 /// A person's operation on a run, from its journal record.
@@ -596,8 +604,23 @@ pub fn status(
         journal: station.relative(&journal),
         parent: state.parent.clone(),
         children: state.children.values().cloned().collect(),
+        forked: forked_places(&state),
         run_id,
     })
+}
+
+/// Each task forked by a dynamic fork of `state`: the fork's reference and its place in it.
+pub fn forked_places(state: &RunState) -> HashMap<String, (String, usize)> {
+    state
+        .forks
+        .iter()
+        .flat_map(|(fork, tasks)| {
+            tasks
+                .iter()
+                .enumerate()
+                .map(move |(i, t)| (t.task_reference_name.clone(), (fork.clone(), i)))
+        })
+        .collect()
 }
 
 /// `3ox approvals`: one open approval request of a running run.
@@ -1120,6 +1143,7 @@ pub fn timeline(records: &[Record], state: &RunState) -> RunLog {
         rejected,
         operations,
         ended,
+        forked: forked_places(state),
     }
 }
 

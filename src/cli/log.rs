@@ -17,8 +17,7 @@ use crate::engine::{ApprovalStatus, TaskStatus};
 use crate::query::task::{TaskError, TaskView};
 use crate::query::{self, AttemptLog, Decided, RunLog, Stamp};
 
-/// Forked tasks of a dynamic fork listed by `--task` without `--all`.
-const FORKED_SHOWN: usize = 20;
+use super::status::FORKED_SHOWN;
 /// Longest input or output printed on one line by `--task` (JSON has them whole).
 const VALUE_CHARS: usize = 300;
 
@@ -211,8 +210,9 @@ pub struct Args {
     /// backoff (a HUMAN task's requests and decision, a dynamic fork's forked tasks).
     #[arg(long, value_name = "REF", conflicts_with = "follow")]
     pub task: Option<String>,
-    /// With --task: list every forked task of a dynamic fork, not only the first ones.
-    #[arg(long, requires = "task")]
+    /// List every task (with --task: every forked task), not only the first ones: the first
+    /// 20 tasks of each dynamic fork and 500 in all.
+    #[arg(long)]
     pub all: bool,
 }
 
@@ -231,7 +231,7 @@ pub fn run(station_flag: Option<&Path>, args: Args) -> anyhow::Result<u8> {
     if args.json {
         print_json(&log)?;
     } else {
-        print_log(&log)?;
+        print_log(&log, args.all)?;
     }
     Ok(super::EXIT_OK)
 }
@@ -250,7 +250,7 @@ fn follow(station: &crate::station::Station, first: RunLog) -> anyhow::Result<u8
             },
         };
         let mut text = Vec::new();
-        write_log(&mut text, &log)?;
+        write_log(&mut text, &log, true)?;
         let text = String::from_utf8_lossy(&text).into_owned();
         let mut out = std::io::stdout().lock();
         for line in text.lines() {
@@ -345,11 +345,14 @@ fn offset(stamp: &Stamp) -> String {
     }
 }
 
-fn print_log(log: &RunLog) -> anyhow::Result<()> {
-    write_log(&mut std::io::stdout().lock(), log)
+fn print_log(log: &RunLog, all: bool) -> anyhow::Result<()> {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    write_log(&mut out, log, all)?;
+    out.flush()?;
+    Ok(())
 }
 
-fn write_log(out: &mut impl std::io::Write, log: &RunLog) -> anyhow::Result<()> {
+fn write_log(out: &mut impl std::io::Write, log: &RunLog, all: bool) -> anyhow::Result<()> {
     writeln!(
         out,
         "run {} of {} v{} ({}): {}",
@@ -361,7 +364,19 @@ fn write_log(out: &mut impl std::io::Write, log: &RunLog) -> anyhow::Result<()> 
         offset(&log.started.at),
         brief(&log.started.input, 100)
     )?;
-    for task in &log.tasks {
+    let statuses: Vec<(&str, String)> = log
+        .tasks
+        .iter()
+        .map(|t| (t.task_ref.as_str(), t.status.to_string()))
+        .collect();
+    for line in super::status::page(&statuses, &log.forked, all) {
+        let task = match line {
+            super::status::Paged::Task(i) => &log.tasks[i],
+            super::status::Paged::Hidden(text) => {
+                writeln!(out, "{text}")?;
+                continue;
+            }
+        };
         write!(
             out,
             "task {} ({}): {}",
@@ -505,7 +520,11 @@ fn decision(decided: &Decided) -> String {
         text.push_str(&format!("  branches {}", shown.join(" ")));
     }
     if let Some(forked) = &decided.forked_tasks {
-        text.push_str(&format!("  forked {}", forked.join(", ")));
+        let shown = forked.len().min(super::status::FORKED_SHOWN);
+        text.push_str(&format!("  forked {}", forked[..shown].join(", ")));
+        if shown < forked.len() {
+            text.push_str(&format!(" and {} more", forked.len() - shown));
+        }
     }
     if let Some(joined) = &decided.joined {
         text.push_str(&format!("  joined {}", joined.join(", ")));

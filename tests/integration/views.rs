@@ -273,3 +273,43 @@ fn task_of_a_human_task_shows_the_request_and_the_decision() {
     assert_eq!(decision["reason"], "not today");
     assert_eq!(doc["approvals"][0]["question"], "ship?");
 }
+
+#[test]
+fn status_and_log_list_the_first_tasks_of_a_big_fork_and_all_with_all() {
+    let env = TestEnv::new();
+    let _agent = crate::fake_agent::FakeAgent::start(&env, "worker", &["work"], 100, |_| {
+        crate::fake_agent::Answer::Completed(serde_json::json!({}))
+    });
+    env.write(
+        "fan.yaml",
+        "name: fan\ninputParameters: [items]\ntasks:\n  - name: fan\n    taskReferenceName: fan\n    type: FORK_JOIN_DYNAMIC\n    inputParameters: {forkTaskName: work, forkTaskInputs: '${workflow.input.items}'}\n  - {name: join, taskReferenceName: join, type: JOIN}\n",
+    );
+    let items: Vec<String> = (0..25).map(|i| i.to_string()).collect();
+    let (code, result, out) = env.run_flow(
+        "fan.yaml",
+        &["--input", &format!("items=[{}]", items.join(", "))],
+    );
+    assert_eq!(code, 0, "{result}\n{}", stderr(&out));
+    let run_id = result["run_id"].as_str().unwrap();
+    for command in ["status", "log"] {
+        let text = stdout(&env.run(&[command, run_id]));
+        assert!(text.contains("_work_19 "), "{text}");
+        assert!(!text.contains("_work_20 "), "{text}");
+        assert!(
+            text.contains("+5 more tasks forked by fan (5 COMPLETED); --all lists them"),
+            "{text}"
+        );
+        // What follows the fork is still listed.
+        assert!(text.contains("join"), "{text}");
+        let all = stdout(&env.run(&[command, run_id, "--all"]));
+        assert!(all.contains("_work_24 "), "{all}");
+        assert!(!all.contains("more tasks forked"), "{all}");
+    }
+    let out = env.run(&["status", run_id, "--json"]);
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        doc["tasks"].as_array().unwrap().len(),
+        27,
+        "--json has every task"
+    );
+}
