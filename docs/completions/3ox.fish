@@ -164,7 +164,7 @@ complete -c 3ox -n "__fish_3ox_using_subcommand status" -l log-format -d 'How lo
 json\t'One JSON object a line, with the event\'s fields (`run`, `task`, `agent`, `path`)'"
 complete -c 3ox -n "__fish_3ox_using_subcommand status" -l json -d 'Print the run as JSON on stdout'
 complete -c 3ox -n "__fish_3ox_using_subcommand status" -s w -l watch -d 'Watch the run live: print its status again each time it changes, until it ends (on a terminal the screen is redrawn; otherwise each status follows a `--- HH:MM:SS` line)'
-complete -c 3ox -n "__fish_3ox_using_subcommand status" -l all -d 'List every task (or with --task every forked task), not only the first ones: the first 20 tasks of each dynamic fork and 500 in all'
+complete -c 3ox -n "__fish_3ox_using_subcommand status" -l all -d 'List every task (or with --task every forked task), not only the first ones: the first 20 tasks of each dynamic fork and 500 in all; and the whole output, not only its first 40 lines'
 complete -c 3ox -n "__fish_3ox_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c 3ox -n "__fish_3ox_using_subcommand list" -l status -d 'Only runs with this status' -r -f -a "RUNNING\t''
 COMPLETED\t''

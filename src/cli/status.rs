@@ -29,7 +29,8 @@ pub struct Args {
     #[arg(long, value_name = "REF", conflicts_with = "watch")]
     pub task: Option<String>,
     /// List every task (or with --task every forked task), not only the first ones: the
-    /// first 20 tasks of each dynamic fork and 500 in all.
+    /// first 20 tasks of each dynamic fork and 500 in all; and the whole output, not only
+    /// its first 40 lines.
     #[arg(long)]
     pub all: bool,
 }
@@ -94,6 +95,9 @@ fn watch(station: &crate::station::Station, first: StatusView) -> anyhow::Result
 pub(crate) const FORKED_SHOWN: usize = 20;
 /// How many tasks the text views list at most (`--all`: every one).
 pub(crate) const TASKS_SHOWN: usize = 500;
+
+/// How many lines of a run's output (as YAML) `status` prints (`--all`: every one).
+const OUTPUT_LINES_SHOWN: usize = 40;
 
 /// A line of a paged task list: a task (its index), or a line standing for hidden ones.
 pub(crate) enum Paged {
@@ -307,8 +311,21 @@ fn print_status(view: &StatusView, all: bool) -> anyhow::Result<()> {
     if let Some(output) = &view.output {
         let yaml = serde_yaml::to_string(output)?;
         writeln!(out, "output:")?;
-        for line in yaml.lines() {
+        let lines: Vec<&str> = yaml.lines().collect();
+        let shown = if all {
+            lines.len()
+        } else {
+            lines.len().min(OUTPUT_LINES_SHOWN)
+        };
+        for line in &lines[..shown] {
             writeln!(out, "  {line}")?;
+        }
+        if shown < lines.len() {
+            writeln!(
+                out,
+                "  ... +{} more lines; --all or --json shows the whole output",
+                lines.len() - shown
+            )?;
         }
     }
     if let Some(parent) = &view.parent {

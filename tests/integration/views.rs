@@ -278,11 +278,11 @@ fn task_of_a_human_task_shows_the_request_and_the_decision() {
 fn status_and_log_list_the_first_tasks_of_a_big_fork_and_all_with_all() {
     let env = TestEnv::new();
     let _agent = crate::fake_agent::FakeAgent::start(&env, "worker", &["work"], 100, |_| {
-        crate::fake_agent::Answer::Completed(serde_json::json!({}))
+        crate::fake_agent::Answer::Completed(serde_json::json!({"a": 1, "b": 2}))
     });
     env.write(
         "fan.yaml",
-        "name: fan\ninputParameters: [items]\ntasks:\n  - name: fan\n    taskReferenceName: fan\n    type: FORK_JOIN_DYNAMIC\n    inputParameters: {forkTaskName: work, forkTaskInputs: '${workflow.input.items}'}\n  - {name: join, taskReferenceName: join, type: JOIN}\n",
+        "name: fan\ninputParameters: [items]\ntasks:\n  - name: fan\n    taskReferenceName: fan\n    type: FORK_JOIN_DYNAMIC\n    inputParameters: {forkTaskName: work, forkTaskInputs: '${workflow.input.items}'}\n  - {name: join, taskReferenceName: join, type: JOIN}\noutputParameters: {all: '${join.output}'}\n",
     );
     let items: Vec<String> = (0..25).map(|i| i.to_string()).collect();
     let (code, result, out) = env.run_flow(
