@@ -19,6 +19,9 @@ use crate::engine::{RunState, TaskState};
 pub const NOT_STARTED: &str = "NOT_STARTED";
 /// The `state` of a "+N more" node whose tasks are not all in the same state.
 pub const MIXED: &str = "MIXED";
+/// The `state` of a task of an inline sub-workflow whose child run has started: it runs in
+/// the child run (`3ox graph CHILD` draws that run).
+pub const CHILD_RUN: &str = "CHILD_RUN";
 /// How many forked tasks of a dynamic fork are drawn by default (`3ox graph --max-dynamic`).
 pub const DEFAULT_MAX_DYNAMIC: usize = 20;
 
@@ -40,6 +43,7 @@ pub fn overlay(def: &WorkflowDef, state: &RunState, max_dynamic: usize) -> Graph
         .collect();
     // Dynamic forks: their forked tasks as nodes.
     let mut root = std::mem::take(&mut graph.root);
+    let root_for_children = root.clone();
     expand(
         &mut root,
         &mut graph,
@@ -48,6 +52,7 @@ pub fn overlay(def: &WorkflowDef, state: &RunState, max_dynamic: usize) -> Graph
         state,
         max_dynamic,
     );
+    mark_child_runs(&root_for_children, &mut graph, &actual, state);
     graph.root = root;
     for (node, actual) in graph.nodes.iter_mut().zip(&actual) {
         if node.run.is_some() {
@@ -113,6 +118,7 @@ pub fn colours(state: &str) -> (&'static str, &'static str) {
         "FAILED" | "FAILED_WITH_TERMINAL_ERROR" | "TIMED_OUT" => ("#f9d2d2", "#b03a3a"),
         "SKIPPED" | "CANCELED" => ("#e6e6e6", "#808080"),
         MIXED => ("#eee8f8", "#6b4fbb"),
+        CHILD_RUN => ("#eaf6fb", "#2b7a9b"),
         _ => ("#ffffff", "#a0a8b4"),
     }
 }
@@ -257,6 +263,65 @@ fn expand(
             }
             Block::Loop { body, .. } | Block::Sub { body, .. } | Block::Dynamic { body, .. } => {
                 expand(&mut body.blocks, graph, actual, ids, state, max);
+            }
+        }
+    }
+}
+
+/// Marks the tasks of each inline sub-workflow whose child run started as [`CHILD_RUN`].
+fn mark_child_runs(
+    blocks: &[Block],
+    graph: &mut Graph,
+    actual: &[Option<String>],
+    state: &RunState,
+) {
+    fn members(blocks: &[Block], out: &mut Vec<usize>) {
+        for b in blocks {
+            match b {
+                Block::Task(n) => out.push(*n),
+                Block::Split { node, groups } => {
+                    out.push(*node);
+                    for g in groups {
+                        members(&g.blocks, out);
+                    }
+                }
+                Block::Loop { node, body }
+                | Block::Sub { node, body }
+                | Block::Dynamic { node, body } => {
+                    out.push(*node);
+                    members(&body.blocks, out);
+                }
+            }
+        }
+    }
+    for b in blocks {
+        match b {
+            Block::Task(_) => {}
+            Block::Split { groups, .. } => {
+                for g in groups {
+                    mark_child_runs(&g.blocks, graph, actual, state);
+                }
+            }
+            Block::Loop { body, .. } | Block::Dynamic { body, .. } => {
+                mark_child_runs(&body.blocks, graph, actual, state);
+            }
+            Block::Sub { node, body } => {
+                let started = actual[*node].as_ref().is_some_and(|r| {
+                    state
+                        .children
+                        .values()
+                        .any(|c| c.task_ref.as_deref() == Some(r.as_str()))
+                });
+                if started {
+                    let mut inside = Vec::new();
+                    members(&body.blocks, &mut inside);
+                    for n in inside {
+                        graph.nodes[n].run = Some(NodeRun {
+                            state: CHILD_RUN.to_string(),
+                            note: None,
+                        });
+                    }
+                }
             }
         }
     }

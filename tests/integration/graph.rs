@@ -269,3 +269,48 @@ fn graph_of_a_run_colours_states_marks_the_path_and_expands_the_fork() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("no run matches"), "{}", stderr(&out));
 }
+
+#[test]
+fn graph_of_a_run_counts_loop_iterations_and_names_the_child_run() {
+    let env = TestEnv::new();
+    env.write(
+        "shapes.yaml",
+        r#"name: shapes
+tasks:
+  - name: loop
+    taskReferenceName: loop
+    type: DO_WHILE
+    loopCondition: "$.loop['iteration'] < 3"
+    loopOver:
+      - {name: step, taskReferenceName: step, type: NOOP}
+  - name: child
+    taskReferenceName: child
+    type: SUB_WORKFLOW
+    subWorkflowParam:
+      name: inner
+      workflowDefinition:
+        name: inner
+        tasks:
+          - {name: inner_step, taskReferenceName: inner_step, type: NOOP}
+"#,
+    );
+    let (code, result, out) = env.run_flow("shapes.yaml", &[]);
+    assert_eq!(code, 0, "{result}\n{}", stderr(&out));
+    let run_id = result["run_id"].as_str().unwrap();
+    let text = stdout(&env.run(&["graph", run_id]));
+    assert!(
+        text.contains("t_loop{{\"loop (DO_WHILE): 3 iterations\"}}"),
+        "{text}"
+    );
+    assert!(text.contains("t_step ==>|\"loop\"| t_loop"), "{text}");
+    let status = stdout(&env.run(&["status", run_id, "--json"]));
+    let doc: serde_json::Value = serde_json::from_str(&status).unwrap();
+    let child = doc["children"][0]["run_id"].as_str().unwrap();
+    assert!(
+        text.contains(&format!(
+            "child (SUB_WORKFLOW): child run {child} COMPLETED"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("class t_inner_step CHILD_RUN"), "{text}");
+}
