@@ -12,6 +12,7 @@
 //! the journals and the clock.
 
 pub mod summaries;
+pub mod task;
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -153,6 +154,10 @@ pub struct StatusView {
     /// The runs this one started, in order, with their status as this run last saw it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub children: Vec<crate::engine::tasks::sub_workflow::ChildLink>,
+    /// Each task forked by a dynamic fork: the fork's reference and the task's place in it
+    /// (text views show the first few of a big fork; `tasks` has them all).
+    #[serde(skip)]
+    pub forked: HashMap<String, (String, usize)>,
 }
 
 /// One task of a run, as `3ox status` shows it.
@@ -254,6 +259,10 @@ pub struct RunLog {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub operations: Vec<Operation>,
     pub ended: Option<RunEnd>,
+    /// Each task forked by a dynamic fork: the fork's reference and the task's place in it
+    /// (the text timeline shows the first few of a big fork; `tasks` has them all).
+    #[serde(skip)]
+    pub forked: HashMap<String, (String, usize)>,
 }
 
 /// A person's operation on a run, from its journal record.
@@ -305,6 +314,12 @@ pub struct TaskLog {
     pub attempts: Vec<AttemptLog>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decided: Option<Decided>,
+    /// A HUMAN task: its approval requests, each with its decision.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<task::ApprovalView>,
+    /// A WAIT: when it started, and until when.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wait: Option<task::WaitView>,
 }
 
 /// One attempt of an agent task.
@@ -481,6 +496,12 @@ fn load(station: &Station, run_id: &str) -> Result<Loaded, QueryError> {
     })
 }
 
+/// The state of the run `query` names (see [`resolve`]), folded from its journal.
+pub fn run_state(station: &Station, query: &str) -> Result<RunState, QueryError> {
+    let run_id = resolve(station, Some(query))?;
+    Ok(load(station, &run_id)?.state)
+}
+
 /// Whether a live process drives `run_id`: tries a shared lock on its ownership lock file
 /// (read-only) and releases it at once.
 pub fn driver(runs_dir: &Path, run_id: &str) -> Driver {
@@ -583,8 +604,23 @@ pub fn status(
         journal: station.relative(&journal),
         parent: state.parent.clone(),
         children: state.children.values().cloned().collect(),
+        forked: forked_places(&state),
         run_id,
     })
+}
+
+/// Each task forked by a dynamic fork of `state`: the fork's reference and its place in it.
+pub fn forked_places(state: &RunState) -> HashMap<String, (String, usize)> {
+    state
+        .forks
+        .iter()
+        .flat_map(|(fork, tasks)| {
+            tasks
+                .iter()
+                .enumerate()
+                .map(move |(i, t)| (t.task_reference_name.clone(), (fork.clone(), i)))
+        })
+        .collect()
 }
 
 /// `3ox approvals`: one open approval request of a running run.
@@ -771,11 +807,74 @@ pub fn timeline(records: &[Record], state: &RunState) -> RunLog {
     for record in records {
         let at = record.at;
         match &record.change {
-            Change::RunStarted { .. }
-            | Change::ForkExpanded { .. }
-            | Change::ApprovalRequested { .. }
-            | Change::ApprovalDecided { .. }
-            | Change::ApprovalExpired { .. } => {}
+            Change::RunStarted { .. } | Change::ForkExpanded { .. } => {}
+            Change::ApprovalRequested {
+                task_ref,
+                request_id,
+                approver,
+                input,
+                deadline,
+                escalated_from,
+                ..
+            } => task_log(&mut tasks, state, task_ref)
+                .approvals
+                .push(task::ApprovalView {
+                    request_id: request_id.clone(),
+                    approver: approver.clone(),
+                    escalated_from: escalated_from.clone(),
+                    question: input
+                        .get("question")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                    input: input.clone(),
+                    requested: stamp(at),
+                    deadline: *deadline,
+                    status: state
+                        .approvals
+                        .get(request_id)
+                        .map_or(crate::engine::ApprovalStatus::Open, |a| a.status),
+                    decision: None,
+                    expired: None,
+                }),
+            Change::ApprovalDecided {
+                task_ref,
+                request_id,
+                decision,
+                by,
+                comment,
+                reason,
+                file,
+            } => {
+                if let Some(a) = task_log(&mut tasks, state, task_ref)
+                    .approvals
+                    .iter_mut()
+                    .rev()
+                    .find(|a| a.request_id == *request_id)
+                {
+                    a.decision = Some(task::ApprovalDecision {
+                        at: stamp(at),
+                        decision: *decision,
+                        by: by.clone(),
+                        comment: comment.clone(),
+                        reason: reason.clone(),
+                        file: file.clone(),
+                    });
+                }
+            }
+            Change::ApprovalExpired {
+                task_ref,
+                request_id,
+                policy,
+            } => {
+                if let Some(a) = task_log(&mut tasks, state, task_ref)
+                    .approvals
+                    .iter_mut()
+                    .rev()
+                    .find(|a| a.request_id == *request_id)
+                {
+                    a.expired = Some((stamp(at), *policy));
+                }
+            }
             // An iteration's tasks show under their own references (`<ref>__<n>`).
             Change::LoopIterationStarted { .. } => {}
 
@@ -784,8 +883,15 @@ pub fn timeline(records: &[Record], state: &RunState) -> RunLog {
             | Change::ChildRunEnded { .. }
             | Change::ChildOf { .. } => {}
 
-            Change::WaitStarted { .. }
-            | Change::TaskDelayed { .. }
+            Change::WaitStarted {
+                task_ref, until, ..
+            } => {
+                task_log(&mut tasks, state, task_ref).wait = Some(task::WaitView {
+                    started: stamp(at),
+                    until: *until,
+                });
+            }
+            Change::TaskDelayed { .. }
             | Change::TaskDelayEnded { .. }
             | Change::TaskClaimed { .. }
             | Change::TaskTimedOut { .. } => {}
@@ -1037,6 +1143,7 @@ pub fn timeline(records: &[Record], state: &RunState) -> RunLog {
         rejected,
         operations,
         ended,
+        forked: forked_places(state),
     }
 }
 
@@ -1136,6 +1243,8 @@ fn task_log<'a>(
             status: task.map_or(TaskStatus::Scheduled, |t| t.status),
             attempts: Vec::new(),
             decided: None,
+            approvals: Vec::new(),
+            wait: None,
         }
     })
 }

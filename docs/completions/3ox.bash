@@ -763,7 +763,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__graph)
-            opts="-o -h --format --output --station --log-format --help"
+            opts="-o -h --format --output --max-dynamic --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -778,6 +778,10 @@ _3ox() {
                     return 0
                     ;;
                 -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-dynamic)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1689,12 +1693,16 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__log)
-            opts="-f -h --json --follow --station --log-format --help"
+            opts="-f -h --json --follow --task --all --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --task)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --station)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2451,12 +2459,16 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__status)
-            opts="-w -h --json --watch --station --log-format --help"
+            opts="-w -h --json --watch --task --all --station --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --task)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --station)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

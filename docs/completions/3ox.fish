@@ -161,11 +161,13 @@ complete -c 3ox -n "__fish_3ox_using_subcommand skip" -l log-format -d 'How log 
 json\t'One JSON object a line, with the event\'s fields (`run`, `task`, `agent`, `path`)'"
 complete -c 3ox -n "__fish_3ox_using_subcommand skip" -l json -d 'Print the outcome as JSON on stdout'
 complete -c 3ox -n "__fish_3ox_using_subcommand skip" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c 3ox -n "__fish_3ox_using_subcommand status" -l task -d 'Print only this task: each attempt with its input, output, reason, heartbeats and backoff (a HUMAN task\'s requests and decision, a dynamic fork\'s forked tasks)' -r
 complete -c 3ox -n "__fish_3ox_using_subcommand status" -l station -d 'The station to work in (default: the nearest folder at or above the current one with `.3ox/` or `agents/`)' -r -F
 complete -c 3ox -n "__fish_3ox_using_subcommand status" -l log-format -d 'How log lines on stderr look: `text` for people, `json` (one object a line) for machines. What is logged is set with `RUST_LOG` (default `warn`)' -r -f -a "text\t'Human-readable lines'
 json\t'One JSON object a line, with the event\'s fields (`run`, `task`, `agent`, `path`)'"
 complete -c 3ox -n "__fish_3ox_using_subcommand status" -l json -d 'Print the run as JSON on stdout'
 complete -c 3ox -n "__fish_3ox_using_subcommand status" -s w -l watch -d 'Watch the run live: print its status again each time it changes, until it ends (on a terminal the screen is redrawn; otherwise each status follows a `--- HH:MM:SS` line)'
+complete -c 3ox -n "__fish_3ox_using_subcommand status" -l all -d 'List every task (or with --task every forked task), not only the first ones: the first 20 tasks of each dynamic fork and 500 in all; and the whole output, not only its first 40 lines'
 complete -c 3ox -n "__fish_3ox_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c 3ox -n "__fish_3ox_using_subcommand list" -l status -d 'Only runs with this status' -r -f -a "RUNNING\t''
 COMPLETED\t''
@@ -179,11 +181,13 @@ complete -c 3ox -n "__fish_3ox_using_subcommand list" -l log-format -d 'How log 
 json\t'One JSON object a line, with the event\'s fields (`run`, `task`, `agent`, `path`)'"
 complete -c 3ox -n "__fish_3ox_using_subcommand list" -l json -d 'Print the runs as JSON on stdout'
 complete -c 3ox -n "__fish_3ox_using_subcommand list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c 3ox -n "__fish_3ox_using_subcommand log" -l task -d 'Print only this task: each attempt with its input, output, reason, heartbeats and backoff (a HUMAN task\'s requests and decision, a dynamic fork\'s forked tasks)' -r
 complete -c 3ox -n "__fish_3ox_using_subcommand log" -l station -d 'The station to work in (default: the nearest folder at or above the current one with `.3ox/` or `agents/`)' -r -F
 complete -c 3ox -n "__fish_3ox_using_subcommand log" -l log-format -d 'How log lines on stderr look: `text` for people, `json` (one object a line) for machines. What is logged is set with `RUST_LOG` (default `warn`)' -r -f -a "text\t'Human-readable lines'
 json\t'One JSON object a line, with the event\'s fields (`run`, `task`, `agent`, `path`)'"
 complete -c 3ox -n "__fish_3ox_using_subcommand log" -l json -d 'Print the timeline as JSON on stdout (with absolute times)'
 complete -c 3ox -n "__fish_3ox_using_subcommand log" -s f -l follow -d 'Follow the run live: print the timeline, then each line that is new or changed as the run goes on, until it ends'
+complete -c 3ox -n "__fish_3ox_using_subcommand log" -l all -d 'List every task (with --task: every forked task), not only the first ones: the first 20 tasks of each dynamic fork and 500 in all'
 complete -c 3ox -n "__fish_3ox_using_subcommand log" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c 3ox -n "__fish_3ox_using_subcommand history" -l workflow -d 'Only runs of the workflow with this name' -r
 complete -c 3ox -n "__fish_3ox_using_subcommand history" -l limit -d 'At most N runs (the newest)' -r
@@ -300,6 +304,7 @@ complete -c 3ox -n "__fish_3ox_using_subcommand graph" -l format -d 'The output 
 dot\t'Graphviz DOT'
 svg\t'A standalone SVG image, laid out by 3ox'"
 complete -c 3ox -n "__fish_3ox_using_subcommand graph" -s o -l output -d 'Write the diagram here instead of to stdout' -r -F
+complete -c 3ox -n "__fish_3ox_using_subcommand graph" -l max-dynamic -d 'For a run: how many tasks of each dynamic fork to draw; the rest are one "+N more" node' -r
 complete -c 3ox -n "__fish_3ox_using_subcommand graph" -l station -d 'The station to work in (default: the nearest folder at or above the current one with `.3ox/` or `agents/`)' -r -F
 complete -c 3ox -n "__fish_3ox_using_subcommand graph" -l log-format -d 'How log lines on stderr look: `text` for people, `json` (one object a line) for machines. What is logged is set with `RUST_LOG` (default `warn`)' -r -f -a "text\t'Human-readable lines'
 json\t'One JSON object a line, with the event\'s fields (`run`, `task`, `agent`, `path`)'"

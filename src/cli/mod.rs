@@ -216,7 +216,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Export(args) => export::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Test(args) => test::run(args),
-        Command::Graph(args) => graph::run(args),
+        Command::Graph(args) => graph::run(cli.station.as_deref(), args),
         Command::Template(cmd) => template::run(cli.station.as_deref(), cmd),
         Command::Schedule(cmd) => schedule::run(cli.station.as_deref(), cmd),
         Command::Mcp(args) => mcp::run(cli.station.as_deref(), args),

@@ -24,10 +24,26 @@ pub struct Args {
     /// terminal the screen is redrawn; otherwise each status follows a `--- HH:MM:SS` line).
     #[arg(long, short = 'w', conflicts_with = "json")]
     pub watch: bool,
+    /// Print only this task: each attempt with its input, output, reason, heartbeats and
+    /// backoff (a HUMAN task's requests and decision, a dynamic fork's forked tasks).
+    #[arg(long, value_name = "REF", conflicts_with = "watch")]
+    pub task: Option<String>,
+    /// List every task (or with --task every forked task), not only the first ones: the
+    /// first 20 tasks of each dynamic fork and 500 in all; and the whole output, not only
+    /// its first 40 lines.
+    #[arg(long)]
+    pub all: bool,
 }
 
 pub fn run(station_flag: Option<&Path>, args: Args) -> anyhow::Result<u8> {
     let station = super::station(station_flag)?;
+    if let Some(task) = &args.task {
+        let run = match query::resolve(&station, args.run.as_deref()) {
+            Ok(run) => run,
+            Err(e) => return Ok(refuse(&e)),
+        };
+        return super::log::print_task_of(&station, &run, task, args.json, args.all);
+    }
     let view = match query::status(&station, args.run.as_deref(), Utc::now()) {
         Ok(view) => view,
         Err(e) => return Ok(refuse(&e)),
@@ -38,7 +54,7 @@ pub fn run(station_flag: Option<&Path>, args: Args) -> anyhow::Result<u8> {
     if args.json {
         print_json(&view)?;
     } else {
-        print_status(&view)?;
+        print_status(&view, args.all)?;
     }
     Ok(super::EXIT_OK)
 }
@@ -65,7 +81,7 @@ fn watch(station: &crate::station::Station, first: StatusView) -> anyhow::Result
                 writeln!(out, "--- {}", Utc::now().format("%H:%M:%S"))?;
             }
         }
-        print_status(&view)?;
+        print_status(&view, false)?;
         std::io::stdout().lock().flush()?;
         Ok(if view.status == RunStatus::Running {
             super::follow::Rendered::Running
@@ -73,6 +89,74 @@ fn watch(station: &crate::station::Station, first: StatusView) -> anyhow::Result
             super::follow::Rendered::Done(super::EXIT_OK)
         })
     })
+}
+
+/// How many tasks of each dynamic fork the text views list (`--all`: every one).
+pub(crate) const FORKED_SHOWN: usize = 20;
+/// How many tasks the text views list at most (`--all`: every one).
+pub(crate) const TASKS_SHOWN: usize = 500;
+
+/// How many lines of a run's output (as YAML) `status` prints (`--all`: every one).
+const OUTPUT_LINES_SHOWN: usize = 40;
+
+/// A line of a paged task list: a task (its index), or a line standing for hidden ones.
+pub(crate) enum Paged {
+    Task(usize),
+    Hidden(String),
+}
+
+/// The lines a text view lists for `tasks` (reference and status, in order): every task with
+/// `all`; otherwise the first [`FORKED_SHOWN`] of each dynamic fork (`forked`: a forked task's
+/// fork and place in it), and at most [`TASKS_SHOWN`] in all, a line for each hidden group.
+pub(crate) fn page(
+    tasks: &[(&str, String)],
+    forked: &std::collections::HashMap<String, (String, usize)>,
+    all: bool,
+) -> Vec<Paged> {
+    if all {
+        return (0..tasks.len()).map(Paged::Task).collect();
+    }
+    // Per fork: how many of its tasks are hidden, by status.
+    let mut hidden: indexmap::IndexMap<&str, Vec<(&str, usize)>> = indexmap::IndexMap::new();
+    for (task_ref, status) in tasks {
+        if let Some((fork, place)) = forked.get(*task_ref)
+            && *place >= FORKED_SHOWN
+        {
+            let counts = hidden.entry(fork.as_str()).or_default();
+            match counts.iter_mut().find(|(s, _)| s == status) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((status.as_str(), 1)),
+            }
+        }
+    }
+    let mut lines = Vec::new();
+    let mut shown = 0;
+    for (i, (task_ref, _)) in tasks.iter().enumerate() {
+        match forked.get(*task_ref) {
+            Some((fork, place)) if *place >= FORKED_SHOWN => {
+                if let Some(counts) = hidden.swap_remove(fork.as_str()) {
+                    let total: usize = counts.iter().map(|(_, n)| n).sum();
+                    let by: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
+                    lines.push(Paged::Hidden(format!(
+                        "+{total} more tasks forked by {fork} ({}); --all lists them",
+                        by.join(", ")
+                    )));
+                }
+            }
+            _ if shown >= TASKS_SHOWN => {
+                let rest = tasks.len() - i;
+                lines.push(Paged::Hidden(format!(
+                    "+{rest} more tasks; --all lists them"
+                )));
+                break;
+            }
+            _ => {
+                shown += 1;
+                lines.push(Paged::Task(i));
+            }
+        }
+    }
+    lines
 }
 
 /// Reports a query error on stderr with its hint; returns the exit code (2).
@@ -116,7 +200,7 @@ pub(crate) fn table(rows: &[Vec<String>]) -> Vec<String> {
     super::table::lines(rows)
 }
 
-fn print_status(view: &StatusView) -> anyhow::Result<()> {
+fn print_status(view: &StatusView, all: bool) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     let paused = if view.paused {
         " (PAUSED: nothing new is delivered until `3ox resume RUN`)"
@@ -161,9 +245,18 @@ fn print_status(view: &StatusView) -> anyhow::Result<()> {
         n => format!(", {n} retries"),
     };
     writeln!(out, "tasks ({}{retries}):", view.tasks.len())?;
-    let rows: Vec<Vec<String>> = view
+    let statuses: Vec<(&str, String)> = view
         .tasks
         .iter()
+        .map(|t| (t.task_ref.as_str(), t.status.to_string()))
+        .collect();
+    let paged = page(&statuses, &view.forked, all);
+    let rows: Vec<Vec<String>> = paged
+        .iter()
+        .filter_map(|line| match line {
+            Paged::Task(i) => Some(&view.tasks[*i]),
+            Paged::Hidden(_) => None,
+        })
         .map(|t| {
             let attempt = if t.attempt > 0 {
                 format!("attempt {}", t.attempt)
@@ -202,8 +295,12 @@ fn print_status(view: &StatusView) -> anyhow::Result<()> {
             ]
         })
         .collect();
-    for line in table(&rows) {
-        writeln!(out, "{line}")?;
+    let mut rows = table(&rows).into_iter();
+    for line in &paged {
+        match line {
+            Paged::Task(_) => writeln!(out, "{}", rows.next().unwrap_or_default())?,
+            Paged::Hidden(text) => writeln!(out, "  {text}")?,
+        }
     }
     if let Some(failure) = &view.failure {
         if let Some(task) = &failure.task_ref {
@@ -214,8 +311,21 @@ fn print_status(view: &StatusView) -> anyhow::Result<()> {
     if let Some(output) = &view.output {
         let yaml = serde_yaml::to_string(output)?;
         writeln!(out, "output:")?;
-        for line in yaml.lines() {
+        let lines: Vec<&str> = yaml.lines().collect();
+        let shown = if all {
+            lines.len()
+        } else {
+            lines.len().min(OUTPUT_LINES_SHOWN)
+        };
+        for line in &lines[..shown] {
             writeln!(out, "  {line}")?;
+        }
+        if shown < lines.len() {
+            writeln!(
+                out,
+                "  ... +{} more lines; --all or --json shows the whole output",
+                lines.len() - shown
+            )?;
         }
     }
     if let Some(parent) = &view.parent {

@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use super::layout::Layout;
 use super::model::{Shape, caption};
+use super::overlay::{colours, state_of};
 
 /// Writes the DOT text.
 pub fn render(layout: &Layout) -> String {
@@ -26,8 +27,13 @@ pub fn render(layout: &Layout) -> String {
         if let Some(label) = &e.label {
             attrs.push(format!("label=\"{}\"", text(label)));
         }
+        match e.taken {
+            Some(true) => attrs.push("style=bold".to_string()),
+            Some(false) => attrs.push("style=dashed, color=\"#9aa3ad\"".to_string()),
+            None if e.back => attrs.push("style=dashed".to_string()),
+            None => {}
+        }
         if e.back {
-            attrs.push("style=dashed".to_string());
             attrs.push("constraint=false".to_string());
         }
         if attrs.is_empty() {
@@ -59,9 +65,16 @@ fn node(out: &mut String, layout: &Layout, n: usize, depth: usize) {
         Shape::Terminal => "doublecircle",
     };
     indent(out, depth);
+    let colour = match state_of(node) {
+        Some(state) => {
+            let (fill, stroke) = colours(state);
+            format!(", fillcolor=\"{fill}\", color=\"{stroke}\", class=\"state-{state}\"")
+        }
+        None => String::new(),
+    };
     let _ = writeln!(
         out,
-        "{} [label=\"{}\", shape={shape}];",
+        "{} [label=\"{}\", shape={shape}{colour}];",
         node.id,
         text(&caption(node))
     );

@@ -17,6 +17,8 @@ const LABEL_H: f64 = 18.0;
 const BACK_ROOM: f64 = 18.0;
 /// Margin around the whole drawing.
 pub const MARGIN: f64 = 16.0;
+/// Forked tasks of a dynamic fork per row.
+const FAN_COLUMNS: usize = 5;
 
 /// A placed node: the top-left corner of its box.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -118,7 +120,22 @@ fn block_size(b: &Block) -> (f64, f64) {
             let (gw, gh) = group_size(body, false);
             (gw.max(NODE_W), NODE_H + V_GAP + gh)
         }
+        Block::Dynamic { body, .. } => {
+            let (gw, gh) = fan_size(body);
+            (gw.max(NODE_W), NODE_H + V_GAP + gh)
+        }
     }
+}
+
+/// The box of a dynamic fork's forked tasks: rows of [`FAN_COLUMNS`].
+fn fan_size(g: &Group) -> (f64, f64) {
+    let n = g.blocks.len().max(1);
+    let cols = n.min(FAN_COLUMNS) as f64;
+    let rows = n.div_ceil(FAN_COLUMNS) as f64;
+    (
+        cols * NODE_W + (cols - 1.0) * H_GAP + 2.0 * PAD,
+        rows * NODE_H + (rows - 1.0) * V_GAP + 2.0 * PAD + LABEL_H,
+    )
 }
 
 /// Places a sequence in a column of width `w` starting at (x, y); its nodes go in `members`.
@@ -180,6 +197,34 @@ fn place_block(
                 true,
                 cluster,
             );
+        }
+        Block::Dynamic { node, body } => {
+            place_node(out, *node, x, y, w, members);
+            let (gw, gh) = fan_size(body);
+            let (gx, gy) = (x + (w - gw) / 2.0, y + NODE_H + V_GAP);
+            let index = out.clusters.len();
+            out.clusters.push(Cluster {
+                id: body.id.clone(),
+                label: body.label.clone(),
+                parent: cluster,
+                nodes: Vec::new(),
+                x: gx,
+                y: gy,
+                w: gw,
+                h: gh,
+            });
+            let mut fanned = Vec::new();
+            for (i, b) in body.blocks.iter().enumerate() {
+                if let Block::Task(n) = b {
+                    let (col, row) = ((i % FAN_COLUMNS) as f64, (i / FAN_COLUMNS) as f64);
+                    out.nodes[*n] = Placed {
+                        x: gx + PAD + col * (NODE_W + H_GAP),
+                        y: gy + PAD + LABEL_H + row * (NODE_H + V_GAP),
+                    };
+                    fanned.push(*n);
+                }
+            }
+            out.clusters[index].nodes = fanned;
         }
         Block::Sub { node, body } => {
             place_node(out, *node, x, y, w, members);

@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use super::layout::Layout;
 use super::model::{Shape, caption};
+use super::overlay::{colours, state_of};
 
 /// Writes the Mermaid text.
 pub fn render(layout: &Layout) -> String {
@@ -21,7 +22,12 @@ pub fn render(layout: &Layout) -> String {
     }
     for e in &g.edges {
         let (from, to) = (&g.nodes[e.from].id, &g.nodes[e.to].id);
-        let arrow = if e.back { "-.->" } else { "-->" };
+        let arrow = match e.taken {
+            Some(true) => "==>",
+            Some(false) => "-.->",
+            None if e.back => "-.->",
+            None => "-->",
+        };
         match &e.label {
             Some(label) => {
                 let _ = writeln!(out, "    {from} {arrow}|\"{}\"| {to}", text(label));
@@ -30,6 +36,21 @@ pub fn render(layout: &Layout) -> String {
                 let _ = writeln!(out, "    {from} {arrow} {to}");
             }
         }
+    }
+    // A run: one class per state, and the nodes in each.
+    let mut states: Vec<(&str, Vec<&str>)> = Vec::new();
+    for node in &g.nodes {
+        if let Some(state) = state_of(node) {
+            match states.iter_mut().find(|(s, _)| *s == state) {
+                Some((_, ids)) => ids.push(&node.id),
+                None => states.push((state, vec![&node.id])),
+            }
+        }
+    }
+    for (state, ids) in &states {
+        let (fill, stroke) = colours(state);
+        let _ = writeln!(out, "    classDef {state} fill:{fill},stroke:{stroke}");
+        let _ = writeln!(out, "    class {} {state}", ids.join(","));
     }
     out
 }

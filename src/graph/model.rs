@@ -34,6 +34,18 @@ pub struct Node {
     /// The task's Conductor type.
     pub type_name: String,
     pub shape: Shape,
+    /// How the task stands in a run; only in a run's graph (see [`super::overlay`]).
+    pub run: Option<NodeRun>,
+}
+
+/// A node's part in a run: its state, and a short note (the loop's iterations, the child
+/// run, the attempt, the tasks a "+N more" node stands for).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeRun {
+    /// The task's status (`COMPLETED`, `IN_PROGRESS`, ...), `NOT_STARTED` for a task the run
+    /// has not reached (or did not take), or `MIXED` for a "+N more" node whose tasks differ.
+    pub state: String,
+    pub note: Option<String>,
 }
 
 /// Nested structure of a definition.
@@ -52,6 +64,13 @@ pub enum Block {
     },
     /// A SUB_WORKFLOW with its definition inline: its node, then the child's tasks.
     Sub {
+        node: usize,
+        body: Group,
+    },
+    /// A FORK_JOIN_DYNAMIC of a run with the tasks it forked (capped, with a "+N more" node):
+    /// its node, then the forked tasks side by side in rows (the body holds only
+    /// [`Block::Task`]s).
+    Dynamic {
         node: usize,
         body: Group,
     },
@@ -74,6 +93,9 @@ pub struct Edge {
     pub label: Option<String>,
     /// The back edge of a DO_WHILE (drawn dashed).
     pub back: bool,
+    /// In a run's graph: whether the run went along this edge (drawn bold; others dashed).
+    /// `None` in a definition's graph.
+    pub taken: Option<bool>,
 }
 
 /// A workflow definition as a graph.
@@ -137,6 +159,7 @@ impl Builder {
             task_ref: task.task_reference_name.clone(),
             type_name: task.type_name.clone(),
             shape,
+            run: None,
         });
         self.nodes.len() - 1
     }
@@ -147,6 +170,7 @@ impl Builder {
             to,
             label,
             back: false,
+            taken: None,
         });
     }
 
@@ -253,6 +277,7 @@ impl Builder {
                         to: node,
                         label: Some("loop".to_string()),
                         back: true,
+                        taken: None,
                     });
                 }
                 (Block::Loop { node, body }, node, out)
@@ -283,12 +308,17 @@ fn inline_definition(task: &TaskDef) -> Option<WorkflowDef> {
     serde_json::from_value(def.clone()).ok()
 }
 
-/// A short caption for a node: its type where that says something.
+/// A short caption for a node: its type where that says something, and in a run its note.
 pub fn caption(node: &Node) -> String {
-    match node.type_name.as_str() {
-        "SIMPLE" => node.task_ref.clone(),
+    let mut text = match node.type_name.as_str() {
+        "SIMPLE" | "" => node.task_ref.clone(),
         t => format!("{} ({})", node.task_ref, t),
+    };
+    if let Some(note) = node.run.as_ref().and_then(|r| r.note.as_ref()) {
+        text.push_str(": ");
+        text.push_str(note);
     }
+    text
 }
 
 /// Every task reference inside the branches of `fork` that hold a task of `join_on`.

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 
 use super::layout::{Layout, NODE_H, NODE_W};
 use super::model::{Shape, caption};
+use super::overlay::{colours, state_of};
 
 /// Longest caption drawn in a node before it is cut (the whole text is in its `<title>`).
 const MAX_CHARS: usize = 26;
@@ -75,9 +76,13 @@ pub fn render(layout: &Layout) -> String {
             let rx = body_right - 6.0;
             let (tx, ty) = (b.x + NODE_W, b.y + NODE_H / 2.0);
             let rx = rx.max(tx + 12.0);
+            let style = match e.taken {
+                Some(true) => r##"stroke="#333" stroke-width="2.5""##,
+                _ => r##"stroke="#777" stroke-dasharray="5 4""##,
+            };
             let _ = writeln!(
                 out,
-                r##"<path d="M{sx:.1},{sy:.1} L{rx:.1},{sy:.1} L{rx:.1},{ty:.1} L{tx:.1},{ty:.1}" fill="none" stroke="#777" stroke-dasharray="5 4" marker-end="url(#arrow)"/>"##
+                r##"<path d="M{sx:.1},{sy:.1} L{rx:.1},{sy:.1} L{rx:.1},{ty:.1} L{tx:.1},{ty:.1}" fill="none" {style} marker-end="url(#arrow)"/>"##
             );
             if let Some(label) = &e.label {
                 let _ = writeln!(
@@ -93,9 +98,14 @@ pub fn render(layout: &Layout) -> String {
         let (sx, sy) = (a.x + NODE_W / 2.0, a.y + NODE_H);
         let (tx, ty) = (b.x + NODE_W / 2.0, b.y);
         let my = if ty > sy { sy + 18.0 } else { (sy + ty) / 2.0 };
+        let style = match e.taken {
+            Some(true) => r##"stroke="#333" stroke-width="2.5""##,
+            Some(false) => r##"stroke="#9aa3ad" stroke-dasharray="5 4""##,
+            None => r##"stroke="#555""##,
+        };
         let _ = writeln!(
             out,
-            r##"<path d="M{sx:.1},{sy:.1} C{sx:.1},{my:.1} {tx:.1},{:.1} {tx:.1},{ty:.1}" fill="none" stroke="#555" marker-end="url(#arrow)"/>"##,
+            r##"<path d="M{sx:.1},{sy:.1} C{sx:.1},{my:.1} {tx:.1},{:.1} {tx:.1},{ty:.1}" fill="none" {style} marker-end="url(#arrow)"/>"##,
             ty - 18.0
         );
         if let Some(label) = &e.label {
@@ -112,21 +122,34 @@ pub fn render(layout: &Layout) -> String {
         }
     }
     for (node, p) in g.nodes.iter().zip(&layout.nodes) {
-        let (fill, stroke) = match node.shape {
-            Shape::Task => ("#ffffff", "#4a6fa5"),
-            Shape::Decision => ("#fff6e0", "#c58b00"),
-            Shape::Fork => ("#eef3ff", "#4a6fa5"),
-            Shape::Loop => ("#f1ecff", "#6b4fbb"),
-            Shape::Human => ("#e9f8ef", "#2e8b57"),
-            Shape::Wait => ("#f4f4f4", "#777777"),
-            Shape::Sub => ("#eaf6fb", "#2b7a9b"),
-            Shape::Terminal => ("#fdecec", "#b03a3a"),
+        let (fill, stroke) = match state_of(node) {
+            Some(state) => colours(state),
+            None => match node.shape {
+                Shape::Task => ("#ffffff", "#4a6fa5"),
+                Shape::Decision => ("#fff6e0", "#c58b00"),
+                Shape::Fork => ("#eef3ff", "#4a6fa5"),
+                Shape::Loop => ("#f1ecff", "#6b4fbb"),
+                Shape::Human => ("#e9f8ef", "#2e8b57"),
+                Shape::Wait => ("#f4f4f4", "#777777"),
+                Shape::Sub => ("#eaf6fb", "#2b7a9b"),
+                Shape::Terminal => ("#fdecec", "#b03a3a"),
+            },
         };
         let (x, y) = (p.x, p.y);
         let full = caption(node);
+        let class = match state_of(node) {
+            Some(state) => format!("node state-{state}"),
+            None => "node".to_string(),
+        };
+        // A "+N more" node stands for no one task.
+        let data_ref = if node.type_name.is_empty() {
+            String::new()
+        } else {
+            format!(r#" data-ref="{}""#, xml(&node.task_ref))
+        };
         let _ = write!(
             out,
-            r#"<g class="node" id="{}" data-task="{}"><title>{}</title>"#,
+            r#"<g class="{class}" id="{}" data-task="{}"{data_ref}><title>{}</title>"#,
             node.id,
             xml(&node.task_ref),
             xml(&full)
@@ -185,11 +208,23 @@ pub fn render(layout: &Layout) -> String {
             xml(&cut(&node.task_ref, MAX_CHARS)),
             x + NODE_W / 2.0,
             y + 31.0,
-            xml(&cut(&node.type_name, MAX_CHARS))
+            xml(&cut(&second_line(node), MAX_CHARS))
         );
     }
     out.push_str("</g>\n</svg>\n");
     out
+}
+
+/// The small line under a node's reference: its type, and in a run its note.
+fn second_line(node: &super::model::Node) -> String {
+    match (
+        node.type_name.as_str(),
+        node.run.as_ref().and_then(|r| r.note.as_ref()),
+    ) {
+        ("", Some(note)) => note.clone(),
+        (t, Some(note)) => format!("{t} · {note}"),
+        (t, None) => t.to_string(),
+    }
 }
 
 fn depth_of(layout: &Layout, mut parent: Option<usize>) -> usize {
