@@ -86,6 +86,7 @@ pub mod schedule;
 pub mod station;
 pub mod templates;
 pub mod testing;
+pub mod tui;
 pub mod worker;
 
 #[cfg(test)]

@@ -59,13 +59,55 @@ pub struct Choice {
     pub key: Option<PathBuf>,
 }
 
-/// Writes the approval file for the open request of `task` in run `run`.
+/// What became of a decision: the approval file was written, or it was refused (and why).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decided {
+    /// The approval file is in the approver's outbox; whoever drives the run applies it.
+    Written {
+        run_id: String,
+        /// The file, relative to the station root.
+        file: String,
+    },
+    /// Nothing was written: the error (and hint) to show.
+    Refused(String),
+}
+
+/// Writes the approval file for the open request of `task` in run `run`, and prints what
+/// became of it.
 pub fn decide(
     station_flag: Option<&Path>,
     run: &str,
     task: &str,
     choice: Choice,
 ) -> anyhow::Result<u8> {
+    let decision = choice.decision;
+    let station = super::station(station_flag)?;
+    match decide_in(&station, run, task, choice)? {
+        Decided::Written { run_id, file } => {
+            outln!(
+                "{} task `{task}` of run {run_id}: wrote {file}",
+                match decision {
+                    Decision::Approve => "approved",
+                    Decision::Reject => "rejected",
+                }
+            )?;
+            Ok(super::EXIT_OK)
+        }
+        Decided::Refused(problem) => {
+            eprintln!("error: {problem}");
+            Ok(super::EXIT_USAGE)
+        }
+    }
+}
+
+/// [`decide`] without printing: the checks and the file of `3ox approve` / `3ox reject`, for
+/// every front end that decides (the CLI, `3ox top`).
+pub fn decide_in(
+    station: &crate::station::Station,
+    run: &str,
+    task: &str,
+    choice: Choice,
+) -> anyhow::Result<Decided> {
     let Choice {
         decision,
         by,
@@ -73,31 +115,27 @@ pub fn decide(
         reason,
         key,
     } = choice;
-    let station = super::station(station_flag)?;
-    let run_id = match crate::query::resolve(&station, Some(run)) {
+    let run_id = match crate::query::resolve(station, Some(run)) {
         Ok(run_id) => run_id,
-        Err(error) => {
-            eprintln!("error: {error}");
-            return Ok(super::EXIT_USAGE);
-        }
+        Err(error) => return Ok(Decided::Refused(error.to_string())),
     };
     let path = Journal::path_for(&station.runs_dir(), &run_id);
     let contents = journal::read(&path).with_context(|| format!("cannot read run {run_id}"))?;
     let state = RunState::replay(contents.records.iter().map(|r| (&r.change, r.at)));
     if !state.tasks.contains_key(task) && state.def(task).is_none() {
-        eprintln!("error: run {run_id} has no task `{task}`");
-        return Ok(super::EXIT_USAGE);
+        return Ok(Decided::Refused(format!(
+            "run {run_id} has no task `{task}`"
+        )));
     }
     let Some(request) = state.open_approval(task) else {
-        eprintln!(
-            "error: task `{task}` of run {run_id} has no open approval request (run {}, task {})",
+        return Ok(Decided::Refused(format!(
+            "task `{task}` of run {run_id} has no open approval request (run {}, task {})",
             state.status,
             state
                 .tasks
                 .get(task)
                 .map_or_else(|| "not started".to_string(), |t| t.status.to_string())
-        );
-        return Ok(super::EXIT_USAGE);
+        )));
     };
     let mut approval = Approval {
         version: APPROVAL_VERSION,
@@ -111,39 +149,32 @@ pub fn decide(
         run_id: Some(run_id.clone()),
         signature: None,
     };
-    if let Err(problem) = sign(&station, &request.approver, key.as_deref(), &mut approval) {
-        eprintln!("error: {problem}");
-        return Ok(super::EXIT_USAGE);
+    if let Err(problem) = sign(station, &request.approver, key.as_deref(), &mut approval) {
+        return Ok(Decided::Refused(problem));
     }
     let text = approval.to_yaml();
     if Approval::parse(&text).as_ref() != Ok(&approval) {
         // The signature is over the values as read back: they must survive the YAML.
-        eprintln!(
-            "error: the decision's text does not read back unchanged from YAML; simplify --comment/--reason/--by"
-        );
-        return Ok(super::EXIT_USAGE);
+        return Ok(Decided::Refused(
+            "the decision's text does not read back unchanged from YAML; simplify --comment/--reason/--by"
+                .to_string(),
+        ));
     }
     let target = station
         .outbox(&request.approver)
         .join(format!("{}.approval.yaml", request.request_id));
     if target.exists() {
-        eprintln!(
-            "error: {} already holds a decision for this request; it is applied when the run is driven",
+        return Ok(Decided::Refused(format!(
+            "{} already holds a decision for this request; it is applied when the run is driven",
             station.relative(&target)
-        );
-        return Ok(super::EXIT_USAGE);
+        )));
     }
     atomic::write_with_mode(&target, text.as_bytes(), Durability::Durable, Some(0o644))
         .with_context(|| format!("cannot write {}", target.display()))?;
-    outln!(
-        "{} task `{task}` of run {run_id}: wrote {}",
-        match decision {
-            Decision::Approve => "approved",
-            Decision::Reject => "rejected",
-        },
-        station.relative(&target)
-    )?;
-    Ok(super::EXIT_OK)
+    Ok(Decided::Written {
+        run_id,
+        file: station.relative(&target),
+    })
 }
 
 /// Signs `approval` with the key file `key`, if given. Refuses when `station.yaml` wants
