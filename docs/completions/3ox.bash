@@ -109,6 +109,9 @@ _3ox() {
             3ox,test)
                 cmd="3ox__subcmd__test"
                 ;;
+            3ox,top)
+                cmd="3ox__subcmd__top"
+                ;;
             3ox,up)
                 cmd="3ox__subcmd__up"
                 ;;
@@ -226,6 +229,9 @@ _3ox() {
             3ox__subcmd__help,test)
                 cmd="3ox__subcmd__help__subcmd__test"
                 ;;
+            3ox__subcmd__help,top)
+                cmd="3ox__subcmd__help__subcmd__top"
+                ;;
             3ox__subcmd__help,up)
                 cmd="3ox__subcmd__help__subcmd__up"
                 ;;
@@ -314,7 +320,7 @@ _3ox() {
 
     case "${cmd}" in
         3ox)
-            opts="-h -V --station --log-format --help --version init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject approvals keygen agent complete import export schema test graph template completions man help"
+            opts="-h -V --station --log-format --help --version init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject approvals keygen agent complete import export schema test graph top template completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -710,7 +716,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__help)
-            opts="init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject approvals keygen agent complete import export schema test graph template completions man help"
+            opts="init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject approvals keygen agent complete import export schema test graph top template completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1270,6 +1276,20 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__help__subcmd__test)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        3ox__subcmd__help__subcmd__top)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2243,6 +2263,36 @@ _3ox() {
                     return 0
                     ;;
                 --expect-status)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --station)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        3ox__subcmd__top)
+            opts="-h --read-only --by --key --station --log-format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --by)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
