@@ -107,7 +107,7 @@ pub fn render(frame: &mut Frame, area: Rect, block: Block, events: &[EventLine],
         .map(|e| {
             Line::from(vec![
                 Span::raw(format!("{} #{:<4} ", e.at.format("%H:%M:%S"), e.seq)),
-                Span::styled(format!("{:<18} ", e.event), style::event(&e.event)),
+                Span::styled(format!("{:<22} ", e.event), style::event(&e.event)),
                 Span::raw(e.text.clone()),
             ])
         })

@@ -326,9 +326,9 @@ pub fn render(
     let table = Table::new(
         rows,
         [
-            Constraint::Min(18),
-            Constraint::Length(12),
-            Constraint::Length(11),
+            Constraint::Min(16),
+            Constraint::Length(10),
+            Constraint::Length(10),
             Constraint::Length(3),
             Constraint::Length(10),
             Constraint::Length(8),
