@@ -63,7 +63,11 @@ fn complete(driver: &mut Driver, task_ref: &str) {
     let task = driver.state.tasks[task_ref].clone();
     let reply = Reply {
         token: task.token.clone(),
-        ..testkit::reply(task.task_id.clone().unwrap(), ReplyStatus::Completed, json!({}))
+        ..testkit::reply(
+            task.task_id.clone().unwrap(),
+            ReplyStatus::Completed,
+            json!({}),
+        )
     };
     driver.input(Input::Reply {
         agent: task.agent.clone().unwrap(),
@@ -134,7 +138,13 @@ fn app() -> App {
         vec![
             line("RUN", "nested", RunStatus::Running, 6, 8),
             line("01OLDERFAILEDRUN0000000000", "etl", RunStatus::Failed, 2, 3),
-            line("01OLDESTDONERUN00000000000", "nested", RunStatus::Completed, 9, 9),
+            line(
+                "01OLDESTDONERUN00000000000",
+                "nested",
+                RunStatus::Completed,
+                9,
+                9,
+            ),
         ],
         header,
     );
@@ -243,7 +253,13 @@ fn snapshot_runs_pane_filtered() {
     let mut app = app();
     press(&mut app, "s");
     let text = screen(&app, 70, 8, |frame, app| {
-        super::runs::render(frame, area(70, 8), ratatui::widgets::Block::bordered(), app, true)
+        super::runs::render(
+            frame,
+            area(70, 8),
+            ratatui::widgets::Block::bordered(),
+            app,
+            true,
+        )
     });
     insta::assert_snapshot!(text);
 }
@@ -270,7 +286,13 @@ fn snapshot_event_tail() {
     let app = app();
     let lines = &app.current().unwrap().events;
     let text = screen(&app, 110, 10, |frame, _| {
-        events::render(frame, area(110, 10), ratatui::widgets::Block::bordered(), lines, 0)
+        events::render(
+            frame,
+            area(110, 10),
+            ratatui::widgets::Block::bordered(),
+            lines,
+            0,
+        )
     });
     insta::assert_snapshot!(text);
 }
@@ -419,7 +441,11 @@ fn approve_without_a_waiting_task_says_so() {
     // The detail is still of the first run: nothing to approve in the selected one.
     press(&mut app, "a");
     assert_eq!(app.mode, Mode::Normal);
-    assert!(app.message.unwrap().contains("no task of run 01OLDERFAILEDRUN"));
+    assert!(
+        app.message
+            .unwrap()
+            .contains("no task of run 01OLDERFAILEDRUN")
+    );
 }
 
 #[test]
@@ -435,7 +461,10 @@ fn filters_search_and_selection() {
         "the selection moves to a run the filter admits"
     );
     app.on_key(key(KeyCode::Esc));
-    assert!(app.filter.is_empty(), "Esc on the runs pane clears the filters");
+    assert!(
+        app.filter.is_empty(),
+        "Esc on the runs pane clears the filters"
+    );
     press(&mut app, "w");
     assert_eq!(app.filter.workflow.as_deref(), Some("etl"));
     assert_eq!(app.visible().len(), 1);
@@ -484,7 +513,16 @@ fn the_selection_stays_on_its_run_when_the_list_changes() {
     let mut app = app();
     app.on_key(key(KeyCode::Down));
     let mut runs = app.runs.clone();
-    runs.insert(0, line("01NEWESTRUN000000000000000", "etl", RunStatus::Running, 0, 1));
+    runs.insert(
+        0,
+        line(
+            "01NEWESTRUN000000000000000",
+            "etl",
+            RunStatus::Running,
+            0,
+            1,
+        ),
+    );
     let header = app.header.clone();
     app.set_runs(runs, header);
     assert_eq!(app.selected.as_deref(), Some("01OLDERFAILEDRUN0000000000"));
@@ -503,5 +541,8 @@ fn the_header_counts_approvals_by_approver() {
     let text = screen(&app, 120, 5, |frame, app| {
         super::header::render(frame, area(120, 5), app)
     });
-    assert!(text.contains("approvals waiting 2 (commander ×1, lead ×1)"), "{text}");
+    assert!(
+        text.contains("approvals waiting 2 (commander ×1, lead ×1)"),
+        "{text}"
+    );
 }

@@ -46,3 +46,4 @@ mod conductor_status;
 
 mod llm;
 mod templates;
+mod top;
