@@ -60,7 +60,7 @@ pub fn render(frame: &mut Frame, area: Rect, read_only: bool) {
     lines.push(Line::raw(if read_only {
         "  read-only (--read-only): a, x, R, p and T are disabled"
     } else {
-        "  a, x, R, p and T go through the same checks as 3ox approve/reject/retry/pause/terminate"
+        "  a x R p T: the code and checks of 3ox approve, reject, retry, pause/resume, terminate"
     }));
     let height = lines.len() as u16 + 2;
     let area = super::centered(area, 84, height);

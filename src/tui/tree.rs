@@ -280,7 +280,20 @@ pub fn took(cell: &TaskCell, now: DateTime<Utc>) -> String {
     super::duration((end - start).num_seconds())
 }
 
-/// Draws the tree of the selected run.
+/// The tree's columns: header, width, and the narrowest pane (inside its borders) that shows
+/// it; TASK, STATE, TOOK and NOTE are always shown.
+const COLUMNS: [(&str, Constraint, u16); 8] = [
+    ("TASK", Constraint::Min(16), 0),
+    ("TYPE", Constraint::Length(10), 96),
+    ("STATE", Constraint::Length(10), 0),
+    ("#", Constraint::Length(3), 60),
+    ("AGENT", Constraint::Length(10), 72),
+    ("STARTED", Constraint::Length(8), 96),
+    ("TOOK", Constraint::Length(7), 0),
+    ("NOTE", Constraint::Fill(2), 0),
+];
+
+/// Draws the tree of the selected run, with as many columns as fit.
 pub fn render(
     frame: &mut Frame,
     area: Rect,
@@ -289,21 +302,29 @@ pub fn render(
     cursor: Option<usize>,
     now: DateTime<Utc>,
 ) {
+    let width = block.inner(area).width;
+    let shown: Vec<bool> = COLUMNS.iter().map(|(_, _, min)| width >= *min).collect();
+    let pick = |cells: Vec<String>| -> Vec<String> {
+        cells
+            .into_iter()
+            .zip(&shown)
+            .filter(|(_, shown)| **shown)
+            .map(|(cell, _)| cell)
+            .collect()
+    };
     let rows = tree.iter().map(|row| {
         let indent = "  ".repeat(row.depth);
         match &row.task {
             None => Row::new(vec![format!("{indent}▸ {}", row.label)])
                 .style(Style::new().add_modifier(Modifier::DIM)),
             Some(cell) => {
-                let status = cell
-                    .status
-                    .map_or_else(|| "·".to_string(), |s| s.to_string());
                 let status = if cell.is_waiting_approval() {
                     "WAITING".to_string()
                 } else {
-                    status
+                    cell.status
+                        .map_or_else(|| "·".to_string(), |s| s.to_string())
                 };
-                Row::new(vec![
+                Row::new(pick(vec![
                     format!("{indent}{}", row.label),
                     cell.type_name.clone(),
                     status,
@@ -318,32 +339,27 @@ pub fn render(
                         .unwrap_or_default(),
                     took(cell, now),
                     cell.note.clone().unwrap_or_default(),
-                ])
+                ]))
                 .style(style::task(cell))
             }
         }
     });
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Min(16),
-            Constraint::Length(10),
-            Constraint::Length(10),
-            Constraint::Length(3),
-            Constraint::Length(10),
-            Constraint::Length(8),
-            Constraint::Length(7),
-            Constraint::Fill(2),
-        ],
-    )
-    .header(
-        Row::new(vec![
-            "TASK", "TYPE", "STATE", "#", "AGENT", "STARTED", "TOOK", "NOTE",
-        ])
-        .style(Style::new().add_modifier(Modifier::BOLD)),
-    )
-    .block(block)
-    .row_highlight_style(style::selected());
+    let widths: Vec<Constraint> = COLUMNS
+        .iter()
+        .zip(&shown)
+        .filter(|(_, shown)| **shown)
+        .map(|((_, width, _), _)| *width)
+        .collect();
+    let header = pick(
+        COLUMNS
+            .iter()
+            .map(|(name, _, _)| name.to_string())
+            .collect(),
+    );
+    let table = Table::new(rows, widths)
+        .header(Row::new(header).style(Style::new().add_modifier(Modifier::BOLD)))
+        .block(block)
+        .row_highlight_style(style::selected());
     let mut state = TableState::default().with_selected(cursor.filter(|_| !tree.is_empty()));
     frame.render_stateful_widget(table, area, &mut state);
 }
