@@ -65,13 +65,21 @@ pub struct Source {
     station: Station,
     /// Open approvals per RUNNING run, with the journal length and time they were read at.
     approvals: HashMap<String, (u64, Option<SystemTime>, Vec<Waiting>)>,
+    /// The run [`Source::detail`] read last, with its journal's length and time then: the run
+    /// list and the header take its state from here instead of reading the journal again
+    /// (a long journal costs seconds to fold).
+    last: Option<(String, Stamp, RunState)>,
 }
+
+/// A journal's length and modification time.
+type Stamp = (u64, Option<SystemTime>);
 
 impl Source {
     pub fn new(station: Station) -> Source {
         Source {
             station,
             approvals: HashMap::new(),
+            last: None,
         }
     }
 
@@ -81,7 +89,20 @@ impl Source {
 
     /// Every run, newest first.
     pub fn runs(&self, now: DateTime<Utc>) -> Result<Vec<RunLine>, query::QueryError> {
-        query::list(&self.station, &ListFilter::default(), now)
+        let station = &self.station;
+        query::list_with(station, &ListFilter::default(), now, |id| {
+            match self.cached(id) {
+                Some(state) => Ok(state.clone()),
+                None => query::load_state(station, id),
+            }
+        })
+    }
+
+    /// The state of `run_id` as last read, when its journal has not changed since.
+    fn cached(&self, run_id: &str) -> Option<&RunState> {
+        let (id, stamp, state) = self.last.as_ref()?;
+        let now = self::stamp(&Journal::path_for(&self.station.runs_dir(), run_id));
+        (id == run_id && *stamp == now).then_some(state)
     }
 
     /// The header for `runs` (the list [`Source::runs`] gave).
@@ -106,37 +127,20 @@ impl Source {
         Header {
             station: self.station.root.display().to_string(),
             approvals,
-            agents: self.agents(),
+            agents: agents(&self.station),
         }
     }
 
-    /// The station's agents (folders of `agents/` with an `agent.yaml`) and their liveness.
-    pub fn agents(&self) -> Vec<AgentLive> {
-        let Ok(entries) = std::fs::read_dir(self.station.agents_dir()) else {
-            return Vec::new();
-        };
-        let mut agents: Vec<AgentLive> = entries
-            .flatten()
-            .filter(|e| e.path().join("agent.yaml").is_file())
-            .filter_map(|e| e.file_name().to_str().map(str::to_owned))
-            .filter(|name| !name.starts_with('.'))
-            .map(|name| AgentLive {
-                live: crate::station::liveness::has_live_worker(&self.station, &name),
-                name,
-            })
-            .collect();
-        agents.sort_by(|a, b| a.name.cmp(&b.name));
-        agents
-    }
-
     /// Run `run_id`: its tree and the tail of its journal.
-    pub fn detail(&self, run_id: &str) -> Result<Detail, String> {
+    pub fn detail(&mut self, run_id: &str) -> Result<Detail, String> {
         let runs_dir = self.station.runs_dir();
         let path = Journal::path_for(&runs_dir, run_id);
+        // Taken before the read: a journal that grows meanwhile is read again next time.
+        let before = stamp(&path);
         let contents = journal::read(&path).map_err(|e| e.to_string())?;
         let state = RunState::replay(contents.records.iter().map(|r| (&r.change, r.at)));
         let child = |id: &str| read_state(&Journal::path_for(&runs_dir, id));
-        Ok(Detail {
+        let detail = Detail {
             run_id: run_id.to_string(),
             workflow: state.workflow.name.clone(),
             status: state.status,
@@ -144,11 +148,32 @@ impl Source {
             driven: query::driver(&runs_dir, run_id).held,
             tree: tree::rows(&state, &child),
             events: events::tail(&contents.records),
-        })
+        };
+        self.last = Some((run_id.to_string(), before, state));
+        Ok(detail)
     }
 }
 
-fn stamp(path: &Path) -> (u64, Option<SystemTime>) {
+/// The station's agents (folders of `agents/` with an `agent.yaml`) and their liveness.
+pub fn agents(station: &Station) -> Vec<AgentLive> {
+    let Ok(entries) = std::fs::read_dir(station.agents_dir()) else {
+        return Vec::new();
+    };
+    let mut agents: Vec<AgentLive> = entries
+        .flatten()
+        .filter(|e| e.path().join("agent.yaml").is_file())
+        .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+        .filter(|name| !name.starts_with('.'))
+        .map(|name| AgentLive {
+            live: crate::station::liveness::has_live_worker(station, &name),
+            name,
+        })
+        .collect();
+    agents.sort_by(|a, b| a.name.cmp(&b.name));
+    agents
+}
+
+fn stamp(path: &Path) -> Stamp {
     std::fs::metadata(path).map_or((0, None), |m| (m.len(), m.modified().ok()))
 }
 
