@@ -34,6 +34,9 @@ use crate::station::Station;
 /// The least time between two reads of the station after changes.
 const REFRESH_GAP: Duration = Duration::from_millis(100);
 
+/// The footer until the station has been read once.
+const READING: &str = "reading the station...";
+
 /// How `3ox top` runs.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -162,6 +165,7 @@ fn event_loop(
     loads: &mpsc::Sender<Load>,
 ) -> anyhow::Result<()> {
     let mut app = App::new(options.read_only, Utc::now());
+    app.message = Some(READING.to_string());
     let mut last_load = Instant::now();
     let mut loading = true;
     loads.send(Load {
@@ -245,6 +249,9 @@ fn apply(app: &mut App, loaded: Loaded) {
     match loaded.overview {
         Some(Ok((runs, header))) => {
             app.problem = None;
+            if app.message.as_deref() == Some(READING) {
+                app.message = None;
+            }
             if app.selected.is_none() {
                 app.selected = loaded.selected.clone();
             }
