@@ -546,3 +546,53 @@ fn the_header_counts_approvals_by_approver() {
         "{text}"
     );
 }
+
+#[test]
+fn a_child_run_is_listed_under_its_task_with_its_own_tasks() {
+    const PARENT: &str = "
+name: parent
+tasks:
+  - name: sub
+    taskReferenceName: sub
+    type: SUB_WORKFLOW
+    subWorkflowParam:
+      name: child
+      workflowDefinition:
+        name: child
+        tasks:
+          - {name: inner, taskReferenceName: inner, type: HUMAN}
+";
+    const CHILD: &str = "
+name: child
+tasks:
+  - {name: inner, taskReferenceName: inner, type: HUMAN}
+";
+    let parent = Driver::start(testkit::workflow(PARENT), json!({}), testkit::agents(&[]));
+    let child_id = parent
+        .state
+        .children
+        .keys()
+        .next()
+        .expect("the parent started a child run")
+        .clone();
+    let child = Driver::start(testkit::workflow(CHILD), json!({}), testkit::agents(&[])).state;
+    let rows = tree::rows(&parent.state, &|id| (id == child_id).then(|| child.clone()));
+    let lines: Vec<(usize, String)> = rows.iter().map(|r| (r.depth, r.label.clone())).collect();
+    assert_eq!(
+        lines,
+        [
+            (0, "sub".to_string()),
+            (1, format!("run {child_id} (child, RUNNING)")),
+            (2, "inner".to_string()),
+        ]
+    );
+    let inner = rows[2].task.as_ref().unwrap();
+    assert_eq!(
+        inner.run_id, "RUN",
+        "the child's own run id, as its state has it"
+    );
+    assert!(
+        inner.is_waiting_approval(),
+        "an approval goes to the child run"
+    );
+}
