@@ -68,7 +68,8 @@
 //!
 //! Stations, agents and their `agent.yaml` are in [`station`]; the template library in
 //! [`templates`]; read-only views of runs in
-//! [`query`]; `doctor` and `gc` in [`maintenance`]; Conductor import, export and the JSON
+//! [`query`], and the terminal dashboard over them (`3ox top`) in [`tui`]; `doctor` and `gc`
+//! in [`maintenance`]; Conductor import, export and the JSON
 //! Schema in [`definition`]; the command line is in [`cli`].
 
 pub mod cli;

@@ -211,3 +211,13 @@ fn top_read_only_refuses_to_approve_and_says_so() {
     });
     tmux.keys(&["q"]);
 }
+
+#[test]
+fn top_without_a_terminal_says_what_to_use_instead() {
+    let env = TestEnv::new();
+    let out = env.run(&["top"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("3ox top needs a terminal"), "{err}");
+    assert!(err.contains("3ox approvals"), "{err}");
+}
