@@ -73,7 +73,9 @@
 //!
 //! Stations, agents and their `agent.yaml` are in [`station`]; the template library in
 //! [`templates`]; read-only views of runs in
-//! [`query`] (and on the web dashboard, `3ox serve`, in [`web`]); `doctor` and `gc` in [`maintenance`]; Conductor import, export and the JSON
+//! [`query`], with the terminal dashboard over them (`3ox top`) in [`tui`] and the web
+//! dashboard (`3ox serve`) in [`web`]; `doctor` and `gc` in [`maintenance`]; Conductor
+//! import, export and the JSON
 //! Schema in [`definition`]; the command line is in [`cli`].
 
 pub mod cli;
@@ -92,6 +94,7 @@ pub mod schedule;
 pub mod station;
 pub mod templates;
 pub mod testing;
+pub mod tui;
 pub mod web;
 pub mod worker;
 

@@ -708,38 +708,57 @@ pub fn list(
     filter: &ListFilter,
     now: DateTime<Utc>,
 ) -> Result<Vec<RunLine>, QueryError> {
-    let lines = summaries::summaries(station, |id| load(station, id).map(|l| l.state))?
-        .into_iter()
-        .filter_map(|(id, run)| match run {
-            Ok(run) => {
-                let wanted = filter.status.is_none_or(|s| s == run.status)
-                    && filter.workflow.as_ref().is_none_or(|w| *w == run.workflow);
-                wanted.then(|| RunLine {
-                    run_id: id,
-                    elapsed_ms: run
-                        .started_at
-                        .map(|start| millis(start, run.ended_at.unwrap_or(now))),
-                    workflow: Some(run.workflow),
-                    status: Some(run.status),
-                    started_at: run.started_at,
-                    tasks_done: run.tasks_done,
-                    tasks_total: run.tasks_total,
-                    failed_task: run.failed_task,
-                    problem: None,
-                })
-            }
-            Err(error) => (filter.status.is_none() && filter.workflow.is_none()).then(|| RunLine {
-                run_id: id,
-                workflow: None,
-                status: None,
-                started_at: None,
-                elapsed_ms: None,
-                tasks_done: 0,
-                tasks_total: 0,
-                failed_task: None,
-                problem: Some(problem(&error)),
-            }),
-        });
+    list_with(station, filter, now, |id| load_state(station, id))
+}
+
+/// Run `run_id`'s state, folded from its journal (as every view reads it).
+pub fn load_state(station: &Station, run_id: &str) -> Result<RunState, QueryError> {
+    load(station, run_id).map(|l| l.state)
+}
+
+/// [`list`], reading a changed run's state with `load` (`3ox top` gives the state it has read
+/// already instead of reading the journal again).
+pub fn list_with(
+    station: &Station,
+    filter: &ListFilter,
+    now: DateTime<Utc>,
+    load: impl Fn(&str) -> Result<RunState, QueryError>,
+) -> Result<Vec<RunLine>, QueryError> {
+    let lines =
+        summaries::summaries(station, load)?
+            .into_iter()
+            .filter_map(|(id, run)| match run {
+                Ok(run) => {
+                    let wanted = filter.status.is_none_or(|s| s == run.status)
+                        && filter.workflow.as_ref().is_none_or(|w| *w == run.workflow);
+                    wanted.then(|| RunLine {
+                        run_id: id,
+                        elapsed_ms: run
+                            .started_at
+                            .map(|start| millis(start, run.ended_at.unwrap_or(now))),
+                        workflow: Some(run.workflow),
+                        status: Some(run.status),
+                        started_at: run.started_at,
+                        tasks_done: run.tasks_done,
+                        tasks_total: run.tasks_total,
+                        failed_task: run.failed_task,
+                        problem: None,
+                    })
+                }
+                Err(error) => {
+                    (filter.status.is_none() && filter.workflow.is_none()).then(|| RunLine {
+                        run_id: id,
+                        workflow: None,
+                        status: None,
+                        started_at: None,
+                        elapsed_ms: None,
+                        tasks_done: 0,
+                        tasks_total: 0,
+                        failed_task: None,
+                        problem: Some(problem(&error)),
+                    })
+                }
+            });
     Ok(lines.take(filter.limit.unwrap_or(usize::MAX)).collect())
 }
 

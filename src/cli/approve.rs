@@ -99,7 +99,7 @@ pub struct Written {
 }
 
 /// The checks and the file of `3ox approve` / `3ox reject`, shared with the web dashboard
-/// (`crate::web::approvals`): resolves the run, finds the task's open approval request, signs
+/// (`crate::web::approvals`) and `3ox top` (`crate::tui::actions`): resolves the run, finds the task's open approval request, signs
 /// the decision when a key is given (refused when `station.yaml` wants a signature and none,
 /// or another key, is given), and writes the approval file a person could write by hand into
 /// the approver's outbox. `Ok(Err(why))` is a refusal, in words for the person who asked; the

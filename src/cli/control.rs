@@ -87,27 +87,22 @@ pub fn send_with(
     args: &ControlArgs,
 ) -> anyhow::Result<Done> {
     let station = super::station(station_flag)?;
-    let run_id = match query::resolve(&station, Some(run)) {
-        Ok(run_id) => run_id,
-        Err(e) => return Ok(Done::Other(super::status::refuse(&e))),
-    };
-    let request = ControlRequest {
-        version: CONTROL_VERSION,
-        action: action.clone(),
-        by: who(args.by.as_deref()),
-        uid: uid(),
-        reason,
+    let (run_id, by, sent) = match request_in(
+        &station,
+        run,
+        action.clone(),
         task,
+        reason,
         completion,
-        at: Utc::now(),
-    };
-    let sent = match control::send(&station, &run_id, &request, args.wait) {
-        Ok(sent) => sent,
-        Err(e @ OrchestratorError::NoSuchRun { .. }) => {
+        args.by.as_deref(),
+        args.wait,
+    )? {
+        Requested::Unknown(e) => return Ok(Done::Other(super::status::refuse(&e))),
+        Requested::NoSuchRun(e) => {
             eprintln!("error: {e}");
             return Ok(Done::Other(super::EXIT_USAGE));
         }
-        Err(e) => return Err(e).with_context(|| format!("cannot {action} run {run_id}")),
+        Requested::Sent { run_id, by, sent } => (run_id, by, sent),
     };
     match sent {
         Sent::Queued { file } => {
@@ -161,10 +156,7 @@ pub fn send_with(
                                 format!("; {what}: `3ox resume {id}` or `3ox up` drives it")
                             })
                             .unwrap_or_default();
-                        eprintln!(
-                            "run {run_id}: {action} applied by {}{status}{new}",
-                            request.by
-                        );
+                        eprintln!("run {run_id}: {action} applied by {}{status}{new}", by);
                         if let Some(id) = &result.new_run_id {
                             outln!("{id}")?;
                         }
@@ -173,6 +165,59 @@ pub fn send_with(
                 }
             }
         }
+    }
+}
+
+/// What became of a request, before anything is printed.
+#[derive(Debug)]
+pub enum Requested {
+    /// `run` names no run of the station (or more than one).
+    Unknown(query::QueryError),
+    /// The run's journal is gone.
+    NoSuchRun(String),
+    /// Sent to run `run_id` as asked by `by`: applied, refused or queued.
+    Sent {
+        run_id: String,
+        by: String,
+        sent: Sent,
+    },
+}
+
+/// Sends `action` to the run `run` names, as [`send_with`] does, without printing: the one
+/// path of every front end that changes runs (the commands, `3ox top`).
+#[allow(clippy::too_many_arguments)]
+pub fn request_in(
+    station: &crate::station::Station,
+    run: &str,
+    action: Action,
+    task: Option<String>,
+    reason: Option<String>,
+    completion: Option<Completion>,
+    by: Option<&str>,
+    wait: Duration,
+) -> anyhow::Result<Requested> {
+    let run_id = match query::resolve(station, Some(run)) {
+        Ok(run_id) => run_id,
+        Err(e) => return Ok(Requested::Unknown(e)),
+    };
+    let request = ControlRequest {
+        version: CONTROL_VERSION,
+        action: action.clone(),
+        by: who(by),
+        uid: uid(),
+        reason,
+        task,
+        completion,
+        at: Utc::now(),
+    };
+    match control::send(station, &run_id, &request, wait) {
+        Ok(sent) => Ok(Requested::Sent {
+            run_id,
+            by: request.by,
+            sent,
+        }),
+        Err(e @ OrchestratorError::NoSuchRun { .. }) => Ok(Requested::NoSuchRun(e.to_string())),
+        Err(e) => Err(e).with_context(|| format!("cannot {action} run {run_id}")),
     }
 }
 

@@ -49,6 +49,7 @@ pub mod completions;
 pub mod graph;
 pub mod man;
 pub mod serve;
+pub mod top;
 
 use std::path::PathBuf;
 
@@ -162,6 +163,8 @@ pub enum Command {
     Test(test::Args),
     /// Draw a workflow as a diagram: Mermaid, Graphviz DOT or SVG.
     Graph(graph::Args),
+    /// A live terminal dashboard: runs, task trees, events, approvals; approve and steer.
+    Top(top::Args),
     /// The station's template library: list, show, new, add, verify, update, search.
     #[command(subcommand)]
     Template(template::TemplateCommand),
@@ -217,6 +220,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Schema(args) => schema::run(args),
         Command::Test(args) => test::run(args),
         Command::Graph(args) => graph::run(cli.station.as_deref(), args),
+        Command::Top(args) => top::run(cli.station.as_deref(), args),
         Command::Template(cmd) => template::run(cli.station.as_deref(), cmd),
         Command::Schedule(cmd) => schedule::run(cli.station.as_deref(), cmd),
         Command::Mcp(args) => mcp::run(cli.station.as_deref(), args),

@@ -207,17 +207,14 @@ fn build(app: &App, run_id: &str, loaded: &Loaded, q: PageQuery) -> RunPage {
                 state.source
             )),
         ),
-        _ => {
-            let states: HashMap<&str, String> = state
-                .tasks
-                .values()
-                .map(|t| (t.task_ref.as_str(), t.status.to_string()))
-                .collect();
-            (
-                Some(coloured_svg(crate::graph::build(&state.workflow), &states)),
-                None,
-            )
-        }
+        _ => (
+            Some(diagram_svg(crate::graph::overlay(
+                &state.workflow,
+                state,
+                crate::graph::overlay::DEFAULT_MAX_DYNAMIC,
+            ))),
+            None,
+        ),
     };
     // What each decision said, from its record.
     let decisions: HashMap<&str, (&Option<String>, &Option<String>)> = loaded
@@ -327,31 +324,10 @@ pub fn diagram_size(tasks: &[crate::definition::TaskDef]) -> usize {
         .sum()
 }
 
-/// The SVG of `graph` with each node tagged for the page: `data-ref="<taskRef>"` and the class
-/// `state-<STATUS>` of the task's state (`state-PENDING` for a task not started).
-pub fn coloured_svg(graph: crate::graph::Graph, states: &HashMap<&str, String>) -> String {
-    let tags: Vec<(String, String)> = graph
-        .nodes
-        .iter()
-        .map(|n| {
-            let state = states
-                .get(n.task_ref.as_str())
-                .map_or("PENDING", String::as_str);
-            (
-                format!(r#"<g class="node" id="{}" "#, n.id),
-                format!(
-                    r#"<g class="node state-{state}" id="{}" data-ref="{}" "#,
-                    n.id,
-                    super::timeline::esc(&n.task_ref)
-                ),
-            )
-        })
-        .collect();
-    let mut svg = crate::graph::svg::render(&crate::graph::layout(graph));
-    for (from, to) in tags {
-        svg = svg.replacen(&from, &to, 1);
-    }
-    svg
+/// The SVG of `graph`, laid out: each node group carries `data-ref="<taskRef>"` and, for a
+/// run's graph, the class `state-<STATUS>` that the page's script replaces as records arrive.
+pub fn diagram_svg(graph: crate::graph::Graph) -> String {
+    crate::graph::svg::render(&crate::graph::layout(graph))
 }
 
 fn cut(s: &str, max: usize) -> String {

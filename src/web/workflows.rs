@@ -133,10 +133,7 @@ pub async fn detail(State(app): State<Arc<App>>, Path(name): Path<String>) -> Re
                     )),
                 ),
                 _ => (
-                    Some(super::run::coloured_svg(
-                        crate::graph::build(def),
-                        &Default::default(),
-                    )),
+                    Some(super::run::diagram_svg(crate::graph::build(def))),
                     None,
                 ),
             },

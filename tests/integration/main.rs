@@ -52,3 +52,4 @@ mod templates;
 mod schedule;
 
 mod mcp;
+mod top;

@@ -487,11 +487,13 @@ fn the_pages_show_the_run_its_tasks_attempts_agents_and_workflows() {
     let run = get(&format!("/runs/{run_id}"));
     // The diagram, tagged for recolouring; the task table; the timeline; the operations.
     assert!(
-        run.contains(r#"class="node state-COMPLETED" id="t_prepare" data-ref="prepare""#),
+        run.contains(
+            r#"class="node state-COMPLETED" id="t_prepare" data-task="prepare" data-ref="prepare""#
+        ),
         "{run}"
     );
     assert!(run.contains(r#"data-ref="gate""#));
-    assert!(run.contains(r#"class="node state-PENDING""#));
+    assert!(run.contains(r#"class="node state-NOT_STARTED""#));
     assert!(run.contains(r#"<tr data-task-row="gate">"#));
     assert!(run.contains(r#"<svg xmlns="http://www.w3.org/2000/svg" class="timeline""#));
     assert!(
