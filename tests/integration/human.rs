@@ -69,7 +69,8 @@ fn run_flow(env: &TestEnv, change: &str) -> Child {
 
 /// Waits for the one approval request file in the Commander's inbox other than `except`.
 fn wait_request(env: &TestEnv, except: &[String]) -> (String, Value) {
-    wait_for(Duration::from_secs(20), || {
+    // Generous: on a loaded 2-core machine `3ox run` can take many seconds to get this far.
+    wait_for(Duration::from_secs(90), || {
         files_in(env, INBOX)
             .into_iter()
             .find(|n| n.ends_with(".approval-request.yaml") && !except.contains(n))
