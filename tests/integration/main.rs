@@ -45,6 +45,7 @@ mod views;
 mod conductor_status;
 
 mod llm;
+mod new;
 mod serve;
 mod serve_browser;
 mod templates;
