@@ -44,6 +44,7 @@ mod views;
 
 mod conductor_status;
 
+mod editor;
 mod llm;
 mod new;
 mod serve;
