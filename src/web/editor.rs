@@ -8,7 +8,8 @@
 //! checked for Origin by [`super::security::guard`] like every other POST.
 //!
 //! NAME is a template of the station (by workflow name or file stem, as `/workflows/NAME`);
-//! a NAME that is none is a new workflow, saved as `templates/NAME.workflow.yaml`.
+//! a NAME that is none is a new workflow, saved as `templates/NAME.workflow.yaml` (the form
+//! on `/workflows` goes there through `GET /workflows-new?name=NAME`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -94,6 +95,36 @@ pub async fn page(State(app): State<Arc<App>>, Path(name): Path<String>) -> Resp
             "That name cannot be a workflow file (letters, digits, `-` and `_`).",
         ),
     }
+}
+
+/// What the "new workflow" form of `/workflows` asks for.
+#[derive(Debug, Deserialize)]
+pub struct NewName {
+    #[serde(default)]
+    name: String,
+}
+
+/// `GET /workflows-new?name=NAME` (the form on `/workflows`): to the editor of NAME, a new
+/// workflow unless the station has a template by that name.
+pub async fn start(
+    State(app): State<Arc<App>>,
+    axum::extract::Query(new): axum::extract::Query<NewName>,
+) -> Response {
+    let name = new.name.trim();
+    if name.is_empty() || crate::mailbox::name_problem(name).is_some() || name.starts_with('.') {
+        return app.message(
+            StatusCode::BAD_REQUEST,
+            "Not a workflow name",
+            "Give a name of letters, digits, `-` and `_`.",
+        );
+    }
+    let location = format!(
+        "/workflows/{}/edit",
+        serde_urlencoded::to_string([("", name)])
+            .unwrap_or_default()
+            .trim_start_matches('=')
+    );
+    (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
 }
 
 /// The form of `check` and `save` (the guard has checked `csrf`).

@@ -173,6 +173,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/workflows", get(workflows::page))
         .route("/workflows/{name}", get(workflows::detail))
         .route("/workflows/{name}/edit", get(editor::page))
+        .route("/workflows-new", get(editor::start))
         .route("/workflows/{name}/check", post(editor::check))
         .route("/workflows/{name}/save", post(editor::save))
         .route("/events", get(sse::station_events))

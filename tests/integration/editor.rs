@@ -100,7 +100,13 @@ fn the_editor_checks_as_the_validator_does_and_saves_only_a_valid_workflow() {
     assert_eq!(saved["file"], "templates/tidy.workflow.yaml");
     assert_eq!(env.read("templates/tidy.workflow.yaml"), changed);
 
-    // A new workflow is saved as templates/NAME.workflow.yaml.
+    // A new workflow is saved as templates/NAME.workflow.yaml; the form on /workflows
+    // leads to its editor.
+    let list = server.get("/workflows", &[("Cookie", &cookie)]);
+    assert!(list.text.contains("/workflows/tidy/edit"), "{}", list.text);
+    let r = server.get("/workflows-new?name=fresh", &[("Cookie", &cookie)]);
+    assert_eq!(r.status, 303);
+    assert_eq!(r.header("location"), Some("/workflows/fresh/edit"));
     let (page, _) = open(&server, &cookie, "fresh");
     assert!(page.contains("name: fresh"), "{page}");
     let text = GOOD.replace("name: tidy", "name: fresh");
