@@ -114,7 +114,7 @@ pub async fn generate(
     let mut rounds: Vec<Round> = Vec::new();
     for round in 1..=request.rounds.max(1) {
         let previous = rounds.last();
-        let input = request_input(station, request, &agents, &examples, round, previous);
+        let input = request_input(request, &agents, &examples, round, previous);
         say(&format!(
             "round {round}/{}: asking {} for a workflow",
             request.rounds.max(1),
@@ -292,14 +292,12 @@ fn examples(station: &Station) -> Vec<Example> {
 
 /// The input of one round's task.
 fn request_input(
-    station: &Station,
     request: &Request,
     agents: &crate::station::AgentDirectory,
     examples: &[Example],
     round: u32,
     previous: Option<&Round>,
 ) -> Value {
-    let _ = station;
     let schema: Value = serde_json::from_str(&crate::definition::schema::workflow_schema_text())
         .unwrap_or_default();
     let agent_list: Vec<Value> = agents
