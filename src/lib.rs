@@ -82,6 +82,7 @@ pub mod cli;
 pub mod definition;
 pub mod engine;
 pub mod expr;
+pub mod generate;
 pub mod graph;
 pub mod journal;
 pub mod llm;

@@ -70,6 +70,9 @@ _3ox() {
             3ox,mcp)
                 cmd="3ox__subcmd__mcp"
                 ;;
+            3ox,new)
+                cmd="3ox__subcmd__new"
+                ;;
             3ox,pause)
                 cmd="3ox__subcmd__pause"
                 ;;
@@ -198,6 +201,9 @@ _3ox() {
                 ;;
             3ox__subcmd__help,mcp)
                 cmd="3ox__subcmd__help__subcmd__mcp"
+                ;;
+            3ox__subcmd__help,new)
+                cmd="3ox__subcmd__help__subcmd__new"
                 ;;
             3ox__subcmd__help,pause)
                 cmd="3ox__subcmd__help__subcmd__pause"
@@ -407,7 +413,7 @@ _3ox() {
 
     case "${cmd}" in
         3ox)
-            opts="-h -V --station --log-format --help --version init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject approvals keygen agent complete import export schema test graph top template schedule mcp completions man serve help"
+            opts="-h -V --station --log-format --help --version init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject approvals keygen agent complete import export schema test graph top template schedule new mcp completions man serve help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -807,7 +813,7 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__help)
-            opts="init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject approvals keygen agent complete import export schema test graph top template schedule mcp completions man serve help"
+            opts="init validate run start up resume pause terminate retry restart rerun skip status list log history doctor gc approve reject approvals keygen agent complete import export schema test graph top template schedule new mcp completions man serve help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1087,6 +1093,20 @@ _3ox() {
             return 0
             ;;
         3ox__subcmd__help__subcmd__mcp)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        3ox__subcmd__help__subcmd__new)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1772,6 +1792,44 @@ _3ox() {
             fi
             case "${prev}" in
                 --agent)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --station)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        3ox__subcmd__new)
+            opts="-o -h --output --agent --rounds --force --no-agents --station --log-format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --agent)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rounds)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -43,6 +43,7 @@ pub mod template;
 pub mod schedule;
 
 pub mod mcp;
+pub mod new;
 
 pub mod approvals;
 pub mod completions;
@@ -172,6 +173,9 @@ pub enum Command {
     /// trigger, next, import, export.
     #[command(subcommand)]
     Schedule(schedule::ScheduleCommand),
+    /// Write a workflow from a request: a bridge agent (capability `workflow.generate`) drafts
+    /// it, 3ox validates and dry-runs it, asks for repairs, and writes it only when valid.
+    New(new::Args),
     /// Serve an agent's tasks to a model as an MCP server over stdio (list, get, claim,
     /// heartbeat, reply).
     Mcp(mcp::Args),
@@ -224,6 +228,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Template(cmd) => template::run(cli.station.as_deref(), cmd),
         Command::Schedule(cmd) => schedule::run(cli.station.as_deref(), cmd),
         Command::Mcp(args) => mcp::run(cli.station.as_deref(), args),
+        Command::New(args) => new::run(cli.station.as_deref(), args),
 
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),

@@ -164,41 +164,52 @@ fn check_file(path: &Path, agents: Option<&crate::station::AgentDirectory>) -> F
             diagnostics,
         };
     }
-    let diagnostics = match Source::parse(&text, &shown) {
+    let diagnostics = check_text(path, &shown, &text, agents);
+    FileReport {
+        path: shown,
+        valid: !diagnostics.iter().any(|d| d.severity == Severity::Error),
+        diagnostics,
+    }
+}
+
+/// Every diagnostic of `3ox validate` for workflow `text` (warnings too): the validator, and,
+/// when it finds no error, the same load the engine does, the station's agents (when given)
+/// and child-run cycles. `path` is where the text is (or will be): children named by a
+/// SUB_WORKFLOW are looked up in the station around it; `shown` names it in diagnostics.
+/// Valid means no diagnostic is an error. `3ox new` and the web editor check with this too.
+pub fn check_text(
+    path: &Path,
+    shown: &str,
+    text: &str,
+    agents: Option<&crate::station::AgentDirectory>,
+) -> Vec<Diagnostic> {
+    let diagnostics = match Source::parse(text, shown) {
         Ok(src) => validate::check(&src),
         Err(d) => vec![d],
     };
     let has_errors = |ds: &[Diagnostic]| ds.iter().any(|d| d.severity == Severity::Error);
     if has_errors(&diagnostics) {
-        return FileReport {
-            path: shown,
-            valid: false,
-            diagnostics,
-        };
+        return diagnostics;
     }
-    match crate::definition::parse_str(&text, path) {
+    match crate::definition::parse_str(text, Path::new(shown)) {
         Ok(workflow) => {
             let mut diagnostics = diagnostics;
-            if let (Some(agents), Ok(src)) = (agents, Source::parse(&text, &shown)) {
+            if let (Some(agents), Ok(src)) = (agents, Source::parse(text, shown)) {
                 diagnostics.extend(crate::orchestrator::served::diagnostics(
                     &src, &workflow, agents,
                 ));
             }
-            diagnostics.extend(cycle_diagnostic(path, &shown, &text, &workflow));
-            FileReport {
-                path: shown,
-                valid: !has_errors(&diagnostics),
-                diagnostics,
-            }
+            diagnostics.extend(cycle_diagnostic(path, shown, text, &workflow));
+            diagnostics
         }
-        Err(LoadError::Invalid { diagnostics, .. }) => FileReport {
-            path: shown,
-            valid: !has_errors(&diagnostics),
-            diagnostics,
-        },
-        Err(e @ LoadError::Io { .. }) => {
-            failed(path, &e.to_string(), "check that the file is readable")
-        }
+        Err(LoadError::Invalid { diagnostics, .. }) => diagnostics,
+        Err(e @ LoadError::Io { .. }) => vec![Diagnostic::at(
+            shown,
+            "",
+            Position::START,
+            e.to_string(),
+            Some("check that the file is readable".to_string()),
+        )],
     }
 }
 

@@ -21,10 +21,12 @@
 //! [`crate::cli::approve::write_decision`].
 //!
 //! One file per page or route group: [`runs`] (the runs list), [`run`] (a run, its tasks,
-//! its operations), [`approvals`], [`agents`], [`workflows`]; [`security`] and [`sse`].
+//! its operations), [`approvals`], [`agents`], [`workflows`], [`editor`] (edit a workflow with
+//! live validation and diagram); [`security`] and [`sse`].
 
 pub mod agents;
 pub mod approvals;
+pub mod editor;
 pub mod run;
 pub mod runs;
 pub mod security;
@@ -63,6 +65,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("workflows.html", include_str!("templates/workflows.html")),
     ("workflow.html", include_str!("templates/workflow.html")),
     ("message.html", include_str!("templates/message.html")),
+    ("editor.html", include_str!("templates/editor.html")),
 ];
 
 /// What the dashboard is started with.
@@ -169,6 +172,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/agents", get(agents::page))
         .route("/workflows", get(workflows::page))
         .route("/workflows/{name}", get(workflows::detail))
+        .route("/workflows/{name}/edit", get(editor::page))
+        .route("/workflows-new", get(editor::start))
+        .route("/workflows/{name}/check", post(editor::check))
+        .route("/workflows/{name}/save", post(editor::save))
         .route("/events", get(sse::station_events))
         .route("/static/app.css", get(css))
         .route("/static/app.js", get(js))

@@ -17,15 +17,15 @@ use crate::support::{
 
 /// One request the fake server received.
 #[derive(Debug, Clone)]
-struct Seen {
-    path: String,
-    authorization: String,
-    body: Value,
-    at: Instant,
+pub struct Seen {
+    pub path: String,
+    pub authorization: String,
+    pub body: Value,
+    pub at: Instant,
 }
 
 /// What the fake server answers.
-struct Canned {
+pub struct Canned {
     status: u16,
     body: Value,
     retry_after: Option<&'static str>,
@@ -44,7 +44,7 @@ impl Canned {
 }
 
 /// A chat completion with `text` and token counts 12 + 3.
-fn completion(text: &str) -> Canned {
+pub fn completion(text: &str) -> Canned {
     Canned::status(
         200,
         json!({
@@ -57,7 +57,7 @@ fn completion(text: &str) -> Canned {
 
 /// A fake OpenAI-compatible server on 127.0.0.1: `answer(n, body)` says what to answer to
 /// the n-th request (0-based); every request is recorded. Stops when dropped.
-struct FakeLlm {
+pub struct FakeLlm {
     port: u16,
     seen: Arc<Mutex<Vec<Seen>>>,
     stop: Arc<AtomicBool>,
@@ -65,7 +65,7 @@ struct FakeLlm {
 }
 
 impl FakeLlm {
-    fn start(answer: impl Fn(usize, &Value) -> Canned + Send + Sync + 'static) -> FakeLlm {
+    pub fn start(answer: impl Fn(usize, &Value) -> Canned + Send + Sync + 'static) -> FakeLlm {
         let server = tiny_http::Server::http("127.0.0.1:0").expect("bind a local port");
         let port = server.server_addr().to_ip().expect("an ip address").port();
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -128,11 +128,11 @@ impl FakeLlm {
     }
 
     /// The API root to put in `llm.base_url`.
-    fn base_url(&self) -> String {
+    pub fn base_url(&self) -> String {
         format!("http://127.0.0.1:{}/v1", self.port)
     }
 
-    fn seen(&self) -> Vec<Seen> {
+    pub fn seen(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
     }
 }

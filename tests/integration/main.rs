@@ -44,7 +44,9 @@ mod views;
 
 mod conductor_status;
 
+mod editor;
 mod llm;
+mod new;
 mod serve;
 mod serve_browser;
 mod templates;

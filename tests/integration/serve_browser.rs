@@ -67,3 +67,38 @@ fn the_dashboard_works_in_a_real_browser() {
         assert!(len > 1000, "no screenshot {}", file.display());
     }
 }
+
+/// The workflow editor in a real browser (`tests/browser/editor.py`): type an error and see
+/// its diagnostic with its line (listed and marked in the gutter), fix it and see the diagram,
+/// save and find the file written; an invalid save writes nothing; no script or CSP error.
+#[test]
+fn the_workflow_editor_works_in_a_real_browser() {
+    assert!(
+        Path::new("/usr/bin/chromium").exists(),
+        "the browser tests need Chromium at /usr/bin/chromium\nhint: apt-get install -y chromium (.ci/run does)"
+    );
+    let bin = Path::new(env!("CARGO_BIN_EXE_3ox"));
+    let shots = bin
+        .parent()
+        .and_then(Path::parent)
+        .expect("the binary is in target/<profile>/")
+        .join("browser-shots");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/editor.py");
+    let mut cmd = Command::new("python3");
+    cmd.arg(&script)
+        .env("THREEOX_BIN", bin)
+        .env("THREEOX_SHOTS", &shots)
+        .env_remove("THREEOX_STATION");
+    let out = output_within(cmd, Duration::from_secs(120));
+    assert!(
+        out.status.success() && stdout(&out).contains("every editor check passed"),
+        "the editor's browser checks failed:\n{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    for shot in ["editor-error", "editor"] {
+        let file = shots.join(format!("{shot}.png"));
+        let len = std::fs::metadata(&file).map_or(0, |m| m.len());
+        assert!(len > 1000, "no screenshot {}", file.display());
+    }
+}
