@@ -79,6 +79,7 @@
 //! Schema in [`definition`]; the command line is in [`cli`].
 
 pub mod cli;
+pub mod conductor;
 pub mod definition;
 pub mod engine;
 pub mod expr;
