@@ -9,7 +9,8 @@
 //! The main thread watches the agents' outboxes (notify, plus a rescan every poll interval)
 //! and checks each reply as the orchestrator does ([`Reply::read`], the task id and token of a
 //! task this worker took); a reply that fails is moved into `rejected/` with a note and
-//! nothing is sent. An IN_PROGRESS reply becomes an IN_PROGRESS update with
+//! nothing is sent, and one naming a task this worker never took is left for whoever did (a
+//! local `3ox up`). An IN_PROGRESS reply becomes an IN_PROGRESS update with
 //! `callbackAfterSeconds`; a final one is recorded, then reported with `POST /api/tasks`
 //! (status, `outputData`, `reasonForIncompletion`, `logs`), then recorded as reported. The
 //! server being unreachable or answering 5xx is tried again with backoff, said on stderr.
@@ -51,6 +52,11 @@ pub struct WorkerConfig {
 struct Book {
     /// Records by local task id.
     records: HashMap<String, Record>,
+    /// Slots asked for by polls under way, by agent: an agent polled for several task types
+    /// at once is never handed more tasks than its `concurrency`.
+    polling: HashMap<String, usize>,
+    /// Outbox files already said on stderr to be left alone.
+    left_alone: std::collections::HashSet<std::path::PathBuf>,
 }
 
 impl Book {
@@ -59,6 +65,7 @@ impl Book {
             .values()
             .filter(|r| r.agent == agent && r.state != State::Reported)
             .count()
+            + self.polling.get(agent).copied().unwrap_or(0)
     }
 
     fn has_conductor_task(&self, id: &str) -> bool {
@@ -201,13 +208,20 @@ fn poll_loop(
 ) {
     loop {
         let free = {
-            let book = shared.book.lock().expect("book");
+            let mut book = shared.book.lock().expect("book");
             let free = concurrency.saturating_sub(book.in_flight(agent));
             if free == 0 {
                 let _ = shared.freed.wait_timeout(book, config.poll_interval);
                 continue;
             }
+            *book.polling.entry(agent.to_string()).or_default() += free;
             free
+        };
+        let release = || {
+            let mut book = shared.book.lock().expect("book");
+            if let Some(n) = book.polling.get_mut(agent) {
+                *n = n.saturating_sub(free);
+            }
         };
         let path = format!(
             "/api/tasks/poll/batch/{}?workerid={}&count={free}&timeout={}",
@@ -219,11 +233,14 @@ fn poll_loop(
             Ok(Value::Array(tasks)) => tasks,
             Ok(_) => Vec::new(),
             Err(e) => {
+                release();
                 eprintln!("conductor: {e}");
                 std::thread::sleep(config.poll_interval);
                 continue;
             }
         };
+        // The tasks taken now count as in flight in their records.
+        release();
         for task in tasks {
             if let Err(e) = take(station, shared, agent, task_type, &task) {
                 eprintln!("conductor: cannot take a task of type {task_type}: {e}");
@@ -328,7 +345,20 @@ fn scan_outbox(
     };
     for path in files {
         match check(shared, agent, &path) {
-            Err(reason) => {
+            Err(Checked::NotOurs(task_id)) => {
+                let mut book = shared.book.lock().expect("book");
+                if book.left_alone.insert(path.clone()) {
+                    eprintln!(
+                        "conductor: left {} alone: this worker took no task `{task_id}` (a reply for a local run?)",
+                        station.relative(&path)
+                    );
+                }
+            }
+            Err(Checked::Again) => {
+                // The final reply of a task recorded as replied before a restart.
+                let _ = mailbox::move_into(&path, DONE);
+            }
+            Err(Checked::Refused(reason)) => {
                 eprintln!("conductor: refused {}: {reason}", station.relative(&path));
                 if let Err(e) = reply::reject(&path, &reason, Utc::now()) {
                     eprintln!(
@@ -393,32 +423,48 @@ fn scan_outbox(
     }
 }
 
+/// Why an outbox file is not reported.
+enum Checked {
+    /// It fails the checks: it goes to `rejected/` with this reason.
+    Refused(String),
+    /// It names a task this worker did not take: it is left for whoever did.
+    NotOurs(String),
+    /// The final reply of a task whose result is recorded already (it was read before a
+    /// crash that came before it left the outbox).
+    Again,
+}
+
 /// A reply that passes the usual checks, with the record of its task.
-fn check(shared: &Shared, agent: &str, path: &Path) -> Result<(Reply, Record), String> {
-    let reply = Reply::read(path)?;
+fn check(shared: &Shared, agent: &str, path: &Path) -> Result<(Reply, Record), Checked> {
+    let reply = Reply::read(path).map_err(Checked::Refused)?;
     let book = shared.book.lock().expect("book");
     let Some(record) = book.records.get(&reply.task_id) else {
-        return Err(format!(
-            "no task in flight has the id `{}`; copy `task_id` from the task message",
-            reply.task_id
-        ));
+        return Err(Checked::NotOurs(reply.task_id));
     };
     if record.agent != agent {
-        return Err(format!(
+        return Err(Checked::Refused(format!(
             "task `{}` went to agent `{}`, not `{agent}`: reply in its outbox",
             reply.task_id, record.agent
+        )));
+    }
+    if reply.token.as_deref() != Some(record.token.as_str()) {
+        return Err(Checked::Refused(
+            "the token does not match the task message's; copy `token` from `reply.form`".into(),
         ));
     }
     if record.state != State::Taken {
-        return Err(format!(
-            "task `{}` already has its final reply",
-            reply.task_id
-        ));
-    }
-    if reply.token.as_deref() != Some(record.token.as_str()) {
-        return Err(
-            "the token does not match the task message's; copy `token` from `reply.form`".into(),
-        );
+        let same = record
+            .result
+            .as_ref()
+            .is_some_and(|r| r.output_data == reply.output);
+        return Err(if same && reply.status != ReplyStatus::InProgress {
+            Checked::Again
+        } else {
+            Checked::Refused(format!(
+                "task `{}` already has its final reply",
+                reply.task_id
+            ))
+        });
     }
     Ok((reply, record.clone()))
 }

@@ -287,6 +287,16 @@ fn register_sends_the_exported_workflows_and_their_task_definitions() {
     assert_eq!(names, ["check", "report"]);
     assert_eq!(cluster.task_defs[0]["retryCount"], 3);
     assert_eq!(cluster.task_defs[0]["retryDelaySeconds"], 5);
+    let sent = json!({"taskDefs": cluster.task_defs, "workflows": cluster.workflows});
+    drop(cluster);
+
+    // --dry-run prints the same bodies and sends nothing.
+    let quiet = StandIn::start(None);
+    let out = env.run(&["conductor", "register", &quiet.url, "--dry-run"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed, sent);
+    assert!(quiet.state.lock().unwrap().workflows.is_empty());
 }
 
 #[test]
@@ -413,6 +423,21 @@ fn a_reply_that_fails_the_checks_is_refused_to_the_agent_and_nothing_is_sent() {
     })
     .expect("a note beside the refused reply");
     assert!(note.contains("token"), "{note}");
+
+    // A reply naming a task this worker did not take (a local run's) is left where it is.
+    let outbox = env.root().join("agents/checker/0UT.3OX");
+    crate::fake_agent::put(
+        &outbox,
+        "local.reply.yaml",
+        "version: 1\ntask_id: 01JLOCALRUNTASK0000000000\ntoken: t\nstatus: COMPLETED\n",
+    );
+    let said = wait_for(Duration::from_secs(10), || {
+        env.read("worker.log")
+            .contains("left agents/checker/0UT.3OX/local.reply.yaml alone")
+            .then_some(())
+    });
+    assert!(said.is_some(), "{}", env.read("worker.log"));
+    assert!(outbox.join("local.reply.yaml").exists());
 }
 
 #[test]
@@ -476,6 +501,25 @@ fn a_server_answering_500_is_tried_again_with_backoff_and_nothing_is_lost() {
     assert!(
         log.contains("the server answered 500") && log.contains("trying again in"),
         "{log}"
+    );
+}
+
+#[test]
+fn the_worker_refuses_an_agent_the_station_does_not_have() {
+    let env = TestEnv::new();
+    crate::fake_agent::register(&env, "checker", &["check"], 1);
+    let out = env.run(&[
+        "conductor",
+        "worker",
+        "http://127.0.0.1:9",
+        "--agent",
+        "nobody",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("no agent `nobody`"),
+        "{}",
+        stderr(&out)
     );
 }
 
