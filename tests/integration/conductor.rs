@@ -541,3 +541,48 @@ fn an_unreachable_server_is_said_on_stderr_and_the_worker_goes_on() {
     });
     assert!(said.is_some(), "{}", env.read("worker.log"));
 }
+
+#[test]
+fn agents_run_by_3ox_agent_run_serve_the_cluster_unchanged() {
+    let env = TestEnv::new();
+    env.write(
+        "agents/echoer/agent.yaml",
+        "version: 1\ncapabilities: [echo]\ncommand: cat\n",
+    );
+    env.write(
+        "agents/breaker/agent.yaml",
+        "version: 1\ncapabilities: [break]\ncommand: 'echo no disk left >&2; exit 3'\n",
+    );
+    let server = StandIn::start(None);
+    server.offer("echo", task("e1", "echo", json!({"folder": "a", "n": 2})));
+    server.offer("break", task("b1", "break", json!({})));
+    let agents: Vec<ChildGuard> = ["echoer", "breaker"]
+        .iter()
+        .map(|agent| {
+            ChildGuard(
+                env.cmd(&["agent", "run", agent])
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .expect("start 3ox agent run"),
+            )
+        })
+        .collect();
+    let _worker = start_worker(&env, &server.url, &[]);
+    let echoed = server.wait_final("e1", Duration::from_secs(30));
+    assert_eq!(echoed.last().unwrap()["status"], "COMPLETED");
+    assert_eq!(
+        echoed.last().unwrap()["outputData"],
+        json!({"folder": "a", "n": 2})
+    );
+    let broke = server.wait_final("b1", Duration::from_secs(30));
+    let last = broke.last().unwrap();
+    assert_eq!(last["status"], "FAILED");
+    let reason = last["reasonForIncompletion"].as_str().unwrap();
+    assert!(
+        reason.contains("exit code 3") && reason.contains("no disk left"),
+        "{reason}"
+    );
+    drop(agents);
+}
