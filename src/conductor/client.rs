@@ -166,6 +166,35 @@ impl Client {
         }
     }
 
+    /// For a key and secret: gets a token now, trying again while the server cannot be
+    /// reached (as [`Client::call`]), so that a refused key is said at once.
+    pub fn authenticate(&self) -> Result<(), CallError> {
+        let url = format!("{}/api/token", self.base);
+        let mut tries = 0u32;
+        loop {
+            tries += 1;
+            let why = match self.token("POST", &url) {
+                Ok(_) => return Ok(()),
+                Err(TokenError::Refused(e)) => return Err(e),
+                Err(TokenError::Again(why)) => why,
+            };
+            if self.retry.max_tries.is_some_and(|max| tries >= max) {
+                return Err(CallError::GaveUp {
+                    method: "POST",
+                    url,
+                    why,
+                    tries,
+                });
+            }
+            let wait = backoff(self.retry.first, tries);
+            eprintln!(
+                "conductor: POST {url}: {why}; trying again in {}",
+                humantime::format_duration(Duration::from_millis(wait.as_millis() as u64))
+            );
+            std::thread::sleep(wait);
+        }
+    }
+
     /// The token to send, fetching one for a key and secret when there is none yet.
     fn token(&self, method: &'static str, url: &str) -> Result<Option<String>, TokenError> {
         let Some(request) = self.auth.token_request() else {

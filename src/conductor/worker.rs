@@ -104,6 +104,9 @@ pub fn run(station: &Station, client: Client, config: WorkerConfig) -> anyhow::R
             "no agent to serve: give agents capabilities (task names) in agents/<name>/agent.yaml"
         );
     }
+    if let Err(e) = client.authenticate() {
+        anyhow::bail!("{e}");
+    }
     let client = Arc::new(client);
     let shared = Arc::new(Shared {
         book: Mutex::new(Book::default()),
@@ -206,6 +209,7 @@ fn poll_loop(
     concurrency: usize,
     task_type: &str,
 ) {
+    let mut refusals = 0u32;
     loop {
         let free = {
             let mut book = shared.book.lock().expect("book");
@@ -233,12 +237,20 @@ fn poll_loop(
             Ok(Value::Array(tasks)) => tasks,
             Ok(_) => Vec::new(),
             Err(e) => {
+                // A refusal (the client tries 5xx and unreachable servers itself): say it,
+                // wait longer each time.
                 release();
-                eprintln!("conductor: {e}");
-                std::thread::sleep(config.poll_interval);
+                refusals += 1;
+                let wait = super::client::backoff(config.poll_interval, refusals);
+                eprintln!(
+                    "conductor: {e}; polling {task_type} again in {}",
+                    humantime::format_duration(Duration::from_millis(wait.as_millis() as u64))
+                );
+                std::thread::sleep(wait);
                 continue;
             }
         };
+        refusals = 0;
         // The tasks taken now count as in flight in their records.
         release();
         for task in tasks {

@@ -505,6 +505,31 @@ fn a_server_answering_500_is_tried_again_with_backoff_and_nothing_is_lost() {
 }
 
 #[test]
+fn a_worker_with_a_refused_key_says_the_servers_message_and_stops() {
+    let env = TestEnv::new();
+    crate::fake_agent::register(&env, "checker", &["check"], 1);
+    let server = StandIn::start(Some(("k", "s")));
+    let out = crate::support::output_within(
+        env.cmd(&[
+            "conductor",
+            "worker",
+            &server.url,
+            "--key",
+            "k",
+            "--secret",
+            "bad",
+        ]),
+        Duration::from_secs(20),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("Invalid access key or secret"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn the_worker_refuses_an_agent_the_station_does_not_have() {
     let env = TestEnv::new();
     crate::fake_agent::register(&env, "checker", &["check"], 1);
