@@ -92,7 +92,7 @@ fn run_register(station_flag: Option<&Path>, args: RegisterArgs) -> anyhow::Resu
     };
     let plan = register::plan(&station, args.strict, args.owner_email.as_deref());
     for warning in &plan.warnings {
-        eprintln!("warning: {warning} (dropped on the cluster)");
+        eprintln!("warning: {warning}");
     }
     if !plan.errors.is_empty() {
         for error in &plan.errors {
