@@ -70,6 +70,9 @@
 //! **Schedules and models.** `3ox up` also fires `schedules/*.yaml` ([`schedule`]: each slot
 //! at most once, its run id derived from the schedule and the slot); `3ox mcp` serves an
 //! agent's mailbox to a model as MCP tools ([`mcp`]).
+//! `3ox conductor` moves the same definitions and agents onto a Conductor cluster: it
+//! registers the exported workflows and serves the cluster's task queues through the agents'
+//! mailboxes ([`conductor`]).
 //!
 //! Stations, agents and their `agent.yaml` are in [`station`]; the template library in
 //! [`templates`]; read-only views of runs in
@@ -79,6 +82,7 @@
 //! Schema in [`definition`]; the command line is in [`cli`].
 
 pub mod cli;
+pub mod conductor;
 pub mod definition;
 pub mod engine;
 pub mod expr;

@@ -42,6 +42,7 @@ pub mod template;
 
 pub mod schedule;
 
+pub mod conductor;
 pub mod mcp;
 pub mod new;
 
@@ -179,6 +180,10 @@ pub enum Command {
     /// Serve an agent's tasks to a model as an MCP server over stdio (list, get, claim,
     /// heartbeat, reply).
     Mcp(mcp::Args),
+    /// Scale out onto a Conductor cluster: register the station's workflows, serve its
+    /// task queues with the station's agents.
+    #[command(subcommand)]
+    Conductor(conductor::ConductorCommand),
 
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(alias = "completion")]
@@ -229,6 +234,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Schedule(cmd) => schedule::run(cli.station.as_deref(), cmd),
         Command::Mcp(args) => mcp::run(cli.station.as_deref(), args),
         Command::New(args) => new::run(cli.station.as_deref(), args),
+        Command::Conductor(cmd) => conductor::run(cli.station.as_deref(), cmd),
 
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),

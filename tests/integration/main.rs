@@ -33,6 +33,7 @@ mod interop;
 mod mock;
 
 mod cli_defects;
+mod conductor;
 mod conductor_fork;
 mod graph;
 mod input_limits;
