@@ -10,7 +10,9 @@
 //! rescan, replies routed to the run that owns them. The run index (`orchestrator::index`)
 //! reads a journal only when it changed. A run that cannot be driven for a passing reason is
 //! tried again with backoff; one that cannot be driven at all (a corrupt journal) is reported,
-//! and `--until-idle` then exits 1 naming it.
+//! and `--until-idle` then exits 1 naming it. It drives at most as many runs at once as it can
+//! hold files open for (`orchestrator::capacity`); the others wait, oldest first, and start as
+//! driven runs end. It also fires the station's schedules (`crate::schedule`).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
