@@ -199,27 +199,31 @@ tasks:
 
 #[test]
 fn row_1_join_with_subset_join_on_moves_on_when_listed_tasks_are_done() {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, Ordering};
     let env = TestEnv::new();
-    // The slow branch answers only once the task after the JOIN has run: the JOIN must not
-    // wait for it.
-    let after_ran = Arc::new(AtomicBool::new(false));
-    let seen = after_ran.clone();
+    // The slow branch answers only once the task after the JOIN is journaled as completed:
+    // the JOIN must not wait for it. (Answering as soon as `after` was handed to its agent
+    // let both replies race on a loaded machine.)
+    let runs_dir = env.root().join(".3ox/runs");
+    let after_completed = move || {
+        std::fs::read_dir(&runs_dir).is_ok_and(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".journal.yaml"))
+                .filter_map(|e| threeox::journal::read(&e.path()).ok())
+                .flat_map(|contents| contents.records)
+                .any(|r| {
+                    matches!(&r.change, threeox::engine::Change::TaskCompleted { task_ref, .. } if task_ref == "after")
+                })
+        })
+    };
     let _slow = FakeAgent::start(&env, "slowpoke", &["slow"], 1, move |m| {
-        if seen.load(Ordering::SeqCst) {
+        if after_completed() {
             echo(m)
         } else {
             Answer::NotYet
         }
     });
-    let flag = after_ran.clone();
-    let _quick = FakeAgent::start(&env, "quick", &["work"], 2, move |m| {
-        if m["task_ref"] == "after" {
-            flag.store(true, Ordering::SeqCst);
-        }
-        echo(m)
-    });
+    let _quick = FakeAgent::start(&env, "quick", &["work"], 2, echo);
     env.write(
         "flow.yaml",
         r#"
